@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+
+LAST_ACTIVITY_KEY = "chairside_last_activity"
+SIGNED_IN_AT_KEY = "chairside_signed_in_at"
+
+
+class SessionLifetimeMiddleware:
+    """Sign staff out after a spell of inactivity, and after a fixed lifetime whatever they do.
+
+    A workstation left open in a treatment room must not stay signed in for long; the
+    idle limit is ``SESSION_IDLE_MINUTES`` (15 by default) and the hard limit
+    ``SESSION_MAX_HOURS`` (12).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = time.time()
+            session = request.session
+            last_activity = session.get(LAST_ACTIVITY_KEY, now)
+            signed_in_at = session.setdefault(SIGNED_IN_AT_KEY, now)
+            idle = now - last_activity > settings.SESSION_IDLE_TIMEOUT.total_seconds()
+            expired = now - signed_in_at > settings.SESSION_MAX_LIFETIME.total_seconds()
+            if idle or expired:
+                logout(request)
+                messages.info(
+                    request,
+                    "You were signed out after a period of inactivity. Sign in again to continue."
+                    if idle
+                    else "Your session reached its maximum length. Sign in again to continue.",
+                )
+                return redirect_to_login(request.get_full_path())
+            session[LAST_ACTIVITY_KEY] = now
+        return self.get_response(request)

@@ -1,0 +1,39 @@
+"""The staff navigation: each entry shows only to roles holding its capability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+
+from clinic.permissions import Capability, capabilities_of
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    capability: Capability
+
+
+STAFF_NAVIGATION: list[NavItem] = [
+    NavItem("Home", "staff:home", Capability.USE_STAFF_AREA),
+    NavItem("Locations", "staff:location-list", Capability.VIEW_LOCATIONS),
+    NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF),
+    NavItem("Audit log", "staff:audit-log", Capability.VIEW_AUDIT_LOG),
+    NavItem("Django admin", "admin:index", Capability.USE_DJANGO_ADMIN),
+]
+
+
+def navigation_for(user: Any, current_path: str = "") -> list[dict[str, Any]]:
+    granted = capabilities_of(user)
+    items = []
+    for item in STAFF_NAVIGATION:
+        if item.capability not in granted:
+            continue
+        url = reverse(item.url_name)
+        home = item.url_name == "staff:home"
+        active = current_path == url if home else current_path.startswith(url)
+        items.append({"label": item.label, "url": url, "active": active})
+    return items

@@ -1,0 +1,94 @@
+"""What each staff role may do: the one place where roles meet capabilities.
+
+Pages, API views and tasks ask ``user_can(user, Capability.X)``; nothing else looks
+at a user's roles to decide access. Object-level rules (which patient, which
+location) live in each app's selectors and build on these capabilities.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+from clinic.roles import Role
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.http import HttpRequest, HttpResponse
+
+
+class Capability(StrEnum):
+    USE_STAFF_AREA = "use_staff_area"
+    VIEW_LOCATIONS = "view_locations"
+    MANAGE_LOCATIONS = "manage_locations"
+    MANAGE_STAFF = "manage_staff"
+    VIEW_AUDIT_LOG = "view_audit_log"
+    USE_DJANGO_ADMIN = "use_django_admin"
+    VIEW_SYSTEM_STATUS = "view_system_status"
+    EDIT_CONTENT = "edit_content"
+    USE_API = "use_api"
+
+
+_CLINICAL = {Capability.USE_STAFF_AREA, Capability.VIEW_LOCATIONS, Capability.USE_API}
+
+ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    Role.FRONT_DESK: frozenset(_CLINICAL),
+    Role.NURSE: frozenset(_CLINICAL),
+    Role.PHYSICIAN: frozenset(_CLINICAL),
+    Role.CLINIC_ADMIN: frozenset(
+        _CLINICAL
+        | {
+            Capability.MANAGE_LOCATIONS,
+            Capability.MANAGE_STAFF,
+            Capability.VIEW_AUDIT_LOG,
+            Capability.USE_DJANGO_ADMIN,
+            Capability.VIEW_SYSTEM_STATUS,
+            Capability.EDIT_CONTENT,
+        }
+    ),
+    Role.CONTENT_EDITOR: frozenset(
+        {Capability.USE_STAFF_AREA, Capability.EDIT_CONTENT, Capability.USE_API}
+    ),
+}
+
+
+def capabilities_of(user: Any) -> frozenset[Capability]:
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    if not user.is_active:
+        return frozenset()
+    granted: set[Capability] = set()
+    for role in user.roles:
+        granted |= ROLE_CAPABILITIES.get(Role(role), frozenset())
+    return frozenset(granted)
+
+
+def user_can(user: Any, capability: Capability) -> bool:
+    return capability in capabilities_of(user)
+
+
+def require(user: Any, capability: Capability) -> None:
+    if not user_can(user, capability):
+        raise PermissionDenied
+
+
+def capability_required(
+    capability: Capability,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: log in first, then 403 unless the user's roles grant ``capability``."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            require(request.user, capability)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

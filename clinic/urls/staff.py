@@ -1,0 +1,20 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from clinic.forms import StaffLoginForm
+from clinic.views import home
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=StaffLoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", home.staff_home, name="home"),
+    path("locations/", include("clinic.urls.locations")),
+    path("accounts/", include("clinic.urls.accounts")),
+    path("audit/", include("clinic.urls.audit")),
+]

@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: the named staff personas.
+
+alice is the clinic admin, fran on the front desk, nina a nurse, phil a physician,
+edie a content editor, and olga an ex-employee whose account is deactivated.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from clinic.models import User
+from clinic.roles import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_staff(email: str, full_name: str, *roles: Role, is_active: bool = True) -> User:
+    return User.objects.create_user(
+        email, PASSWORD, full_name=full_name, roles=list(roles), is_active=is_active
+    )
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_staff("alice@clinic.test", "Alice Admin", Role.CLINIC_ADMIN)
+
+
+@pytest.fixture
+def fran(db) -> User:
+    return make_staff("fran@clinic.test", "Fran Frontdesk", Role.FRONT_DESK)
+
+
+@pytest.fixture
+def nina(db) -> User:
+    return make_staff("nina@clinic.test", "Nina Nurse", Role.NURSE)
+
+
+@pytest.fixture
+def phil(db) -> User:
+    return make_staff("phil@clinic.test", "Phil Physician", Role.PHYSICIAN)
+
+
+@pytest.fixture
+def edie(db) -> User:
+    return make_staff("edie@clinic.test", "Edie Editor", Role.CONTENT_EDITOR)
+
+
+@pytest.fixture
+def olga(db) -> User:
+    return make_staff("olga@clinic.test", "Olga Former", Role.NURSE, is_active=False)
