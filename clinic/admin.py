@@ -11,8 +11,15 @@ class UserAdmin(admin.ModelAdmin):
     fields = ["email", "full_name", "roles", "is_active", "last_login", "date_joined"]
     readonly_fields = ["last_login", "date_joined"]
 
+    # Accounts are managed in the staff area, where every change is checked and audited.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # deactivate instead: audit entries point at the account
+        return False
 
 
 class OpeningHoursInline(admin.TabularInline):

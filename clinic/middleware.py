@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django_htmx.http import HttpResponseClientRedirect
 
 LAST_ACTIVITY_KEY = "chairside_last_activity"
 SIGNED_IN_AT_KEY = "chairside_signed_in_at"
@@ -40,6 +41,10 @@ class SessionLifetimeMiddleware:
                     if idle
                     else "Your session reached its maximum length. Sign in again to continue.",
                 )
-                return redirect_to_login(request.get_full_path())
+                login_redirect = redirect_to_login(request.get_full_path())
+                if request.headers.get("HX-Request") == "true":
+                    # A partial update must not swap the sign-in page into a fragment.
+                    return HttpResponseClientRedirect(login_redirect["Location"])
+                return login_redirect
             session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)

@@ -35,5 +35,7 @@ def navigation_for(user: Any, current_path: str = "") -> list[dict[str, Any]]:
         url = reverse(item.url_name)
         home = item.url_name == "staff:home"
         active = current_path == url if home else current_path.startswith(url)
+        if current_path.startswith(reverse("staff:my-account")):
+            active = False  # one's own account page belongs to no menu entry
         items.append({"label": item.label, "url": url, "active": active})
     return items

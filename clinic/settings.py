@@ -42,6 +42,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "clinic.views.errors.csrf_failure"
 PORT = env.int("PORT", 8000, min_value=1, max_value=65535)
 SITE_NAME = env.str("CLINIC_NAME", "Chairside Ketamine Clinic")
 CRISIS_LINE = env.str("CRISIS_LINE", "988")
@@ -78,8 +79,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "clinic.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After MessageMiddleware: it tells the user why they were signed out.
+    "clinic.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -143,11 +145,12 @@ else:
         }
     }
     _broker_dir = DATA_DIR / "celery-broker"
+    (_broker_dir / "control").mkdir(parents=True, exist_ok=True)  # kombu does not create them
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
-        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -212,7 +215,12 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
 if env.bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS")
+# HSTS preload is opt-in (SECURE_HSTS_PRELOAD=true): once a domain is on the browsers'
+# preload list it is hard to get off, so that is each clinic's decision, and until it
+# is made the reminder (security.W021) would only teach people to ignore the checks.
+SILENCED_SYSTEM_CHECKS = env.list(
+    "SILENCED_SYSTEM_CHECKS", [] if DEBUG or SECURE_HSTS_PRELOAD else ["security.W021"]
+)
 
 # --- Email and SMS ----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Chairside <no-reply@chairside.test>")
@@ -243,9 +251,11 @@ if SMS_BACKEND == "http" and not (SMS_API_URL and SMS_API_TOKEN and SMS_FROM_NUM
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: DRF takes the first class's WWW-Authenticate challenge, so a missing or
+    # revoked token gets 401 (try again with credentials) rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["clinic.api.permissions.IsActiveStaff"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,1 +1,32 @@
-urlpatterns: list = []
+"""Staff accounts, under /staff/accounts/ in the "staff" namespace.
+
+The fixed paths ("me/", "new/", "set-password/") come before the per-account ones; the
+per-account ones only match UUIDs anyway, so neither can shadow the other.
+"""
+
+from django.urls import path
+
+from clinic.views import accounts
+
+urlpatterns = [
+    path("", accounts.account_list, name="account-list"),
+    path("new/", accounts.account_create, name="account-create"),
+    path("me/", accounts.my_account, name="my-account"),
+    path("me/password/", accounts.my_password, name="my-password"),
+    path("me/token/", accounts.my_token_create, name="my-token-create"),
+    path("me/token/revoke/", accounts.my_token_revoke, name="my-token-revoke"),
+    path(
+        "set-password/<uuid:public_id>/<str:token>/",
+        accounts.set_password,
+        name="set-password",
+    ),
+    path("<uuid:public_id>/", accounts.account_edit, name="account-edit"),
+    path("<uuid:public_id>/deactivate/", accounts.account_deactivate, name="account-deactivate"),
+    path("<uuid:public_id>/reactivate/", accounts.account_reactivate, name="account-reactivate"),
+    path("<uuid:public_id>/unlock/", accounts.account_unlock, name="account-unlock"),
+    path(
+        "<uuid:public_id>/password-link/",
+        accounts.account_password_link,
+        name="account-password-link",
+    ),
+]

@@ -1,10 +1,13 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from clinic.api.locations import LocationDetail, LocationList
 from clinic.api.views import MeView
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),
+    path("locations/", LocationList.as_view(), name="location-list"),
+    path("locations/<uuid:location_id>/", LocationDetail.as_view(), name="location-detail"),
 ]
 
 urlpatterns = [

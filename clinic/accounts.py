@@ -1,0 +1,289 @@
+"""Staff accounts: creating, changing, deactivating and unlocking them; passwords; API tokens.
+
+Every change is written to the audit log. Accounts are never deleted: a person who leaves is
+deactivated, so the records they made stay attributed to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from rest_framework.authtoken.models import Token
+
+from clinic.audit import Action, audit_record, changed_fields_summary
+from clinic.models import User
+from clinic.permissions import Capability, require
+from clinic.roles import Role
+
+API_CREDENTIAL_TYPE = "authtoken.token"
+
+
+# --- Managing other people's accounts (clinic admins) ------------------------------------
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    actor: User,
+    email: str,
+    full_name: str,
+    roles: list[str],
+    request: HttpRequest | None = None,
+) -> User:
+    """Open an account with no usable password; follow with ``staff_password_link_token``."""
+    require(actor, Capability.MANAGE_STAFF)
+    email = User.objects.normalize_email(email.strip()).lower()
+    errors: dict[str, str] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Enter a valid email address, e.g. name@yourclinic.com."
+    _check_name_and_roles(full_name, roles, errors)
+    if "email" not in errors and User.objects.filter(email__iexact=email).exists():
+        errors["email"] = _email_taken(email)
+    if errors:
+        raise ValidationError(errors)
+
+    member = User(email=email, full_name=full_name.strip(), roles=_ordered_roles(roles))
+    member.set_unusable_password()
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError:
+        # Someone else created the same address a moment ago.
+        raise ValidationError({"email": _email_taken(email)}) from None
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=member,
+        summary="created the account (email, full name, roles)",
+        request=request,
+    )
+    return member
+
+
+@transaction.atomic
+def staff_update(
+    *,
+    actor: User,
+    member: User,
+    full_name: str,
+    roles: list[str],
+    request: HttpRequest | None = None,
+) -> User:
+    require(actor, Capability.MANAGE_STAFF)
+    errors: dict[str, str] = {}
+    _check_name_and_roles(full_name, roles, errors)
+    if (
+        "roles" not in errors
+        and member.pk == actor.pk
+        and Role.CLINIC_ADMIN in member.roles
+        and Role.CLINIC_ADMIN not in roles
+    ):
+        errors["roles"] = (
+            "You cannot remove your own clinic admin role: you would lose access to this page. "
+            "Ask another clinic admin to do it if it is really meant."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+    changed: list[str] = []
+    full_name = full_name.strip()
+    if full_name != member.full_name:
+        member.full_name = full_name
+        changed.append("full_name")
+    if set(roles) != set(member.roles):
+        member.roles = _ordered_roles(roles)
+        changed.append("roles")
+    if not changed:
+        return member
+    member.save(update_fields=changed)
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        target=member,
+        summary=changed_fields_summary([field.replace("_", " ") for field in changed]),
+        request=request,
+    )
+    return member
+
+
+@transaction.atomic
+def staff_set_active(
+    *, actor: User, member: User, is_active: bool, request: HttpRequest | None = None
+) -> User:
+    """Deactivate (which also revokes their API token) or reactivate an account."""
+    require(actor, Capability.MANAGE_STAFF)
+    if member.pk == actor.pk and not is_active:
+        raise ValidationError(
+            "You cannot deactivate your own account. Ask another clinic admin to do it."
+        )
+    if member.is_active == is_active:
+        state = "active" if is_active else "deactivated"
+        raise ValidationError(f"{member} is already {state}; nothing was changed.")
+
+    member.is_active = is_active
+    member.save(update_fields=["is_active"])
+    summary = "reactivated the account"
+    if not is_active:
+        revoked, _ = Token.objects.filter(user=member).delete()
+        summary = "deactivated the account" + (" and revoked its API token" if revoked else "")
+    audit_record(actor=actor, action=Action.UPDATE, target=member, summary=summary, request=request)
+    return member
+
+
+@transaction.atomic
+def staff_unlock(*, actor: User, member: User, request: HttpRequest | None = None) -> int:
+    """Forget the failed sign-ins django-axes counted for this account; returns how many rows.
+
+    Axes records the address as it was typed, so every capitalisation of it is cleared.
+    """
+    require(actor, Capability.MANAGE_STAFF)
+    typed_as = set(
+        AccessAttempt.objects.filter(username__iexact=member.email).values_list(
+            "username", flat=True
+        )
+    )
+    cleared = sum(axes_reset(username=username) for username in typed_as)
+    if cleared:
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            target=member,
+            summary="cleared failed sign-in attempts (unlocked)",
+            request=request,
+        )
+    return cleared
+
+
+@transaction.atomic
+def staff_password_link_token(
+    *, actor: User, member: User, request: HttpRequest | None = None
+) -> str:
+    """A token for a one-time set-password link.
+
+    It stops working once the password is set, after a sign-in, or after
+    ``PASSWORD_RESET_TIMEOUT`` (three days by default). The current password, if any,
+    keeps working until the link is used.
+    """
+    require(actor, Capability.MANAGE_STAFF)
+    if not member.is_active:
+        raise ValidationError(
+            f"{member}'s account is deactivated. Reactivate it before making a set-password link."
+        )
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        target=member,
+        summary="made a set-password link",
+        request=request,
+    )
+    return default_token_generator.make_token(member)
+
+
+def password_link_user(public_id: Any, token: str) -> User | None:
+    """The active account a set-password link belongs to, or None if the link is no good."""
+    member = User.objects.filter(public_id=public_id, is_active=True).first()
+    if member is None or not default_token_generator.check_token(member, token):
+        return None
+    return member
+
+
+# --- A person's own account --------------------------------------------------------------
+
+
+@transaction.atomic
+def password_set(
+    *,
+    user: User,
+    new_password: str,
+    request: HttpRequest | None = None,
+    with_link: bool = False,
+) -> User:
+    """Set ``user``'s password. Callers check the old password or the link token first.
+
+    After a change in a signed-in session, call ``update_session_auth_hash`` to keep it.
+    """
+    password_validation.validate_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    audit_record(
+        actor=user,
+        action=Action.UPDATE,
+        target=user,
+        summary="set their password with a set-password link"
+        if with_link
+        else "changed their password",
+        request=request,
+    )
+    return user
+
+
+def api_token_for(user: User) -> Token | None:
+    return Token.objects.filter(user=user).first()
+
+
+@transaction.atomic
+def api_token_create(*, user: User, request: HttpRequest | None = None) -> Token:
+    """A new personal API token, replacing any previous one (which stops working at once)."""
+    require(user, Capability.USE_API)
+    User.objects.select_for_update().get(pk=user.pk)  # one token per person, even if clicked twice
+    replaced, _ = Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
+    # The key is the token's primary key: log the owner's id, never the key.
+    audit_record(
+        actor=user,
+        action=Action.CREATE,
+        object_type=API_CREDENTIAL_TYPE,
+        object_id=str(user.public_id),
+        summary="created a personal API token" + (", replacing the old one" if replaced else ""),
+        request=request,
+    )
+    return token
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, request: HttpRequest | None = None) -> bool:
+    """Delete the person's API token; False if they had none."""
+    revoked, _ = Token.objects.filter(user=user).delete()
+    if revoked:
+        audit_record(
+            actor=user,
+            action=Action.DELETE,
+            object_type=API_CREDENTIAL_TYPE,
+            object_id=str(user.public_id),
+            summary="revoked their personal API token",
+            request=request,
+        )
+    return bool(revoked)
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def _check_name_and_roles(full_name: str, roles: list[str], errors: dict[str, str]) -> None:
+    if not full_name.strip():
+        errors["full_name"] = "Enter the person's full name, as colleagues know them."
+    if not roles:
+        errors["roles"] = "Choose at least one role: without one they can do nothing."
+    elif any(role not in Role.values for role in roles):
+        errors["roles"] = "Choose roles from the list shown."
+
+
+def _ordered_roles(roles: list[str]) -> list[str]:
+    return [role for role in Role.values if role in roles]
+
+
+def _email_taken(email: str) -> str:
+    return (
+        f"There is already an account for {email}. Find it in the staff list (it may be "
+        "deactivated) and reactivate or edit it instead."
+    )

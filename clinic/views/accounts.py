@@ -1,0 +1,223 @@
+"""Staff accounts: clinic admins manage everyone's; each person manages their own."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from clinic import accounts
+from clinic.forms import StaffAccountEditForm, StaffAccountForm, StaffFilterForm
+from clinic.models import User
+from clinic.permissions import Capability, capability_required, user_can
+from clinic.selectors import staff_member_for, staff_visible_to
+
+ACCOUNTS_PER_PAGE = 25
+# Secrets shown once, on the page after the one that made them, then forgotten.
+SHOW_ONCE_LINK = "chairside_show_once_link"
+SHOW_ONCE_API_KEY = "chairside_show_once_api_key"
+
+
+# --- Clinic admins: everyone's accounts ---------------------------------------------------
+
+
+@capability_required(Capability.MANAGE_STAFF)
+def account_list(request: HttpRequest) -> HttpResponse:
+    form = StaffFilterForm(request.GET)
+    form.is_valid()  # an invalid filter is shown with its error and ignored
+    filters = form.cleaned_data
+    accounts_qs = staff_visible_to(
+        request.user,
+        search=filters.get("q", ""),
+        role=filters.get("role", ""),
+        status=filters.get("status", ""),
+    )
+    page = Paginator(accounts_qs, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "filtered": any(filters.values())}
+    return render(request, "clinic/accounts/list.html", context)
+
+
+@capability_required(Capability.MANAGE_STAFF)
+def account_create(request: HttpRequest) -> HttpResponse:
+    form = StaffAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member = accounts.staff_create(actor=request.user, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            _remember_password_link(request, member)
+            messages.success(
+                request,
+                f"Account created for {member}. Send them the set-password link below so they "
+                "can choose a password and sign in.",
+            )
+            return redirect("staff:account-edit", public_id=member.public_id)
+    return render(request, "clinic/accounts/create.html", {"form": form})
+
+
+@capability_required(Capability.MANAGE_STAFF)
+def account_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    member = staff_member_for(request.user, public_id)
+    initial = {"full_name": member.full_name, "roles": member.roles}
+    form = StaffAccountEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            accounts.staff_update(
+                actor=request.user, member=member, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved {member}'s account.")
+            return redirect("staff:account-list")
+    password_link = None
+    stored = request.session.get(SHOW_ONCE_LINK)
+    if stored and stored.get("account") == str(member.public_id):
+        password_link = request.session.pop(SHOW_ONCE_LINK)["url"]
+    context = {
+        "member": member,
+        "form": form,
+        "password_link": password_link,
+        "is_self": member.pk == request.user.pk,
+    }
+    return render(request, "clinic/accounts/edit.html", context)
+
+
+@capability_required(Capability.MANAGE_STAFF)
+def account_deactivate(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    return _set_active(request, public_id, is_active=False)
+
+
+@capability_required(Capability.MANAGE_STAFF)
+def account_reactivate(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    return _set_active(request, public_id, is_active=True)
+
+
+def _set_active(request: HttpRequest, public_id: UUID, *, is_active: bool) -> HttpResponse:
+    member = staff_member_for(request.user, public_id)
+    if request.method == "POST":
+        try:
+            accounts.staff_set_active(
+                actor=request.user, member=member, is_active=is_active, request=request
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("staff:account-edit", public_id=member.public_id)
+        done = "reactivated" if is_active else "deactivated"
+        messages.success(request, f"{member}'s account is {done}.")
+        return redirect("staff:account-list")
+    context = {"member": member, "is_active": is_active, "is_self": member.pk == request.user.pk}
+    return render(request, "clinic/accounts/confirm_active.html", context)
+
+
+@require_POST
+@capability_required(Capability.MANAGE_STAFF)
+def account_unlock(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    member = staff_member_for(request.user, public_id)
+    if accounts.staff_unlock(actor=request.user, member=member, request=request):
+        messages.success(request, f"Unlocked: {member} can try to sign in again straight away.")
+    else:
+        messages.info(request, f"{member} has no failed sign-ins on record; nothing to unlock.")
+    return redirect("staff:account-edit", public_id=member.public_id)
+
+
+@require_POST
+@capability_required(Capability.MANAGE_STAFF)
+def account_password_link(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    member = staff_member_for(request.user, public_id)
+    try:
+        _remember_password_link(request, member)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("staff:account-edit", public_id=member.public_id)
+
+
+def _remember_password_link(request: HttpRequest, member: User) -> None:
+    token = accounts.staff_password_link_token(actor=request.user, member=member, request=request)
+    path = reverse("staff:set-password", kwargs={"public_id": member.public_id, "token": token})
+    request.session[SHOW_ONCE_LINK] = {
+        "account": str(member.public_id),
+        "url": request.build_absolute_uri(path),
+    }
+
+
+# --- Anyone holding a set-password link -----------------------------------------------------
+
+
+def set_password(request: HttpRequest, public_id: UUID, token: str) -> HttpResponse:
+    member = accounts.password_link_user(public_id, token)
+    if member is None:
+        return render(request, "clinic/accounts/set_password.html", {"link_ok": False})
+    form = SetPasswordForm(member, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        accounts.password_set(
+            user=member,
+            new_password=form.cleaned_data["new_password1"],
+            request=request,
+            with_link=True,
+        )
+        messages.success(request, "Your password is set. Sign in with your email and it.")
+        return redirect("staff:login")
+    context = {"link_ok": True, "member": member, "form": form}
+    return render(request, "clinic/accounts/set_password.html", context)
+
+
+# --- Everyone: their own account ----------------------------------------------------------
+
+
+@capability_required(Capability.USE_STAFF_AREA)
+def my_account(request: HttpRequest) -> HttpResponse:
+    context = {
+        "can_use_api": user_can(request.user, Capability.USE_API),
+        "api_token": accounts.api_token_for(request.user),
+        "new_api_token": request.session.pop(SHOW_ONCE_API_KEY, None),
+        "api_url": request.build_absolute_uri(reverse("api:me")),
+    }
+    return render(request, "clinic/accounts/me.html", context)
+
+
+@capability_required(Capability.USE_STAFF_AREA)
+def my_password(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = accounts.password_set(
+            user=request.user, new_password=form.cleaned_data["new_password1"], request=request
+        )
+        update_session_auth_hash(request, user)
+        messages.success(request, "Your password is changed. Use the new one next time.")
+        return redirect("staff:my-account")
+    return render(request, "clinic/accounts/my_password.html", {"form": form})
+
+
+@capability_required(Capability.USE_API)
+def my_token_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        token = accounts.api_token_create(user=request.user, request=request)
+        request.session[SHOW_ONCE_API_KEY] = token.key
+        return redirect("staff:my-account")
+    context = {"api_token": accounts.api_token_for(request.user)}
+    return render(request, "clinic/accounts/my_token_create.html", context)
+
+
+@capability_required(Capability.USE_API)
+def my_token_revoke(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        if accounts.api_token_revoke(user=request.user, request=request):
+            messages.success(request, "Your API token is revoked: it no longer works.")
+        else:
+            messages.info(request, "You had no API token, so there was nothing to revoke.")
+        return redirect("staff:my-account")
+    api_token = accounts.api_token_for(request.user)
+    if api_token is None:
+        messages.info(request, "You have no API token, so there is nothing to revoke.")
+        return redirect("staff:my-account")
+    return render(request, "clinic/accounts/my_token_revoke.html", {"api_token": api_token})

@@ -1,0 +1,354 @@
+"""Staff pages for locations: details, opening hours, closures and chairs.
+
+Everyone with VIEW_LOCATIONS may read them; changes need MANAGE_LOCATIONS (clinic
+admins). The rules live in ``clinic.services``; these views pass input to them and show
+their ValidationError messages next to the fields they concern.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from clinic import services
+from clinic.forms import ChairForm, ClosureForm, LocationForm, OpeningHoursForm
+from clinic.models import Location
+from clinic.permissions import Capability, capability_required, user_can
+from clinic.selectors import (
+    chair_for,
+    closure_for,
+    location_for,
+    location_overview,
+    location_summaries,
+    location_today,
+)
+
+PAGE_SIZE = 25
+VIEW = Capability.VIEW_LOCATIONS
+MANAGE = Capability.MANAGE_LOCATIONS
+
+
+def _show_errors(
+    form: forms.Form, exc: ValidationError, field_for: Callable[[str], str] | None = None
+) -> None:
+    """Show a service's ValidationError next to the fields it names, the rest above the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for key, errors in exc.error_dict.items():
+        field = field_for(key) if field_for and key != NON_FIELD_ERRORS else key
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def _detail_url(location: Location) -> str:
+    return reverse("staff:location-detail", args=[location.public_id])
+
+
+# --- Locations ---------------------------------------------------------------------------
+
+
+@capability_required(VIEW)
+def location_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(location_summaries(request.user, search=search), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "rows": [(location, location_today(location)) for location in page.object_list],
+        "search": search,
+        "can_manage": user_can(request.user, MANAGE),
+    }
+    return render(request, "clinic/locations/list.html", context)
+
+
+@capability_required(MANAGE)
+def location_create(request: HttpRequest) -> HttpResponse:
+    form = LocationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            location = services.location_create(
+                actor=request.user, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _show_errors(form, exc)
+        else:
+            messages.success(
+                request, f"{location.name} added. Next, set its opening hours and add its chairs."
+            )
+            return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/form.html",
+        {
+            "form": form,
+            "title": "Add a location",
+            "submit_label": "Add location",
+            "cancel_url": reverse("staff:location-list"),
+        },
+    )
+
+
+@capability_required(VIEW)
+def location_detail(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = location_for(request.user, location_id)
+    context = {
+        "overview": location_overview(location),
+        "location": location,
+        "can_manage": user_can(request.user, MANAGE),
+    }
+    return render(request, "clinic/locations/detail.html", context)
+
+
+@capability_required(MANAGE)
+def location_edit(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = location_for(request.user, location_id, to_manage=True)
+    form = LocationForm(request.POST or None, initial=LocationForm.initial_for(location))
+    if request.method == "POST" and form.is_valid():
+        try:
+            location = services.location_update(
+                actor=request.user, location=location, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _show_errors(form, exc)
+        else:
+            messages.success(request, f"{location.name} saved.")
+            return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/form.html",
+        {
+            "form": form,
+            "location": location,
+            "title": f"Edit {location.name}",
+            "submit_label": "Save changes",
+            "cancel_url": _detail_url(location),
+        },
+    )
+
+
+@capability_required(MANAGE)
+def location_deactivate(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = location_for(request.user, location_id, to_manage=True)
+    if request.method == "POST":
+        services.location_set_active(
+            actor=request.user, location=location, is_active=False, request=request
+        )
+        messages.success(
+            request, f"{location.name} is deactivated. You can reactivate it from its page."
+        )
+        return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/confirm.html",
+        {
+            "location": location,
+            "title": f"Deactivate {location.name}?",
+            "explanation": (
+                "Only clinic admins will see it, and nobody can book it. Its chairs, hours and "
+                "closures are kept, and you can reactivate it at any time."
+            ),
+            "submit_label": "Deactivate location",
+            "cancel_url": _detail_url(location),
+        },
+    )
+
+
+@capability_required(MANAGE)
+@require_POST
+def location_reactivate(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = location_for(request.user, location_id, to_manage=True)
+    services.location_set_active(
+        actor=request.user, location=location, is_active=True, request=request
+    )
+    messages.success(request, f"{location.name} is active again.")
+    return redirect(_detail_url(location))
+
+
+# --- Opening hours -----------------------------------------------------------------------
+
+
+@capability_required(MANAGE)
+def location_hours(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = location_for(request.user, location_id, to_manage=True)
+    form = OpeningHoursForm(
+        request.POST or None, initial=OpeningHoursForm.initial_for(location.opening_hours.all())
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.location_set_opening_hours(
+                actor=request.user, location=location, hours=form.weekly_hours(), request=request
+            )
+        except ValidationError as exc:
+            _show_errors(form, exc, field_for=OpeningHoursForm.field_for_error)
+        else:
+            messages.success(request, f"Opening hours of {location.name} saved.")
+            return redirect(_detail_url(location))
+    return render(request, "clinic/locations/hours_form.html", {"form": form, "location": location})
+
+
+# --- Closures ----------------------------------------------------------------------------
+
+
+@capability_required(MANAGE)
+def closure_add(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = location_for(request.user, location_id, to_manage=True)
+    form = ClosureForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.closure_add(
+                actor=request.user, location=location, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _show_errors(form, exc)
+        else:
+            messages.success(request, f"Closure added to {location.name}.")
+            return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/form.html",
+        {
+            "form": form,
+            "location": location,
+            "title": f"Close {location.name} for a day or more",
+            "intro": "For holidays, training days and the like. Both dates are included.",
+            "submit_label": "Add closure",
+            "cancel_url": _detail_url(location),
+        },
+    )
+
+
+@capability_required(MANAGE)
+def closure_remove(request: HttpRequest, location_id: uuid.UUID, closure_id: int) -> HttpResponse:
+    closure = closure_for(request.user, location_id, closure_id, to_manage=True)
+    location = closure.location
+    if request.method == "POST":
+        services.closure_remove(actor=request.user, closure=closure, request=request)
+        messages.success(request, f"Closure removed: {location.name} is open as usual then.")
+        return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/confirm.html",
+        {
+            "location": location,
+            "title": "Remove this closure?",
+            "subject": str(closure),
+            "explanation": f"{location.name} will follow its usual opening hours on these days.",
+            "submit_label": "Remove closure",
+            "cancel_url": _detail_url(location),
+        },
+    )
+
+
+# --- Chairs ------------------------------------------------------------------------------
+
+
+@capability_required(MANAGE)
+def chair_add(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = location_for(request.user, location_id, to_manage=True)
+    form = ChairForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            chair = services.chair_create(
+                actor=request.user,
+                location=location,
+                name=form.cleaned_data["name"],
+                request=request,
+            )
+        except ValidationError as exc:
+            _show_errors(form, exc)
+        else:
+            messages.success(request, f"{chair.name} added to {location.name}.")
+            return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/form.html",
+        {
+            "form": form,
+            "location": location,
+            "title": f"Add a chair at {location.name}",
+            "submit_label": "Add chair",
+            "cancel_url": _detail_url(location),
+        },
+    )
+
+
+@capability_required(MANAGE)
+def chair_rename(request: HttpRequest, location_id: uuid.UUID, chair_id: uuid.UUID) -> HttpResponse:
+    chair = chair_for(request.user, location_id, chair_id, to_manage=True)
+    location = chair.location
+    form = ChairForm(request.POST or None, initial={"name": chair.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            renamed = services.chair_update(
+                actor=request.user, chair=chair, name=form.cleaned_data["name"], request=request
+            )
+        except ValidationError as exc:
+            _show_errors(form, exc)
+        else:
+            messages.success(request, f"Chair renamed to {renamed.name}.")
+            return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/form.html",
+        {
+            "form": form,
+            "location": location,
+            "title": f"Rename {chair.name}",
+            "submit_label": "Save name",
+            "cancel_url": _detail_url(location),
+        },
+    )
+
+
+@capability_required(MANAGE)
+def chair_deactivate(
+    request: HttpRequest, location_id: uuid.UUID, chair_id: uuid.UUID
+) -> HttpResponse:
+    chair = chair_for(request.user, location_id, chair_id, to_manage=True)
+    location = chair.location
+    if request.method == "POST":
+        services.chair_set_active(actor=request.user, chair=chair, is_active=False, request=request)
+        messages.success(
+            request, f"{chair.name} is out of use. You can reactivate it from this page."
+        )
+        return redirect(_detail_url(location))
+    return render(
+        request,
+        "clinic/locations/confirm.html",
+        {
+            "location": location,
+            "title": f"Take {chair.name} out of use?",
+            "explanation": (
+                "Nobody can book it while it is deactivated. Its history is kept, and you can "
+                "reactivate it at any time."
+            ),
+            "submit_label": "Deactivate chair",
+            "cancel_url": _detail_url(location),
+        },
+    )
+
+
+@capability_required(MANAGE)
+@require_POST
+def chair_reactivate(
+    request: HttpRequest, location_id: uuid.UUID, chair_id: uuid.UUID
+) -> HttpResponse:
+    chair = chair_for(request.user, location_id, chair_id, to_manage=True)
+    try:
+        services.chair_set_active(actor=request.user, chair=chair, is_active=True, request=request)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, f"{chair.name} is back in use.")
+    return redirect(_detail_url(chair.location))
