@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: the named staff personas.
+"""What every test shares: the named staff personas, and checks for outside services.
 
 alice is the clinic admin, fran on the front desk, nina a nurse, phil a physician,
 edie a content editor, and olga an ex-employee whose account is deactivated.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from clinic.env import Env
 from clinic.models import User
 from clinic.roles import Role
+from tests.services import SERVICE_CHECKS
 
 PASSWORD = "correct horse battery staple"
 
@@ -48,3 +50,21 @@ def edie(db) -> User:
 @pytest.fixture
 def olga(db) -> User:
     return make_staff("olga@clinic.test", "Olga Former", Role.NURSE, is_active=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or with REQUIRE_SERVICES=1, fail) a test whose outside service is missing.
+
+    Runs before the test's fixtures, so no browser is launched for a test that will skip.
+    """
+    require = Env().bool("REQUIRE_SERVICES", False)
+    for marker, check in SERVICE_CHECKS.items():
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = check()
+        if reason is None:
+            continue
+        if require:
+            pytest.fail(f"{reason} (REQUIRE_SERVICES=1 makes this a failure)", pytrace=False)
+        pytest.skip(reason)

@@ -1,0 +1,150 @@
+"""Who sees which staff pages and navigation: every persona against every page.
+
+The expectations are written out here, on purpose not derived from
+``clinic.permissions``: if the role-to-capability mapping is ever wrong, this table
+and the code disagree and the test says so.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from urllib.parse import quote
+
+import pytest
+
+from conftest import PASSWORD
+
+SIGNED_IN = ["fran", "nina", "phil", "alice", "edie"]
+PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
+
+CLINICAL_NAV = ["Home", "Locations"]
+NAVIGATION = {
+    "fran": CLINICAL_NAV,
+    "nina": CLINICAL_NAV,
+    "phil": CLINICAL_NAV,
+    "alice": ["Home", "Locations", "Staff accounts", "Audit log", "Django admin"],
+    "edie": ["Home"],
+    "olga": [],  # deactivated: treated as signed out
+    "anonymous": [],
+}
+
+ALLOWED = {
+    "/staff/": {"fran", "nina", "phil", "alice", "edie"},
+    "/staff/locations/": {"fran", "nina", "phil", "alice"},
+    "/staff/accounts/": {"alice"},
+    "/staff/audit/": {"alice"},
+    "/admin/": {"alice"},
+    "/api/v1/me/": {"fran", "nina", "phil", "alice", "edie"},
+}
+
+
+VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
+
+
+class _NavLinks(HTMLParser):
+    """Collects the text of the links inside the element with data-testid="staff-nav"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self._depth = 0  # open elements inside the nav, 0 when outside it
+        self._in_link = False
+        self.found = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in VOID_ELEMENTS:
+            return
+        if self._depth:
+            self._depth += 1
+        elif ("data-testid", "staff-nav") in attrs:
+            self._depth = 1
+            self.found = True
+        if self._depth and tag == "a":
+            self._in_link = True
+            self.links.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID_ELEMENTS:
+            return
+        if tag == "a":
+            self._in_link = False
+        if self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._in_link:
+            self.links[-1] += data
+
+
+def staff_navigation(html: str) -> list[str]:
+    parser = _NavLinks()
+    parser.feed(html)
+    return [" ".join(text.split()) for text in parser.links]
+
+
+@pytest.fixture
+def signed_in_client(request: pytest.FixtureRequest, client, db):
+    """A test client signed in as the persona named by the test's ``persona`` parameter."""
+
+    def sign_in(persona: str):
+        if persona != "anonymous":
+            user = request.getfixturevalue(persona)
+            client.force_login(user, backend="clinic.auth.EmailBackend")
+        return client
+
+    return sign_in
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_it_shows_each_persona_exactly_the_navigation_of_their_roles(signed_in_client, persona):
+    client = signed_in_client(persona)
+
+    response = client.get("/staff/", follow=True)
+
+    assert response.status_code == 200
+    assert staff_navigation(response.content.decode()) == NAVIGATION[persona]
+
+
+@pytest.mark.parametrize("url", list(ALLOWED))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_it_lets_each_persona_reach_only_the_pages_of_their_roles(signed_in_client, persona, url):
+    client = signed_in_client(persona)
+
+    response = client.get(url)
+
+    if persona in ALLOWED[url]:
+        assert response.status_code == 200
+    elif url == "/admin/":
+        # Django admin sends everyone it refuses to its own sign-in page.
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    elif url.startswith("/api/"):
+        expected = {403} if persona in SIGNED_IN else {401, 403}
+        assert response.status_code in expected
+    elif persona in SIGNED_IN:
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 302
+        assert response["Location"] == f"/staff/login/?next={quote(url)}"
+
+
+def test_the_navigation_parser_reads_links_inside_the_staff_nav_only():
+    html = """
+      <a href="/">Outside</a>
+      <ul data-testid="staff-nav">
+        <li><a href="/staff/"><img src="h.svg" alt="">Home</a></li>
+        <li><a href="/staff/audit/"> Audit
+            log </a><br></li>
+      </ul>
+      <a href="/x/">After</a>
+    """
+
+    assert staff_navigation(html) == ["Home", "Audit log"]
+
+
+def test_a_deactivated_account_cannot_sign_in(client, olga):
+    response = client.post("/staff/login/", {"username": olga.email, "password": PASSWORD})
+
+    assert response.status_code == 200
+    assert "do not match an active staff account" in response.content.decode()
+    assert client.get("/staff/").status_code == 302
