@@ -1,10 +1,11 @@
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import time
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
 from clinic.models import AuditEvent, Chair, Closure, Location, OpeningHours, User
@@ -56,6 +57,15 @@ class StaffAccountForm(StaffAccountEditForm):
     )
 
     field_order = ["email", "full_name", "roles"]
+
+
+class SearchForm(forms.Form):
+    """A plain search box; Django's CharField refuses NUL bytes PostgreSQL cannot take."""
+
+    q = forms.CharField(label="Search", max_length=100, required=False)
+
+    def search(self) -> str:
+        return self.cleaned_data["q"] if self.is_valid() else ""
 
 
 class StaffFilterForm(forms.Form):
@@ -281,3 +291,15 @@ class ClosureForm(forms.Form):
 
 class ChairForm(forms.Form):
     name = _model_field(Chair, "name", "Enter a name for the chair, e.g. Chair 3.")
+
+
+def show_service_errors(
+    form: forms.Form, exc: ValidationError, field_for: Callable[[str], str] | None = None
+) -> None:
+    """Show a service's ValidationError next to the fields it names, the rest above the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for key, errors in exc.error_dict.items():
+        field = field_for(key) if field_for and key != NON_FIELD_ERRORS else key
+        form.add_error(field if field in form.fields else None, errors)

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 LAST_ACTIVITY_KEY = "chairside_last_activity"
 SIGNED_IN_AT_KEY = "chairside_signed_in_at"
+ACTIVITY_RESOLUTION_SECONDS = 30
 
 
 class SessionLifetimeMiddleware:
@@ -46,5 +47,11 @@ class SessionLifetimeMiddleware:
                     # A partial update must not swap the sign-in page into a fragment.
                     return HttpResponseClientRedirect(login_redirect["Location"])
                 return login_redirect
-            session[LAST_ACTIVITY_KEY] = now
+            if (
+                now - last_activity >= ACTIVITY_RESOLUTION_SECONDS
+                or LAST_ACTIVITY_KEY not in session
+            ):
+                # Not on every request: a session write per page view buys no precision
+                # that an idle limit measured in minutes needs.
+                session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)

@@ -15,7 +15,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clinic import accounts
-from clinic.forms import StaffAccountEditForm, StaffAccountForm, StaffFilterForm
+from clinic.forms import (
+    StaffAccountEditForm,
+    StaffAccountForm,
+    StaffFilterForm,
+    show_service_errors,
+)
 from clinic.models import User
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import staff_member_for, staff_visible_to
@@ -52,7 +57,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
         try:
             member = accounts.staff_create(actor=request.user, request=request, **form.cleaned_data)
         except ValidationError as error:
-            form.add_error(None, error)
+            show_service_errors(form, error)
         else:
             _remember_password_link(request, member)
             messages.success(
@@ -75,7 +80,7 @@ def account_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
                 actor=request.user, member=member, request=request, **form.cleaned_data
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            show_service_errors(form, error)
         else:
             messages.success(request, f"Saved {member}'s account.")
             return redirect("staff:account-list")

@@ -8,11 +8,9 @@ their ValidationError messages next to the fields they concern.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
-from django import forms
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,7 +18,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clinic import services
-from clinic.forms import ChairForm, ClosureForm, LocationForm, OpeningHoursForm
+from clinic.forms import (
+    ChairForm,
+    ClosureForm,
+    LocationForm,
+    OpeningHoursForm,
+    SearchForm,
+    show_service_errors,
+)
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import (
@@ -37,18 +42,6 @@ VIEW = Capability.VIEW_LOCATIONS
 MANAGE = Capability.MANAGE_LOCATIONS
 
 
-def _show_errors(
-    form: forms.Form, exc: ValidationError, field_for: Callable[[str], str] | None = None
-) -> None:
-    """Show a service's ValidationError next to the fields it names, the rest above the form."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for key, errors in exc.error_dict.items():
-        field = field_for(key) if field_for and key != NON_FIELD_ERRORS else key
-        form.add_error(field if field in form.fields else None, errors)
-
-
 def _detail_url(location: Location) -> str:
     return reverse("staff:location-detail", args=[location.public_id])
 
@@ -58,7 +51,7 @@ def _detail_url(location: Location) -> str:
 
 @capability_required(VIEW)
 def location_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
+    search = SearchForm(request.GET).search()
     page = Paginator(location_summaries(request.user, search=search), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -80,7 +73,7 @@ def location_create(request: HttpRequest) -> HttpResponse:
                 actor=request.user, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
-            _show_errors(form, exc)
+            show_service_errors(form, exc)
         else:
             messages.success(
                 request, f"{location.name} added. Next, set its opening hours and add its chairs."
@@ -119,7 +112,7 @@ def location_edit(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
                 actor=request.user, location=location, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
-            _show_errors(form, exc)
+            show_service_errors(form, exc)
         else:
             messages.success(request, f"{location.name} saved.")
             return redirect(_detail_url(location))
@@ -189,7 +182,7 @@ def location_hours(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse
                 actor=request.user, location=location, hours=form.weekly_hours(), request=request
             )
         except ValidationError as exc:
-            _show_errors(form, exc, field_for=OpeningHoursForm.field_for_error)
+            show_service_errors(form, exc, field_for=OpeningHoursForm.field_for_error)
         else:
             messages.success(request, f"Opening hours of {location.name} saved.")
             return redirect(_detail_url(location))
@@ -209,7 +202,7 @@ def closure_add(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
                 actor=request.user, location=location, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
-            _show_errors(form, exc)
+            show_service_errors(form, exc)
         else:
             messages.success(request, f"Closure added to {location.name}.")
             return redirect(_detail_url(location))
@@ -265,7 +258,7 @@ def chair_add(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _show_errors(form, exc)
+            show_service_errors(form, exc)
         else:
             messages.success(request, f"{chair.name} added to {location.name}.")
             return redirect(_detail_url(location))
@@ -293,7 +286,7 @@ def chair_rename(request: HttpRequest, location_id: uuid.UUID, chair_id: uuid.UU
                 actor=request.user, chair=chair, name=form.cleaned_data["name"], request=request
             )
         except ValidationError as exc:
-            _show_errors(form, exc)
+            show_service_errors(form, exc)
         else:
             messages.success(request, f"Chair renamed to {renamed.name}.")
             return redirect(_detail_url(location))
