@@ -1,62 +1,77 @@
+"""Django admin for clinic admins: a read-only window onto clinic records.
+
+Every change to clinic records goes through the staff area, where services validate it
+and write the audit log; an admin form would skip both. So these are view-only.
+"""
+
 from django.contrib import admin
+from django.http import HttpRequest
+from rest_framework.authtoken.models import TokenProxy
 
 from clinic.models import AuditEvent, Chair, Closure, Heartbeat, Location, OpeningHours, User
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ViewOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ViewOnlyAdmin):
     list_display = ["full_name", "email", "roles", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["full_name", "email"]
     fields = ["email", "full_name", "roles", "is_active", "last_login", "date_joined"]
-    readonly_fields = ["last_login", "date_joined"]
-
-    # Accounts are managed in the staff area, where every change is checked and audited.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class OpeningHoursInline(admin.TabularInline):
+class OpeningHoursInline(ViewOnlyInline):
     model = OpeningHours
-    extra = 0
 
 
-class ClosureInline(admin.TabularInline):
+class ClosureInline(ViewOnlyInline):
     model = Closure
-    extra = 0
 
 
-class ChairInline(admin.TabularInline):
+class ChairInline(ViewOnlyInline):
     model = Chair
-    extra = 0
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(ViewOnlyAdmin):
     list_display = ["name", "city", "time_zone", "is_active"]
+    search_fields = ["name", "city"]
     inlines = [OpeningHoursInline, ClosureInline, ChairInline]
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ViewOnlyAdmin):
     list_display = ["occurred_at", "actor", "action", "object_type", "object_id", "ip_address"]
     list_filter = ["action", "object_type"]
     list_select_related = ["actor"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ViewOnlyAdmin):
+    list_display = ["name", "seen_at"]
 
 
-admin.site.register(Heartbeat)
+# Personal API tokens are made and revoked on each person's account page, with an audit
+# trail; DRF's admin for them would make tokens for anyone, unrecorded.
+admin.site.unregister(TokenProxy)

@@ -1,0 +1,52 @@
+"""The Django admin is a read-only window for clinic admins; changes go through the staff area."""
+
+import pytest
+
+from clinic.models import Location
+
+
+@pytest.fixture
+def riverside(db) -> Location:
+    return Location.objects.create(
+        name="Riverside",
+        address_line1="1 River St",
+        city="New York",
+        phone="+1 212 555 0100",
+        time_zone="America/New_York",
+    )
+
+
+def test_clinic_admins_can_browse_clinic_records(client, alice, riverside):
+    client.force_login(alice)
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/clinic/location/").status_code == 200
+    response = client.get(f"/admin/clinic/location/{riverside.pk}/change/")
+    assert response.status_code == 200
+    assert b"Riverside" in response.content
+
+
+def test_the_admin_cannot_change_or_delete_clinic_records(client, alice, riverside):
+    client.force_login(alice)
+
+    response = client.post(f"/admin/clinic/location/{riverside.pk}/change/", {"name": "Renamed"})
+    assert response.status_code == 403
+    assert client.get("/admin/clinic/location/add/").status_code == 403
+    assert client.post(f"/admin/clinic/location/{riverside.pk}/delete/").status_code == 403
+    riverside.refresh_from_db()
+    assert riverside.name == "Riverside"
+
+
+def test_api_tokens_are_not_managed_in_the_admin(client, alice):
+    client.force_login(alice)
+
+    assert client.get("/admin/authtoken/tokenproxy/").status_code == 404
+
+
+def test_staff_without_the_clinic_admin_role_are_sent_to_the_admin_sign_in(client, phil):
+    client.force_login(phil)
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
