@@ -44,7 +44,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG el
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "clinic.views.errors.csrf_failure"
 PORT = env.int("PORT", 8000, min_value=1, max_value=65535)
-SITE_NAME = env.str("CLINIC_NAME", "Chairside Ketamine Clinic")
+CLINIC_NAME = env.str("CLINIC_NAME", "Chairside Ketamine Clinic")
 CRISIS_LINE = env.str("CRISIS_LINE", "988")
 
 INSTALLED_APPS = [

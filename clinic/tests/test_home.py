@@ -21,3 +21,12 @@ def test_it_signs_in_with_email_and_password(client, nina):
     )
     assert response.status_code == 302
     assert client.get("/staff/").status_code == 200
+
+
+def test_every_page_names_the_clinic_from_settings(client, db, settings):
+    settings.CLINIC_NAME = "Lakeside Ketamine Clinic"
+
+    for url in ["/", "/staff/login/"]:
+        response = client.get(url)
+        assert b"Lakeside Ketamine Clinic" in response.content, url
+        assert b"testserver" not in response.content, url
