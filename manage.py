@@ -5,6 +5,10 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    if not any(os.environ.get(name) for name in ("SECRET_KEY", "SECRET_KEY_FILE", "DEBUG")):
+        # A checkout with nothing configured is a developer's: run commands as `make run`
+        # does. Any deployment sets SECRET_KEY, and then nothing is assumed here.
+        os.environ["DEBUG"] = "1"
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -88,3 +88,30 @@ def test_a_development_start_makes_up_a_secret_key_under_the_data_dir(tmp_path):
 
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "secret_key").read_text().strip()
+
+
+def run_manage(tmp_path: Path, *args: str, **values: str) -> subprocess.CompletedProcess:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(OURS)}
+    environ.update(CHAIRSIDE_DATA_DIR=str(tmp_path), **values)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_manage_py_in_an_unconfigured_checkout_runs_as_development(tmp_path):
+    result = run_manage(tmp_path, "check", DATABASE_URL=VALID["DATABASE_URL"])
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").exists()
+
+
+def test_manage_py_assumes_nothing_once_debug_is_set_off(tmp_path):
+    result = run_manage(tmp_path, "check", DATABASE_URL=VALID["DATABASE_URL"], DEBUG="0")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
