@@ -32,16 +32,34 @@ class Capability(StrEnum):
     VIEW_SYSTEM_STATUS = "view_system_status"
     EDIT_CONTENT = "edit_content"
     USE_API = "use_api"
+    # Patients: demographics and status, then clinical detail, then the clinical acts.
+    VIEW_PATIENTS = "view_patients"
+    EDIT_PATIENT_DETAILS = "edit_patient_details"
+    SEND_PATIENT_LINKS = "send_patient_links"
+    VIEW_CLINICAL = "view_clinical"
+    RECORD_CLINICAL = "record_clinical"
+    DECIDE_SCREENING = "decide_screening"
+    MANAGE_CONSENT_DOCUMENTS = "manage_consent_documents"
 
 
-_CLINICAL = {Capability.USE_STAFF_AREA, Capability.VIEW_LOCATIONS, Capability.USE_API}
+_CLINIC_STAFF = {
+    Capability.USE_STAFF_AREA,
+    Capability.VIEW_LOCATIONS,
+    Capability.USE_API,
+    Capability.VIEW_PATIENTS,
+    Capability.EDIT_PATIENT_DETAILS,
+    Capability.SEND_PATIENT_LINKS,
+}
+# Clinical detail is for the people who treat: the front desk and clinic admins see a
+# patient's demographics and status only (minimum necessary).
+_CLINICIAN = _CLINIC_STAFF | {Capability.VIEW_CLINICAL, Capability.RECORD_CLINICAL}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
-    Role.FRONT_DESK: frozenset(_CLINICAL),
-    Role.NURSE: frozenset(_CLINICAL),
-    Role.PHYSICIAN: frozenset(_CLINICAL),
+    Role.FRONT_DESK: frozenset(_CLINIC_STAFF),
+    Role.NURSE: frozenset(_CLINICIAN),
+    Role.PHYSICIAN: frozenset(_CLINICIAN | {Capability.DECIDE_SCREENING}),
     Role.CLINIC_ADMIN: frozenset(
-        _CLINICAL
+        _CLINIC_STAFF
         | {
             Capability.MANAGE_LOCATIONS,
             Capability.MANAGE_STAFF,
@@ -49,6 +67,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             Capability.USE_DJANGO_ADMIN,
             Capability.VIEW_SYSTEM_STATUS,
             Capability.EDIT_CONTENT,
+            Capability.MANAGE_CONSENT_DOCUMENTS,
         }
     ),
     Role.CONTENT_EDITOR: frozenset(

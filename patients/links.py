@@ -1,0 +1,102 @@
+"""Signed, expiring, single-use links through which patients act without an account.
+
+The URL holds a signature of the link row's ``public_id`` (salted by purpose), so a
+link cannot be guessed, altered or used for another purpose; the row says when it
+expires, whether it was used, and keeps a patient's unsubmitted progress.
+``link_for_token`` is the one access function for everything a patient does by link.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.audit import Action, audit_record
+from clinic.models import User
+from patients.models import ConsentDocument, Patient, PatientLink
+
+DEFAULT_LIFETIME = timedelta(days=7)
+
+
+class LinkError(Exception):
+    """The link cannot be used; ``str(error)`` tells the patient what to do."""
+
+
+def _salt(purpose: str) -> str:
+    return f"chairside.patients.link.{purpose}"
+
+
+def link_token(link: PatientLink) -> str:
+    return signing.dumps(str(link.public_id), salt=_salt(link.purpose), compress=True)
+
+
+@transaction.atomic
+def link_create(
+    *,
+    patient: Patient,
+    purpose: PatientLink.Purpose,
+    created_by: User | None,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+    consent_document: ConsentDocument | None = None,
+    instrument: str = "",
+) -> tuple[PatientLink, str]:
+    """Make a link and return it with its token. Earlier unused links for the same purpose
+    stop working, so only the newest message a patient received is live."""
+    now = timezone.now()
+    PatientLink.objects.filter(
+        patient=patient, purpose=purpose, used_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    link = PatientLink.objects.create(
+        patient=patient,
+        purpose=purpose,
+        created_by=created_by,
+        expires_at=now + lifetime,
+        consent_document=consent_document,
+        instrument=instrument,
+    )
+    audit_record(
+        actor=created_by,
+        action=Action.CREATE,
+        target=link,
+        summary=f"made a {link.get_purpose_display().lower()} link for patient {patient.public_id}",
+    )
+    return link, link_token(link)
+
+
+def link_for_token(
+    token: str, purpose: PatientLink.Purpose, *, for_update: bool = False
+) -> PatientLink:
+    """The usable link a token stands for, or LinkError saying why it cannot be used."""
+    try:
+        public_id = signing.loads(token, salt=_salt(purpose))
+    except signing.BadSignature:
+        raise LinkError(
+            "This link is not valid. Check that you copied the whole link from the message, "
+            "or ask the clinic to send a new one."
+        ) from None
+    links = PatientLink.objects.select_related("patient", "consent_document")
+    if for_update:
+        links = links.select_for_update(of=("self",))
+    link = links.filter(public_id=public_id, purpose=purpose).first()
+    if link is None or link.revoked_at is not None:
+        raise LinkError(
+            "This link has been replaced by a newer one. Use the link in the most recent "
+            "message from the clinic, or ask us to send a new one."
+        )
+    if link.used_at is not None:
+        raise LinkError(
+            "This link has already been used, so it no longer works. If you need to change "
+            "something, contact the clinic."
+        )
+    if link.expires_at <= timezone.now():
+        raise LinkError("This link has expired. Contact the clinic and we will send you a new one.")
+    return link
+
+
+def link_mark_used(link: PatientLink) -> None:
+    link.used_at = timezone.now()
+    link.draft = {}
+    link.save(update_fields=["used_at", "draft"])
