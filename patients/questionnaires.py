@@ -507,6 +507,7 @@ def _item_field(definition: Definition, item: Item) -> forms.TypedChoiceField:
         coerce=int,
         empty_value=None,
         widget=forms.RadioSelect,
+        label_suffix="",  # items end in "?" or are phrases; a ":" after them reads badly
         error_messages={
             "required": _missing_message(definition, item),
             "invalid_choice": _range_message(definition),
