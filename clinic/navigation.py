@@ -19,8 +19,10 @@ class NavItem:
 
 STAFF_NAVIGATION: list[NavItem] = [
     NavItem("Home", "staff:home", Capability.USE_STAFF_AREA),
+    NavItem("Patients", "patients:list", Capability.VIEW_PATIENTS),
     NavItem("Locations", "staff:location-list", Capability.VIEW_LOCATIONS),
     NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF),
+    NavItem("Consent forms", "patients:consent-documents", Capability.MANAGE_CONSENT_DOCUMENTS),
     NavItem("Audit log", "staff:audit-log", Capability.VIEW_AUDIT_LOG),
     NavItem("Django admin", "admin:index", Capability.USE_DJANGO_ADMIN),
 ]

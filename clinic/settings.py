@@ -249,6 +249,21 @@ if SMS_BACKEND == "http" and not (SMS_API_URL and SMS_API_TOKEN and SMS_FROM_NUM
         "and SMS_FROM_NUMBER."
     )
 
+# --- Clinical defaults (DOMAIN.md); each may be overridden by SCREENING_<NAME> ------------
+# patients.screening validates them together (e.g. review below contraindicated).
+SCREENING_THRESHOLDS = {
+    name: env.int(f"SCREENING_{name.upper()}", default, min_value=1)
+    for name, default in {
+        "bp_contraindicated_systolic": 160,
+        "bp_contraindicated_diastolic": 100,
+        "bp_review_systolic": 140,
+        "bp_review_diastolic": 90,
+        "min_age": 18,
+        "older_age": 65,
+        "benzo_review_lorazepam_mg": 2,
+    }.items()
+}
+
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: DRF takes the first class's WWW-Authenticate challenge, so a missing or

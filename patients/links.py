@@ -22,7 +22,15 @@ DEFAULT_LIFETIME = timedelta(days=7)
 
 
 class LinkError(Exception):
-    """The link cannot be used; ``str(error)`` tells the patient what to do."""
+    """The link cannot be used; ``str(error)`` tells the patient what to do.
+
+    ``status`` is the HTTP status for a page saying so: 404 for a link that never was
+    valid (altered, or for another purpose), 410 for one that no longer works.
+    """
+
+    def __init__(self, message: str, *, status: int = 410) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _salt(purpose: str) -> str:
@@ -75,7 +83,8 @@ def link_for_token(
     except signing.BadSignature:
         raise LinkError(
             "This link is not valid. Check that you copied the whole link from the message, "
-            "or ask the clinic to send a new one."
+            "or ask the clinic to send a new one.",
+            status=404,
         ) from None
     links = PatientLink.objects.select_related("patient", "consent_document")
     if for_update:

@@ -7,12 +7,15 @@ the front desk and clinic admins do not have.
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from patients.models import Patient
 
@@ -38,3 +41,79 @@ def patient_for(user: Any, public_id: uuid.UUID | str, *, clinical: bool = False
 
 def can_see_clinical(user: Any) -> bool:
     return user_can(user, Capability.VIEW_CLINICAL)
+
+
+# --- The patient list ------------------------------------------------------------------
+
+SEARCH_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
+_DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}")
+_PHONE_LIKE = re.compile(r"\+?[\d\s().\-]+")
+PHONE_SEARCH_MIN_DIGITS = 4
+
+
+def search_date(text: str) -> date | None:
+    """The date of birth a search asks for ("1984-03-27" or "03/27/1984"), or None when
+    the text is not shaped like a date. Raises ValueError for a date-shaped text that is
+    no real date ("02/30/1984"), so the search box can say so."""
+    text = text.strip()
+    if not _DATE_LIKE.fullmatch(text):
+        return None
+    for fmt in SEARCH_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def patients_search(
+    user: Any,
+    *,
+    search: str = "",
+    status: str = "",
+    location: Location | None = None,
+    condition: str = "",
+) -> QuerySet[Patient]:
+    """The staff patient list, with each patient's preferred location, in name order.
+
+    ``search`` is read as a date of birth when it looks like one; as a phone number when
+    it is digits (four that could be a year also match the year of birth); as an email
+    when it has an @; and otherwise as words that must each appear in a name (legal or
+    preferred) or the email address.
+    """
+    patients = patients_visible_to(user).select_related("preferred_location")
+    search = search.strip()
+    if search:
+        patients = patients.filter(_search_filter(search))
+    if status:
+        patients = patients.filter(status=status)
+    if location is not None:
+        patients = patients.filter(preferred_location=location)
+    if condition:
+        patients = patients.filter(conditions__contains=[condition])
+    return patients.order_by("legal_last_name", "legal_first_name", "id")
+
+
+def _search_filter(search: str) -> Q:
+    try:
+        born = search_date(search)
+    except ValueError:
+        return Q(pk__in=[])
+    if born is not None:
+        return Q(date_of_birth=born)
+    digits = re.sub(r"\D", "", search)
+    if _PHONE_LIKE.fullmatch(search) and len(digits) >= PHONE_SEARCH_MIN_DIGITS:
+        if re.fullmatch(r"(19|20)\d\d", search):  # a year of birth, or a phone's last four
+            return Q(mobile__contains=digits) | Q(date_of_birth__year=int(search))
+        return Q(mobile__contains=digits)
+    if "@" in search:
+        return Q(email__icontains=search)
+    matches = Q()
+    for word in search.split():
+        matches &= (
+            Q(legal_first_name__icontains=word)
+            | Q(legal_last_name__icontains=word)
+            | Q(preferred_name__icontains=word)
+            | Q(email__icontains=word)
+        )
+    return matches

@@ -17,12 +17,20 @@ from conftest import PASSWORD
 SIGNED_IN = ["fran", "nina", "phil", "alice", "edie"]
 PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 
-CLINICAL_NAV = ["Home", "Locations"]
+CLINICAL_NAV = ["Home", "Patients", "Locations"]
 NAVIGATION = {
     "fran": CLINICAL_NAV,
     "nina": CLINICAL_NAV,
     "phil": CLINICAL_NAV,
-    "alice": ["Home", "Locations", "Staff accounts", "Audit log", "Django admin"],
+    "alice": [
+        "Home",
+        "Patients",
+        "Locations",
+        "Staff accounts",
+        "Consent forms",
+        "Audit log",
+        "Django admin",
+    ],
     "edie": ["Home"],
     "olga": [],  # deactivated: treated as signed out
     "anonymous": [],
@@ -31,6 +39,9 @@ NAVIGATION = {
 ALLOWED = {
     "/staff/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/locations/": {"fran", "nina", "phil", "alice"},
+    "/staff/patients/": {"fran", "nina", "phil", "alice"},
+    "/staff/patients/consent-documents/": {"alice"},
+    "/api/v1/patients/": {"fran", "nina", "phil", "alice"},
     "/staff/accounts/": {"alice"},
     "/staff/audit/": {"alice"},
     "/admin/": {"alice"},

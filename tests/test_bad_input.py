@@ -21,6 +21,8 @@ PAGES = [
     "/staff/audit/",
     "/api/v1/locations/",
     "/api/v1/me/",
+    "/staff/patients/",
+    "/api/v1/patients/",
 ]
 
 

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("staff/patients/", include("patients.urls")),
     path("staff/", include(("clinic.urls.staff", "staff"))),
+    path("p/", include("patients.urls.public")),
     path("admin/", admin.site.urls),
     path("api/", include("clinic.urls.api")),
     path("", include("content.urls")),

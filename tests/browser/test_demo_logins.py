@@ -12,12 +12,20 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 ROLE_NAVIGATION = {
-    "frontdesk": ("Front desk", ["Home", "Locations"]),
-    "nurse": ("Nurse", ["Home", "Locations"]),
-    "physician": ("Physician", ["Home", "Locations"]),
+    "frontdesk": ("Front desk", ["Home", "Patients", "Locations"]),
+    "nurse": ("Nurse", ["Home", "Patients", "Locations"]),
+    "physician": ("Physician", ["Home", "Patients", "Locations"]),
     "admin": (
         "Clinic admin",
-        ["Home", "Locations", "Staff accounts", "Audit log", "Django admin"],
+        [
+            "Home",
+            "Patients",
+            "Locations",
+            "Staff accounts",
+            "Consent forms",
+            "Audit log",
+            "Django admin",
+        ],
     ),
     "editor": ("Content editor", ["Home"]),
 }

@@ -27,6 +27,8 @@ from clinic.services import (
     location_create,
     location_set_opening_hours,
 )
+from patients.consent_defaults import seed_consent_document
+from patients.demo import seed_demo_patients
 
 SEEDED = "created the demo account (seed_demo)"
 
@@ -125,16 +127,22 @@ def upcoming_holiday(today: date) -> tuple[date, str]:
 
 class Command(BaseCommand):
     help = (
-        "Create the demo clinic (locations, hours, a holiday closure, chairs) and, when "
-        "DEBUG is on, one demo sign-in per staff role. Safe to run repeatedly."
+        "Create the demo clinic (locations, hours, a holiday closure, chairs, the first "
+        "consent form) and, when DEBUG is on, one demo sign-in per staff role and a few "
+        "fictional patients. Safe to run repeatedly."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
         with transaction.atomic():
             created = self.seed_clinic()
+            # The clinic's first consent form, in our own words; never replaces an edited one.
+            created += seed_consent_document() is not None
             if settings.DEBUG:
                 created += self.seed_demo_accounts()
+                # Fictional patients, only where demo logins may exist too.
+                physician = User.objects.get(email=demo_email("physician"))
+                created += seed_demo_patients(physician=physician)
         if verbosity == 0:
             return
         chairs = Chair.objects.filter(location__name__in=[d.name for d in DEMO_LOCATIONS])

@@ -1,0 +1,232 @@
+"""What the patient chart shows, read in a fixed number of queries however long the record.
+
+``chart_for`` assembles the page; who may see which part is decided by the caller
+through ``patients.selectors`` (``patient_for`` and ``can_see_clinical``): without
+clinical access only the demographics, status and contact consent are read at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from clinic.models import AuditEvent
+from patients.models import (
+    Channel,
+    CommunicationConsent,
+    Condition,
+    ConsentSignature,
+    IntakeSubmission,
+    Measurement,
+    Patient,
+    PatientLink,
+    QuestionnaireResponse,
+    ScreeningDecision,
+    ScreeningResult,
+)
+from patients.questionnaires import Definition, definition_for, instruments_for_conditions
+
+if TYPE_CHECKING:
+    from patients.services.consent import ConsentStatus
+
+# How many of the longer lists the chart shows, newest first.
+CHART_MEASUREMENTS = 20
+CHART_QUESTIONNAIRES = 20
+CHART_AUDIT_EVENTS = 50
+
+
+@dataclass(frozen=True)
+class ChannelConsent:
+    channel: str
+    label: str
+    latest: CommunicationConsent | None
+
+    @property
+    def granted(self) -> bool:
+        return self.latest is not None and self.latest.granted
+
+
+@dataclass(frozen=True)
+class Alert:
+    level: str  # "urgent" or "contraindicated"
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ScoredQuestionnaire:
+    response: QuestionnaireResponse
+    definition: Definition
+
+
+@dataclass(frozen=True)
+class ClinicalChart:
+    alerts: list[Alert]
+    intakes: list[IntakeSubmission]
+    screening: ScreeningResult | None
+    decisions: list[ScreeningDecision]
+    current_decision: ScreeningDecision | None
+    decision_is_stale: bool
+    consent: ConsentStatus
+    measurements: list[Measurement]
+    questionnaires: list[ScoredQuestionnaire]
+    suggested_instruments: list[Definition]
+    audit_events: list[AuditEvent]
+
+
+@dataclass(frozen=True)
+class PatientChart:
+    patient: Patient
+    today: date
+    age: int
+    condition_labels: list[str]
+    contact_consents: list[ChannelConsent]
+    clinical: ClinicalChart | None
+
+
+def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
+    """The chart of ``patient``; the clinical part only with ``clinical=True``."""
+    today = timezone.localdate()
+    return PatientChart(
+        patient=patient,
+        today=today,
+        age=patient.age_on(today),
+        condition_labels=[
+            Condition(key).label for key in patient.conditions if key in Condition.values
+        ],
+        contact_consents=contact_consents_current(patient),
+        clinical=_clinical_chart(patient) if clinical else None,
+    )
+
+
+def contact_consents_current(patient: Patient) -> list[ChannelConsent]:
+    """The current consent on each channel, in one query (the latest row per channel)."""
+    latest = {
+        row.channel: row
+        for row in CommunicationConsent.objects.filter(patient=patient)
+        .select_related("recorded_by")
+        .order_by("channel", "-recorded_at", "-id")
+        .distinct("channel")
+    }
+    return [ChannelConsent(value, label, latest.get(value)) for value, label in Channel.choices]
+
+
+def contact_consent_history(patient: Patient) -> QuerySet[CommunicationConsent]:
+    return patient.contact_consents.select_related("recorded_by").order_by("-recorded_at", "-id")
+
+
+def _clinical_chart(patient: Patient) -> ClinicalChart:
+    # Imported here: these services import the models this module reads, and the chart
+    # is the one place that needs all of them.
+    from patients.services.consent import consent_status
+    from patients.services.screening import decision_current, decision_is_stale
+
+    screening = patient.screenings.order_by("-created_at", "-id").first()
+    latest_phq9 = (
+        patient.questionnaires.filter(instrument="phq9").order_by("-completed_at", "-id").first()
+    )
+    current_decision = decision_current(patient)
+    measurements = list(
+        patient.measurements.select_related("taken_by").order_by("-taken_at", "-id")[
+            :CHART_MEASUREMENTS
+        ]
+    )
+    questionnaires = list(
+        patient.questionnaires.select_related("entered_by").order_by("-completed_at", "-id")[
+            :CHART_QUESTIONNAIRES
+        ]
+    )
+    return ClinicalChart(
+        alerts=chart_alerts(screening, latest_phq9),
+        intakes=list(
+            patient.intakes.defer("answers")
+            .select_related("entered_by", "via_link")
+            .order_by("-version")
+        ),
+        screening=screening,
+        decisions=list(
+            patient.decisions.select_related("decided_by", "screening").order_by(
+                "-decided_at", "-id"
+            )
+        ),
+        current_decision=current_decision,
+        decision_is_stale=current_decision is not None and decision_is_stale(current_decision),
+        consent=consent_status(patient),
+        measurements=measurements,
+        questionnaires=[
+            ScoredQuestionnaire(response, definition_for(response.instrument))
+            for response in questionnaires
+        ],
+        suggested_instruments=[
+            definition_for(instrument)
+            for instrument in instruments_for_conditions(patient.conditions)
+        ],
+        audit_events=list(patient_audit_trail(patient)[:CHART_AUDIT_EVENTS]),
+    )
+
+
+def chart_alerts(
+    screening: ScreeningResult | None, latest_phq9: QuestionnaireResponse | None
+) -> list[Alert]:
+    """Urgent flags first, then each contraindication found by the latest screening."""
+    alerts: list[Alert] = []
+    findings: list[dict[str, Any]] = list(screening.findings) if screening is not None else []
+    urgent = [finding for finding in findings if finding.get("urgent")]
+    if urgent or (latest_phq9 is not None and latest_phq9.item9_positive):
+        detail = (
+            urgent[0]["reason"]
+            if urgent
+            else "PHQ-9 question 9 (thoughts of being better off dead or of self-harm) was "
+            "answered above 0."
+        )
+        alerts.append(
+            Alert(
+                "urgent",
+                "Suicidal thoughts reported: a clinician must contact the patient today",
+                detail,
+            )
+        )
+    for finding in findings:
+        if finding.get("severity") == "contraindicated":
+            alerts.append(
+                Alert(
+                    "contraindicated",
+                    f"Contraindicated: {finding['rule_id']}",
+                    f"{finding['reason']} (value: {finding['value']})",
+                )
+            )
+    return alerts
+
+
+def patient_audit_trail(patient: Patient) -> QuerySet[AuditEvent]:
+    """Audit events about the patient and the records that belong to them, newest first.
+
+    One query: the patient's own events, and those of their links, intakes, measurements,
+    questionnaires, screenings, decisions and consent signatures (logged by public id
+    where the record has one, by primary key otherwise).
+    """
+    records: list[tuple[type[Any], str]] = [
+        (PatientLink, "public_id"),
+        (IntakeSubmission, "pk"),
+        (Measurement, "pk"),
+        (QuestionnaireResponse, "pk"),
+        (ScreeningResult, "public_id"),
+        (ScreeningDecision, "public_id"),
+        (ConsentSignature, "public_id"),
+    ]
+    belongs = Q(object_type=Patient._meta.label_lower, object_id=str(patient.public_id))
+    for model, id_field in records:
+        ids = (
+            model.objects.filter(patient=patient)
+            .annotate(audit_id=Cast(id_field, output_field=CharField()))
+            .values("audit_id")
+        )
+        belongs |= Q(object_type=model._meta.label_lower, object_id__in=ids)
+    return (
+        AuditEvent.objects.filter(belongs).select_related("actor").order_by("-occurred_at", "-id")
+    )

@@ -1,0 +1,711 @@
+"""The intake questionnaire: its questions, how answers are checked, shown and compared,
+and how they become the facts the screening rules look at.
+
+One Django form per section (``SECTIONS``). The same forms serve the staff page (all
+sections on one page) and the patient's link (one section per step). A form made with
+``draft=True`` accepts any question left unanswered, so a patient can save progress;
+without it every question that the screening rules rely on needs an answer, so the
+rules see "not recorded" only when nobody recorded it.
+
+Stored answers are one flat JSON object: field name -> value (choice values as text,
+numbers as int, doses as decimal text, dates as ISO text, ``None`` or ``""`` when not
+answered), plus ``schema_version``. Old versions are never rewritten: code reading
+answers must cope with keys that are missing or that it does not know.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, TypeVar
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from patients.models import Measurement, Patient, PatientLink, QuestionnaireResponse, SexAtBirth
+from patients.questionnaires import PHQ9_SAFETY_ITEM
+from patients.screening import ScreeningFacts
+
+INTAKE_SCHEMA_VERSION = 1
+SCHEMA_VERSION_KEY = "schema_version"
+
+NOT_ANSWERED = "Not answered"
+
+YES = "yes"
+NO = "no"
+UNSURE = "unsure"
+YES_NO = [(YES, "Yes"), (NO, "No")]
+YES_NO_UNSURE = [(YES, "Yes"), (NO, "No"), (UNSURE, "I'm not sure")]
+
+HEART_DISEASE_CHOICES = [
+    ("none", "No"),
+    ("controlled", "Yes, and my treatment keeps it well controlled"),
+    (
+        "uncontrolled",
+        "Yes, and it is not well controlled (or I recently had a heart attack, chest pain "
+        "at rest or heart failure)",
+    ),
+]
+LIVER_DISEASE_CHOICES = [
+    ("none", "No"),
+    ("mild", "Yes, mild"),
+    ("moderate", "Yes, moderate"),
+    ("severe", "Yes, severe (for example cirrhosis with complications)"),
+]
+SUBSTANCE_USE_CHOICES = [
+    ("none", "No"),
+    ("past", "In the past, but not now"),
+    ("current", "Yes, at the moment"),
+]
+SUBSTANCE_USE_DISORDER_CHOICES = [
+    ("none", "No"),
+    ("in_remission", "Yes, but I am in recovery now"),
+    ("active", "Yes, and it is still a problem now"),
+]
+
+_REQUIRED_MESSAGE = "Answer this question before you send the questionnaire."
+_CHOICE_MESSAGE = "Choose one of the answers shown."
+
+
+# --- Fields ------------------------------------------------------------------------------
+
+
+def _choice(
+    label: str, choices: list[tuple[str, str]], *, short: str, help_text: str = ""
+) -> forms.ChoiceField:
+    field = forms.ChoiceField(
+        label=label,
+        choices=choices,
+        widget=forms.RadioSelect,
+        help_text=help_text,
+        label_suffix="",
+        error_messages={"required": _REQUIRED_MESSAGE, "invalid_choice": _CHOICE_MESSAGE},
+    )
+    return _labelled(field, short)
+
+
+def _yes_no(
+    label: str, *, short: str, help_text: str = "", unsure: bool = False
+) -> forms.ChoiceField:
+    return _choice(label, YES_NO_UNSURE if unsure else YES_NO, short=short, help_text=help_text)
+
+
+def _text(
+    label: str, *, short: str, help_text: str = "", required: bool = False
+) -> forms.CharField:
+    field = forms.CharField(
+        label=label,
+        help_text=help_text,
+        required=required,
+        max_length=2000,
+        label_suffix="",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={
+            "required": _REQUIRED_MESSAGE,
+            "max_length": "Keep this under %(limit_value)d characters; you can tell us more "
+            "at your consultation.",
+        },
+    )
+    return _labelled(field, short)
+
+
+FieldT = TypeVar("FieldT", bound=forms.Field)
+
+
+def _labelled(field: FieldT, short: str) -> FieldT:
+    field.short_label = short  # type: ignore[attr-defined]
+    return field
+
+
+def short_label(field: forms.Field) -> str:
+    return getattr(field, "short_label", None) or str(field.label)
+
+
+# --- Sections ----------------------------------------------------------------------------
+
+
+class IntakeSectionForm(forms.Form):
+    """One section of the intake. ``draft=True`` lets every question stay unanswered."""
+
+    key: ClassVar[str]
+    title: ClassVar[str]
+    intro: ClassVar[str] = ""
+
+    def __init__(self, *args: Any, draft: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.draft = draft
+        if draft:
+            for field in self.fields.values():
+                field.required = False
+
+
+class MedicalHistoryForm(IntakeSectionForm):
+    key = "medical"
+    title = "Your health"
+    intro = "Some health conditions change whether ketamine is safe for you, so we ask about them."
+
+    hypertension = _yes_no(
+        "Have you been told you have high blood pressure?", short="High blood pressure"
+    )
+    heart_disease = _choice(
+        "Do you have heart disease?",
+        HEART_DISEASE_CHOICES,
+        short="Heart disease",
+        help_text="For example a past heart attack, angina (chest pain), heart failure or an "
+        "irregular heartbeat.",
+    )
+    aneurysm_or_avm = _yes_no(
+        "Have you ever been told you have an aneurysm (a weak, bulging blood vessel) or an "
+        "arteriovenous malformation (AVM)?",
+        short="Aneurysm or AVM",
+    )
+    intracranial_bleeding = _yes_no(
+        "Have you ever had bleeding in or around your brain?",
+        short="Bleeding in or around the brain",
+    )
+    raised_icp_or_iop = _yes_no(
+        "Have you been told you have raised pressure inside your head or inside your eyes "
+        "(such as glaucoma)?",
+        short="Raised intracranial or intraocular pressure",
+    )
+    liver_disease = _choice(
+        "Do you have liver disease?",
+        LIVER_DISEASE_CHOICES,
+        short="Liver disease",
+        help_text="If you are not sure how severe it is, choose the closest answer; we will "
+        "check with you.",
+    )
+    seizures = _yes_no(
+        "Have you ever had a seizure, or been told you have epilepsy?", short="Seizures"
+    )
+    other_medical = _text(
+        "Is there anything else about your health we should know?",
+        short="Other health conditions",
+        help_text="Other conditions, operations or hospital stays. Leave blank if there is "
+        "nothing else.",
+    )
+
+
+class PsychiatricHistoryForm(IntakeSectionForm):
+    key = "psychiatric"
+    title = "Your mental health"
+    intro = "These questions help us understand what you have been through and what has helped."
+
+    depression = _yes_no("Have you been diagnosed with depression?", short="Depression")
+    bipolar = _yes_no(
+        "Have you ever been diagnosed with bipolar disorder?", short="Bipolar disorder"
+    )
+    mania_now = _yes_no(
+        "Right now, are you going through a time of unusually high mood or energy, needing "
+        "much less sleep than usual, or racing thoughts?",
+        short="Mania now",
+    )
+    psychosis_history = _yes_no(
+        "Have you ever had psychosis (hearing or seeing things other people did not, or "
+        "beliefs others found very strange), or been diagnosed with schizophrenia?",
+        short="Psychosis or schizophrenia, ever",
+    )
+    psychosis_now = _yes_no(
+        "Right now, are you hearing or seeing things other people do not, or holding beliefs "
+        "others find very strange?",
+        short="Psychosis now",
+    )
+    suicidal_thoughts = _yes_no(
+        "In the past two weeks, have you had thoughts that you would be better off dead, or "
+        "of hurting yourself?",
+        short="Suicidal thoughts (past two weeks)",
+    )
+    antidepressant_trials = _labelled(
+        forms.IntegerField(
+            label="How many different antidepressant medicines have you tried?",
+            min_value=0,
+            max_value=50,
+            label_suffix="",
+            help_text="Count each medicine once, even if you took it more than once. Enter 0 if "
+            "you have not tried any.",
+            error_messages={
+                "required": _REQUIRED_MESSAGE,
+                "invalid": "Enter a whole number, such as 0, 1 or 3.",
+                "min_value": "Enter 0 or more.",
+                "max_value": "Enter a number up to 50.",
+            },
+        ),
+        "Antidepressants tried",
+    )
+    psychotherapy = _yes_no(
+        "Have you had talking therapy (psychotherapy or counselling)?", short="Psychotherapy"
+    )
+    ect = _yes_no("Have you had electroconvulsive therapy (ECT)?", short="ECT")
+    tms = _yes_no("Have you had transcranial magnetic stimulation (TMS)?", short="TMS")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["suicidal_thoughts"].help_text = (
+            f"If you might act on these thoughts now, call or text {settings.CRISIS_LINE} or go "
+            "to your nearest emergency department."
+        )
+
+
+class SubstanceUseForm(IntakeSectionForm):
+    key = "substances"
+    title = "Alcohol and drugs"
+    intro = (
+        "Your answers stay confidential. Ketamine can be misused, so we ask everyone about "
+        "alcohol and drugs to keep treatment safe."
+    )
+
+    alcohol = _choice("Do you drink alcohol?", SUBSTANCE_USE_CHOICES, short="Alcohol")
+    cannabis = _choice("Do you use cannabis (marijuana)?", SUBSTANCE_USE_CHOICES, short="Cannabis")
+    street_stimulants = _choice(
+        "Do you use stimulants that were not prescribed for you, such as cocaine, "
+        "methamphetamine or someone else's ADHD medicine?",
+        SUBSTANCE_USE_CHOICES,
+        short="Stimulants (not prescribed)",
+    )
+    opioids = _choice(
+        "Do you use opioids that were not prescribed for you (such as heroin or fentanyl), "
+        "or more of a prescribed opioid than you were told to take?",
+        SUBSTANCE_USE_CHOICES,
+        short="Opioids (not as prescribed)",
+    )
+    ketamine_misuse = _yes_no(
+        "Have you ever used ketamine other than as given or prescribed by a clinician?",
+        short="Ketamine misuse, ever",
+    )
+    substance_use_disorder = _choice(
+        "Have you ever been told you have a problem with alcohol or drugs (an addiction or "
+        "substance use disorder)?",
+        SUBSTANCE_USE_DISORDER_CHOICES,
+        short="Substance use disorder",
+    )
+    remission_since = _labelled(
+        forms.DateField(
+            label="If you are in recovery: since when?",
+            required=False,
+            label_suffix="",
+            help_text="Your best guess is fine, for example the first day of the month.",
+            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            error_messages={"invalid": "Enter a date, for example 2023-05-01."},
+        ),
+        "In recovery since",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        disorder = data.get("substance_use_disorder")
+        since = data.get("remission_since")
+        if disorder and disorder != "in_remission":
+            data["remission_since"] = None  # only meaningful in recovery
+        elif since is not None and since > timezone.localdate():
+            self.add_error("remission_since", "This date is in the future: enter when it began.")
+        elif disorder == "in_remission" and since is None and not self.draft:
+            self.add_error(
+                "remission_since",
+                "You said you are in recovery: tell us since when (your best guess is fine).",
+            )
+        return data
+
+
+class MedicationsForm(IntakeSectionForm):
+    key = "medications"
+    title = "Your medicines"
+    intro = "Some medicines change how ketamine works or how safe it is."
+
+    medications = _text(
+        "Which medicines do you take at the moment?",
+        short="Current medicines",
+        required=True,
+        help_text="Include prescription and over-the-counter medicines and supplements, with "
+        "the dose if you know it. If you take none, write “none”.",
+    )
+    benzodiazepines = _yes_no(
+        "Do you take a benzodiazepine, such as lorazepam (Ativan), alprazolam (Xanax), "
+        "clonazepam (Klonopin) or diazepam (Valium)?",
+        short="Benzodiazepines",
+    )
+    benzodiazepine_lorazepam_mg = _labelled(
+        forms.DecimalField(
+            label="If yes: how much a day, in milligrams of lorazepam?",
+            required=False,
+            min_value=Decimal(0),
+            max_value=Decimal(100),
+            max_digits=5,
+            decimal_places=2,
+            label_suffix="",
+            help_text="If you take a different benzodiazepine, list it with its dose above and "
+            "give your best estimate here; the clinic will check it with you.",
+            error_messages={
+                "invalid": "Enter a number of milligrams, such as 0.5 or 2.",
+                "min_value": "Enter 0 or more milligrams.",
+                "max_value": "Enter 100 mg or less; if you take more, tell us in the list above.",
+                "max_decimal_places": "Use at most 2 decimal places, such as 0.25.",
+                "max_digits": "Enter 100 mg or less, with at most 2 decimal places.",
+            },
+        ),
+        "Benzodiazepine dose (lorazepam-equivalent mg a day)",
+    )
+    maoi = _yes_no(
+        "Do you take an MAOI antidepressant, such as phenelzine (Nardil), tranylcypromine "
+        "(Parnate), isocarboxazid (Marplan) or a selegiline patch (Emsam)?",
+        short="MAOI",
+    )
+    lamotrigine = _yes_no("Do you take lamotrigine (Lamictal)?", short="Lamotrigine")
+    other_cns_depressants = _yes_no(
+        "Do you take other medicines that make you drowsy, such as opioid painkillers, "
+        "sleeping tablets, gabapentin or pregabalin?",
+        short="Other CNS depressants",
+    )
+    stimulant_medication = _yes_no(
+        "Do you take a prescribed stimulant, for example for ADHD (such as Adderall, Ritalin "
+        "or Vyvanse)?",
+        short="Stimulant medicines",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        takes = data.get("benzodiazepines")
+        if takes == NO:
+            data["benzodiazepine_lorazepam_mg"] = None
+        elif (
+            takes == YES
+            and data.get("benzodiazepine_lorazepam_mg") is None
+            and "benzodiazepine_lorazepam_mg" not in self.errors
+            and not self.draft
+        ):
+            self.add_error(
+                "benzodiazepine_lorazepam_mg",
+                "You said you take a benzodiazepine: enter how many milligrams a day (your "
+                "best estimate is fine).",
+            )
+        return data
+
+
+class AllergiesForm(IntakeSectionForm):
+    key = "allergies"
+    title = "Allergies"
+
+    allergy_ketamine = _yes_no(
+        "Have you ever had an allergic reaction to ketamine or esketamine (Spravato)?",
+        short="Ketamine or esketamine allergy",
+        unsure=True,
+    )
+    other_allergies = _text(
+        "Do you have any other allergies?",
+        short="Other allergies",
+        help_text="Medicines, foods, latex or anything else, and what happens. Leave blank if "
+        "you have none.",
+    )
+
+
+class PregnancyForm(IntakeSectionForm):
+    key = "pregnancy"
+    title = "Pregnancy and breastfeeding"
+    intro = "Ketamine is not given during pregnancy or while breastfeeding."
+
+    pregnant = _yes_no("Are you pregnant?", short="Pregnant", unsure=True)
+    breastfeeding = _yes_no("Are you breastfeeding?", short="Breastfeeding")
+
+
+class GoalsForm(IntakeSectionForm):
+    key = "goals"
+    title = "Your goals"
+
+    treatment_goals = _text(
+        "What do you hope treatment will change for you?",
+        short="Treatment goals",
+        help_text="In your own words. It helps us keep track of what matters to you.",
+    )
+
+
+SECTIONS: tuple[type[IntakeSectionForm], ...] = (
+    MedicalHistoryForm,
+    PsychiatricHistoryForm,
+    SubstanceUseForm,
+    MedicationsForm,
+    AllergiesForm,
+    PregnancyForm,
+    GoalsForm,
+)
+SECTION_KEYS: tuple[str, ...] = tuple(section.key for section in SECTIONS)
+FIELD_SECTION: dict[str, type[IntakeSectionForm]] = {
+    name: section for section in SECTIONS for name in section.base_fields
+}
+
+
+def sections_for(sex_at_birth: str) -> tuple[type[IntakeSectionForm], ...]:
+    """The sections to ask this patient: pregnancy is not asked when male at birth."""
+    if sex_at_birth == SexAtBirth.MALE:
+        return tuple(section for section in SECTIONS if section is not PregnancyForm)
+    return SECTIONS
+
+
+def section_by_key(key: str, sex_at_birth: str) -> type[IntakeSectionForm] | None:
+    for section in sections_for(sex_at_birth):
+        if section.key == key:
+            return section
+    return None
+
+
+# --- Answers -----------------------------------------------------------------------------
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def form_answers(form: IntakeSectionForm) -> dict[str, Any]:
+    """A valid section form's answers, ready to store as JSON."""
+    return {name: _to_json(form.cleaned_data.get(name)) for name in form.fields}
+
+
+def _form_data(answers: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
+    # Stored answers are already in the forms' input formats; None becomes blank.
+    return {name: "" if answers.get(name) is None else str(answers[name]) for name in names}
+
+
+def section_forms(
+    sex_at_birth: str,
+    *,
+    data: Mapping[str, Any] | None = None,
+    initial: Mapping[str, Any] | None = None,
+    draft: bool = False,
+) -> list[IntakeSectionForm]:
+    """One form per section asked of this patient, all bound to ``data`` if given."""
+    return [
+        section(data=data, initial=dict(initial or {}), draft=draft)
+        for section in sections_for(sex_at_birth)
+    ]
+
+
+def clean_answers(answers: Mapping[str, Any], *, sex_at_birth: str, draft: bool) -> dict[str, Any]:
+    """Check a whole answer set and return it in stored form, with ``schema_version``.
+
+    Raises ``ValidationError`` keyed by field name. Keys that are not questions are
+    dropped; questions not asked of this patient (pregnancy, male at birth) too.
+    """
+    errors: dict[str, list[ValidationError]] = {}
+    clean: dict[str, Any] = {}
+    for section in sections_for(sex_at_birth):
+        form = section(data=_form_data(answers, section.base_fields), draft=draft)
+        if form.is_valid():
+            clean.update(form_answers(form))
+        else:
+            for name, messages in form.errors.as_data().items():
+                errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    clean[SCHEMA_VERSION_KEY] = INTAKE_SCHEMA_VERSION
+    return clean
+
+
+def display_value(field: forms.Field | None, value: Any) -> str:
+    """An answer as staff and patients read it."""
+    if value is None or value == "":
+        return NOT_ANSWERED
+    if isinstance(field, forms.ChoiceField):
+        return str(dict(field.choices).get(value, value))
+    if isinstance(field, forms.DecimalField):
+        try:
+            return f"{_to_json(Decimal(str(value)))} mg"
+        except InvalidOperation:
+            return str(value)
+    if isinstance(field, forms.DateField):
+        try:
+            return date_format(date.fromisoformat(str(value)), "DATE_FORMAT")
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    key: str
+    label: str  # the question as the patient read it
+    short_label: str  # for staff
+    value: str
+
+
+@dataclass(frozen=True)
+class SectionAnswers:
+    key: str
+    title: str
+    rows: tuple[AnswerRow, ...]
+
+
+def answers_by_section(answers: Mapping[str, Any], sex_at_birth: str) -> list[SectionAnswers]:
+    """Every question asked of this patient with its answer, section by section."""
+    return [
+        SectionAnswers(
+            key=section.key,
+            title=section.title,
+            rows=tuple(
+                AnswerRow(
+                    name,
+                    str(field.label),
+                    short_label(field),
+                    display_value(field, answers.get(name)),
+                )
+                for name, field in section.base_fields.items()
+            ),
+        )
+        for section in sections_for(sex_at_birth)
+    ]
+
+
+@dataclass(frozen=True)
+class AnswerChange:
+    key: str
+    section: str
+    label: str
+    before: str
+    after: str
+
+
+def answers_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[AnswerChange]:
+    """What changed between two answer sets, question by question, in questionnaire order.
+
+    Answers are compared as people read them, so "2.50" and "2.5" mg are the same.
+    Keys this version of the questionnaire does not know are compared as they are.
+    """
+    changes: list[AnswerChange] = []
+    for section in SECTIONS:
+        for name, field in section.base_fields.items():
+            before = display_value(field, old.get(name))
+            after = display_value(field, new.get(name))
+            if before != after:
+                changes.append(AnswerChange(name, section.title, short_label(field), before, after))
+    unknown = (set(old) | set(new)) - set(FIELD_SECTION) - {SCHEMA_VERSION_KEY}
+    for name in sorted(unknown):
+        before = display_value(None, old.get(name))
+        after = display_value(None, new.get(name))
+        if before != after:
+            changes.append(AnswerChange(name, "Other", name, before, after))
+    return changes
+
+
+# --- Facts for the screening rules -------------------------------------------------------
+
+
+def _yes_no_fact(value: Any) -> bool | None:
+    # "I'm not sure" is not an answer the rules can rely on: it is reported as not recorded.
+    if value == YES:
+        return True
+    if value == NO:
+        return False
+    return None
+
+
+def _either(*values: Any) -> bool | None:
+    """Yes if any answer is yes; no only if every one is no; otherwise not recorded."""
+    facts = [_yes_no_fact(value) for value in values]
+    if any(fact is True for fact in facts):
+        return True
+    if all(fact is False for fact in facts):
+        return False
+    return None
+
+
+def _current_or(answers: Mapping[str, Any], substance: str, medicine: str) -> bool | None:
+    if answers.get(substance) == "current":
+        return True
+    return _yes_no_fact(answers.get(medicine))
+
+
+def _choice_fact(value: Any, allowed: Iterable[str]) -> str | None:
+    return value if value in set(allowed) else None
+
+
+def _benzodiazepine_fact(answers: Mapping[str, Any]) -> Decimal | None:
+    takes = answers.get("benzodiazepines")
+    if takes == NO:
+        return Decimal(0)
+    if takes != YES:
+        return None
+    try:
+        dose = Decimal(str(answers.get("benzodiazepine_lorazepam_mg")))
+    except InvalidOperation:
+        return None
+    return dose if dose.is_finite() and dose >= 0 else None
+
+
+def _phq9_item9(phq9: QuestionnaireResponse | None) -> int | None:
+    if phq9 is None:
+        return None
+    value = phq9.answers.get(PHQ9_SAFETY_ITEM)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
+        return None
+    return value
+
+
+def facts_from(
+    *,
+    patient: Patient,
+    answers: Mapping[str, Any] | None,
+    measurement: Measurement | None,
+    phq9: QuestionnaireResponse | None,
+    today: date | None = None,
+) -> ScreeningFacts:
+    """What the screening rules need to know, from the patient record, their latest intake
+    answers, latest measurement and latest PHQ-9. Anything not recorded stays ``None``."""
+    answers = answers or {}
+    today = today or timezone.localdate()
+    age = patient.age_on(today) if patient.date_of_birth else None
+    asked_pregnancy = patient.sex_at_birth != SexAtBirth.MALE
+    return ScreeningFacts(
+        age_years=age if age is not None and 0 <= age <= 150 else None,
+        sex_at_birth=patient.sex_at_birth or None,
+        pregnant=_yes_no_fact(answers.get("pregnant")) if asked_pregnancy else None,
+        breastfeeding=_yes_no_fact(answers.get("breastfeeding")) if asked_pregnancy else None,
+        systolic=measurement.systolic if measurement else None,
+        diastolic=measurement.diastolic if measurement else None,
+        allergy_ketamine=_yes_no_fact(answers.get("allergy_ketamine")),
+        aneurysm_or_avm=_yes_no_fact(answers.get("aneurysm_or_avm")),
+        intracranial_bleeding=_yes_no_fact(answers.get("intracranial_bleeding")),
+        heart_disease=_choice_fact(answers.get("heart_disease"), dict(HEART_DISEASE_CHOICES)),
+        substance_use_disorder=_choice_fact(
+            answers.get("substance_use_disorder"), dict(SUBSTANCE_USE_DISORDER_CHOICES)
+        ),
+        ketamine_misuse_history=_yes_no_fact(answers.get("ketamine_misuse")),
+        current_psychosis_or_mania=_either(answers.get("mania_now"), answers.get("psychosis_now")),
+        history_psychosis_schizophrenia_or_bipolar=_either(
+            answers.get("psychosis_history"), answers.get("bipolar")
+        ),
+        liver_disease=_choice_fact(answers.get("liver_disease"), dict(LIVER_DISEASE_CHOICES)),
+        raised_icp_or_iop=_yes_no_fact(answers.get("raised_icp_or_iop")),
+        maoi=_yes_no_fact(answers.get("maoi")),
+        benzodiazepine_lorazepam_mg=_benzodiazepine_fact(answers),
+        lamotrigine=_yes_no_fact(answers.get("lamotrigine")),
+        # Current use of street opioids or stimulants adds to the medicines' effects.
+        other_cns_depressants=_current_or(answers, "opioids", "other_cns_depressants"),
+        stimulants=_current_or(answers, "street_stimulants", "stimulant_medication"),
+        phq9_item9=_phq9_item9(phq9),
+    )
+
+
+def facts_to_json(facts: ScreeningFacts) -> dict[str, Any]:
+    return {name: _to_json(value) for name, value in dataclasses.asdict(facts).items()}
+
+
+# --- A patient's unsubmitted progress (kept on their link) -------------------------------
+
+
+def draft_answers(link: PatientLink) -> dict[str, Any]:
+    """The answers a patient saved through their link so far."""
+    answers = (link.draft or {}).get("answers")
+    return dict(answers) if isinstance(answers, Mapping) else {}
+
+
+def draft_steps(link: PatientLink) -> list[str]:
+    """The sections the patient has saved at least once, in the order they saved them."""
+    steps = (link.draft or {}).get("steps_saved")
+    return [step for step in steps if step in SECTION_KEYS] if isinstance(steps, list) else []

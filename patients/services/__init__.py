@@ -1,0 +1,1 @@
+"""Writes about patients, split by subdomain: records, intake, screening, consent."""

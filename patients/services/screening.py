@@ -1,0 +1,275 @@
+"""Candidacy screening and the physician's decision on it.
+
+``screening_run`` applies the rules (``patients.screening``) to what is known now — the
+patient record, the latest intake, the latest measurement and the latest baseline PHQ-9
+— and keeps the result exactly as it was, with the facts, thresholds and rule-set
+version behind it. It runs after every intake, measurement and baseline PHQ-9.
+
+A decision is made on one result. When anything newer arrives (a new intake,
+measurement or PHQ-9, hence a newer result), the decision is stale: the patient waits
+for a physician again and no course can be scheduled (``course_scheduling_allowed``,
+which the scheduling services must call).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+
+from clinic.audit import Action, audit_record
+from clinic.models import User
+from clinic.permissions import Capability, user_can
+from patients.intake import facts_from, facts_to_json
+from patients.models import (
+    IntakeSubmission,
+    Measurement,
+    Patient,
+    PatientStatus,
+    QuestionnaireResponse,
+    ScreeningDecision,
+    ScreeningOutcome,
+    ScreeningResult,
+)
+from patients.questionnaires import Instrument
+from patients.screening import screen, thresholds_from_settings
+from patients.services.records import patient_set_status
+
+MIN_OVERRIDE_JUSTIFICATION = 20
+
+DECISION_STATUS = {
+    ScreeningDecision.Decision.APPROVE: PatientStatus.APPROVED,
+    ScreeningDecision.Decision.DEFER: PatientStatus.DEFERRED,
+    ScreeningDecision.Decision.DECLINE: PatientStatus.DECLINED,
+}
+# A new screening result reopens the question for these patients.
+_DECIDED = {PatientStatus.APPROVED, PatientStatus.DEFERRED, PatientStatus.DECLINED}
+
+
+# --- Reads -------------------------------------------------------------------------------
+
+
+def latest_intake(patient: Patient) -> IntakeSubmission | None:
+    return _latest_intake(patient.pk)
+
+
+def latest_measurement(patient: Patient) -> Measurement | None:
+    return _latest_measurement(patient.pk)
+
+
+def latest_baseline_phq9(patient: Patient) -> QuestionnaireResponse | None:
+    return _latest_baseline_phq9(patient.pk)
+
+
+def screening_latest(patient: Patient) -> ScreeningResult | None:
+    return _screening_latest(patient.pk)
+
+
+def _latest_intake(patient_id: int) -> IntakeSubmission | None:
+    return IntakeSubmission.objects.filter(patient_id=patient_id).order_by("-version").first()
+
+
+def _latest_measurement(patient_id: int) -> Measurement | None:
+    return Measurement.objects.filter(patient_id=patient_id).order_by("-taken_at", "-id").first()
+
+
+def _latest_baseline_phq9(patient_id: int) -> QuestionnaireResponse | None:
+    return (
+        QuestionnaireResponse.objects.filter(
+            patient_id=patient_id,
+            instrument=Instrument.PHQ9,
+            context=QuestionnaireResponse.Context.BASELINE,
+        )
+        .order_by("-completed_at", "-id")
+        .first()
+    )
+
+
+def _screening_latest(patient_id: int) -> ScreeningResult | None:
+    return (
+        ScreeningResult.objects.filter(patient_id=patient_id).order_by("-created_at", "-id").first()
+    )
+
+
+def decision_current(patient: Patient) -> ScreeningDecision | None:
+    """The patient's latest decision (it supersedes earlier ones), stale or not."""
+    return (
+        patient.decisions.select_related("screening", "decided_by")
+        .order_by("-decided_at", "-id")
+        .first()
+    )
+
+
+def decision_is_stale(decision: ScreeningDecision) -> bool:
+    """True when something was learned after the result the decision was made on: a newer
+    screening result, or a newer intake, measurement or baseline PHQ-9 (even one that has
+    not been screened yet). Runs up to four queries."""
+    # The decided-on result is the latest one, or the decision is stale already.
+    screening = _screening_latest(decision.patient_id)
+    if screening is None or screening.pk != decision.screening_id:
+        return True
+    intake = _latest_intake(decision.patient_id)
+    measurement = _latest_measurement(decision.patient_id)
+    phq9 = _latest_baseline_phq9(decision.patient_id)
+    return (
+        (intake.pk if intake else None) != screening.intake_id
+        or (measurement.pk if measurement else None) != screening.measurement_id
+        or (phq9.pk if phq9 else None) != screening.phq9_id
+    )
+
+
+def course_scheduling_allowed(patient: Patient) -> tuple[bool, str]:
+    """Whether a treatment course may be scheduled, and why not. Only a current approval
+    by a physician, made on the latest screening result, allows it."""
+    decision = decision_current(patient)
+    if decision is None:
+        return False, (
+            "No screening decision yet: a physician must review the screening result and "
+            "approve treatment before a course can be scheduled."
+        )
+    if decision.decision != ScreeningDecision.Decision.APPROVE:
+        return False, (
+            f"The latest screening decision is “{decision.get_decision_display()}”: a "
+            "physician must approve treatment before a course can be scheduled."
+        )
+    if decision_is_stale(decision):
+        return False, (
+            "There is new information since treatment was approved (a new intake, "
+            "measurement or questionnaire): a physician must review the latest screening "
+            "result and decide again before a course can be scheduled."
+        )
+    when = date_format(localtime(decision.decided_at), "DATE_FORMAT")
+    return True, f"Approved by {decision.decided_by.full_name} on {when}."
+
+
+# --- Writes ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def screening_run(
+    *, patient: Patient, actor: User | None, request: HttpRequest | None = None
+) -> ScreeningResult:
+    """Screen the patient on what is known now and keep the result.
+
+    A patient who already had a decision goes back to awaiting one: the new result may
+    change it.
+    """
+    # Lock the patient so results are created one after another: "the latest result"
+    # must be well defined for decisions.
+    patient.refresh_from_db(from_queryset=Patient.objects.select_for_update())
+    intake = latest_intake(patient)
+    measurement = latest_measurement(patient)
+    phq9 = latest_baseline_phq9(patient)
+    facts = facts_from(
+        patient=patient,
+        answers=intake.answers if intake else None,
+        measurement=measurement,
+        phq9=phq9,
+    )
+    outcome = screen(facts, thresholds_from_settings())
+    result = ScreeningResult.objects.create(
+        patient=patient,
+        intake=intake,
+        measurement=measurement,
+        phq9=phq9,
+        outcome=str(outcome.outcome),
+        findings=[finding.to_dict() for finding in outcome.findings],
+        facts=facts_to_json(facts),
+        thresholds=outcome.thresholds,
+        ruleset_version=outcome.ruleset_version,
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=result,
+        summary=f"ran the screening rules for patient {patient.public_id}",
+        request=request,
+    )
+    if patient.status in _DECIDED:
+        patient.status = patient_set_status(
+            actor=actor, patient=patient, status=PatientStatus.AWAITING_DECISION, request=request
+        ).status
+    return result
+
+
+@transaction.atomic
+def decision_record(
+    *,
+    patient: Patient,
+    screening: ScreeningResult,
+    decision: ScreeningDecision.Decision | str,
+    reason: str,
+    actor: User,
+    needed: str = "",
+    override_justification: str = "",
+    request: HttpRequest | None = None,
+) -> ScreeningDecision:
+    """A physician approves, defers or declines treatment on the latest screening result."""
+    if not user_can(actor, Capability.DECIDE_SCREENING):
+        raise PermissionDenied(
+            "Only a physician can approve, defer or decline treatment. Ask a physician to "
+            "review the screening result."
+        )
+    patient.refresh_from_db(from_queryset=Patient.objects.select_for_update())
+    reason = (reason or "").strip()
+    needed = (needed or "").strip()
+    override_justification = (override_justification or "").strip()
+    if screening.patient_id != patient.pk:
+        raise ValidationError(
+            "This screening result belongs to another patient. Open the patient's own "
+            "screening result and decide there."
+        )
+    latest = screening_latest(patient)
+    if latest is None or latest.pk != screening.pk:
+        raise ValidationError(
+            "A newer screening result exists for this patient, so this decision was not "
+            "saved. Review the latest result and decide again."
+        )
+    errors: dict[str, list[str]] = {}
+    if decision not in ScreeningDecision.Decision.values:
+        errors["decision"] = ["Choose approve, defer or decline."]
+    if not reason:
+        errors["reason"] = ["Say why, in a sentence or two: it stays on the patient's record."]
+    if decision == ScreeningDecision.Decision.DEFER and not needed:
+        errors["needed"] = [
+            "Say what is needed before treatment can be reconsidered, e.g. a blood pressure "
+            "below 140/90 or a letter from the cardiologist."
+        ]
+    overriding = (
+        decision == ScreeningDecision.Decision.APPROVE
+        and screening.outcome == ScreeningOutcome.CONTRAINDICATED
+    )
+    if overriding and len(override_justification) < MIN_OVERRIDE_JUSTIFICATION:
+        errors["override_justification"] = [
+            "The screening found a contraindication. To approve anyway, write why treatment "
+            f"is safe for this patient (at least {MIN_OVERRIDE_JUSTIFICATION} characters)."
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+    choice = ScreeningDecision.Decision(decision)
+    record = ScreeningDecision.objects.create(
+        patient=patient,
+        screening=screening,
+        ruleset_version=screening.ruleset_version,
+        decision=choice,
+        decided_by=actor,
+        reason=reason,
+        needed=needed if choice == ScreeningDecision.Decision.DEFER else "",
+        override_justification=(
+            override_justification if choice == ScreeningDecision.Decision.APPROVE else ""
+        ),
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=record,
+        summary=f"recorded a screening decision for patient {patient.public_id}",
+        request=request,
+    )
+    patient.status = patient_set_status(
+        actor=actor, patient=patient, status=DECISION_STATUS[choice], request=request
+    ).status
+    return record

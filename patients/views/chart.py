@@ -1,0 +1,36 @@
+"""The patient chart: one page with everything the signed-in staff member may see.
+
+Front desk and clinic admins get the demographics, status and contact consent; nurses
+and physicians get the clinical record as well. Every view is in the audit log.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from clinic.permissions import Capability, capability_required, user_can
+from patients.chart import chart_for
+from patients.selectors import can_see_clinical, patient_for
+from patients.views.records import audit_patient_view
+
+
+@require_GET
+@capability_required(Capability.VIEW_PATIENTS)
+def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    patient = patient_for(request.user, patient_id)
+    clinical = can_see_clinical(request.user)
+    audit_patient_view(request, patient, "viewed the chart" if clinical else "viewed the summary")
+    user = request.user
+    context = {
+        "chart": chart_for(patient, clinical=clinical),
+        "patient": patient,
+        "can_edit": user_can(user, Capability.EDIT_PATIENT_DETAILS),
+        "can_send_links": user_can(user, Capability.SEND_PATIENT_LINKS),
+        "can_record": user_can(user, Capability.RECORD_CLINICAL),
+        "can_decide": user_can(user, Capability.DECIDE_SCREENING),
+    }
+    return render(request, "patients/chart/chart.html", context)

@@ -1,0 +1,307 @@
+"""Intake questionnaire pages: staff entering an intake, reading and comparing versions,
+making a link for the patient; and the patient's own pages behind that link.
+
+The patient pages (``public_intake``) show one section per step and save a draft on
+every "Save and continue", so they work without JavaScript and can be resumed with the
+same link until the patient submits. They show nothing about the patient but their
+first name, and any link problem is a clear page (404 or 410), never an error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.forms import show_service_errors
+from clinic.permissions import Capability, capability_required, user_can
+from patients.intake import (
+    IntakeSectionForm,
+    answers_by_section,
+    answers_diff,
+    clean_answers,
+    draft_answers,
+    draft_steps,
+    form_answers,
+    section_forms,
+    sections_for,
+)
+from patients.links import LinkError, link_for_token
+from patients.models import Patient, PatientLink
+from patients.selectors import patient_for
+from patients.services.intake import intake_link_create, intake_save_draft, intake_submit
+from patients.services.screening import latest_intake
+from patients.views.records import audit_patient_view
+
+REVIEW_STEP = "review"
+
+
+def _detail_url(patient: Patient, version: int) -> str:
+    return reverse("patients:intake-detail", args=[patient.public_id, version])
+
+
+def _show_errors(forms_: list[IntakeSectionForm], exc: ValidationError) -> None:
+    """Put a service's errors next to their questions, whichever section they are in."""
+    if not hasattr(exc, "error_dict"):
+        forms_[0].add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        form = next((form for form in forms_ if name in form.fields), forms_[0])
+        form.add_error(name if name in form.fields else None, errors)
+
+
+# --- Staff: entering, reading and comparing ----------------------------------------------
+
+
+@capability_required(Capability.RECORD_CLINICAL)
+def intake_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """All sections on one page, filled in with the latest version if there is one."""
+    patient = patient_for(request.user, patient_id, clinical=True)
+    latest = latest_intake(patient)
+    initial = latest.answers if latest is not None else {}
+    data = request.POST if request.method == "POST" else None
+    forms_ = section_forms(patient.sex_at_birth, data=data, initial=initial)
+    if data is not None:
+        if all([form.is_valid() for form in forms_]):  # noqa: C419 (validate every form)
+            answers: dict[str, Any] = {}
+            for form in forms_:
+                answers.update(form_answers(form))
+            try:
+                submission = intake_submit(
+                    patient=patient, answers=answers, entered_by=request.user, request=request
+                )
+            except ValidationError as exc:
+                _show_errors(forms_, exc)
+            else:
+                messages.success(
+                    request,
+                    f"Intake version {submission.version} saved and the screening rules run again.",
+                )
+                return redirect(_detail_url(patient, submission.version))
+        messages.error(request, "Some answers need attention: see the messages by each question.")
+    else:
+        audit_patient_view(request, patient, "opened the intake form")
+    return render(
+        request,
+        "patients/intake/form.html",
+        {"patient": patient, "forms": forms_, "latest": latest},
+    )
+
+
+@require_GET
+@capability_required(Capability.VIEW_CLINICAL)
+def intake_detail(request: HttpRequest, patient_id: uuid.UUID, version: int) -> HttpResponse:
+    patient = patient_for(request.user, patient_id, clinical=True)
+    versions = list(patient.intakes.select_related("entered_by", "via_link").order_by("-version"))
+    submission = next((item for item in versions if item.version == version), None)
+    if submission is None:
+        raise Http404("This patient has no intake with that version number.")
+    audit_patient_view(request, patient, f"viewed intake version {version}")
+    return render(
+        request,
+        "patients/intake/detail.html",
+        {
+            "patient": patient,
+            "submission": submission,
+            "versions": versions,
+            "sections": answers_by_section(submission.answers, patient.sex_at_birth),
+            "previous": version - 1 if version > 1 else None,
+            "can_record": user_can(request.user, Capability.RECORD_CLINICAL),
+        },
+    )
+
+
+class IntakeDiffForm(forms.Form):
+    from_version = forms.IntegerField(label="Compare version", min_value=1)
+    to_version = forms.IntegerField(label="with version", min_value=1)
+
+    def __init__(self, *args: Any, versions: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.versions = versions
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in ("from_version", "to_version"):
+            if data.get(name) is not None and data[name] not in self.versions:
+                self.add_error(
+                    name,
+                    f"There is no version {data[name]}; choose one of "
+                    f"{', '.join(str(v) for v in sorted(self.versions))}.",
+                )
+        return data
+
+
+@require_GET
+@capability_required(Capability.VIEW_CLINICAL)
+def intake_diff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """What changed between two versions: ``?from=1&to=2`` (default: the last two)."""
+    patient = patient_for(request.user, patient_id, clinical=True)
+    submissions = {item.version: item for item in patient.intakes.select_related("entered_by")}
+    versions = sorted(submissions)
+    latest = versions[-1] if versions else None
+    data = {
+        "from_version": request.GET.get("from") or (latest - 1 if latest else ""),
+        "to_version": request.GET.get("to") or (latest or ""),
+    }
+    form = IntakeDiffForm(data, versions=versions)
+    audit_patient_view(request, patient, "compared intake versions")
+    context: dict[str, Any] = {"patient": patient, "form": form, "versions": versions}
+    if len(versions) < 2:
+        return render(request, "patients/intake/diff.html", context)
+    if not form.is_valid():
+        return render(request, "patients/intake/diff.html", context)
+    old = submissions[form.cleaned_data["from_version"]]
+    new = submissions[form.cleaned_data["to_version"]]
+    context |= {"old": old, "new": new, "changes": answers_diff(old.answers, new.answers)}
+    return render(request, "patients/intake/diff.html", context)
+
+
+@require_POST
+@never_cache
+@capability_required(Capability.SEND_PATIENT_LINKS)
+def intake_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """Make an intake link and show it once, to copy into a message to the patient."""
+    patient = patient_for(request.user, patient_id)
+    link, token = intake_link_create(actor=request.user, patient=patient, request=request)
+    url = request.build_absolute_uri(reverse("patient_links:intake", args=[token]))
+    return render(
+        request,
+        "patients/intake/link_created.html",
+        {"patient": patient, "link": link, "url": url},
+    )
+
+
+# --- The patient's pages -----------------------------------------------------------------
+
+
+def _link_problem(request: HttpRequest, error: LinkError) -> HttpResponse:
+    return render(
+        request,
+        "patients/intake/public_problem.html",
+        {"message": str(error)},
+        status=getattr(error, "status", 410),
+    )
+
+
+def _first_name(patient: Patient) -> str:
+    return patient.preferred_name or patient.legal_first_name
+
+
+def _resume_step(link: PatientLink, keys: list[str]) -> str:
+    """Where a patient coming back should start: the first section not saved yet."""
+    saved = set(draft_steps(link))
+    return next((key for key in keys if key not in saved), REVIEW_STEP)
+
+
+def _step_url(token: str, step: str) -> str:
+    return f"{reverse('patient_links:intake', args=[token])}?step={step}"
+
+
+@never_cache
+def public_intake(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = link_for_token(token, PatientLink.Purpose.INTAKE)
+    except LinkError as error:
+        return _link_problem(request, error)
+    patient = link.patient
+    sections = sections_for(patient.sex_at_birth)
+    keys = [section.key for section in sections]
+    step = request.GET.get("step", "")
+    if step == REVIEW_STEP:
+        return _public_review(request, link, token)
+    if step not in keys:
+        step = _resume_step(link, keys) if not step else keys[0]
+        if step == REVIEW_STEP:
+            return redirect(_step_url(token, REVIEW_STEP))
+    index = keys.index(step)
+    section = sections[index]
+    if request.method == "POST":
+        form = section(data=request.POST, draft=True)
+        if form.is_valid():
+            try:
+                intake_save_draft(link=link, data=form_answers(form), step=step, request=request)
+            except LinkError as error:
+                return _link_problem(request, error)
+            except ValidationError as exc:
+                show_service_errors(form, exc)
+            else:
+                action = request.POST.get("action")
+                if action == "back" and index > 0:
+                    return redirect(_step_url(token, keys[index - 1]))
+                if action == REVIEW_STEP:
+                    return redirect(_step_url(token, REVIEW_STEP))
+                following = keys[index + 1] if index + 1 < len(keys) else REVIEW_STEP
+                return redirect(_step_url(token, following))
+    else:
+        form = section(initial=draft_answers(link), draft=True)
+    return render(
+        request,
+        "patients/intake/public_step.html",
+        {
+            "form": form,
+            "section": section,
+            "first_name": _first_name(patient),
+            "step_number": index + 1,
+            "step_count": len(keys) + 1,  # and the review
+            "is_first": index == 0,
+            # Back from the review to change one section: offer the way straight back.
+            "all_saved": set(keys) <= set(draft_steps(link)),
+            "action_url": _step_url(token, step),
+            "expires_at": link.expires_at,
+        },
+    )
+
+
+def _public_review(request: HttpRequest, link: PatientLink, token: str) -> HttpResponse:
+    patient = link.patient
+    answers = draft_answers(link)
+    try:
+        clean_answers(answers, sex_at_birth=patient.sex_at_birth, draft=False)
+    except ValidationError as exc:
+        problems = exc.message_dict
+    else:
+        problems = {}
+    if request.method == "POST" and not problems:
+        try:
+            intake_submit(patient=patient, answers=answers, via_link=link, request=request)
+        except LinkError as error:
+            return _link_problem(request, error)
+        except ValidationError as exc:
+            problems = exc.message_dict
+        else:
+            return redirect("patient_links:intake-done")
+    sections = [
+        (
+            section,
+            _step_url(token, section.key),
+            [(row, problems.get(row.key, [])) for row in section.rows],
+        )
+        for section in answers_by_section(answers, patient.sex_at_birth)
+    ]
+    return render(
+        request,
+        "patients/intake/public_review.html",
+        {
+            "first_name": _first_name(patient),
+            "sections": sections,
+            "problem_count": len(problems),
+            "submitted": request.method == "POST",
+            "action_url": _step_url(token, REVIEW_STEP),
+            "back_url": _step_url(token, sections[-1][0].key),
+            "step_count": len(sections) + 1,
+            "expires_at": link.expires_at,
+        },
+    )
+
+
+@require_GET
+def public_intake_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "patients/intake/public_done.html")

@@ -1,0 +1,241 @@
+"""Staff pages for the patient record: the list, details, contact consent, measurements
+and questionnaires.
+
+Every page that shows a patient's data writes a VIEW event to the audit log; every
+change is logged by the service that makes it. The rules live in
+``patients.services.records``; these views pass input to them and show their errors
+next to the fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from clinic.audit import Action, audit_record
+from clinic.forms import show_service_errors
+from clinic.models import Location
+from clinic.permissions import Capability, capability_required, user_can
+from clinic.selectors import locations_visible_to
+from patients.chart import contact_consent_history, contact_consents_current
+from patients.forms import (
+    ContactConsentForm,
+    MeasurementForm,
+    PatientFilterForm,
+    PatientForm,
+    QuestionnaireContextForm,
+)
+from patients.models import Patient
+from patients.questionnaires import Instrument, definition_for, questionnaire_form_class
+from patients.selectors import patient_for, patients_search
+from patients.services import records
+
+PATIENTS_PER_PAGE = 25
+
+
+def audit_patient_view(request: HttpRequest, patient: Patient, page: str) -> None:
+    """Log that the signed-in staff member looked at ``page`` of ``patient``'s record."""
+    audit_record(
+        actor=request.user, action=Action.VIEW, target=patient, summary=page, request=request
+    )
+
+
+def _chart_url(patient: Patient, anchor: str = "") -> str:
+    url = reverse("patients:chart", args=[patient.public_id])
+    return f"{url}#{anchor}" if anchor else url
+
+
+# --- The list --------------------------------------------------------------------------
+
+
+@capability_required(Capability.VIEW_PATIENTS)
+def patient_list(request: HttpRequest) -> HttpResponse:
+    form = PatientFilterForm(request.GET, locations=locations_visible_to(request.user))
+    filters = form.filters()  # an invalid filter is shown with its error and ignored
+    patients = patients_search(request.user, **filters)
+    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    # The list shows names and dates of birth: reading it is reading patient data.
+    audit_record(
+        actor=request.user,
+        action=Action.VIEW,
+        object_type=Patient._meta.label_lower,
+        summary=f"viewed the patient list: page {page.number}, {len(page.object_list)} shown",
+        request=request,
+    )
+    context = {
+        "form": form,
+        "page": page,
+        "filtered": any(value not in (None, "") for value in filters.values()),
+        "can_create": user_can(request.user, Capability.EDIT_PATIENT_DETAILS),
+    }
+    return render(request, "patients/records/list.html", context)
+
+
+# --- Details ---------------------------------------------------------------------------
+
+
+@capability_required(Capability.EDIT_PATIENT_DETAILS)
+def patient_create(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(
+        request.POST or None,
+        locations=locations_visible_to(request.user).filter(is_active=True),
+        clinical=user_can(request.user, Capability.RECORD_CLINICAL),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = records.patient_create(
+                actor=request.user, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{patient.display_name} added. Record how they agreed to be contacted next.",
+            )
+            return redirect(_chart_url(patient))
+    context = {
+        "form": form,
+        "title": "Add a patient",
+        "submit_label": "Add patient",
+        "cancel_url": reverse("patients:list"),
+    }
+    return render(request, "patients/records/form.html", context)
+
+
+@capability_required(Capability.EDIT_PATIENT_DETAILS)
+def patient_edit(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    patient = patient_for(request.user, patient_id)
+    # The patient's own location stays choosable even if it was deactivated since.
+    locations = locations_visible_to(request.user) | Location.objects.filter(
+        pk=patient.preferred_location_id
+    )
+    form = PatientForm(
+        request.POST or None,
+        initial=PatientForm.initial_for(patient),
+        locations=locations,
+        clinical=user_can(request.user, Capability.RECORD_CLINICAL),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = records.patient_update(
+                actor=request.user, patient=patient, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {patient.display_name}'s details.")
+            return redirect(_chart_url(patient))
+    audit_patient_view(request, patient, "viewed the details form")
+    context = {
+        "form": form,
+        "patient": patient,
+        "title": f"Edit {patient.display_name}'s details",
+        "submit_label": "Save changes",
+        "cancel_url": _chart_url(patient),
+    }
+    return render(request, "patients/records/form.html", context)
+
+
+# --- Contact consent -------------------------------------------------------------------
+
+
+@capability_required(Capability.EDIT_PATIENT_DETAILS)
+def contact_consent(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    patient = patient_for(request.user, patient_id)
+    form = ContactConsentForm(request.POST or None, initial={"channel": request.GET.get("channel")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            consent = records.contact_consent_record(
+                actor=request.user, patient=patient, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            state = "given" if consent.granted else "withdrawn"
+            messages.success(
+                request, f"Recorded: consent to {consent.get_channel_display().lower()} {state}."
+            )
+            return redirect(_chart_url(patient, "contact-consent"))
+    audit_patient_view(request, patient, "viewed contact consent")
+    context = {
+        "form": form,
+        "patient": patient,
+        "current": contact_consents_current(patient),
+        "history": contact_consent_history(patient),
+    }
+    return render(request, "patients/records/contact_consent.html", context)
+
+
+# --- Measurements and questionnaires ----------------------------------------------------
+
+
+@capability_required(Capability.RECORD_CLINICAL)
+def measurement_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    patient = patient_for(request.user, patient_id, clinical=True)
+    form = MeasurementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            records.measurement_record(
+                actor=request.user, patient=patient, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            messages.success(
+                request, "Measurement recorded, and the screening was run again with it."
+            )
+            return redirect(_chart_url(patient, "measurements"))
+    audit_patient_view(request, patient, "viewed the measurement form")
+    return render(
+        request, "patients/records/measurement_form.html", {"form": form, "patient": patient}
+    )
+
+
+@capability_required(Capability.RECORD_CLINICAL)
+def questionnaire_new(request: HttpRequest, patient_id: uuid.UUID, instrument: str) -> HttpResponse:
+    patient = patient_for(request.user, patient_id, clinical=True)
+    if instrument not in {member.value for member in Instrument}:
+        raise Http404("There is no such questionnaire.")
+    definition = definition_for(instrument)
+    form = questionnaire_form_class(instrument)(request.POST or None)
+    context_form = QuestionnaireContextForm(request.POST or None)
+    if request.method == "POST" and all([form.is_valid(), context_form.is_valid()]):
+        try:
+            response = records.questionnaire_record(
+                actor=request.user,
+                patient=patient,
+                instrument=instrument,
+                answers=form.cleaned_data,
+                context=context_form.cleaned_data["context"],
+                request=request,
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{definition.short_name} recorded: {response.total}/{definition.max_total} "
+                f"({response.band}).",
+            )
+            if response.item9_positive:
+                messages.warning(
+                    request,
+                    "Question 9 was answered above 0 (thoughts of being better off dead or of "
+                    "self-harm). A clinician must contact the patient today.",
+                )
+            return redirect(_chart_url(patient, "questionnaires"))
+    audit_patient_view(request, patient, f"viewed the {definition.short_name} form")
+    context = {
+        "form": form,
+        "context_form": context_form,
+        "definition": definition,
+        "patient": patient,
+    }
+    return render(request, "patients/records/questionnaire_form.html", context)
