@@ -72,7 +72,6 @@ class ClinicalChart:
     decisions: list[ScreeningDecision]
     current_decision: ScreeningDecision | None
     decision_is_stale: bool
-    consent: ConsentStatus
     measurements: list[Measurement]
     questionnaires: list[ScoredQuestionnaire]
     suggested_instruments: list[Definition]
@@ -86,11 +85,14 @@ class PatientChart:
     age: int
     condition_labels: list[str]
     contact_consents: list[ChannelConsent]
+    consent: ConsentStatus
     clinical: ClinicalChart | None
 
 
 def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
     """The chart of ``patient``; the clinical part only with ``clinical=True``."""
+    from patients.services.consent import consent_status
+
     today = timezone.localdate()
     return PatientChart(
         patient=patient,
@@ -100,6 +102,8 @@ def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
             Condition(key).label for key in patient.conditions if key in Condition.values
         ],
         contact_consents=contact_consents_current(patient),
+        # Whether the patient has signed is for the front desk too: it gates the infusion day.
+        consent=consent_status(patient),
         clinical=_clinical_chart(patient) if clinical else None,
     )
 
@@ -123,7 +127,6 @@ def contact_consent_history(patient: Patient) -> QuerySet[CommunicationConsent]:
 def _clinical_chart(patient: Patient) -> ClinicalChart:
     # Imported here: these services import the models this module reads, and the chart
     # is the one place that needs all of them.
-    from patients.services.consent import consent_status
     from patients.services.screening import decision_current, decision_is_stale
 
     screening = patient.screenings.order_by("-created_at", "-id").first()
@@ -142,7 +145,14 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
         ]
     )
     return ClinicalChart(
-        alerts=chart_alerts(screening, latest_phq9),
+        alerts=chart_alerts(
+            screening,
+            latest_phq9,
+            intake_reports_suicidal_thoughts=patient.intakes.order_by("-version")
+            .values_list("answers__suicidal_thoughts", flat=True)
+            .first()
+            == "yes",
+        ),
         intakes=list(
             patient.intakes.defer("answers")
             .select_related("entered_by", "via_link")
@@ -156,7 +166,6 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
         ),
         current_decision=current_decision,
         decision_is_stale=current_decision is not None and decision_is_stale(current_decision),
-        consent=consent_status(patient),
         measurements=measurements,
         questionnaires=[
             ScoredQuestionnaire(response, definition_for(response.instrument))
@@ -171,19 +180,28 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
 
 
 def chart_alerts(
-    screening: ScreeningResult | None, latest_phq9: QuestionnaireResponse | None
+    screening: ScreeningResult | None,
+    latest_phq9: QuestionnaireResponse | None,
+    intake_reports_suicidal_thoughts: bool = False,
 ) -> list[Alert]:
     """Urgent flags first, then each contraindication found by the latest screening."""
     alerts: list[Alert] = []
     findings: list[dict[str, Any]] = list(screening.findings) if screening is not None else []
     urgent = [finding for finding in findings if finding.get("urgent")]
-    if urgent or (latest_phq9 is not None and latest_phq9.item9_positive):
-        detail = (
-            urgent[0]["reason"]
-            if urgent
-            else "PHQ-9 question 9 (thoughts of being better off dead or of self-harm) was "
-            "answered above 0."
-        )
+    phq9_positive = latest_phq9 is not None and latest_phq9.item9_positive
+    if urgent or phq9_positive or intake_reports_suicidal_thoughts:
+        if urgent:
+            detail = urgent[0]["reason"]
+        elif phq9_positive:
+            detail = (
+                "PHQ-9 question 9 (thoughts of being better off dead or of self-harm) was "
+                "answered above 0."
+            )
+        else:
+            detail = (
+                "The latest intake answers yes to thoughts of being better off dead or of "
+                "self-harm in the past two weeks."
+            )
         alerts.append(
             Alert(
                 "urgent",

@@ -26,12 +26,12 @@ CLINICAL = ["nina", "phil"]
 NON_CLINICAL = ["fran", "alice"]
 
 # The session and the user, the patient (with its location), the audit event, the
-# current contact consent per channel.
-SUMMARY_QUERIES = 5
+# current contact consent per channel, the consent document and signatures.
+SUMMARY_QUERIES = 7
 # The same, then the latest screening and PHQ-9, the current decision and whether it is
-# stale (four), the consent document and signatures, the intakes, decisions,
+# stale (four), the latest intake's answer on suicidal thoughts, the intakes, decisions,
 # measurements, questionnaires and audit trail.
-CHART_QUERIES = 19
+CHART_QUERIES = 20
 
 ANEURYSM = {
     "rule_id": "vascular.aneurysm_avm",
@@ -65,7 +65,6 @@ CLINICAL_TEXT = [
     "vascular.aneurysm_avm",
     "Aneurysmal vascular disease",
     "Decision history",
-    "Informed consent",
     "Measurements",
     "131/87 mmHg",
     "Questionnaire scores",
@@ -454,3 +453,13 @@ def test_the_summary_for_the_front_desk_costs_a_few_queries(
 
     with django_assert_num_queries(SUMMARY_QUERIES):
         client.get(chart_url(patient))
+
+
+def test_an_intake_reporting_suicidal_thoughts_raises_the_urgent_alert(signed_in, nina, patient):
+    IntakeSubmissionFactory(patient=patient, answers={"suicidal_thoughts": "yes"})
+
+    response = signed_in(nina).get(chart_url(patient))
+
+    alerts = response.context["chart"].clinical.alerts
+    assert [alert.level for alert in alerts] == ["urgent"]
+    assert "latest intake answers yes" in alerts[0].detail

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from clinic.permissions import Capability, capability_required, user_can
 from patients.chart import chart_for
 from patients.selectors import can_see_clinical, patient_for
+from patients.services.consent import can_witness
 from patients.views.records import audit_patient_view
 
 
@@ -33,4 +34,5 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "can_record": user_can(user, Capability.RECORD_CLINICAL),
         "can_decide": user_can(user, Capability.DECIDE_SCREENING),
     }
+    context["can_witness"] = can_witness(user)
     return render(request, "patients/chart/chart.html", context)
