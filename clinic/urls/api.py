@@ -24,6 +24,11 @@ v1 = [
         name="patient-measurements",
     ),
     path(
+        "patients/<uuid:patient_id>/questionnaires/",
+        patients_api.PatientQuestionnaires.as_view(),
+        name="patient-questionnaires",
+    ),
+    path(
         "patients/<uuid:patient_id>/screening/",
         patients_api.PatientScreening.as_view(),
         name="patient-screening",

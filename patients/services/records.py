@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypedDict, Unpack
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import Location, User
+from clinic.permissions import Capability, require, user_can
 from patients.models import (
     Channel,
     CommunicationConsent,
@@ -84,6 +85,24 @@ _TEXT_FIELDS = PATIENT_FIELDS - {
 }
 
 
+CLINICAL_FIELDS = ("weight_kg", "height_cm")
+
+
+def _check_actor(actor: User | None, clinical_fields_sent: list[str]) -> None:
+    """Staff need the right to edit details, and the clinical right for weight and height.
+
+    ``actor=None`` is the system itself (demo data, imports), which the caller vouches for.
+    """
+    if actor is None:
+        return
+    require(actor, Capability.EDIT_PATIENT_DETAILS)
+    if clinical_fields_sent and not user_can(actor, Capability.RECORD_CLINICAL):
+        raise PermissionDenied(
+            "Only nurses and physicians record weight and height: leave out "
+            f"{', '.join(clinical_fields_sent)}."
+        )
+
+
 @transaction.atomic
 def patient_create(
     *,
@@ -97,6 +116,7 @@ def patient_create(
 ) -> Patient:
     """Add a patient; they start at "consultation requested"."""
     _reject_unknown("patient_create", details)
+    _check_actor(actor, [field for field in CLINICAL_FIELDS if details.get(field) is not None])
     values: dict[str, Any] = {
         "legal_first_name": legal_first_name,
         "legal_last_name": legal_last_name,
@@ -135,6 +155,7 @@ def patient_update(
     changed here: it follows the clinical process (``patient_set_status``).
     """
     _reject_unknown("patient_update", changes)
+    _check_actor(actor, [field for field in CLINICAL_FIELDS if field in changes])
     current = Patient.objects.select_for_update().get(pk=patient.pk)
     errors: Errors = {}
     changed = []

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from clinic.audit import Action
@@ -114,9 +114,9 @@ def test_it_creates_a_patient_waiting_for_a_consultation(fran, riverside):
         ({"country": "USA"}, "country", "two-letter"),
     ],
 )
-def test_it_refuses_bad_details_and_saves_nothing(fran, overrides, field, message):
+def test_it_refuses_bad_details_and_saves_nothing(nina, overrides, field, message):
     with pytest.raises(ValidationError) as caught:
-        records.patient_create(actor=fran, **details(**overrides))
+        records.patient_create(actor=nina, **details(**overrides))
 
     assert message in " ".join(caught.value.message_dict[field])
     assert not Patient.objects.exists()
@@ -142,8 +142,8 @@ def test_it_reports_every_bad_field_at_once(fran):
         {"mobile": "0044 20 7946 0958"},
     ],
 )
-def test_it_accepts_values_at_the_limits(fran, overrides):
-    patient = records.patient_create(actor=fran, **details(**overrides))
+def test_it_accepts_values_at_the_limits(nina, overrides):
+    patient = records.patient_create(actor=nina, **details(**overrides))
 
     assert Patient.objects.filter(pk=patient.pk).exists()
 
@@ -435,3 +435,16 @@ def test_it_refuses_an_unknown_questionnaire_or_context(nina, patient, changes, 
 
     assert field in caught.value.message_dict
     assert not QuestionnaireResponse.objects.exists()
+
+
+def test_weight_and_height_are_for_clinicians_to_record(fran, alice):
+    for actor in (fran, alice):
+        with pytest.raises(PermissionDenied, match="Only nurses and physicians"):
+            records.patient_create(actor=actor, **details(weight_kg=70))
+
+    assert not Patient.objects.exists()
+
+
+def test_staff_without_the_right_to_edit_details_cannot_add_patients(edie):
+    with pytest.raises(PermissionDenied):
+        records.patient_create(actor=edie, **details())
