@@ -310,7 +310,7 @@ def test_the_patient_sees_the_form_with_a_box_per_section(client, consent_link):
     assert "I have read and understand: What the treatment is" in content
     assert "I have read and understand: Side effects" in content
     assert 'for="id_signed_name"' in content
-    assert '<meta name="referrer" content="no-referrer">' in content
+    assert '<meta name="referrer" content="same-origin">' in content
     assert "staff-nav" not in content
 
 

@@ -68,7 +68,7 @@ def test_the_first_step_greets_the_patient_by_first_name_only(client, patient, l
     assert "Step 1 of 8" in response.text
     for private in ["Quinn", "robin.quinn@example.com", "+12125550199", "1984"]:
         assert private not in response.text
-    assert '<meta name="referrer" content="no-referrer">' in response.text
+    assert '<meta name="referrer" content="same-origin">' in response.text
     assert "no-store" in response["Cache-Control"]
 
 

@@ -239,10 +239,11 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     expect(screening.get_by_test_id("screening-outcome")).to_have_text("Needs physician review")
     findings = screening.get_by_test_id("findings")
     expect(findings.get_by_role("row").filter(has_text="bp.review")).to_contain_text(BP_REASON)
-    expect(
-        findings.get_by_role("row").filter(has_text="missing.pregnancy_status")
-    ).to_contain_text(PREGNANCY_REASON)
-    expect(desk.get_by_test_id("intakes")).to_contain_text("1")
+    expect(findings.get_by_role("row").filter(has_text="missing.pregnancy_status")).to_contain_text(
+        PREGNANCY_REASON
+    )
+    expect(desk.get_by_test_id("intakes").get_by_role("row").nth(1)).to_contain_text("Version 1")
+    expect(desk.get_by_test_id("intakes")).to_contain_text("The patient, through a link")
 
     # They decide on exactly that result, and approve with a reason.
     desk.get_by_role("link", name="Record a decision").click()
