@@ -40,6 +40,10 @@ class Capability(StrEnum):
     RECORD_CLINICAL = "record_clinical"
     DECIDE_SCREENING = "decide_screening"
     MANAGE_CONSENT_DOCUMENTS = "manage_consent_documents"
+    # Scheduling.
+    VIEW_SCHEDULE = "view_schedule"
+    BOOK_APPOINTMENTS = "book_appointments"
+    MANAGE_COURSES = "manage_courses"
 
 
 _CLINIC_STAFF = {
@@ -49,10 +53,16 @@ _CLINIC_STAFF = {
     Capability.VIEW_PATIENTS,
     Capability.EDIT_PATIENT_DETAILS,
     Capability.SEND_PATIENT_LINKS,
+    Capability.VIEW_SCHEDULE,
+    Capability.BOOK_APPOINTMENTS,
 }
 # Clinical detail is for the people who treat: the front desk and clinic admins see a
 # patient's demographics and status only (minimum necessary).
-_CLINICIAN = _CLINIC_STAFF | {Capability.VIEW_CLINICAL, Capability.RECORD_CLINICAL}
+_CLINICIAN = _CLINIC_STAFF | {
+    Capability.VIEW_CLINICAL,
+    Capability.RECORD_CLINICAL,
+    Capability.MANAGE_COURSES,
+}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.FRONT_DESK: frozenset(_CLINIC_STAFF),

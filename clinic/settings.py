@@ -264,6 +264,14 @@ SCREENING_THRESHOLDS = {
     }.items()
 }
 
+# --- Scheduling (DOMAIN.md) -----------------------------------------------------------------
+INFUSIONS_PER_NURSE = env.int("INFUSIONS_PER_NURSE", 2, min_value=1, max_value=10)
+BOOKING_HORIZON_DAYS = env.int("BOOKING_HORIZON_DAYS", 30, min_value=1, max_value=365)
+CANCEL_NOTICE_HOURS = env.int("CANCEL_NOTICE_HOURS", 24, min_value=0, max_value=168)
+COURSE_DEFAULT_INFUSIONS = env.int("COURSE_DEFAULT_INFUSIONS", 6, min_value=4, max_value=10)
+COURSE_WINDOW_DAYS = env.int("COURSE_WINDOW_DAYS", 21, min_value=14, max_value=28)
+COURSE_MIN_GAP_HOURS = env.int("COURSE_MIN_GAP_HOURS", 24, min_value=24, max_value=168)
+
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: DRF takes the first class's WWW-Authenticate challenge, so a missing or
