@@ -1,0 +1,115 @@
+"""Django admin for scheduling records: view-only, and without patients.
+
+Bookings, courses and the waitlist change through the staff area's services, which check
+the rules and write the audit log; an admin form would skip both. Patient fields and
+free-text reasons are left out because a page read here is not in the audit log (see
+patients/admin.py): clinic admins see the shape of the schedule, not who is on it.
+"""
+
+from django.contrib import admin
+
+from clinic.admin import ViewOnlyAdmin
+from scheduling.models import (
+    Appointment,
+    AppointmentType,
+    StaffShift,
+    TreatmentCourse,
+    WaitlistEntry,
+)
+
+
+@admin.register(AppointmentType)
+class AppointmentTypeAdmin(ViewOnlyAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "duration_minutes",
+        "recovery_minutes",
+        "needs_chair",
+        "clinician",
+        "bookable_online",
+    ]
+
+
+@admin.register(StaffShift)
+class StaffShiftAdmin(ViewOnlyAdmin):
+    list_display = ["staff", "location", "weekday", "starts_at", "ends_at"]
+    list_filter = ["location", "weekday"]
+    list_select_related = ["staff", "location"]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ViewOnlyAdmin):
+    list_display = [
+        "public_id",
+        "starts_at",
+        "location",
+        "appointment_type",
+        "chair",
+        "clinician",
+        "status",
+        "source",
+    ]
+    list_filter = ["status", "source", "location", "appointment_type"]
+    list_select_related = ["location", "appointment_type", "chair__location", "clinician"]
+    date_hierarchy = "starts_at"
+    fields = [
+        "public_id",
+        "location",
+        "appointment_type",
+        "chair",
+        "clinician",
+        "starts_at",
+        "ends_at",
+        "blocks_until",
+        "status",
+        "source",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+
+
+@admin.register(TreatmentCourse)
+class TreatmentCourseAdmin(ViewOnlyAdmin):
+    list_display = ["public_id", "location", "state", "planned_infusions", "created_at"]
+    list_filter = ["state", "location"]
+    list_select_related = ["location"]
+    fields = [
+        "public_id",
+        "location",
+        "state",
+        "planned_infusions",
+        "window_days",
+        "min_gap_hours",
+        "created_by",
+        "created_at",
+    ]
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ViewOnlyAdmin):
+    list_display = [
+        "public_id",
+        "location",
+        "appointment_type",
+        "earliest_date",
+        "latest_date",
+        "state",
+        "created_at",
+    ]
+    list_filter = ["state", "location", "appointment_type"]
+    list_select_related = ["location", "appointment_type"]
+    fields = [
+        "public_id",
+        "location",
+        "appointment_type",
+        "earliest_date",
+        "latest_date",
+        "preferred_weekdays",
+        "preferred_after",
+        "preferred_before",
+        "state",
+        "created_by",
+        "created_at",
+    ]
