@@ -19,6 +19,7 @@ class NavItem:
 
 STAFF_NAVIGATION: list[NavItem] = [
     NavItem("Home", "staff:home", Capability.USE_STAFF_AREA),
+    NavItem("Schedule", "scheduling:board", Capability.VIEW_SCHEDULE),
     NavItem("Patients", "patients:list", Capability.VIEW_PATIENTS),
     NavItem("Locations", "staff:location-list", Capability.VIEW_LOCATIONS),
     NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF),

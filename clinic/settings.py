@@ -44,7 +44,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG el
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "clinic.views.errors.csrf_failure"
 PORT = env.int("PORT", 8000, min_value=1, max_value=65535)
-CLINIC_NAME = env.str("CLINIC_NAME", "Chairside Ketamine Clinic")
+CLINIC_NAME = env.str("CLINIC_NAME", "Chairside Infusion Clinic")
 CRISIS_LINE = env.str("CRISIS_LINE", "988")
 
 INSTALLED_APPS = [
@@ -267,10 +267,15 @@ SCREENING_THRESHOLDS = {
 # --- Scheduling (DOMAIN.md) -----------------------------------------------------------------
 INFUSIONS_PER_NURSE = env.int("INFUSIONS_PER_NURSE", 2, min_value=1, max_value=10)
 BOOKING_HORIZON_DAYS = env.int("BOOKING_HORIZON_DAYS", 30, min_value=1, max_value=365)
+BOOKING_LIMIT_PER_IP_PER_HOUR = env.int("BOOKING_LIMIT_PER_IP_PER_HOUR", 5, min_value=1)
+BOOKING_LIMIT_PER_CONTACT_PER_DAY = env.int("BOOKING_LIMIT_PER_CONTACT_PER_DAY", 3, min_value=1)
 CANCEL_NOTICE_HOURS = env.int("CANCEL_NOTICE_HOURS", 24, min_value=0, max_value=168)
 COURSE_DEFAULT_INFUSIONS = env.int("COURSE_DEFAULT_INFUSIONS", 6, min_value=4, max_value=10)
 COURSE_WINDOW_DAYS = env.int("COURSE_WINDOW_DAYS", 21, min_value=14, max_value=28)
 COURSE_MIN_GAP_HOURS = env.int("COURSE_MIN_GAP_HOURS", 24, min_value=24, max_value=168)
+COURSE_BOOSTER_INTERVAL_DAYS = env.int(
+    "COURSE_BOOSTER_INTERVAL_DAYS", 28, min_value=7, max_value=182
+)
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -12,6 +12,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -35,7 +36,7 @@ def patient_for(user: Any, public_id: uuid.UUID | str, *, clinical: bool = False
         return (
             patients_visible_to(user).select_related("preferred_location").get(public_id=public_id)
         )
-    except (Patient.DoesNotExist, ValueError):
+    except (Patient.DoesNotExist, ValueError, ValidationError):
         raise Http404("No such patient.") from None
 
 

@@ -333,7 +333,7 @@ def appointment_set_status(
         return appointment_cancel(
             actor=actor, appointment=appointment, reason=reason, request=request
         )
-    _require_for_status(actor, appointment, status)
+    require_status_permission(actor, appointment, status)
     current = _locked(appointment)
     _refuse_transition(current, status)
     if status == Status.INFUSING:
@@ -567,7 +567,11 @@ def _require(actor: User | None, capability: Capability) -> None:
         require(actor, capability)
 
 
-def _require_for_status(actor: User | None, appointment: Appointment, status: Status) -> None:
+def require_status_permission(actor: User | None, appointment: Appointment, status: Status) -> None:
+    """Who may move an appointment to ``status``: PermissionDenied with the reason if not.
+
+    The day board asks it too, to show only the buttons a person may press.
+    """
     if actor is None:
         return
     require(actor, Capability.BOOK_APPOINTMENTS)

@@ -17,13 +17,14 @@ from conftest import PASSWORD
 SIGNED_IN = ["fran", "nina", "phil", "alice", "edie"]
 PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 
-CLINICAL_NAV = ["Home", "Patients", "Locations"]
+CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
 NAVIGATION = {
     "fran": CLINICAL_NAV,
     "nina": CLINICAL_NAV,
     "phil": CLINICAL_NAV,
     "alice": [
         "Home",
+        "Schedule",
         "Patients",
         "Locations",
         "Staff accounts",
@@ -42,6 +43,11 @@ ALLOWED = {
     "/staff/patients/": {"fran", "nina", "phil", "alice"},
     "/staff/patients/consent-documents/": {"alice"},
     "/api/v1/patients/": {"fran", "nina", "phil", "alice"},
+    "/staff/schedule/": {"fran", "nina", "phil", "alice"},
+    "/staff/schedule/waitlist/": {"fran", "nina", "phil", "alice"},
+    "/api/v1/appointments/": {"fran", "nina", "phil", "alice"},
+    "/api/v1/courses/": {"fran", "nina", "phil", "alice"},
+    "/api/v1/waitlist/": {"fran", "nina", "phil", "alice"},
     "/staff/accounts/": {"alice"},
     "/staff/audit/": {"alice"},
     "/admin/": {"alice"},

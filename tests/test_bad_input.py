@@ -23,6 +23,12 @@ PAGES = [
     "/api/v1/me/",
     "/staff/patients/",
     "/api/v1/patients/",
+    "/staff/schedule/",
+    "/staff/schedule/waitlist/",
+    "/api/v1/appointments/",
+    "/api/v1/courses/",
+    "/api/v1/waitlist/",
+    "/api/v1/slots/",
 ]
 
 

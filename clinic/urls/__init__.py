@@ -3,6 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("staff/patients/", include("patients.urls")),
+    path("staff/schedule/", include("scheduling.urls")),
+    path("book/", include("scheduling.urls.public")),
     path("staff/", include(("clinic.urls.staff", "staff"))),
     path("p/", include("patients.urls.public")),
     path("admin/", admin.site.urls),

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from clinic.api.locations import LocationDetail, LocationList
 from clinic.api.views import MeView
 from patients import api as patients_api
+from scheduling import api as scheduling_api
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),
@@ -37,6 +38,53 @@ v1 = [
         "patients/<uuid:patient_id>/decisions/",
         patients_api.PatientDecisions.as_view(),
         name="patient-decisions",
+    ),
+    # Scheduling.
+    path("slots/", scheduling_api.SlotList.as_view(), name="slot-list"),
+    path("appointments/", scheduling_api.AppointmentList.as_view(), name="appointment-list"),
+    path(
+        "appointments/<uuid:appointment_id>/",
+        scheduling_api.AppointmentDetail.as_view(),
+        name="appointment-detail",
+    ),
+    path(
+        "appointments/<uuid:appointment_id>/status/",
+        scheduling_api.AppointmentStatusChange.as_view(),
+        name="appointment-status",
+    ),
+    path(
+        "appointments/<uuid:appointment_id>/cancel/",
+        scheduling_api.AppointmentCancel.as_view(),
+        name="appointment-cancel",
+    ),
+    path(
+        "appointments/<uuid:appointment_id>/reschedule/",
+        scheduling_api.AppointmentReschedule.as_view(),
+        name="appointment-reschedule",
+    ),
+    path("courses/", scheduling_api.CourseList.as_view(), name="course-list"),
+    path("courses/plan/", scheduling_api.CoursePlanProposal.as_view(), name="course-plan"),
+    path("courses/<uuid:course_id>/", scheduling_api.CourseDetail.as_view(), name="course-detail"),
+    path(
+        "courses/<uuid:course_id>/booster/",
+        scheduling_api.CourseBooster.as_view(),
+        name="course-booster",
+    ),
+    path(
+        "courses/<uuid:course_id>/complete/",
+        scheduling_api.CourseComplete.as_view(),
+        name="course-complete",
+    ),
+    path(
+        "courses/<uuid:course_id>/discontinue/",
+        scheduling_api.CourseDiscontinue.as_view(),
+        name="course-discontinue",
+    ),
+    path("waitlist/", scheduling_api.WaitlistList.as_view(), name="waitlist-list"),
+    path(
+        "waitlist/<uuid:entry_id>/",
+        scheduling_api.WaitlistDetail.as_view(),
+        name="waitlist-detail",
     ),
 ]
 

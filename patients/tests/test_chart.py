@@ -26,12 +26,13 @@ CLINICAL = ["nina", "phil"]
 NON_CLINICAL = ["fran", "alice"]
 
 # The session and the user, the patient (with its location), the audit event, the
-# current contact consent per channel, the consent document and signatures.
-SUMMARY_QUERIES = 7
+# current contact consent per channel, the consent document and signatures, the
+# appointments to come and the treatment courses.
+SUMMARY_QUERIES = 9
 # The same, then the latest screening and PHQ-9, the current decision and whether it is
 # stale (four), the latest intake's answer on suicidal thoughts, the intakes, decisions,
 # measurements, questionnaires and audit trail.
-CHART_QUERIES = 20
+CHART_QUERIES = 22  # with the appointments and the courses
 
 ANEURYSM = {
     "rule_id": "vascular.aneurysm_avm",

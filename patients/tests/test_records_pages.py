@@ -370,3 +370,12 @@ def test_a_patient_whose_location_closed_can_still_be_edited(signed_in, fran, ri
     assert response.status_code == 302
     patient.refresh_from_db()
     assert (patient.preferred_location, patient.city) == (riverside, "Queens")
+
+
+def test_a_malformed_patient_id_is_not_found_not_an_error(nina):
+    from django.http import Http404
+
+    from patients.selectors import patient_for
+
+    with pytest.raises(Http404):
+        patient_for(nina, "not-a-uuid")

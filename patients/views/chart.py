@@ -17,6 +17,8 @@ from patients.chart import chart_for
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
 from patients.views.records import audit_patient_view
+from scheduling.board import patient_appointments
+from scheduling.courses import course_progress, courses_of_patient
 
 
 @require_GET
@@ -35,4 +37,13 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "can_decide": user_can(user, Capability.DECIDE_SCREENING),
     }
     context["can_witness"] = can_witness(user)
+    if user_can(user, Capability.VIEW_SCHEDULE):
+        context |= {
+            "appointments": patient_appointments(user, patient),
+            "courses": [
+                (course, course_progress(course)) for course in courses_of_patient(user, patient)
+            ],
+            "can_book": user_can(user, Capability.BOOK_APPOINTMENTS),
+            "can_plan_course": user_can(user, Capability.MANAGE_COURSES),
+        }
     return render(request, "patients/chart/chart.html", context)

@@ -12,13 +12,14 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 ROLE_NAVIGATION = {
-    "frontdesk": ("Front desk", ["Home", "Patients", "Locations"]),
-    "nurse": ("Nurse", ["Home", "Patients", "Locations"]),
-    "physician": ("Physician", ["Home", "Patients", "Locations"]),
+    "frontdesk": ("Front desk", ["Home", "Schedule", "Patients", "Locations"]),
+    "nurse": ("Nurse", ["Home", "Schedule", "Patients", "Locations"]),
+    "physician": ("Physician", ["Home", "Schedule", "Patients", "Locations"]),
     "admin": (
         "Clinic admin",
         [
             "Home",
+            "Schedule",
             "Patients",
             "Locations",
             "Staff accounts",

@@ -1,0 +1,481 @@
+"""The day board and the week board: what staff see of one location's schedule.
+
+A read model on top of ``scheduling.selectors``: it fetches a day's (or a week's)
+appointments in one query and arranges them for the page; it decides nothing. Which
+status an appointment may take next comes from ``scheduling.services``, and who may make
+each move from the same check the service makes, so a button is only shown when pressing
+it would be allowed.
+
+Times are the location's: a local day runs from its local midnight to the next one, and
+the grid walks real 15-minute steps from the opening time, labelled with the local wall
+clock. On the night the clocks go back the repeated hour appears twice, as it passes;
+on the night they go forward the skipped hour does not appear at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.utils import timezone
+
+from clinic.models import Chair, Closure, Location, User
+from clinic.permissions import Capability, user_can
+from clinic.selectors import DayHours, location_hours_on, locations_visible_to
+from patients.models import Patient
+from scheduling.availability import wall_clock_instants
+from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
+from scheduling.selectors import appointments_visible_to
+from scheduling.services import (
+    appointment_next_statuses,
+    require_status_permission,
+)
+
+Status = AppointmentStatus
+STEP = timedelta(minutes=15)
+WEEK = 7
+
+
+@dataclass(frozen=True)
+class BoardAction:
+    """A button that moves an appointment to ``status``: POSTed to
+    ``scheduling:appointment-action`` with ``slug``."""
+
+    slug: str
+    label: str
+    status: Status
+    style: str  # Bootstrap button colour
+
+
+# The moves the board offers, by the slug in the URL. Cancelling has its own page (it needs
+# a reason) and is not one of them.
+ACTIONS: dict[str, BoardAction] = {
+    action.slug: action
+    for action in (
+        BoardAction("check-in", "Check in", Status.CHECKED_IN, "primary"),
+        BoardAction("no-show", "Mark no-show", Status.NO_SHOW, "outline-danger"),
+        BoardAction("start-infusion", "Start infusion", Status.INFUSING, "primary"),
+        BoardAction("recovery", "Move to recovery", Status.RECOVERING, "primary"),
+        BoardAction("discharge", "Discharge", Status.DISCHARGED, "success"),
+    )
+}
+_ACTION_FOR_STATUS = {action.status: action for action in ACTIONS.values()}
+
+
+# --- One appointment -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """An appointment as the board shows it: local times, and what ``user`` may do next."""
+
+    appointment: Appointment
+    local_start: datetime
+    local_end: datetime  # end of the procedure
+    local_blocks_until: datetime  # end of recovery
+    actions: tuple[BoardAction, ...]
+    can_cancel: bool
+    can_reschedule: bool
+
+    @property
+    def attending(self) -> bool:
+        return self.appointment.status not in NON_BLOCKING_STATUSES
+
+    @property
+    def has_recovery(self) -> bool:
+        return self.appointment.blocks_until > self.appointment.ends_at
+
+    @property
+    def procedure_percent(self) -> int:
+        """How much of the chair time is the procedure itself (the rest is recovery)."""
+        occupied = self.appointment.blocks_until - self.appointment.starts_at
+        procedure = self.appointment.ends_at - self.appointment.starts_at
+        return round(100 * procedure / occupied) if occupied else 100
+
+
+def board_entry(appointment: Appointment, user: Any) -> BoardEntry:
+    """``appointment`` as the board shows it to ``user``. Runs no query when the location
+    and appointment type are joined in (``appointments_visible_to`` does)."""
+    tz = appointment.location.tz
+    next_statuses = appointment_next_statuses(appointment)
+    can_book = user_can(user, Capability.BOOK_APPOINTMENTS)
+    return BoardEntry(
+        appointment=appointment,
+        local_start=appointment.starts_at.astimezone(tz),
+        local_end=appointment.ends_at.astimezone(tz),
+        local_blocks_until=appointment.blocks_until.astimezone(tz),
+        actions=tuple(
+            _ACTION_FOR_STATUS[status]
+            for status in next_statuses
+            if status in _ACTION_FOR_STATUS and _may_set(user, appointment, status)
+        ),
+        can_cancel=can_book and Status.CANCELLED in next_statuses,
+        can_reschedule=can_book and appointment.status == Status.BOOKED,
+    )
+
+
+def _may_set(user: Any, appointment: Appointment, status: Status) -> bool:
+    try:
+        require_status_permission(user, appointment, status)
+    except PermissionDenied:
+        return False
+    return True
+
+
+# --- Locations and days ----------------------------------------------------------------------
+
+
+def board_locations(user: Any) -> QuerySet[Location]:
+    """The locations whose board ``user`` may open: the active ones, by name; none without
+    VIEW_SCHEDULE."""
+    if not user_can(user, Capability.VIEW_SCHEDULE):
+        return Location.objects.none()
+    return locations_visible_to(user).filter(is_active=True).order_by("name", "id")
+
+
+def local_instant(location: Location, day: date, at: time) -> datetime:
+    """The first instant (UTC) the location's clocks show ``at`` on ``day``; for a time the
+    clocks skip, the moment they jump past it."""
+    instants = wall_clock_instants(location=location, day=day, at=at)
+    if instants:
+        return instants[0]
+    return datetime.combine(day, at, tzinfo=location.tz).astimezone(UTC)
+
+
+def local_day_bounds(location: Location, first: date, last: date) -> tuple[datetime, datetime]:
+    """From the local midnight starting ``first`` to the one ending ``last``, in UTC."""
+    return (
+        local_instant(location, first, time.min),
+        local_instant(location, last + timedelta(days=1), time.min),
+    )
+
+
+def _with_hours(location: Location, first: date, last: date) -> None:
+    """Fetch the opening hours and the closures touching ``first``..``last`` once (two
+    queries), so ``location_hours_on`` needs none for any day in between. ``location`` must
+    not have them prefetched already (``board_locations`` does not)."""
+    prefetch_related_objects(
+        [location],
+        "opening_hours",
+        Prefetch(
+            "closures", queryset=Closure.objects.filter(starts_on__lte=last, ends_on__gte=first)
+        ),
+    )
+
+
+def _appointments(user: Any, location: Location, first: date, last: date) -> list[Appointment]:
+    starts, ends = local_day_bounds(location, first, last)
+    return list(
+        appointments_visible_to(user)
+        .filter(location=location, starts_at__gte=starts, starts_at__lt=ends)
+        .order_by("starts_at", "id")
+    )
+
+
+# --- The day ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One 15-minute column of the grid."""
+
+    starts_at: datetime  # UTC
+    local: datetime
+
+    @property
+    def on_the_hour(self) -> bool:
+        return self.local.minute == 0
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """A cell of a chair's row: empty (one column) or an appointment across ``span``."""
+
+    span: int
+    entry: BoardEntry | None = None
+
+
+@dataclass(frozen=True)
+class ChairRow:
+    label: str
+    chair: Chair | None  # None: chair appointments that have no chair assigned
+    cells: list[GridCell]
+    count: int
+
+
+@dataclass(frozen=True)
+class ClinicianGroup:
+    label: str
+    clinician: User | None
+    entries: list[BoardEntry]
+
+
+@dataclass(frozen=True)
+class DayBoard:
+    location: Location
+    day: date
+    hours: DayHours
+    is_today: bool
+    columns: list[Column]
+    chair_rows: list[ChairRow]
+    visits: list[ClinicianGroup]  # consultations and follow-ups, by clinician
+    not_attending: list[BoardEntry]  # cancelled and no-shows
+    attending_count: int
+
+    @property
+    def previous_day(self) -> date:
+        return self.day - timedelta(days=1)
+
+    @property
+    def next_day(self) -> date:
+        return self.day + timedelta(days=1)
+
+
+def day_board(*, user: Any, location: Location, day: date) -> DayBoard:
+    """The board of ``location`` for the local ``day``, as ``user`` sees it.
+
+    Four queries however many appointments: opening hours, closures, chairs, appointments
+    (with patient, type, chair and clinician joined in), and none per appointment."""
+    _with_hours(location, day, day)
+    hours = location_hours_on(location, day)
+    chairs = list(location.chairs.order_by("name", "id"))
+    entries = [
+        board_entry(appointment, user) for appointment in _appointments(user, location, day, day)
+    ]
+    attending = [entry for entry in entries if entry.attending]
+    in_chairs = [entry for entry in attending if entry.appointment.appointment_type.needs_chair]
+    columns = _columns(location, day, hours, in_chairs)
+    return DayBoard(
+        location=location,
+        day=day,
+        hours=hours,
+        is_today=day == location.local_now().date(),
+        columns=columns,
+        chair_rows=_chair_rows(chairs, in_chairs, columns),
+        visits=_by_clinician(
+            entry for entry in attending if not entry.appointment.appointment_type.needs_chair
+        ),
+        not_attending=[entry for entry in entries if not entry.attending],
+        attending_count=len(attending),
+    )
+
+
+def _columns(
+    location: Location, day: date, hours: DayHours, entries: list[BoardEntry]
+) -> list[Column]:
+    """The opening hours in 15-minute steps of real time, widened to show any appointment
+    outside them; none on a closed day without chair appointments."""
+    starts: list[datetime] = [entry.appointment.starts_at for entry in entries]
+    ends: list[datetime] = [entry.appointment.blocks_until for entry in entries]
+    if hours.is_open and hours.opens_at is not None and hours.closes_at is not None:
+        starts.append(local_instant(location, day, hours.opens_at))
+        ends.append(local_instant(location, day, hours.closes_at))
+    if not starts:
+        return []
+    first, last = min(starts), max(ends)
+    local_first = first.astimezone(location.tz)
+    # Start on a quarter hour of the local clock (time zones 30 or 45 minutes off UTC too).
+    first -= timedelta(
+        minutes=local_first.minute % 15,
+        seconds=local_first.second,
+        microseconds=local_first.microsecond,
+    )
+    columns = []
+    moment = first
+    while moment < last:
+        columns.append(Column(starts_at=moment, local=moment.astimezone(location.tz)))
+        moment += STEP
+    return columns
+
+
+def _chair_rows(
+    chairs: list[Chair], entries: list[BoardEntry], columns: list[Column]
+) -> list[ChairRow]:
+    """A row per active chair (and per retired chair that still has appointments), then one
+    for chair appointments without a chair, if any."""
+    by_chair: dict[int | None, list[BoardEntry]] = {}
+    for entry in entries:
+        by_chair.setdefault(entry.appointment.chair_id, []).append(entry)
+    rows = [
+        ChairRow(
+            label=chair.name if chair.is_active else f"{chair.name} (out of use)",
+            chair=chair,
+            cells=_cells(by_chair.get(chair.pk, []), columns),
+            count=len(by_chair.get(chair.pk, [])),
+        )
+        for chair in chairs
+        if chair.is_active or chair.pk in by_chair
+    ]
+    if None in by_chair:
+        rows.append(
+            ChairRow(
+                label="No chair assigned",
+                chair=None,
+                cells=_cells(by_chair[None], columns),
+                count=len(by_chair[None]),
+            )
+        )
+    return rows
+
+
+def _cells(entries: list[BoardEntry], columns: list[Column]) -> list[GridCell]:
+    """Lay one row's appointments (in start order) over the columns: each from the column
+    its start falls in to the one its recovery ends in, never overlapping the one before."""
+    if not columns:
+        return []
+    origin = columns[0].starts_at
+    cells: list[GridCell] = []
+    cursor = 0
+    for entry in entries:
+        start = max(math.floor((entry.appointment.starts_at - origin) / STEP), cursor)
+        end = min(math.ceil((entry.appointment.blocks_until - origin) / STEP), len(columns))
+        if start >= len(columns):
+            break
+        end = max(end, start + 1)
+        cells.extend(GridCell(span=1) for _ in range(cursor, start))
+        cells.append(GridCell(span=end - start, entry=entry))
+        cursor = end
+    cells.extend(GridCell(span=1) for _ in range(cursor, len(columns)))
+    return cells
+
+
+def _by_clinician(entries: Iterable[BoardEntry]) -> list[ClinicianGroup]:
+    """Group in time order under each clinician, by name; unassigned ones last."""
+    groups: dict[int | None, ClinicianGroup] = {}
+    for entry in entries:
+        clinician = entry.appointment.clinician
+        key = clinician.pk if clinician is not None else None
+        if key not in groups:
+            label = clinician.full_name if clinician is not None else "No clinician assigned"
+            groups[key] = ClinicianGroup(label=label, clinician=clinician, entries=[])
+        groups[key].entries.append(entry)
+    return sorted(groups.values(), key=lambda group: (group.clinician is None, group.label.lower()))
+
+
+# --- The week --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekDay:
+    day: date
+    hours: DayHours
+    is_today: bool
+    entries: list[BoardEntry]  # attending, in time order
+    not_attending_count: int
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    label: str
+    counts: list[int]  # one per day
+
+
+@dataclass(frozen=True)
+class WeekBoard:
+    location: Location
+    days: list[WeekDay]
+    chair_rows: list[WeekRow]
+    visit_row: WeekRow
+    attending_count: int
+
+    @property
+    def first_day(self) -> date:
+        return self.days[0].day
+
+    @property
+    def last_day(self) -> date:
+        return self.days[-1].day
+
+    @property
+    def previous_week(self) -> date:
+        return self.first_day - timedelta(days=WEEK)
+
+    @property
+    def next_week(self) -> date:
+        return self.first_day + timedelta(days=WEEK)
+
+
+def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
+    """The week (Monday to Sunday) around the local ``day`` at ``location``: appointments
+    per chair and day, consultations and follow-ups per day, and every appointment in a
+    list. Four queries however many appointments (as ``day_board``)."""
+    monday = day - timedelta(days=day.weekday())
+    sunday = monday + timedelta(days=WEEK - 1)
+    _with_hours(location, monday, sunday)
+    chairs = list(location.chairs.order_by("name", "id"))
+    entries = [
+        board_entry(appointment, user)
+        for appointment in _appointments(user, location, monday, sunday)
+    ]
+    today = location.local_now().date()
+    days = [monday + timedelta(days=offset) for offset in range(WEEK)]
+    on_day: dict[date, list[BoardEntry]] = {one: [] for one in days}
+    for entry in entries:
+        on_day.setdefault(entry.local_start.date(), []).append(entry)
+
+    def count(day: date, chair_id: int | None = None, *, in_chair: bool = True) -> int:
+        return sum(
+            1
+            for entry in on_day[day]
+            if entry.attending
+            and entry.appointment.appointment_type.needs_chair == in_chair
+            and (not in_chair or entry.appointment.chair_id == chair_id)
+        )
+
+    used_chairs = {entry.appointment.chair_id for entry in entries if entry.attending}
+    chair_rows = [
+        WeekRow(
+            label=chair.name if chair.is_active else f"{chair.name} (out of use)",
+            counts=[count(one, chair.pk) for one in days],
+        )
+        for chair in chairs
+        if chair.is_active or chair.pk in used_chairs
+    ]
+    if any(
+        entry.attending
+        and entry.appointment.appointment_type.needs_chair
+        and entry.appointment.chair_id is None
+        for entry in entries
+    ):
+        chair_rows.append(
+            WeekRow(label="No chair assigned", counts=[count(one, None) for one in days])
+        )
+    return WeekBoard(
+        location=location,
+        days=[
+            WeekDay(
+                day=one,
+                hours=location_hours_on(location, one),
+                is_today=one == today,
+                entries=[entry for entry in on_day[one] if entry.attending],
+                not_attending_count=sum(1 for entry in on_day[one] if not entry.attending),
+            )
+            for one in days
+        ],
+        chair_rows=chair_rows,
+        visit_row=WeekRow(
+            label="Consultations and follow-ups",
+            counts=[count(one, in_chair=False) for one in days],
+        ),
+        attending_count=sum(1 for entry in entries if entry.attending),
+    )
+
+
+# --- A patient's appointments (for the chart) ------------------------------------------------
+
+
+def patient_appointments(user: Any, patient: Patient, *, limit: int = 10) -> list[BoardEntry]:
+    """The patient's appointments still to come or under way (any location, cancelled ones
+    included), soonest first, with what ``user`` may do to each: for the "Appointments"
+    section of the patient chart. One query."""
+    appointments = (
+        appointments_visible_to(user)
+        .filter(patient=patient, blocks_until__gte=timezone.now())
+        .order_by("starts_at", "id")[:limit]
+    )
+    return [board_entry(appointment, user) for appointment in appointments]

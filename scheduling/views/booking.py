@@ -1,0 +1,485 @@
+"""Public consultation booking, under /book/ (namespace "booking"): no sign-in.
+
+/book/ lists the locations; /book/<location>/ the free consultation times a week at a time;
+/book/<location>/details/?start=… the booker's details; /book/confirmed/<token>/ the
+confirmation; /book/manage/<token>/ (and cancel/, reschedule/, calendar.ics) what the
+patient can do later with the link in their email. Every page works without JavaScript;
+every refusal is a page that says what to do (404/409/410/429), never a 500.
+
+The rules are ``scheduling.booking``'s; these views only coordinate them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from clinic.audit import client_ip
+from clinic.forms import show_service_errors
+from clinic.models import Location
+from scheduling.availability import Slot
+from scheduling.booking import (
+    BookingWeek,
+    ManageLink,
+    ManageLinkError,
+    RateLimited,
+    appointment_ics,
+    booking_cancel,
+    booking_consultation_type,
+    booking_location,
+    booking_locations,
+    booking_nonce,
+    booking_rate_limit,
+    booking_replayed,
+    booking_reschedule,
+    booking_slot_errors,
+    booking_submit,
+    booking_summary,
+    booking_week,
+    booking_week_of,
+    clock_text,
+    decoy_token,
+    manage_link,
+    manage_token,
+    opening_hours_lines,
+    slot_parse,
+    slot_value,
+    when_text,
+)
+from scheduling.forms_booking import BookingCancelForm, BookingDetailsForm, BookingRescheduleForm
+from scheduling.models import Appointment, AppointmentStatus, AppointmentType
+from scheduling.services import SlotTaken, appointment_patient_may_change
+
+# What the booking service calls a field → the form field it belongs to.
+_DETAILS_FIELD = {"conditions": "condition", "preferred_location": "__all__"}
+
+
+def _base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _week_number(request: HttpRequest) -> int:
+    try:
+        return max(int(request.GET.get("week", "0")), 0)
+    except ValueError:
+        return 0
+
+
+def _slot_links(
+    week: BookingWeek, url: str, *, leave_out: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Each day of ``week`` with a link per free time (``url`` + ?start=), but
+    ``leave_out`` (the time being moved away from)."""
+    return [
+        {
+            "day": day,
+            "times": [
+                {
+                    "url": f"{url}?start={slot_value(slot.starts_at)}",
+                    "label": clock_text(slot.local_start),
+                    "full": when_text(slot.starts_at, slot.location),
+                }
+                for slot in day.slots
+                if slot.starts_at != leave_out
+            ],
+        }
+        for day in week.days
+    ]
+
+
+def _alternative_links(alternatives: list[Slot], url: str) -> list[dict[str, str]]:
+    return [
+        {
+            "url": f"{url}?start={slot_value(slot.starts_at)}",
+            "label": when_text(slot.starts_at, slot.location),
+        }
+        for slot in alternatives
+    ]
+
+
+def _unavailable(request: HttpRequest, location: Location | None = None) -> HttpResponse:
+    return render(request, "scheduling/booking/unavailable.html", {"location": location})
+
+
+# --- Choosing a location and a time -----------------------------------------------------------
+
+
+@require_GET
+def booking_start(request: HttpRequest) -> HttpResponse:
+    consultation = booking_consultation_type()
+    if consultation is None:
+        return _unavailable(request)
+    locations = [
+        {"location": location, "hours": opening_hours_lines(location)}
+        for location in booking_locations()
+    ]
+    return render(
+        request,
+        "scheduling/booking/start.html",
+        {
+            "locations": locations,
+            "consultation": consultation,
+            "horizon_days": settings.BOOKING_HORIZON_DAYS,
+        },
+    )
+
+
+@require_GET
+def booking_slots(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = booking_location(location_id)
+    consultation = booking_consultation_type()
+    if consultation is None:
+        return _unavailable(request, location)
+    return _slots_page(request, location, consultation, week_number=_week_number(request))
+
+
+def _slots_page(
+    request: HttpRequest,
+    location: Location,
+    consultation: AppointmentType,
+    *,
+    week_number: int,
+    taken: SlotTaken | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    week = booking_week(location=location, appointment_type=consultation, week=week_number)
+    details_url = reverse("booking:details", args=[location.public_id])
+    return render(
+        request,
+        "scheduling/booking/slots.html",
+        {
+            "location": location,
+            "consultation": consultation,
+            "week": week,
+            "days": _slot_links(week, details_url),
+            "page_url": reverse("booking:slots", args=[location.public_id]),
+            "taken": taken.message if taken else "",
+            "alternatives": _alternative_links(taken.alternatives, details_url) if taken else [],
+        },
+        status=status,
+    )
+
+
+# --- The booker's details ---------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = booking_location(location_id)
+    consultation = booking_consultation_type()
+    if consultation is None:
+        return _unavailable(request, location)
+    slots_url = reverse("booking:slots", args=[location.public_id])
+    if request.method == "GET":
+        starts_at = slot_parse(request.GET.get("start"))
+        if starts_at is None or booking_slot_errors(
+            location=location, appointment_type=consultation, starts_at=starts_at
+        ):
+            messages.error(
+                request, "That time can't be booked any more. Please choose a time from the list."
+            )
+            return redirect(slots_url)
+        form = BookingDetailsForm(
+            initial={"starts_at": slot_value(starts_at), "nonce": booking_nonce()}
+        )
+        return _details_page(request, location, consultation, form, starts_at)
+
+    form = BookingDetailsForm(request.POST)
+    if not form.is_valid():
+        starts_at = form.cleaned_data.get("starts_at")
+        if starts_at is not None:
+            # So every problem shows at once, the time's too.
+            for message in booking_slot_errors(
+                location=location, appointment_type=consultation, starts_at=starts_at
+            ).get("starts_at", []):
+                form.add_error("starts_at", message)
+        return _details_page(request, location, consultation, form, _posted_start(form))
+    starts_at = form.cleaned_data["starts_at"]
+    details = form.details()
+    nonce = form.cleaned_data["nonce"] or booking_nonce()
+    replayed = booking_replayed(nonce)
+    if replayed is not None:
+        return _confirmed_redirect(manage_token(replayed, emailed=details.consent_email))
+    try:
+        booking_rate_limit(
+            ip=client_ip(request), email=details.email, mobile=details.mobile, location=location
+        )
+    except RateLimited as limited:
+        return _too_many(request, location, limited)
+    if form.is_honeypot_filled:
+        # Looks like any other booking to the bot that filled it in; nothing is saved.
+        token = decoy_token(location=location, starts_at=starts_at, emailed=details.consent_email)
+        return _confirmed_redirect(token)
+    try:
+        appointment = booking_submit(
+            location=location,
+            appointment_type=consultation,
+            starts_at=starts_at,
+            details=details,
+            nonce=nonce,
+            base_url=_base_url(request),
+            request=request,
+        )
+    except SlotTaken as taken:
+        return _slots_page(
+            request,
+            location,
+            consultation,
+            week_number=booking_week_of(location, starts_at),
+            taken=taken,
+            status=409,
+        )
+    except ValidationError as exc:
+        show_service_errors(form, exc, field_for=lambda key: _DETAILS_FIELD.get(key, key))
+        return _details_page(request, location, consultation, form, starts_at)
+    return _confirmed_redirect(manage_token(appointment, emailed=details.consent_email))
+
+
+def _posted_start(form: BookingDetailsForm) -> datetime | None:
+    return slot_parse(form.data.get("starts_at"))
+
+
+def _details_page(
+    request: HttpRequest,
+    location: Location,
+    consultation: AppointmentType,
+    form: BookingDetailsForm,
+    starts_at: datetime | None,
+) -> HttpResponse:
+    return render(
+        request,
+        "scheduling/booking/details.html",
+        {
+            "location": location,
+            "consultation": consultation,
+            "form": form,
+            "when": when_text(starts_at, location) if starts_at else "",
+            "slots_url": reverse("booking:slots", args=[location.public_id]),
+            "action_url": reverse("booking:details", args=[location.public_id]),
+        },
+    )
+
+
+def _too_many(request: HttpRequest, location: Location, limited: RateLimited) -> HttpResponse:
+    response = render(
+        request,
+        "scheduling/booking/too_many.html",
+        {"location": location, "message": str(limited)},
+        status=429,
+    )
+    response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
+def _confirmed_redirect(token: str) -> HttpResponse:
+    return redirect("booking:confirmed", token=token)
+
+
+# --- After booking: the confirmation and the manage link --------------------------------------
+
+
+def _link_problem(request: HttpRequest, error: ManageLinkError) -> HttpResponse:
+    return render(
+        request,
+        "scheduling/booking/link_problem.html",
+        {"message": str(error)},
+        status=error.status,
+    )
+
+
+def _booking_context(link: ManageLink, token: str) -> dict[str, Any]:
+    return {
+        "summary": booking_summary(link.appointment),
+        "manage_url": reverse("booking:manage", args=[token]),
+        "ics_url": reverse("booking:ics", args=[token]),
+        "emailed": link.emailed,
+        "cancel_notice_hours": settings.CANCEL_NOTICE_HOURS,
+    }
+
+
+@never_cache
+@require_GET
+def booking_confirmed(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = manage_link(token, allow_decoy=True)
+    except ManageLinkError as error:
+        return _link_problem(request, error)
+    if link.appointment.status != AppointmentStatus.BOOKED:
+        # Cancelled (or under way) since: the manage page says what it is now.
+        return redirect("booking:manage", token=token)
+    return render(request, "scheduling/booking/confirmed.html", _booking_context(link, token))
+
+
+@never_cache
+@require_GET
+def booking_manage(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = manage_link(token)
+    except ManageLinkError as error:
+        return _link_problem(request, error)
+    may_change, why_not = appointment_patient_may_change(link.appointment)
+    return render(
+        request,
+        "scheduling/booking/manage.html",
+        {
+            **_booking_context(link, token),
+            "may_change": may_change,
+            "why_not": why_not,
+            "cancel_url": reverse("booking:manage-cancel", args=[token]),
+            "reschedule_url": reverse("booking:manage-reschedule", args=[token]),
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def booking_manage_cancel(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = manage_link(token)
+    except ManageLinkError as error:
+        return _link_problem(request, error)
+    manage_url = reverse("booking:manage", args=[token])
+    may_change, why_not = appointment_patient_may_change(link.appointment)
+    if not may_change:
+        messages.error(request, why_not)
+        return redirect(manage_url)
+    form = BookingCancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            booking_cancel(
+                appointment=link.appointment,
+                note=form.cleaned_data["note"],
+                base_url=_base_url(request),
+                request=request,
+            )
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                messages.error(request, " ".join(exc.messages))
+                return redirect(manage_url)
+            show_service_errors(form, exc)
+        else:
+            messages.success(request, "Your appointment is cancelled.")
+            return redirect(manage_url)
+    return render(
+        request,
+        "scheduling/booking/cancel.html",
+        {**_booking_context(link, token), "form": form},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def booking_manage_reschedule(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = manage_link(token)
+    except ManageLinkError as error:
+        return _link_problem(request, error)
+    appointment = link.appointment
+    manage_url = reverse("booking:manage", args=[token])
+    page_url = reverse("booking:manage-reschedule", args=[token])
+    may_change, why_not = appointment_patient_may_change(appointment)
+    if not may_change:
+        messages.error(request, why_not)
+        return redirect(manage_url)
+    taken: SlotTaken | None = None
+    if request.method == "POST":
+        form = BookingRescheduleForm(request.POST)
+        if form.is_valid():
+            try:
+                moved = booking_reschedule(
+                    appointment=appointment,
+                    starts_at=form.cleaned_data["starts_at"],
+                    base_url=_base_url(request),
+                    request=request,
+                )
+            except SlotTaken as exc:
+                taken = exc
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    f"Your appointment has moved to {when_text(moved.starts_at, moved.location)}.",
+                )
+                return redirect("booking:manage", token=manage_token(moved))
+        else:
+            messages.error(request, " ".join(form.errors["starts_at"]))
+    else:
+        chosen = slot_parse(request.GET.get("start"))
+        if chosen is not None:
+            return _reschedule_confirm(request, link, token, chosen)
+    week = booking_week(
+        location=appointment.location,
+        appointment_type=appointment.appointment_type,
+        week=_week_number(request),
+        patient=appointment.patient,
+        excluding=appointment,
+    )
+    return render(
+        request,
+        "scheduling/booking/reschedule.html",
+        {
+            **_booking_context(link, token),
+            "location": appointment.location,
+            "week": week,
+            "days": _slot_links(week, page_url, leave_out=appointment.starts_at),
+            "page_url": page_url,
+            "taken": taken.message if taken else "",
+            "alternatives": _alternative_links(taken.alternatives, page_url) if taken else [],
+        },
+        status=409 if taken else 200,
+    )
+
+
+def _reschedule_confirm(
+    request: HttpRequest, link: ManageLink, token: str, starts_at: datetime
+) -> HttpResponse:
+    appointment = link.appointment
+    errors = booking_slot_errors(
+        location=appointment.location,
+        appointment_type=appointment.appointment_type,
+        starts_at=starts_at,
+    )
+    if errors:
+        messages.error(request, " ".join(errors["starts_at"]))
+        return redirect("booking:manage-reschedule", token=token)
+    return render(
+        request,
+        "scheduling/booking/reschedule_confirm.html",
+        {
+            **_booking_context(link, token),
+            "new_when": when_text(starts_at, appointment.location),
+            "form": BookingRescheduleForm(initial={"starts_at": slot_value(starts_at)}),
+            "action_url": reverse("booking:manage-reschedule", args=[token]),
+        },
+    )
+
+
+@never_cache
+@require_GET
+def booking_ics(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = manage_link(token)
+    except ManageLinkError as error:
+        return _link_problem(request, error)
+    appointment: Appointment = link.appointment
+    url = request.build_absolute_uri(reverse("booking:manage", args=[token]))
+    host = urlsplit(url).hostname or "chairside.invalid"
+    response = HttpResponse(
+        appointment_ics(appointment, host=host, url=url),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="consultation.ics"'
+    return response
