@@ -68,3 +68,24 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if require:
             pytest.fail(f"{reason} (REQUIRE_SERVICES=1 makes this a failure)", pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _rows_seeded_by_data_migrations(request: pytest.FixtureRequest) -> None:
+    """Put back the rows data migrations seed, for transactional tests.
+
+    A transactional test (django_db(transaction=True), transactional_db, live_server) empties
+    every table when it ends, so the next one would find no appointment types at all.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or (
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("scheduling.migrations.0002_default_appointment_types").add_defaults(apps, None)

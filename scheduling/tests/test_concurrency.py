@@ -11,10 +11,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import import_module
 
 import pytest
-from django.apps import apps as django_apps
 from django.db import connection
 
 from clinic.audit import Action
@@ -29,14 +27,6 @@ from scheduling.tests.test_booking import at, cleared_for_infusions, next_week, 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 12
-
-
-@pytest.fixture(autouse=True)
-def appointment_types(transactional_db) -> None:
-    """Seed the default appointment types as migration 0002 does: a transactional test may
-    start after another one's flush has emptied every table."""
-    seed = import_module("scheduling.migrations.0002_default_appointment_types")
-    seed.add_defaults(django_apps, None)
 
 
 @dataclass

@@ -10,10 +10,8 @@ import re
 import threading
 import uuid
 from datetime import date, datetime, time, timedelta
-from importlib import import_module
 
 import pytest
-from django.apps import apps as django_apps
 from django.core import mail
 from django.db import connection
 from django.test import Client
@@ -588,9 +586,6 @@ def test_the_same_form_sent_twice_books_once(riverside, post_booking):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_form_sent_twice_at_once_books_once(phil):
-    # A transactional test may start after another one's flush emptied every table.
-    seed = import_module("scheduling.migrations.0002_default_appointment_types")
-    seed.add_defaults(django_apps, None)
     riverside = clinic_location(name="Riverside", staff=[phil], chairs=1)
     data = form_data(ten_am(riverside), nonce="double-click")
     barrier = threading.Barrier(2)
