@@ -29,6 +29,7 @@ from clinic.services import (
 )
 from patients.consent_defaults import seed_consent_document
 from patients.demo import seed_demo_patients
+from scheduling.demo import seed_demo_schedule
 
 SEEDED = "created the demo account (seed_demo)"
 
@@ -143,6 +144,8 @@ class Command(BaseCommand):
                 # Fictional patients, only where demo logins may exist too.
                 physician = User.objects.get(email=demo_email("physician"))
                 created += seed_demo_patients(physician=physician)
+                # Shifts for the demo clinicians, so there is something to book.
+                created += seed_demo_schedule()
         if verbosity == 0:
             return
         chairs = Chair.objects.filter(location__name__in=[d.name for d in DEMO_LOCATIONS])
