@@ -951,10 +951,18 @@ def _lock_bookings(*, location_id: int, patient_id: int) -> None:
     committed booking, and two clashing rows are never inserted at the same instant (which
     would make PostgreSQL's exclusion check wait both ways and abort one as a deadlock).
     Always the location first, then the patient, then any row lock."""
+    lock_location_bookings(location_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PATIENT_LOCK, patient_id % 2**31])
+
+
+def lock_location_bookings(location_id: int) -> None:
+    """Wait for bookings in progress at a location and hold new ones off until this
+    transaction ends. Anything that must see every booking there (a shift change counting
+    appointments left outside its hours) takes it too."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s), pg_advisory_xact_lock(%s, %s)",
-            [_LOCATION_LOCK, location_id % 2**31, _PATIENT_LOCK, patient_id % 2**31],
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCATION_LOCK, location_id % 2**31]
         )
 
 

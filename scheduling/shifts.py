@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import time
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -40,7 +40,7 @@ from scheduling.models import (
     AppointmentType,
     StaffShift,
 )
-from scheduling.services import _LOCATION_LOCK
+from scheduling.services import lock_location_bookings
 
 Errors = dict[str, list[str]]
 
@@ -153,7 +153,7 @@ def shift_set(
     _add_hours_errors(errors, starts_at, ends_at)
     if errors:
         raise ValidationError(errors)
-    _hold_bookings(location)
+    lock_location_bookings(location.pk)
     existing = (
         StaffShift.objects.select_for_update()
         .filter(location=location, staff=staff, weekday=weekday)
@@ -211,7 +211,7 @@ def shift_remove(
     how many are still to come."""
     _require(actor)
     location = shift.location
-    _hold_bookings(location)
+    lock_location_bookings(location.pk)
     current = StaffShift.objects.select_for_update().filter(pk=shift.pk).first()
     if current is not None:
         # Recorded first: after the delete the shift no longer has an id to record.
@@ -334,16 +334,6 @@ def _require(actor: User | None) -> None:
     """``actor=None`` is the system (demo seeding), which the caller vouches for."""
     if actor is not None:
         require(actor, Capability.MANAGE_LOCATIONS)
-
-
-def _hold_bookings(location: Location) -> None:
-    """Wait for bookings in progress at ``location`` and hold new ones off until this
-    transaction ends (the lock ``scheduling.services`` takes to book there), so the count of
-    appointments left outside the new hours misses none."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCATION_LOCK, location.pk % 2**31]
-        )
 
 
 def _whole_number(value: object) -> bool:
