@@ -1,0 +1,619 @@
+"""The controlled-substance ledger: receiving ketamine, doses, waste, adjustments, counts.
+
+Every write here follows the same steps, in one transaction:
+
+1. check the actor may record it (``Capability.RECORD_CLINICAL`` for now);
+2. lock the lot row (``select_for_update``), so two nurses drawing from one lot at the same
+   moment are booked one after the other against the true balance;
+3. check everything, and refuse with a ``ValidationError`` keyed by field when anything is
+   wrong — nothing is written then;
+4. insert the entry, move ``Lot.balance_mg`` by its ``amount_mg``, and audit it.
+
+The database is the last line of defence (``infusions.models``): CHECK constraints keep
+balances at or above zero and a trigger keeps entries append-only. Should a write still
+reach the balance check, its ``IntegrityError`` becomes the same ``ValidationError`` a
+person would have seen from step 3.
+
+Counts: a count entry records what was counted, what the book expected and the
+difference; it moves nothing. A non-zero difference must be explained, and is then booked
+as an adjustment entry that ``corrects`` the count, so the balance equals what is
+physically there and the book still shows both the shortfall and its explanation.
+
+Corrections are new entries: ``ledger_adjust(corrects=entry, …)``; nothing is edited or
+deleted, and there is no delete path at all (every foreign key to the ledger PROTECTs).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.http import HttpRequest
+from django.utils import timezone
+
+from clinic.audit import Action, audit_record
+from clinic.models import Location, User
+from clinic.permissions import Capability, require, user_can
+from infusions.models import MG, LedgerEntry, LedgerEntryKind, Lot
+from patients.models import Patient
+
+Errors = dict[str, list[str]]
+Kind = LedgerEntryKind
+
+# Who may handle the drug. A dedicated HANDLE_CONTROLLED_SUBSTANCES capability should take
+# its place (clinic.permissions); until then, the people who record clinical care.
+LEDGER_CAPABILITY = Capability.RECORD_CLINICAL
+MG_PLACES = Decimal(1).scaleb(-MG["decimal_places"])  # 0.001
+MG_LIMIT = Decimal(10) ** (MG["max_digits"] - MG["decimal_places"])
+BALANCE_CONSTRAINTS = frozenset({"lot_balance_not_negative", "entry_balance_not_negative"})
+
+
+# --- Receiving ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lot_receive(
+    *,
+    actor: User,
+    location: Location,
+    product_name: str,
+    concentration_mg_per_ml: Decimal | str | int,
+    volume_ml: Decimal | str | int,
+    lot_number: str,
+    expiry_date: date,
+    supplier: str,
+    invoice_number: str,
+    received_at: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> Lot:
+    """Receive a delivery: a new lot holding concentration x volume mg, and its receipt."""
+    require(actor, LEDGER_CAPABILITY)
+    now = timezone.now()
+    received_at = received_at or now
+    errors: Errors = {}
+    concentration = _decimal(
+        concentration_mg_per_ml, "concentration_mg_per_ml", "The concentration", "mg/mL", errors
+    )
+    volume = _decimal(volume_ml, "volume_ml", "The volume", "mL", errors, places=2)
+    texts = {
+        "product_name": ("the product name, as on the label", product_name),
+        "lot_number": ("the lot number", lot_number),
+        "supplier": ("the supplier", supplier),
+        "invoice_number": ("the invoice number", invoice_number),
+    }
+    cleaned: dict[str, str] = {}
+    for field, (label, value) in texts.items():
+        cleaned[field] = (value or "").strip()
+        max_length = Lot._meta.get_field(field).max_length
+        if not cleaned[field]:
+            errors.setdefault(field, []).append(f"Enter {label}.")
+        elif max_length is not None and len(cleaned[field]) > max_length:
+            errors.setdefault(field, []).append(
+                f"Shorten {label} to at most {max_length} characters."
+            )
+    if not location.is_active:
+        errors.setdefault("location", []).append(
+            f"{location} is no longer active: receive the stock at an active location."
+        )
+    if received_at > now:
+        errors.setdefault("received_at", []).append(
+            "The time received is in the future: enter when the delivery arrived."
+        )
+    if expiry_date < received_at.astimezone(location.tz).date():
+        errors.setdefault("expiry_date", []).append(
+            f"This lot expired on {expiry_date:%Y-%m-%d}: do not take expired stock into the "
+            "ledger; return it to the supplier."
+        )
+    total_mg = Decimal(0)
+    if concentration is not None and volume is not None:
+        total_mg = (concentration * volume).quantize(MG_PLACES, rounding=ROUND_HALF_UP)
+        if total_mg >= MG_LIMIT:
+            errors.setdefault("volume_ml", []).append(
+                "That is more drug than one lot can hold: check the concentration and volume."
+            )
+    _raise_if(errors)
+
+    lot = Lot.objects.create(
+        location=location,
+        concentration_mg_per_ml=concentration,
+        volume_ml=volume,
+        expiry_date=expiry_date,
+        received_by=actor,
+        received_at=received_at,
+        balance_mg=total_mg,
+        **cleaned,
+    )
+    LedgerEntry.objects.create(
+        lot=lot,
+        kind=Kind.RECEIPT,
+        amount_mg=total_mg,
+        balance_after_mg=total_mg,
+        recorded_by=actor,
+        occurred_at=received_at,
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=lot,
+        summary="received a ketamine lot (product, lot number, quantity, supplier, invoice)",
+        request=request,
+    )
+    return lot
+
+
+# --- Movements ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ledger_administer(
+    *,
+    actor: User,
+    lot: Lot,
+    patient: Patient,
+    amount_mg: Decimal | str | int,
+    occurred_at: datetime | None = None,
+    session_reference: str = "",
+    request: HttpRequest | None = None,
+) -> LedgerEntry:
+    """Record a dose given to ``patient`` from ``lot`` by ``actor``."""
+    require(actor, LEDGER_CAPABILITY)
+    locked = _lock(lot)
+    errors: Errors = {}
+    amount = _decimal(amount_mg, "amount_mg", "The dose", "mg", errors)
+    occurred_at = _occurred_at(locked, occurred_at, errors)
+    if patient is None:
+        errors.setdefault("patient", []).append("Choose the patient who received the dose.")
+    if locked.expiry_date < timezone.now().astimezone(locked.location.tz).date():
+        errors.setdefault("lot", []).append(
+            f"Lot {locked.lot_number} expired on {locked.expiry_date:%Y-%m-%d}: give the dose "
+            "from another lot, and record the expired stock as waste."
+        )
+    _session_reference(session_reference, errors)
+    if amount is not None:
+        _refuse_below_zero(locked, -amount, errors)
+    _raise_if(errors)
+    entry = _book(
+        locked,
+        lot,
+        kind=Kind.ADMINISTERED,
+        amount=-amount,
+        recorded_by=actor,
+        patient=patient,
+        occurred_at=occurred_at,
+        session_reference=session_reference.strip(),
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=entry,
+        summary="recorded a ketamine dose (lot, amount, patient)",
+        request=request,
+    )
+    return entry
+
+
+@transaction.atomic
+def ledger_waste(
+    *,
+    actor: User,
+    lot: Lot,
+    amount_mg: Decimal | str | int,
+    witness: User | None,
+    witness_password: str,
+    reason: str = "",
+    patient: Patient | None = None,
+    occurred_at: datetime | None = None,
+    session_reference: str = "",
+    request: HttpRequest | None = None,
+) -> LedgerEntry:
+    """Record drug destroyed, seen by ``witness``, who confirms with their own password."""
+    require(actor, LEDGER_CAPABILITY)
+    locked = _lock(lot)
+    errors: Errors = {}
+    amount = _decimal(amount_mg, "amount_mg", "The amount wasted", "mg", errors)
+    occurred_at = _occurred_at(locked, occurred_at, errors)
+    _check_witness(actor, witness, witness_password, errors)
+    _session_reference(session_reference, errors)
+    if amount is not None:
+        _refuse_below_zero(locked, -amount, errors)
+    _raise_if(errors)
+    entry = _book(
+        locked,
+        lot,
+        kind=Kind.WASTED,
+        amount=-amount,
+        recorded_by=actor,
+        witness=witness,
+        reason=reason.strip(),
+        patient=patient,
+        occurred_at=occurred_at,
+        session_reference=session_reference.strip(),
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=entry,
+        summary="recorded witnessed ketamine waste (lot, amount, witness)",
+        request=request,
+    )
+    return entry
+
+
+@transaction.atomic
+def ledger_adjust(
+    *,
+    actor: User,
+    lot: Lot,
+    amount_mg: Decimal | str | int,
+    reason: str,
+    corrects: LedgerEntry | None = None,
+    occurred_at: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> LedgerEntry:
+    """Move a lot's balance by ``amount_mg`` (+ or -) for a stated reason.
+
+    This is how a mistaken entry is corrected: a new adjustment that ``corrects`` it.
+    """
+    require(actor, LEDGER_CAPABILITY)
+    locked = _lock(lot)
+    errors: Errors = {}
+    amount = _decimal(amount_mg, "amount_mg", "The adjustment", "mg", errors, signed=True)
+    occurred_at = _occurred_at(locked, occurred_at, errors)
+    reason = (reason or "").strip()
+    if not reason:
+        errors.setdefault("reason", []).append(
+            "Say why the balance changes (e.g. which entry was wrong and how): an adjustment "
+            "needs a reason."
+        )
+    if corrects is not None and corrects.lot_id != locked.pk:
+        errors.setdefault("corrects", []).append(
+            "That entry belongs to another lot: correct it with an adjustment on its own lot."
+        )
+    if amount is not None:
+        _refuse_below_zero(locked, amount, errors)
+    _raise_if(errors)
+    entry = _book(
+        locked,
+        lot,
+        kind=Kind.ADJUSTMENT,
+        amount=amount,
+        recorded_by=actor,
+        reason=reason,
+        corrects=corrects,
+        occurred_at=occurred_at,
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=entry,
+        summary="recorded a ketamine ledger adjustment (lot, amount, reason)",
+        request=request,
+    )
+    return entry
+
+
+@transaction.atomic
+def ledger_count(
+    *,
+    actor: User,
+    lot: Lot,
+    counted_mg: Decimal | str | int,
+    explanation: str = "",
+    occurred_at: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> LedgerEntry:
+    """Record an inventory count of ``lot``; returns the count entry.
+
+    When the count differs from the book the difference must be explained; it is then also
+    booked as an adjustment (``count.corrections``) bringing the balance to ``counted_mg``.
+    """
+    require(actor, LEDGER_CAPABILITY)
+    locked = _lock(lot)
+    errors: Errors = {}
+    counted = _decimal(counted_mg, "counted_mg", "The count", "mg", errors, allow_zero=True)
+    occurred_at = _occurred_at(locked, occurred_at, errors)
+    explanation = (explanation or "").strip()
+    expected = locked.balance_mg
+    discrepancy = counted - expected if counted is not None else Decimal(0)
+    if discrepancy and not explanation:
+        direction = "less" if discrepancy < 0 else "more"
+        errors.setdefault("explanation", []).append(
+            f"You counted {abs(discrepancy)} mg {direction} than the book's {expected} mg: "
+            "explain the difference before saving (a significant loss must also be reported "
+            "to the DEA)."
+        )
+    _raise_if(errors)
+    count = _book(
+        locked,
+        lot,
+        kind=Kind.COUNT,
+        amount=Decimal(0),
+        recorded_by=actor,
+        counted_mg=counted,
+        discrepancy_mg=discrepancy,
+        reason=explanation,
+        occurred_at=occurred_at,
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=count,
+        summary="recorded a ketamine count (lot, counted, discrepancy)",
+        request=request,
+    )
+    if discrepancy:
+        adjustment = _book(
+            locked,
+            lot,
+            kind=Kind.ADJUSTMENT,
+            amount=discrepancy,
+            recorded_by=actor,
+            reason=explanation,
+            corrects=count,
+            occurred_at=occurred_at,
+        )
+        audit_record(
+            actor=actor,
+            action=Action.CREATE,
+            target=adjustment,
+            summary="booked a count discrepancy as a ketamine ledger adjustment",
+            request=request,
+        )
+    return count
+
+
+# --- Reading -----------------------------------------------------------------------------
+
+
+def lot_balance_from_entries(lot: Lot) -> Decimal:
+    """The lot's balance worked out from its entries (one query): should equal balance_mg."""
+    total = LedgerEntry.objects.filter(lot=lot).aggregate(total=Sum("amount_mg"))["total"]
+    return total if total is not None else Decimal(0).quantize(MG_PLACES)
+
+
+CSV_COLUMNS = [
+    "entry_id",
+    "location",
+    "product",
+    "concentration_mg_per_ml",
+    "lot_number",
+    "lot_expiry",
+    "supplier",
+    "invoice_number",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "amount_mg",
+    "balance_after_mg",
+    "counted_mg",
+    "discrepancy_mg",
+    "patient_id",
+    "patient_name",
+    "patient_date_of_birth",
+    "recorded_by",
+    "witness",
+    "reason",
+    "session_reference",
+    "corrects_entry_id",
+]
+
+
+def ledger_csv(*, start: date, end: date) -> str:
+    """Every ledger entry that occurred from ``start`` to ``end`` (inclusive), as CSV.
+
+    For inspections: readable without the application. Dates are each location's local
+    dates and times are shown in its time zone. Rows are grouped by lot in the order they
+    were recorded, so ``balance_after_mg`` reads as a running balance. The caller audits
+    the export (``Action.EXPORT``): the file names patients.
+    """
+    if end < start:
+        raise ValidationError(
+            {"end": ["The end date is before the start date: choose an end on or after it."]}
+        )
+    # A day in any time zone lies within a day either side of the same UTC day.
+    window_start = datetime.combine(start - timedelta(days=1), datetime.min.time(), UTC)
+    window_end = datetime.combine(end + timedelta(days=2), datetime.min.time(), UTC)
+    entries = (
+        LedgerEntry.objects.filter(occurred_at__gte=window_start, occurred_at__lt=window_end)
+        .select_related("lot__location", "recorded_by", "witness", "patient", "corrects")
+        .order_by("lot__location__name", "lot__received_at", "lot_id", "created_at", "id")
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        lot = entry.lot
+        tz = lot.location.tz
+        occurred = entry.occurred_at.astimezone(tz)
+        if not start <= occurred.date() <= end:
+            continue
+        patient = entry.patient
+        writer.writerow(
+            [
+                entry.public_id,
+                _cell(lot.location.name),
+                _cell(lot.product_name),
+                lot.concentration_mg_per_ml,
+                _cell(lot.lot_number),
+                lot.expiry_date.isoformat(),
+                _cell(lot.supplier),
+                _cell(lot.invoice_number),
+                entry.kind,
+                occurred.isoformat(timespec="seconds"),
+                entry.created_at.astimezone(tz).isoformat(timespec="seconds"),
+                entry.amount_mg,
+                entry.balance_after_mg,
+                "" if entry.counted_mg is None else entry.counted_mg,
+                "" if entry.discrepancy_mg is None else entry.discrepancy_mg,
+                patient.public_id if patient else "",
+                _cell(f"{patient.legal_first_name} {patient.legal_last_name}") if patient else "",
+                patient.date_of_birth.isoformat() if patient else "",
+                _cell(_staff_name(entry.recorded_by)),
+                _cell(_staff_name(entry.witness)) if entry.witness else "",
+                _cell(entry.reason),
+                _cell(entry.session_reference),
+                entry.corrects.public_id if entry.corrects else "",
+            ]
+        )
+    return out.getvalue()
+
+
+# --- Helpers -----------------------------------------------------------------------------
+
+
+def _lock(lot: Lot) -> Lot:
+    """The lot row, locked until the transaction ends (one query)."""
+    return Lot.objects.select_for_update().select_related("location").get(pk=lot.pk)
+
+
+def _book(locked: Lot, lot: Lot, *, kind: str, amount: Decimal, **fields: Any) -> LedgerEntry:
+    """Insert the entry and move the locked lot's balance, in a savepoint.
+
+    ``lot`` is the caller's copy, brought up to date on success.
+    """
+    before = locked.balance_mg
+    after = before + amount
+    try:
+        with transaction.atomic():
+            entry = LedgerEntry.objects.create(
+                lot=locked, kind=kind, amount_mg=amount, balance_after_mg=after, **fields
+            )
+            locked.balance_mg = after
+            locked.save(update_fields=["balance_mg"])
+    except IntegrityError as error:
+        locked.balance_mg = before
+        if _violated_constraint(error) not in BALANCE_CONSTRAINTS:
+            raise
+        raise ValidationError({"amount_mg": [_below_zero_message(locked)]}) from error
+    lot.balance_mg = after
+    return entry
+
+
+def _refuse_below_zero(locked: Lot, amount: Decimal, errors: Errors) -> None:
+    if locked.balance_mg + amount < 0:
+        errors.setdefault("amount_mg", []).append(_below_zero_message(locked))
+
+
+def _below_zero_message(lot: Lot) -> str:
+    return (
+        f"That would take lot {lot.lot_number} below zero: it holds {lot.balance_mg} mg. "
+        "Check the amount, or count the lot if the book looks wrong."
+    )
+
+
+def _check_witness(actor: User, witness: User | None, password: str, errors: Errors) -> None:
+    if witness is None:
+        errors.setdefault("witness", []).append(
+            "Choose the second member of staff who saw the drug destroyed."
+        )
+        return
+    if witness.pk == actor.pk:
+        errors.setdefault("witness", []).append(
+            "You cannot witness your own waste: ask another nurse or physician to watch and "
+            "confirm with their password."
+        )
+        return
+    if not user_can(witness, LEDGER_CAPABILITY):
+        errors.setdefault("witness", []).append(
+            f"{witness} cannot witness controlled-substance waste: ask an active nurse or "
+            "physician."
+        )
+        return
+    if not password:
+        errors.setdefault("witness_password", []).append(
+            f"{witness} must enter their own password to confirm they saw the waste."
+        )
+    elif not witness.check_password(password):
+        errors.setdefault("witness_password", []).append(
+            f"That is not {witness}'s password: ask them to enter it again."
+        )
+
+
+def _occurred_at(locked: Lot, occurred_at: datetime | None, errors: Errors) -> datetime:
+    now = timezone.now()
+    if occurred_at is None:
+        return now
+    if occurred_at > now:
+        errors.setdefault("occurred_at", []).append(
+            "That time is in the future: enter when it happened."
+        )
+    elif occurred_at < locked.received_at:
+        errors.setdefault("occurred_at", []).append(
+            f"That is before lot {locked.lot_number} was received: check the time and the lot."
+        )
+    return occurred_at
+
+
+def _session_reference(value: str, errors: Errors) -> None:
+    max_length = LedgerEntry._meta.get_field("session_reference").max_length or 0
+    if len((value or "").strip()) > max_length:
+        errors.setdefault("session_reference", []).append(
+            f"Shorten the session reference to at most {max_length} characters."
+        )
+
+
+def _decimal(
+    value: Any,
+    field: str,
+    label: str,
+    unit: str,
+    errors: Errors,
+    *,
+    places: int = MG["decimal_places"],
+    signed: bool = False,
+    allow_zero: bool = False,
+) -> Decimal | None:
+    """``value`` as a Decimal, or None with a message in ``errors[field]``.
+
+    Never rounds silently: more than ``places`` decimals is refused, so what is booked is
+    exactly what was entered.
+    """
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        number = None
+    problem = ""
+    if number is None or not number.is_finite():
+        problem = f"{label} must be a number of {unit}, e.g. 35.5."
+    elif abs(number) >= MG_LIMIT:
+        problem = f"{label} is too large: check the amount in {unit}."
+    elif number != number.quantize(Decimal(1).scaleb(-places)):
+        problem = f"{label} can have at most {places} decimals: round it to {places} places."
+    elif number == 0 and not allow_zero:
+        problem = f"{label} cannot be zero: enter the amount in {unit}."
+    elif number < 0 and not signed:
+        problem = f"{label} cannot be negative: enter the amount in {unit}."
+    if problem:
+        errors.setdefault(field, []).append(problem)
+        return None
+    return number
+
+
+def _raise_if(errors: Errors) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def _violated_constraint(error: IntegrityError) -> str:
+    diag = getattr(error.__cause__, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return name
+    return next((name for name in BALANCE_CONSTRAINTS if name in str(error)), "")
+
+
+def _staff_name(user: User) -> str:
+    return f"{user.full_name} <{user.email}>"
+
+
+def _cell(value: str) -> str:
+    """Text as a spreadsheet shows it, never as a formula (CSV injection)."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
