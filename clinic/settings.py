@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -276,6 +277,69 @@ COURSE_MIN_GAP_HOURS = env.int("COURSE_MIN_GAP_HOURS", 24, min_value=24, max_val
 COURSE_BOOSTER_INTERVAL_DAYS = env.int(
     "COURSE_BOOSTER_INTERVAL_DAYS", 28, min_value=7, max_value=182
 )
+
+
+# --- Infusion sessions (DOMAIN.md); unset variables keep the defaults in infusions/ --------
+def _overrides(prefix: str, names: list[str], reader: Any = env.str) -> dict[str, Any]:
+    return {
+        name: reader(f"{prefix}{name.upper()}")
+        for name in names
+        if env.str(f"{prefix}{name.upper()}")
+    }
+
+
+DOSE_LIMITS = _overrides(
+    "DOSE_",
+    [
+        "default_mg_per_kg",
+        "min_mg_per_kg",
+        "max_mg_per_kg",
+        "default_duration_minutes",
+        "min_duration_minutes",
+        "max_duration_minutes",
+    ],
+)
+VITALS_ALERT_THRESHOLDS = _overrides(
+    "ALERT_",
+    [
+        "systolic_at_or_above",
+        "diastolic_at_or_above",
+        "heart_rate_above",
+        "heart_rate_below",
+        "spo2_below",
+        "respiratory_rate_below",
+    ],
+    reader=lambda name: env.int(name, 0),
+)
+PRE_INFUSION_BP_LIMITS = _overrides(
+    "PRE_INFUSION_",
+    ["caution_systolic", "caution_diastolic", "hold_systolic", "hold_diastolic"],
+    reader=lambda name: env.int(name, 0),
+)
+VITALS_INTERVAL_INFUSING_MINUTES = env.int("VITALS_INTERVAL_INFUSING_MINUTES", 10, min_value=1)
+VITALS_INTERVAL_RECOVERING_MINUTES = env.int("VITALS_INTERVAL_RECOVERING_MINUTES", 15, min_value=1)
+
+
+def _check_clinical_numbers() -> None:
+    # The infusions modules are pure (no Django at import), so a bad number stops start-up
+    # here rather than in front of a patient.
+    from infusions.dosing import DoseLimits
+    from infusions.vitals import AlertThresholds, CautionHold
+
+    for setting, cls in [
+        ("DOSE_LIMITS", DoseLimits),
+        ("VITALS_ALERT_THRESHOLDS", AlertThresholds),
+        ("PRE_INFUSION_BP_LIMITS", CautionHold),
+    ]:
+        try:
+            cls.from_dict(globals()[setting])
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(
+                f"{setting} (from the environment) is not valid: {exc}"
+            ) from None
+
+
+_check_clinical_numbers()
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

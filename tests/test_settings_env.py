@@ -35,6 +35,9 @@ OURS = (
     "LOG_LEVEL",
     "SECURE_",
     "DJANGO_",
+    "DOSE_",
+    "ALERT_",
+    "PRE_INFUSION_",
 )
 
 
@@ -66,6 +69,9 @@ def test_good_settings_import_cleanly(tmp_path):
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must point at PostgreSQL"),
         ("SESSION_IDLE_MINUTES", "0", "SESSION_IDLE_MINUTES=0 is too small"),
         ("SMS_BACKEND", "pigeon", "SMS_BACKEND='pigeon' is not one of"),
+        ("DOSE_MAX_MG_PER_KG", "0.05", "DOSE_LIMITS (from the environment) is not valid"),
+        ("ALERT_SPO2_BELOW", "low", "ALERT_SPO2_BELOW='low' is not a whole number"),
+        ("PRE_INFUSION_CAUTION_SYSTOLIC", "200", "PRE_INFUSION_BP_LIMITS (from the environment)"),
     ],
 )
 def test_a_bad_value_stops_start_up_and_names_the_variable(tmp_path, name, value, message):
