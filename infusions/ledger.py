@@ -187,13 +187,7 @@ def ledger_administer(
         patient=patient,
         occurred_at=occurred_at,
         session_reference=session_reference.strip(),
-    )
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        target=entry,
-        summary="recorded a ketamine dose (lot, amount, patient)",
-        request=request,
+        audit=("recorded a ketamine dose (lot, amount, patient)", request),
     )
     return entry
 
@@ -234,13 +228,7 @@ def ledger_waste(
         patient=patient,
         occurred_at=occurred_at,
         session_reference=session_reference.strip(),
-    )
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        target=entry,
-        summary="recorded witnessed ketamine waste (lot, amount, witness)",
-        request=request,
+        audit=("recorded witnessed ketamine waste (lot, amount, witness)", request),
     )
     return entry
 
@@ -287,13 +275,7 @@ def ledger_adjust(
         reason=reason,
         corrects=corrects,
         occurred_at=occurred_at,
-    )
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        target=entry,
-        summary="recorded a ketamine ledger adjustment (lot, amount, reason)",
-        request=request,
+        audit=("recorded a ketamine ledger adjustment (lot, amount, reason)", request),
     )
     return entry
 
@@ -339,16 +321,10 @@ def ledger_count(
         discrepancy_mg=discrepancy,
         reason=explanation,
         occurred_at=occurred_at,
-    )
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        target=count,
-        summary="recorded a ketamine count (lot, counted, discrepancy)",
-        request=request,
+        audit=("recorded a ketamine count (lot, counted, discrepancy)", request),
     )
     if discrepancy:
-        adjustment = _book(
+        _book(
             locked,
             lot,
             kind=Kind.ADJUSTMENT,
@@ -357,13 +333,7 @@ def ledger_count(
             reason=explanation,
             corrects=count,
             occurred_at=occurred_at,
-        )
-        audit_record(
-            actor=actor,
-            action=Action.CREATE,
-            target=adjustment,
-            summary="booked a count discrepancy as a ketamine ledger adjustment",
-            request=request,
+            audit=("booked a count discrepancy as a ketamine ledger adjustment", request),
         )
     return count
 
@@ -472,10 +442,19 @@ def _lock(lot: Lot) -> Lot:
     return Lot.objects.select_for_update().select_related("location").get(pk=lot.pk)
 
 
-def _book(locked: Lot, lot: Lot, *, kind: str, amount: Decimal, **fields: Any) -> LedgerEntry:
-    """Insert the entry and move the locked lot's balance, in a savepoint.
+def _book(
+    locked: Lot,
+    lot: Lot,
+    *,
+    kind: str,
+    amount: Decimal,
+    audit: tuple[str, HttpRequest | None],
+    **fields: Any,
+) -> LedgerEntry:
+    """Insert the entry and move the locked lot's balance, in a savepoint, then audit it.
 
-    ``lot`` is the caller's copy, brought up to date on success.
+    ``lot`` is the caller's copy, brought up to date on success; ``audit`` is the event's
+    summary and the request it came from.
     """
     before = locked.balance_mg
     after = before + amount
@@ -492,6 +471,14 @@ def _book(locked: Lot, lot: Lot, *, kind: str, amount: Decimal, **fields: Any) -
             raise
         raise ValidationError({"amount_mg": [_below_zero_message(locked)]}) from error
     lot.balance_mg = after
+    summary, request = audit
+    audit_record(
+        actor=fields["recorded_by"],
+        action=Action.CREATE,
+        target=entry,
+        summary=summary,
+        request=request,
+    )
     return entry
 
 
