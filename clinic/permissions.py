@@ -44,6 +44,11 @@ class Capability(StrEnum):
     VIEW_SCHEDULE = "view_schedule"
     BOOK_APPOINTMENTS = "book_appointments"
     MANAGE_COURSES = "manage_courses"
+    # Infusion sessions: the drug itself, and a physician's orders and sign-offs (dose
+    # orders, acknowledging a pre-infusion blood pressure caution, the note that lets a
+    # patient with an unresolved alert go home).
+    HANDLE_CONTROLLED_SUBSTANCES = "handle_controlled_substances"
+    SIGN_MEDICAL_ORDERS = "sign_medical_orders"
 
 
 _CLINIC_STAFF = {
@@ -62,12 +67,15 @@ _CLINICIAN = _CLINIC_STAFF | {
     Capability.VIEW_CLINICAL,
     Capability.RECORD_CLINICAL,
     Capability.MANAGE_COURSES,
+    Capability.HANDLE_CONTROLLED_SUBSTANCES,
 }
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.FRONT_DESK: frozenset(_CLINIC_STAFF),
     Role.NURSE: frozenset(_CLINICIAN),
-    Role.PHYSICIAN: frozenset(_CLINICIAN | {Capability.DECIDE_SCREENING}),
+    Role.PHYSICIAN: frozenset(
+        _CLINICIAN | {Capability.DECIDE_SCREENING, Capability.SIGN_MEDICAL_ORDERS}
+    ),
     Role.CLINIC_ADMIN: frozenset(
         _CLINIC_STAFF
         | {

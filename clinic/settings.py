@@ -318,6 +318,10 @@ PRE_INFUSION_BP_LIMITS = _overrides(
 )
 VITALS_INTERVAL_INFUSING_MINUTES = env.int("VITALS_INTERVAL_INFUSING_MINUTES", 10, min_value=1)
 VITALS_INTERVAL_RECOVERING_MINUTES = env.int("VITALS_INTERVAL_RECOVERING_MINUTES", 15, min_value=1)
+# Hours without food or drink (other than water) before an infusion; 0 means no rule.
+PRE_INFUSION_FASTING_HOURS = env.int("PRE_INFUSION_FASTING_HOURS", 4, min_value=0)
+# The lowest modified Aldrete score (of 10) at which a patient may go home.
+DISCHARGE_MIN_ALDRETE = env.int("DISCHARGE_MIN_ALDRETE", 9, min_value=0, max_value=10)
 
 
 def _check_clinical_numbers() -> None:

@@ -2,7 +2,7 @@
 
 Every write here follows the same steps, in one transaction:
 
-1. check the actor may record it (``Capability.RECORD_CLINICAL`` for now);
+1. check the actor may handle the drug (``Capability.HANDLE_CONTROLLED_SUBSTANCES``);
 2. lock the lot row (``select_for_update``), so two nurses drawing from one lot at the same
    moment are booked one after the other against the true balance;
 3. check everything, and refuse with a ``ValidationError`` keyed by field when anything is
@@ -38,17 +38,17 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from clinic.audit import Action, audit_record
+from clinic.cosign import cosigner_errors
 from clinic.models import Location, User
-from clinic.permissions import Capability, require, user_can
-from infusions.models import MG, LedgerEntry, LedgerEntryKind, Lot
+from clinic.permissions import Capability, require
+from infusions.models import MG, InfusionSession, LedgerEntry, LedgerEntryKind, Lot
 from patients.models import Patient
 
 Errors = dict[str, list[str]]
 Kind = LedgerEntryKind
 
-# Who may handle the drug. A dedicated HANDLE_CONTROLLED_SUBSTANCES capability should take
-# its place (clinic.permissions); until then, the people who record clinical care.
-LEDGER_CAPABILITY = Capability.RECORD_CLINICAL
+# Who may handle the drug (nurses and physicians; clinic.permissions).
+LEDGER_CAPABILITY = Capability.HANDLE_CONTROLLED_SUBSTANCES
 MG_PLACES = Decimal(1).scaleb(-MG["decimal_places"])  # 0.001
 MG_LIMIT = Decimal(10) ** (MG["max_digits"] - MG["decimal_places"])
 BALANCE_CONSTRAINTS = frozenset({"lot_balance_not_negative", "entry_balance_not_negative"})
@@ -158,10 +158,10 @@ def ledger_administer(
     patient: Patient,
     amount_mg: Decimal | str | int,
     occurred_at: datetime | None = None,
-    session_reference: str = "",
+    session: InfusionSession | None = None,
     request: HttpRequest | None = None,
 ) -> LedgerEntry:
-    """Record a dose given to ``patient`` from ``lot`` by ``actor``."""
+    """Record a dose given to ``patient`` from ``lot`` by ``actor`` (in ``session``)."""
     require(actor, LEDGER_CAPABILITY)
     locked = _lock(lot)
     errors: Errors = {}
@@ -174,7 +174,7 @@ def ledger_administer(
             f"Lot {locked.lot_number} expired on {locked.expiry_date:%Y-%m-%d}: give the dose "
             "from another lot, and record the expired stock as waste."
         )
-    _session_reference(session_reference, errors)
+    _check_session(session, patient, locked, errors)
     if amount is not None:
         _refuse_below_zero(locked, -amount, errors)
     _raise_if(errors)
@@ -186,7 +186,7 @@ def ledger_administer(
         recorded_by=actor,
         patient=patient,
         occurred_at=occurred_at,
-        session_reference=session_reference.strip(),
+        session=session,
         audit=("recorded a ketamine dose (lot, amount, patient)", request),
     )
     return entry
@@ -203,7 +203,7 @@ def ledger_waste(
     reason: str = "",
     patient: Patient | None = None,
     occurred_at: datetime | None = None,
-    session_reference: str = "",
+    session: InfusionSession | None = None,
     request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Record drug destroyed, seen by ``witness``, who confirms with their own password."""
@@ -212,8 +212,8 @@ def ledger_waste(
     errors: Errors = {}
     amount = _decimal(amount_mg, "amount_mg", "The amount wasted", "mg", errors)
     occurred_at = _occurred_at(locked, occurred_at, errors)
-    _check_witness(actor, witness, witness_password, errors)
-    _session_reference(session_reference, errors)
+    _check_witness(actor, witness, witness_password, errors, request)
+    _check_session(session, patient, locked, errors)
     if amount is not None:
         _refuse_below_zero(locked, -amount, errors)
     _raise_if(errors)
@@ -227,7 +227,7 @@ def ledger_waste(
         reason=reason.strip(),
         patient=patient,
         occurred_at=occurred_at,
-        session_reference=session_reference.strip(),
+        session=session,
         audit=("recorded witnessed ketamine waste (lot, amount, witness)", request),
     )
     return entry
@@ -369,7 +369,7 @@ CSV_COLUMNS = [
     "recorded_by",
     "witness",
     "reason",
-    "session_reference",
+    "session_id",
     "corrects_entry_id",
 ]
 
@@ -391,7 +391,7 @@ def ledger_csv(*, start: date, end: date) -> str:
     window_end = datetime.combine(end + timedelta(days=2), datetime.min.time(), UTC)
     entries = (
         LedgerEntry.objects.filter(occurred_at__gte=window_start, occurred_at__lt=window_end)
-        .select_related("lot__location", "recorded_by", "witness", "patient", "corrects")
+        .select_related("lot__location", "recorded_by", "witness", "patient", "corrects", "session")
         .order_by("lot__location__name", "lot__received_at", "lot_id", "created_at", "id")
     )
     out = io.StringIO()
@@ -427,7 +427,7 @@ def ledger_csv(*, start: date, end: date) -> str:
                 _cell(_staff_name(entry.recorded_by)),
                 _cell(_staff_name(entry.witness)) if entry.witness else "",
                 _cell(entry.reason),
-                _cell(entry.session_reference),
+                entry.session.public_id if entry.session else "",
                 entry.corrects.public_id if entry.corrects else "",
             ]
         )
@@ -494,32 +494,24 @@ def _below_zero_message(lot: Lot) -> str:
     )
 
 
-def _check_witness(actor: User, witness: User | None, password: str, errors: Errors) -> None:
-    if witness is None:
-        errors.setdefault("witness", []).append(
-            "Choose the second member of staff who saw the drug destroyed."
-        )
-        return
-    if witness.pk == actor.pk:
-        errors.setdefault("witness", []).append(
-            "You cannot witness your own waste: ask another nurse or physician to watch and "
-            "confirm with their password."
-        )
-        return
-    if not user_can(witness, LEDGER_CAPABILITY):
-        errors.setdefault("witness", []).append(
-            f"{witness} cannot witness controlled-substance waste: ask an active nurse or "
-            "physician."
-        )
-        return
-    if not password:
-        errors.setdefault("witness_password", []).append(
-            f"{witness} must enter their own password to confirm they saw the waste."
-        )
-    elif not witness.check_password(password):
-        errors.setdefault("witness_password", []).append(
-            f"That is not {witness}'s password: ask them to enter it again."
-        )
+def _check_witness(
+    actor: User,
+    witness: User | None,
+    password: str,
+    errors: Errors,
+    request: HttpRequest | None = None,
+) -> None:
+    for field, messages in cosigner_errors(
+        actor=actor,
+        cosigner=witness,
+        password=password,
+        capability=LEDGER_CAPABILITY,
+        field="witness",
+        what="saw the drug destroyed",
+        who="another nurse or physician",
+        request=request,
+    ).items():
+        errors.setdefault(field, []).extend(messages)
 
 
 def _occurred_at(locked: Lot, occurred_at: datetime | None, errors: Errors) -> datetime:
@@ -537,11 +529,21 @@ def _occurred_at(locked: Lot, occurred_at: datetime | None, errors: Errors) -> d
     return occurred_at
 
 
-def _session_reference(value: str, errors: Errors) -> None:
-    max_length = LedgerEntry._meta.get_field("session_reference").max_length or 0
-    if len((value or "").strip()) > max_length:
-        errors.setdefault("session_reference", []).append(
-            f"Shorten the session reference to at most {max_length} characters."
+def _check_session(
+    session: InfusionSession | None, patient: Patient | None, lot: Lot, errors: Errors
+) -> None:
+    """A dose or waste booked to a session must be that session's patient's, at its place."""
+    if session is None:
+        return
+    appointment = session.appointment
+    if patient is not None and appointment.patient_id != patient.pk:
+        errors.setdefault("patient", []).append(
+            "This session is another patient's: book the drug to the patient in the chair."
+        )
+    if appointment.location_id != lot.location_id:
+        errors.setdefault("lot", []).append(
+            f"Lot {lot.lot_number} is stock of another location: draw from a lot kept where "
+            "the session takes place."
         )
 
 

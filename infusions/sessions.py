@@ -150,6 +150,7 @@ def session_transition(
         )
     if target in GATED_STATES:
         _refuse_unless_cleared(appointment, target)
+    _refuse_unless_ready(current, previous, target)
 
     now = timezone.now()
     current.state = target
@@ -245,6 +246,27 @@ def _refuse_unless_cleared(appointment: Appointment, target: State) -> None:
     if missing:
         step = "pass the pre-assessment" if target == State.PRE_ASSESSMENT_PASSED else "start"
         raise ValidationError({"state": [f"The session can't {step} yet. " + " ".join(missing)]})
+
+
+def _refuse_unless_ready(session: InfusionSession, previous: State, target: State) -> None:
+    """The session's own records each step needs: a complete pre-assessment to pass it, a
+    signed dose order (and no blood-pressure hold) to start, a signed discharge checklist
+    to discharge. Each module says what is missing in words a nurse can act on."""
+    # Imported here: those modules build on this one.
+    from infusions.discharge import discharge_problems
+    from infusions.orders import start_problems
+    from infusions.preassessment import pre_assessment_problems
+
+    if target == State.PRE_ASSESSMENT_PASSED:
+        problems, step = pre_assessment_problems(session), "pass the pre-assessment"
+    elif target == State.INFUSING and previous == State.PRE_ASSESSMENT_PASSED:
+        problems, step = start_problems(session), "start"
+    elif target == State.DISCHARGED:
+        problems, step = discharge_problems(session), "be discharged"
+    else:
+        return
+    if problems:
+        raise ValidationError({"state": [f"The session can't {step} yet. " + " ".join(problems)]})
 
 
 # --- The appointment -------------------------------------------------------------------------

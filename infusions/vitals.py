@@ -14,7 +14,7 @@ Pure: no models, and Django only inside the ``*_from_settings()`` functions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -112,14 +112,19 @@ def _label(name: str) -> str:
     return what[4].upper() + what[5:] if what.startswith("the ") else what
 
 
-def validate_reading(reading: Reading) -> None:
-    """Raise ``ReadingError`` with every problem at once; return None when it is valid."""
+def validate_reading(reading: Reading, required: Iterable[str] = REQUIRED_FIELDS) -> None:
+    """Raise ``ReadingError`` with every problem at once; return None when it is valid.
+
+    ``required`` names the values that must be there (a monitor sends fewer than a nurse
+    enters); blood pressure is always both pressures or neither, and a reading has at least
+    one value."""
     errors: dict[str, str] = {}
+    required = frozenset(required)
     for name, (low, high) in PHYSIOLOGICAL_LIMITS.items():
         value = getattr(reading, name)
         what, unit = _NAMES[name]
         if value is None:
-            if name in REQUIRED_FIELDS:
+            if name in required:
                 errors[name] = f"Enter {what}."
         elif isinstance(value, bool) or not isinstance(value, int):
             errors[name] = f"Enter {what} as a whole number, not {value!r}."
@@ -129,6 +134,11 @@ def validate_reading(reading: Reading) -> None:
                 "check the reading and enter it again."
             )
     systolic, diastolic = reading.systolic, reading.diastolic
+    if (systolic is None) != (diastolic is None):
+        missing = "diastolic" if diastolic is None else "systolic"
+        errors.setdefault(missing, f"Enter {_NAMES[missing][0]} too: blood pressure is both.")
+    if all(getattr(reading, name) is None for name in PHYSIOLOGICAL_LIMITS):
+        errors.setdefault("systolic", "Enter at least one vital sign.")
     both_valid = "systolic" not in errors and "diastolic" not in errors
     if both_valid and systolic and diastolic and diastolic >= systolic:
         errors["diastolic"] = (

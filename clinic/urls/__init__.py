@@ -4,6 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("staff/patients/", include("patients.urls")),
     path("staff/schedule/", include("scheduling.urls")),
+    path("staff/sessions/", include("infusions.urls")),
+    path("staff/ledger/", include("infusions.urls.ledger")),
     path("book/", include("scheduling.urls.public")),
     path("staff/", include(("clinic.urls.staff", "staff"))),
     path("p/", include("patients.urls.public")),

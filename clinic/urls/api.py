@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic.api.locations import LocationDetail, LocationList
 from clinic.api.views import MeView
+from infusions.api.urls import urlpatterns as infusions_api
 from patients import api as patients_api
 from scheduling import api as scheduling_api
 
@@ -86,6 +87,7 @@ v1 = [
         scheduling_api.WaitlistDetail.as_view(),
         name="waitlist-detail",
     ),
+    *infusions_api,
 ]
 
 urlpatterns = [

@@ -12,6 +12,7 @@ from django.db import IntegrityError
 from clinic.models import AuditEvent
 from infusions.models import InfusionSession, InfusionSessionState, SessionStateChange
 from infusions.sessions import SESSION_TRANSITIONS, session_for_appointment, session_transition
+from infusions.tests.factories import complete_pre_assessment, signed_discharge, signed_order
 from patients.models import ScreeningDecision
 from patients.tests.factories import ScreeningDecisionFactory
 from scheduling.models import AppointmentStatus
@@ -93,8 +94,14 @@ def appointment(nina, riverside, patient):
 
 
 @pytest.fixture
-def session(nina, appointment):
-    return session_for_appointment(appointment=appointment, actor=nina)
+def session(nina, phil, appointment):
+    """A session whose records let every move through: the graph is what is tested here
+    (what each step needs is tested with its module)."""
+    session = session_for_appointment(appointment=appointment, actor=nina)
+    complete_pre_assessment(session, nina)
+    signed_order(session, phil)
+    signed_discharge(session, nina)
+    return session
 
 
 def move(actor, session, to_state, reason=""):

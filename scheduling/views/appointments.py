@@ -29,7 +29,8 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.audit import Action, audit_record
 from clinic.forms import SearchForm, show_service_errors
 from clinic.models import Location
-from clinic.permissions import Capability, capability_required
+from clinic.permissions import Capability, capability_required, user_can
+from infusions.models import InfusionSession
 from patients.models import Patient
 from patients.selectors import patient_for, patients_search
 from scheduling.availability import Slot, free_slots, nearest_free_slots
@@ -38,6 +39,7 @@ from scheduling.forms import CancelForm, RescheduleRangeForm, SlotChoiceForm, Sl
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.selectors import appointment_for
 from scheduling.services import (
+    INFUSION_KINDS,
     SlotTaken,
     appointment_book,
     appointment_cancel,
@@ -239,6 +241,9 @@ def appointment_detail(request: HttpRequest, appointment_id: uuid.UUID) -> HttpR
         "offered_to": WaitlistEntry.objects.filter(offered_appointment=appointment)
         .select_related("patient")
         .first(),
+        "has_session": appointment.appointment_type.kind in INFUSION_KINDS,
+        "infusion_session": InfusionSession.objects.filter(appointment=appointment).first(),
+        "can_see_session": user_can(request.user, Capability.VIEW_CLINICAL),
     }
     return render(request, "scheduling/appointments/detail.html", context)
 

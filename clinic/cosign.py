@@ -1,0 +1,102 @@
+"""A second member of staff confirming an act with their own password.
+
+Witnessing controlled-substance waste and a physician's sign-off at the chair both happen on
+someone else's screen: the second person types their password there. ``cosigner_errors``
+checks who they are and that password, and keeps the same lockout as signing in
+(``LOGIN_FAILURE_LIMIT`` wrong passwords lock the cosigner out for ``LOGIN_LOCKOUT_MINUTES``),
+so the password box is not a way round django-axes.
+
+Failures are counted in the cache, keyed by the cosigner's public id, because the services
+that call this run in a transaction that a refusal rolls back. Each failure is also logged
+(staff ids only: not the password, not the patient).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from clinic.audit import client_ip
+from clinic.models import User
+from clinic.permissions import Capability, user_can
+
+Errors = dict[str, list[str]]
+logger = logging.getLogger(__name__)
+
+
+def _failures_key(user: User) -> str:
+    return f"cosign-failures:{user.public_id}"
+
+
+def cosigner_locked_out(user: User) -> bool:
+    return cache.get(_failures_key(user), 0) >= settings.AXES_FAILURE_LIMIT
+
+
+def cosigner_errors(
+    *,
+    actor: User,
+    cosigner: User | None,
+    password: str,
+    capability: Capability,
+    field: str,
+    what: str,
+    who: str,
+    request: HttpRequest | None = None,
+) -> Errors:
+    """What stops ``cosigner`` from confirming ``what`` for ``actor``; empty when nothing.
+
+    ``field`` names the form field for the person (the password's is ``<field>_password``);
+    ``who`` says who may cosign ("an active nurse or physician"). The cosigner must be
+    someone else, hold ``capability``, not be locked out, and type their password.
+    """
+    password_field = f"{field}_password"
+    if cosigner is None:
+        return {field: [f"Choose the second member of staff who {what}."]}
+    if cosigner.pk == actor.pk:
+        return {
+            field: [
+                f"You cannot be your own second person: ask {who} to confirm with their password."
+            ]
+        }
+    if not user_can(cosigner, capability):
+        return {field: [f"{cosigner} cannot confirm this: ask {who}."]}
+    if cosigner_locked_out(cosigner):
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        return {
+            password_field: [
+                f"{cosigner} entered a wrong password too many times and is locked out for "
+                f"{minutes} minutes: ask someone else, or a clinic admin to unlock them."
+            ]
+        }
+    if not password:
+        return {password_field: [f"{cosigner} must enter their own password to confirm."]}
+    if not cosigner.check_password(password):
+        _count_failure(actor, cosigner, request)
+        return {password_field: [f"That is not {cosigner}'s password: ask them to enter it again."]}
+    cache.delete(_failures_key(cosigner))
+    return {}
+
+
+def cosigner_unlock(user: User) -> None:
+    """Forget ``user``'s wrong cosigning passwords (with the sign-in lockout's unlock)."""
+    cache.delete(_failures_key(user))
+
+
+def _count_failure(actor: User, cosigner: User, request: HttpRequest | None) -> None:
+    key = _failures_key(cosigner)
+    timeout = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    cache.add(key, 0, timeout=timeout)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+    # Logged rather than audited: the caller's transaction rolls back with the refusal.
+    logger.warning(
+        "wrong cosigning password for staff %s, entered by staff %s from %s",
+        cosigner.public_id,
+        actor.public_id,
+        client_ip(request) or "no request",
+    )

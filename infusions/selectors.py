@@ -1,0 +1,58 @@
+"""Reads of infusion sessions and the ledger, and the access checks that go with them.
+
+``session_for`` is the one way pages, the API and tasks fetch an infusion session for a
+member of staff: 403 without ``Capability.VIEW_CLINICAL`` (a session is clinical detail),
+404 when there is no such session. ``lot_for`` does the same for ketamine lots, with
+``Capability.HANDLE_CONTROLLED_SUBSTANCES``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+
+from clinic.permissions import Capability, require, user_can
+from infusions.models import InfusionSession, Lot
+
+
+def sessions_visible_to(user: Any) -> QuerySet[InfusionSession]:
+    """Every session ``user`` may see, with its appointment, patient and place joined in."""
+    if not user_can(user, Capability.VIEW_CLINICAL):
+        return InfusionSession.objects.none()
+    return InfusionSession.objects.select_related(
+        "appointment__patient",
+        "appointment__location",
+        "appointment__appointment_type",
+        "appointment__chair",
+        "appointment__clinician",
+        "appointment__course",
+    )
+
+
+def session_for(user: Any, public_id: uuid.UUID | str) -> InfusionSession:
+    """The session ``user`` may see; 403 without the capability, 404 if there is none."""
+    require(user, Capability.VIEW_CLINICAL)
+    try:
+        return sessions_visible_to(user).get(public_id=public_id)
+    except (InfusionSession.DoesNotExist, ValueError, ValidationError):
+        raise Http404("No such infusion session.") from None
+
+
+def lots_visible_to(user: Any) -> QuerySet[Lot]:
+    """Every ketamine lot ``user`` may see, with its location and receiver joined in."""
+    if not user_can(user, Capability.HANDLE_CONTROLLED_SUBSTANCES):
+        return Lot.objects.none()
+    return Lot.objects.select_related("location", "received_by")
+
+
+def lot_for(user: Any, public_id: uuid.UUID | str) -> Lot:
+    """The lot ``user`` may see; 403 without the capability, 404 if there is none."""
+    require(user, Capability.HANDLE_CONTROLLED_SUBSTANCES)
+    try:
+        return lots_visible_to(user).get(public_id=public_id)
+    except (Lot.DoesNotExist, ValueError, ValidationError):
+        raise Http404("No such lot.") from None

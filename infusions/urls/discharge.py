@@ -1,0 +1,3 @@
+"""discharge pages of the session screen."""
+
+urlpatterns: list = []

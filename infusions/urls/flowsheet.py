@@ -1,0 +1,3 @@
+"""flowsheet pages of the session screen."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""preassessment pages of the session screen."""
+
+urlpatterns: list = []
