@@ -1,7 +1,14 @@
 """The infusion session and ledger API, included in /api/v1/ (namespace "api").
 
-Each module owns its paths: sessions (lifecycle, pre-assessment, dose), readings and events
-(the flowsheet, including a monitor's batch), discharge, and the ledger.
+Each module owns its paths: sessions (lifecycle, pre-assessment, dose), readings (the
+flowsheet, alerts and events, including a monitor's batch), discharge, and the ledger.
 """
 
-urlpatterns: list = []
+from infusions.api import discharge, ledger, readings, sessions
+
+urlpatterns = [
+    *sessions.urlpatterns,
+    *readings.urlpatterns,
+    *discharge.urlpatterns,
+    *ledger.urlpatterns,
+]

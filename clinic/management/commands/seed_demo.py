@@ -27,6 +27,7 @@ from clinic.services import (
     location_create,
     location_set_opening_hours,
 )
+from infusions.demo import seed_demo_infusions
 from patients.consent_defaults import seed_consent_document
 from patients.demo import seed_demo_patients
 from scheduling.demo import seed_demo_schedule
@@ -146,6 +147,8 @@ class Command(BaseCommand):
                 created += seed_demo_patients(physician=physician)
                 # Shifts for the demo clinicians, so there is something to book.
                 created += seed_demo_schedule()
+                # Ketamine stock per location, and an infusion to walk through.
+                created += seed_demo_infusions()
         if verbosity == 0:
             return
         chairs = Chair.objects.filter(location__name__in=[d.name for d in DEMO_LOCATIONS])

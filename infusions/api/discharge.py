@@ -1,0 +1,3 @@
+"""The discharge API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The ledger API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The readings API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The sessions API."""
+
+urlpatterns: list = []

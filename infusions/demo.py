@@ -1,0 +1,127 @@
+"""The demo clinic's ketamine stock and an infusion to walk through, for ``manage.py
+seed_demo`` (with DEBUG on).
+
+- Stock: each demo location without any lot receives one (50 mg/mL, 50 mL: 2,500 mg),
+  received by the demo nurse through ``lot_receive`` like any delivery, expiring in a year.
+- An infusion: the demo patient approved for treatment (Samuel Okonkwo) signs the consent
+  form on the clinic tablet if he has not, and gets an infusion at Riverside at the first
+  free time from now, unless he has one booked already, so a nurse can open the session
+  from the schedule and take it from check-in to discharge.
+
+Everything is looked up first, so running it again creates nothing; anything missing is
+skipped quietly, and seeding never fails because of it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.models import Location, User
+from infusions.ledger import lot_receive
+from patients.models import ConsentSignature, Patient
+from patients.services.consent import (
+    consent_current_signature,
+    consent_document_current,
+    consent_sign,
+)
+from patients.services.screening import course_scheduling_allowed
+from scheduling.availability import free_slots
+from scheduling.models import AppointmentKind, AppointmentStatus, AppointmentType
+from scheduling.services import SlotTaken, appointment_book
+
+DEMO_LOTS = {"Riverside": "RV-2611", "Mesa": "MS-2611"}
+DEMO_PATIENT_EMAIL = "samuel.okonkwo@example.com"
+DEMO_INFUSION_LOCATION = "Riverside"
+SEARCH_DAYS = 7
+
+
+@transaction.atomic
+def seed_demo_infusions() -> int:
+    """Add the demo stock and infusion that are missing; returns how many records were
+    created (0 the second time)."""
+    nurse = User.objects.filter(email=f"nurse@{settings.DEMO_EMAIL_DOMAIN}", is_active=True).first()
+    if nurse is None:
+        return 0
+    return _seed_lots(nurse) + _seed_infusion(nurse)
+
+
+def _seed_lots(nurse: User) -> int:
+    created = 0
+    for location in Location.objects.filter(name__in=list(DEMO_LOTS), is_active=True):
+        if location.ketamine_lots.exists():
+            continue
+        lot_receive(
+            actor=nurse,
+            location=location,
+            product_name="Ketamine HCl injection 50 mg/mL (demo)",
+            concentration_mg_per_ml=Decimal(50),
+            volume_ml=Decimal(50),
+            lot_number=DEMO_LOTS[location.name],
+            expiry_date=location.local_now().date() + timedelta(days=365),
+            supplier="Demo Pharmacy Supply",
+            invoice_number=f"DEMO-{DEMO_LOTS[location.name]}",
+        )
+        created += 1
+    return created
+
+
+def _seed_infusion(nurse: User) -> int:
+    patient = Patient.objects.filter(email__iexact=DEMO_PATIENT_EMAIL).first()
+    location = Location.objects.filter(name=DEMO_INFUSION_LOCATION, is_active=True).first()
+    infusion = AppointmentType.objects.filter(kind=AppointmentKind.INFUSION).first()
+    if patient is None or location is None or infusion is None:
+        return 0
+    if not course_scheduling_allowed(patient)[0]:
+        return 0
+    created = _sign_consent(patient, nurse)
+    booked = patient.appointments.filter(
+        appointment_type=infusion,
+        starts_at__gte=timezone.now() - timedelta(hours=12),
+    ).exclude(status=AppointmentStatus.CANCELLED)
+    if booked.exists():
+        return created
+    today = location.local_now().date()
+    slots = free_slots(
+        location=location,
+        appointment_type=infusion,
+        start_date=today,
+        end_date=today + timedelta(days=SEARCH_DAYS),
+        patient=patient,
+        step_minutes=30,
+    )
+    for slot in slots:
+        try:
+            appointment_book(
+                actor=nurse,
+                patient=patient,
+                location=location,
+                appointment_type=infusion,
+                starts_at=slot.starts_at,
+            )
+        except (ValidationError, SlotTaken):
+            continue
+        return created + 1
+    return created
+
+
+def _sign_consent(patient: Patient, nurse: User) -> int:
+    document = consent_document_current()
+    if document is None or consent_current_signature(patient) is not None:
+        return 0
+    consent_sign(
+        patient=patient,
+        document=document,
+        signed_name=f"{patient.legal_first_name} {patient.legal_last_name}",
+        sections_acknowledged=[section["heading"] for section in document.sections],
+        method=ConsentSignature.Method.TABLET,
+        ip_address=None,
+        user_agent="seed_demo",
+        witnessed_by=nurse,
+    )
+    return 1

@@ -1,0 +1,58 @@
+"""The demo clinic's ketamine stock and walk-through infusion (``seed_demo`` with DEBUG on)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from infusions.ledger import lot_balance_from_entries
+from infusions.models import LedgerEntry, Lot
+from patients.models import Patient
+from patients.services.consent import infusion_start_allowed
+from scheduling.models import AppointmentKind
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_demo_location_gets_a_lot_that_balances(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+
+    lots = Lot.objects.select_related("location").order_by("location__name")
+    assert [lot.location.name for lot in lots] == ["Mesa", "Riverside"]
+    for lot in lots:
+        assert lot.balance_mg == Decimal("2500.000")
+        assert lot_balance_from_entries(lot) == lot.balance_mg
+        assert lot.received_by.email.startswith("nurse@")
+
+
+def test_the_approved_demo_patient_is_consented_and_booked_for_an_infusion(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+
+    samuel = Patient.objects.get(email="samuel.okonkwo@example.com")
+    assert infusion_start_allowed(samuel)[0]
+    infusions = samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION)
+    assert infusions.count() == 1
+    assert infusions.get().location.name == "Riverside"
+
+
+def test_running_it_again_adds_no_stock_and_no_second_infusion(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    before = (Lot.objects.count(), LedgerEntry.objects.count())
+
+    call_command("seed_demo", verbosity=0)
+
+    assert (Lot.objects.count(), LedgerEntry.objects.count()) == before
+    samuel = Patient.objects.get(email="samuel.okonkwo@example.com")
+    assert samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION).count() == 1
+
+
+def test_there_is_no_demo_stock_without_debug(settings):
+    settings.DEBUG = False
+    call_command("seed_demo", verbosity=0)
+
+    assert not Lot.objects.exists()

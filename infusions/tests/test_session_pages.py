@@ -1,0 +1,187 @@
+"""The session screen's frame: opening a session from its appointment, who may see it, and
+the state buttons, which show the lifecycle's refusals instead of failing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from clinic.models import AuditEvent
+from infusions.models import InfusionSession, InfusionSessionState, SessionStateChange
+from infusions.sessions import session_transition
+from infusions.tests.factories import infusion_session
+from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+
+S = InfusionSessionState
+
+
+@pytest.fixture
+def session(nina, phil):
+    return infusion_session(nina, phil)
+
+
+def session_page(session):
+    return reverse("infusions:session", args=[session.public_id])
+
+
+def move(client, session, to_state, reason=""):
+    return client.post(
+        reverse("infusions:session-move", args=[session.public_id]),
+        {"to_state": to_state, "reason": reason},
+        follow=True,
+    )
+
+
+# --- Opening -----------------------------------------------------------------------------
+
+
+def test_the_appointment_page_opens_the_session_of_an_infusion(client, nina, phil):
+    location = riverside_for(nina, phil)
+    appointment = book(nina, cleared_for_infusions(phil), location, "infusion", hour=9)
+    client.force_login(nina)
+    detail = reverse("scheduling:appointment-detail", args=[appointment.public_id])
+
+    assert 'data-testid="open-session"' in client.get(detail).content.decode()
+    response = client.post(reverse("infusions:session-open", args=[appointment.public_id]))
+
+    session = InfusionSession.objects.get(appointment=appointment)
+    assert response.status_code == 302
+    assert response["Location"] == session_page(session)
+    # Opening twice is the same session.
+    client.post(reverse("infusions:session-open", args=[appointment.public_id]))
+    assert InfusionSession.objects.filter(appointment=appointment).count() == 1
+
+
+def test_a_consultation_has_no_session_to_open(client, nina, phil):
+    location = riverside_for(nina, phil)
+    appointment = book(nina, cleared_for_infusions(phil), location, "consultation", hour=9)
+    client.force_login(nina)
+
+    detail = reverse("scheduling:appointment-detail", args=[appointment.public_id])
+    assert 'data-testid="open-session"' not in client.get(detail).content.decode()
+    response = client.post(
+        reverse("infusions:session-open", args=[appointment.public_id]), follow=True
+    )
+
+    assert "has no infusion session" in response.content.decode()
+    assert not InfusionSession.objects.exists()
+
+
+def test_the_front_desk_opens_the_session_but_does_not_see_its_clinical_screen(
+    client, fran, nina, phil
+):
+    location = riverside_for(nina, phil)
+    appointment = book(nina, cleared_for_infusions(phil), location, "infusion", hour=9)
+    client.force_login(fran)
+
+    response = client.post(
+        reverse("infusions:session-open", args=[appointment.public_id]), follow=True
+    )
+
+    session = InfusionSession.objects.get(appointment=appointment)
+    assert "a nurse takes it from here" in response.content.decode()
+    assert client.get(session_page(session)).status_code == 403
+
+
+# --- The screen --------------------------------------------------------------------------
+
+
+def test_the_screen_shows_the_session_and_logs_who_saw_it(client, nina, session):
+    client.force_login(nina)
+
+    response = client.get(session_page(session))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert session.appointment.patient.display_name in page
+    assert 'data-testid="session-state">Scheduled<' in page
+    assert 'data-testid="move-checked_in"' in page
+    assert AuditEvent.objects.filter(
+        actor=nina,
+        action=AuditEvent.Action.VIEW,
+        object_id=str(session.appointment.patient.public_id),
+    ).exists()
+
+
+@pytest.mark.parametrize("persona", ["fran", "alice", "edie"])
+def test_only_clinical_staff_see_the_screen(client, request, session, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.get(session_page(session)).status_code == 403
+
+
+def test_an_unknown_session_is_not_found(client, nina):
+    client.force_login(nina)
+
+    url = reverse("infusions:session", args=[uuid.uuid4()])
+    assert client.get(url).status_code == 404
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, session):
+    response = client.get(session_page(session))
+
+    assert response.status_code == 302
+    assert "/login" in response["Location"]
+
+
+# --- Moves ---------------------------------------------------------------------------------
+
+
+def test_a_move_goes_through_and_is_recorded(client, nina, session):
+    client.force_login(nina)
+
+    response = move(client, session, S.CHECKED_IN)
+
+    session.refresh_from_db()
+    assert session.state == S.CHECKED_IN
+    assert "The session is checked in." in response.content.decode()
+    assert SessionStateChange.objects.filter(session=session, to_state=S.CHECKED_IN).exists()
+
+
+def test_a_refused_move_shows_what_is_missing_and_changes_nothing(client, nina, session):
+    session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    client.force_login(nina)
+
+    response = move(client, session, S.PRE_ASSESSMENT_PASSED)
+
+    session.refresh_from_db()
+    assert session.state == S.CHECKED_IN
+    assert "Record the pre-infusion checks first." in response.content.decode()
+
+
+def test_not_started_needs_a_reason(client, nina, session):
+    client.force_login(nina)
+
+    response = move(client, session, S.NOT_STARTED)
+
+    session.refresh_from_db()
+    assert session.state == S.SCHEDULED
+    assert "Say why the session is not started" in response.content.decode()
+
+    move(client, session, S.NOT_STARTED, reason="Blood pressure too high today.")
+    session.refresh_from_db()
+    assert session.state == S.NOT_STARTED
+    assert session.stop_reason == "Blood pressure too high today."
+
+
+def test_an_unknown_state_is_refused_with_the_choices(client, nina, session):
+    client.force_login(nina)
+
+    response = move(client, session, "teleported")
+
+    assert response.status_code == 200
+    assert "is not a session state" in response.content.decode()
+    session.refresh_from_db()
+    assert session.state == S.SCHEDULED
+
+
+def test_the_front_desk_cannot_post_clinical_moves(client, fran, session):
+    client.force_login(fran)
+
+    response = move(client, session, S.CHECKED_IN)
+
+    assert response.status_code == 403
+    session.refresh_from_db()
+    assert session.state == S.SCHEDULED
