@@ -3,8 +3,10 @@
 Witnessing controlled-substance waste and a physician's sign-off at the chair both happen on
 someone else's screen: the second person types their password there. ``cosigner_errors``
 checks who they are and that password, and keeps the same lockout as signing in
-(``LOGIN_FAILURE_LIMIT`` wrong passwords lock the cosigner out for ``LOGIN_LOCKOUT_MINUTES``),
-so the password box is not a way round django-axes.
+(``settings.AXES_FAILURE_LIMIT`` wrong passwords lock the cosigner out for
+``AXES_COOLOFF_TIME`` after the last one; the environment's ``LOGIN_FAILURE_LIMIT`` and
+``LOGIN_LOCKOUT_MINUTES``), so the password box is not a way round django-axes. A clinic
+admin's "unlock" on the staff account page also ends it (``cosigner_unlock``).
 
 Failures are counted in the cache, keyed by the cosigner's public id, because the services
 that call this run in a transaction that a refusal rolls back. Each failure is also logged
@@ -93,6 +95,10 @@ def _count_failure(actor: User, cosigner: User, request: HttpRequest | None) -> 
         cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=timeout)
+    # The lockout runs from the last wrong password, as django-axes's does. (The file and
+    # database caches' incr also resets the expiry to their default timeout: this puts it
+    # back to the cool-off.)
+    cache.touch(key, timeout=timeout)
     # Logged rather than audited: the caller's transaction rolls back with the refusal.
     logger.warning(
         "wrong cosigning password for staff %s, entered by staff %s from %s",

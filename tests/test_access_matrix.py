@@ -20,8 +20,8 @@ PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
 NAVIGATION = {
     "fran": CLINICAL_NAV,
-    "nina": CLINICAL_NAV,
-    "phil": CLINICAL_NAV,
+    "nina": [*CLINICAL_NAV, "Ledger"],
+    "phil": [*CLINICAL_NAV, "Ledger"],
     "alice": [
         "Home",
         "Schedule",
@@ -48,6 +48,10 @@ ALLOWED = {
     "/api/v1/appointments/": {"fran", "nina", "phil", "alice"},
     "/api/v1/courses/": {"fran", "nina", "phil", "alice"},
     "/api/v1/waitlist/": {"fran", "nina", "phil", "alice"},
+    "/staff/ledger/": {"nina", "phil"},
+    "/staff/ledger/receive/": {"nina", "phil"},
+    "/staff/ledger/export/": {"nina", "phil"},
+    "/api/v1/ledger/lots/": {"nina", "phil"},
     "/staff/accounts/": {"alice"},
     "/staff/audit/": {"alice"},
     "/admin/": {"alice"},

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clinic import accounts
+from clinic.cosign import cosigner_locked_out, cosigner_unlock
 from clinic.forms import (
     StaffAccountEditForm,
     StaffAccountForm,
@@ -93,6 +94,7 @@ def account_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "form": form,
         "password_link": password_link,
         "is_self": member.pk == request.user.pk,
+        "cosign_locked_out": cosigner_locked_out(member),
     }
     return render(request, "clinic/accounts/edit.html", context)
 
@@ -128,7 +130,11 @@ def _set_active(request: HttpRequest, public_id: UUID, *, is_active: bool) -> Ht
 @capability_required(Capability.MANAGE_STAFF)
 def account_unlock(request: HttpRequest, public_id: UUID) -> HttpResponse:
     member = staff_member_for(request.user, public_id)
-    if accounts.staff_unlock(actor=request.user, member=member, request=request):
+    cleared = accounts.staff_unlock(actor=request.user, member=member, request=request)
+    # The same lockout guards their password when they confirm on a colleague's screen.
+    cosign_locked = cosigner_locked_out(member)
+    cosigner_unlock(member)
+    if cleared or cosign_locked:
         messages.success(request, f"Unlocked: {member} can try to sign in again straight away.")
     else:
         messages.info(request, f"{member} has no failed sign-ins on record; nothing to unlock.")

@@ -1,5 +1,21 @@
-"""The controlled-substance ledger's pages, under /staff/ledger/ (namespace "ledger")."""
+"""The controlled-substance ledger's pages, under /staff/ledger/ (namespace "ledger").
+
+There is no delete or edit route, on purpose: ledger records are kept (at least two years)
+and corrected by new entries.
+"""
+
+from django.urls import path
+
+from infusions.views import ledger
 
 app_name = "ledger"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", ledger.lot_list, name="lot-list"),
+    path("receive/", ledger.lot_receive_page, name="lot-receive"),
+    path("export/", ledger.ledger_export, name="export"),
+    path("lots/<uuid:lot_id>/", ledger.lot_detail, name="lot"),
+    path("lots/<uuid:lot_id>/waste/", ledger.lot_waste, name="lot-waste"),
+    path("lots/<uuid:lot_id>/adjustments/", ledger.lot_adjust, name="lot-adjust"),
+    path("lots/<uuid:lot_id>/counts/", ledger.lot_count, name="lot-count"),
+]
