@@ -1,3 +1,11 @@
-"""discharge pages of the session screen."""
+"""Discharge, the printable session summary and the after-care sheet."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from infusions.views import discharge
+
+urlpatterns = [
+    path("<uuid:session_id>/discharge/", discharge.discharge_view, name="discharge"),
+    path("<uuid:session_id>/summary/", discharge.session_summary, name="session-summary"),
+    path("<uuid:session_id>/aftercare/", discharge.session_aftercare, name="session-aftercare"),
+]

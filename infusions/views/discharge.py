@@ -1,14 +1,336 @@
-"""The discharge part of the session screen."""
+"""The discharge and chart parts of the session screen, the printable session summary and
+the after-care sheet.
+
+The discharge section lists what stands in the way (``infusions.discharge.discharge_blockers``),
+shows the baseline reading next to the latest one so the nurse can judge "back near
+baseline", and holds the checklist; the physician's fields appear only while an alert is
+unresolved. A refusal re-renders the section with the messages next to the fields (HTMX) or
+redirects back with them (no JavaScript). Signing changes the whole page (the state, the
+next steps), so after a signature HTMX is told to load the page again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
-from infusions.models import InfusionSession
+from clinic.audit import Action, audit_record
+from clinic.forms import show_service_errors
+from clinic.models import User
+from clinic.permissions import Capability, capability_required, user_can
+from infusions.chart import chart_for_session, event_label
+from infusions.discharge import (
+    DISCHARGE_STATES,
+    baseline_reading,
+    default_escort_name,
+    discharge_blockers,
+    discharge_sign,
+    latest_reading,
+    physicians,
+    unresolved_alerts,
+)
+from infusions.models import (
+    Discharge,
+    DoseAdministration,
+    DoseOrder,
+    InfusionSession,
+    PreAssessment,
+    SessionAlert,
+    SessionEvent,
+    VitalsReading,
+)
+from infusions.selectors import session_for
+
+SECTION = "discharge"
+ALDRETE_CHOICES = [("", "Choose a score")] + [(str(n), str(n)) for n in range(10, -1, -1)]
+
+
+class PhysicianChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.full_name
+
+
+class DischargeForm(forms.Form):
+    """The checklist as the nurse ticks it; ``discharge_sign`` decides what is enough."""
+
+    vitals_near_baseline = forms.BooleanField(
+        required=False, label="Vital signs are back near the patient's baseline"
+    )
+    alert_and_oriented = forms.BooleanField(
+        required=False, label="Alert and oriented (knows who and where they are, and the day)"
+    )
+    aldrete_score = forms.TypedChoiceField(
+        choices=ALDRETE_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Modified Aldrete score",
+    )
+    escort_present = forms.BooleanField(
+        required=False, label="An adult escort is here to take the patient home"
+    )
+    escort_name = forms.CharField(required=False, max_length=120, label="Escort's name")
+    instructions_given = forms.BooleanField(
+        required=False,
+        label="After-care instructions given: no driving, machinery or important decisions "
+        "until the next day",
+    )
+    physician = PhysicianChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        to_field_name="public_id",
+        empty_label="Choose the physician",
+        label="Physician who reviewed the unresolved alert",
+    )
+    physician_password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        label="Physician's password (not needed when the physician signs)",
+    )
+    physician_note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Physician's note",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["physician"].queryset = physicians()
 
 
 def section_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    """What this part of the session screen shows."""
-    return {}
+    """What the discharge and chart parts of the session screen show."""
+    return _discharge_context(request, session) | {"chart": chart_for_session(session)}
+
+
+def _discharge_context(
+    request: HttpRequest, session: InfusionSession, form: DischargeForm | None = None
+) -> dict[str, Any]:
+    discharge = Discharge.objects.filter(session=session).select_related("signed_by", "physician")
+    discharge = discharge.first()
+    applies = discharge is None and session.state in DISCHARGE_STATES
+    context: dict[str, Any] = {
+        "discharge": discharge,
+        "discharge_applies": applies,
+        "discharge_min_aldrete": _min_aldrete(),
+    }
+    if not applies:
+        return context
+    unresolved = unresolved_alerts(session)
+    if form is None:
+        initial = {"escort_name": default_escort_name(session)}
+        if unresolved and user_can(request.user, Capability.SIGN_MEDICAL_ORDERS):
+            initial["physician"] = request.user.public_id
+        form = DischargeForm(initial=initial)
+    return context | {
+        "discharge_blockers": discharge_blockers(session),
+        "discharge_unresolved": unresolved,
+        "discharge_form": form,
+        "discharge_baseline": baseline_reading(session),
+        "discharge_latest": latest_reading(session),
+        "discharge_stopped_early": session.state == InfusionSession.State.STOPPED_EARLY,
+    }
+
+
+def _min_aldrete() -> int:
+    return settings.DISCHARGE_MIN_ALDRETE
+
+
+@require_POST
+@capability_required(Capability.RECORD_CLINICAL)
+def discharge_view(request: HttpRequest, session_id: Any) -> HttpResponse:
+    """Sign the discharge checklist."""
+    # The session screen imports this module for its sections.
+    from infusions.views.session import session_context, session_url
+
+    session = session_for(request.user, session_id)
+    form = DischargeForm(request.POST)
+    signed = False
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            discharge_sign(
+                actor=request.user,
+                session=session,
+                vitals_near_baseline=data["vitals_near_baseline"],
+                alert_and_oriented=data["alert_and_oriented"],
+                aldrete_score=data["aldrete_score"],
+                escort_present=data["escort_present"],
+                escort_name=data["escort_name"],
+                instructions_given=data["instructions_given"],
+                physician=data["physician"],
+                physician_password=data["physician_password"],
+                physician_note=data["physician_note"],
+                request=request,
+            )
+        except ValidationError as error:
+            show_service_errors(form, error)
+        else:
+            signed = True
+    if signed:
+        messages.success(request, "The discharge checklist is signed: the patient may go home.")
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = session_url(session, SECTION)
+            return response
+        return redirect(session_url(session, SECTION))
+    if request.htmx:
+        context = _page_context(request, session) | _discharge_context(request, session, form)
+        return render(request, "infusions/session/_discharge.html", context)
+    # Without JavaScript: the whole screen again, with what was ticked and the messages.
+    context = session_context(request, session) | _discharge_context(request, session, form)
+    return render(request, "infusions/session/detail.html", context)
+
+
+def _page_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
+    appointment = session.appointment
+    return {
+        "session": session,
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "location": appointment.location,
+        "can_record": user_can(request.user, Capability.RECORD_CLINICAL),
+        "can_sign_orders": user_can(request.user, Capability.SIGN_MEDICAL_ORDERS),
+    }
+
+
+# --- The printable summary and the after-care sheet -------------------------------------------
+
+
+def _audit_view(request: HttpRequest, session: InfusionSession, page: str) -> None:
+    audit_record(
+        actor=request.user,
+        action=Action.VIEW,
+        target=session.appointment.patient,
+        summary=page,
+        request=request,
+    )
+
+
+@require_GET
+@capability_required(Capability.VIEW_CLINICAL)
+def session_summary(request: HttpRequest, session_id: Any) -> HttpResponse:
+    """One printable page: who, when, where, the checks, the dose, the picture, the readings,
+    the alerts and events, and the discharge."""
+    session = session_for(request.user, session_id)
+    _audit_view(request, session, f"infusion session summary {session.public_id}")
+    return render(request, "infusions/summary.html", summary_context(request, session))
+
+
+def summary_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
+    appointment = session.appointment
+    pre = (
+        PreAssessment.objects.filter(session=session)
+        .select_related("vitals", "recorded_by", "caution_acknowledged_by")
+        .first()
+    )
+    orders = list(
+        DoseOrder.objects.filter(session=session)
+        .select_related("ordered_by")
+        .prefetch_related(
+            Prefetch(
+                "administration",
+                queryset=DoseAdministration.objects.select_related("lot", "given_by", "witness"),
+            )
+        )
+        .order_by("signed_at", "id")
+    )
+    current = next((order for order in reversed(orders) if _is_current(order, orders)), None)
+    administration = _administration(current)
+    readings = list(
+        VitalsReading.objects.filter(session=session, entered_in_error_at__isnull=True)
+        .select_related("recorded_by")
+        .order_by("taken_at", "id")
+    )
+    alerts = list(
+        SessionAlert.objects.filter(session=session, reading__entered_in_error_at__isnull=True)
+        .select_related("acknowledged_by")
+        .order_by("raised_at", "id")
+    )
+    events = list(
+        SessionEvent.objects.filter(session=session, entered_in_error_at__isnull=True)
+        .select_related("recorded_by")
+        .order_by("occurred_at", "id")
+    )
+    for event in events:
+        event.label = event_label(event)
+    discharge = (
+        Discharge.objects.filter(session=session).select_related("signed_by", "physician").first()
+    )
+    changes = list(session.state_changes.select_related("by").order_by("at", "id"))
+    staff = _staff_involved(
+        [appointment.clinician, pre and pre.recorded_by, pre and pre.caution_acknowledged_by]
+        + [change.by for change in changes]
+        + [order.ordered_by for order in orders]
+        + ([administration.given_by, administration.witness] if administration else [])
+        + [reading.recorded_by for reading in readings]
+        + [alert.acknowledged_by for alert in alerts]
+        + [event.recorded_by for event in events]
+        + ([discharge.signed_by, discharge.physician] if discharge else [])
+    )
+    return {
+        "session": session,
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "location": appointment.location,
+        "pre": pre,
+        "order": current,
+        "replaced_orders": [order for order in orders if order is not current],
+        "administration": administration,
+        "readings": readings,
+        "alerts": alerts,
+        "events": events,
+        "discharge": discharge,
+        "changes": changes,
+        "staff": staff,
+        "chart": chart_for_session(session, id_prefix="summary-chart"),
+        "printed_at": timezone.now(),
+    }
+
+
+def _is_current(order: DoseOrder, orders: list[DoseOrder]) -> bool:
+    return not any(other.replaces_id == order.pk for other in orders)
+
+
+def _administration(order: DoseOrder | None) -> DoseAdministration | None:
+    if order is None:
+        return None
+    try:
+        return order.administration
+    except DoseAdministration.DoesNotExist:
+        return None
+
+
+def _staff_involved(people: list[User | None]) -> list[User]:
+    seen: dict[int, User] = {}
+    for person in people:
+        if person is not None and person.pk not in seen:
+            seen[person.pk] = person
+    return sorted(seen.values(), key=lambda person: person.full_name)
+
+
+@require_GET
+@capability_required(Capability.VIEW_CLINICAL)
+def session_aftercare(request: HttpRequest, session_id: Any) -> HttpResponse:
+    """The after-care sheet to print (or show on a phone) and hand to the patient."""
+    session = session_for(request.user, session_id)
+    _audit_view(request, session, f"after-care sheet of infusion session {session.public_id}")
+    appointment = session.appointment
+    return render(
+        request,
+        "infusions/aftercare.html",
+        {
+            "session": session,
+            "appointment": appointment,
+            "location": appointment.location,
+        },
+    )
