@@ -15,6 +15,7 @@ on the night they go forward the skipped hour does not appear at all.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,6 +28,7 @@ from django.utils import timezone
 from clinic.models import Chair, Closure, Location, User
 from clinic.permissions import Capability, user_can
 from clinic.selectors import DayHours, location_hours_on, locations_visible_to
+from infusions.flowsheet import with_open_alerts
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
 from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
@@ -81,6 +83,13 @@ class BoardEntry:
     actions: tuple[BoardAction, ...]
     can_cancel: bool
     can_reschedule: bool
+    # Unacknowledged vitals alerts of the appointment's infusion session (0 unless the
+    # appointments came through ``_appointments``), and whether ``user`` may see clinical
+    # detail: clinicians get the count and a link to the session, everyone else a neutral
+    # "needs attention".
+    open_alerts: int = 0
+    session_id: uuid.UUID | None = None
+    sees_clinical: bool = False
 
     @property
     def attending(self) -> bool:
@@ -116,6 +125,9 @@ def board_entry(appointment: Appointment, user: Any) -> BoardEntry:
         ),
         can_cancel=can_book and Status.CANCELLED in next_statuses,
         can_reschedule=can_book and appointment.status == Status.BOOKED,
+        open_alerts=getattr(appointment, "open_alert_count", 0),
+        session_id=getattr(appointment, "session_public_id", None),
+        sees_clinical=user_can(user, Capability.VIEW_CLINICAL),
     )
 
 
@@ -171,7 +183,7 @@ def _with_hours(location: Location, first: date, last: date) -> None:
 def _appointments(user: Any, location: Location, first: date, last: date) -> list[Appointment]:
     starts, ends = local_day_bounds(location, first, last)
     return list(
-        appointments_visible_to(user)
+        with_open_alerts(appointments_visible_to(user))
         .filter(location=location, starts_at__gte=starts, starts_at__lt=ends)
         .order_by("starts_at", "id")
     )

@@ -1,0 +1,126 @@
+"""Open vitals alerts on the day board: clinicians see how many and go straight to the
+session, the front desk sees only that a nurse is needed, and the board's cost in queries
+does not grow with the appointments."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from infusions.flowsheet import alert_acknowledge, open_alert_counts
+from infusions.models import AlertAction, InfusionSessionState
+from infusions.tests.test_flowsheet import record, session_in
+from scheduling.tests.test_board import DAY_QUERIES
+from scheduling.tests.test_booking import next_week, riverside_for
+
+S = InfusionSessionState
+
+
+@pytest.fixture
+def riverside(nina, phil):
+    return riverside_for(nina, phil, chairs=2)
+
+
+def board(client, user, location):
+    if user is not None:
+        client.force_login(user)
+    day = next_week(location)
+    return client.get("/staff/schedule/", {"location": location.public_id, "date": day})
+
+
+def card(html: str, appointment) -> str:
+    match = re.search(
+        rf'<div class="appointment-card[^"]*" id="appointment-{appointment.public_id}".*?'
+        r"(?=<div class=\"appointment-card|</table>|</ul>)",
+        html,
+        re.S,
+    )
+    assert match, "no card for the appointment"
+    return match.group(0)
+
+
+def test_a_nurse_sees_the_open_alert_count_linking_to_the_session(client, nina, phil, riverside):
+    session = session_in(nina, phil, S.INFUSING, location=riverside, hour=9)
+    record(nina, session, systolic=190, diastolic=112)  # two alerts
+
+    html = card(board(client, nina, riverside).content.decode(), session.appointment)
+
+    badge = re.search(r'<a [^>]*data-testid="open-alerts"[^>]*>.*?</a>', html, re.S).group(0)
+    assert f'href="/staff/sessions/{session.public_id}/#flowsheet"' in badge
+    assert "2 open alerts" in badge
+
+
+def test_the_front_desk_sees_only_that_a_nurse_is_needed(client, fran, nina, phil, riverside):
+    session = session_in(nina, phil, S.INFUSING, location=riverside, hour=9)
+    record(nina, session, spo2=88)
+
+    html = card(board(client, fran, riverside).content.decode(), session.appointment)
+
+    assert "Needs a nurse's attention" in html
+    assert "open alert" not in html
+    assert f"/staff/sessions/{session.public_id}/" not in html
+
+
+def test_no_badge_once_every_alert_is_acknowledged(client, nina, phil, riverside):
+    session = session_in(nina, phil, S.INFUSING, location=riverside, hour=9)
+    alert = record(nina, session, spo2=88).alerts.get()
+    alert_acknowledge(actor=nina, alert=alert, action=AlertAction.CONTINUE)
+
+    html = card(board(client, nina, riverside).content.decode(), session.appointment)
+
+    assert 'data-testid="open-alerts"' not in html
+
+
+def test_open_alert_counts_are_fetched_in_one_query(
+    django_assert_num_queries, nina, phil, riverside
+):
+    first = session_in(nina, phil, S.INFUSING, location=riverside, hour=9)
+    second = session_in(nina, phil, S.RECOVERING, location=riverside, hour=11)
+    quiet = session_in(nina, phil, S.INFUSING, location=riverside, hour=13)
+    record(nina, first, heart_rate=130)
+    record(nina, second, spo2=85, respiratory_rate=8)
+    ids = [first.appointment_id, second.appointment_id, quiet.appointment_id]
+
+    with django_assert_num_queries(1):
+        counts = open_alert_counts(ids)
+
+    assert counts == {first.appointment_id: 1, second.appointment_id: 2}
+
+
+@pytest.mark.parametrize("user", ["fran", "nina"])
+def test_the_board_costs_the_same_queries_however_many_sessions_have_alerts(
+    client, request, nina, phil, riverside, user
+):
+    viewer = request.getfixturevalue(user)
+    session = session_in(nina, phil, S.INFUSING, location=riverside, hour=8)
+    record(nina, session, spo2=88)
+    board(client, viewer, riverside)  # sign in, warm the session
+    with CaptureQueriesContext(connection) as with_one:
+        board(client, None, riverside)
+    for hour in (10, 12, 14, 16):
+        more = session_in(nina, phil, S.INFUSING, location=riverside, hour=hour)
+        record(nina, more, heart_rate=45)
+
+    with CaptureQueriesContext(connection) as with_five:
+        response = board(client, None, riverside)
+
+    assert len(with_five) == len(with_one)
+    assert response.content.decode().count('data-testid="open-alerts"') == 5
+
+
+def test_alerts_add_no_query_to_the_board(
+    client, django_assert_num_queries, fran, nina, phil, riverside
+):
+    for hour in (8, 10, 12):
+        session = session_in(nina, phil, S.INFUSING, location=riverside, hour=hour)
+        record(nina, session, spo2=88)
+    client.force_login(fran)
+
+    # As many as the board costs without any session (scheduling/tests/test_board.py).
+    with django_assert_num_queries(DAY_QUERIES):
+        response = board(client, None, riverside)
+
+    assert response.content.decode().count("Needs a nurse's attention") == 3

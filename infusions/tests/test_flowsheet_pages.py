@@ -1,0 +1,458 @@
+"""The flowsheet and events sections of the session screen: what they show, entering a
+reading or an event in a few taps (HTMX and plain posts), acknowledging alerts, marking
+records in error, and who may do what."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from infusions.models import (
+    AlertAction,
+    InfusionSessionState,
+    SessionAlert,
+    SessionEvent,
+    VitalsReading,
+)
+from infusions.tests.test_flowsheet import record, session_in
+
+S = InfusionSessionState
+HTMX = {"HTTP_HX_REQUEST": "true"}
+READING = {
+    "systolic": "128",
+    "diastolic": "84",
+    "heart_rate": "76",
+    "spo2": "97",
+    "respiratory_rate": "14",
+    "consciousness": "2",
+}
+
+
+@pytest.fixture
+def infusing(nina, phil):
+    return session_in(nina, phil, S.INFUSING)
+
+
+def url(session, tail: str = "") -> str:
+    return f"/staff/sessions/{session.public_id}/{tail}"
+
+
+def page(client, user, session, **extra):
+    client.force_login(user)
+    return client.get(url(session), **extra)
+
+
+def section(html: str, section_id: str) -> str:
+    match = re.search(rf'<section id="{section_id}".*?</section>', html, re.S)
+    assert match, f"no #{section_id} section"
+    return match.group(0)
+
+
+# --- What the flowsheet shows --------------------------------------------------------------------
+
+
+def test_the_flowsheet_shows_readings_flags_and_when_the_next_is_due(client, nina, infusing):
+    taken = timezone.now() - timedelta(minutes=2)
+    record(nina, infusing, taken_at=taken, systolic=186, diastolic=95)
+
+    response = page(client, nina, infusing)
+
+    html = section(response.content.decode(), "flowsheet")
+    tz = infusing.appointment.location.tz
+    assert f"{taken.astimezone(tz):%H:%M}" in html
+    assert "186/95" in html
+    assert "▲</span> high" in html  # out of range in words, not colour alone
+    due = taken + timedelta(minutes=10)
+    assert f'Next reading due <strong><time datetime="{due.isoformat()}">' in html
+    assert f"{due.astimezone(tz):%H:%M}" in html
+    assert 'data-testid="overdue"' not in html
+    table = re.search(r'<table[^>]*data-testid="readings".*?</table>', html, re.S).group(0)
+    assert '1 <span class="small">Alert and oriented</span>' in table
+    assert "Relaxed or mildly dissociated" not in table
+
+
+def test_an_overdue_reading_is_announced(client, nina, infusing):
+    # The infusion started 40 minutes ago and nobody has taken a reading since.
+    response = page(client, nina, infusing)
+
+    html = section(response.content.decode(), "flowsheet")
+    assert re.search(r'role="alert" data-testid="overdue">.*OVERDUE', html)
+
+
+def test_open_alerts_come_first_with_their_actions(client, nina, infusing):
+    alert = record(nina, infusing, spo2=89).alerts.get()
+
+    html = section(page(client, nina, infusing).content.decode(), "flowsheet")
+
+    assert html.index('data-testid="open-alerts"') < html.index('data-testid="readings"')
+    assert 'role="alert" data-testid="open-alerts"' in html
+    assert alert.message in html
+    assert url(infusing, f"alerts/{alert.public_id}/acknowledge/") in html
+    for action in AlertAction.values:
+        assert f'name="action" value="{action}"' in html
+
+
+def test_the_entry_form_is_made_for_a_tablet(client, nina, infusing):
+    html = section(page(client, nina, infusing).content.decode(), "flowsheet")
+
+    for name in ["systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate", "pain"]:
+        tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)
+        assert 'inputmode="numeric"' in tag
+        assert "form-control-lg" in tag
+    radios = re.findall(r'<input[^>]*type="radio"[^>]*name="consciousness"[^>]*>', html)
+    assert len(radios) == 5
+    now = infusing.appointment.location.local_now()
+    time_input = re.search(r'<input[^>]*name="taken_at"[^>]*>', html).group(0)
+    assert 'type="time"' in time_input
+    shown = re.search(r'value="(\d\d:\d\d)"', time_input).group(1)
+    assert shown in {f"{now:%H:%M}", f"{now - timedelta(minutes=1):%H:%M}"}
+    assert f'hx-post="{url(infusing, "readings/")}"' in html
+
+
+def test_the_live_part_refreshes_itself_every_minute(client, nina, infusing):
+    client.force_login(nina)
+
+    response = client.get(url(infusing, "flowsheet/"), {"part": "live"}, **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="flowsheet-live"')
+    assert 'hx-trigger="every 60s [!this.contains(document.activeElement)]"' in html
+    assert "OVERDUE" in html
+
+
+def test_a_discharged_session_does_not_poll_or_take_readings(client, nina, phil):
+    session = session_in(nina, phil, S.DISCHARGED)
+
+    html = section(page(client, nina, session).content.decode(), "flowsheet")
+
+    assert "hx-trigger" not in html
+    assert 'data-testid="reading-form"' not in html
+
+
+def test_the_flowsheet_costs_the_same_queries_however_many_readings(
+    client, django_assert_max_num_queries, nina, infusing
+):
+    record(nina, infusing, heart_rate=130)
+    client.force_login(nina)
+    with CaptureQueriesContext(connection) as with_one:
+        client.get(url(infusing, "flowsheet/"), **HTMX)
+    for minutes in range(1, 8):
+        record(nina, infusing, spo2=85, taken_at=timezone.now() - timedelta(minutes=minutes))
+
+    with django_assert_max_num_queries(len(with_one)):
+        response = client.get(url(infusing, "flowsheet/"), **HTMX)
+
+    assert response.content.decode().count('data-testid="reading"') == 8
+
+
+# --- Entering a reading --------------------------------------------------------------------------
+
+
+def test_a_reading_entered_with_htmx_rerenders_the_section(client, nina, infusing):
+    client.force_login(nina)
+
+    response = client.post(url(infusing, "readings/"), READING, **HTMX)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html
+    assert html.count('<section id="flowsheet"') == 1
+    reading = VitalsReading.objects.get()
+    assert (reading.systolic, reading.diastolic, reading.consciousness) == (128, 84, 2)
+    assert reading.recorded_by == nina
+    assert "saved" in html
+    assert "128/84" in html
+    assert response["HX-Trigger"] == "session-records-changed"
+
+
+def test_a_reading_posted_without_javascript_redirects_back(client, nina, infusing):
+    client.force_login(nina)
+    now = infusing.appointment.location.local_now()
+
+    response = client.post(url(infusing, "readings/"), READING | {"taken_at": f"{now:%H:%M}"})
+
+    assert response.status_code == 302
+    assert response["Location"] == url(infusing) + "#flowsheet"
+    reading = VitalsReading.objects.get()
+    assert reading.taken_at == now.replace(second=0, microsecond=0)
+
+
+def test_a_reading_that_raises_an_alert_says_so(client, nina, infusing):
+    client.force_login(nina)
+
+    response = client.post(url(infusing, "readings/"), READING | {"spo2": "88"}, **HTMX)
+
+    html = response.content.decode()
+    assert "It raised 1 alert" in html
+    assert 'data-testid="open-alert"' in html
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_bad_reading_shows_the_message_by_the_field_and_saves_nothing(
+    client, nina, infusing, htmx
+):
+    client.force_login(nina)
+    data = READING | {"systolic": "90", "diastolic": "95"}
+
+    response = client.post(url(infusing, "readings/"), data, **(HTMX if htmx else {}))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ("<html" in html) is not htmx
+    flowsheet = section(html, "flowsheet")
+    assert "must be below the systolic" in flowsheet
+    tag = re.search(r'<input[^>]*name="diastolic"[^>]*>', flowsheet).group(0)
+    assert 'aria-invalid="true"' in tag
+    assert 'aria-describedby="id_diastolic-error"' in tag
+    assert 'id="id_diastolic-error"' in flowsheet
+    assert 'value="95"' in tag  # what was typed stays
+    assert VitalsReading.objects.count() == 0
+    assert SessionAlert.objects.count() == 0
+
+
+def test_a_reading_missing_values_says_which(client, nina, infusing):
+    client.force_login(nina)
+
+    response = client.post(url(infusing, "readings/"), {"systolic": "120"}, **HTMX)
+
+    html = response.content.decode()
+    assert "Enter the diastolic pressure" in html
+    assert "Enter the level of consciousness" in html
+    assert VitalsReading.objects.count() == 0
+
+
+def test_a_reading_time_that_is_not_a_time_is_refused(client, nina, infusing):
+    client.force_login(nina)
+
+    response = client.post(url(infusing, "readings/"), READING | {"taken_at": "25:99"}, **HTMX)
+
+    assert "Enter a time like 10:15." in response.content.decode()
+    assert VitalsReading.objects.count() == 0
+
+
+def test_a_reading_can_be_marked_in_error_from_the_page(client, nina, infusing):
+    reading = record(nina, infusing, systolic=199)
+    client.force_login(nina)
+
+    response = client.post(
+        url(infusing, f"readings/{reading.public_id}/error/"), {"reason": "Cuff slipped"}, **HTMX
+    )
+
+    html = response.content.decode()
+    reading.refresh_from_db()
+    assert reading.entered_in_error_reason == "Cuff slipped"
+    assert 'data-in-error="true"' in html
+    assert 'data-testid="open-alerts"' not in html
+
+
+def test_marking_in_error_needs_a_reason(client, nina, infusing):
+    reading = record(nina, infusing)
+    client.force_login(nina)
+
+    response = client.post(url(infusing, f"readings/{reading.public_id}/error/"), {}, **HTMX)
+
+    assert "Say why it is wrong" in response.content.decode()
+    reading.refresh_from_db()
+    assert reading.entered_in_error_at is None
+
+
+# --- Acknowledging alerts ------------------------------------------------------------------------
+
+
+def test_an_alert_is_acknowledged_from_the_page(client, phil, nina, infusing):
+    alert = record(nina, infusing, heart_rate=135).alerts.get()
+    client.force_login(phil)
+
+    response = client.post(
+        url(infusing, f"alerts/{alert.public_id}/acknowledge/"),
+        {"action": "continue", "note": "Anxious, settling"},
+        **HTMX,
+    )
+
+    alert.refresh_from_db()
+    assert (alert.acknowledged_by, alert.action) == (phil, AlertAction.CONTINUE)
+    html = response.content.decode()
+    assert "Alert acknowledged by Phil Physician" in html
+    assert 'data-testid="open-alerts"' not in html
+    assert "Continue and watch — Phil Physician" in html
+
+
+def test_medication_given_needs_the_medication_and_keeps_the_alert_open(client, nina, infusing):
+    alert = record(nina, infusing, systolic=190).alerts.get()
+    client.force_login(nina)
+
+    response = client.post(
+        url(infusing, f"alerts/{alert.public_id}/acknowledge/"),
+        {"action": "medication", "medication_name": "Labetalol"},
+        **HTMX,
+    )
+
+    html = response.content.decode()
+    assert "Enter the dose given" in html
+    assert re.search(r"<details[^>]*open>\s*<summary[^>]*>Medication given", html)
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    assert SessionEvent.objects.count() == 0
+
+
+def test_medication_given_also_updates_the_events_section(client, nina, infusing):
+    alert = record(nina, infusing, systolic=190).alerts.get()
+    client.force_login(nina)
+
+    response = client.post(
+        url(infusing, f"alerts/{alert.public_id}/acknowledge/"),
+        {
+            "action": "medication",
+            "medication_name": "Labetalol",
+            "medication_dose": "10 mg",
+            "medication_route": "iv",
+        },
+        **HTMX,
+    )
+
+    html = response.content.decode()
+    events = section(html, "events")
+    assert 'hx-swap-oob="true"' in events
+    assert "Labetalol 10 mg" in events
+    assert SessionEvent.objects.get().alert == alert
+
+
+def test_pausing_for_an_alert_reloads_the_page(client, nina, infusing):
+    alert = record(nina, infusing, spo2=85).alerts.get()
+    client.force_login(nina)
+
+    response = client.post(
+        url(infusing, f"alerts/{alert.public_id}/acknowledge/"), {"action": "pause"}, **HTMX
+    )
+
+    assert response["HX-Refresh"] == "true"
+    infusing.refresh_from_db()
+    assert infusing.state == S.PAUSED
+    follow = client.get(url(infusing))
+    assert "The session is now paused" in follow.content.decode()
+
+
+def test_acknowledging_twice_is_refused_on_the_page(client, nina, phil, infusing):
+    alert = record(nina, infusing, spo2=85).alerts.get()
+    client.force_login(nina)
+    ack = url(infusing, f"alerts/{alert.public_id}/acknowledge/")
+    client.post(ack, {"action": "continue"})
+
+    response = client.post(ack, {"action": "stop"})
+
+    assert response.status_code == 200
+    assert "acknowledged this alert already" in response.content.decode()
+    alert.refresh_from_db()
+    assert alert.action == AlertAction.CONTINUE
+
+
+def test_an_alert_of_another_session_is_not_found(client, nina, phil, infusing):
+    other = session_in(nina, phil, S.INFUSING, location=infusing.appointment.location, hour=13)
+    alert = record(nina, other, spo2=85).alerts.get()
+    client.force_login(nina)
+
+    response = client.post(
+        url(infusing, f"alerts/{alert.public_id}/acknowledge/"), {"action": "continue"}
+    )
+
+    assert response.status_code == 404
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+
+
+# --- Events --------------------------------------------------------------------------------------
+
+
+def test_an_event_is_recorded_from_the_page(client, nina, infusing):
+    client.force_login(nina)
+
+    response = client.post(
+        url(infusing, "events/"),
+        {
+            "side_effect": "nausea",
+            "severity": "moderate",
+            "medication_name": "Ondansetron",
+            "medication_dose": "4 mg",
+            "medication_route": "sublingual",
+        },
+        **HTMX,
+    )
+
+    html = response.content.decode()
+    assert html.count('<section id="events"') == 1
+    assert "Nausea" in html
+    assert "Ondansetron 4 mg, under the tongue" in html
+    event = SessionEvent.objects.get()
+    assert (event.side_effect, event.severity, event.recorded_by) == ("nausea", "moderate", nina)
+
+
+def test_a_bad_event_shows_its_message_and_saves_nothing(client, nina, infusing):
+    client.force_login(nina)
+
+    response = client.post(url(infusing, "events/"), {"side_effect": "other"})
+
+    html = section(response.content.decode(), "events")
+    assert "Describe the side effect" in html
+    assert "Choose how severe it is" in html
+    assert SessionEvent.objects.count() == 0
+
+
+def test_an_event_can_be_marked_in_error(client, nina, infusing):
+    client.force_login(nina)
+    client.post(url(infusing, "events/"), {"side_effect": "headache", "severity": "mild"})
+    event = SessionEvent.objects.get()
+
+    response = client.post(url(infusing, f"events/{event.public_id}/error/"), {"reason": "Dup"})
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("#events")
+    event.refresh_from_db()
+    assert event.entered_in_error_reason == "Dup"
+
+
+# --- Who may -------------------------------------------------------------------------------------
+
+
+def test_the_front_desk_cannot_see_or_record_vitals(client, fran, nina, infusing):
+    reading = record(nina, infusing, spo2=85)
+    alert = reading.alerts.get()
+    client.force_login(fran)
+
+    assert client.get(url(infusing)).status_code == 403
+    assert client.get(url(infusing, "flowsheet/"), **HTMX).status_code == 403
+    assert client.post(url(infusing, "readings/"), READING).status_code == 403
+    assert client.post(url(infusing, "events/"), {"side_effect": "nausea"}).status_code == 403
+    ack = url(infusing, f"alerts/{alert.public_id}/acknowledge/")
+    assert client.post(ack, {"action": "continue"}).status_code == 403
+    error = url(infusing, f"readings/{reading.public_id}/error/")
+    assert client.post(error, {"reason": "x"}).status_code == 403
+    assert VitalsReading.objects.count() == 1
+    assert SessionEvent.objects.count() == 0
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, infusing):
+    response = client.post(url(infusing, "readings/"), READING)
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+    assert VitalsReading.objects.count() == 0
+
+
+def test_an_unknown_session_or_reading_is_not_found(client, nina, infusing):
+    client.force_login(nina)
+    assert client.get(f"/staff/sessions/{uuid.uuid4()}/flowsheet/").status_code == 404
+    missing = url(infusing, f"readings/{uuid.uuid4()}/error/")
+    assert client.post(missing, {"reason": "x"}).status_code == 404
+
+
+def test_reading_pages_are_post_only(client, nina, infusing):
+    client.force_login(nina)
+    assert client.get(url(infusing, "readings/")).status_code == 405
