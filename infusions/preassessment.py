@@ -1,55 +1,638 @@
-"""The checks before an infusion starts (``PreAssessment``), and whether they are complete."""
+"""The checks before an infusion starts (``PreAssessment``), and whether they are complete.
+
+A nurse records them at the chair while the session is checked in, in any order and over
+several saves (``pre_assessment_record``): identity, today's weight, pregnancy status,
+the escort home, when the patient last ate, and the pre-infusion vital signs
+(``pre_assessment_vitals``, a phase "pre" reading through ``infusions.flowsheet``). Blood
+pressure at or above the caution limit needs a physician's acknowledgement
+(``pre_assessment_acknowledge_caution``); at or above the hold limit there is no infusion
+that day. Once the session has passed its pre-assessment the record is frozen.
+
+``pre_assessment_problems`` is the one list of what stops the session passing;
+``pre_assessment_checklist`` shows the same checks (and consent, screening and the
+pre-session questionnaire, which are decided elsewhere or do not block) as a checklist.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 
-from infusions.models import BloodPressureStatus, InfusionSession, PreAssessment, PregnancyStatus
+from clinic.audit import Action, audit_record
+from clinic.models import User
+from clinic.permissions import Capability, require, user_can
+from infusions import dosing, vitals
+from infusions.flowsheet import ReadingInput, reading_record
+from infusions.models import (
+    BloodPressureStatus,
+    InfusionSession,
+    InfusionSessionState,
+    PreAssessment,
+    PregnancyStatus,
+)
+from patients.models import Patient, QuestionnaireResponse, SexAtBirth
+from patients.questionnaires import Instrument, definition_for, instruments_for_conditions
+
+State = InfusionSessionState
+Errors = dict[str, list[str]]
 
 # Pregnancy answers that stop the infusion.
 PREGNANT = frozenset({PregnancyStatus.PREGNANT, PregnancyStatus.TEST_POSITIVE})
+# A last meal "in the future" by up to this much is a clock difference, not an error.
+CLOCK_SKEW = timedelta(minutes=2)
+WEIGHT_PLACES = Decimal("0.1")
+# A pre-session questionnaire answered by link up to a day before still counts for the visit.
+PRE_SESSION_WINDOW = timedelta(hours=24)
+_TEXT_LIMITS = {"escort_name": 120, "escort_phone": 20}
+
+
+# --- Writes ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pre_assessment_record(
+    *,
+    actor: User,
+    session: InfusionSession,
+    identity_confirmed: bool | None = None,
+    weight_kg: Decimal | str | int | None = None,
+    pregnancy_status: str | None = None,
+    escort_confirmed: bool | None = None,
+    escort_name: str | None = None,
+    escort_phone: str | None = None,
+    last_ate_at: datetime | None = None,
+    notes: str | None = None,
+    request: HttpRequest | None = None,
+) -> PreAssessment:
+    """Save what the nurse has checked so far; ``None`` leaves a value as it was.
+
+    A weight is stamped ``weighed_at`` = now when it is new (or the one on file is not from
+    today). Today's pre-session questionnaires are linked as they are found. Refuses,
+    changing nothing, unless the session is checked in, and any value that is not
+    possible (weight outside the clinic's limits, a last meal in the future, …)."""
+    require(actor, Capability.RECORD_CLINICAL)
+    locked = _locked_checked_in(session)
+    assessment = _assessment_for_update(locked, actor)
+    now = timezone.now()
+    tz = locked.appointment.location.tz
+    errors: Errors = {}
+
+    if identity_confirmed is not None:
+        assessment.identity_confirmed = bool(identity_confirmed)
+    if weight_kg is not None and weight_kg != "":
+        weight = _weight(weight_kg, errors)
+        if weight is not None:
+            fresh = assessment.weighed_at is not None and _local_day(assessment.weighed_at, tz) == (
+                _local_day(now, tz)
+            )
+            if weight != assessment.weight_kg or not fresh:
+                assessment.weight_kg = weight
+                assessment.weighed_at = now
+    if pregnancy_status is not None:
+        if pregnancy_status and pregnancy_status not in PregnancyStatus.values:
+            choices = "; ".join(label for label in PregnancyStatus.labels)
+            errors.setdefault("pregnancy_status", []).append(
+                f"Choose the pregnancy status from the list: {choices}."
+            )
+        else:
+            assessment.pregnancy_status = pregnancy_status
+    if escort_confirmed is not None:
+        assessment.escort_confirmed = bool(escort_confirmed)
+    for field, value in (("escort_name", escort_name), ("escort_phone", escort_phone)):
+        if value is None:
+            continue
+        value = value.strip()
+        if len(value) > _TEXT_LIMITS[field]:
+            errors.setdefault(field, []).append(
+                f"Shorten it to at most {_TEXT_LIMITS[field]} characters."
+            )
+        else:
+            setattr(assessment, field, value)
+    if last_ate_at is not None:
+        if timezone.is_naive(last_ate_at):
+            errors.setdefault("last_ate_at", []).append(
+                "Give the time with its time zone, e.g. 2026-11-21T07:30:00-05:00."
+            )
+        elif last_ate_at > now + CLOCK_SKEW:
+            errors.setdefault("last_ate_at", []).append(
+                "That time is in the future: enter when the patient last ate or drank."
+            )
+        elif last_ate_at < now - timedelta(days=7):
+            errors.setdefault("last_ate_at", []).append(
+                "That is more than a week ago: check the date and enter it again."
+            )
+        else:
+            assessment.last_ate_at = last_ate_at
+    if notes is not None:
+        assessment.notes = notes.strip()
+    if errors:
+        raise ValidationError(errors)
+
+    assessment.recorded_by = actor
+    assessment.updated_at = now
+    created = assessment.pk is None
+    assessment.save()
+    _link_todays_questionnaires(assessment, locked, now)
+    audit_record(
+        actor=actor,
+        action=Action.CREATE if created else Action.UPDATE,
+        target=locked,
+        summary=f"recorded pre-infusion checks for patient {locked.appointment.patient.public_id}",
+        request=request,
+    )
+    return assessment
+
+
+@transaction.atomic
+def pre_assessment_vitals(
+    *,
+    actor: User,
+    session: InfusionSession,
+    values: ReadingInput,
+    request: HttpRequest | None = None,
+) -> PreAssessment:
+    """Take the pre-infusion vital signs: a phase "pre" reading on the flowsheet, judged
+    against the caution and hold limits. A new reading replaces the one on the checks, and
+    with it any earlier acknowledgement (which was for other numbers)."""
+    require(actor, Capability.RECORD_CLINICAL)
+    locked = _locked_checked_in(session)
+    reading = reading_record(actor=actor, session=locked, values=values, request=request)
+    values_read = values.as_reading()
+    try:
+        check = vitals.pre_infusion_status(values_read, vitals.caution_hold_from_settings())
+    except vitals.ReadingError as error:
+        raise ValidationError({k: [v] for k, v in error.errors.items()}) from None
+    assessment = _assessment_for_update(locked, actor)
+    assessment.vitals = reading
+    assessment.bp_status = BloodPressureStatus(check.status.value)
+    assessment.caution_acknowledged_by = None
+    assessment.caution_acknowledged_at = None
+    assessment.caution_note = ""
+    assessment.recorded_by = actor
+    assessment.updated_at = timezone.now()
+    assessment.save()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        target=locked,
+        summary=f"recorded pre-infusion vital signs ({check.status.value}) for patient "
+        f"{locked.appointment.patient.public_id}",
+        request=request,
+    )
+    return assessment
+
+
+@transaction.atomic
+def pre_assessment_acknowledge_caution(
+    *,
+    actor: User,
+    session: InfusionSession,
+    note: str,
+    request: HttpRequest | None = None,
+) -> PreAssessment:
+    """A physician's acknowledgement that the infusion may go ahead with a blood pressure at
+    or above the caution limit (below the hold limit), with a note saying why."""
+    if not user_can(actor, Capability.SIGN_MEDICAL_ORDERS):
+        raise PermissionDenied(
+            "Only a physician may acknowledge a blood pressure caution: ask the physician on shift."
+        )
+    locked = _locked_checked_in(session)
+    assessment = PreAssessment.objects.select_for_update().filter(session=locked).first()
+    if assessment is None or assessment.vitals_id is None:
+        raise ValidationError(
+            {"note": ["Take the pre-infusion vital signs first: there is nothing to acknowledge."]}
+        )
+    if assessment.bp_status == BloodPressureStatus.HOLD:
+        raise ValidationError(
+            {
+                "note": [
+                    "The blood pressure is at or above the hold limit: that cannot be "
+                    "acknowledged. There is no infusion today; mark the session not started."
+                ]
+            }
+        )
+    if assessment.bp_status != BloodPressureStatus.CAUTION:
+        raise ValidationError(
+            {"note": ["The blood pressure is within limits: there is no caution to acknowledge."]}
+        )
+    if assessment.caution_acknowledged_by_id is not None:
+        raise ValidationError(
+            {"note": [f"{assessment.caution_acknowledged_by} has acknowledged it already."]}
+        )
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError(
+            {"note": ["Say why the infusion may go ahead: the note is part of the record."]}
+        )
+    assessment.caution_acknowledged_by = actor
+    assessment.caution_acknowledged_at = timezone.now()
+    assessment.caution_note = note
+    assessment.save(
+        update_fields=["caution_acknowledged_by", "caution_acknowledged_at", "caution_note"]
+    )
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        target=locked,
+        summary="acknowledged a pre-infusion blood pressure caution for patient "
+        f"{locked.appointment.patient.public_id}",
+        request=request,
+    )
+    return assessment
+
+
+# --- Reads -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One line of the checklist: ``done``, or what to do (``todo``).
+
+    ``blocks`` is False for what is shown but does not stop the session passing here
+    (consent and screening are checked by ``infusions.sessions``; the questionnaire is
+    asked for but not required)."""
+
+    key: str
+    label: str
+    done: bool
+    detail: str = ""
+    todo: str = ""
+    blocks: bool = True
 
 
 def pre_assessment_problems(session: InfusionSession) -> list[str]:
     """What is still missing or wrong before ``session`` may pass its pre-assessment, each
     as a sentence saying what to do; empty when it may pass."""
-    try:
-        assessment = session.pre_assessment
-    except PreAssessment.DoesNotExist:
+    assessment = _assessment_or_none(session)
+    if assessment is None:
         return ["Record the pre-infusion checks first."]
+    return [item.todo for item in _assessment_items(session, assessment) if not item.done]
+
+
+def pre_assessment_checklist(session: InfusionSession) -> list[CheckItem]:
+    """Every pre-infusion check for the session screen, in the order a nurse works."""
+    from patients.services.consent import infusion_start_allowed
+    from patients.services.screening import course_scheduling_allowed
+
+    patient = session.appointment.patient
+    consented, consent_text = infusion_start_allowed(patient)
+    approved, screening_text = course_scheduling_allowed(patient)
+    items = [
+        CheckItem(
+            "consent",
+            "Current consent signed",
+            consented,
+            detail=consent_text if consented else "",
+            todo="" if consented else consent_text,
+            blocks=False,
+        ),
+        CheckItem(
+            "screening",
+            "Screening approved and current",
+            approved,
+            detail=screening_text if approved else "",
+            todo="" if approved else screening_text,
+            blocks=False,
+        ),
+    ]
+    assessment = _assessment_or_none(session) or PreAssessment(session=session)
+    items.extend(_assessment_items(session, assessment))
+    questionnaires = pre_session_questionnaires(session)
+    missing = [q.short_name for q in questionnaires if q.response is None]
+    items.append(
+        CheckItem(
+            "questionnaire",
+            "Pre-session questionnaire",
+            not missing,
+            detail="Completed today: "
+            + ", ".join(f"{q.short_name} {q.response.total}" for q in questionnaires if q.response)
+            if not missing
+            else "",
+            todo=f"Ask the patient to complete: {', '.join(missing)} (does not stop the infusion)."
+            if missing
+            else "",
+            blocks=False,
+        )
+    )
+    return items
+
+
+@dataclass(frozen=True)
+class PreSessionQuestionnaire:
+    """A questionnaire that fits the patient's conditions, and today's answers if any."""
+
+    instrument: Instrument
+    short_name: str
+    title: str
+    response: QuestionnaireResponse | None
+
+
+def pre_session_questionnaires(session: InfusionSession) -> list[PreSessionQuestionnaire]:
+    """The questionnaires that fit the patient's conditions (as on the chart), each with
+    the latest one completed today, if any (one query)."""
+    patient = session.appointment.patient
+    todays = {}
+    for response in todays_questionnaires(session):
+        todays.setdefault(response.instrument, response)
+    result = []
+    for instrument in instruments_for_conditions(patient.conditions):
+        definition = definition_for(instrument)
+        result.append(
+            PreSessionQuestionnaire(
+                instrument=instrument,
+                short_name=definition.short_name,
+                title=definition.title,
+                response=todays.get(instrument.value),
+            )
+        )
+    return result
+
+
+def todays_questionnaires(
+    session: InfusionSession, now: datetime | None = None
+) -> list[QuestionnaireResponse]:
+    """The patient's questionnaires for this visit (newest first): every one completed today
+    at the location, and a pre-session one sent back in the day before (by link)."""
+    now = now or timezone.now()
+    location = session.appointment.location
+    start, end = _day_bounds(_local_day(now, location.tz), location.tz)
+    return list(
+        QuestionnaireResponse.objects.filter(
+            Q(completed_at__gte=start)
+            | Q(
+                context=QuestionnaireResponse.Context.PRE_SESSION,
+                completed_at__gte=now - PRE_SESSION_WINDOW,
+            ),
+            patient=session.appointment.patient,
+            completed_at__lt=end,
+        ).order_by("-completed_at", "-id")
+    )
+
+
+def pregnancy_not_applicable(patient: Patient) -> bool:
+    """Whether the patient cannot become pregnant by their sex at birth."""
+    return patient.sex_at_birth == SexAtBirth.MALE
+
+
+def weighed_today(assessment: PreAssessment | None, session: InfusionSession) -> bool:
+    """Whether the assessment holds a weight taken today at the session's location."""
+    if assessment is None or assessment.weight_kg is None or assessment.weighed_at is None:
+        return False
     tz = session.appointment.location.tz
-    today = timezone.now().astimezone(tz).date()
-    problems = []
-    if not assessment.identity_confirmed:
-        problems.append("Confirm the patient's identity (name and date of birth).")
+    return _local_day(assessment.weighed_at, tz) == _local_day(timezone.now(), tz)
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _assessment_items(session: InfusionSession, assessment: PreAssessment) -> list[CheckItem]:
+    """The checks that decide whether the session may pass (all ``blocks``)."""
+    tz = session.appointment.location.tz
+    now = timezone.now()
+    patient = session.appointment.patient
+    items = []
+
+    items.append(
+        CheckItem(
+            "identity",
+            "Identity confirmed",
+            assessment.identity_confirmed,
+            todo="Confirm the patient's identity (name and date of birth).",
+        )
+    )
+
     if assessment.weight_kg is None or assessment.weighed_at is None:
-        problems.append("Weigh the patient and record today's weight.")
-    elif assessment.weighed_at.astimezone(tz).date() != today:
-        problems.append("The weight is not from today: weigh the patient again.")
-    if not assessment.pregnancy_status:
-        problems.append("Record the pregnancy status (or that it does not apply).")
-    elif assessment.pregnancy_status in PREGNANT:
-        problems.append("The patient may be pregnant: there is no infusion today.")
-    if not assessment.escort_confirmed or not assessment.escort_name.strip():
-        problems.append("Confirm the adult escort who will take the patient home.")
+        items.append(
+            CheckItem(
+                "weight", "Weight today", False, todo="Weigh the patient and record today's weight."
+            )
+        )
+    elif not weighed_today(assessment, session):
+        items.append(
+            CheckItem(
+                "weight",
+                "Weight today",
+                False,
+                todo="The weight is not from today: weigh the patient again.",
+            )
+        )
+    else:
+        weighed = assessment.weighed_at.astimezone(tz)
+        items.append(
+            CheckItem(
+                "weight",
+                "Weight today",
+                True,
+                detail=f"{assessment.weight_kg} kg at {weighed:%H:%M}",
+            )
+        )
+
+    status = assessment.pregnancy_status
+    if status in PREGNANT:
+        items.append(
+            CheckItem(
+                "pregnancy",
+                "Pregnancy status",
+                False,
+                detail=PregnancyStatus(status).label,
+                todo="The patient may be pregnant: there is no infusion today.",
+            )
+        )
+    elif status:
+        items.append(
+            CheckItem("pregnancy", "Pregnancy status", True, PregnancyStatus(status).label)
+        )
+    elif pregnancy_not_applicable(patient):
+        items.append(
+            CheckItem("pregnancy", "Pregnancy status", True, "Not applicable (male at birth)")
+        )
+    else:
+        items.append(
+            CheckItem(
+                "pregnancy",
+                "Pregnancy status",
+                False,
+                todo="Record the pregnancy status (or that it does not apply).",
+            )
+        )
+
+    escort_ok = assessment.escort_confirmed and bool(assessment.escort_name.strip())
+    items.append(
+        CheckItem(
+            "escort",
+            "Escort home confirmed",
+            escort_ok,
+            detail=assessment.escort_name if escort_ok else "",
+            todo="Confirm the adult escort who will take the patient home.",
+        )
+    )
+
     fasting_hours = settings.PRE_INFUSION_FASTING_HOURS
     if fasting_hours:
+        label = f"Nothing to eat or drink (but water) for {fasting_hours} hours"
         if assessment.last_ate_at is None:
-            problems.append("Ask when the patient last ate or drank (other than water).")
-        elif timezone.now() - assessment.last_ate_at < timezone.timedelta(hours=fasting_hours):
-            problems.append(
-                f"The patient ate or drank less than {fasting_hours} hours ago: wait, or rebook."
+            items.append(
+                CheckItem(
+                    "fasting",
+                    label,
+                    False,
+                    todo="Ask when the patient last ate or drank (other than water).",
+                )
             )
+        else:
+            ready_at = assessment.last_ate_at + timedelta(hours=fasting_hours)
+            last = assessment.last_ate_at.astimezone(tz)
+            if now < ready_at:
+                items.append(
+                    CheckItem(
+                        "fasting",
+                        label,
+                        False,
+                        detail=f"Last ate at {last:%H:%M}",
+                        todo=f"The patient ate or drank less than {fasting_hours} hours ago: "
+                        f"wait until {ready_at.astimezone(tz):%H:%M}, or rebook.",
+                    )
+                )
+            else:
+                items.append(CheckItem("fasting", label, True, f"Last ate at {last:%H:%M}"))
+
+    label = "Pre-infusion vital signs"
     if assessment.vitals_id is None:
-        problems.append("Take the pre-infusion vital signs.")
+        items.append(CheckItem("vitals", label, False, todo="Take the pre-infusion vital signs."))
     elif assessment.bp_status == BloodPressureStatus.HOLD:
-        problems.append("The blood pressure is at or above the hold limit: no infusion today.")
+        items.append(
+            CheckItem(
+                "vitals",
+                label,
+                False,
+                detail=_bp_text(assessment),
+                todo="The blood pressure is at or above the hold limit: no infusion today.",
+            )
+        )
     elif (
         assessment.bp_status == BloodPressureStatus.CAUTION
         and assessment.caution_acknowledged_by_id is None
     ):
-        problems.append(
-            "The blood pressure is at or above the caution limit: a physician must acknowledge it."
+        items.append(
+            CheckItem(
+                "vitals",
+                label,
+                False,
+                detail=_bp_text(assessment),
+                todo="The blood pressure is at or above the caution limit: a physician must "
+                "acknowledge it.",
+            )
         )
-    return problems
+    else:
+        detail = _bp_text(assessment)
+        if assessment.bp_status == BloodPressureStatus.CAUTION:
+            detail += f"; caution acknowledged by {assessment.caution_acknowledged_by}"
+        items.append(CheckItem("vitals", label, True, detail))
+    return items
+
+
+def _bp_text(assessment: PreAssessment) -> str:
+    reading = assessment.vitals
+    if reading is None:
+        return ""
+    return f"BP {reading.systolic}/{reading.diastolic}, HR {reading.heart_rate}"
+
+
+def _assessment_or_none(session: InfusionSession) -> PreAssessment | None:
+    """The session's checks as saved now (one query; never a stale cached copy)."""
+    return (
+        PreAssessment.objects.filter(session=session)
+        .select_related("vitals", "caution_acknowledged_by")
+        .first()
+    )
+
+
+def _locked_checked_in(session: InfusionSession) -> InfusionSession:
+    """The session, locked, if its pre-infusion checks may still change; else a refusal."""
+    locked = (
+        InfusionSession.objects.select_for_update(of=("self",))
+        .select_related("appointment__location", "appointment__patient")
+        .get(pk=session.pk)
+    )
+    state = State(locked.state)
+    if state == State.CHECKED_IN:
+        return locked
+    if state == State.SCHEDULED:
+        message = "Check the patient in first: the pre-infusion checks start at check-in."
+    elif state == State.PRE_ASSESSMENT_PASSED:
+        message = (
+            "The session has passed its pre-assessment, so the checks are final. If something "
+            "changed, mark the session not started and book a new appointment."
+        )
+    else:
+        message = (
+            f"The session is {state.label.lower()}: the pre-infusion checks can no longer change."
+        )
+    raise ValidationError({"session": [message]})
+
+
+def _assessment_for_update(session: InfusionSession, actor: User) -> PreAssessment:
+    assessment = PreAssessment.objects.select_for_update().filter(session=session).first()
+    if assessment is None:
+        assessment = PreAssessment(session=session, recorded_by=actor)
+    return assessment
+
+
+def _weight(value: Any, errors: Errors) -> Decimal | None:
+    limits = dosing.limits_from_settings()
+    low, high = _text(limits.min_weight_kg), _text(limits.max_weight_kg)
+    if isinstance(value, float):
+        value = str(value)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        number = None
+    if number is None or not number.is_finite():
+        errors.setdefault("weight_kg", []).append(
+            f"Enter today's weight in kilograms as a number, e.g. 72.5 ({low}–{high} kg)."
+        )
+        return None
+    if not limits.min_weight_kg <= number <= limits.max_weight_kg:
+        errors.setdefault("weight_kg", []).append(
+            f"A weight of {_text(number)} kg is outside {low}–{high} kg: check that it is in "
+            "kilograms (not pounds) and enter it again."
+        )
+        return None
+    if number != number.quantize(WEIGHT_PLACES):
+        errors.setdefault("weight_kg", []).append(
+            "Enter the weight to one decimal place at most, e.g. 72.5 kg."
+        )
+        return None
+    return number.quantize(WEIGHT_PLACES)
+
+
+def _text(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _local_day(moment: datetime, tz: Any) -> date:
+    return moment.astimezone(tz).date()
+
+
+def _day_bounds(day: date, tz: Any) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return start, end
+
+
+def _link_todays_questionnaires(
+    assessment: PreAssessment, session: InfusionSession, now: datetime
+) -> None:
+    """Link today's questionnaires (pre-session ones and any completed today)."""
+    todays = todays_questionnaires(session, now)
+    if todays:
+        assessment.questionnaires.add(*todays)
