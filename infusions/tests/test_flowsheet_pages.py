@@ -181,7 +181,19 @@ def test_a_reading_posted_without_javascript_redirects_back(client, nina, infusi
     assert response.status_code == 302
     assert response["Location"] == url(infusing) + "#flowsheet"
     reading = VitalsReading.objects.get()
-    assert reading.taken_at == now.replace(second=0, microsecond=0)
+    # The current minute (the form's default) means now, to the second, so the reading
+    # sorts after one saved earlier in the same minute.
+    assert now.replace(second=0, microsecond=0) <= reading.taken_at <= timezone.now()
+
+
+def test_an_earlier_time_is_kept_as_entered(client, nina, infusing):
+    client.force_login(nina)
+    earlier = infusing.appointment.location.local_now() - timedelta(minutes=5)
+
+    client.post(url(infusing, "readings/"), READING | {"taken_at": f"{earlier:%H:%M}"})
+
+    reading = VitalsReading.objects.get()
+    assert reading.taken_at == earlier.replace(second=0, microsecond=0)
 
 
 def test_a_reading_that_raises_an_alert_says_so(client, nina, infusing):

@@ -179,8 +179,10 @@ def discharge_view(request: HttpRequest, session_id: Any) -> HttpResponse:
     if signed:
         messages.success(request, "The discharge checklist is signed: the patient may go home.")
         if request.htmx:
+            # The state badge and next steps change too: reload the screen. (A redirect to
+            # the same page with a fragment would only scroll, not reload.)
             response = HttpResponse(status=204)
-            response["HX-Redirect"] = session_url(session, SECTION)
+            response["HX-Refresh"] = "true"
             return response
         return redirect(session_url(session, SECTION))
     if request.htmx:

@@ -16,7 +16,7 @@ reload. Every change goes through ``infusions.flowsheet``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -207,11 +207,16 @@ def _mark_invalid(form: forms.Form) -> forms.Form:
 
 
 def _local_moment(location: Location, at: Any) -> datetime | None:
-    """A time of day entered on the location's clock, as today's instant there."""
+    """A time of day entered on the location's clock, as today's instant there; None
+    (meaning now, to the second) for the current minute, which the form offers by default,
+    so a reading taken now sorts after one saved a few seconds earlier in the same minute."""
     if at is None:
         return None
-    today = location.local_now().date()
-    return datetime.combine(today, at, tzinfo=location.tz)
+    now = location.local_now()
+    moment = datetime.combine(now.date(), at, tzinfo=location.tz)
+    if moment <= now < moment + timedelta(minutes=1):
+        return None
+    return moment
 
 
 def _now_on_clock(location: Location) -> str:
