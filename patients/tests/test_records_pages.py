@@ -294,6 +294,34 @@ def test_unanswered_questions_are_shown_one_by_one(signed_in, nina, patient):
     assert not QuestionnaireResponse.objects.exists()
 
 
+def test_opened_from_a_session_it_is_before_an_infusion_and_goes_back_there(
+    signed_in, nina, patient
+):
+    url = f"/staff/patients/{patient.public_id}/questionnaires/new/gad7/"
+    back = "/staff/sessions/00000000-0000-0000-0000-000000000001/#pre-assessment"
+    client = signed_in(nina)
+
+    shown = client.get(url, {"context": "pre_session", "next": back})
+    response = client.post(
+        url, {f"q{n}": "1" for n in range(1, 8)} | {"context": "pre_session", "next": back}
+    )
+
+    assert shown.context["context_form"]["context"].value() == "pre_session"
+    assert f'name="next" value="{back}"' in shown.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == back
+    assert QuestionnaireResponse.objects.get().context == "pre_session"
+
+
+def test_it_never_goes_back_to_another_site(signed_in, nina, patient):
+    url = f"/staff/patients/{patient.public_id}/questionnaires/new/gad7/"
+    answers = {f"q{n}": "1" for n in range(1, 8)} | {"context": "follow_up"}
+
+    response = signed_in(nina).post(url, answers | {"next": "https://evil.example/"})
+
+    assert response["Location"] == f"/staff/patients/{patient.public_id}/#questionnaires"
+
+
 def test_an_unknown_questionnaire_is_not_found(signed_in, nina, patient):
     response = signed_in(nina).get(f"/staff/patients/{patient.public_id}/questionnaires/new/beck/")
 

@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.audit import Action, audit_record
 from clinic.forms import show_service_errors
@@ -31,7 +32,7 @@ from patients.forms import (
     PatientForm,
     QuestionnaireContextForm,
 )
-from patients.models import Patient
+from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import Instrument, definition_for, questionnaire_form_class
 from patients.selectors import patient_for, patients_search
 from patients.services import records
@@ -205,7 +206,17 @@ def questionnaire_new(request: HttpRequest, patient_id: uuid.UUID, instrument: s
         raise Http404("There is no such questionnaire.")
     definition = definition_for(instrument)
     form = questionnaire_form_class(instrument)(request.POST or None)
-    context_form = QuestionnaireContextForm(request.POST or None)
+    # Opened from an infusion session: "before an infusion", and back to the session after.
+    asked = request.GET.get("context", "")
+    known = {value for value, _ in QuestionnaireResponse.Context.choices}
+    context_form = QuestionnaireContextForm(
+        request.POST or None, initial={"context": asked} if asked in known else None
+    )
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
     if request.method == "POST" and all([form.is_valid(), context_form.is_valid()]):
         try:
             response = records.questionnaire_record(
@@ -230,12 +241,13 @@ def questionnaire_new(request: HttpRequest, patient_id: uuid.UUID, instrument: s
                     "Question 9 was answered above 0 (thoughts of being better off dead or of "
                     "self-harm). A clinician must contact the patient today.",
                 )
-            return redirect(_chart_url(patient, "questionnaires"))
+            return redirect(next_url or _chart_url(patient, "questionnaires"))
     audit_patient_view(request, patient, f"viewed the {definition.short_name} form")
     context = {
         "form": form,
         "context_form": context_form,
         "definition": definition,
         "patient": patient,
+        "next_url": next_url,
     }
     return render(request, "patients/records/questionnaire_form.html", context)
