@@ -9,6 +9,7 @@ member of staff: 403 without ``Capability.VIEW_CLINICAL`` (a session is clinical
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,6 +18,8 @@ from django.http import Http404
 
 from clinic.permissions import Capability, require, user_can
 from infusions.models import InfusionSession, Lot
+from infusions.orders import DoseHistoryEntry, dose_history
+from patients.models import Patient
 
 
 def sessions_visible_to(user: Any) -> QuerySet[InfusionSession]:
@@ -56,3 +59,26 @@ def lot_for(user: Any, public_id: uuid.UUID | str) -> Lot:
         return lots_visible_to(user).get(public_id=public_id)
     except (Lot.DoesNotExist, ValueError, ValidationError):
         raise Http404("No such lot.") from None
+
+
+@dataclass(frozen=True)
+class PatientSession:
+    """One of a patient's sessions as the chart lists it, with its dose: the current order
+    and the escalation from the dose before (``infusions.orders.DoseHistoryEntry``)."""
+
+    session: InfusionSession
+    dose: DoseHistoryEntry | None
+
+
+def sessions_of_patient(user: Any, patient: Patient) -> list[PatientSession]:
+    """The patient's infusion sessions ``user`` may see, newest first, each with its dose.
+    Two queries however many sessions."""
+    sessions = list(
+        sessions_visible_to(user)
+        .filter(appointment__patient=patient)
+        .order_by("-appointment__starts_at")
+    )
+    if not sessions:
+        return []
+    doses = {entry.session.pk: entry for entry in dose_history(patient)}
+    return [PatientSession(session=session, dose=doses.get(session.pk)) for session in sessions]

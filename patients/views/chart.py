@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from clinic.permissions import Capability, capability_required, user_can
+from infusions.selectors import sessions_of_patient
 from patients.chart import chart_for
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
@@ -46,4 +47,6 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             "can_book": user_can(user, Capability.BOOK_APPOINTMENTS),
             "can_plan_course": user_can(user, Capability.MANAGE_COURSES),
         }
+    if clinical:
+        context["infusion_sessions"] = sessions_of_patient(user, patient)
     return render(request, "patients/chart/chart.html", context)

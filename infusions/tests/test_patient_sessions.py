@@ -1,0 +1,77 @@
+"""The patient chart lists the patient's infusion sessions with their doses, escalations
+marked, for clinical staff only."""
+
+from __future__ import annotations
+
+import pytest
+
+from infusions.selectors import sessions_of_patient
+from infusions.tests.factories import infusion_session, signed_order
+from patients.tests.factories import PatientFactory
+from scheduling.tests.test_booking import riverside_for
+
+
+@pytest.fixture
+def two_sessions(nina, phil):
+    """A first session at 0.5 mg/kg, and a second a day later at 0.75 mg/kg."""
+    location = riverside_for(nina, phil, chairs=2)
+    first = infusion_session(nina, phil, location=location, hour=9)
+    signed_order(first, phil, dose="0.5")
+    patient = first.appointment.patient
+    second = infusion_session(nina, phil, patient=patient, location=location, hour=14)
+    signed_order(second, phil, dose="0.75")
+    return first, second
+
+
+def chart(client, user, patient):
+    client.force_login(user)
+    return client.get(f"/staff/patients/{patient.public_id}/")
+
+
+def test_the_chart_lists_sessions_newest_first_with_the_escalation_marked(
+    client, nina, two_sessions
+):
+    first, second = two_sessions
+
+    html = chart(client, nina, first.appointment.patient).content.decode()
+
+    assert html.index(str(second.public_id)) < html.index(str(first.public_id))
+    assert "0.5 mg/kg (40.0 mg)" in html
+    assert "0.75 mg/kg (60.0 mg)" in html
+    assert html.count("▲ Escalation") == 1
+    assert "+50 %" in html
+
+
+def test_listing_the_sessions_costs_two_queries_however_many(
+    nina, two_sessions, django_assert_num_queries
+):
+    patient = two_sessions[0].appointment.patient
+
+    with django_assert_num_queries(2):
+        listed = sessions_of_patient(nina, patient)
+
+    assert [item.session for item in listed] == [two_sessions[1], two_sessions[0]]
+
+
+def test_a_patient_without_sessions_gets_a_helpful_empty_state(client, nina):
+    patient = PatientFactory()
+
+    html = chart(client, nina, patient).content.decode()
+
+    assert "No infusion sessions yet" in html
+
+
+def test_a_session_without_an_order_says_so(client, nina, phil):
+    session = infusion_session(nina, phil)
+
+    html = chart(client, nina, session.appointment.patient).content.decode()
+
+    assert str(session.public_id) in html
+    assert "No order" in html
+
+
+def test_the_front_desk_does_not_see_the_sessions(client, fran, two_sessions):
+    html = chart(client, fran, two_sessions[0].appointment.patient).content.decode()
+
+    assert "Infusion sessions" not in html
+    assert str(two_sessions[0].public_id) not in html
