@@ -97,7 +97,9 @@ def test_the_questionnaires_that_fit_link_to_the_entry_page(client, nina, sessio
     page = text(client.get(url("session", session)))
 
     entry = reverse("patients:questionnaire-new", args=[patient.public_id, "phq9"])
-    assert f'href="{entry}"' in page
+    back = reverse("infusions:session", args=[session.public_id])
+    # Entered as "before an infusion", then back to this session.
+    assert f'href="{entry}?context=pre_session&amp;next={back}%23pre-assessment"' in page
     assert "does not stop the infusion" in page
 
 
