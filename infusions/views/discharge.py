@@ -23,7 +23,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.audit import Action, audit_record
 from clinic.forms import show_service_errors
 from clinic.models import User
 from clinic.permissions import Capability, capability_required, user_can
@@ -49,6 +48,7 @@ from infusions.models import (
     VitalsReading,
 )
 from infusions.selectors import session_for
+from infusions.views.common import audit_session_view, session_base_context
 
 SECTION = "discharge"
 ALDRETE_CHOICES = [("", "Choose a score")] + [(str(n), str(n)) for n in range(10, -1, -1)]
@@ -186,36 +186,16 @@ def discharge_view(request: HttpRequest, session_id: Any) -> HttpResponse:
             return response
         return redirect(session_url(session, SECTION))
     if request.htmx:
-        context = _page_context(request, session) | _discharge_context(request, session, form)
+        context = session_base_context(request, session) | _discharge_context(
+            request, session, form
+        )
         return render(request, "infusions/session/_discharge.html", context)
     # Without JavaScript: the whole screen again, with what was ticked and the messages.
     context = session_context(request, session) | _discharge_context(request, session, form)
     return render(request, "infusions/session/detail.html", context)
 
 
-def _page_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    appointment = session.appointment
-    return {
-        "session": session,
-        "appointment": appointment,
-        "patient": appointment.patient,
-        "location": appointment.location,
-        "can_record": user_can(request.user, Capability.RECORD_CLINICAL),
-        "can_sign_orders": user_can(request.user, Capability.SIGN_MEDICAL_ORDERS),
-    }
-
-
 # --- The printable summary and the after-care sheet -------------------------------------------
-
-
-def _audit_view(request: HttpRequest, session: InfusionSession, page: str) -> None:
-    audit_record(
-        actor=request.user,
-        action=Action.VIEW,
-        target=session.appointment.patient,
-        summary=page,
-        request=request,
-    )
 
 
 @require_GET
@@ -224,7 +204,7 @@ def session_summary(request: HttpRequest, session_id: Any) -> HttpResponse:
     """One printable page: who, when, where, the checks, the dose, the picture, the readings,
     the alerts and events, and the discharge."""
     session = session_for(request.user, session_id)
-    _audit_view(request, session, f"infusion session summary {session.public_id}")
+    audit_session_view(request, session, f"infusion session summary {session.public_id}")
     return render(request, "infusions/summary.html", summary_context(request, session))
 
 
@@ -325,7 +305,9 @@ def _staff_involved(people: list[User | None]) -> list[User]:
 def session_aftercare(request: HttpRequest, session_id: Any) -> HttpResponse:
     """The after-care sheet to print (or show on a phone) and hand to the patient."""
     session = session_for(request.user, session_id)
-    _audit_view(request, session, f"after-care sheet of infusion session {session.public_id}")
+    audit_session_view(
+        request, session, f"after-care sheet of infusion session {session.public_id}"
+    )
     appointment = session.appointment
     return render(
         request,

@@ -27,10 +27,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.audit import Action, audit_record
 from clinic.forms import show_service_errors
 from clinic.models import Location
-from clinic.permissions import Capability, capability_required, user_can
+from clinic.permissions import Capability, capability_required
 from infusions import flowsheet as service
 from infusions import vitals
 from infusions.models import (
@@ -43,6 +42,7 @@ from infusions.models import (
     SideEffect,
 )
 from infusions.selectors import session_for
+from infusions.views.common import audit_session_view, session_base_context
 
 FLOWSHEET, EVENTS = "flowsheet", "events"
 SECTION_TEMPLATES = {
@@ -297,17 +297,6 @@ def events_context(
     }
 
 
-def _base_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    appointment = session.appointment
-    return {
-        "session": session,
-        "appointment": appointment,
-        "patient": appointment.patient,
-        "location": appointment.location,
-        "can_record": user_can(request.user, Capability.RECORD_CLINICAL),
-    }
-
-
 def _answer(
     request: HttpRequest,
     session: InfusionSession,
@@ -323,11 +312,11 @@ def _answer(
     from infusions.views.session import session_context, session_url  # it imports this module
 
     if request.htmx:
-        full = _base_context(request, session) | context
+        full = session_base_context(request, session) | context
         response = render(request, SECTION_TEMPLATES[section], full)
         if also is not None:
             other = EVENTS if section == FLOWSHEET else FLOWSHEET
-            oob = _base_context(request, session) | also | {"oob": True}
+            oob = session_base_context(request, session) | also | {"oob": True}
             response.content += render(request, SECTION_TEMPLATES[other], oob).content
         if not refused:
             # The session's chart listens for this to redraw itself.
@@ -348,16 +337,6 @@ def _child_or_404(manager: Manager, public_id: Any) -> Model:
         raise Http404("No such record in this session.") from None
 
 
-def _audit_view(request: HttpRequest, session: InfusionSession, what: str) -> None:
-    audit_record(
-        actor=request.user,
-        action=Action.VIEW,
-        target=session.appointment.patient,
-        summary=what,
-        request=request,
-    )
-
-
 # --- Pages -------------------------------------------------------------------------------------
 
 
@@ -366,8 +345,8 @@ def _audit_view(request: HttpRequest, session: InfusionSession, what: str) -> No
 def flowsheet_section(request: HttpRequest, session_id: Any) -> HttpResponse:
     """The flowsheet section alone (``?part=live``: only its live part), for HTMX."""
     session = session_for(request.user, session_id)
-    _audit_view(request, session, "infusion session vital signs")
-    context = _base_context(request, session) | flowsheet_context(request, session)
+    audit_session_view(request, session, "infusion session vital signs")
+    context = session_base_context(request, session) | flowsheet_context(request, session)
     if request.GET.get("part") == "live":
         return render(request, LIVE_TEMPLATE, context)
     return render(request, SECTION_TEMPLATES[FLOWSHEET], context)

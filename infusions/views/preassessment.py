@@ -61,6 +61,7 @@ from infusions.preassessment import (
     weighed_today,
 )
 from infusions.selectors import lot_for, session_for
+from infusions.views.common import session_base_context
 
 State = InfusionSessionState
 PRE_SECTION = "pre-assessment"
@@ -646,15 +647,7 @@ def _refused(
 def _render_section(
     request: HttpRequest, session: InfusionSession, section: str, forms_given: dict[str, Any]
 ) -> HttpResponse:
-    appointment = session.appointment
-    context: dict[str, Any] = {
-        "session": session,
-        "appointment": appointment,
-        "patient": appointment.patient,
-        "location": appointment.location,
-        "can_record": user_can(request.user, Capability.RECORD_CLINICAL),
-        "can_sign_orders": user_can(request.user, Capability.SIGN_MEDICAL_ORDERS),
-    }
+    context = session_base_context(request, session)
     if section == PRE_SECTION:
         context |= pre_assessment_context(request, session, **forms_given)
         template = "infusions/session/_pre_assessment.html"

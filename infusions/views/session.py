@@ -20,12 +20,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.audit import Action, audit_record
 from clinic.permissions import Capability, capability_required, user_can
 from infusions.models import SESSION_STATES_NEEDING_REASON, InfusionSession, InfusionSessionState
 from infusions.selectors import session_for
 from infusions.sessions import session_for_appointment, session_next_states, session_transition
 from infusions.views import discharge, flowsheet, preassessment
+from infusions.views.common import audit_session_view, session_base_context
 from scheduling.selectors import appointment_for
 
 State = InfusionSessionState
@@ -72,13 +72,7 @@ def session_open(request: HttpRequest, appointment_id: Any) -> HttpResponse:
 @capability_required(Capability.VIEW_CLINICAL)
 def session_detail(request: HttpRequest, session_id: Any) -> HttpResponse:
     session = session_for(request.user, session_id)
-    audit_record(
-        actor=request.user,
-        action=Action.VIEW,
-        target=session.appointment.patient,
-        summary="infusion session",
-        request=request,
-    )
+    audit_session_view(request, session, "infusion session")
     return render(request, "infusions/session/detail.html", session_context(request, session))
 
 
@@ -104,8 +98,8 @@ def session_move(request: HttpRequest, session_id: Any) -> HttpResponse:
 
 def session_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
     """Everything the session screen shows ``request.user``: the header and each part."""
-    appointment = session.appointment
-    can_record = user_can(request.user, Capability.RECORD_CLINICAL)
+    context = session_base_context(request, session)
+    can_record = context["can_record"]
     moves = [
         {
             "state": state.value,
@@ -115,15 +109,7 @@ def session_context(request: HttpRequest, session: InfusionSession) -> dict[str,
         for state in session_next_states(session)
         if state not in MOVES_WITH_THEIR_OWN_FORM and (can_record or state == State.CHECKED_IN)
     ]
-    context: dict[str, Any] = {
-        "session": session,
-        "appointment": appointment,
-        "patient": appointment.patient,
-        "location": appointment.location,
-        "moves": moves,
-        "can_record": can_record,
-        "can_sign_orders": user_can(request.user, Capability.SIGN_MEDICAL_ORDERS),
-    }
+    context["moves"] = moves
     for section in (preassessment, flowsheet, discharge):
         context |= section.section_context(request, session)
     return context
