@@ -34,6 +34,7 @@ from scheduling.availability import wall_clock_instants
 from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors import appointments_visible_to
 from scheduling.services import (
+    INFUSION_KINDS,
     appointment_next_statuses,
     require_status_permission,
 )
@@ -94,6 +95,11 @@ class BoardEntry:
     @property
     def attending(self) -> bool:
         return self.appointment.status not in NON_BLOCKING_STATUSES
+
+    @property
+    def is_infusion(self) -> bool:
+        """An infusion or booster: it has an infusion session."""
+        return self.appointment.appointment_type.kind in INFUSION_KINDS
 
     @property
     def has_recovery(self) -> bool:

@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 
 from infusions.flowsheet import alert_acknowledge, open_alert_counts
 from infusions.models import AlertAction, InfusionSessionState
+from infusions.tests.factories import infusion_session
 from infusions.tests.test_flowsheet import record, session_in
 from scheduling.tests.test_board import DAY_QUERIES
-from scheduling.tests.test_booking import next_week, riverside_for
+from scheduling.tests.test_booking import book, cleared_for_infusions, next_week, riverside_for
 
 S = InfusionSessionState
 
@@ -124,3 +125,16 @@ def test_alerts_add_no_query_to_the_board(
         response = board(client, None, riverside)
 
     assert response.content.decode().count("Needs a nurse's attention") == 3
+
+
+def test_clinical_staff_reach_the_session_from_the_card(client, nina, phil, fran, riverside):
+    with_session = infusion_session(nina, phil, location=riverside, hour=9)
+    without = book(nina, cleared_for_infusions(phil), riverside, "infusion", hour=14)
+
+    html = board(client, nina, riverside).content.decode()
+    opened = card(html, with_session.appointment)
+    assert f'href="/staff/sessions/{with_session.public_id}/" data-testid="session-link"' in opened
+    not_yet = card(html, without)
+    assert f'action="/staff/sessions/appointment/{without.public_id}/"' in not_yet
+
+    assert 'data-testid="session-link"' not in board(client, fran, riverside).content.decode()
