@@ -9,6 +9,9 @@ class ClinicConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic import signals  # noqa: F401  (login auditing)
+        from clinic.messaging import registry
+
+        registry.autodiscover()  # each app's messages.py registers its kinds of message
 
 
 class ChairsideAdminConfig(admin_apps.AdminConfig):

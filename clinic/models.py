@@ -1,4 +1,5 @@
-"""Clinic-wide records: staff accounts, locations and chairs, the audit log."""
+"""Clinic-wide records: staff accounts, locations and chairs, the audit log, the outbox of
+messages to patients and staff."""
 
 from __future__ import annotations
 
@@ -122,6 +123,11 @@ class Location(models.Model):
         max_length=32, help_text="The number patients call, e.g. +1 555 010 0100."
     )
     email = models.EmailField(blank=True)
+    on_call_email = models.EmailField(
+        "on-call email",
+        blank=True,
+        help_text="Who is told at once when a patient reports thoughts of self-harm.",
+    )
     time_zone = models.CharField(
         max_length=64,
         validators=[validate_time_zone],
@@ -277,3 +283,113 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- The outbox ------------------------------------------------------------------------------
+
+
+class OutboxChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message (SMS)"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Not sent"
+    FAILED = "failed", "Failed"
+
+
+OUTBOX_OPEN_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+class OutboxMessage(models.Model):
+    """One email or text message to send, written in the same transaction as the change that
+    causes it (``clinic.messaging.outbox``).
+
+    ``idempotency_key`` names the message so that it exists once, e.g.
+    ``appointment:<public_id>:reminder-48h:sms``; it is also handed to the provider, so a
+    send retried after a crash is not delivered twice. A worker claims a due row by setting
+    ``claim_token`` and ``claimed_until`` (the lease); a claim whose lease has run out is
+    taken over. What was sent (``subject``, ``body``, ``recipient``) is kept for the staff
+    view; why a message was not sent is ``skip_reason``.
+    """
+
+    Channel = OutboxChannel
+    Status = OutboxStatus
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(max_length=10, choices=OutboxChannel.choices)
+    kind = models.CharField(
+        max_length=60, help_text="Which message this is: clinic.messaging.registry's name."
+    )
+    patient = models.ForeignKey(
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    appointment = models.ForeignKey(
+        "scheduling.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Staff messages (an on-call alert) name their recipient; a patient's is looked up when
+    # the message is sent, so a corrected address or number is used.
+    recipient = models.CharField(max_length=254, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    urgent = models.BooleanField(
+        default=False, help_text="Not held by quiet hours or the daily and weekly caps."
+    )
+    not_before = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    provider_reference = models.CharField(max_length=100, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=30, blank=True)
+    skip_detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["not_before"],
+                condition=models.Q(status__in=OUTBOX_OPEN_STATUSES),
+                name="outbox_due_idx",
+            ),
+            models.Index(fields=["patient", "-created_at"], name="outbox_patient_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status=OutboxStatus.SENT) | models.Q(sent_at__isnull=False),
+                name="outbox_sent_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=OutboxStatus.SKIPPED) | ~models.Q(skip_reason=""),
+                name="outbox_skip_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=OutboxStatus.SENDING)
+                | models.Q(claim_token__isnull=False, claimed_until__isnull=False),
+                name="outbox_sending_is_claimed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.channel} ({self.status})"

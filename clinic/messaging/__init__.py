@@ -1,0 +1,18 @@
+"""Messages to patients and staff: the outbox, its rules, its channels.
+
+How a message travels:
+
+1. A service that changes something (books an appointment, creates an intake link, records
+   a PHQ-9) calls ``outbox.outbox_enqueue`` in its own transaction: one ``OutboxMessage``
+   row, named by an idempotency key, due at ``not_before``. Nothing is sent yet; if the
+   transaction rolls back, there is no message.
+2. Every minute beat runs ``clinic.tasks.dispatch_outbox``, which claims due rows with
+   ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease, and hands each to a worker.
+3. The worker asks ``rules.decide`` whether the message is still wanted *now* (the
+   appointment not cancelled or moved, consent still given, not in quiet hours, under the
+   caps), renders it with its kind (``registry``), sends it through its channel
+   (``channels``) with the idempotency key, and records the result; failures are retried
+   with backoff, a claim left by a dead worker is taken over when its lease runs out.
+
+Each app says which messages it has in ``<app>/messages.py`` (``registry.register``).
+"""

@@ -1,0 +1,83 @@
+"""The kinds of message there are: how each is written, and whether it is still wanted.
+
+Apps register their kinds in ``<app>/messages.py``; ``autodiscover()`` (from
+``ClinicConfig.ready``) imports those modules. A kind is looked up by the name stored on
+``OutboxMessage.kind``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.module_loading import autodiscover_modules
+
+from clinic.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready for its channel: ``subject`` and ``html`` are for email only."""
+
+    body: str
+    subject: str = ""
+    html: str = ""
+
+
+@dataclass(frozen=True)
+class NotWanted:
+    """Why a message is no longer to be sent: a reason code (``SKIP_REASONS``) and a
+    sentence for the staff view."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    """One kind of message.
+
+    ``render`` writes it from the row (its ``context`` holds ids and the few values the text
+    needs); ``still_wanted`` returns None to send, or why not (e.g. the appointment was
+    cancelled or moved since). ``urgent`` kinds (a safety alert) are not held by quiet hours
+    or caps; ``capped`` says whether a kind counts towards the non-urgent daily and weekly
+    caps for texts (a STOP confirmation does not).
+    """
+
+    name: str
+    render: Callable[[OutboxMessage], Rendered]
+    still_wanted: Callable[[OutboxMessage], NotWanted | None] = lambda message: None
+    urgent: bool = False
+    capped: bool = True
+    description: str = ""
+
+
+# Reason codes, shown to staff with their words.
+SKIP_REASONS: dict[str, str] = {
+    "no_consent": "No consent for this channel",
+    "no_address": "No email address or mobile number",
+    "cancelled": "The appointment was cancelled",
+    "moved": "The appointment was moved",
+    "past": "Too late: the time it was for has passed",
+    "cap": "Over the limit of texts a day or a week",
+    "not_wanted": "No longer needed",
+    "unknown_kind": "Unknown kind of message",
+}
+
+_KINDS: dict[str, MessageKind] = {}
+
+
+def register(kind: MessageKind) -> MessageKind:
+    """Make ``kind`` known by its name (once: a second kind of the same name is an error)."""
+    if kind.name in _KINDS and _KINDS[kind.name] is not kind:
+        raise ValueError(f"Two message kinds are called {kind.name!r}.")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def kind_named(name: str) -> MessageKind | None:
+    return _KINDS.get(name)
+
+
+def autodiscover() -> None:
+    autodiscover_modules("messages")
