@@ -155,6 +155,7 @@ class LocationForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "tel"}),
     )
     email = _model_field(Location, "email")
+    on_call_email = _model_field(Location, "on_call_email")
     time_zone = forms.ChoiceField(
         label="Time zone",
         choices=_time_zone_choices,

@@ -23,6 +23,7 @@ STAFF_NAVIGATION: list[NavItem] = [
     NavItem("Patients", "patients:list", Capability.VIEW_PATIENTS),
     NavItem("Locations", "staff:location-list", Capability.VIEW_LOCATIONS),
     NavItem("Ledger", "ledger:lot-list", Capability.HANDLE_CONTROLLED_SUBSTANCES),
+    NavItem("Outcomes", "outcomes:dashboard", Capability.VIEW_CLINICAL),
     NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF),
     NavItem("Consent forms", "patients:consent-documents", Capability.MANAGE_CONSENT_DOCUMENTS),
     NavItem("Audit log", "staff:audit-log", Capability.VIEW_AUDIT_LOG),

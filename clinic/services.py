@@ -37,6 +37,7 @@ class LocationDetails(TypedDict, total=False):
     country: str
     phone: str
     email: str
+    on_call_email: str
     time_zone: str
 
 
@@ -57,6 +58,7 @@ def location_create(
     postal_code: str = "",
     country: str = "US",
     email: str = "",
+    on_call_email: str = "",
     request: HttpRequest | None = None,
 ) -> Location:
     location = Location(
@@ -69,6 +71,7 @@ def location_create(
         country=country.strip().upper(),
         phone=phone.strip(),
         email=email.strip(),
+        on_call_email=on_call_email.strip(),
         time_zone=time_zone.strip(),
     )
     _validate_location(location)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.env import env
@@ -47,6 +48,11 @@ CSRF_FAILURE_VIEW = "clinic.views.errors.csrf_failure"
 PORT = env.int("PORT", 8000, min_value=1, max_value=65535)
 CLINIC_NAME = env.str("CLINIC_NAME", "Chairside Infusion Clinic")
 CRISIS_LINE = env.str("CRISIS_LINE", "988")
+# Shown with the number to a patient who reports thoughts of self-harm.
+CRISIS_LINE_TEXT = env.str(
+    "CRISIS_LINE_TEXT",
+    "the Suicide & Crisis Lifeline: call or text, free, any time of the day or night",
+)
 
 INSTALLED_APPS = [
     "clinic.apps.ChairsideAdminConfig",
@@ -163,6 +169,19 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "clinic.tasks.record_heartbeat", "schedule": timedelta(minutes=1)},
+    # Claims the outbox's due messages and queues one send task each (clinic.messaging.outbox).
+    # A run that waited past the next one is dropped: the next run claims the same rows.
+    "dispatch-outbox": {
+        "task": "clinic.tasks.dispatch_outbox",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
+    # Queues the questionnaires due up to tomorrow, each with its own local send time, so
+    # the hour it runs at does not matter; running it twice queues nothing twice.
+    "enqueue-followups": {
+        "task": "patients.tasks.enqueue_due_followups",
+        "schedule": crontab(minute=0, hour=6),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -249,6 +268,67 @@ if SMS_BACKEND == "http" and not (SMS_API_URL and SMS_API_TOKEN and SMS_FROM_NUM
         "SMS_BACKEND=http needs SMS_API_URL, SMS_API_TOKEN (or SMS_API_TOKEN_FILE) "
         "and SMS_FROM_NUMBER."
     )
+# Seconds to wait for the SMS provider before a send counts as failed (and is retried).
+SMS_TIMEOUT_SECONDS = env.int("SMS_TIMEOUT_SECONDS", 10, min_value=1, max_value=120)
+
+# The outbox (clinic.messaging.outbox). Each minute beat claims due messages, keeping at most
+# OUTBOX_DISPATCH_LIMIT claimed and not yet sent, each for OUTBOX_LEASE_SECONDS: the lease
+# covers the wait in the queue and the send, and a claim left by a dead worker is taken over
+# when it runs out, so it must be longer than any send may take. A failed send is retried
+# after OUTBOX_RETRY_BASE_SECONDS, doubling each time up to OUTBOX_RETRY_MAX_SECONDS; after
+# OUTBOX_MAX_ATTEMPTS it is marked failed.
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", 300, min_value=2, max_value=3600)
+OUTBOX_DISPATCH_LIMIT = env.int("OUTBOX_DISPATCH_LIMIT", 1000, min_value=1, max_value=100_000)
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", 60, min_value=1)
+OUTBOX_RETRY_MAX_SECONDS = env.int("OUTBOX_RETRY_MAX_SECONDS", 3600, min_value=1)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", 8, min_value=1, max_value=100)
+_longest_send = max(SMS_TIMEOUT_SECONDS, EMAIL_TIMEOUT if EMAIL_HOST else 0)
+if _longest_send >= OUTBOX_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        f"OUTBOX_LEASE_SECONDS={OUTBOX_LEASE_SECONDS} is too short: make it longer than a send "
+        f"may take ({_longest_send} s, SMS_TIMEOUT_SECONDS or the SMTP timeout)."
+    )
+
+# Inbound texts (STOP) are accepted only with an HMAC-SHA256 of the body made with this
+# secret (clinic.messaging.inbound); with none set, every inbound text is refused.
+SMS_WEBHOOK_SECRET = env.secret("SMS_WEBHOOK_SECRET")
+if SMS_BACKEND == "http" and not SMS_WEBHOOK_SECRET:
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=http needs SMS_WEBHOOK_SECRET (or SMS_WEBHOOK_SECRET_FILE), so that "
+        "patients' STOP replies from the provider can be accepted."
+    )
+
+# Where patients reach the site, for links in messages sent by workers (no request there),
+# e.g. https://clinic.example.com.
+SITE_URL = env.str("SITE_URL", f"http://localhost:{PORT}" if DEBUG else "").rstrip("/")
+if EMAIL_HOST and not SITE_URL:
+    raise ImproperlyConfigured(
+        "EMAIL_HOST is set but SITE_URL is not: set SITE_URL to the address patients use "
+        "(e.g. https://clinic.example.com), so emails carry working unsubscribe links."
+    )
+
+# --- Rules for messages to patients (DOMAIN.md, "Messages to patients") -------------------
+# No non-urgent text between these hours, location time (start, end): deferred to the end.
+MESSAGE_QUIET_HOURS = (
+    env.int("MESSAGE_QUIET_HOURS_START", 21, min_value=0, max_value=23),
+    env.int("MESSAGE_QUIET_HOURS_END", 8, min_value=0, max_value=23),
+)
+# Non-urgent texts per patient: per local day, and per rolling 7 days.
+SMS_DAILY_CAP = env.int("SMS_DAILY_CAP", 1, min_value=1)
+SMS_WEEKLY_CAP = env.int("SMS_WEEKLY_CAP", 3, min_value=1)
+
+
+# Appointment reminders, in hours before the start (one kind of message each).
+def _reminder_hours(items: list[str]) -> tuple[int, ...]:
+    if not items or not all(item.isdigit() and 0 < int(item) <= 720 for item in items):
+        raise ImproperlyConfigured(
+            f"REMINDER_HOURS={','.join(items)!r} is not valid: give whole hours from 1 to 720 "
+            "separated by commas, e.g. 48,2."
+        )
+    return tuple(sorted({int(item) for item in items}, reverse=True))
+
+
+REMINDER_HOURS = _reminder_hours(env.list("REMINDER_HOURS", ["48", "2"]))
 
 # --- Clinical defaults (DOMAIN.md); each may be overridden by SCREENING_<NAME> ------------
 # patients.screening validates them together (e.g. review below contraindicated).
@@ -277,6 +357,31 @@ COURSE_MIN_GAP_HOURS = env.int("COURSE_MIN_GAP_HOURS", 24, min_value=24, max_val
 COURSE_BOOSTER_INTERVAL_DAYS = env.int(
     "COURSE_BOOSTER_INTERVAL_DAYS", 28, min_value=7, max_value=182
 )
+
+
+# --- Follow-ups (DOMAIN.md, "Follow-up"; patients.followups) -------------------------------
+def _days_list(name: str, default: list[int]) -> list[int]:
+    values = env.list(name, [str(day) for day in default])
+    if not values or not all(value.isdigit() and 1 <= int(value) <= 365 for value in values):
+        raise ImproperlyConfigured(
+            f"{name} must be whole numbers of days from 1 to 365, separated by commas (e.g. 7,28)."
+        )
+    return sorted({int(value) for value in values})
+
+
+# Questionnaires this many days after the first infusion of an induction course, then one
+# every FOLLOWUP_MAINTENANCE_INTERVAL_DAYS after the last of them while the course goes on.
+FOLLOWUP_AFTER_INDUCTION_DAYS = _days_list("FOLLOWUP_AFTER_INDUCTION_DAYS", [7, 28])
+FOLLOWUP_MAINTENANCE_INTERVAL_DAYS = env.int(
+    "FOLLOWUP_MAINTENANCE_INTERVAL_DAYS", 30, min_value=7, max_value=182
+)
+FOLLOWUP_LINK_LIFETIME_DAYS = env.int("FOLLOWUP_LINK_LIFETIME_DAYS", 7, min_value=1, max_value=30)
+# Local hour (location time) at which questionnaires and the next-day check-in are sent.
+FOLLOWUP_QUESTIONNAIRE_HOUR = env.int("FOLLOWUP_QUESTIONNAIRE_HOUR", 10, min_value=0, max_value=23)
+FOLLOWUP_CHECKIN_HOUR = env.int("FOLLOWUP_CHECKIN_HOUR", 10, min_value=0, max_value=23)
+# Questionnaires whose day passed while the daily task was not running are still sent up
+# to this many days late.
+FOLLOWUP_CATCH_UP_DAYS = env.int("FOLLOWUP_CATCH_UP_DAYS", 3, min_value=0, max_value=14)
 
 
 # --- Infusion sessions (DOMAIN.md); unset variables keep the defaults in infusions/ --------
@@ -322,6 +427,17 @@ VITALS_INTERVAL_RECOVERING_MINUTES = env.int("VITALS_INTERVAL_RECOVERING_MINUTES
 PRE_INFUSION_FASTING_HOURS = env.int("PRE_INFUSION_FASTING_HOURS", 4, min_value=0)
 # The lowest modified Aldrete score (of 10) at which a patient may go home.
 DISCHARGE_MIN_ALDRETE = env.int("DISCHARGE_MIN_ALDRETE", 9, min_value=0, max_value=10)
+
+# --- Outcomes (patients.outcomes) ---------------------------------------------------------
+# A rise of at least this many points since the previous score counts as "worsened" (a
+# prompt to offer a booster); keys are questionnaire instruments.
+OUTCOME_WORSENING_POINTS = {
+    instrument: env.int(f"OUTCOME_WORSENING_{instrument.upper()}", default, min_value=1)
+    for instrument, default in {"phq9": 5, "gad7": 4, "pcl5": 10, "pain_nrs": 2}.items()
+}
+# A patient in an induction or maintenance course with no questionnaire for this many days
+# is overdue for one.
+OUTCOME_OVERDUE_DAYS = env.int("OUTCOME_OVERDUE_DAYS", 30, min_value=1, max_value=365)
 
 
 def _check_clinical_numbers() -> None:

@@ -43,6 +43,7 @@ from infusions.models import (
     VitalsReading,
 )
 from infusions.orders import current_order
+from patients.followups import followup_checkin_enqueue
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_next_statuses, appointment_set_status
 
@@ -291,6 +292,8 @@ def discharge_sign(
         current = _move_to_discharged(actor, current, request)
     else:
         _discharge_appointment(actor, appointment, request)
+    # The next-day check-in, queued in this transaction (patients.followups).
+    followup_checkin_enqueue(appointment=appointment, discharged_at=discharge.signed_at)
     for field in InfusionSession._meta.concrete_fields:
         setattr(session, field.attname, getattr(current, field.attname))
     return discharge

@@ -8,7 +8,8 @@ in URLs are ``public_id`` UUIDs; no name or date of birth ever appears in a URL 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -185,6 +186,7 @@ class PatientLink(models.Model):
         INTAKE = "intake", "Intake questionnaire"
         CONSENT = "consent", "Informed consent"
         QUESTIONNAIRE = "questionnaire", "Symptom questionnaire"
+        CHECK_IN = "check_in", "Next-day check-in"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="links")
@@ -202,6 +204,18 @@ class PatientLink(models.Model):
         "ConsentDocument", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     instrument = models.CharField(max_length=20, blank=True)
+    # A questionnaire link asks these instruments ("phq9", ...), for this context
+    # (QuestionnaireResponse.Context); a pre-session questionnaire or a check-in names its
+    # appointment. See patients.followups.
+    instruments = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    questionnaire_context = models.CharField(max_length=20, blank=True)
+    appointment = models.ForeignKey(
+        "scheduling.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -326,6 +340,145 @@ class QuestionnaireResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.total} ({self.band})"
+
+
+class CheckIn(models.Model):
+    """A patient's answers to the next-day check-in after an infusion (patients.followups)."""
+
+    class Wellbeing(models.IntegerChoices):
+        VERY_BAD = 1, "Very bad"
+        BAD = 2, "Not so good"
+        OKAY = 3, "Okay"
+        GOOD = 4, "Good"
+        VERY_GOOD = 5, "Very good"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="check_ins")
+    appointment = models.ForeignKey(
+        "scheduling.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    via_link = models.ForeignKey(
+        PatientLink, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    wellbeing = models.PositiveSmallIntegerField(choices=Wellbeing.choices)
+    # infusions.models.SideEffect values; "other" comes with the patient's own words.
+    side_effects = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    side_effects_other = models.CharField(max_length=300, blank=True)
+    self_harm_thoughts = models.BooleanField()
+    completed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-completed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(wellbeing__gte=1, wellbeing__lte=5), name="check_in_wellbeing_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in {self.completed_at:%Y-%m-%d}"
+
+
+class SafetyAlertQuerySet(models.QuerySet["SafetyAlert"]):
+    def open(self) -> SafetyAlertQuerySet:
+        """Alerts no clinician has recorded a follow-up for yet, oldest first."""
+        return (
+            self.filter(resolved_at__isnull=True)
+            .select_related("location")
+            .order_by("created_at", "id")
+        )
+
+    def for_chart(self) -> ChartSafetyAlerts:
+        """The open alerts and the five latest followed up, in one query (for the chart:
+        ``patient.safety_alerts.for_chart``)."""
+        latest_closed = (
+            self.filter(resolved_at__isnull=False).order_by("-resolved_at", "-id").values("pk")[:5]
+        )
+        alerts = list(
+            self.filter(Q(resolved_at__isnull=True) | Q(pk__in=latest_closed))
+            .select_related("location", "resolved_by")
+            .order_by("created_at", "id")
+        )
+        closed = [alert for alert in alerts if not alert.is_open]
+        closed.sort(key=lambda alert: alert.resolved_at, reverse=True)
+        return ChartSafetyAlerts(
+            open=[alert for alert in alerts if alert.is_open], followed_up=closed
+        )
+
+
+class SafetyAlert(models.Model):
+    """A patient reported thoughts of self-harm: PHQ-9 question 9 above 0, or "yes" at the
+    next-day check-in. Raised in the same transaction as the answers
+    (``patients.services.safety``); open until a clinician records the follow-up."""
+
+    class Source(models.TextChoices):
+        PHQ9_ITEM9 = "phq9_item9", "PHQ-9 question 9 answered above 0"
+        CHECK_IN = "check_in", "Next-day check-in: thoughts of harming themselves"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="safety_alerts")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    questionnaire = models.ForeignKey(
+        QuestionnaireResponse, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    check_in = models.ForeignKey(
+        CheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    follow_up_note = models.TextField(blank=True)
+
+    objects = SafetyAlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="safety_alert_open_idx",
+            ),
+        ]
+        constraints = [
+            # Open, or resolved by someone, at a time, with a note: never half of it.
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True, resolved_by__isnull=True, follow_up_note="")
+                | (Q(resolved_at__isnull=False, resolved_by__isnull=False) & ~Q(follow_up_note="")),
+                name="safety_alert_resolved_with_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "resolved" if self.resolved_at else "open"
+        return f"safety alert ({self.source}, {state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def local_created_at(self) -> datetime:
+        """When it was raised, on the clock of its location (the clinic's default zone
+        without one)."""
+        if self.location is not None:
+            return self.created_at.astimezone(self.location.tz)
+        return timezone.localtime(self.created_at)
+
+
+@dataclass(frozen=True)
+class ChartSafetyAlerts:
+    open: list[SafetyAlert]
+    followed_up: list[SafetyAlert]
 
 
 class ScreeningOutcome(models.TextChoices):

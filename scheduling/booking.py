@@ -18,9 +18,14 @@
 - Manage links: a signed token naming the appointment (``manage_token``), usable until the
   appointment is over, to see it, download the .ics, and cancel or move it while
   ``appointment_patient_may_change`` allows.
-- Messages: ``booking_email_send`` is the one place a booking email is sent (after commit);
-  the messaging issue will replace it with an outbox row. Content is minimal (DOMAIN.md,
-  "Messages to patients"): the clinic, the time with its zone, the address, how to reach us.
+- Messages: outbox rows in the booking's transaction (``scheduling.messages``). The booking
+  queues the confirmation (with the manage link and the .ics) on the channels the booker
+  ticked and the patient agreed to; ``appointment_book`` queues the reminders, and a cancel
+  or move through the manage link queues its message in ``appointment_cancel`` or
+  ``appointment_reschedule``. A message goes to the address on the patient's record when it
+  is sent, so an anonymous form cannot send a known patient's messages elsewhere. Content
+  is minimal (DOMAIN.md, "Messages to patients"): the clinic, the time with its zone, the
+  address, how to reach us.
 - The calendar file (``appointment_ics``): one event on the location's clock with the
   VTIMEZONE for its zone (``scheduling.ics``), so calendars show the right local time
   whatever their own zone and whatever happens to the clocks.
@@ -37,25 +42,21 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404, HttpRequest
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Location
 from clinic.selectors import location_hours_on, locations_public
 from patients.chart import contact_consents_current
+from patients.messages import patient_message_channels
 from patients.models import Channel, Patient
 from patients.services.records import (
     E164,
@@ -66,6 +67,7 @@ from patients.services.records import (
 )
 from scheduling.availability import Slot, free_slots
 from scheduling.ics import ics_calendar
+from scheduling.messages import VISIT_WORDS, confirmation_enqueue
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus, AppointmentType
 from scheduling.services import (
     CANCEL_REASON_MAX_LENGTH,
@@ -448,9 +450,10 @@ def booking_submit(
     """Book a consultation for whoever filled in the form, all or nothing.
 
     Matches or creates the patient (without saying which), records consent changes, books
-    through ``appointment_book`` (actor None, source "online") and, once committed, emails
-    the confirmation if the booker ticked email consent. A form sent again with the same
-    ``nonce`` returns the appointment it made the first time.
+    through ``appointment_book`` (actor None, source "online", which queues the reminders)
+    and queues the confirmation on each channel the booker ticked (email, text) that the
+    patient agrees to and has an address for. ``base_url`` makes the manage link in it. A
+    form sent again with the same ``nonce`` returns the appointment it made the first time.
 
     Raises ``ValidationError`` keyed by form field (nothing saved) and ``SlotTaken`` with
     ``TAKEN_MESSAGE`` and the nearest free times (nothing saved)."""
@@ -485,8 +488,12 @@ def booking_submit(
         raise SlotTaken(TAKEN_MESSAGE, taken.alternatives) from None
     if nonce:
         cache.set(_nonce_key(nonce), str(appointment.public_id), _NONCE_LIFETIME_SECONDS)
-    if details.consent_email:
-        _email_after_commit(appointment, to=details.email, kind="booked", base_url=base_url)
+    ticked = {Channel.EMAIL: details.consent_email, Channel.SMS: details.consent_sms}
+    confirmation_enqueue(
+        appointment,
+        channels=[channel for channel in patient_message_channels(patient) if ticked[channel]],
+        base_url=settings.SITE_URL or base_url,
+    )
     return appointment
 
 
@@ -750,7 +757,9 @@ def booking_cancel(
     request: HttpRequest | None = None,
 ) -> Appointment:
     """The patient cancels through their manage link, within the clinic's notice period.
-    The reason is "cancelled by the patient online", with their note if they gave one."""
+    The reason is "cancelled by the patient online", with their note if they gave one.
+    ``appointment_cancel`` queues the message; its links come from ``SITE_URL`` or
+    ``request`` (``base_url`` is kept for callers and no longer used)."""
     current = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("location", "appointment_type", "patient")
@@ -768,9 +777,7 @@ def booking_cancel(
             }
         )
     reason = f"{CANCELLED_ONLINE}: {note}" if note else CANCELLED_ONLINE
-    cancelled = appointment_cancel(actor=None, appointment=current, reason=reason, request=request)
-    _email_patient_about_change(cancelled, kind="cancelled", base_url=base_url)
-    return cancelled
+    return appointment_cancel(actor=None, appointment=current, reason=reason, request=request)
 
 
 @transaction.atomic
@@ -782,7 +789,9 @@ def booking_reschedule(
     request: HttpRequest | None = None,
 ) -> Appointment:
     """The patient moves their consultation to another free time through their manage
-    link, within the clinic's notice period. ``SlotTaken`` carries ``TAKEN_MESSAGE``."""
+    link, within the clinic's notice period. ``SlotTaken`` carries ``TAKEN_MESSAGE``.
+    ``appointment_reschedule`` queues the message and the new reminders; their links come
+    from ``SITE_URL`` or ``request`` (``base_url`` is kept for callers and no longer used)."""
     _refuse_unless_patient_may_change(appointment)
     errors = booking_slot_errors(
         location=appointment.location,
@@ -797,73 +806,7 @@ def booking_reschedule(
         )
     except SlotTaken as taken:
         raise SlotTaken(TAKEN_MESSAGE, taken.alternatives) from None
-    _email_patient_about_change(moved, kind="moved", base_url=base_url)
     return moved
-
-
-def _email_patient_about_change(appointment: Appointment, *, kind: str, base_url: str) -> None:
-    """Tell the patient what changed, by email, if they agreed to email."""
-    patient = appointment.patient
-    consents = {entry.channel: entry.granted for entry in contact_consents_current(patient)}
-    if patient.email and consents.get(Channel.EMAIL):
-        _email_after_commit(appointment, to=patient.email, kind=kind, base_url=base_url)
-
-
-# --- Messages --------------------------------------------------------------------------------
-
-EMAIL_SUBJECTS = {
-    "booked": "Your consultation is booked: {when}",
-    "moved": "Your consultation has moved: {when}",
-    "cancelled": "Your consultation on {when} is cancelled",
-}
-
-
-def _email_after_commit(appointment: Appointment, *, to: str, kind: str, base_url: str) -> None:
-    transaction.on_commit(
-        partial(
-            booking_email_send,
-            appointment_id=appointment.pk,
-            to=to,
-            kind=kind,
-            base_url=base_url,
-        ),
-        robust=True,
-    )
-
-
-def booking_email_send(*, appointment_id: int, to: str, kind: str, base_url: str) -> None:
-    """Send the booking email of ``kind`` ("booked", "moved", "cancelled") to ``to``, with
-    the manage link and the .ics. Arguments are plain values, so the messaging issue can
-    turn a call into an outbox row. With EMAIL_BACKEND (files under .data/mail in dev)."""
-    appointment = Appointment.objects.select_related("location", "appointment_type").get(
-        pk=appointment_id
-    )
-    summary = booking_summary(appointment)
-    manage_url = base_url + reverse("booking:manage", args=[manage_token(appointment)])
-    context = {
-        "kind": kind,
-        "summary": summary,
-        "manage_url": manage_url,
-        "book_url": base_url + reverse("booking:start"),
-        "cancel_notice_hours": settings.CANCEL_NOTICE_HOURS,
-    }
-    message = EmailMultiAlternatives(
-        subject=EMAIL_SUBJECTS[kind].format(when=summary.when),
-        body=render_to_string("scheduling/email/booking.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-    )
-    message.attach_alternative(
-        render_to_string("scheduling/email/booking.html", context), "text/html"
-    )
-    host = urlsplit(base_url).hostname or "chairside.invalid"
-    message.attach(
-        "consultation.ics",
-        appointment_ics(appointment, host=host, url=manage_url),
-        "text/calendar",
-    )
-    message.send()
-    logger.info("sent the %s email for appointment %s", kind, appointment.public_id)
 
 
 # --- The calendar file -------------------------------------------------------------------
@@ -877,9 +820,12 @@ def appointment_ics(
     appointment (moved, cancelled) updates the one already in the calendar."""
     location = appointment.location
     clinic = settings.CLINIC_NAME
+    # The clinic's fixed words for the visit, not the editable type name: calendars are
+    # shared and synced, and the type could be named after the drug.
+    what = VISIT_WORDS.get(appointment.appointment_type.kind, "appointment").capitalize()
     reach = location.phone + (f", {location.email}" if location.email else "")
     description = [
-        f"{appointment.appointment_type.name} at {clinic}, {location.name}.",
+        f"{what} at {clinic}, {location.name}.",
         f"To reach us: {reach}.",
     ]
     if url:
@@ -889,7 +835,7 @@ def appointment_ics(
         tzid=location.time_zone,
         starts_at=appointment.starts_at,
         ends_at=appointment.ends_at,
-        summary=f"{appointment.appointment_type.name} at {clinic}",
+        summary=f"{what} at {clinic}",
         location=", ".join([location.name, *location.address_lines]),
         description="\n".join(description),
         cancelled=appointment.status == AppointmentStatus.CANCELLED,

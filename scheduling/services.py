@@ -22,6 +22,12 @@ Double bookings are impossible, not unlikely:
 
 Every change is in the audit log; patients appear there by ``public_id`` only, and
 summaries name fields, never their values (a cancel reason is not copied there).
+
+Messages to the patient are outbox rows written in the same transaction
+(``scheduling.messages``): booking queues the reminders; moving queues "your appointment has
+moved" and the new time's reminders; cancelling an appointment still to come queues "your
+appointment is cancelled"; a freed time offered to the waitlist queues the offer. A refusal
+or a rollback leaves no message.
 """
 
 from __future__ import annotations
@@ -41,10 +47,18 @@ from clinic.audit import Action, audit_record
 from clinic.models import Chair, Location, User
 from clinic.permissions import Capability, require, user_can
 from clinic.selectors import location_hours_on
+from patients.messages import message_base_url
 from patients.models import Patient
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
 from scheduling.availability import Slot, nearest_free_slots, slot_is_free
+from scheduling.messages import (
+    CANCELLED,
+    MOVED,
+    appointment_change_enqueue,
+    reminders_enqueue,
+    waitlist_offer_enqueue,
+)
 from scheduling.models import (
     BLOCKING,
     Appointment,
@@ -184,6 +198,7 @@ def appointment_book(
         summary=f"booked {appointment_type.kind} for patient {patient.public_id} ({source})",
         request=request,
     )
+    reminders_enqueue(appointment)
     return appointment
 
 
@@ -254,6 +269,10 @@ def appointment_reschedule(
         + ", ".join(changed),
         request=request,
     )
+    # The old time's reminders are skipped as "moved" when they come due (their keys and
+    # context name the old start); the new time gets its own.
+    appointment_change_enqueue(current, kind=MOVED, base_url=message_base_url(request))
+    reminders_enqueue(current)
     return current
 
 
@@ -303,6 +322,7 @@ def appointment_cancel(
         summary=f"cancelled for patient {current.patient.public_id}: changed status, cancel_reason",
         request=request,
     )
+    appointment_change_enqueue(current, kind=CANCELLED, base_url=message_base_url(request))
     _offer_freed_time(current, actor=actor, request=request)
     return current
 
@@ -533,8 +553,8 @@ def _offer_freed_time(
 ) -> WaitlistEntry | None:
     """Offer a freed time still to come to the first waitlisted patient who fits.
 
-    The entry becomes OFFERED with ``offered_appointment`` set; the message to the patient
-    comes with the messaging issue (it will be sent on commit)."""
+    The entry becomes OFFERED with ``offered_appointment`` set, and the offer is queued to
+    the patient in this transaction (``scheduling.messages.waitlist_offer_enqueue``)."""
     if appointment.starts_at <= timezone.now():
         return None
     for entry in waitlist_matches(appointment):
@@ -554,6 +574,7 @@ def _offer_freed_time(
             "state, offered_appointment",
             request=request,
         )
+        waitlist_offer_enqueue(entry, appointment)
         return entry
     return None
 

@@ -20,8 +20,8 @@ PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
 NAVIGATION = {
     "fran": CLINICAL_NAV,
-    "nina": [*CLINICAL_NAV, "Ledger"],
-    "phil": [*CLINICAL_NAV, "Ledger"],
+    "nina": [*CLINICAL_NAV, "Ledger", "Outcomes"],
+    "phil": [*CLINICAL_NAV, "Ledger", "Outcomes"],
     "alice": [
         "Home",
         "Schedule",
@@ -52,6 +52,7 @@ ALLOWED = {
     "/staff/ledger/receive/": {"nina", "phil"},
     "/staff/ledger/export/": {"nina", "phil"},
     "/api/v1/ledger/lots/": {"nina", "phil"},
+    "/staff/outcomes/": {"nina", "phil"},
     "/staff/accounts/": {"alice"},
     "/staff/audit/": {"alice"},
     "/admin/": {"alice"},

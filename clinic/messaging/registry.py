@@ -17,11 +17,18 @@ from clinic.models import OutboxMessage
 
 @dataclass(frozen=True)
 class Rendered:
-    """A message ready for its channel: ``subject`` and ``html`` are for email only."""
+    """A message ready for its channel: ``subject``, ``html`` and ``attachments`` are for
+    email only.
+
+    ``attachments`` are ``(file name, content, MIME type)`` triples, e.g. the .ics of a
+    booking: ``("consultation.ics", text, "text/calendar")``. The email channel attaches
+    each one (``EmailMessage.attach(name, content, mimetype)``); texts ignore them.
+    """
 
     body: str
     subject: str = ""
     html: str = ""
+    attachments: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,11 @@ def register(kind: MessageKind) -> MessageKind:
 
 def kind_named(name: str) -> MessageKind | None:
     return _KINDS.get(name)
+
+
+def kinds_registered() -> list[MessageKind]:
+    """Every known kind (``rules`` needs the ones that do not count towards the caps)."""
+    return list(_KINDS.values())
 
 
 def autodiscover() -> None:

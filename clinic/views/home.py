@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import heartbeat_status, location_today, locations_public
+from patients.services.safety import safety_panel_for
 
 
 @capability_required(Capability.USE_STAFF_AREA)
@@ -11,6 +12,10 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     if user_can(request.user, Capability.VIEW_LOCATIONS):
         locations = [(location, location_today(location)) for location in locations_public()]
     context = {
+        # Nurses and physicians: open safety alerts (patients.services.safety).
+        "safety": safety_panel_for(request.user)
+        if user_can(request.user, Capability.VIEW_CLINICAL)
+        else None,
         "locations_today": locations,
         "can_edit_content": user_can(request.user, Capability.EDIT_CONTENT),
         "background": heartbeat_status()

@@ -32,6 +32,7 @@ from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from patients.links import LinkError, link_create, link_for_token, link_mark_used, link_token
+from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import ConsentDocument, ConsentSignature, Patient, PatientLink
 
 MANAGE = Capability.MANAGE_CONSENT_DOCUMENTS
@@ -379,8 +380,18 @@ def consent_sign(
 
 
 @transaction.atomic
-def consent_link_create(*, actor: User, patient: Patient) -> tuple[PatientLink, str]:
-    """A single-use link for the patient to sign the current version; returns (link, token)."""
+def consent_link_create(
+    *,
+    actor: User,
+    patient: Patient,
+    send_to_patient: bool = False,
+    request: HttpRequest | None = None,
+) -> tuple[PatientLink, str]:
+    """A single-use link for the patient to sign the current version; returns (link, token).
+
+    The link is always returned for staff to hand over. With ``send_to_patient`` (staff
+    chose to send it) it is also queued to the patient by email and/or text, on the
+    channels they agreed to and have an address for (``patients.messages``)."""
     require(actor, Capability.SEND_PATIENT_LINKS)
     document = consent_document_current()
     if document is None:
@@ -388,12 +399,15 @@ def consent_link_create(*, actor: User, patient: Patient) -> tuple[PatientLink, 
             "No consent form has been published yet, so there is nothing to sign. A clinic "
             "admin publishes one under Consent forms."
         )
-    return link_create(
+    link, token = link_create(
         patient=patient,
         purpose=PatientLink.Purpose.CONSENT,
         created_by=actor,
         consent_document=document,
     )
+    if send_to_patient:
+        patient_link_enqueue(link=link, base_url=message_base_url(request))
+    return link, token
 
 
 def consent_current_signature(patient: Patient) -> ConsentSignature | None:

@@ -19,6 +19,7 @@ from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from patients.intake import SECTION_KEYS, clean_answers, draft_answers, draft_steps
 from patients.links import link_create, link_for_token, link_mark_used, link_token
+from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import IntakeSubmission, Patient, PatientLink, PatientStatus
 from patients.services.records import patient_set_status
 from patients.services.screening import screening_run
@@ -50,16 +51,27 @@ def _mark_intake_started(patient: Patient, actor: User | None, request: HttpRequ
 
 @transaction.atomic
 def intake_link_create(
-    *, actor: User, patient: Patient, request: HttpRequest | None = None
+    *,
+    actor: User,
+    patient: Patient,
+    send_to_patient: bool = False,
+    request: HttpRequest | None = None,
 ) -> tuple[PatientLink, str]:
     """A single-use link for the patient to fill in the intake; returns (link, token).
 
     Earlier unused intake links stop working. The patient's progress so far on those is
     not carried over: their answers reach the clinic only when submitted.
+
+    The link is always returned for staff to hand over. With ``send_to_patient`` (staff
+    chose to send it) it is also queued to the patient by email and/or text, on the
+    channels they agreed to and have an address for (``patients.messages``); without
+    consent or an address nothing is queued, and the link is still shown.
     """
     require(actor, Capability.SEND_PATIENT_LINKS)
     link, token = link_create(patient=patient, purpose=PatientLink.Purpose.INTAKE, created_by=actor)
     _mark_intake_started(patient, actor, request)
+    if send_to_patient:
+        patient_link_enqueue(link=link, base_url=message_base_url(request))
     return link, token
 
 

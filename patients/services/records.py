@@ -32,9 +32,11 @@ from patients.models import (
     PatientLink,
     PatientStatus,
     QuestionnaireResponse,
+    SafetyAlert,
     SexAtBirth,
 )
 from patients.questionnaires import Instrument, QuestionnaireError, definition_for, score
+from patients.services.safety import safety_alert_raise
 
 Errors = dict[str, list[str]]
 
@@ -427,6 +429,12 @@ def contact_consent_record(
         recorded_at=recorded_at or timezone.now(),
         recorded_by=actor if actor is not None and actor.is_authenticated else None,
     )
+    if not granted:
+        # Withdrawn: what is still waiting on that channel is not sent (the worker's rules
+        # would refuse it too, but staff see it as not sent straight away).
+        from clinic.messaging.unsubscribe import pending_skip_without_consent
+
+        pending_skip_without_consent(patient=locked, channel=channel)
     audit_record(
         actor=actor,
         action=Action.UPDATE,
@@ -549,7 +557,8 @@ def questionnaire_record(
     """Score and keep a completed questionnaire. Errors are keyed by item ("q4").
 
     A baseline PHQ-9 re-runs the screening, which raises the urgent flag when question 9
-    is answered above 0.
+    is answered above 0. Any PHQ-9 with question 9 above 0 also raises a safety alert and
+    queues the on-call email (``patients.services.safety``), in this transaction.
     """
     if instrument not in {member.value for member in Instrument}:
         choices = ", ".join(member.value for member in Instrument)
@@ -583,6 +592,16 @@ def questionnaire_record(
         ),
         request=request,
     )
+    if response.item9_positive:
+        # In this transaction: the alert and the on-call email exist once the answers do.
+        safety_alert_raise(
+            patient=locked,
+            source=SafetyAlert.Source.PHQ9_ITEM9,
+            questionnaire=response,
+            appointment=via_link.appointment if via_link is not None else None,
+            actor=actor,
+            request=request,
+        )
     if result.instrument is Instrument.PHQ9 and context == QuestionnaireResponse.Context.BASELINE:
         _screen_again(locked, actor, request)
     return response

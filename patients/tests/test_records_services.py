@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from clinic.audit import Action
+from clinic.messaging.outbox import outbox_enqueue
 from clinic.models import AuditEvent, Location
 from patients.models import (
     CommunicationConsent,
@@ -272,6 +273,21 @@ def test_it_records_a_first_refusal(fran, patient):
 
     assert consent.granted is False
     assert consent.recorded_by == fran
+
+
+def test_withdrawing_consent_stops_what_waits_on_that_channel_at_once(fran, patient):
+    patient.mobile = "+13125550123"
+    patient.save(update_fields=["mobile"])
+    for channel in ("sms", "email"):
+        outbox_enqueue(key=f"test:{channel}", kind="reminder_48h", channel=channel, patient=patient)
+
+    records.contact_consent_record(
+        actor=fran, patient=patient, channel="sms", granted=False, method="phone call"
+    )
+
+    statuses = dict(patient.messages.values_list("channel", "status"))
+    assert statuses == {"sms": "skipped", "email": "pending"}
+    assert patient.messages.get(channel="sms").skip_reason == "no_consent"
 
 
 @pytest.mark.parametrize(

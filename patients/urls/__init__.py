@@ -1,6 +1,6 @@
 """Staff pages about patients, under /staff/patients/ (namespace "patients")."""
 
-from patients.urls import consent, intake, records
+from patients.urls import consent, intake, records, safety
 
 app_name = "patients"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     *records.staff_urlpatterns,
     *intake.staff_urlpatterns,
     *consent.staff_urlpatterns,
+    *safety.staff_urlpatterns,
 ]

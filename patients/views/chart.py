@@ -17,6 +17,7 @@ from infusions.selectors import sessions_of_patient
 from patients.chart import chart_for
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
+from patients.views.outcomes import chart_outcomes
 from patients.views.records import audit_patient_view
 from scheduling.board import patient_appointments
 from scheduling.courses import course_progress, courses_of_patient
@@ -49,4 +50,5 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         }
     if clinical:
         context["infusion_sessions"] = sessions_of_patient(user, patient)
+        context["outcomes_chart"] = chart_outcomes(patient, context["infusion_sessions"])
     return render(request, "patients/chart/chart.html", context)

@@ -12,11 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
+from clinic.messaging.registry import kind_named
+from clinic.models import OutboxMessage
 from scheduling.booking import appointment_ics
 from scheduling.ics import ics_calendar, ics_fold, ics_text
+from scheduling.messages import CONFIRMATION
 from scheduling.models import Appointment
 from scheduling.services import appointment_cancel, appointment_reschedule
 from scheduling.tests import test_public_booking
@@ -315,7 +317,8 @@ def test_a_booking_made_online_shows_9_am_local_everywhere(
     assert response.status_code == 302
     token = token_of(response)
     download = client.get(f"/book/manage/{token}/calendar.ics").content.decode()
-    attached = mail.outbox[0].attachments[0][1]
+    [confirmation] = OutboxMessage.objects.filter(kind=CONFIRMATION, channel="email")
+    attached = kind_named(CONFIRMATION).render(confirmation).attachments[0][1]
     for content in (download, attached):
         local = f"{day:%Y%m%d}T090000"
         assert value(content, "DTSTART") == f";TZID=America/Chicago:{local}"

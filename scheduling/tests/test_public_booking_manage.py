@@ -8,12 +8,15 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core import mail, signing
+from django.core import signing
 from django.utils import timezone
 
+from clinic.messaging.registry import Rendered, kind_named
+from clinic.models import OutboxMessage
 from patients.models import Channel
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 from scheduling.booking import manage_link, manage_token, slot_value
+from scheduling.messages import CANCELLED, MOVED
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.tests import test_public_booking
 from scheduling.tests.factories import AppointmentFactory, appointment_type
@@ -56,6 +59,12 @@ def token(appointment) -> str:
 
 def manage_url(token: str, action: str = "") -> str:
     return f"/book/manage/{token}/" + (f"{action}/" if action else "")
+
+
+def queued_emails(kind: str) -> list[tuple[OutboxMessage, Rendered]]:
+    """The emails of ``kind`` waiting in the outbox, written as the worker will write them."""
+    rows = OutboxMessage.objects.filter(kind=kind, channel="email").select_related("patient")
+    return [(row, kind_named(kind).render(row)) for row in rows]
 
 
 @pytest.fixture
@@ -116,8 +125,8 @@ def test_the_patient_cancels_after_confirming(client, appointment, token, on_com
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.CANCELLED
     assert appointment.cancel_reason == "cancelled by the patient online: feeling better"
-    [message] = mail.outbox
-    assert message.to == ["sam.lee@example.com"]
+    [(row, message)] = queued_emails(CANCELLED)
+    assert row.patient == appointment.patient and row.patient.email == "sam.lee@example.com"
     assert "is cancelled" in message.subject
     assert "STATUS:CANCELLED" in message.attachments[0][1]
 
@@ -149,7 +158,7 @@ def test_no_email_about_a_cancel_without_consent_to_email(
     on_commit(lambda: client.post(manage_url(manage_token(quiet), "cancel"), {}))
     quiet.refresh_from_db()
     assert quiet.status == AppointmentStatus.CANCELLED
-    assert mail.outbox == []
+    assert not OutboxMessage.objects.filter(patient=quiet.patient).exists()
 
 
 def test_a_long_reason_is_refused_and_changes_nothing(client, appointment, token):
@@ -194,9 +203,10 @@ def test_the_patient_moves_the_booking_to_another_free_time(
     assert manage_link(new_token).appointment == appointment
     page = client.get(response["Location"]).content.decode()
     assert "Your appointment has moved to" in page and "2:30 PM" in page
-    [message] = mail.outbox
+    [(_row, message)] = queued_emails(MOVED)
     assert "has moved" in message.subject and "2:30 PM" in message.subject
     assert "2:30 PM" in message.body
+    assert "http://testserver/book/manage/" in message.body
 
 
 def test_a_move_to_a_time_just_taken_offers_the_nearest_ones(

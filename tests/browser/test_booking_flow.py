@@ -16,10 +16,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core import mail
 from playwright.sync_api import Locator, Page, expect
 
-from clinic.models import Location
+from clinic.models import Location, OutboxMessage
 from patients.models import Channel, CommunicationConsent, Patient
 from scheduling.availability import slot_is_free
 from scheduling.booking import consent_wording
@@ -165,7 +164,9 @@ def test_a_visitor_books_a_consultation_on_a_phone_and_cancels_it_with_the_manag
     expect_page(phone, "You're booked")
     expect(phone.get_by_test_id("booking-when")).to_have_text(chosen)
     expect(phone.get_by_test_id("not-emailed")).to_be_visible()
-    assert mail.outbox == []
+    # Texts only: the confirmation by text, and no email of any kind.
+    assert not OutboxMessage.objects.filter(channel="email").exists()
+    assert OutboxMessage.objects.filter(kind="consultation_confirmation", channel="sms").exists()
 
     appointment = Appointment.objects.select_related("patient").get(location=riverside)
     assert appointment.status == AppointmentStatus.BOOKED

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.browser
 
 ROLE_NAVIGATION = {
     "frontdesk": ("Front desk", ["Home", "Schedule", "Patients", "Locations"]),
-    "nurse": ("Nurse", ["Home", "Schedule", "Patients", "Locations", "Ledger"]),
-    "physician": ("Physician", ["Home", "Schedule", "Patients", "Locations", "Ledger"]),
+    "nurse": ("Nurse", ["Home", "Schedule", "Patients", "Locations", "Ledger", "Outcomes"]),
+    "physician": ("Physician", ["Home", "Schedule", "Patients", "Locations", "Ledger", "Outcomes"]),
     "admin": (
         "Clinic admin",
         [

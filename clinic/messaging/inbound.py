@@ -1,0 +1,146 @@
+"""Texts patients send us: the SMS provider posts each one to our webhook.
+
+The provider signs the raw body with the shared ``SMS_WEBHOOK_SECRET`` (hex HMAC-SHA256 in
+the ``X-Chairside-Signature`` header); anything unsigned or signed with another secret is
+refused before it is read. The body is JSON ``{"from": "+15551230123", "body": "STOP",
+"id": "<the provider's message id>"}``.
+
+A text that is only an opt-out word (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL,
+UNSUBSCRIBE; any case, surrounding spaces ignored) withdraws text consent at once for every
+patient with that mobile number, skips the texts waiting for them, and queues one
+confirmation, named by the provider's message id: a webhook delivered twice confirms once.
+Other texts are acknowledged and dropped; nothing a patient writes, nor their number,
+reaches the logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+
+from clinic.messaging.outbox import outbox_enqueue
+from clinic.messaging.unsubscribe import STOP_CONFIRMATION_KIND, consent_withdraw
+from clinic.models import OutboxChannel
+from patients.models import Patient
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Chairside-Signature"
+STOP_WORDS = frozenset({"STOP", "QUIT", "END", "REVOKE", "OPT OUT", "CANCEL", "UNSUBSCRIBE"})
+MAX_ID_LENGTH = 100
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
+class InboundError(Exception):
+    """The webhook's body cannot be used; ``str(error)`` says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class InboundText:
+    sender: str
+    body: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What a text did: ``opted_out`` patients (0 when it was not an opt-out word or the
+    number is nobody's)."""
+
+    stop_word: str | None
+    opted_out: int
+
+
+def signature_for(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(body: bytes, signature: str) -> bool:
+    """Whether ``signature`` (hex, optionally "sha256=…") is the body's HMAC under
+    ``SMS_WEBHOOK_SECRET``; always False while no secret is set. Constant-time."""
+    secret = settings.SMS_WEBHOOK_SECRET
+    if not secret or not signature:
+        return False
+    given = signature.strip().lower().removeprefix("sha256=")
+    expected = signature_for(body, secret)
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def inbound_parse(body: bytes) -> InboundText:
+    """The text in a webhook body, or InboundError saying what is missing."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InboundError('The body must be JSON: {"from", "body", "id"}.') from None
+    if not isinstance(data, dict):
+        raise InboundError('The body must be a JSON object: {"from", "body", "id"}.')
+    sender, text, message_id = data.get("from"), data.get("body"), data.get("id")
+    if not isinstance(sender, str) or not sender.strip():
+        raise InboundError('"from" must be the sender\'s number, e.g. "+15551230123".')
+    if not isinstance(text, str):
+        raise InboundError('"body" must be the text of the message (a string).')
+    if not isinstance(message_id, str | int) or not str(message_id).strip():
+        raise InboundError('"id" must be the provider\'s id for this message.')
+    message_id = str(message_id).strip()
+    if len(message_id) > MAX_ID_LENGTH:
+        raise InboundError(f'"id" is too long: {MAX_ID_LENGTH} characters at most.')
+    return InboundText(sender=sender.strip(), body=text, message_id=message_id)
+
+
+def stop_word(text: str) -> str | None:
+    """The opt-out word the whole text is ("  stop ", "Opt  out!"), or None."""
+    words = " ".join(text.split()).strip(".!").strip().upper()
+    return words if words in STOP_WORDS else None
+
+
+def stop_confirmation_key(message_id: str) -> str:
+    return f"sms-inbound:{message_id}:stop-confirmation"
+
+
+@transaction.atomic
+def sms_inbound_receive(*, text: InboundText, request: HttpRequest | None = None) -> InboundResult:
+    """Act on one inbound text (see the module's docstring). Safe to call again with the
+    same text: consent stays withdrawn and the confirmation is queued once."""
+    word = stop_word(text.body)
+    if word is None:
+        logger.info("Inbound text %s: not an opt-out word, nothing to do.", text.message_id)
+        return InboundResult(stop_word=None, opted_out=0)
+    patients = (
+        list(
+            Patient.objects.filter(mobile=text.sender)
+            .select_related("preferred_location")
+            .order_by("id")
+        )
+        if _E164.fullmatch(text.sender)
+        else []
+    )
+    if not patients:
+        logger.info("Inbound text %s: opt-out from a number we do not know.", text.message_id)
+        return InboundResult(stop_word=word, opted_out=0)
+    for patient in patients:
+        consent_withdraw(
+            patient=patient, channel=OutboxChannel.SMS, method=f"text {word}", request=request
+        )
+    # One confirmation to the number, even when it is shared by several patients.
+    first = patients[0]
+    outbox_enqueue(
+        key=stop_confirmation_key(text.message_id),
+        kind=STOP_CONFIRMATION_KIND,
+        channel=OutboxChannel.SMS,
+        patient=first,
+        location=first.preferred_location,
+    )
+    logger.info(
+        "Inbound text %s: opt-out word, text consent withdrawn for %d patient(s).",
+        text.message_id,
+        len(patients),
+    )
+    return InboundResult(stop_word=word, opted_out=len(patients))

@@ -1,0 +1,13 @@
+"""Public message endpoints, under /m/ (namespace "messages"): the email unsubscribe page
+and the SMS provider's inbound webhook."""
+
+from django.urls import path
+
+from clinic.views import messages
+
+app_name = "messages"
+
+urlpatterns = [
+    path("unsubscribe/<str:token>/", messages.unsubscribe, name="unsubscribe"),
+    path("sms/inbound/", messages.sms_inbound, name="sms-inbound"),
+]

@@ -1,0 +1,177 @@
+"""Messages with a patient's single-use links: the intake form and the consent form.
+
+Kinds ``intake_link`` and ``consent_link`` (``clinic.messaging.registry``), by email and by
+text, queued by ``patient_link_enqueue`` when staff make a link and choose to send it
+(``patients.services.intake.intake_link_create`` and
+``patients.services.consent.consent_link_create`` with ``send_to_patient=True``).
+
+The row keeps the link's ``public_id`` and the site's address, never the link itself: the
+URL is signed again when the message is written (``patients.links.link_token``; any
+signature of the row is valid, the row decides whether the link still works). So no usable
+link sits in the outbox's context or in any log. A message whose link was used, replaced
+by a newer one or has expired is not sent ("not_wanted", "past").
+
+What they say: the clinic's name, what the link is for, the link, until when it works, how
+to reach us. No name, no condition, no drug.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, tzinfo
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.messaging.outbox import outbox_enqueue
+from clinic.messaging.registry import MessageKind, NotWanted, Rendered, register
+from clinic.models import Location, OutboxChannel, OutboxMessage
+from patients.links import link_token
+from patients.models import Channel, Patient, PatientLink
+
+INTAKE_LINK = "intake_link"
+CONSENT_LINK = "consent_link"
+
+_KIND_OF_PURPOSE = {
+    PatientLink.Purpose.INTAKE: INTAKE_LINK,
+    PatientLink.Purpose.CONSENT: CONSENT_LINK,
+}
+_URL_NAME = {
+    PatientLink.Purpose.INTAKE: "patient_links:intake",
+    PatientLink.Purpose.CONSENT: "patient_links:consent",
+}
+_WHAT = {
+    PatientLink.Purpose.INTAKE: "your intake form",
+    PatientLink.Purpose.CONSENT: "your consent form",
+}
+_ACTION = {
+    PatientLink.Purpose.INTAKE: "fill in",
+    PatientLink.Purpose.CONSENT: "read and sign",
+}
+
+
+def message_base_url(request: HttpRequest | None = None) -> str:
+    """Where patients reach the site, for links in messages: ``SITE_URL``, else the address
+    of the request that caused the message, else "" (no links can be sent)."""
+    if settings.SITE_URL:
+        return settings.SITE_URL.rstrip("/")
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    return ""
+
+
+def patient_message_channels(patient: Patient) -> list[str]:
+    """The channels ``patient`` agreed to (their latest choice) and has an address for: one
+    query. Consent is checked again when each message is sent (``rules.decide``)."""
+    from patients.chart import contact_consents_current
+
+    addresses = {Channel.EMAIL: patient.email, Channel.SMS: patient.mobile}
+    return [
+        entry.channel
+        for entry in contact_consents_current(patient)
+        if entry.granted and addresses.get(entry.channel)
+    ]
+
+
+def patient_link_enqueue(*, link: PatientLink, base_url: str) -> list[OutboxMessage]:
+    """Queue the message carrying ``link`` on every channel the patient agreed to and has an
+    address for (none: an empty list, and the staff hand the link over themselves). In the
+    caller's transaction."""
+    kind = _KIND_OF_PURPOSE.get(PatientLink.Purpose(link.purpose))
+    if kind is None or not base_url:
+        return []
+    patient = link.patient
+    context = {
+        "link": str(link.public_id),
+        "base_url": base_url.rstrip("/"),
+        "useful_until": link.expires_at.isoformat(),
+    }
+    return [
+        outbox_enqueue(
+            key=f"patient_link:{link.public_id}:{channel}",
+            kind=kind,
+            channel=channel,
+            patient=patient,
+            location=patient.preferred_location,
+            context=context,
+        )
+        for channel in patient_message_channels(patient)
+    ]
+
+
+def _link(message: OutboxMessage) -> PatientLink | None:
+    public_id = (message.context or {}).get("link")
+    if not public_id:
+        return None
+    return PatientLink.objects.filter(public_id=public_id, patient_id=message.patient_id).first()
+
+
+def _link_usable(message: OutboxMessage) -> NotWanted | None:
+    link = _link(message)
+    if link is None or link.revoked_at is not None:
+        return NotWanted("not_wanted", "The link was replaced by a newer one.")
+    if link.used_at is not None:
+        return NotWanted("not_wanted", "The patient has already used the link.")
+    if link.expires_at <= timezone.now():
+        return NotWanted("past", "The link had expired.")
+    return None
+
+
+def _zone(location: Location | None) -> tzinfo:
+    return location.tz if location is not None else zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _moment_text(local: datetime) -> str:
+    """Monday, November 2, 2026, 9:00 AM CST."""
+    clock = local.strftime("%I:%M %p").lstrip("0")
+    return f"{local:%A, %B} {local.day}, {local.year}, {clock} {local.tzname()}"
+
+
+def _render(message: OutboxMessage) -> Rendered:
+    link = _link(message)
+    if link is None:
+        raise ValueError("The link of this message no longer exists.")
+    purpose = PatientLink.Purpose(link.purpose)
+    base_url = (message.context or {}).get("base_url", "")
+    url = base_url + reverse(_URL_NAME[purpose], args=[link_token(link)])
+    location = message.location
+    expires = link.expires_at.astimezone(_zone(location))
+    context: dict[str, Any] = {
+        "clinic_name": settings.CLINIC_NAME,
+        "what": _WHAT[purpose],
+        "action": _ACTION[purpose],
+        "url": url,
+        "until": _moment_text(expires),
+        "phone": location.phone if location is not None else "",
+        "location_name": location.name if location is not None else "",
+    }
+    if message.channel == OutboxChannel.SMS:
+        body = render_to_string("messages/patient_link_sms.txt", context)
+        return Rendered(body=" ".join(body.split()))
+    return Rendered(
+        subject=f"{settings.CLINIC_NAME}: please {_ACTION[purpose]} {_WHAT[purpose]}",
+        body=render_to_string("messages/patient_link_email.txt", context).strip() + "\n",
+        html=render_to_string("messages/patient_link_email.html", context),
+    )
+
+
+register(
+    MessageKind(
+        name=INTAKE_LINK,
+        render=_render,
+        still_wanted=_link_usable,
+        description="The link to the intake form",
+    )
+)
+register(
+    MessageKind(
+        name=CONSENT_LINK,
+        render=_render,
+        still_wanted=_link_usable,
+        description="The link to the consent form",
+    )
+)

@@ -1,0 +1,222 @@
+"""Safety escalation: a patient reports thoughts of self-harm.
+
+PHQ-9 question 9 answered above 0 (through a link or entered by staff:
+``patients.services.records.questionnaire_record``) or a "yes" at the next-day check-in
+(``patients.followups.checkin_submit``) calls ``safety_alert_raise`` in the same
+transaction that keeps the answers. It writes a ``SafetyAlert`` and queues an urgent email
+to the location's on-call contact (``Location.on_call_email``, else the location's email),
+which names the patient by opaque id only and links to the chart. Urgent messages are not
+held by quiet hours or caps.
+
+The alert shows on the patient's chart and on the staff home of nurses and physicians
+until a clinician records the follow-up (``safety_alert_resolve``, with a note).
+
+Staff accounts are not tied to a location, but shifts are (``scheduling.StaffShift``): a
+clinician with shifts sees the alerts of the locations they work at (and those with no
+location), one with no shifts sees every alert; both see how many are open elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+
+from clinic.audit import Action, audit_record
+from clinic.messaging.outbox import outbox_enqueue
+from clinic.models import Location, OutboxChannel, User
+from clinic.permissions import Capability, require, user_can
+from patients.models import CheckIn, Patient, QuestionnaireResponse, SafetyAlert
+
+logger = logging.getLogger(__name__)
+
+SAFETY_ALERT_KIND = "safety_alert"
+NOTE_MAX_LENGTH = 2000
+
+
+def alert_location(patient: Patient, appointment: Any = None) -> Location | None:
+    """Whose alert it is: the patient's preferred location, else the appointment's (a
+    check-in's infusion), else that of the patient's latest appointment."""
+    if patient.preferred_location_id is not None:
+        return patient.preferred_location
+    if appointment is not None:
+        return appointment.location
+    latest = patient.appointments.select_related("location").order_by("-starts_at").first()
+    return latest.location if latest is not None else None
+
+
+def on_call_recipient(location: Location | None) -> str:
+    if location is None:
+        return ""
+    return location.on_call_email or location.email
+
+
+@transaction.atomic
+def safety_alert_raise(
+    *,
+    patient: Patient,
+    source: SafetyAlert.Source | str,
+    questionnaire: QuestionnaireResponse | None = None,
+    check_in: CheckIn | None = None,
+    appointment: Any = None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+) -> SafetyAlert:
+    """Record the alert and queue the urgent on-call email, in the caller's transaction.
+
+    The email's key names the alert, so it is queued once. With no on-call or location
+    email to send to, the alert still shows on the chart and the staff home pages, and the
+    audit summary says no email was queued."""
+    location = alert_location(patient, appointment)
+    alert = SafetyAlert.objects.create(
+        patient=patient,
+        source=source,
+        questionnaire=questionnaire,
+        check_in=check_in,
+        location=location,
+    )
+    recipient = on_call_recipient(location)
+    if recipient:
+        outbox_enqueue(
+            key=f"safety-alert:{alert.public_id}:email",
+            kind=SAFETY_ALERT_KIND,
+            channel=OutboxChannel.EMAIL,
+            # A message to staff: no patient on the row, so the patient's own consent and
+            # opt-outs do not apply to it, and it stays out of the patient's message list.
+            patient=None,
+            location=location,
+            recipient=recipient,
+            context={
+                "alert": str(alert.public_id),
+                "patient": str(patient.public_id),
+                "source": alert.source,
+            },
+            urgent=True,
+        )
+    else:
+        logger.warning("Safety alert %s has no on-call email to send to.", alert.public_id)
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=alert,
+        summary=f"raised a safety alert ({alert.source}) for patient {patient.public_id}"
+        + ("; on-call email queued" if recipient else "; no on-call email set for the location"),
+        request=request,
+    )
+    return alert
+
+
+@transaction.atomic
+def safety_alert_resolve(
+    *,
+    actor: User,
+    alert: SafetyAlert,
+    follow_up_note: str,
+    request: HttpRequest | None = None,
+) -> SafetyAlert:
+    """Record the clinician's follow-up of an alert, which closes it. The note is required;
+    an alert closed already is refused (someone else got there first) and left as it was."""
+    require(actor, Capability.RECORD_CLINICAL)
+    note = (follow_up_note or "").strip()
+    if not note:
+        raise ValidationError(
+            {
+                "follow_up_note": [
+                    "Write what was done: who contacted the patient, when, what they said and "
+                    "what happens next."
+                ]
+            }
+        )
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError(
+            {"follow_up_note": [f"Keep the note to {NOTE_MAX_LENGTH} characters or fewer."]}
+        )
+    current = (
+        SafetyAlert.objects.select_for_update(of=("self",))
+        .select_related("patient", "resolved_by")
+        .get(pk=alert.pk)
+    )
+    if current.resolved_at is not None:
+        raise ValidationError(
+            {
+                "follow_up_note": [
+                    f"{current.resolved_by} already recorded the follow-up of this alert at "
+                    f"{timezone.localtime(current.resolved_at):%Y-%m-%d %H:%M}. Read their "
+                    "note on the chart."
+                ]
+            }
+        )
+    current.resolved_by = actor
+    current.resolved_at = timezone.now()
+    current.follow_up_note = note
+    current.save(update_fields=["resolved_by", "resolved_at", "follow_up_note"])
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        target=current,
+        summary=f"recorded the follow-up of a safety alert for patient {current.patient.public_id}",
+        request=request,
+    )
+    for name in ("resolved_by", "resolved_at", "follow_up_note"):
+        setattr(alert, name, getattr(current, name))
+    return current
+
+
+# --- Reads ----------------------------------------------------------------------------------
+
+
+def safety_alert_for(user: Any, patient: Patient, public_id: uuid.UUID | str) -> SafetyAlert:
+    """One of ``patient``'s alerts, for a clinician (the caller fetched the patient through
+    ``patient_for``); 403 without clinical access, 404 if the patient has no such alert."""
+    require(user, Capability.VIEW_CLINICAL)
+    try:
+        return SafetyAlert.objects.select_related("location", "resolved_by", "patient").get(
+            patient=patient, public_id=public_id
+        )
+    except (SafetyAlert.DoesNotExist, ValueError, ValidationError):
+        raise Http404("This patient has no such safety alert.") from None
+
+
+@dataclass(frozen=True)
+class SafetyPanel:
+    """The staff home's safety panel: the open alerts to show, and how many others are open
+    at locations the clinician does not work at."""
+
+    alerts: list[SafetyAlert]
+    elsewhere: int
+    by_location: bool  # True when limited to the clinician's shift locations
+
+
+def _shift_locations(user: User) -> list[int]:
+    from scheduling.models import StaffShift
+
+    return list(
+        StaffShift.objects.filter(staff=user).values_list("location_id", flat=True).distinct()
+    )
+
+
+def safety_panel_for(user: Any) -> SafetyPanel:
+    """Open alerts for a clinician's home page, oldest first: those of the locations they
+    have shifts at and those with no location, or all when they have no shifts. Three
+    queries: shifts, the alerts shown, the count of the others."""
+    if not user_can(user, Capability.VIEW_CLINICAL):
+        return SafetyPanel(alerts=[], elsewhere=0, by_location=False)
+    locations = _shift_locations(user)
+    alerts = SafetyAlert.objects.open().select_related("patient")
+    if not locations:
+        return SafetyPanel(alerts=list(alerts), elsewhere=0, by_location=False)
+    mine = alerts.filter(Q(location_id__in=locations) | Q(location__isnull=True))
+    elsewhere = (
+        SafetyAlert.objects.filter(resolved_at__isnull=True)
+        .exclude(location_id__in=locations)
+        .exclude(location__isnull=True)
+        .count()
+    )
+    return SafetyPanel(alerts=list(mine), elsewhere=elsewhere, by_location=True)

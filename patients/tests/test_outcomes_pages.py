@@ -1,0 +1,224 @@
+"""The outcomes section of the chart and the clinic's outcomes dashboard (/staff/outcomes/)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from clinic.audit import Action
+from clinic.models import AuditEvent
+from patients.models import Patient
+from patients.tests.factories import PatientFactory
+from patients.tests.test_outcomes import course, infusion, score
+from scheduling.tests.factories import LocationFactory
+
+DASHBOARD = "/staff/outcomes/"
+
+
+def chart_url(patient: Patient) -> str:
+    return f"/staff/patients/{patient.public_id}/"
+
+
+@pytest.fixture
+def riverside(db):
+    return LocationFactory(name="Riverside", time_zone="America/New_York")
+
+
+@pytest.fixture
+def treated(riverside) -> Patient:
+    """Depression and anxiety: PHQ-9 20 -> 9 -> 16 since the first infusion (a response
+    lost, and a rise of 7), GAD-7 12 -> 4 (response and remission)."""
+    now = timezone.now()
+    patient = PatientFactory(
+        legal_first_name="Jordan",
+        legal_last_name="Rivera",
+        conditions=["trd", "anxiety"],
+        preferred_location=riverside,
+    )
+    course(patient, riverside, "induction")
+    score(patient, "phq9", 20, now - timedelta(days=30))
+    score(patient, "gad7", 12, now - timedelta(days=30))
+    infusion(patient, riverside, now - timedelta(days=28))
+    infusion(patient, riverside, now - timedelta(days=21))
+    score(patient, "phq9", 9, now - timedelta(days=14))
+    score(patient, "gad7", 4, now - timedelta(days=14))
+    score(patient, "phq9", 16, now - timedelta(days=2))
+    return patient
+
+
+# --- The chart section ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["nina", "phil"])
+def test_clinicians_see_each_questionnaires_outcome_in_words_and_a_picture(
+    client, request, treated, persona
+):
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.get(chart_url(treated))
+
+    page = response.content.decode()
+    assert 'data-testid="outcomes"' in page
+    phq9 = page.split('data-testid="outcome-phq9"')[1].split("</li>")[0]
+    assert "baseline 20/27" in phq9
+    assert "latest 16/27" in phq9
+    assert "No response yet: less than 50 % lower" in phq9
+    assert "Not in remission" in phq9
+    assert "Worsened: consider offering a booster" in phq9
+    assert "PHQ-9 rose 7 points, from 9 to 16" in phq9
+    gad7 = page.split('data-testid="outcome-gad7"')[1].split("</li>")[0]
+    assert "Response: at least 50 % lower" in gad7
+    assert "In remission" in gad7
+    assert "Worsened" not in gad7
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in page
+    assert page.count('<g class="infusion">') == 2 * 2  # two infusions on two panels
+    assert "The scores as a table" in page
+
+
+def test_a_baseline_alone_says_there_is_no_questionnaire_after_it_yet(client, nina, riverside):
+    patient = PatientFactory(conditions=["trd"], preferred_location=riverside)
+    score(patient, "phq9", 18, timezone.now() - timedelta(days=1))
+    client.force_login(nina)
+
+    page = client.get(chart_url(patient)).content.decode()
+
+    outcome = page.split('data-testid="outcome-phq9"')[1].split("</li>")[0]
+    assert "baseline 18/27" in outcome
+    assert "No questionnaire after the baseline yet." in outcome
+    assert "No infusion has started yet." in page
+
+
+def test_a_patient_without_questionnaires_gets_the_empty_state(client, nina, riverside):
+    patient = PatientFactory(preferred_location=riverside)
+    client.force_login(nina)
+
+    page = client.get(chart_url(patient)).content.decode()
+
+    assert 'data-testid="outcomes-empty"' in page
+    assert "<svg" not in page.split('id="outcomes"')[1].split("</section>")[0]
+
+
+@pytest.mark.parametrize("persona", ["fran", "alice"])
+def test_the_front_desk_and_admins_get_no_outcomes_on_the_chart(client, request, treated, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.get(chart_url(treated))
+
+    assert response.status_code == 200
+    assert "outcomes_chart" not in response.context
+    page = response.content.decode()
+    assert 'id="outcomes"' not in page
+    assert "baseline 20/27" not in page
+
+
+# --- The dashboard ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["nina", "phil"])
+def test_clinicians_see_the_figures_and_the_patients_who_worsened(
+    client, request, treated, persona
+):
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.get(DASHBOARD)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    depression = page.split('data-testid="outcomes-row-depression"')[1].split("</tr>")[0]
+    assert "Riverside" in depression
+    assert "0 % <span" in depression and "0 of n = 1" in depression
+    anxiety = page.split('data-testid="outcomes-row-anxiety"')[1].split("</tr>")[0]
+    assert "100 % <span" in anxiety and "1 of n = 1" in anxiety
+    worsened = page.split('data-testid="worsened"')[1].split("</section>")[0]
+    assert f'href="/staff/patients/{treated.public_id}/#outcomes"' in worsened
+    assert "Jordan Rivera" in worsened
+    assert 'data-testid="overdue-count">0<' in page
+    assert "No questionnaires are overdue." in page
+
+
+@pytest.mark.parametrize("persona", ["fran", "alice", "edie"])
+def test_staff_without_clinical_access_are_refused_the_dashboard(client, request, treated, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.get(DASHBOARD).status_code == 403
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, treated):
+    response = client.get(DASHBOARD)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/login/?next=/staff/outcomes/"
+
+
+def test_viewing_the_dashboard_is_audited_without_patient_data(client, nina, treated):
+    client.force_login(nina)
+
+    client.get(DASHBOARD)
+
+    event = AuditEvent.objects.get(action=Action.VIEW, summary__contains="outcomes dashboard")
+    assert event.actor == nina
+    assert event.object_type == "patients.patient"
+    assert event.summary == "viewed the outcomes dashboard: 1 patients, 1 worsened, 0 overdue"
+    assert "Rivera" not in event.summary and "Jordan" not in event.summary
+    assert event.object_label == ""
+
+
+def test_a_filter_narrows_the_table(client, nina, treated):
+    client.force_login(nina)
+
+    page = client.get(f"{DASHBOARD}?condition=anxiety").content.decode()
+
+    assert 'data-testid="outcomes-row-anxiety"' in page
+    assert 'data-testid="outcomes-row-depression"' not in page
+
+
+def test_a_location_with_nobody_shows_the_filtered_empty_state(client, nina, treated):
+    elsewhere = LocationFactory(name="Lakeside")
+    client.force_login(nina)
+
+    page = client.get(f"{DASHBOARD}?location={elsewhere.public_id}").content.decode()
+
+    assert "No patients with this condition at this location." in page
+    assert "No patient's scores have worsened." in page
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("location=not-a-uuid", "That location is not in the list. Pick one from it."),
+        (
+            "location=00000000-0000-0000-0000-000000000000",
+            "That location is not in the list. Pick one from it.",
+        ),
+        ("condition=insomnia", "That condition is not in the list. Pick one from it."),
+    ],
+)
+def test_a_bad_filter_is_explained_and_ignored(client, nina, treated, query, message):
+    client.force_login(nina)
+
+    response = client.get(f"{DASHBOARD}?{query}")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert message in page
+    assert 'data-testid="outcomes-row-depression"' in page  # shown unfiltered
+
+
+def test_an_empty_clinic_says_who_will_appear(client, nina):
+    client.force_login(nina)
+
+    page = client.get(DASHBOARD).content.decode()
+
+    assert "No patients treated for depression, anxiety, PTSD or pain yet." in page
+    assert 'data-testid="overdue-count">0<' in page
+
+
+def test_the_menu_entry_marks_the_dashboard_as_the_current_page(client, nina):
+    client.force_login(nina)
+
+    page = client.get(DASHBOARD).content.decode()
+
+    assert 'href="/staff/outcomes/" aria-current="page">Outcomes</a>' in page
+    assert 'href="/staff/patients/" aria-current="page"' not in page

@@ -1,0 +1,15 @@
+"""The clinic's outcomes dashboard, under /staff/outcomes/ (namespace "outcomes").
+
+Its own prefix rather than /staff/patients/outcomes/, so the "Patients" and "Outcomes"
+menu entries are not both shown as the current page.
+"""
+
+from django.urls import path
+
+from patients.views import outcomes
+
+app_name = "outcomes"
+
+urlpatterns = [
+    path("", outcomes.outcomes_dashboard, name="dashboard"),
+]

@@ -1,0 +1,141 @@
+"""The staff view of a patient's messages: what was sent, when, by which channel, and why
+something was not sent.
+
+Everyone who may see the patient's record (``VIEW_PATIENTS``: the front desk too, who
+answer "did you text me?") sees each message's kind, channel, status, times and reason, with
+the address masked to its last characters. What the message said (subject and body) is shown
+only to clinical staff (``VIEW_CLINICAL``): some kinds (a check-in after an infusion, a
+questionnaire link) say something about treatment. Times are in the time zone of the
+message's location, or the clinic's default when it has none.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from clinic.messaging.registry import SKIP_REASONS, kind_named
+from clinic.models import OutboxChannel, OutboxMessage, OutboxStatus
+from clinic.permissions import Capability, capability_required
+from patients.chart import contact_consents_current
+from patients.selectors import can_see_clinical, patient_for
+from patients.views.records import audit_patient_view
+
+MESSAGES_PER_PAGE = 25
+
+
+class MessageFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label="Status",
+        choices=[("", "Any status"), *OutboxStatus.choices],
+        required=False,
+        error_messages={"invalid_choice": "That status is not in the list. Pick one from it."},
+    )
+    channel = forms.ChoiceField(
+        label="Channel",
+        choices=[("", "Email and texts"), *OutboxChannel.choices],
+        required=False,
+        error_messages={"invalid_choice": "That channel is not in the list. Pick one from it."},
+    )
+
+    def filters(self) -> dict[str, str]:
+        """The valid filters; an invalid one is shown with its error and ignored."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {
+            name: cleaned[name]
+            for name in ("status", "channel")
+            if name not in self.errors and cleaned.get(name)
+        }
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One message as the page shows it."""
+
+    message: OutboxMessage
+    label: str
+    recipient: str
+    queued_at: datetime
+    due_at: datetime
+    sent_at: datetime | None
+    reason: str
+    detail: str
+    zone: str
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """Enough of an address to recognise it, not to use it: "•••• 0123", "j•••@example.com"."""
+    recipient = recipient.strip()
+    if not recipient:
+        return ""
+    if channel == OutboxChannel.SMS or "@" not in recipient:
+        return f"•••• {recipient[-4:]}" if len(recipient) > 4 else "••••"
+    local, _, domain = recipient.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def kind_label(kind: str) -> str:
+    registered = kind_named(kind)
+    if registered is not None and registered.description:
+        return registered.description
+    return kind.replace("_", " ").replace("-", " ").capitalize()
+
+
+def _row(message: OutboxMessage, default_zone: str) -> MessageRow:
+    # The template shows the times in ``zone`` ({% timezone %}).
+    zone = message.location.time_zone if message.location is not None else default_zone
+    reason = ""
+    if message.status == OutboxStatus.SKIPPED:
+        reason = SKIP_REASONS.get(message.skip_reason, message.skip_reason or "Not sent")
+    elif message.status == OutboxStatus.FAILED or (
+        message.status == OutboxStatus.PENDING and message.attempts
+    ):
+        reason = (
+            f"Sending failed ({message.attempts} attempt{'s' if message.attempts != 1 else ''})"
+        )
+    return MessageRow(
+        message=message,
+        label=kind_label(message.kind),
+        recipient=mask_recipient(message.channel, message.recipient),
+        queued_at=message.created_at,
+        due_at=message.not_before,
+        sent_at=message.sent_at,
+        reason=reason,
+        detail=message.skip_detail or message.last_error,
+        zone=zone,
+    )
+
+
+@require_GET
+@capability_required(Capability.VIEW_PATIENTS)
+def patient_messages(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    patient = patient_for(request.user, patient_id)
+    form = MessageFilterForm(request.GET)
+    filters = form.filters()
+    messages = (
+        OutboxMessage.objects.filter(patient=patient, **filters)
+        .select_related("location")
+        .order_by("-created_at", "-id")
+    )
+    page = Paginator(messages, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
+    default_zone = timezone.get_default_timezone_name()
+    audit_patient_view(request, patient, f"viewed messages: page {page.number}")
+    context = {
+        "patient": patient,
+        "form": form,
+        "page": page,
+        "rows": [_row(message, default_zone) for message in page.object_list],
+        "filtered": bool(filters),
+        "show_content": can_see_clinical(request.user),
+        "consents": contact_consents_current(patient),
+    }
+    return render(request, "patients/messages/list.html", context)

@@ -1,0 +1,130 @@
+"""Outcomes: the section of the patient chart with each questionnaire's course and the
+picture of it, and the clinic's outcomes dashboard, for clinical staff (VIEW_CLINICAL).
+
+The rules (baseline, response, remission, worsened, overdue) live in
+``patients.outcomes``; the picture is drawn by ``patients.trajectory``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from clinic.audit import Action, audit_record
+from clinic.permissions import Capability, capability_required
+from clinic.selectors import locations_visible_to
+from patients.forms import _LocationChoiceField
+from patients.models import Patient
+from patients.outcomes import (
+    CONDITION_GROUPS,
+    InstrumentOutcome,
+    clinic_outcomes,
+    patient_outcomes,
+)
+from patients.trajectory import trajectory_svg
+
+# --- The chart section ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartOutcomes:
+    """What the chart's outcomes section shows: each questionnaire's outcome, the infusion
+    start times, the picture (safe markup) and the time zone its dates are in."""
+
+    instruments: list[InstrumentOutcome]
+    infusions: tuple[datetime, ...]
+    svg: str
+    time_zone: str
+
+
+def chart_outcomes(
+    patient: Patient, infusion_sessions: Sequence[Any] | None = None
+) -> ChartOutcomes:
+    """The outcomes section of ``patient``'s chart. ``infusion_sessions`` are the chart's
+    ``infusions.selectors.sessions_of_patient`` entries, which saves a query; one query
+    (the scores) with them, two without. Dates are in the patient's preferred location's
+    time zone, else the clinic's default."""
+    starts = None
+    if infusion_sessions is not None:
+        starts = [entry.session.started_at for entry in infusion_sessions]
+    instruments = patient_outcomes(patient, infusion_starts=starts)
+    location = patient.preferred_location
+    time_zone = location.time_zone if location is not None else timezone.get_default_timezone_name()
+    infusions = instruments[0].infusions if instruments else ()
+    series = {
+        outcome.instrument: [(point.completed_at, point.total) for point in outcome.series]
+        for outcome in instruments
+    }
+    svg = trajectory_svg(
+        series,
+        list(infusions),
+        zoneinfo.ZoneInfo(time_zone),
+        title="Questionnaire scores over time, with infusions marked",
+        id_prefix="outcomes-trajectory",
+    )
+    return ChartOutcomes(instruments=instruments, infusions=infusions, svg=svg, time_zone=time_zone)
+
+
+# --- The dashboard ----------------------------------------------------------------------
+
+
+class OutcomeFilterForm(forms.Form):
+    location = _LocationChoiceField(
+        label="Location",
+        queryset=None,
+        to_field_name="public_id",
+        required=False,
+        empty_label="Every location",
+        error_messages={"invalid_choice": "That location is not in the list. Pick one from it."},
+    )
+    condition = forms.ChoiceField(
+        label="Condition",
+        choices=[("", "Every condition")] + [(g.key, g.label) for g in CONDITION_GROUPS],
+        required=False,
+        error_messages={"invalid_choice": "That condition is not in the list. Pick one from it."},
+    )
+
+    def __init__(self, *args: Any, locations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = locations.order_by("-is_active", "name")
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters, for ``clinic_outcomes``; an invalid one is shown and left out."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {"location": data.get("location"), "condition": data.get("condition") or None}
+
+
+@require_GET
+@capability_required(Capability.VIEW_CLINICAL)
+def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
+    form = OutcomeFilterForm(request.GET, locations=locations_visible_to(request.user))
+    filters = form.filters()
+    dashboard = clinic_outcomes(request.user, **filters)
+    # The page names the patients who worsened or are overdue: reading it is reading
+    # patient data. The summary says how many, never who.
+    audit_record(
+        actor=request.user,
+        action=Action.VIEW,
+        object_type=Patient._meta.label_lower,
+        summary=(
+            f"viewed the outcomes dashboard: {dashboard.patient_count} patients, "
+            f"{len(dashboard.worsened)} worsened, {len(dashboard.overdue)} overdue"
+        ),
+        request=request,
+    )
+    context = {
+        "form": form,
+        "dashboard": dashboard,
+        "filtered": any(value is not None for value in filters.values()),
+    }
+    return render(request, "patients/outcomes/dashboard.html", context)

@@ -1,0 +1,185 @@
+"""A fake SMS provider on 127.0.0.1, for tests and the outbox benchmark.
+
+It answers what ``clinic.messaging.channels.HttpSmsBackend`` sends: ``POST`` of JSON
+``{"to", "from", "body", "reference"}`` with an ``Idempotency-Key`` header. Like a real
+provider that honours the header, the first request with a key is *delivered* (recorded in
+``deliveries``) and answered ``201 {"id": …}``; a later request with the same key gets the
+same answer and delivers nothing (it is counted in ``repeats``). ``fail_next(n)`` makes the
+next ``n`` requests fail (503 by default) without delivering, as a provider outage would.
+``hold()`` delivers new texts but keeps their answers back until ``release()``, so a test
+can kill a worker that is waiting for the provider after the text went out.
+
+    with FakeSmsProvider() as provider:
+        settings.SMS_API_URL = provider.url
+        ...
+        assert provider.delivered_keys() == {...}
+
+Runs in a thread of the test process (``http.server``), so the test reads what it recorded
+directly; workers in other processes reach it over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One text the fake delivered: the request as it came."""
+
+    idempotency_key: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    reference: str
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    deliveries: list[Delivery] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)  # key -> reference
+    repeats: Counter = field(default_factory=Counter)  # key -> requests after the first
+    requests: int = 0
+    fail_count: int = 0
+    fail_status: int = 503
+    delay: float = 0.0
+    released: threading.Event = field(default_factory=threading.Event)
+    held_keys: list[str] = field(default_factory=list)
+
+
+class FakeSmsProvider:
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self._state = _State(delay=delay)
+        self._state.released.set()
+        state = self._state
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if state.delay:
+                    time.sleep(state.delay)
+                key = self.headers.get("Idempotency-Key", "")
+                with state.lock:
+                    state.requests += 1
+                    if state.fail_count > 0:
+                        state.fail_count -= 1
+                        self._answer(state.fail_status, {"error": "try again later"})
+                        return
+                    if not key:
+                        self._answer(400, {"error": "Idempotency-Key is required"})
+                        return
+                    reference = state.answers.get(key)
+                    held = False
+                    if reference is not None:
+                        state.repeats[key] += 1
+                    else:
+                        reference = f"SM{len(state.answers) + 1:08d}"
+                        state.answers[key] = reference
+                        state.deliveries.append(
+                            Delivery(
+                                idempotency_key=key,
+                                payload=json.loads(raw or b"{}"),
+                                headers=dict(self.headers.items()),
+                                reference=reference,
+                            )
+                        )
+                        held = not state.released.is_set()
+                        if held:
+                            state.held_keys.append(key)
+                if held:
+                    state.released.wait()
+                self._answer(201, {"id": reference, "status": "queued"})
+
+            def _answer(self, status: int, data: dict[str, Any]) -> None:
+                body = json.dumps(data).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the worker that asked is gone (a test killed it)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # quiet: thousands of requests per test
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/messages"
+
+    def start(self) -> FakeSmsProvider:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeSmsProvider:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- Steering and reading --------------------------------------------------------------
+
+    def fail_next(self, count: int, *, status: int = 503) -> None:
+        """Answer the next ``count`` requests with ``status``, delivering nothing."""
+        with self._state.lock:
+            self._state.fail_count = count
+            self._state.fail_status = status
+
+    def hold(self) -> None:
+        """From now on, deliver texts but answer only after ``release()``."""
+        self._state.released.clear()
+
+    def release(self) -> None:
+        self._state.released.set()
+
+    @property
+    def held_keys(self) -> list[str]:
+        """Keys delivered while held (their answers kept back)."""
+        with self._state.lock:
+            return list(self._state.held_keys)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        with self._state.lock:
+            return list(self._state.deliveries)
+
+    @property
+    def requests(self) -> int:
+        with self._state.lock:
+            return self._state.requests
+
+    def delivered_count(self) -> int:
+        with self._state.lock:
+            return len(self._state.deliveries)
+
+    def delivered_keys(self) -> Counter:
+        """How many times each key was delivered (1 each, for a provider that honours keys;
+        counted from the deliveries, so a bug here would show as a 2)."""
+        with self._state.lock:
+            return Counter(delivery.idempotency_key for delivery in self._state.deliveries)
+
+    def repeats(self) -> Counter:
+        """Requests that repeated a key already delivered, by key."""
+        with self._state.lock:
+            return Counter(self._state.repeats)
