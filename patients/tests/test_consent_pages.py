@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent, Location
 from patients.links import link_create
-from patients.models import ConsentDocument, ConsentSignature, PatientLink
+from patients.models import Channel, ConsentDocument, ConsentSignature, PatientLink
 from patients.services.consent import (
     consent_document_create_draft,
     consent_document_publish,
@@ -18,7 +18,7 @@ from patients.services.consent import (
     consent_sign,
     infusion_start_allowed,
 )
-from patients.tests.factories import PatientFactory
+from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 from patients.views.consent import consent_chart_context
 
 SECTIONS = [
@@ -275,6 +275,20 @@ def test_the_front_desk_makes_a_consent_link_shown_once(signed_in, fran, jordan,
     content = response.content.decode()
     assert "http://testserver/p/consent/" in content
     assert views_of(jordan).exists()
+
+
+def test_a_consent_link_can_be_sent_by_text(signed_in, fran, jordan, document):
+    jordan.mobile = "+13125550123"
+    jordan.save(update_fields=["mobile"])
+    CommunicationConsentFactory(patient=jordan, channel=Channel.SMS, granted=True)
+
+    response = signed_in(fran).post(
+        f"/staff/patients/{jordan.public_id}/consent/link/", {"send": "1"}
+    )
+
+    assert "on its way to the patient by text message (sms)." in response.content.decode()
+    [message] = jordan.messages.all()
+    assert (message.kind, message.channel) == ("consent_link", "sms")
 
 
 def test_a_consent_link_is_made_only_by_post(signed_in, fran, jordan, document):

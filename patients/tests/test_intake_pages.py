@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 
 from clinic.models import AuditEvent
-from patients.models import IntakeSubmission, PatientLink, PatientStatus, SexAtBirth
-from patients.tests.factories import IntakeSubmissionFactory, PatientFactory
+from patients.models import Channel, IntakeSubmission, PatientLink, PatientStatus, SexAtBirth
+from patients.tests.factories import (
+    CommunicationConsentFactory,
+    IntakeSubmissionFactory,
+    PatientFactory,
+)
 from patients.tests.test_intake import complete_answers, form_data
 
 
@@ -198,6 +202,40 @@ def test_staff_who_send_links_make_one_and_see_it_once(persona, request, signed_
     assert link.purpose == PatientLink.Purpose.INTAKE
     assert "http://testserver/p/intake/" in response.text
     assert "no-store" in response["Cache-Control"]
+
+
+def test_sending_the_link_queues_it_on_the_channels_the_patient_agreed_to(signed_in, fran, patient):
+    patient.email, patient.mobile = "pat@example.com", "+13125550123"
+    patient.save(update_fields=["email", "mobile"])
+    CommunicationConsentFactory(patient=patient, channel=Channel.EMAIL, granted=True)
+    CommunicationConsentFactory(patient=patient, channel=Channel.SMS, granted=False)
+
+    response = signed_in(fran).post(
+        f"/staff/patients/{patient.public_id}/intake/link/", {"send": "1"}
+    )
+
+    assert "on its way to the patient by email." in response.text
+    [message] = patient.messages.all()
+    assert (message.kind, message.channel) == ("intake_link", "email")
+
+
+def test_without_consent_the_link_is_not_sent_and_staff_are_told(signed_in, fran, patient):
+    response = signed_in(fran).post(
+        f"/staff/patients/{patient.public_id}/intake/link/", {"send": "1"}
+    )
+
+    assert 'data-testid="link-not-sent"' in response.text
+    assert "http://testserver/p/intake/" in response.text
+    assert not patient.messages.exists()
+
+
+def test_a_link_to_copy_is_not_sent(signed_in, fran, patient):
+    CommunicationConsentFactory(patient=patient, channel=Channel.EMAIL, granted=True)
+
+    response = signed_in(fran).post(f"/staff/patients/{patient.public_id}/intake/link/")
+
+    assert "on its way" not in response.text
+    assert not patient.messages.exists()
 
 
 def test_making_a_link_needs_a_post(signed_in, fran, patient):

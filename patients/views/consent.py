@@ -34,6 +34,7 @@ from patients.links import LinkError, link_for_token
 from patients.models import ConsentDocument, ConsentSignature, Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services import consent as services
+from patients.views.records import sent_channels
 
 DOCUMENTS_PER_PAGE = 25
 MANAGE = Capability.MANAGE_CONSENT_DOCUMENTS
@@ -235,7 +236,10 @@ def consent_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     """Make a consent link and show it this once: it is not stored anywhere we can show again."""
     patient = patient_for(request.user, patient_id)
     try:
-        link, token = services.consent_link_create(actor=request.user, patient=patient)
+        send = request.POST.get("send") == "1"
+        link, token = services.consent_link_create(
+            actor=request.user, patient=patient, send_to_patient=send, request=request
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(_chart_url(patient))
@@ -245,6 +249,7 @@ def consent_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "link": link,
         "url": request.build_absolute_uri(reverse("patient_links:consent", args=[token])),
         "time_zone": services.patient_time_zone(patient),
+        "sent_to": sent_channels(patient, send),
     }
     return render(request, "patients/consent/link_created.html", context)
 

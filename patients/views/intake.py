@@ -39,7 +39,7 @@ from patients.models import Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services.intake import intake_link_create, intake_save_draft, intake_submit
 from patients.services.screening import latest_intake
-from patients.views.records import audit_patient_view
+from patients.views.records import audit_patient_view, sent_channels
 
 REVIEW_STEP = "review"
 
@@ -170,12 +170,15 @@ def intake_diff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 def intake_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     """Make an intake link and show it once, to copy into a message to the patient."""
     patient = patient_for(request.user, patient_id)
-    link, token = intake_link_create(actor=request.user, patient=patient, request=request)
+    send = request.POST.get("send") == "1"
+    link, token = intake_link_create(
+        actor=request.user, patient=patient, send_to_patient=send, request=request
+    )
     url = request.build_absolute_uri(reverse("patient_links:intake", args=[token]))
     return render(
         request,
         "patients/intake/link_created.html",
-        {"patient": patient, "link": link, "url": url},
+        {"patient": patient, "link": link, "url": url, "sent_to": sent_channels(patient, send)},
     )
 
 

@@ -32,7 +32,8 @@ from patients.forms import (
     PatientForm,
     QuestionnaireContextForm,
 )
-from patients.models import Patient, QuestionnaireResponse
+from patients.messages import patient_message_channels
+from patients.models import Channel, Patient, QuestionnaireResponse
 from patients.questionnaires import Instrument, definition_for, questionnaire_form_class
 from patients.selectors import patient_for, patients_search
 from patients.services import records
@@ -45,6 +46,16 @@ def audit_patient_view(request: HttpRequest, patient: Patient, page: str) -> Non
     audit_record(
         actor=request.user, action=Action.VIEW, target=patient, summary=page, request=request
     )
+
+
+def sent_channels(patient: Patient, send: bool) -> list[str] | None:
+    """For the pages that show a new link: the channels it was just queued on, by label
+    (empty: the patient agreed to none or has no address), or None when staff only asked
+    for the link to copy."""
+    if not send:
+        return None
+    labels = dict(Channel.choices)
+    return [str(labels[channel]).lower() for channel in patient_message_channels(patient)]
 
 
 def _chart_url(patient: Patient, anchor: str = "") -> str:
