@@ -409,6 +409,30 @@ def checkin_side_effect_choices() -> list[tuple[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class CheckInSummary:
+    """A check-in as the chart lists it: the answers in words."""
+
+    check_in: CheckIn
+    side_effects: list[str]
+
+
+def recent_check_ins(patient: Patient, limit: int = 10) -> list[CheckInSummary]:
+    """The patient's latest next-day check-ins, newest first, side effects by label. One
+    query."""
+    from infusions.models import SideEffect
+
+    labels = dict(SideEffect.choices)
+    return [
+        CheckInSummary(
+            check_in=check_in,
+            side_effects=[str(labels.get(value, value)) for value in check_in.side_effects]
+            + ([check_in.side_effects_other] if check_in.side_effects_other else []),
+        )
+        for check_in in patient.check_ins.order_by("-completed_at", "-id")[:limit]
+    ]
+
+
 @transaction.atomic
 def checkin_submit(
     *,

@@ -32,8 +32,9 @@ SUMMARY_QUERIES = 9
 # The same, then the latest screening and PHQ-9, the current decision and whether it is
 # stale (four), the latest intake's answer on suicidal thoughts, the intakes, decisions,
 # measurements, questionnaires and audit trail, the infusion sessions (one more, for
-# their doses, when there are any), the open safety alerts and the outcomes' scores.
-CHART_QUERIES = 25  # with the appointments and the courses
+# their doses, when there are any), the open safety alerts, the outcomes' scores and the
+# next-day check-ins.
+CHART_QUERIES = 26  # with the appointments and the courses
 
 ANEURYSM = {
     "rule_id": "vascular.aneurysm_avm",

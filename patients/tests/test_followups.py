@@ -22,7 +22,7 @@ from patients.followups import (
     local_moment,
 )
 from patients.links import link_create, link_for_token
-from patients.models import Channel, PatientLink
+from patients.models import Channel, CheckIn, PatientLink
 from patients.tasks import enqueue_due_followups
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 from scheduling.models import AppointmentStatus, TreatmentCourse
@@ -440,3 +440,26 @@ def test_the_kinds_are_registered_with_the_right_urgency(db):
     safety = kind_named("safety_alert")
     assert safety.urgent is True
     assert safety.capped is False
+
+
+def test_the_chart_shows_the_check_in_answers_to_clinicians(client, nina, fran):
+    patient = PatientFactory()
+    CheckIn.objects.create(
+        patient=patient,
+        wellbeing=CheckIn.Wellbeing.BAD,
+        side_effects=["nausea", "headache"],
+        side_effects_other="Tired all day",
+        self_harm_thoughts=False,
+    )
+
+    client.force_login(nina)
+    html = client.get(f"/staff/patients/{patient.public_id}/").content.decode()
+
+    assert "Next-day check-ins" in html
+    assert "Not so good" in html
+    assert "Nausea, Headache, Tired all day" in html
+    client.force_login(fran)
+    assert (
+        "Next-day check-ins"
+        not in client.get(f"/staff/patients/{patient.public_id}/").content.decode()
+    )

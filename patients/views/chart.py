@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from clinic.permissions import Capability, capability_required, user_can
 from infusions.selectors import sessions_of_patient
 from patients.chart import chart_for
+from patients.followups import recent_check_ins
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
 from patients.views.outcomes import chart_outcomes
@@ -51,4 +52,5 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     if clinical:
         context["infusion_sessions"] = sessions_of_patient(user, patient)
         context["outcomes_chart"] = chart_outcomes(patient, context["infusion_sessions"])
+        context["check_ins"] = recent_check_ins(patient)
     return render(request, "patients/chart/chart.html", context)
