@@ -6,6 +6,7 @@ understand, so a typo stops the process at start-up instead of in front of a pat
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -258,7 +259,7 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 
-SMS_BACKEND = env.choice("SMS_BACKEND", "file", ["file", "http"])
+SMS_BACKEND = env.choice("SMS_BACKEND", "file", ["file", "http", "twilio"])
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", str(DATA_DIR / "sms"))
 SMS_API_URL = env.str("SMS_API_URL")
 SMS_API_TOKEN = env.secret("SMS_API_TOKEN")
@@ -268,6 +269,26 @@ if SMS_BACKEND == "http" and not (SMS_API_URL and SMS_API_TOKEN and SMS_FROM_NUM
         "SMS_BACKEND=http needs SMS_API_URL, SMS_API_TOKEN (or SMS_API_TOKEN_FILE) "
         "and SMS_FROM_NUMBER."
     )
+# Twilio (clinic.messaging.channels.TwilioSmsBackend): the account SID (AC…) with its auth
+# token in SMS_API_TOKEN; the token also checks the signature of inbound texts.
+SMS_TWILIO_ACCOUNT_SID = env.str("SMS_TWILIO_ACCOUNT_SID")
+if SMS_BACKEND == "twilio":
+    if not (SMS_TWILIO_ACCOUNT_SID and SMS_API_TOKEN and SMS_FROM_NUMBER):
+        raise ImproperlyConfigured(
+            "SMS_BACKEND=twilio needs SMS_TWILIO_ACCOUNT_SID, SMS_API_TOKEN (or "
+            "SMS_API_TOKEN_FILE: the account's auth token) and SMS_FROM_NUMBER."
+        )
+    if not re.fullmatch(r"AC[0-9a-fA-F]{32}", SMS_TWILIO_ACCOUNT_SID):
+        raise ImproperlyConfigured(
+            "SMS_TWILIO_ACCOUNT_SID must be the Account SID shown in the Twilio console: "
+            "AC followed by 32 hexadecimal digits."
+        )
+    if SMS_API_URL and not SMS_API_URL.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(
+            "SMS_API_URL must be an http(s) address (leave it unset for Twilio's own, "
+            "https://api.twilio.com)."
+        )
+    SMS_API_URL = SMS_API_URL or "https://api.twilio.com"
 # Seconds to wait for the SMS provider before a send counts as failed (and is retried).
 SMS_TIMEOUT_SECONDS = env.int("SMS_TIMEOUT_SECONDS", 10, min_value=1, max_value=120)
 
@@ -289,8 +310,9 @@ if _longest_send >= OUTBOX_LEASE_SECONDS:
         f"may take ({_longest_send} s, SMS_TIMEOUT_SECONDS or the SMTP timeout)."
     )
 
-# Inbound texts (STOP) are accepted only with an HMAC-SHA256 of the body made with this
-# secret (clinic.messaging.inbound); with none set, every inbound text is refused.
+# Inbound texts (STOP) at /m/sms/inbound/ are accepted only with an HMAC-SHA256 of the body
+# made with this secret (clinic.messaging.inbound); with none set, every one is refused.
+# Twilio posts to /m/sms/twilio/ instead, signed with the auth token (SMS_API_TOKEN).
 SMS_WEBHOOK_SECRET = env.secret("SMS_WEBHOOK_SECRET")
 if SMS_BACKEND == "http" and not SMS_WEBHOOK_SECRET:
     raise ImproperlyConfigured(
@@ -305,6 +327,11 @@ if EMAIL_HOST and not SITE_URL:
     raise ImproperlyConfigured(
         "EMAIL_HOST is set but SITE_URL is not: set SITE_URL to the address patients use "
         "(e.g. https://clinic.example.com), so emails carry working unsubscribe links."
+    )
+if SMS_BACKEND == "twilio" and not SITE_URL:
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=twilio needs SITE_URL (e.g. https://clinic.example.com): Twilio signs "
+        "each inbound text with the address it called, /m/sms/twilio/ under SITE_URL."
     )
 
 # --- Rules for messages to patients (DOMAIN.md, "Messages to patients") -------------------

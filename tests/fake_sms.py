@@ -16,17 +16,24 @@ can kill a worker that is waiting for the provider after the text went out.
 
 Runs in a thread of the test process (``http.server``), so the test reads what it recorded
 directly; workers in other processes reach it over HTTP.
+
+``FakeTwilio`` plays Twilio's Messages API for ``TwilioSmsBackend``, as Twilio behaves: a
+form POST to ``/2010-04-01/Accounts/<sid>/Messages.json`` with HTTP Basic auth, answered
+``201 {"sid": "SM…"}``; no idempotency key, so every accepted request is a new text.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 
 @dataclass(frozen=True)
@@ -183,3 +190,164 @@ class FakeSmsProvider:
         """Requests that repeated a key already delivered, by key."""
         with self._state.lock:
             return Counter(self._state.repeats)
+
+
+# --- Twilio -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TwilioRequest:
+    """One request the fake Twilio got, as it came, and the message SID it answered with
+    (None when it refused the request)."""
+
+    path: str
+    form: dict[str, list[str]]
+    headers: dict[str, str]
+    sid: str | None
+
+
+@dataclass
+class _TwilioState:
+    account_sid: str
+    auth_token: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    requests: list[TwilioRequest] = field(default_factory=list)
+    failures: list[tuple[int, int | None]] = field(default_factory=list)
+    opted_out: set[str] = field(default_factory=set)
+
+
+class FakeTwilio:
+    """Twilio's "create a Message" endpoint on 127.0.0.1 (``url`` is the base, standing in
+    for https://api.twilio.com). It checks what Twilio checks and answers as Twilio does:
+
+    - another path: 404, error 20404; wrong Basic credentials: 401, error 20003;
+    - no ``To``/``From``/``Body``: 400, errors 21604/21603/21602;
+    - a number that texted STOP (``opt_out``): 400, error 21610;
+    - ``fail_next(n, status=…, code=…)``: the next ``n`` requests get that answer;
+    - otherwise ``201`` with the message's JSON (``sid`` = ``SM`` + 32 hex digits).
+
+    Error answers carry a ``message`` quoting the number, as Twilio's do, so a test can show
+    that it goes nowhere. Nothing is deduplicated: a request sent twice is two texts.
+    """
+
+    def __init__(self, *, account_sid: str, auth_token: str) -> None:
+        self._state = _TwilioState(account_sid=account_sid, auth_token=auth_token)
+        state = self._state
+        messages_path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+        expected_auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode(
+            "ascii"
+        )
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
+                to = (form.get("To") or [""])[0]
+                with state.lock:
+                    status, data = self._decide(form, to)
+                    state.requests.append(
+                        TwilioRequest(
+                            path=self.path,
+                            form=form,
+                            headers=dict(self.headers.items()),
+                            sid=data.get("sid") if status == 201 else None,
+                        )
+                    )
+                self._answer(status, data)
+
+            def _decide(self, form: dict[str, list[str]], to: str) -> tuple[int, dict[str, Any]]:
+                if self.path != messages_path:
+                    return _twilio_error(
+                        404, 20404, f"The requested resource {self.path} was not found"
+                    )
+                if self.headers.get("Authorization") != expected_auth:
+                    return _twilio_error(401, 20003, "Authenticate")
+                if state.failures:
+                    status, code = state.failures.pop(0)
+                    return _twilio_error(status, code, f"Could not send to {to}, try again later.")
+                for name, code in (("To", 21604), ("From", 21603), ("Body", 21602)):
+                    if not (form.get(name) or [""])[0]:
+                        return _twilio_error(400, code, f"A '{name}' is required.")
+                if to in state.opted_out:
+                    return _twilio_error(
+                        400,
+                        21610,
+                        f"Attempt to send to unsubscribed recipient: 'To' number {to} has "
+                        "replied STOP.",
+                    )
+                sid = "SM" + uuid.uuid4().hex
+                return 201, {
+                    "sid": sid,
+                    "account_sid": state.account_sid,
+                    "to": to,
+                    "from": form["From"][0],
+                    "body": form["Body"][0],
+                    "status": "queued",
+                    "direction": "outbound-api",
+                    "api_version": "2010-04-01",
+                    "error_code": None,
+                    "error_message": None,
+                    "uri": f"/2010-04-01/Accounts/{state.account_sid}/Messages/{sid}.json",
+                }
+
+            def _answer(self, status: int, data: dict[str, Any]) -> None:
+                body = json.dumps(data).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeTwilio:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def fail_next(self, count: int, *, status: int = 503, code: int | None = 20500) -> None:
+        """Answer the next ``count`` requests with ``status`` (and Twilio error ``code``)."""
+        with self._state.lock:
+            self._state.failures = [(status, code)] * count
+
+    def opt_out(self, number: str) -> None:
+        """``number`` texted STOP: Twilio refuses texts to it from now on (error 21610)."""
+        with self._state.lock:
+            self._state.opted_out.add(number)
+
+    @property
+    def requests(self) -> list[TwilioRequest]:
+        with self._state.lock:
+            return list(self._state.requests)
+
+    @property
+    def messages(self) -> list[TwilioRequest]:
+        """The requests that created a text."""
+        return [request for request in self.requests if request.sid is not None]
+
+
+def _twilio_error(status: int, code: int | None, message: str) -> tuple[int, dict[str, Any]]:
+    data: dict[str, Any] = {"message": message, "status": status}
+    if code is not None:
+        data["code"] = code
+        data["more_info"] = f"https://www.twilio.com/docs/errors/{code}"
+    return status, data

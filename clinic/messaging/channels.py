@@ -6,7 +6,9 @@ worker died after the provider accepted the message but before the outbox row wa
 sent) is not delivered twice:
 
 - texts: the key is the provider's ``Idempotency-Key``; a provider that honours it answers
-  a repeat with its first answer and delivers nothing new (``FileSmsBackend`` does the same);
+  a repeat with its first answer and delivers nothing new (``FileSmsBackend`` does the same).
+  Twilio has no such key for sending (``TwilioSmsBackend``): there, exactly once rests on
+  the outbox's claim and lease alone;
 - email: SMTP has no such thing, so the key becomes the ``Message-ID`` (a hash of it): a
   repeat is the same message to mail systems and clients, which file it once.
 
@@ -21,6 +23,7 @@ import hashlib
 import json
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from email.utils import parseaddr
 from pathlib import Path
@@ -146,11 +149,13 @@ class SmsBackend:
 SMS_BACKENDS = {
     "file": "clinic.messaging.channels.FileSmsBackend",
     "http": "clinic.messaging.channels.HttpSmsBackend",
+    "twilio": "clinic.messaging.channels.TwilioSmsBackend",
 }
 
 
 def sms_backend() -> SmsBackend:
-    """The backend ``SMS_BACKEND`` names: ``file``, ``http``, or a dotted class path."""
+    """The backend ``SMS_BACKEND`` names: ``file``, ``http``, ``twilio``, or a dotted class
+    path."""
     name = settings.SMS_BACKEND
     return import_string(SMS_BACKENDS.get(name, name))()
 
@@ -239,14 +244,17 @@ class HttpSmsBackend(SmsBackend):
                 f"The SMS provider answered {exc.code}.", permanent=permanent
             ) from None
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, TimeoutError):
-                raise ChannelError(
-                    f"The SMS provider did not answer within {self.timeout:g} s."
-                ) from None
-            detail = getattr(reason, "strerror", None) or type(reason).__name__
-            raise ChannelError(f"The SMS provider could not be reached ({detail}).") from None
+            raise _unreachable(exc, "The SMS provider", self.timeout) from None
         return _provider_reference(answer)
+
+
+def _unreachable(exc: OSError, provider: str, timeout: float) -> ChannelError:
+    """The error for a request that got no answer (worth trying again later)."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, TimeoutError):
+        return ChannelError(f"{provider} did not answer within {timeout:g} s.")
+    detail = getattr(reason, "strerror", None) or type(reason).__name__
+    return ChannelError(f"{provider} could not be reached ({detail}).")
 
 
 def _provider_reference(answer: bytes) -> str:
@@ -257,3 +265,109 @@ def _provider_reference(answer: bytes) -> str:
     if not isinstance(data, dict):
         return ""
     return str(data.get("id") or data.get("sid") or "")[:100]
+
+
+class TwilioSmsBackend(SmsBackend):
+    """Production, with Twilio: creates a Message resource through Twilio's REST API (plain
+    HTTP, no SDK): ``POST {SMS_API_URL}/2010-04-01/Accounts/{SMS_TWILIO_ACCOUNT_SID}/Messages.json``
+    with the form fields ``To``, ``From`` (``SMS_FROM_NUMBER``) and ``Body``, authenticated
+    with HTTP Basic (the account SID and its auth token, ``SMS_API_TOKEN``). A 2xx answer is
+    accepted and its JSON ``sid`` (``SM…``) is the reference.
+
+    Twilio documents no idempotency key for creating messages: every accepted request is a
+    new text. Exactly once therefore rests on the outbox's claim and lease only; a worker
+    that dies after Twilio accepted a text and before the outbox row was marked sent leaves
+    the row to be claimed again when its lease runs out, and the patient gets that text
+    twice. The key still goes along as ``Idempotency-Key`` (Twilio ignores it; it names the
+    text for a proxy's logs or a test's fake).
+
+    A refusal is a ``ChannelError`` naming the status and Twilio's numeric error code, never
+    Twilio's message (it quotes the number). 4xx answers are permanent except 401 (a wrong
+    SID or token: the configuration's fault, not the text's, so it is tried again once it is
+    fixed), 408, 409, 425 and 429; error 21610 means the recipient texted STOP to our number
+    and Twilio blocks every text to them until they text START."""
+
+    API_VERSION = "2010-04-01"
+    DEFAULT_URL = "https://api.twilio.com"
+    RETRYABLE_CLIENT_ERRORS = frozenset({401, 408, 409, 425, 429})
+    OPTED_OUT = 21610
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        from_number: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        base = (base_url or settings.SMS_API_URL or self.DEFAULT_URL).rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise ChannelError("SMS_API_URL must be an http(s) address.", permanent=True)
+        self.account_sid = account_sid or settings.SMS_TWILIO_ACCOUNT_SID
+        self.auth_token = auth_token if auth_token is not None else settings.SMS_API_TOKEN
+        self.from_number = from_number or settings.SMS_FROM_NUMBER
+        self.timeout = timeout or settings.SMS_TIMEOUT_SECONDS
+        account = urllib.parse.quote(self.account_sid, safe="")
+        self.url = f"{base}/{self.API_VERSION}/Accounts/{account}/Messages.json"
+
+    def _authorization(self) -> str:
+        credentials = f"{self.account_sid}:{self.auth_token}".encode()
+        return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+    def send(self, *, to: str, body: str, idempotency_key: str) -> str:
+        form = urllib.parse.urlencode({"To": to, "From": self.from_number, "Body": body})
+        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
+            self.url,
+            data=form.encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "Authorization": self._authorization(),
+                "Idempotency-Key": idempotency_key,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                answer = response.read(65536)
+        except urllib.error.HTTPError as exc:
+            try:
+                code = _twilio_error_code(exc.read(65536))
+            except OSError:
+                code = None
+            finally:
+                exc.close()
+            raise self._refused(exc.code, code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise _unreachable(exc, "Twilio", self.timeout) from None
+        return _provider_reference(answer)
+
+    def _refused(self, status: int, code: int | None) -> ChannelError:
+        permanent = 400 <= status < 500 and status not in self.RETRYABLE_CLIENT_ERRORS
+        if code is None:
+            return ChannelError(f"Twilio answered {status}.", permanent=permanent)
+        if code == self.OPTED_OUT:
+            return ChannelError(
+                f"Twilio answered {status} (error {code}: the recipient has opted out of texts "
+                "from our number at Twilio).",
+                permanent=True,
+            )
+        return ChannelError(f"Twilio answered {status} (error {code}).", permanent=permanent)
+
+
+def _twilio_error_code(answer: bytes) -> int | None:
+    """Twilio's numeric error code in an error answer (``{"code": 21211, "message": …}``),
+    or None. Only the number is kept: the message may quote the recipient's number."""
+    try:
+        data = json.loads(answer or b"{}")
+    except ValueError:
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) <= 9:
+        return int(code)
+    return None

@@ -5,6 +5,10 @@ the ``X-Chairside-Signature`` header); anything unsigned or signed with another 
 refused before it is read. The body is JSON ``{"from": "+15551230123", "body": "STOP",
 "id": "<the provider's message id>"}``.
 
+Twilio posts its own format to its own endpoint: form fields (``From``, ``Body``,
+``MessageSid``, …) signed in ``X-Twilio-Signature`` with the account's auth token
+(``twilio_signature_valid``). Both end in ``sms_inbound_receive``.
+
 A text that is only an opt-out word (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL,
 UNSUBSCRIBE; any case, surrounding spaces ignored) withdraws text consent at once for every
 patient with that mobile number, skips the texts waiting for them, and queues one
@@ -15,12 +19,15 @@ reaches the logs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -93,6 +100,79 @@ def inbound_parse(body: bytes) -> InboundText:
     if len(message_id) > MAX_ID_LENGTH:
         raise InboundError(f'"id" is too long: {MAX_ID_LENGTH} characters at most.')
     return InboundText(sender=sender.strip(), body=text, message_id=message_id)
+
+
+# --- Twilio -------------------------------------------------------------------------------
+
+TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
+_TWILIO_MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+
+
+def twilio_signature_for(url: str, params: Iterable[tuple[str, str]], token: str) -> str:
+    """Twilio's signature of a request (its "Webhooks security" rules): the full URL it
+    called, then each POST parameter's name and value with nothing between, sorted by name
+    (a name given twice: its values sorted), HMAC-SHA1 with the auth token, in base64."""
+    data = url + "".join(name + value for name, value in sorted(params))
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _with_and_without_port(url: str) -> list[str]:
+    """The URL as given and with its default port (443, 80) shown or left out: Twilio's own
+    libraries accept either, as the URL Twilio signs may or may not carry it."""
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return [url]
+    if default is None or port not in (None, default):
+        return [url]
+    # Shown when left out, left out when shown.
+    netloc = f"{parts.netloc}:{default}" if port is None else parts.netloc.rsplit(":", 1)[0]
+    return [url, urlunsplit(parts._replace(netloc=netloc))]
+
+
+def twilio_signature_valid(url: str, params: Iterable[tuple[str, str]], signature: str) -> bool:
+    """Whether ``signature`` (the ``X-Twilio-Signature`` header) is Twilio's for a request to
+    ``url`` with ``params``, under the auth token ``SMS_API_TOKEN``. Always False unless
+    ``SMS_BACKEND`` is ``twilio`` (the token is another provider's otherwise) and a token is
+    set. Constant-time."""
+    token = settings.SMS_API_TOKEN
+    if settings.SMS_BACKEND != "twilio" or not token or not signature:
+        return False
+    params = list(params)
+    given = signature.strip().encode("utf-8", "replace")
+    valid = False
+    for candidate in _with_and_without_port(url):
+        expected = twilio_signature_for(candidate, params, token).encode()
+        valid |= hmac.compare_digest(expected, given)
+    return valid
+
+
+def twilio_request_url(request: HttpRequest) -> str:
+    """The address Twilio called, for its signature: ``SITE_URL``'s scheme and host (behind
+    a proxy that ends TLS, the request's own would say http and maybe another host) and the
+    path and query string of the request."""
+    site = urlsplit(settings.SITE_URL)
+    return f"{site.scheme}://{site.netloc}{request.get_full_path()}"
+
+
+def twilio_inbound_parse(params: Iterable[tuple[str, str]]) -> InboundText:
+    """The text in Twilio's form fields, or InboundError saying what is missing."""
+    fields: dict[str, str] = {}
+    for name, value in params:
+        fields.setdefault(name, value)
+    sender = fields.get("From", "").strip()
+    message_id = fields.get("MessageSid", "").strip()
+    if not sender:
+        raise InboundError('"From" must be the sender\'s number, e.g. "+15551230123".')
+    if not _TWILIO_MESSAGE_SID.fullmatch(message_id):
+        raise InboundError('"MessageSid" must be Twilio\'s id for this message (SM…).')
+    return InboundText(sender=sender, body=fields.get("Body", ""), message_id=message_id)
+
+
+# --- Acting on a text ---------------------------------------------------------------------
 
 
 def stop_word(text: str) -> str | None:

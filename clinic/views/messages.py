@@ -18,10 +18,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.messaging.inbound import (
     SIGNATURE_HEADER,
+    TWILIO_SIGNATURE_HEADER,
     InboundError,
     inbound_parse,
     signature_valid,
     sms_inbound_receive,
+    twilio_inbound_parse,
+    twilio_request_url,
+    twilio_signature_valid,
 )
 from clinic.messaging.unsubscribe import (
     UnsubscribeError,
@@ -81,3 +85,31 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": str(error)}, status=400)
     sms_inbound_receive(text=text, request=request)
     return JsonResponse({"received": True})
+
+
+# An empty TwiML answer: Twilio sends nothing back itself (our confirmation goes through the
+# outbox, once).
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+@csrf_exempt  # Twilio signs the request instead
+@require_POST
+def sms_inbound_twilio(request: HttpRequest) -> HttpResponse:
+    params = [(name, value) for name, values in request.POST.lists() for value in values]
+    signature = request.headers.get(TWILIO_SIGNATURE_HEADER, "")
+    if not twilio_signature_valid(twilio_request_url(request), params, signature):
+        logger.warning("Inbound Twilio text refused: missing or wrong %s.", TWILIO_SIGNATURE_HEADER)
+        return JsonResponse(
+            {
+                "detail": f"Missing or wrong {TWILIO_SIGNATURE_HEADER}: Twilio signs the URL "
+                "under SITE_URL and the form fields with the auth token in SMS_API_TOKEN."
+            },
+            status=403,
+        )
+    try:
+        text = twilio_inbound_parse(params)
+    except InboundError as error:
+        logger.warning("Inbound Twilio text refused: %s", error)
+        return JsonResponse({"detail": str(error)}, status=400)
+    sms_inbound_receive(text=text, request=request)
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
