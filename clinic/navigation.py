@@ -26,6 +26,7 @@ STAFF_NAVIGATION: list[NavItem] = [
     NavItem("Outcomes", "outcomes:dashboard", Capability.VIEW_CLINICAL),
     NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF),
     NavItem("Consent forms", "patients:consent-documents", Capability.MANAGE_CONSENT_DOCUMENTS),
+    NavItem("Content", "content_staff:index", Capability.EDIT_CONTENT),
     NavItem("Audit log", "staff:audit-log", Capability.VIEW_AUDIT_LOG),
     NavItem("Django admin", "admin:index", Capability.USE_DJANGO_ADMIN),
 ]

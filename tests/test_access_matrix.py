@@ -29,10 +29,11 @@ NAVIGATION = {
         "Locations",
         "Staff accounts",
         "Consent forms",
+        "Content",
         "Audit log",
         "Django admin",
     ],
-    "edie": ["Home"],
+    "edie": ["Home", "Content"],
     "olga": [],  # deactivated: treated as signed out
     "anonymous": [],
 }
@@ -57,6 +58,14 @@ ALLOWED = {
     "/staff/audit/": {"alice"},
     "/admin/": {"alice"},
     "/api/v1/me/": {"fran", "nina", "phil", "alice", "edie"},
+    "/staff/content/": {"alice", "edie"},
+    "/staff/content/faq/": {"alice", "edie"},
+    "/staff/content/articles/": {"alice", "edie"},
+    "/api/v1/content/editor/faq/": {"alice", "edie"},
+    "/api/v1/content/editor/articles/": {"alice", "edie"},
+    # Published content is public: everyone reads it, signed in or not.
+    "/api/v1/content/faq/": set(PERSONAS),
+    "/api/v1/content/articles/": set(PERSONAS),
 }
 
 

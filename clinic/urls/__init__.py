@@ -8,6 +8,7 @@ urlpatterns = [
     path("staff/ledger/", include("infusions.urls.ledger")),
     path("staff/outcomes/", include("patients.urls.outcomes")),
     path("book/", include("scheduling.urls.public")),
+    path("staff/content/", include("content.urls.staff")),
     path("staff/", include(("clinic.urls.staff", "staff"))),
     path("p/", include("patients.urls.public")),
     path("m/", include("clinic.urls.messages")),

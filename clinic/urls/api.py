@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic.api.locations import LocationDetail, LocationList
 from clinic.api.views import MeView
+from content.api import urlpatterns as content_api
 from infusions.api.urls import urlpatterns as infusions_api
 from patients import api as patients_api
 from scheduling import api as scheduling_api
@@ -88,6 +89,7 @@ v1 = [
         name="waitlist-detail",
     ),
     *infusions_api,
+    *content_api,
 ]
 
 urlpatterns = [

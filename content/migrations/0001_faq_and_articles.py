@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,119 +16,239 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Article',
+            name="Article",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('slug', models.SlugField(blank=True, max_length=120, null=True, unique=True)),
-                ('publish_at', models.DateTimeField(blank=True, help_text='When the published revision goes live, if scheduled.', null=True)),
-                ('seed_key', models.CharField(blank=True, max_length=80)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("slug", models.SlugField(blank=True, max_length=120, null=True, unique=True)),
+                (
+                    "publish_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the published revision goes live, if scheduled.",
+                        null=True,
+                    ),
+                ),
+                ("seed_key", models.CharField(blank=True, max_length=80)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='FaqCategory',
+            name="FaqCategory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(max_length=80, unique=True)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(max_length=80, unique=True)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("order", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'verbose_name_plural': 'FAQ categories',
-                'ordering': ['order', 'name'],
+                "verbose_name_plural": "FAQ categories",
+                "ordering": ["order", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ArticleRedirect',
+            name="ArticleRedirect",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=120, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='redirects', to='content.article')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=120, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="redirects",
+                        to="content.article",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ArticleRevision',
+            name="ArticleRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=150)),
-                ('slug', models.SlugField(max_length=120)),
-                ('summary', models.CharField(max_length=300)),
-                ('hero_text', models.CharField(blank=True, max_length=300)),
-                ('body', models.TextField(help_text='Markdown.')),
-                ('seo_title', models.CharField(blank=True, max_length=70, verbose_name='SEO title')),
-                ('seo_description', models.CharField(blank=True, max_length=160, verbose_name='SEO description')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('restored_from', models.PositiveIntegerField(blank=True, null=True)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='content.article')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=150)),
+                ("slug", models.SlugField(max_length=120)),
+                ("summary", models.CharField(max_length=300)),
+                ("hero_text", models.CharField(blank=True, max_length=300)),
+                ("body", models.TextField(help_text="Markdown.")),
+                (
+                    "seo_title",
+                    models.CharField(blank=True, max_length=70, verbose_name="SEO title"),
+                ),
+                (
+                    "seo_description",
+                    models.CharField(blank=True, max_length=160, verbose_name="SEO description"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("restored_from", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revisions",
+                        to="content.article",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['article', '-number'],
+                "ordering": ["article", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='article',
-            name='published_revision',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='content.articlerevision'),
+            model_name="article",
+            name="published_revision",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="content.articlerevision",
+            ),
         ),
         migrations.CreateModel(
-            name='FaqEntry',
+            name="FaqEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('publish_at', models.DateTimeField(blank=True, help_text='When the published revision goes live, if scheduled.', null=True)),
-                ('seed_key', models.CharField(blank=True, max_length=80)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='content.faqcategory')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "publish_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the published revision goes live, if scheduled.",
+                        null=True,
+                    ),
+                ),
+                ("seed_key", models.CharField(blank=True, max_length=80)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="content.faqcategory",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'FAQ entries',
-                'ordering': ['category__order', 'order', 'id'],
+                "verbose_name_plural": "FAQ entries",
+                "ordering": ["category__order", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='FaqRevision',
+            name="FaqRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('question', models.CharField(max_length=200)),
-                ('answer', models.TextField(help_text='Markdown.')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('restored_from', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='content.faqentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("question", models.CharField(max_length=200)),
+                ("answer", models.TextField(help_text="Markdown.")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("restored_from", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revisions",
+                        to="content.faqentry",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['entry', '-number'],
+                "ordering": ["entry", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='faqentry',
-            name='published_revision',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='content.faqrevision'),
+            model_name="faqentry",
+            name="published_revision",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="content.faqrevision",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='articlerevision',
-            constraint=models.UniqueConstraint(fields=('article', 'number'), name='article_revision_number_unique'),
+            model_name="articlerevision",
+            constraint=models.UniqueConstraint(
+                fields=("article", "number"), name="article_revision_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.UniqueConstraint(condition=models.Q(('seed_key', ''), _negated=True), fields=('seed_key',), name='article_seed_key_unique'),
+            model_name="article",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("seed_key", ""), _negated=True),
+                fields=("seed_key",),
+                name="article_seed_key_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='faqrevision',
-            constraint=models.UniqueConstraint(fields=('entry', 'number'), name='faq_revision_number_unique'),
+            model_name="faqrevision",
+            constraint=models.UniqueConstraint(
+                fields=("entry", "number"), name="faq_revision_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='faqentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('seed_key', ''), _negated=True), fields=('seed_key',), name='faq_seed_key_unique'),
+            model_name="faqentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("seed_key", ""), _negated=True),
+                fields=("seed_key",),
+                name="faq_seed_key_unique",
+            ),
         ),
     ]

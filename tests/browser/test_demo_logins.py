@@ -24,11 +24,12 @@ ROLE_NAVIGATION = {
             "Locations",
             "Staff accounts",
             "Consent forms",
+            "Content",
             "Audit log",
             "Django admin",
         ],
     ),
-    "editor": ("Content editor", ["Home"]),
+    "editor": ("Content editor", ["Home", "Content"]),
 }
 
 

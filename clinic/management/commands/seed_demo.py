@@ -27,6 +27,7 @@ from clinic.services import (
     location_create,
     location_set_opening_hours,
 )
+from content.initial import seed_content
 from infusions.demo import seed_demo_infusions
 from patients.consent_defaults import seed_consent_document
 from patients.demo import seed_demo_patients
@@ -140,6 +141,8 @@ class Command(BaseCommand):
             created = self.seed_clinic()
             # The clinic's first consent form, in our own words; never replaces an edited one.
             created += seed_consent_document() is not None
+            # The public FAQ and articles (not demo data); never replaces an edited one.
+            created += seed_content()
             if settings.DEBUG:
                 created += self.seed_demo_accounts()
                 # Fictional patients, only where demo logins may exist too.

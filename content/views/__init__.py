@@ -1,0 +1,1 @@
+"""Pages of the content app: the public site (``public``) and the editors' pages (``staff``)."""
