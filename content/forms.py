@@ -148,9 +148,9 @@ class PublishForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["publish_at"].help_text = (
-            f"On the clinic's clock ({timezone.get_current_timezone_name()}). Only when scheduling."
-        )
+        zone = timezone.get_current_timezone_name()
+        field = self.fields["publish_at"]
+        field.help_text = f"On the clinic's clock ({zone}). Only when scheduling."
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
