@@ -45,6 +45,14 @@ class Kind:
     unpublish: Callable[..., Any]
     restore: Callable[..., Any]
     list_url_name: str
+    # The edit form: its class, template, title when new, the Markdown field previewed
+    # beside it, how a save is made and what the latest revision is.
+    form_class: type[FaqEntryForm] | type[ArticleForm]
+    template: str
+    new_title: str
+    markdown_field: str
+    save: Callable[..., Any]
+    latest: Callable[[Any], Any]
 
     def url(self, name: str, item: Any, *args: Any) -> str:
         return reverse(f"content_staff:{self.key}-{name}", args=[item.public_id, *args])
@@ -64,6 +72,12 @@ KINDS = {
         unpublish=lambda **kw: services.faq_unpublish(entry=kw.pop("item"), **kw),
         restore=lambda **kw: services.faq_restore(entry=kw.pop("item"), **kw),
         list_url_name="content_staff:faq-list",
+        form_class=FaqEntryForm,
+        template="content/staff/faq_form.html",
+        new_title="New FAQ entry",
+        markdown_field="answer",
+        save=lambda **kw: services.faq_save(entry=kw.pop("item"), **kw),
+        latest=selectors.faq_latest_revision,
     ),
     "article": Kind(
         key="article",
@@ -75,6 +89,12 @@ KINDS = {
         unpublish=lambda **kw: services.article_unpublish(article=kw.pop("item"), **kw),
         restore=lambda **kw: services.article_restore(article=kw.pop("item"), **kw),
         list_url_name="content_staff:article-list",
+        form_class=ArticleForm,
+        template="content/staff/article_form.html",
+        new_title="New article",
+        markdown_field="body",
+        save=lambda **kw: services.article_save(article=kw.pop("item"), **kw),
+        latest=selectors.article_latest_revision,
     ),
 }
 
@@ -151,96 +171,64 @@ def article_list(request: HttpRequest) -> HttpResponse:
 
 @capability_required(EDIT)
 def faq_new(request: HttpRequest) -> HttpResponse:
-    form = FaqEntryForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            entry = services.faq_save(actor=request.user, request=request, **form.cleaned_data)
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            messages.success(
-                request, "Saved as a draft. Preview it, then publish it when it is ready."
-            )
-            return redirect(KINDS["faq"].url("edit", entry))
-    context = {
-        "form": form,
-        "title": "New FAQ entry",
-        "cancel_url": reverse("content_staff:faq-list"),
-        "preview_html": _preview_html(form, "answer"),
-    }
-    return render(request, "content/staff/faq_form.html", context)
+    return _item_new(request, KINDS["faq"])
 
 
 @capability_required(EDIT)
 def faq_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    kind = KINDS["faq"]
-    entry = selectors.faq_entry_for(request.user, public_id)
-    latest = selectors.faq_latest_revision(entry)
-    form = FaqEntryForm(request.POST or None, initial=FaqEntryForm.initial_for(latest))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.faq_save(actor=request.user, entry=entry, request=request, **form.cleaned_data)
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            _saved_message(request, entry, latest, selectors.faq_latest_revision(entry))
-            return redirect(kind.url("edit", entry))
-    context = {
-        **_item_context(kind, entry, latest),
-        "form": form,
-        "cancel_url": reverse(kind.list_url_name),
-        "preview_html": _preview_html(form, "answer"),
-    }
-    return render(request, "content/staff/faq_form.html", context)
+    return _item_edit(request, KINDS["faq"], public_id)
 
 
 @capability_required(EDIT)
 def article_new(request: HttpRequest) -> HttpResponse:
-    form = ArticleForm(request.POST or None)
+    return _item_new(request, KINDS["article"])
+
+
+@capability_required(EDIT)
+def article_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    return _item_edit(request, KINDS["article"], public_id)
+
+
+def _item_new(request: HttpRequest, kind: Kind) -> HttpResponse:
+    form = kind.form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            article = services.article_save(
-                actor=request.user, request=request, **form.cleaned_data
-            )
+            item = kind.save(item=None, actor=request.user, request=request, **form.cleaned_data)
         except ValidationError as exc:
             show_service_errors(form, exc)
         else:
             messages.success(
                 request, "Saved as a draft. Preview it, then publish it when it is ready."
             )
-            return redirect(KINDS["article"].url("edit", article))
+            return redirect(kind.url("edit", item))
     context = {
         "form": form,
-        "title": "New article",
-        "cancel_url": reverse("content_staff:article-list"),
-        "preview_html": _preview_html(form, "body"),
+        "title": kind.new_title,
+        "cancel_url": reverse(kind.list_url_name),
+        "preview_html": _preview_html(form, kind.markdown_field),
     }
-    return render(request, "content/staff/article_form.html", context)
+    return render(request, kind.template, context)
 
 
-@capability_required(EDIT)
-def article_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    kind = KINDS["article"]
-    article = selectors.article_for(request.user, public_id)
-    latest = selectors.article_latest_revision(article)
-    form = ArticleForm(request.POST or None, initial=ArticleForm.initial_for(latest))
+def _item_edit(request: HttpRequest, kind: Kind, public_id: uuid.UUID) -> HttpResponse:
+    item = kind.fetch(request.user, public_id)
+    latest = kind.latest(item)
+    form = kind.form_class(request.POST or None, initial=kind.form_class.initial_for(latest))
     if request.method == "POST" and form.is_valid():
         try:
-            services.article_save(
-                actor=request.user, article=article, request=request, **form.cleaned_data
-            )
+            kind.save(item=item, actor=request.user, request=request, **form.cleaned_data)
         except ValidationError as exc:
             show_service_errors(form, exc)
         else:
-            _saved_message(request, article, latest, selectors.article_latest_revision(article))
-            return redirect(kind.url("edit", article))
+            _saved_message(request, item, latest, kind.latest(item))
+            return redirect(kind.url("edit", item))
     context = {
-        **_item_context(kind, article, latest),
+        **_item_context(kind, item, latest),
         "form": form,
         "cancel_url": reverse(kind.list_url_name),
-        "preview_html": _preview_html(form, "body"),
+        "preview_html": _preview_html(form, kind.markdown_field),
     }
-    return render(request, "content/staff/article_form.html", context)
+    return render(request, kind.template, context)
 
 
 def _preview_html(form: FaqEntryForm | ArticleForm, name: str) -> str:
