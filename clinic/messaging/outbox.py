@@ -86,6 +86,23 @@ def outbox_enqueue(
     return message
 
 
+def outbox_skip_without_consent(*, patient: Any, channel: str) -> int:
+    """Mark the patient's messages still waiting on ``channel`` as not sent ("no_consent"),
+    except the kinds allowed without consent; returns how many. Messages already being sent
+    are left to the worker, whose rules check consent again right before sending."""
+    return (
+        OutboxMessage.objects.filter(patient=patient, channel=channel, status=OutboxStatus.PENDING)
+        .exclude(kind__in=rules.CONSENT_EXEMPT_KINDS)
+        .update(
+            status=OutboxStatus.SKIPPED,
+            skip_reason="no_consent",
+            skip_detail="The patient withdrew consent before it was sent.",
+            claim_token=None,
+            claimed_until=None,
+        )
+    )
+
+
 # --- Claiming -----------------------------------------------------------------------------
 
 # Due: waiting and its time has come, or being sent under a lease that ran out (a worker

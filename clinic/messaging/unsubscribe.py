@@ -21,8 +21,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 
-from clinic.messaging import rules
-from clinic.models import OutboxChannel, OutboxMessage, OutboxStatus
+from clinic.messaging.outbox import outbox_skip_without_consent
+from clinic.models import OutboxChannel, OutboxMessage
 from patients.models import Patient
 from patients.services.records import contact_consent_record
 
@@ -88,23 +88,6 @@ def unsubscribe_for_token(token: str) -> Unsubscribe:
     return Unsubscribe(patient=patient, channel=channel)
 
 
-def pending_skip_without_consent(*, patient: Patient, channel: str) -> int:
-    """Mark the patient's messages still waiting on ``channel`` as not sent ("no_consent"),
-    except the kinds allowed without consent; returns how many. Messages already being sent
-    are left to the worker, whose rules check consent again right before sending."""
-    return (
-        OutboxMessage.objects.filter(patient=patient, channel=channel, status=OutboxStatus.PENDING)
-        .exclude(kind__in=rules.CONSENT_EXEMPT_KINDS)
-        .update(
-            status=OutboxStatus.SKIPPED,
-            skip_reason="no_consent",
-            skip_detail="The patient withdrew consent before it was sent.",
-            claim_token=None,
-            claimed_until=None,
-        )
-    )
-
-
 @transaction.atomic
 def consent_withdraw(
     *, patient: Patient, channel: str, method: str, request: HttpRequest | None = None
@@ -128,5 +111,5 @@ def consent_withdraw(
             method=method,
             request=request,
         )
-    pending_skip_without_consent(patient=locked, channel=channel)
+    outbox_skip_without_consent(patient=locked, channel=channel)
     return withdrawn_now

@@ -432,9 +432,9 @@ def contact_consent_record(
     if not granted:
         # Withdrawn: what is still waiting on that channel is not sent (the worker's rules
         # would refuse it too, but staff see it as not sent straight away).
-        from clinic.messaging.unsubscribe import pending_skip_without_consent
+        from clinic.messaging.outbox import outbox_skip_without_consent
 
-        pending_skip_without_consent(patient=locked, channel=channel)
+        outbox_skip_without_consent(patient=locked, channel=channel)
     audit_record(
         actor=actor,
         action=Action.UPDATE,
