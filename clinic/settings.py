@@ -378,6 +378,11 @@ BOOKING_HORIZON_DAYS = env.int("BOOKING_HORIZON_DAYS", 30, min_value=1, max_valu
 BOOKING_LIMIT_PER_IP_PER_HOUR = env.int("BOOKING_LIMIT_PER_IP_PER_HOUR", 5, min_value=1)
 BOOKING_LIMIT_PER_CONTACT_PER_DAY = env.int("BOOKING_LIMIT_PER_CONTACT_PER_DAY", 3, min_value=1)
 CANCEL_NOTICE_HOURS = env.int("CANCEL_NOTICE_HOURS", 24, min_value=0, max_value=168)
+# A booking made online can still be moved or cancelled online this long after it was made,
+# whatever CANCEL_NOTICE_HOURS says (never once it has started): 0 turns the grace off.
+ONLINE_CHANGE_GRACE_MINUTES = env.int(
+    "ONLINE_CHANGE_GRACE_MINUTES", 60, min_value=0, max_value=1440
+)
 COURSE_DEFAULT_INFUSIONS = env.int("COURSE_DEFAULT_INFUSIONS", 6, min_value=4, max_value=10)
 COURSE_WINDOW_DAYS = env.int("COURSE_WINDOW_DAYS", 21, min_value=14, max_value=28)
 COURSE_MIN_GAP_HOURS = env.int("COURSE_MIN_GAP_HOURS", 24, min_value=24, max_value=168)

@@ -252,15 +252,21 @@ def test_choosing_a_time_outside_the_hours_goes_back_to_the_list(client, token, 
 
 @pytest.fixture
 def soon(riverside, patient, phil) -> Appointment:
-    """Tomorrow-ish: inside the 24 hours' notice."""
+    """Inside the 24 hours' notice, booked long enough ago that the grace after booking
+    online (ONLINE_CHANGE_GRACE_MINUTES) is over."""
     starts_at = (timezone.now() + timedelta(hours=3)).replace(second=0, microsecond=0)
-    return online(riverside, starts_at, patient, phil)
+    return online(
+        riverside, starts_at, patient, phil, created_at=timezone.now() - timedelta(days=2)
+    )
 
 
 def test_inside_the_notice_period_the_patient_is_asked_to_call(client, soon):
     token = manage_token(soon)
     page = client.get(manage_url(token)).content.decode()
-    assert "Appointments can be changed online up to 24 hours before they start." in page
+    assert (
+        "Appointments can be changed online up to 24 hours before they start, or in the first "
+        "60 minutes after booking online."
+    ) in page
     assert "Call Riverside on +13125550100 to change this one." in page
     assert "Cancel this appointment" not in page and "Choose another time" not in page
 

@@ -59,7 +59,11 @@ from scheduling.booking import (
 )
 from scheduling.forms_booking import BookingCancelForm, BookingDetailsForm, BookingRescheduleForm
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType
-from scheduling.services import SlotTaken, appointment_patient_may_change
+from scheduling.services import (
+    SlotTaken,
+    appointment_online_change_deadline,
+    appointment_patient_may_change,
+)
 
 # What the booking service calls a field → the form field it belongs to.
 _DETAILS_FIELD = {"conditions": "condition", "preferred_location": "__all__"}
@@ -300,12 +304,20 @@ def _link_problem(request: HttpRequest, error: ManageLinkError) -> HttpResponse:
 
 
 def _booking_context(link: ManageLink, token: str) -> dict[str, Any]:
+    """What every page about one booking shows, including whether and until when it can
+    be changed online: the confirmation and the manage page say it with the same words
+    (``partials/_change_deadline.html``), from the one rule in ``scheduling.services``."""
+    appointment = link.appointment
+    may_change, why_not = appointment_patient_may_change(appointment)
+    deadline = appointment_online_change_deadline(appointment)
     return {
-        "summary": booking_summary(link.appointment),
+        "summary": booking_summary(appointment),
         "manage_url": reverse("booking:manage", args=[token]),
         "ics_url": reverse("booking:ics", args=[token]),
         "emailed": link.emailed,
-        "cancel_notice_hours": settings.CANCEL_NOTICE_HOURS,
+        "may_change": may_change,
+        "why_not": why_not,
+        "change_deadline": when_text(deadline, appointment.location) if deadline else "",
     }
 
 
@@ -329,14 +341,11 @@ def booking_manage(request: HttpRequest, token: str) -> HttpResponse:
         link = manage_link(token)
     except ManageLinkError as error:
         return _link_problem(request, error)
-    may_change, why_not = appointment_patient_may_change(link.appointment)
     return render(
         request,
         "scheduling/booking/manage.html",
         {
             **_booking_context(link, token),
-            "may_change": may_change,
-            "why_not": why_not,
             "cancel_url": reverse("booking:manage-cancel", args=[token]),
             "reschedule_url": reverse("booking:manage-reschedule", args=[token]),
         },
