@@ -70,7 +70,9 @@ def discharge_problems(session: InfusionSession) -> list[str]:
 class UnresolvedAlert:
     """An alert whose value is still outside the alert limits in the latest reading of it."""
 
-    alert: SessionAlert  # the latest alert for this value and direction
+    alert: SessionAlert  # the latest alert that listed this value and direction
+    parameter: str  # the value, e.g. "systolic"
+    direction: str  # "high" or "low"
     reading: VitalsReading  # the latest reading of the value, still outside the limits
     message: str  # what the latest reading says, e.g. "The systolic pressure of 185 mmHg …"
 
@@ -85,8 +87,9 @@ def open_alerts(session: InfusionSession) -> QuerySet[SessionAlert]:
 
 
 def unresolved_alerts(session: InfusionSession) -> list[UnresolvedAlert]:
-    """Each value (and direction) that raised an alert and is still outside the alert
-    limits in the latest reading that has it (readings entered in error left out).
+    """Each value (and direction) listed in an alert that is still outside the alert
+    limits in the latest reading that has it (readings entered in error left out): one
+    item per value, though one alert may list several.
 
     Two queries: the alerts and the session's valid readings."""
     alerts = list(
@@ -104,7 +107,8 @@ def unresolved_alerts(session: InfusionSession) -> list[UnresolvedAlert]:
     thresholds = vitals.alert_thresholds_from_settings()
     latest_alert: dict[tuple[str, str], SessionAlert] = {}
     for alert in alerts:
-        latest_alert[(alert.parameter, alert.direction)] = alert
+        for finding in alert.findings:
+            latest_alert[(finding["parameter"], finding["direction"])] = alert
     unresolved = []
     for (parameter, direction), alert in latest_alert.items():
         latest = next(
@@ -119,7 +123,13 @@ def unresolved_alerts(session: InfusionSession) -> list[UnresolvedAlert]:
         ]
         if still:
             unresolved.append(
-                UnresolvedAlert(alert=alert, reading=latest, message=still[0].message)
+                UnresolvedAlert(
+                    alert=alert,
+                    parameter=parameter,
+                    direction=direction,
+                    reading=latest,
+                    message=still[0].message,
+                )
             )
     return unresolved
 

@@ -9,9 +9,9 @@ changing nothing):
   pre-assessment. It checks the values (``vitals.validate_reading``, the same limits the
   database enforces), the time (within the session, not in the future) and the session's
   state, stores the reading with the phase the session is in, and raises one
-  ``SessionAlert`` per value outside the alert thresholds (``vitals.alerts_for``) in the
-  same transaction. ``readings_record_batch`` does the same for a monitor's batch, all or
-  nothing.
+  ``SessionAlert`` listing every value outside the alert thresholds (``vitals.alerts_for``)
+  in the same transaction: one reading, one alert, one acknowledgement.
+  ``readings_record_batch`` does the same for a monitor's batch, all or nothing.
 - ``reading_mark_in_error`` / ``event_mark_in_error``: records are never edited; a wrong
   one is marked entered in error, once, with who and why. A reading in error takes its
   open alerts with it: they are acknowledged in the same transaction by the person marking
@@ -126,6 +126,17 @@ class ReadingInput:
         return vitals.Reading(**{name: getattr(self, name) for name in VALUE_FIELDS})
 
 
+def finding_as_dict(alert: vitals.VitalsAlert) -> dict[str, Any]:
+    """One value out of range as ``SessionAlert.findings`` stores it."""
+    return {
+        "parameter": alert.parameter,
+        "direction": alert.kind.value,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "message": alert.message,
+    }
+
+
 # --- Readings ----------------------------------------------------------------------------------
 
 
@@ -166,20 +177,15 @@ def reading_record(
         recorded_by=actor,
         **{name: getattr(values, name) for name in VALUE_FIELDS},
     )
-    thresholds = vitals.alert_thresholds_from_settings()
-    SessionAlert.objects.bulk_create(
-        SessionAlert(
+    found = vitals.alerts_for(values.as_reading(), vitals.alert_thresholds_from_settings())
+    if found:
+        SessionAlert.objects.create(
             session=locked,
             reading=reading,
-            parameter=alert.parameter,
-            direction=alert.kind.value,
-            value=alert.value,
-            threshold=alert.threshold,
-            message=alert.message,
+            findings=[finding_as_dict(alert) for alert in found],
+            message=" ".join(alert.message for alert in found),
             raised_at=taken_at,
         )
-        for alert in vitals.alerts_for(values.as_reading(), thresholds)
-    )
     audit_record(
         actor=actor,
         action=Action.CREATE,
@@ -559,7 +565,7 @@ class Cell:
 @dataclass(frozen=True)
 class FlowsheetRow:
     reading: VitalsReading
-    alerts: tuple[SessionAlert, ...]  # all of them, acknowledged or not
+    alerts: tuple[SessionAlert, ...]  # its alert (one at most), acknowledged or not
     cells: dict[str, Cell]
 
     @property
@@ -675,7 +681,8 @@ def _due(
 def _cells(reading: VitalsReading, alerts: Iterable[SessionAlert]) -> dict[str, Cell]:
     flags: dict[str, str] = {}
     for alert in alerts:
-        flags.setdefault(alert.parameter, alert.direction)
+        for finding in alert.findings:
+            flags.setdefault(finding["parameter"], finding["direction"])
     cells: dict[str, Cell] = {}
     for column, parameters in COLUMNS:
         values = [getattr(reading, name) for name in parameters]

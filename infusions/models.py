@@ -19,10 +19,12 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import CharField, F, Func, Q
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from clinic.models import Location, User
+from infusions.vitals import finding_text
 from patients.models import Patient
 
 MG = {"max_digits": 12, "decimal_places": 3}
@@ -540,16 +542,21 @@ class AlertAction(models.TextChoices):
 
 
 class SessionAlert(models.Model):
-    """A reading outside the alert thresholds (``vitals.alerts_for``), one per parameter,
-    until a named person acknowledges it with the action taken."""
+    """A reading outside the alert thresholds (``vitals.alerts_for``): one alert per reading,
+    listing every value out of range in ``findings``, until a named person acknowledges it,
+    once, with the action taken.
+
+    ``findings`` is a list, in ``alerts_for``'s order, of
+    ``{"parameter", "direction", "value", "threshold", "message"}`` (``parameter`` a
+    ``vitals.Reading`` field, ``direction`` "high" or "low"); ``message`` is their messages
+    joined, for the places that show one sentence. Like the rest of the alert, the findings
+    never change (the append-only trigger of migration 0005 lets only the acknowledgement
+    columns be filled in, once)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     session = models.ForeignKey("InfusionSession", on_delete=models.PROTECT, related_name="alerts")
     reading = models.ForeignKey(VitalsReading, on_delete=models.PROTECT, related_name="alerts")
-    parameter = models.CharField(max_length=20)
-    direction = models.CharField(max_length=4, choices=[("high", "High"), ("low", "Low")])
-    value = models.PositiveSmallIntegerField()
-    threshold = models.PositiveSmallIntegerField()
+    findings = models.JSONField()
     message = models.TextField()
     raised_at = models.DateTimeField(default=timezone.now)
     acknowledged_by = models.ForeignKey(
@@ -574,10 +581,35 @@ class SessionAlert(models.Model):
                 | (Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False) & ~Q(action="")),
                 name="alert_acknowledged_with_who_when_and_action",
             ),
+            models.UniqueConstraint(fields=["reading"], name="alert_one_per_reading"),
+            models.CheckConstraint(
+                condition=Q(
+                    Exact(
+                        Func(F("findings"), function="jsonb_typeof", output_field=CharField()),
+                        "array",
+                    )
+                )
+                & ~Q(findings=[]),
+                name="alert_findings_not_empty",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def parameters(self) -> list[str]:
+        """The parameters out of range, e.g. ["systolic", "diastolic", "heart_rate"]."""
+        return [finding["parameter"] for finding in self.findings]
+
+    @property
+    def summary(self) -> str:
+        """The values out of range in a few words, e.g. "systolic 186 mmHg high, diastolic
+        112 mmHg high, heart rate 124/min high"."""
+        return ", ".join(
+            finding_text(finding["parameter"], finding["value"], finding["direction"])
+            for finding in self.findings
+        )
 
 
 # --- Side effects and interventions --------------------------------------------------------

@@ -107,6 +107,23 @@ _NAMES: dict[str, tuple[str, str]] = {
 }
 
 
+# Short names for lists of values, e.g. "systolic 186 mmHg high, heart rate 124/min high".
+SHORT_NAMES: dict[str, str] = {
+    "systolic": "systolic",
+    "diastolic": "diastolic",
+    "heart_rate": "heart rate",
+    "spo2": "SpO2",
+    "respiratory_rate": "respiratory rate",
+    "consciousness": "consciousness",
+    "pain": "pain",
+}
+
+
+def finding_text(parameter: str, value: int, direction: str) -> str:
+    """One value out of range in a few words, e.g. "systolic 186 mmHg high"."""
+    return f"{SHORT_NAMES.get(parameter, parameter)} {value}{_NAMES[parameter][1]} {direction}"
+
+
 def _label(name: str) -> str:
     what = _NAMES[name][0]
     return what[4].upper() + what[5:] if what.startswith("the ") else what

@@ -45,8 +45,8 @@ from scheduling.api.common import (
 
 class UnresolvedAlertSerializer(serializers.Serializer):
     alert = serializers.UUIDField(source="alert.public_id", read_only=True)
-    parameter = serializers.CharField(source="alert.parameter", read_only=True)
-    direction = serializers.CharField(source="alert.direction", read_only=True)
+    parameter = serializers.CharField(read_only=True, help_text="The value, e.g. systolic.")
+    direction = serializers.CharField(read_only=True, help_text="high or low.")
     value = serializers.SerializerMethodField(help_text="The value in the latest reading.")
     taken_at = UtcDateTimeField(
         source="reading.taken_at", read_only=True, help_text="When the latest reading was taken."
@@ -54,7 +54,7 @@ class UnresolvedAlertSerializer(serializers.Serializer):
     message = serializers.CharField(read_only=True)
 
     def get_value(self, item: UnresolvedAlert) -> int:
-        return getattr(item.reading, item.alert.parameter)
+        return getattr(item.reading, item.parameter)
 
 
 class DischargeRecordSerializer(serializers.ModelSerializer):

@@ -71,10 +71,27 @@ def _choice(choices: Any, **kwargs: Any) -> serializers.ChoiceField:
 # --- Responses ---------------------------------------------------------------------------------
 
 
+class FindingSerializer(serializers.Serializer):
+    parameter = serializers.CharField(
+        read_only=True,
+        help_text="The value out of range: systolic, diastolic, heart_rate, spo2 or "
+        "respiratory_rate.",
+    )
+    direction = serializers.ChoiceField(choices=[("high", "High"), ("low", "Low")], read_only=True)
+    value = serializers.IntegerField(read_only=True)
+    threshold = serializers.IntegerField(read_only=True, help_text="The alert limit it crossed.")
+    message = serializers.CharField(read_only=True)
+
+
 class AlertSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     reading = serializers.UUIDField(source="reading.public_id", read_only=True)
-    direction = serializers.ChoiceField(choices=[("high", "High"), ("low", "Low")], read_only=True)
+    findings = FindingSerializer(
+        many=True,
+        read_only=True,
+        help_text="Every value of the reading out of range, in a fixed order: one reading "
+        "raises one alert, acknowledged once.",
+    )
     raised_at = UtcDateTimeField(read_only=True)
     acknowledged = serializers.SerializerMethodField(help_text="Whether someone acknowledged it.")
     acknowledged_by = ClinicianRefSerializer(read_only=True, allow_null=True)
@@ -85,10 +102,7 @@ class AlertSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "reading",
-            "parameter",
-            "direction",
-            "value",
-            "threshold",
+            "findings",
             "message",
             "raised_at",
             "acknowledged",
@@ -329,7 +343,7 @@ def _readings(session: InfusionSession, pks: list[int] | None = None) -> list[Vi
 
 
 class SessionReadings(_SessionScoped):
-    """A session's vital signs, oldest first, each with the alerts it raised."""
+    """A session's vital signs, oldest first, each with the alert it raised (one at most)."""
 
     serializer_class = ReadingSerializer
 
@@ -344,7 +358,8 @@ class SessionReadings(_SessionScoped):
         responses={201: ReadingSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Record one reading; values beyond the alert limits raise alerts (in the answer).
+        """Record one reading; values beyond the alert limits raise one alert listing them
+        all (in the answer, under ``alerts``).
         Refused with nothing saved: diastolic at or above systolic, a value outside
         physiological limits, a time before check-in or in the future, a closed session."""
         session = self.session()

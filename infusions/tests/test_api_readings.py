@@ -78,9 +78,38 @@ def test_a_reading_beyond_a_limit_answers_with_its_alert(client, nina, infusing)
     response = post(client, api(infusing, "readings/"), READING | {"respiratory_rate": 8})
 
     alerts = response.json()["alerts"]
-    assert [(a["parameter"], a["direction"], a["acknowledged"]) for a in alerts] == [
-        ("respiratory_rate", "low", False)
+    assert [(a["findings"], a["acknowledged"]) for a in alerts] == [
+        (
+            [
+                {
+                    "parameter": "respiratory_rate",
+                    "direction": "low",
+                    "value": 8,
+                    "threshold": 10,
+                    "message": "Respiratory rate of 8/min is below the alert limit of 10/min.",
+                }
+            ],
+            False,
+        )
     ]
+
+
+def test_a_reading_with_several_values_out_of_range_answers_one_alert_listing_them(
+    client, nina, infusing
+):
+    client.force_login(nina)
+    high = {"systolic": 186, "diastolic": 112, "heart_rate": 124}
+
+    response = post(client, api(infusing, "readings/"), READING | high)
+
+    [alert] = response.json()["alerts"]
+    assert [(f["parameter"], f["direction"], f["value"]) for f in alert["findings"]] == [
+        ("systolic", "high", 186),
+        ("diastolic", "high", 112),
+        ("heart_rate", "high", 124),
+    ]
+    listed = client.get(api(infusing, "alerts/"), {"open": "true"}).json()
+    assert [a["id"] for a in listed] == [alert["id"]]
 
 
 @pytest.mark.parametrize(
@@ -144,7 +173,7 @@ def test_readings_are_listed_oldest_first_with_their_alerts(
     body = response.json()
     assert len(body) == 7
     assert [r["taken_at"] for r in body] == sorted(r["taken_at"] for r in body)
-    assert body[-1]["alerts"][0]["parameter"] == "spo2"
+    assert body[-1]["alerts"][0]["findings"][0]["parameter"] == "spo2"
     assert AuditEvent.objects.filter(
         action="view", object_id=str(infusing.public_id), summary__contains="vital signs"
     ).exists()
@@ -168,7 +197,7 @@ def test_a_monitors_batch_answers_the_readings_and_the_alerts_raised(client, nin
     assert response.status_code == 201, response.json()
     body = response.json()
     assert [r["source"] for r in body["readings"]] == ["monitor", "monitor"]
-    assert [a["parameter"] for a in body["alerts"]] == ["systolic"]
+    assert [[f["parameter"] for f in a["findings"]] for a in body["alerts"]] == [["systolic"]]
     assert body["alerts"][0]["reading"] == body["readings"][0]["id"]
     assert VitalsReading.objects.filter(source=ReadingSource.MONITOR).count() == 2
 
@@ -227,8 +256,8 @@ def test_alerts_are_listed_and_filtered_to_the_open_ones(client, nina, phil, inf
     every = client.get(api(infusing, "alerts/")).json()
     still_open = client.get(api(infusing, "alerts/"), {"open": "true"}).json()
 
-    assert [a["parameter"] for a in every] == ["spo2", "heart_rate"]
-    assert [a["parameter"] for a in still_open] == ["heart_rate"]
+    assert [a["findings"][0]["parameter"] for a in every] == ["spo2", "heart_rate"]
+    assert [a["findings"][0]["parameter"] for a in still_open] == ["heart_rate"]
     assert every[0]["acknowledged_by"]["full_name"] == "Phil Physician"
 
 

@@ -308,7 +308,7 @@ def test_it_refuses_to_sign_twice(nina, recovering):
 def test_an_alert_still_outside_the_limits_needs_a_physicians_note(nina, phil, recovering):
     with_unresolved_alert(recovering, nina, phil)
     [unresolved] = unresolved_alerts(recovering)
-    assert unresolved.alert.parameter == "systolic"
+    assert (unresolved.parameter, unresolved.direction) == ("systolic", "high")
     assert "186 mmHg" in unresolved.message
 
     with pytest.raises(ValidationError) as error:
@@ -376,7 +376,25 @@ def test_a_later_reading_back_within_limits_resolves_the_alert(nina, phil, recov
 def test_a_later_reading_without_that_value_leaves_it_unresolved(nina, phil, recovering):
     with_unresolved_alert(recovering, nina, phil)
     reading_record(actor=nina, session=recovering, values=ReadingInput(spo2=98), source="monitor")
-    assert [item.alert.parameter for item in unresolved_alerts(recovering)] == ["systolic"]
+    assert [item.parameter for item in unresolved_alerts(recovering)] == ["systolic"]
+
+
+def test_each_value_of_one_alert_is_resolved_on_its_own(nina, phil, recovering):
+    reading_record(
+        actor=nina, session=recovering, values=replace(NORMAL, systolic=186, heart_rate=124)
+    )
+    acknowledge_all(recovering, phil)
+    alert = SessionAlert.objects.get(session=recovering)
+    assert [(i.parameter, i.alert) for i in unresolved_alerts(recovering)] == [
+        ("systolic", alert),
+        ("heart_rate", alert),
+    ]
+
+    reading_record(actor=nina, session=recovering, values=replace(NORMAL, systolic=184))
+
+    [still] = unresolved_alerts(recovering)
+    assert (still.parameter, still.reading.systolic) == ("systolic", 184)
+    assert "184 mmHg" in still.message
 
 
 @override_settings(VITALS_ALERT_THRESHOLDS={"systolic_at_or_above": 190})

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from clinic.models import AuditEvent
 from infusions import vitals
 from infusions.flowsheet import (
     ReadingInput,
+    alert_acknowledge,
     flowsheet_for,
     open_alert_counts,
     reading_mark_in_error,
@@ -119,6 +121,11 @@ def record(nurse, session, taken_at=None, source=ReadingSource.MANUAL, **values)
     )
 
 
+def found(alert: SessionAlert) -> list[tuple[str, str]]:
+    """The (parameter, direction) of each value an alert lists."""
+    return [(finding["parameter"], finding["direction"]) for finding in alert.findings]
+
+
 def nothing_saved() -> None:
     assert VitalsReading.objects.count() == 0
     assert SessionAlert.objects.count() == 0
@@ -168,28 +175,56 @@ def test_each_threshold_raises_an_alert_beyond_its_boundary_only(nina, infusing,
     if expected is None:
         assert alerts == []
     else:
-        assert [(alert.parameter, alert.direction) for alert in alerts] == [expected]
+        assert [found(alert) for alert in alerts] == [[expected]]
         alert = alerts[0]
         assert alert.session == infusing
-        assert alert.value == values[expected[0]]
+        assert alert.findings[0]["value"] == values[expected[0]]
         assert alert.acknowledged_at is None
         assert alert.raised_at == reading.taken_at
 
 
 @override_settings(VITALS_ALERT_THRESHOLDS={"spo2_below": 95})
 def test_the_thresholds_come_from_the_settings(nina, infusing):
-    assert [a.parameter for a in record(nina, infusing, spo2=94).alerts.all()] == ["spo2"]
+    assert [a.parameters for a in record(nina, infusing, spo2=94).alerts.all()] == [["spo2"]]
     assert list(record(nina, infusing, spo2=95).alerts.all()) == []
 
 
-def test_one_reading_can_raise_several_alerts(nina, infusing):
-    reading = record(nina, infusing, systolic=190, diastolic=115, spo2=88)
+def test_it_raises_one_alert_listing_every_value_out_of_range(nina, infusing):
+    reading = record(nina, infusing, systolic=186, diastolic=112, heart_rate=124)
 
-    assert sorted(reading.alerts.values_list("parameter", flat=True)) == [
-        "diastolic",
-        "spo2",
-        "systolic",
-    ]
+    alert = reading.alerts.get()
+    assert found(alert) == [("systolic", "high"), ("diastolic", "high"), ("heart_rate", "high")]
+    assert [finding["value"] for finding in alert.findings] == [186, 112, 124]
+    assert [finding["threshold"] for finding in alert.findings] == [180, 110, 120]
+    assert "Systolic pressure of 186 mmHg" in alert.findings[0]["message"]
+    assert all(finding["message"] in alert.message for finding in alert.findings)
+    assert alert.summary == (
+        "systolic 186 mmHg high, diastolic 112 mmHg high, heart rate 124/min high"
+    )
+
+
+def test_one_acknowledgement_closes_the_alert_of_every_value(nina, infusing):
+    alert = record(nina, infusing, systolic=186, diastolic=112, heart_rate=124).alerts.get()
+
+    alert_acknowledge(actor=nina, alert=alert, action=AlertAction.CONTINUE)
+
+    assert not SessionAlert.objects.filter(acknowledged_at__isnull=True).exists()
+    assert flowsheet_for(infusing).open_alerts == []
+
+
+def test_the_database_keeps_one_alert_per_reading_with_its_findings(nina, infusing):
+    alert = record(nina, infusing, spo2=88).alerts.get()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SessionAlert.objects.create(
+            session=infusing, reading=alert.reading, findings=alert.findings, message="again"
+        )
+    other = record(nina, infusing)
+    for findings in ([], {"parameter": "spo2"}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            SessionAlert.objects.create(
+                session=infusing, reading=other, findings=findings, message="empty"
+            )
 
 
 def test_a_reading_is_stored_with_its_phase_and_audited_without_values(nina, phil):
@@ -242,7 +277,7 @@ def test_a_monitor_may_send_only_what_it_measures(nina, infusing):
 
     assert reading.source == ReadingSource.MONITOR
     assert reading.systolic is None
-    assert [a.parameter for a in reading.alerts.all()] == ["spo2"]
+    assert [a.parameters for a in reading.alerts.all()] == [["spo2"]]
 
 
 def test_a_reading_before_check_in_is_refused(nina, infusing):
@@ -311,7 +346,7 @@ def test_a_batch_is_saved_whole_with_its_alerts(nina, infusing):
 
     assert [r.taken_at for r in readings] == [moment for moment, _values in batch]
     assert {r.source for r in readings} == {ReadingSource.MONITOR}
-    assert list(SessionAlert.objects.values_list("parameter", flat=True)) == ["spo2"]
+    assert [alert.parameters for alert in SessionAlert.objects.all()] == [["spo2"]]
 
 
 def test_a_batch_with_one_bad_reading_saves_none_and_names_it(nina, infusing):
@@ -463,5 +498,5 @@ def test_the_flowsheet_lists_readings_in_time_order_with_flags(
     assert sheet.rows[1].cells["heart_rate"].flag == "high"
     assert sheet.rows[1].cells["bp"].flag == ""
     assert sheet.rows[0].cells["bp"].text == "120/80"
-    assert [alert.parameter for alert in sheet.open_alerts] == ["heart_rate"]
+    assert [alert.parameters for alert in sheet.open_alerts] == [["heart_rate"]]
     assert sheet.last_reading == later

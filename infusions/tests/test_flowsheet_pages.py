@@ -202,8 +202,33 @@ def test_a_reading_that_raises_an_alert_says_so(client, nina, infusing):
     response = client.post(url(infusing, "readings/"), READING | {"spo2": "88"}, **HTMX)
 
     html = response.content.decode()
-    assert "It raised 1 alert" in html
+    assert "Out of range: SpO2 88 % low. Acknowledge the alert" in html
     assert 'data-testid="open-alert"' in html
+
+
+def test_a_high_reading_shows_one_alert_listing_every_value_with_one_form(
+    client, nina, infusing
+):
+    client.force_login(nina)
+    high = {"systolic": "186", "diastolic": "112", "heart_rate": "124"}
+
+    response = client.post(url(infusing, "readings/"), READING | high, **HTMX)
+
+    html = response.content.decode()
+    assert html.count('data-testid="open-alert"') == 1
+    assert html.count('data-testid="acknowledge-form"') == 1
+    assert "Open alert: say what was done" in html
+    assert "3 values out of range" in html
+    for words in ("186 mmHg", "112 mmHg", "124/min"):
+        assert words in section(html, "flowsheet")
+    alert = SessionAlert.objects.get()
+
+    response = client.post(
+        url(infusing, f"alerts/{alert.public_id}/acknowledge/"), {"action": "slow"}, **HTMX
+    )
+
+    assert 'data-testid="open-alert"' not in response.content.decode()
+    assert not SessionAlert.objects.filter(acknowledged_at__isnull=True).exists()
 
 
 @pytest.mark.parametrize("htmx", [True, False])

@@ -46,10 +46,15 @@ def alert_on(reading: VitalsReading) -> SessionAlert:
     return SessionAlert.objects.create(
         session=reading.session,
         reading=reading,
-        parameter="systolic",
-        direction="high",
-        value=reading.systolic,
-        threshold=180,
+        findings=[
+            {
+                "parameter": "systolic",
+                "direction": "high",
+                "value": reading.systolic,
+                "threshold": 180,
+                "message": "Systolic high.",
+            }
+        ],
         message="Systolic high.",
     )
 
@@ -134,6 +139,9 @@ def test_an_alert_is_acknowledged_once_and_keeps_what_it_said(session, nina, phi
     assert refused(caught)
     with pytest.raises(DatabaseError) as caught, transaction.atomic():
         SessionAlert.objects.filter(pk=alert.pk).update(message="Nothing to see.")
+    assert refused(caught)
+    with pytest.raises(DatabaseError) as caught, transaction.atomic():
+        SessionAlert.objects.filter(pk=alert.pk).update(findings=alert.findings[:0] + [{}])
     assert refused(caught)
     alert.refresh_from_db()
     assert (alert.acknowledged_by, alert.action, alert.message) == (

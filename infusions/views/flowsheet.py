@@ -370,12 +370,11 @@ def reading_add(request: HttpRequest, session_id: Any) -> HttpResponse:
         except ValidationError as error:
             show_service_errors(form, error)
         else:
-            raised = reading.alerts.count()
+            raised = reading.alerts.first()
             done = f"Reading at {reading.taken_at.astimezone(location.tz):%H:%M} saved."
-            if raised:
+            if raised is not None:
                 done += (
-                    f" It raised {raised} alert{'s' if raised > 1 else ''}: acknowledge "
-                    f"{'them' if raised > 1 else 'it'} with what was done."
+                    f" Out of range: {raised.summary}. Acknowledge the alert with what was done."
                 )
             return _answer(
                 request,
