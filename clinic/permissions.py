@@ -49,6 +49,12 @@ class Capability(StrEnum):
     # patient with an unresolved alert go home).
     HANDLE_CONTROLLED_SUBSTANCES = "handle_controlled_substances"
     SIGN_MEDICAL_ORDERS = "sign_medical_orders"
+    # Oversight without treating: reading the controlled-substance ledger (stock, each lot's
+    # entries and counts, the CSV export), which the registrant answers for in an
+    # inspection; and the outcomes dashboard's aggregates (who worsened or is overdue is
+    # clinical detail, shown with VIEW_CLINICAL only).
+    VIEW_LEDGER = "view_ledger"
+    VIEW_OUTCOMES = "view_outcomes"
 
 
 _CLINIC_STAFF = {
@@ -68,6 +74,8 @@ _CLINICIAN = _CLINIC_STAFF | {
     Capability.RECORD_CLINICAL,
     Capability.MANAGE_COURSES,
     Capability.HANDLE_CONTROLLED_SUBSTANCES,
+    Capability.VIEW_LEDGER,
+    Capability.VIEW_OUTCOMES,
 }
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
@@ -86,6 +94,10 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             Capability.VIEW_SYSTEM_STATUS,
             Capability.EDIT_CONTENT,
             Capability.MANAGE_CONSENT_DOCUMENTS,
+            # Read, export and see the counts; recording a count (or anything else in the
+            # ledger) means handling the drug, which stays with nurses and physicians.
+            Capability.VIEW_LEDGER,
+            Capability.VIEW_OUTCOMES,
         }
     ),
     Role.CONTENT_EDITOR: frozenset(

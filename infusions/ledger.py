@@ -47,8 +47,10 @@ from patients.models import Patient
 Errors = dict[str, list[str]]
 Kind = LedgerEntryKind
 
-# Who may handle the drug (nurses and physicians; clinic.permissions).
+# Who may handle the drug, so write to the ledger (nurses and physicians), and who may read
+# it (they, and clinic admins: clinic.permissions).
 LEDGER_CAPABILITY = Capability.HANDLE_CONTROLLED_SUBSTANCES
+LEDGER_READ_CAPABILITY = Capability.VIEW_LEDGER
 MG_PLACES = Decimal(1).scaleb(-MG["decimal_places"])  # 0.001
 MG_LIMIT = Decimal(10) ** (MG["max_digits"] - MG["decimal_places"])
 BALANCE_CONSTRAINTS = frozenset({"lot_balance_not_negative", "entry_balance_not_negative"})

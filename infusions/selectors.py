@@ -3,7 +3,7 @@
 ``session_for`` is the one way pages, the API and tasks fetch an infusion session for a
 member of staff: 403 without ``Capability.VIEW_CLINICAL`` (a session is clinical detail),
 404 when there is no such session. ``lot_for`` does the same for ketamine lots, with
-``Capability.HANDLE_CONTROLLED_SUBSTANCES``.
+``Capability.VIEW_LEDGER`` (reading; writing is ``infusions.ledger``'s to check).
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ def session_for(user: Any, public_id: uuid.UUID | str) -> InfusionSession:
 
 def lots_visible_to(user: Any) -> QuerySet[Lot]:
     """Every ketamine lot ``user`` may see, with its location and receiver joined in."""
-    if not user_can(user, Capability.HANDLE_CONTROLLED_SUBSTANCES):
+    if not user_can(user, Capability.VIEW_LEDGER):
         return Lot.objects.none()
     return Lot.objects.select_related("location", "received_by")
 
 
 def lot_for(user: Any, public_id: uuid.UUID | str) -> Lot:
     """The lot ``user`` may see; 403 without the capability, 404 if there is none."""
-    require(user, Capability.HANDLE_CONTROLLED_SUBSTANCES)
+    require(user, Capability.VIEW_LEDGER)
     try:
         return lots_visible_to(user).get(public_id=public_id)
     except (Lot.DoesNotExist, ValueError, ValidationError):

@@ -44,7 +44,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clinic.models import Location
-from clinic.permissions import Capability, require
+from clinic.permissions import Capability, require, user_can
 from patients import questionnaires
 from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import (
@@ -305,11 +305,17 @@ class FlaggedPatient:
 
 @dataclass(frozen=True)
 class Dashboard:
+    """``worsened`` and ``overdue`` name patients, so they are filled in only for a user
+    with clinical access (``names_patients``); their counts are there for everyone."""
+
     rows: list[DashboardRow]
     worsened: list[FlaggedPatient]
     overdue: list[FlaggedPatient]
     overdue_days: int
     patient_count: int
+    worsened_count: int = 0
+    overdue_count: int = 0
+    names_patients: bool = True
 
 
 def clinic_outcomes(
@@ -330,13 +336,16 @@ def clinic_outcomes(
     in the last ``settings.OUTCOME_OVERDUE_DAYS`` days (any questionnaire counts; the
     follow-up schedule itself is ``patients`` follow-ups' business).
 
-    ``condition`` is a ``CONDITION_GROUPS`` key. Needs VIEW_CLINICAL (403 otherwise);
-    patients come through ``patients_visible_to``. Three queries, however many patients.
+    ``condition`` is a ``CONDITION_GROUPS`` key. Needs VIEW_OUTCOMES (403 otherwise); who
+    worsened or is overdue is listed only with VIEW_CLINICAL (clinic admins see the
+    aggregates and counts). Patients come through ``patients_visible_to``. Three queries,
+    however many patients.
     """
     from infusions.models import InfusionSession
     from scheduling.models import TreatmentCourse
 
-    require(user, Capability.VIEW_CLINICAL)
+    require(user, Capability.VIEW_OUTCOMES)
+    names_patients = user_can(user, Capability.VIEW_CLINICAL)
     if condition and condition not in GROUPS_BY_KEY:
         names = ", ".join(GROUPS_BY_KEY)
         raise ValidationError({"condition": [f"Choose a condition group: one of {names}."]})
@@ -447,8 +456,11 @@ def clinic_outcomes(
     )
     return Dashboard(
         rows=rows_sorted,
-        worsened=worsened,
-        overdue=overdue,
+        worsened=worsened if names_patients else [],
+        overdue=overdue if names_patients else [],
         overdue_days=days,
         patient_count=len(patient_list),
+        worsened_count=len(worsened),
+        overdue_count=len(overdue),
+        names_patients=names_patients,
     )

@@ -1,4 +1,5 @@
-"""The ketamine ledger API: /api/v1/ledger/ (nurses and physicians).
+"""The ketamine ledger API: /api/v1/ledger/ (read by nurses, physicians and clinic admins;
+written by nurses and physicians).
 
 - ``lots/``: the stock (GET, filtered by location; empty and expired lots with
   ``include_empty``) and receiving a delivery (POST);
@@ -36,6 +37,7 @@ from rest_framework.response import Response
 from clinic.models import User
 from infusions.ledger import (
     LEDGER_CAPABILITY,
+    LEDGER_READ_CAPABILITY,
     ledger_adjust,
     ledger_count,
     ledger_csv,
@@ -295,9 +297,9 @@ class JSONErrorsOnly(BaseContentNegotiation):
 
 
 class LedgerAPIView(ScheduleAPIView):
-    """Reading and writing the ledger both need HANDLE_CONTROLLED_SUBSTANCES."""
+    """Reading needs VIEW_LEDGER (clinic admins too), writing HANDLE_CONTROLLED_SUBSTANCES."""
 
-    read_capability = LEDGER_CAPABILITY
+    read_capability = LEDGER_READ_CAPABILITY
     write_capability = LEDGER_CAPABILITY
 
 

@@ -1,4 +1,6 @@
-"""The controlled-substance ledger's pages, under /staff/ledger/ (nurses and physicians).
+"""The controlled-substance ledger's pages, under /staff/ledger/: read and exported by nurses,
+physicians and clinic admins (``LEDGER_READ_CAPABILITY``), written by those who handle the
+drug (``LEDGER_CAPABILITY``: nurses and physicians).
 
 - the stock: every lot with its balance, per location, searchable;
 - receiving a delivery (``infusions.ledger.lot_receive``);
@@ -33,7 +35,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import Action, audit_record
 from clinic.forms import show_service_errors
-from clinic.permissions import capability_required
+from clinic.permissions import capability_required, user_can
 from clinic.selectors import locations_visible_to
 from infusions.forms_ledger import (
     AdjustmentForm,
@@ -45,6 +47,7 @@ from infusions.forms_ledger import (
 )
 from infusions.ledger import (
     LEDGER_CAPABILITY,
+    LEDGER_READ_CAPABILITY,
     MG_PLACES,
     ledger_adjust,
     ledger_count,
@@ -66,7 +69,7 @@ FormT = TypeVar("FormT", bound=forms.Form)
 
 
 @require_GET
-@capability_required(LEDGER_CAPABILITY)
+@capability_required(LEDGER_READ_CAPABILITY)
 def lot_list(request: HttpRequest) -> HttpResponse:
     form = LotFilterForm(request.GET, locations=locations_visible_to(request.user))
     form.is_valid()  # an invalid filter is shown with its error and ignored
@@ -89,6 +92,7 @@ def lot_list(request: HttpRequest) -> HttpResponse:
         "rows": [lot_row(lot, now) for lot in page.object_list],
         "filtered": bool(filters.get("location") or filters.get("q")),
         "show_all": bool(filters.get("show_all")),
+        "can_record": user_can(request.user, LEDGER_CAPABILITY),
     }
     return render(request, "infusions/ledger/lot_list.html", context)
 
@@ -152,14 +156,14 @@ def lot_receive_page(request: HttpRequest) -> HttpResponse:
                 f"Received lot {lot.lot_number}: {lot.balance_mg} mg at {location}.",
             )
             return redirect("ledger:lot", lot_id=lot.public_id)
-    return render(request, "infusions/ledger/receive.html", {"form": form})
+    return render(request, "infusions/ledger/receive.html", {"form": form, "can_record": True})
 
 
 # --- One lot -----------------------------------------------------------------------------
 
 
 @require_GET
-@capability_required(LEDGER_CAPABILITY)
+@capability_required(LEDGER_READ_CAPABILITY)
 def lot_detail(request: HttpRequest, lot_id: UUID) -> HttpResponse:
     lot = lot_for(request.user, lot_id)
     return _lot_page(request, lot)
@@ -327,6 +331,8 @@ def _lot_page(
         "open_form": (
             "waste" if waste_form else "adjust" if adjust_form else "count" if count_form else ""
         ),
+        # Clinic admins read the ledger; only those who handle the drug add to it.
+        "can_record": user_can(request.user, LEDGER_CAPABILITY),
     }
     return render(request, "infusions/ledger/lot_detail.html", context)
 
@@ -339,12 +345,12 @@ def _corrects_id(entry: LedgerEntry) -> str:
 
 
 @require_GET
-@capability_required(LEDGER_CAPABILITY)
+@capability_required(LEDGER_READ_CAPABILITY)
 def ledger_export(request: HttpRequest) -> HttpResponse:
     """The form (last 30 days by default); with ``start`` and ``end``, the CSV itself."""
     if "start" not in request.GET and "end" not in request.GET:
         form = ExportForm(initial=ExportForm.initial_for(timezone.localdate()))
-        return render(request, "infusions/ledger/export.html", {"form": form})
+        return _export_page(request, form)
     form = ExportForm(request.GET)
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
@@ -354,7 +360,12 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
             show_service_errors(form, error)
         else:
             return csv_download(request, content, start, end)
-    return render(request, "infusions/ledger/export.html", {"form": form})
+    return _export_page(request, form)
+
+
+def _export_page(request: HttpRequest, form: ExportForm) -> HttpResponse:
+    context = {"form": form, "can_record": user_can(request.user, LEDGER_CAPABILITY)}
+    return render(request, "infusions/ledger/export.html", context)
 
 
 def csv_download(request: HttpRequest, content: str, start: date, end: date) -> HttpResponse:

@@ -359,10 +359,23 @@ def test_the_overdue_period_comes_from_the_settings(clinic, nina, settings):
     assert dashboard.overdue_days == 50
 
 
-def test_the_dashboard_is_for_clinical_staff_only(clinic, fran, alice):
-    for user in (fran, alice):
+def test_the_dashboard_is_for_clinical_staff_and_clinic_admins(clinic, fran, edie):
+    for user in (fran, edie):
         with pytest.raises(PermissionDenied):
             clinic_outcomes(user)
+
+
+def test_a_clinic_admin_gets_the_figures_and_counts_but_no_names(clinic, nina, alice):
+    clinical = clinic_outcomes(nina, now=clinic["now"])
+
+    admin = clinic_outcomes(alice, now=clinic["now"])
+
+    assert admin.rows == clinical.rows
+    assert admin.patient_count == clinical.patient_count
+    assert admin.worsened == [] and admin.overdue == []
+    assert admin.worsened_count == len(clinical.worsened) > 0
+    assert admin.overdue_count == len(clinical.overdue)
+    assert not admin.names_patients and clinical.names_patients
 
 
 def test_an_unknown_condition_group_is_refused_with_the_choices(clinic, nina):

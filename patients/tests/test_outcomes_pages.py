@@ -138,8 +138,27 @@ def test_clinicians_see_the_figures_and_the_patients_who_worsened(
     assert "No questionnaires are overdue." in page
 
 
-@pytest.mark.parametrize("persona", ["fran", "alice", "edie"])
-def test_staff_without_clinical_access_are_refused_the_dashboard(client, request, treated, persona):
+def test_a_clinic_admin_sees_the_figures_and_how_many_but_not_who(client, alice, treated):
+    client.force_login(alice)
+
+    response = client.get(DASHBOARD)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    anxiety = page.split('data-testid="outcomes-row-anxiety"')[1].split("</tr>")[0]
+    assert "100 % <span" in anxiety and "1 of n = 1" in anxiety
+    worsened = page.split('data-testid="worsened"')[1].split("</section>")[0]
+    assert "1 patient whose scores worsened. Nurses and physicians see who" in worsened
+    assert "Jordan Rivera" not in page and str(treated.public_id) not in page
+    assert 'data-testid="overdue-count">0<' in page
+    event = AuditEvent.objects.get(action=Action.VIEW, summary__contains="outcomes dashboard")
+    assert event.summary.endswith("(counts only, no names shown)")
+
+
+@pytest.mark.parametrize("persona", ["fran", "edie"])
+def test_staff_without_clinical_or_admin_access_are_refused_the_dashboard(
+    client, request, treated, persona
+):
     client.force_login(request.getfixturevalue(persona))
 
     assert client.get(DASHBOARD).status_code == 403

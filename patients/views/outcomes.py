@@ -1,5 +1,6 @@
 """Outcomes: the section of the patient chart with each questionnaire's course and the
-picture of it, and the clinic's outcomes dashboard, for clinical staff (VIEW_CLINICAL).
+picture of it, for clinical staff (VIEW_CLINICAL), and the clinic's outcomes dashboard
+(VIEW_OUTCOMES: clinical staff and clinic admins; only clinical staff see who).
 
 The rules (baseline, response, remission, worsened, overdue) live in
 ``patients.outcomes``; the picture is drawn by ``patients.trajectory``.
@@ -105,20 +106,21 @@ class OutcomeFilterForm(forms.Form):
 
 
 @require_GET
-@capability_required(Capability.VIEW_CLINICAL)
+@capability_required(Capability.VIEW_OUTCOMES)
 def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
     form = OutcomeFilterForm(request.GET, locations=locations_visible_to(request.user))
     filters = form.filters()
     dashboard = clinic_outcomes(request.user, **filters)
-    # The page names the patients who worsened or are overdue: reading it is reading
-    # patient data. The summary says how many, never who.
+    # For clinical staff the page names the patients who worsened or are overdue: reading
+    # it is reading patient data. The summary says how many, never who.
     audit_record(
         actor=request.user,
         action=Action.VIEW,
         object_type=Patient._meta.label_lower,
         summary=(
             f"viewed the outcomes dashboard: {dashboard.patient_count} patients, "
-            f"{len(dashboard.worsened)} worsened, {len(dashboard.overdue)} overdue"
+            f"{dashboard.worsened_count} worsened, {dashboard.overdue_count} overdue"
+            + ("" if dashboard.names_patients else " (counts only, no names shown)")
         ),
         request=request,
     )
