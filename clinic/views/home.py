@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import heartbeat_status, location_today, locations_public
+from infusions.alerts import open_alerts_for
 from patients.services.safety import safety_panel_for
 
 
@@ -14,6 +15,10 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     context = {
         # Nurses and physicians: open safety alerts (patients.services.safety).
         "safety": safety_panel_for(request.user)
+        if user_can(request.user, Capability.VIEW_CLINICAL)
+        else None,
+        # Nurses and physicians: sessions with open vitals alerts where they work.
+        "open_alerts": open_alerts_for(request.user)
         if user_can(request.user, Capability.VIEW_CLINICAL)
         else None,
         "locations_today": locations,

@@ -24,12 +24,12 @@ from scheduling.tests.test_booking import at, next_week, riverside_for
 Status = AppointmentStatus
 
 # The session and the signed-in user; the locations; opening hours and closures; chairs;
-# the day's appointments (patient, type, chair and clinician joined in); the audit event;
-# the session's last-activity update (savepoint, update, release). However many
-# appointments there are.
-DAY_QUERIES = 11
+# the day's appointments (patient, type, chair and clinician joined in); the open vitals
+# alerts at the location (the banner); the audit event; the session's last-activity update
+# (savepoint, update, release). However many appointments there are.
+DAY_QUERIES = 12
 # The same for a week.
-WEEK_QUERIES = 11
+WEEK_QUERIES = 12
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from clinic.audit import Action, audit_record
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
+from infusions.alerts import open_alerts_for
 from patients.models import Patient
 from scheduling.board import board_locations, day_board, week_board
 from scheduling.forms import BoardFilterForm
@@ -48,6 +49,8 @@ def board(request: HttpRequest) -> HttpResponse:
         "day_url": board_url(location, day),
         "week_url": board_url(location, day, "week"),
         "today_url": board_url(location, location.local_now().date(), view),
+        # Sessions at this location with open vitals alerts: the banner on the day board.
+        "open_alerts": open_alerts_for(request.user, location=location),
     }
     if view == "week":
         week = week_board(user=request.user, location=location, day=day)
