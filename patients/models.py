@@ -411,13 +411,18 @@ class SafetyAlertQuerySet(models.QuerySet["SafetyAlert"]):
 
 
 class SafetyAlert(models.Model):
-    """A patient reported thoughts of self-harm: PHQ-9 question 9 above 0, or "yes" at the
-    next-day check-in. Raised in the same transaction as the answers
+    """A patient reported thoughts of self-harm: PHQ-9 question 9 above 0, "yes" at the
+    next-day check-in, or a consultation booked online for a reason that mentions suicide
+    or self-harm. Raised in the same transaction as the answers or the booking
     (``patients.services.safety``); open until a clinician records the follow-up."""
 
     class Source(models.TextChoices):
         PHQ9_ITEM9 = "phq9_item9", "PHQ-9 question 9 answered above 0"
         CHECK_IN = "check_in", "Next-day check-in: thoughts of harming themselves"
+        BOOKING_REASON = (
+            "booking_reason",
+            "Consultation booked online: the reason mentions suicide or self-harm",
+        )
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="safety_alerts")
@@ -428,6 +433,17 @@ class SafetyAlert(models.Model):
     check_in = models.ForeignKey(
         CheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The booking whose reason raised it (BOOKING_REASON).
+    appointment = models.ForeignKey(
+        "scheduling.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # What the patient wrote, for the clinician on the chart (BOOKING_REASON): clinical
+    # detail, so never in an email, a log line or the audit log.
+    reported_text = models.TextField(blank=True)
     location = models.ForeignKey(
         Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

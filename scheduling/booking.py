@@ -57,7 +57,7 @@ from clinic.models import Location
 from clinic.selectors import location_hours_on, locations_public
 from patients.chart import contact_consents_current
 from patients.messages import patient_message_channels
-from patients.models import Channel, Patient
+from patients.models import Channel, Condition, Patient
 from patients.services.records import (
     E164,
     PHONE_PUNCTUATION,
@@ -65,6 +65,7 @@ from patients.services.records import (
     patient_create,
     patient_update,
 )
+from patients.services.safety import safety_alert_for_booking_reason
 from scheduling.availability import Slot, free_slots
 from scheduling.ics import ics_calendar
 from scheduling.messages import VISIT_WORDS, confirmation_enqueue
@@ -415,6 +416,8 @@ class BookingDetails:
     condition: str
     consent_sms: bool
     consent_email: bool
+    # In the booker's own words, optional; read for safety triage (``booking_submit``).
+    reason: str = ""
 
 
 def booking_nonce() -> str:
@@ -455,6 +458,12 @@ def booking_submit(
     patient agrees to and has an address for. ``base_url`` makes the manage link in it. A
     form sent again with the same ``nonce`` returns the appointment it made the first time.
 
+    Triage: when the reason (what they want help with, in their words or from the list)
+    mentions suicide or self-harm, the booking raises a safety alert, the same as PHQ-9
+    question 9, with the urgent on-call email (``safety_alert_for_booking_reason``); the
+    booking stands, and its confirmation page shows the crisis line first. The reason is not
+    kept otherwise: an anonymous form writes nothing else to a patient's record.
+
     Raises ``ValidationError`` keyed by form field (nothing saved) and ``SlotTaken`` with
     ``TAKEN_MESSAGE`` and the nearest free times (nothing saved)."""
     _advisory_lock(_NONCE_LOCK, nonce)
@@ -486,6 +495,13 @@ def booking_submit(
         # The service's own words may mention the patient's other appointments; the booker
         # must not learn from them whether they were known.
         raise SlotTaken(TAKEN_MESSAGE, taken.alternatives) from None
+    safety_alert_for_booking_reason(
+        patient=patient,
+        appointment=appointment,
+        reason=details.reason,
+        help_with=Condition(details.condition).label if details.condition else "",
+        request=request,
+    )
     if nonce:
         cache.set(_nonce_key(nonce), str(appointment.public_id), _NONCE_LIFETIME_SECONDS)
     ticked = {Channel.EMAIL: details.consent_email, Channel.SMS: details.consent_sms}

@@ -20,6 +20,7 @@ from scheduling.booking import (
 )
 
 NOT_SURE = "other"
+REASON_MAX_LENGTH = 500
 _SLOT_UNREADABLE = (
     "That appointment time could not be read. Please choose a time from the list again."
 )
@@ -109,6 +110,20 @@ class BookingDetailsForm(forms.Form):
             "invalid_choice": "Choose the main reason for your visit from the list.",
         },
     )
+    reason = forms.CharField(
+        label="In your own words, what would you like help with? (optional)",
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        help_text=(
+            "A few words help us make sure you get the right help quickly. You can tell the "
+            "physician the details at the consultation."
+        ),
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        error_messages={
+            "max_length": f"Please keep this to {REASON_MAX_LENGTH} characters: you can tell the "
+            "physician more at the consultation."
+        },
+    )
     consent_sms = forms.BooleanField(required=False)
     consent_email = forms.BooleanField(required=False)
     # The honeypot: hidden from sight by CSS, labelled for screen readers, skipped by Tab.
@@ -162,6 +177,7 @@ class BookingDetailsForm(forms.Form):
             condition="" if data["condition"] == NOT_SURE else data["condition"],
             consent_sms=data["consent_sms"],
             consent_email=data["consent_email"],
+            reason=" ".join(data["reason"].split()),
         )
 
 

@@ -1,12 +1,14 @@
 """Safety escalation: a patient reports thoughts of self-harm.
 
 PHQ-9 question 9 answered above 0 (through a link or entered by staff:
-``patients.services.records.questionnaire_record``) or a "yes" at the next-day check-in
-(``patients.followups.checkin_submit``) calls ``safety_alert_raise`` in the same
-transaction that keeps the answers. It writes a ``SafetyAlert`` and queues an urgent email
-to the location's on-call contact (``Location.on_call_email``, else the location's email),
-which names the patient by opaque id only and links to the chart. Urgent messages are not
-held by quiet hours or caps.
+``patients.services.records.questionnaire_record``), a "yes" at the next-day check-in
+(``patients.followups.checkin_submit``) or a consultation booked online for a reason that
+mentions suicide or self-harm (``safety_alert_for_booking_reason``, called by
+``scheduling.booking.booking_submit``) calls ``safety_alert_raise`` in the same
+transaction that keeps the answers or the booking. It writes a ``SafetyAlert`` and queues
+an urgent email to the location's on-call contact (``Location.on_call_email``, else the
+location's email), which names the patient by opaque id only and links to the chart.
+Urgent messages are not held by quiet hours or caps.
 
 The alert shows on the patient's chart and on the staff home of nurses and physicians
 until a clinician records the follow-up (``safety_alert_resolve``, with a note).
@@ -19,10 +21,12 @@ location), one with no shifts sees every alert; both see how many are open elsew
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -39,6 +43,26 @@ logger = logging.getLogger(__name__)
 
 SAFETY_ALERT_KIND = "safety_alert"
 NOTE_MAX_LENGTH = 2000
+
+
+_BETWEEN_WORDS = re.compile(r"[\W_]+")
+
+
+def _words(text: str) -> str:
+    """``text`` in lower case with every run of spaces, punctuation and hyphens as one
+    space, padded with a space each side: " self harm " for "Self-Harm!"."""
+    return " " + " ".join(_BETWEEN_WORDS.split(text.casefold())).strip() + " "
+
+
+def mentions_self_harm(text: str) -> bool:
+    """Whether ``text`` mentions suicide or self-harm: one of
+    ``settings.BOOKING_TRIAGE_PHRASES`` as whole words, whatever the case, punctuation,
+    hyphens or spacing ("Self-harm", "self  harm", "SUICIDAL!!"), but not inside another
+    word ("suitcase", "harmless", "want to diet")."""
+    words = _words(text or "")
+    return any(
+        phrase in words for phrase in map(_words, settings.BOOKING_TRIAGE_PHRASES) if phrase.strip()
+    )
 
 
 def alert_location(patient: Patient, appointment: Any = None) -> Location | None:
@@ -66,6 +90,7 @@ def safety_alert_raise(
     questionnaire: QuestionnaireResponse | None = None,
     check_in: CheckIn | None = None,
     appointment: Any = None,
+    reported_text: str = "",
     actor: User | None = None,
     request: HttpRequest | None = None,
 ) -> SafetyAlert:
@@ -73,13 +98,17 @@ def safety_alert_raise(
 
     The email's key names the alert, so it is queued once. With no on-call or location
     email to send to, the alert still shows on the chart and the staff home pages, and the
-    audit summary says no email was queued."""
+    audit summary says no email was queued. ``reported_text`` (what the patient wrote) is
+    kept on the alert for the chart only: neither the email nor the audit log copies it.
+    The alert keeps ``appointment`` when it was raised by that booking."""
     location = alert_location(patient, appointment)
     alert = SafetyAlert.objects.create(
         patient=patient,
         source=source,
         questionnaire=questionnaire,
         check_in=check_in,
+        appointment=appointment if source == SafetyAlert.Source.BOOKING_REASON else None,
+        reported_text=reported_text,
         location=location,
     )
     recipient = on_call_recipient(location)
@@ -111,6 +140,46 @@ def safety_alert_raise(
         request=request,
     )
     return alert
+
+
+@transaction.atomic
+def safety_alert_for_booking_reason(
+    *,
+    patient: Patient,
+    appointment: Any,
+    reason: str,
+    help_with: str = "",
+    request: HttpRequest | None = None,
+) -> SafetyAlert | None:
+    """Triage of a consultation booked online (``scheduling.booking.booking_submit``, in
+    its transaction): when what the booker wrote (``reason``) or chose as what they want
+    help with (``help_with``, e.g. "Suicidal ideation") mentions suicide or self-harm
+    (``mentions_self_harm``), raise the same alert as PHQ-9 question 9, for the clinicians
+    of the patient's location, with the urgent on-call email. Returns the alert, or None
+    when nothing was mentioned. The words stay on the alert, for the chart only."""
+    reason = (reason or "").strip()
+    if not mentions_self_harm(f"{help_with}\n{reason}"):
+        return None
+    lines = [f"Would like help with: {help_with}"] if help_with else []
+    if reason:
+        lines.append(f"In their words: “{reason}”")
+    return safety_alert_raise(
+        patient=patient,
+        source=SafetyAlert.Source.BOOKING_REASON,
+        appointment=appointment,
+        reported_text="\n".join(lines),
+        request=request,
+    )
+
+
+def booking_reason_alerted(appointment: Any) -> bool:
+    """Whether booking ``appointment`` raised a safety alert, so the confirmation shows
+    the crisis resources first. One query (none for an unsaved decoy)."""
+    if appointment.pk is None:
+        return False
+    return SafetyAlert.objects.filter(
+        appointment=appointment, source=SafetyAlert.Source.BOOKING_REASON
+    ).exists()
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clinic.audit import client_ip
 from clinic.forms import show_service_errors
 from clinic.models import Location
+from patients.services.safety import booking_reason_alerted
 from scheduling.availability import Slot
 from scheduling.booking import (
     BookingWeek,
@@ -272,6 +273,7 @@ def _details_page(
             "when": when_text(starts_at, location) if starts_at else "",
             "slots_url": reverse("booking:slots", args=[location.public_id]),
             "action_url": reverse("booking:details", args=[location.public_id]),
+            "crisis_line_text": settings.CRISIS_LINE_TEXT,
         },
     )
 
@@ -331,7 +333,13 @@ def booking_confirmed(request: HttpRequest, token: str) -> HttpResponse:
     if link.appointment.status != AppointmentStatus.BOOKED:
         # Cancelled (or under way) since: the manage page says what it is now.
         return redirect("booking:manage", token=token)
-    return render(request, "scheduling/booking/confirmed.html", _booking_context(link, token))
+    context = {
+        **_booking_context(link, token),
+        # The booking's reason raised a safety alert: the crisis line comes first.
+        "crisis": booking_reason_alerted(link.appointment),
+        "crisis_line_text": settings.CRISIS_LINE_TEXT,
+    }
+    return render(request, "scheduling/booking/confirmed.html", context)
 
 
 @never_cache
