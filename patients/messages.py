@@ -164,6 +164,7 @@ register(
         name=INTAKE_LINK,
         render=_render,
         still_wanted=_link_usable,
+        transactional=True,
         description="The link to the intake form",
     )
 )
@@ -172,6 +173,7 @@ register(
         name=CONSENT_LINK,
         render=_render,
         still_wanted=_link_usable,
+        transactional=True,
         description="The link to the consent form",
     )
 )

@@ -40,10 +40,12 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.models import Location, User
 from clinic.permissions import Capability, require, user_can
+from patients.messages import message_base_url
 from patients.models import Patient
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
 from scheduling.availability import Slot, free_slots, nearest_free_slots, wall_clock_instants
+from scheduling.messages import course_schedule_enqueue
 from scheduling.models import (
     BLOCKING,
     Appointment,
@@ -538,6 +540,8 @@ def course_create(
         "changed state",
         request=request,
     )
+    # One message with every date (and an .ics of them all), in this transaction.
+    course_schedule_enqueue(course, base_url=message_base_url(request))
     return course
 
 

@@ -1,4 +1,4 @@
-"""iCalendar (RFC 5545) output for one event, with the VTIMEZONE that makes it exact.
+"""iCalendar (RFC 5545) output, with the VTIMEZONE that makes it exact.
 
 A pure module: no database, no settings. ``ics_calendar`` writes a VCALENDAR with one VEVENT
 whose start and end are local times in an IANA zone (``DTSTART;TZID=America/Chicago:…``)
@@ -6,6 +6,9 @@ and a VTIMEZONE for that zone worked out from zoneinfo's own data: every change 
 the year either side of the event, found a day at a time and pinned to the second. So a
 calendar in any zone shows the right local time, on DST days too, without knowing the zone
 itself (the complaint about ICS files without a VTIMEZONE, DOMAIN.md).
+
+``ics_events_calendar`` writes one VCALENDAR with several VEVENTs (a course's infusions),
+one VTIMEZONE per zone they use, covering a year either side of the first and the last.
 
 Lines end in CRLF and are folded at 75 octets, never inside a UTF-8 character; TEXT values
 are escaped.
@@ -21,6 +24,63 @@ LINE_OCTETS = 75
 _DATETIME = "%Y%m%dT%H%M%S"
 # How far either side of the event the VTIMEZONE describes the zone.
 TIMEZONE_REACH = timedelta(days=366)
+
+
+class IcsEvent(NamedTuple):
+    """One VEVENT: ``starts_at`` and ``ends_at`` aware, shown on the clock of zone ``tzid``;
+    ``summary``, ``location`` and ``description`` plain text (escaped when written)."""
+
+    uid: str
+    tzid: str
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    location: str
+    description: str
+    cancelled: bool = False
+    sequence: int = 0
+    url: str = ""
+
+
+def ics_events_calendar(events: list[IcsEvent], *, now: datetime) -> str:
+    """A whole .ics file holding every one of ``events`` (in the order given), with a
+    VTIMEZONE for each zone they use; ``now`` is every event's DTSTAMP."""
+    if not events:
+        raise ValueError("A calendar file needs at least one event.")
+    zones: dict[str, list[datetime]] = {}
+    for event in events:
+        zones.setdefault(event.tzid, []).append(event.starts_at)
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Chairside//Online booking//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+    ]
+    for tzid, starts in zones.items():
+        lines += vtimezone_lines(tzid, min(starts), until=max(starts))
+    for event in events:
+        lines += _vevent_lines(event, now)
+    lines.append("END:VCALENDAR")
+    return "".join(ics_fold(line) + "\r\n" for line in lines)
+
+
+def _vevent_lines(event: IcsEvent, now: datetime) -> list[str]:
+    tz = ZoneInfo(event.tzid)
+    return [
+        "BEGIN:VEVENT",
+        f"UID:{event.uid}",
+        f"DTSTAMP:{now.astimezone(UTC):{_DATETIME}}Z",
+        f"DTSTART;TZID={event.tzid}:{event.starts_at.astimezone(tz):{_DATETIME}}",
+        f"DTEND;TZID={event.tzid}:{event.ends_at.astimezone(tz):{_DATETIME}}",
+        f"SUMMARY:{ics_text(event.summary)}",
+        f"LOCATION:{ics_text(event.location)}",
+        f"DESCRIPTION:{ics_text(event.description)}",
+        f"STATUS:{'CANCELLED' if event.cancelled else 'CONFIRMED'}",
+        f"SEQUENCE:{event.sequence}",
+        *([f"URL:{event.url}"] if event.url else []),
+        "END:VEVENT",
+    ]
 
 
 def ics_calendar(
@@ -40,29 +100,19 @@ def ics_calendar(
     """A whole .ics file: one event from ``starts_at`` to ``ends_at`` (aware) shown on the
     clock of zone ``tzid``. ``summary``, ``location`` and ``description`` are plain text
     (escaped here); ``now`` is the DTSTAMP."""
-    tz = ZoneInfo(tzid)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Chairside//Online booking//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        *vtimezone_lines(tzid, starts_at),
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        f"DTSTAMP:{now.astimezone(UTC):{_DATETIME}}Z",
-        f"DTSTART;TZID={tzid}:{starts_at.astimezone(tz):{_DATETIME}}",
-        f"DTEND;TZID={tzid}:{ends_at.astimezone(tz):{_DATETIME}}",
-        f"SUMMARY:{ics_text(summary)}",
-        f"LOCATION:{ics_text(location)}",
-        f"DESCRIPTION:{ics_text(description)}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        f"SEQUENCE:{sequence}",
-        *([f"URL:{url}"] if url else []),
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(ics_fold(line) + "\r\n" for line in lines)
+    event = IcsEvent(
+        uid=uid,
+        tzid=tzid,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        summary=summary,
+        location=location,
+        description=description,
+        cancelled=cancelled,
+        sequence=sequence,
+        url=url,
+    )
+    return ics_events_calendar([event], now=now)
 
 
 def ics_text(value: str) -> str:
@@ -107,14 +157,15 @@ class _Transition(NamedTuple):
     after: _Observed
 
 
-def vtimezone_lines(tzid: str, around: datetime) -> list[str]:
-    """A VTIMEZONE for IANA zone ``tzid`` valid for a year either side of ``around``: one
-    STANDARD or DAYLIGHT observance per change zoneinfo knows of in that span, each a single
-    occurrence (no RRULE, so nothing is guessed about other years), plus one from 1970 for
-    the time before the first change when that is after ``around`` (for a zone without
-    changes, the only one)."""
+def vtimezone_lines(tzid: str, around: datetime, *, until: datetime | None = None) -> list[str]:
+    """A VTIMEZONE for IANA zone ``tzid`` valid from a year before ``around`` to a year after
+    ``until`` (default ``around``): one STANDARD or DAYLIGHT observance per change zoneinfo
+    knows of in that span, each a single occurrence (no RRULE, so nothing is guessed about
+    other years), plus one from 1970 for the time before the first change when that is after
+    ``around`` (for a zone without changes, the only one)."""
     tz = ZoneInfo(tzid)
-    changes = _transitions(tz, around - TIMEZONE_REACH, around + TIMEZONE_REACH)
+    last = max(until or around, around)
+    changes = _transitions(tz, around - TIMEZONE_REACH, last + TIMEZONE_REACH)
     lines = ["BEGIN:VTIMEZONE", f"TZID:{tzid}"]
     if not changes or changes[0].at > around:
         base = changes[0].before if changes else _observed(tz, around)

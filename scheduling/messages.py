@@ -8,8 +8,16 @@ Kinds (``clinic.messaging.registry``), each by email and by text:
   staff or the patient moved or cancelled (``scheduling.services``); emails carry the .ics
   that updates the calendar entry (and, for online bookings, the manage link).
 - ``reminder_<h>h`` for each ``REMINDER_HOURS`` (48 and 2): every appointment, queued when
-  it is booked or moved, due ``h`` hours before it starts.
+  it is booked or moved, due ``h`` hours before it starts; a text due inside quiet hours
+  goes at the last allowed minute before them (20:59), never after the visit
+  (``before_quiet_hours``, ``clinic.messaging.rules``).
 - ``waitlist_offer``: a freed time offered to a waitlisted patient.
+- ``course_schedule``: every date, time and place of a treatment course, once it is booked
+  (``course_schedule_enqueue``, called by ``scheduling.courses.course_create``), the email
+  with one .ics holding them all; sent again, under a new key, when a date changes.
+
+All of these are transactional (``MessageKind.transactional``): the patient needs them, so
+the daily and weekly caps on texts never hold them back and they do not count towards them.
 
 When: the rows are written by the service that made the change, in its transaction
 (``outbox_enqueue``), on the channels the patient agreed to at that moment and has an
@@ -31,6 +39,7 @@ drug. Templates under ``templates/messages/``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -43,16 +52,24 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from clinic.messaging.outbox import outbox_enqueue
+from clinic.messaging.outbox import outbox_enqueue, planned
 from clinic.messaging.registry import MessageKind, NotWanted, Rendered, register
 from clinic.models import OutboxChannel, OutboxMessage, OutboxStatus
 from patients.messages import patient_message_channels
-from scheduling.models import Appointment, AppointmentKind, AppointmentStatus, WaitlistEntry
+from scheduling.ics import IcsEvent, ics_events_calendar
+from scheduling.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    TreatmentCourse,
+    WaitlistEntry,
+)
 
 CONFIRMATION = "consultation_confirmation"
 MOVED = "appointment_moved"
 CANCELLED = "appointment_cancelled"
 WAITLIST_OFFER = "waitlist_offer"
+COURSE_SCHEDULE = "course_schedule"
 
 # The kind of visit in the clinic's fixed words: nothing an admin can rename.
 VISIT_WORDS = {
@@ -62,6 +79,7 @@ VISIT_WORDS = {
     AppointmentKind.FOLLOW_UP: "follow-up visit",
 }
 INFUSION_KINDS = frozenset({AppointmentKind.INFUSION, AppointmentKind.BOOSTER})
+_COURSE_GOING_ON = frozenset({TreatmentCourse.State.INDUCTION, TreatmentCourse.State.MAINTENANCE})
 
 SUBJECTS = {
     CONFIRMATION: "Your {what} is booked: {when}",
@@ -126,13 +144,23 @@ def _revived_if_moved_back(message: OutboxMessage, *, not_before: datetime | Non
     so nothing goes twice."""
     if message.status != OutboxStatus.SKIPPED or message.skip_reason != "moved":
         return message
+    due, context = planned(
+        kind=message.kind,
+        channel=message.channel,
+        urgent=message.urgent,
+        due=not_before,
+        context=message.context or {},
+        location=message.location,
+        patient=message.patient,
+    )
     OutboxMessage.objects.filter(
         pk=message.pk, status=OutboxStatus.SKIPPED, skip_reason="moved"
     ).update(
         status=OutboxStatus.PENDING,
         skip_reason="",
         skip_detail="",
-        not_before=not_before or timezone.now(),
+        context=context,
+        not_before=due,
         claim_token=None,
         claimed_until=None,
     )
@@ -184,11 +212,12 @@ def appointment_change_enqueue(
     appointment: Appointment, *, kind: str, base_url: str = ""
 ) -> list[OutboxMessage]:
     """Tell the patient an appointment still to come was moved (``MOVED``, after the move:
-    the new time) or cancelled (``CANCELLED``). Nothing for one already started or past."""
+    the new time) or cancelled (``CANCELLED``). Nothing for one already started or past. A
+    moved appointment of a course going on also sends the course's new list of dates."""
     if appointment.starts_at <= timezone.now():
         return []
     step = "moved" if kind == MOVED else "cancelled"
-    return _enqueue_for_appointment(
+    queued = _enqueue_for_appointment(
         appointment,
         kind=kind,
         step=step,
@@ -196,6 +225,11 @@ def appointment_change_enqueue(
         useful_until=appointment.starts_at,
         base_url=base_url,
     )
+    course = appointment.course
+    if kind == MOVED and course is not None and course.state in _COURSE_GOING_ON:
+        # The course's list of dates changed: the patient gets the new one (and its .ics).
+        queued += course_schedule_enqueue(course, base_url=base_url)
+    return queued
 
 
 def waitlist_offer_enqueue(entry: WaitlistEntry, freed: Appointment) -> list[OutboxMessage]:
@@ -217,6 +251,56 @@ def waitlist_offer_enqueue(entry: WaitlistEntry, freed: Appointment) -> list[Out
             context=context,
         )
         for channel in patient_message_channels(entry.patient)
+    ]
+
+
+def _course_dates(course: TreatmentCourse) -> list[Appointment]:
+    """The course's appointments that are on (not cancelled, not missed), in time order."""
+    return list(
+        course.appointments.exclude(
+            status__in=[AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW]
+        )
+        .select_related("location", "appointment_type")
+        .order_by("starts_at")
+    )
+
+
+def _dates_digest(appointments: Iterable[Appointment]) -> str:
+    """A short name for a set of dates and places: it changes when any of them does."""
+    text = ",".join(
+        f"{appointment.public_id}@{moment_text(appointment.starts_at)}@{appointment.location_id}"
+        for appointment in appointments
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def course_schedule_enqueue(course: TreatmentCourse, *, base_url: str = "") -> list[OutboxMessage]:
+    """Queue the course's schedule (every date, time and place, the email with one .ics of
+    them all) on the channels the patient agreed to, in the caller's transaction. Named by
+    the course and its dates, so queueing again sends once, and a course whose dates
+    changed gets a new message while the old one, if still waiting, is skipped as "moved"."""
+    appointments = _course_dates(course)
+    upcoming = [item for item in appointments if item.starts_at > timezone.now()]
+    if not upcoming:
+        return []
+    digest = _dates_digest(appointments)
+    context: dict[str, Any] = {
+        "course": str(course.public_id),
+        "dates": digest,
+        "useful_until": moment_text(upcoming[-1].starts_at),
+    }
+    if base_url:
+        context["base_url"] = base_url
+    return [
+        outbox_enqueue(
+            key=f"course:{course.public_id}:{digest}:schedule:{channel}",
+            kind=COURSE_SCHEDULE,
+            channel=channel,
+            patient=course.patient,
+            location=course.location,
+            context=context,
+        )
+        for channel in patient_message_channels(course.patient)
     ]
 
 
@@ -264,6 +348,9 @@ def _cancelled_as_queued(message: OutboxMessage) -> NotWanted | None:
     appointment = _appointment(message)
     if appointment is None:
         return NotWanted("not_wanted", "The appointment no longer exists.")
+    if appointment.status != AppointmentStatus.CANCELLED:
+        # The cancellation was undone (scheduling.services.appointment_undo).
+        return NotWanted("not_wanted", "The cancellation was undone after this was queued.")
     return _past(message, appointment.starts_at)
 
 
@@ -272,6 +359,27 @@ def _offer_open(message: OutboxMessage) -> NotWanted | None:
     if entry is None or entry.state != WaitlistEntry.State.OFFERED:
         return NotWanted("not_wanted", "The waitlist offer was taken back or answered.")
     return _past(message, _context_time(message, "starts_at"))
+
+
+def _course(message: OutboxMessage) -> TreatmentCourse | None:
+    public_id = (message.context or {}).get("course")
+    if not public_id:
+        return None
+    return TreatmentCourse.objects.filter(public_id=public_id).first()
+
+
+def _course_as_queued(message: OutboxMessage) -> NotWanted | None:
+    """Wanted while the course goes on with the dates it was written for."""
+    course = _course(message)
+    if course is None:
+        return NotWanted("not_wanted", "The course no longer exists.")
+    if course.state in (TreatmentCourse.State.DISCONTINUED, TreatmentCourse.State.COMPLETED):
+        return NotWanted("cancelled", "The course ended before this was sent.")
+    if _dates_digest(_course_dates(course)) != (message.context or {}).get("dates"):
+        return NotWanted(
+            "moved", "The course's dates changed after this was queued: a newer list went."
+        )
+    return _past(message, None)
 
 
 # --- Writing them ------------------------------------------------------------------------------
@@ -370,6 +478,85 @@ def _render_waitlist_offer(message: OutboxMessage) -> Rendered:
     return _render("waitlist_offer", message, context)
 
 
+def _short_when(moment: datetime, location: Any) -> str:
+    """Mon Dec 14, 9:00 AM: for a list in a text."""
+    from scheduling.booking import clock_text
+
+    local = moment.astimezone(location.tz)
+    return f"{local:%a %b} {local.day}, {clock_text(local)}"
+
+
+def _course_event(appointment: Appointment, *, host: str, now: datetime) -> IcsEvent:
+    """The calendar entry of one appointment of a course: the same UID and words as the
+    booking's own .ics (``scheduling.booking.appointment_ics``), so either file updates the
+    one entry."""
+    location = appointment.location
+    clinic = settings.CLINIC_NAME
+    what = VISIT_WORDS.get(appointment.appointment_type.kind, "appointment").capitalize()
+    reach = location.phone + (f", {location.email}" if location.email else "")
+    changed = (appointment.updated_at or now) - (appointment.created_at or now)
+    return IcsEvent(
+        uid=f"{appointment.public_id}@{host}",
+        tzid=location.time_zone,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        summary=f"{what} at {clinic}",
+        location=", ".join([location.name, *location.address_lines]),
+        description=f"{what} at {clinic}, {location.name}.\nTo reach us: {reach}.",
+        sequence=max(int(changed.total_seconds()), 0),
+    )
+
+
+def _render_course_schedule(message: OutboxMessage) -> Rendered:
+    from scheduling.booking import when_text
+
+    course = _course(message)
+    if course is None:
+        raise ValueError("The course of this message no longer exists.")
+    appointments = _course_dates(course)
+    if not appointments:
+        raise ValueError("The course of this message has no appointments left.")
+    location = course.location
+    count = len(appointments)
+    dates = [
+        {
+            "when": when_text(item.starts_at, item.location),
+            "short": _short_when(item.starts_at, item.location),
+            "elsewhere": item.location_id != location.pk,
+            "place": f"{item.location.name}, {', '.join(item.location.address_lines)}",
+        }
+        for item in appointments
+    ]
+    # The text says the dates were emailed only when the email is on its way too.
+    emailed = (
+        message.channel == OutboxChannel.SMS
+        and OutboxMessage.objects.filter(
+            idempotency_key=message.idempotency_key.rsplit(":", 1)[0] + ":email"
+        )
+        .exclude(status__in=[OutboxStatus.SKIPPED, OutboxStatus.FAILED])
+        .exists()
+    )
+    context = {
+        **_place(location),
+        "count": count,
+        "dates": dates,
+        "emailed": emailed,
+        "is_infusion": True,
+        "fasting_hours": settings.PRE_INFUSION_FASTING_HOURS,
+        "subject": f"Your {count} infusion appointments at {settings.CLINIC_NAME}",
+    }
+    if message.channel == OutboxChannel.EMAIL:
+        host = urlsplit((message.context or {}).get("base_url", "")).hostname
+        now = timezone.now()
+        events = [
+            _course_event(item, host=host or "chairside.invalid", now=now) for item in appointments
+        ]
+        context["attachments"] = (
+            ("appointments.ics", ics_events_calendar(events, now=now), "text/calendar"),
+        )
+    return _render("course_schedule", message, context)
+
+
 # --- The kinds -----------------------------------------------------------------------------------
 
 register(
@@ -377,6 +564,7 @@ register(
         name=CONFIRMATION,
         render=lambda message: _render_appointment(message, change=CONFIRMATION),
         still_wanted=_booked_as_queued,
+        transactional=True,
         description="Your consultation is booked (online booking)",
     )
 )
@@ -385,6 +573,7 @@ register(
         name=MOVED,
         render=lambda message: _render_appointment(message, change=MOVED),
         still_wanted=_booked_as_queued,
+        transactional=True,
         description="Your appointment has moved",
     )
 )
@@ -393,6 +582,7 @@ register(
         name=CANCELLED,
         render=lambda message: _render_appointment(message, change=CANCELLED),
         still_wanted=_cancelled_as_queued,
+        transactional=True,
         description="Your appointment is cancelled",
     )
 )
@@ -401,7 +591,19 @@ register(
         name=WAITLIST_OFFER,
         render=_render_waitlist_offer,
         still_wanted=_offer_open,
+        transactional=True,
         description="A time has opened up (waitlist)",
+    )
+)
+
+
+register(
+    MessageKind(
+        name=COURSE_SCHEDULE,
+        render=_render_course_schedule,
+        still_wanted=_course_as_queued,
+        transactional=True,
+        description="Every date of a treatment course, with a calendar file",
     )
 )
 
@@ -418,6 +620,9 @@ def _register_reminders() -> None:
                     message, change="reminder", hours=hours
                 ),
                 still_wanted=_booked_as_queued,
+                transactional=True,
+                # A reminder after the visit is no use: in quiet hours it goes before them.
+                before_quiet_hours=True,
                 description=f"Reminder {hours} hours before an appointment",
             )
         )

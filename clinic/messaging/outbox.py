@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -63,11 +63,24 @@ def outbox_enqueue(
 ) -> OutboxMessage:
     """The message named ``key``: created, due at ``not_before`` (now by default), in the
     caller's transaction; or the existing one, unchanged, if the key is taken (enqueueing
-    twice sends once). ``location`` defaults to the appointment's, for quiet hours."""
+    twice sends once). ``location`` defaults to the appointment's, for quiet hours.
+
+    A text due inside quiet hours is planned out of them here (``rules.planned_send_at``: a
+    reminder earlier, anything else after), and the move noted in ``context["held"]``."""
     if channel not in OutboxChannel.values:
         raise ValueError(f"channel must be one of {OutboxChannel.values}, not {channel!r}.")
     if location is None and appointment is not None:
         location = appointment.location
+    context = dict(context or {})
+    not_before, context = planned(
+        kind=kind,
+        channel=channel,
+        urgent=urgent,
+        due=not_before,
+        context=context,
+        location=location,
+        patient=patient,
+    )
     with transaction.atomic():
         message, _ = OutboxMessage.objects.get_or_create(
             idempotency_key=key,
@@ -78,12 +91,45 @@ def outbox_enqueue(
                 "appointment": appointment,
                 "location": location,
                 "recipient": recipient,
-                "context": context or {},
-                "not_before": not_before or timezone.now(),
+                "context": context,
+                "not_before": not_before,
                 "urgent": urgent,
             },
         )
     return message
+
+
+def planned(
+    *,
+    kind: str,
+    channel: str,
+    urgent: bool,
+    due: datetime | None,
+    context: dict[str, Any],
+    location: Location | None,
+    patient: Any,
+) -> tuple[datetime, dict[str, Any]]:
+    """When a message due at ``due`` (None: now) is to go, and its context, with
+    ``context["held"]`` when quiet hours moved it (``rules.planned_send_at``)."""
+    now = timezone.now()
+    due = due or now
+    at, moved = rules.planned_send_at(
+        kind_name=kind,
+        channel=channel,
+        urgent=urgent,
+        due=due,
+        now=now,
+        zone=rules.time_zone_for(location=location, patient=patient),
+        limit=rules.useful_limit(OutboxMessage(context=context)),
+    )
+    context = {key: value for key, value in context.items() if key != "held"}
+    if moved:
+        context["held"] = {"why": rules.HELD_QUIET_HOURS, "due": _iso(due)}
+    return at, context
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def outbox_skip_without_consent(*, patient: Any, channel: str) -> int:
@@ -221,7 +267,7 @@ def outbox_send(
             return _attempt_failed(message, exc, now)
         if isinstance(outcome, NotWanted):
             return _skip(message, outcome)
-        if isinstance(outcome, datetime):
+        if isinstance(outcome, rules.Decision):
             return _defer(message, outcome)
         to, rendered, reference = outcome
         message.status = OutboxStatus.SENT
@@ -239,14 +285,14 @@ def outbox_send(
 
 def _attempt(
     message: OutboxMessage, now: datetime
-) -> NotWanted | datetime | tuple[str, Rendered, str]:
-    """Why not to send (skip), when to try again (defer), or what was sent: the recipient,
-    the rendered message and the provider's reference."""
+) -> NotWanted | rules.Decision | tuple[str, Rendered, str]:
+    """Why not to send (skip), when to try again and why (a deferral), or what was sent: the
+    recipient, the rendered message and the provider's reference."""
     decision = rules.decide(message, now)
     if decision.skip is not None:
         return decision.skip
     if decision.defer_until is not None:
-        return decision.defer_until
+        return decision
     kind = kind_named(message.kind)
     if kind is None:  # decide skips these; kept so a changed rule cannot crash here
         return NotWanted("unknown_kind", f"No message kind is called {message.kind}.")
@@ -309,10 +355,16 @@ def _skip(message: OutboxMessage, why: NotWanted) -> str:
     return message.status
 
 
-def _defer(message: OutboxMessage, until: datetime) -> str:
+def _defer(message: OutboxMessage, decision: rules.Decision) -> str:
+    """Back to waiting until the decision's time, noting why in ``context["held"]`` (the
+    time it was due before, for the chart)."""
+    context = dict(message.context or {})
+    first_due = (context.get("held") or {}).get("due") or _iso(message.not_before)
+    context["held"] = {"why": decision.held, "due": first_due}
+    message.context = context
     message.status = OutboxStatus.PENDING
-    message.not_before = until
-    _save(message, "not_before")
+    message.not_before = decision.defer_until or message.not_before
+    _save(message, "not_before", "context")
     return message.status
 
 

@@ -42,13 +42,24 @@ class NotWanted:
 
 @dataclass(frozen=True)
 class MessageKind:
-    """One kind of message.
+    """One kind of message, and the one place that says how the rules treat it.
 
     ``render`` writes it from the row (its ``context`` holds ids and the few values the text
     needs); ``still_wanted`` returns None to send, or why not (e.g. the appointment was
-    cancelled or moved since). ``urgent`` kinds (a safety alert) are not held by quiet hours
-    or caps; ``capped`` says whether a kind counts towards the non-urgent daily and weekly
-    caps for texts (a STOP confirmation does not).
+    cancelled or moved since).
+
+    How the rules (``clinic.messaging.rules``) treat texts of the kind:
+
+    - ``transactional``: a message the patient needs (a confirmation, a reminder, a moved or
+      cancelled notice, a course schedule, a waitlist offer, a link staff send). Never held
+      by the daily and weekly caps and not counted towards them; quiet hours still apply.
+    - ``urgent`` (a safety alert, a STOP confirmation): not held by quiet hours or caps.
+    - ``before_quiet_hours``: a text due inside quiet hours goes at the last allowed minute
+      before them instead of after them (reminders: one that arrives after the visit is of
+      no use). Without it a text waits for the end of quiet hours.
+    - Everything else is a non-urgent nudge (a questionnaire, the next-day check-in): capped
+      and counted. ``capped=False`` takes a nudge out of the caps without making it
+      transactional; ``counted`` says whether a sent text of the kind counts.
     """
 
     name: str
@@ -56,7 +67,14 @@ class MessageKind:
     still_wanted: Callable[[OutboxMessage], NotWanted | None] = lambda message: None
     urgent: bool = False
     capped: bool = True
+    transactional: bool = False
+    before_quiet_hours: bool = False
     description: str = ""
+
+    @property
+    def counted(self) -> bool:
+        """Held by the caps, and counted towards them once sent: non-urgent nudges only."""
+        return self.capped and not self.transactional and not self.urgent
 
 
 # Reason codes, shown to staff with their words.
@@ -66,7 +84,7 @@ SKIP_REASONS: dict[str, str] = {
     "cancelled": "The appointment was cancelled",
     "moved": "The appointment was moved",
     "past": "Too late: the time it was for has passed",
-    "cap": "Over the limit of texts a day or a week",
+    "cap": "Over the limit of non-urgent texts a day or a week",
     "not_wanted": "No longer needed",
     "unknown_kind": "Unknown kind of message",
 }
@@ -87,7 +105,7 @@ def kind_named(name: str) -> MessageKind | None:
 
 
 def kinds_registered() -> list[MessageKind]:
-    """Every known kind (``rules`` needs the ones that do not count towards the caps)."""
+    """Every known kind (``rules`` needs the ones that count towards the caps)."""
     return list(_KINDS.values())
 
 

@@ -25,6 +25,12 @@ def _render(message: OutboxMessage) -> Rendered:
 NOTE = register(MessageKind(name="test_rules_note", render=_render))
 URGENT = register(MessageKind(name="test_rules_urgent", render=_render, urgent=True))
 UNCAPPED = register(MessageKind(name="test_rules_uncapped", render=_render, capped=False))
+NEEDED = register(MessageKind(name="test_rules_needed", render=_render, transactional=True))
+REMINDER = register(
+    MessageKind(
+        name="test_rules_reminder", render=_render, transactional=True, before_quiet_hours=True
+    )
+)
 GONE = register(
     MessageKind(
         name="test_rules_gone",
@@ -318,6 +324,41 @@ def test_uncapped_and_urgent_texts_pass_the_caps(patient, new_york):
     assert decide(queued(patient, new_york, urgent=True), NOON).send
 
 
+def test_texts_the_patient_needs_are_never_capped_and_do_not_count(patient, new_york):
+    for hour in (8, 9, 10, 11):
+        sent(patient, local(NEW_YORK, date(2026, 6, 10), hour), kind=NEEDED)
+    sent(patient, local(NEW_YORK, date(2026, 6, 10), 9, 30), kind=REMINDER)
+    assert decide(queued(patient, new_york), NOON).send, "needed texts leave the nudges room"
+    sent(patient, local(NEW_YORK, date(2026, 6, 10), 11, 30))  # a nudge: today's place
+    for days_ago in (2, 4):
+        sent(patient, NOON - timedelta(days=days_ago))
+    assert decide(queued(patient, new_york), NOON).defer_until is not None
+    assert decide(queued(patient, new_york, kind=NEEDED), NOON).send
+    assert decide(queued(patient, new_york, kind=REMINDER), NOON).send
+
+
+def test_the_kinds_the_patient_needs_are_transactional_in_their_registration(db):
+    from clinic.messaging.registry import kind_named
+
+    needed = [
+        "consultation_confirmation",
+        "appointment_moved",
+        "appointment_cancelled",
+        "reminder_48h",
+        "reminder_2h",
+        "waitlist_offer",
+        "course_schedule",
+        "intake_link",
+        "consent_link",
+    ]
+    assert [name for name in needed if not kind_named(name).transactional] == []
+    assert [name for name in needed if kind_named(name).counted] == []
+    for nudge in ("questionnaire_due", "next_day_checkin"):
+        assert kind_named(nudge).counted and not kind_named(nudge).transactional
+    moved_earlier = {kind.name for kind in rules.kinds_registered() if kind.before_quiet_hours}
+    assert moved_earlier - {REMINDER.name} == {"reminder_48h", "reminder_2h"}
+
+
 def test_a_text_being_sent_that_was_queued_earlier_takes_the_place(patient, new_york):
     first = queued(
         patient,
@@ -352,3 +393,144 @@ def test_a_capped_text_costs_few_queries(patient, new_york, django_assert_max_nu
     )
     with django_assert_max_num_queries(2):  # consent, caps
         assert decide(message, NOON).send
+
+
+# --- Planning a text out of quiet hours ---------------------------------------------------------
+
+
+def planned(kind: MessageKind, zone: str, due: datetime, now: datetime, limit=None, channel="sms"):
+    return rules.planned_send_at(
+        kind_name=kind.name,
+        channel=channel,
+        urgent=False,
+        due=due,
+        now=now,
+        zone=ZoneInfo(zone),
+        limit=limit,
+    )
+
+
+@pytest.mark.parametrize("zone", [NEW_YORK, LOS_ANGELES])
+@pytest.mark.parametrize(
+    ("due_at", "moved_to"),
+    [
+        # One minute before, at and after the start of quiet hours.
+        ((20, 59), None),
+        ((21, 0), (20, 59)),
+        ((21, 1), (20, 59)),
+        # One minute before, at and after their end, the next morning.
+        ((31, 59), (20, 59)),  # 07:59
+        ((32, 0), None),  # 08:00
+        ((32, 1), None),
+    ],
+)
+def test_a_reminder_due_in_quiet_hours_goes_at_the_last_minute_before_them(zone, due_at, moved_to):
+    evening = date(2026, 6, 10)
+    hours, minute = due_at
+    due = local(zone, evening, 0) + timedelta(hours=hours, minutes=minute)
+    now = local(zone, evening, 12)
+    at, moved = planned(REMINDER, zone, due, now, limit=due + timedelta(hours=2))
+    if moved_to is None:
+        assert (at, moved) == (due, False)
+    else:
+        assert (at, moved) == (local(zone, evening, *moved_to), True)
+
+
+@pytest.mark.parametrize("zone", [NEW_YORK, LOS_ANGELES])
+def test_other_texts_due_in_quiet_hours_wait_for_the_morning(zone):
+    evening = date(2026, 6, 10)
+    now = local(zone, evening, 12)
+    for due in (local(zone, evening, 21), local(zone, evening + timedelta(days=1), 7, 59)):
+        assert planned(NOTE, zone, due, now) == (local(zone, evening + timedelta(days=1), 8), True)
+        assert planned(NEEDED, zone, due, now)[0] == local(zone, evening + timedelta(days=1), 8)
+    assert planned(NOTE, zone, local(zone, evening, 20, 59), now)[1] is False
+
+
+@pytest.mark.parametrize("zone", [NEW_YORK, LOS_ANGELES])
+@pytest.mark.parametrize(
+    ("now_at", "expected"),
+    [
+        ((20, 58), "20:59"),  # a minute before the last minute: moved to it
+        ((20, 59), "now"),  # at the last minute: goes now
+        ((21, 0), "08:00"),  # in quiet hours: the morning, still before the 09:00 visit
+    ],
+)
+def test_a_reminder_booked_late_in_the_evening_goes_before_the_visit(zone, now_at, expected):
+    evening = date(2026, 6, 10)
+    visit = local(zone, evening + timedelta(days=1), 9)
+    due = visit - timedelta(hours=2)  # 07:00
+    now = local(zone, evening, *now_at)
+    at, _moved = planned(REMINDER, zone, due, now, limit=visit)
+    wanted = {
+        "20:59": local(zone, evening, 20, 59),
+        "now": now,
+        "08:00": local(zone, evening + timedelta(days=1), 8),
+    }[expected]
+    assert at == wanted
+    assert at < visit
+
+
+def test_a_reminder_with_no_time_left_before_its_visit_is_due_now_and_skipped(patient, new_york):
+    evening = date(2026, 6, 10)
+    visit = local(NEW_YORK, evening + timedelta(days=1), 8)  # at the end of quiet hours
+    now = local(NEW_YORK, evening, 22)
+    at, moved = planned(REMINDER, NEW_YORK, visit - timedelta(hours=2), now, limit=visit)
+    assert (at, moved) == (now, False)
+    message = queued(patient, new_york, kind=REMINDER, context={"useful_until": visit.isoformat()})
+    decision = decide(message, now)
+    assert decision.skip.reason == "past"
+    assert "Quiet hours" in decision.skip.detail and "08:00" in decision.skip.detail
+
+
+def test_at_send_time_a_reminder_in_quiet_hours_waits_for_the_morning_only_before_the_visit(
+    patient, new_york
+):
+    night = local(NEW_YORK, date(2026, 6, 11), 0, 30)
+    for visit_hour, held in ((9, True), (8, False)):
+        visit = local(NEW_YORK, date(2026, 6, 11), visit_hour)
+        message = queued(
+            patient, new_york, kind=REMINDER, context={"useful_until": visit.isoformat()}
+        )
+        decision = decide(message, night)
+        if held:
+            assert decision.defer_until == local(NEW_YORK, date(2026, 6, 11), 8)
+            assert decision.held == rules.HELD_QUIET_HOURS
+        else:
+            assert decision.skip.reason == "past"
+
+
+@pytest.mark.parametrize(
+    ("zone", "evening", "expected_utc"),
+    [
+        # Spring forward (2026-03-08): the evening before is still on standard time.
+        (NEW_YORK, date(2026, 3, 7), datetime(2026, 3, 8, 1, 59, tzinfo=UTC)),
+        (LOS_ANGELES, date(2026, 3, 7), datetime(2026, 3, 8, 4, 59, tzinfo=UTC)),
+        # Fall back (2026-11-01): the evening before is still on summer time.
+        (NEW_YORK, date(2026, 10, 31), datetime(2026, 11, 1, 0, 59, tzinfo=UTC)),
+        (LOS_ANGELES, date(2026, 10, 31), datetime(2026, 11, 1, 3, 59, tzinfo=UTC)),
+    ],
+)
+def test_on_dst_nights_a_reminder_moves_to_20_59_on_the_evening_clock(zone, evening, expected_utc):
+    night = evening + timedelta(days=1)
+    now = local(zone, evening, 12)
+    for due in (
+        local(zone, evening, 21),
+        local(zone, night, 1, 30),
+        local(zone, night, 1, 30, fold=1),
+        local(zone, night, 3, 30),
+        local(zone, night, 7, 59),
+    ):
+        at, moved = planned(REMINDER, zone, due, now, limit=local(zone, night, 9))
+        assert (at, moved) == (expected_utc, True), due
+        assert (at.astimezone(ZoneInfo(zone)).hour, at.astimezone(ZoneInfo(zone)).minute) == (
+            20,
+            59,
+        )
+    assert planned(REMINDER, zone, local(zone, night, 8), now)[1] is False
+
+
+def test_emails_and_urgent_texts_are_planned_at_their_own_time(new_york):
+    now = local(NEW_YORK, date(2026, 6, 10), 12)
+    due = local(NEW_YORK, date(2026, 6, 11), 7)
+    assert planned(REMINDER, NEW_YORK, due, now, channel="email") == (due, False)
+    assert planned(URGENT, NEW_YORK, due, now) == (due, False)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from clinic.messaging.registry import kind_named
 from clinic.models import OutboxMessage
 from scheduling.booking import appointment_ics
-from scheduling.ics import ics_calendar, ics_fold, ics_text
+from scheduling.ics import IcsEvent, ics_calendar, ics_events_calendar, ics_fold, ics_text
 from scheduling.messages import CONFIRMATION
 from scheduling.models import Appointment
 from scheduling.services import appointment_cancel, appointment_reschedule
@@ -191,6 +191,37 @@ def test_a_zone_that_never_changes_has_one_observance():
 
 
 # --- The format ----------------------------------------------------------------------------------
+
+
+def test_one_file_holds_a_course_across_a_clock_change_each_at_10_local():
+    days = [date(2026, 10, 26), date(2026, 10, 29), date(2026, 11, 2), date(2026, 11, 5)]
+    events = [
+        IcsEvent(
+            uid=f"infusion-{number}@example.com",
+            tzid="America/Chicago",
+            starts_at=datetime.combine(day, time(10), tzinfo=CHICAGO),
+            ends_at=datetime.combine(day, time(12), tzinfo=CHICAGO),
+            summary="Infusion appointment at Lakeside Clinic",
+            location="Riverside, 1 River St",
+            description="To reach us: +13125550100.",
+        )
+        for number, day in enumerate(days, start=1)
+    ]
+
+    content = ics_events_calendar(events, now=NOW)
+
+    assert content.count("BEGIN:VCALENDAR") == 1 and content.count("BEGIN:VTIMEZONE") == 1
+    starts = [line for line in unfold(content) if line.startswith("DTSTART;TZID=")]
+    assert len(starts) == 4 and content.count("BEGIN:VEVENT") == 4
+    for line, day in zip(starts, days, strict=True):
+        local = line.rpartition(":")[2]
+        assert local == f"{day:%Y%m%d}T100000"
+        assert local_to_utc(content, local) == datetime.combine(day, time(10), tzinfo=CHICAGO)
+
+
+def test_a_file_needs_an_event():
+    with pytest.raises(ValueError, match="at least one event"):
+        ics_events_calendar([], now=NOW)
 
 
 def test_lines_end_in_crlf_and_fold_at_75_octets_without_splitting_a_character():

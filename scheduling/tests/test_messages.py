@@ -432,3 +432,122 @@ def test_the_worker_sends_the_live_reminder_and_skips_the_stale_one(fran, rivers
     assert len(mailoutbox) == len(sent) == 2  # its 48-hour and 2-hour reminders
     assert {message.to[0] for message in mailoutbox} == {patient.email}
     assert all("ketamine" not in message.body.lower() for message in mailoutbox)
+
+
+# --- Quiet hours at booking ---------------------------------------------------------------
+
+
+def test_a_2_hour_reminder_for_a_9_oclock_visit_goes_at_20_59_the_evening_before(
+    fran, riverside, sam
+):
+    appointment = book(fran, sam, riverside, hour=9)
+    [text] = rows(appointment, kind="reminder_2h", channel="sms")
+    [email] = rows(appointment, kind="reminder_2h", channel="email")
+    evening = next_week(riverside) - timedelta(days=1)
+    assert text.not_before == at(riverside, evening, 20, 59)
+    assert text.context["held"] == {
+        "why": "quiet_hours",
+        "due": stamp(appointment.starts_at - timedelta(hours=2)),
+    }
+    assert email.not_before == appointment.starts_at - timedelta(hours=2), "emails keep theirs"
+    assert decide(text, text.not_before).send
+
+
+# --- The course's list of dates -----------------------------------------------------------
+
+
+def book_course(nina, phil, riverside, patient=None):
+    from scheduling.courses import course_create
+
+    patient = consenting(cleared_for_infusions(phil, patient))
+    first = next_week(riverside)
+    return course_create(
+        actor=nina,
+        patient=patient,
+        location=riverside,
+        starts=[at(riverside, first + timedelta(days=gap), 10) for gap in (0, 2, 4, 7, 9, 11)],
+        planned_infusions=6,
+        window_days=14,
+        min_gap_hours=24,
+    )
+
+
+def test_a_booked_course_sends_one_message_with_every_date_and_one_calendar_file(
+    nina, phil, riverside, settings
+):
+    settings.SITE_URL = "https://clinic.example"
+    course = book_course(nina, phil, riverside)
+    [email, sms] = rows(kind=messages.COURSE_SCHEDULE)
+    assert (email.channel, sms.channel) == ("email", "sms")
+    assert email.idempotency_key.startswith(f"course:{course.public_id}:")
+    assert email.patient == course.patient and email.location == riverside
+    appointments = list(course.appointments.order_by("starts_at"))
+
+    rendered = written(email)
+    [(name, calendar, mimetype)] = rendered.attachments
+    assert (name, mimetype) == ("appointments.ics", "text/calendar")
+    assert calendar.count("BEGIN:VCALENDAR") == 1 and calendar.count("BEGIN:VEVENT") == 6
+    assert calendar.count("BEGIN:VTIMEZONE") == 1 and "TZID:America/Chicago" in calendar
+    for appointment in appointments:
+        assert f"UID:{appointment.public_id}@clinic.example" in calendar
+        assert f"{appointment.starts_at.astimezone(riverside.tz):%Y%m%dT%H%M%S}" in calendar
+    assert "6 infusion appointments" in rendered.subject
+    for text in (rendered.body, rendered.html):
+        assert text.count("10:00 AM") == 6
+        assert riverside.address_line1 in text and riverside.phone in text
+        assert "Chairside Infusion Clinic" in text
+
+    text = written(sms).body
+    assert text.startswith("Chairside Infusion Clinic: your 6 infusion appointments are booked:")
+    first = appointments[0].starts_at.astimezone(riverside.tz)
+    assert f"{first:%a %b} {first.day}, 10:00 AM" in text
+    assert "We emailed you every date with a calendar file." in text
+    assert riverside.phone in text and len(text) < 480
+
+
+def test_the_course_schedule_names_no_drug_no_condition_and_not_the_patient(nina, phil, riverside):
+    AppointmentType.objects.filter(kind__in=["infusion", "booster"]).update(
+        name="Ketamine infusion"
+    )
+    patient = PatientFactory(legal_first_name="Robin")
+    patient.conditions = [Condition.PTSD]
+    patient.save(update_fields=["conditions"])
+    book_course(nina, phil, riverside, patient)
+    for row in rows(kind=messages.COURSE_SCHEDULE):
+        text = _all_text(written(row)).lower()
+        for word in ("ketamine", "ptsd", "depression", "robin"):
+            assert word not in text, (row.channel, word)
+
+
+def test_queueing_the_course_schedule_twice_sends_it_once(nina, phil, riverside):
+    course = book_course(nina, phil, riverside)
+    messages.course_schedule_enqueue(course)
+    assert len(rows(kind=messages.COURSE_SCHEDULE)) == 2
+
+
+def test_moving_a_course_infusion_sends_the_new_list_and_drops_the_old_one(nina, phil, riverside):
+    course = book_course(nina, phil, riverside)
+    old = rows(kind=messages.COURSE_SCHEDULE)
+    second = course.appointments.order_by("starts_at")[1]
+    appointment_reschedule(
+        actor=nina,
+        appointment=second,
+        starts_at=second.starts_at + timedelta(hours=3),
+    )
+    queued = rows(kind=messages.COURSE_SCHEDULE)
+    assert len(queued) == 4
+    new = [row for row in queued if row not in old]
+    assert {row.channel for row in new} == {"email", "sms"}
+    now = daytime(riverside)
+    assert {decide(row, now).skip.reason for row in old} == {"moved"}
+    assert all(decide(row, now).send for row in new)
+    assert "1:00 PM" in written(new[0]).body
+
+
+def test_a_discontinued_course_sends_no_list_still_waiting(nina, phil, riverside):
+    from scheduling.courses import course_discontinue
+
+    course = book_course(nina, phil, riverside)
+    course_discontinue(actor=nina, course=course, reason="patient moved away")
+    for row in rows(kind=messages.COURSE_SCHEDULE):
+        assert decide(row, daytime(riverside)).skip.reason == "cancelled"
