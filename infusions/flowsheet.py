@@ -799,6 +799,6 @@ def _closed_message(session: InfusionSession, what: str = "readings") -> str:
     if state == State.SCHEDULED:
         return f"Check the patient in first: {what} start at check-in."
     return (
-        f"The session is {state.label.lower()}, so no more {what} can be added to it. "
-        "Open the patient's current session instead."
+        f"{session.state_sentence} No more {what} can be added to this session: open the "
+        "patient's current session instead."
     )

@@ -193,6 +193,21 @@ SESSION_FINAL_STATES = frozenset(
 SESSION_STATES_NEEDING_REASON = frozenset(
     {InfusionSessionState.STOPPED_EARLY, InfusionSessionState.NOT_STARTED}
 )
+# Where a session stands, as a sentence that reads naturally for every state (the labels
+# are for badges: "The session is pre-assessment passed" is not English).
+SESSION_STATE_SENTENCES: dict[str, str] = {
+    InfusionSessionState.SCHEDULED: "Not checked in yet.",
+    InfusionSessionState.CHECKED_IN: "Checked in: the pre-infusion checks come next.",
+    InfusionSessionState.PRE_ASSESSMENT_PASSED: (
+        "Pre-assessment passed: ready to start the infusion."
+    ),
+    InfusionSessionState.INFUSING: "The infusion is running.",
+    InfusionSessionState.PAUSED: "The infusion is paused.",
+    InfusionSessionState.RECOVERING: "The infusion has ended: the patient is recovering.",
+    InfusionSessionState.DISCHARGED: "The patient has been discharged.",
+    InfusionSessionState.STOPPED_EARLY: "The infusion was stopped early.",
+    InfusionSessionState.NOT_STARTED: "The infusion was not started.",
+}
 
 
 class InfusionSession(models.Model):
@@ -233,6 +248,12 @@ class InfusionSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_state_display()} infusion session"
+
+    @property
+    def state_sentence(self) -> str:
+        """Where the session stands, e.g. "Pre-assessment passed: ready to start the
+        infusion." (``SESSION_STATE_SENTENCES``)."""
+        return SESSION_STATE_SENTENCES[self.state]
 
 
 class SessionStateChange(models.Model):

@@ -3,6 +3,7 @@ sheet: what each shows, what a refusal leaves, and who may use them."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -61,6 +62,37 @@ def test_the_physicians_fields_appear_with_an_unresolved_alert(client, nina, phi
     assert 'data-testid="discharge-physician"' in html
     assert "186 mmHg" in html
     assert "Phil Physician" in html
+
+
+def test_a_new_reading_updates_the_discharge_status_out_of_band(client, nina, recovering):
+    client.force_login(nina)
+    reading = {
+        "systolic": "186",
+        "diastolic": "96",
+        "heart_rate": "80",
+        "spo2": "97",
+        "respiratory_rate": "14",
+        "consciousness": "1",
+    }
+
+    response = client.post(f"/staff/sessions/{recovering.public_id}/readings/", reading, **HTMX)
+
+    html = response.content.decode()
+    status = re.search(r'<div id="discharge-status".*', html, re.S).group(0)
+    assert 'hx-swap-oob="true"' in status
+    assert 'data-testid="discharge-latest">186/96 mmHg' in status
+    assert "Acknowledge the 1 open alert" in status  # what now stands in the way
+    assert 'data-testid="discharge-form"' not in html  # what the nurse ticked stays
+
+
+def test_the_live_refresh_updates_the_discharge_status_too(client, nina, recovering):
+    client.force_login(nina)
+
+    html = client.get(
+        f"/staff/sessions/{recovering.public_id}/flowsheet/", {"part": "live"}, **HTMX
+    ).content.decode()
+
+    assert '<div id="discharge-status" data-testid="discharge-status" hx-swap-oob="true">' in html
 
 
 def test_the_section_lists_what_stands_in_the_way(client, nina, phil):

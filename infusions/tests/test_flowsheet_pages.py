@@ -373,7 +373,7 @@ def test_pausing_for_an_alert_reloads_the_page(client, nina, infusing):
     infusing.refresh_from_db()
     assert infusing.state == S.PAUSED
     follow = client.get(url(infusing))
-    assert "The session is now paused" in follow.content.decode()
+    assert "The infusion is paused." in follow.content.decode()
 
 
 def test_acknowledging_twice_is_refused_on_the_page(client, nina, phil, infusing):

@@ -80,6 +80,17 @@ def test_the_session_screen_shows_the_checklist_and_the_forms(client, nina, sess
     assert 'for="pre-weight_kg"' in page
 
 
+def test_the_count_of_checks_to_do_is_the_number_marked_to_do(client, nina, session):
+    client.force_login(nina)
+
+    page = text(client.get(url("session", session)))
+
+    marked = page.count("✗ To do")
+    assert marked > 1  # nothing recorded yet: every check of the pre-assessment
+    assert f"{marked} checks still to do" in page
+    assert "1 check still to do" not in page
+
+
 def test_the_checklist_says_when_every_check_is_done(client, nina, session):
     complete_pre_assessment(session, nina)
     client.force_login(nina)

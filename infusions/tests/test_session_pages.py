@@ -9,7 +9,12 @@ import pytest
 from django.urls import reverse
 
 from clinic.models import AuditEvent
-from infusions.models import InfusionSession, InfusionSessionState, SessionStateChange
+from infusions.models import (
+    SESSION_STATE_SENTENCES,
+    InfusionSession,
+    InfusionSessionState,
+    SessionStateChange,
+)
 from infusions.sessions import session_transition
 from infusions.tests.factories import infusion_session
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
@@ -136,8 +141,15 @@ def test_a_move_goes_through_and_is_recorded(client, nina, session):
 
     session.refresh_from_db()
     assert session.state == S.CHECKED_IN
-    assert "The session is checked in." in response.content.decode()
+    assert "Checked in: the pre-infusion checks come next." in response.content.decode()
     assert SessionStateChange.objects.filter(session=session, to_state=S.CHECKED_IN).exists()
+
+
+def test_every_state_has_a_sentence_that_reads_naturally(nina, session):
+    assert set(SESSION_STATE_SENTENCES) == set(S.values)
+    session.state = S.PRE_ASSESSMENT_PASSED
+    assert session.state_sentence == "Pre-assessment passed: ready to start the infusion."
+    assert all("The session is" not in sentence for sentence in SESSION_STATE_SENTENCES.values())
 
 
 def test_a_refused_move_shows_what_is_missing_and_changes_nothing(client, nina, session):

@@ -141,7 +141,7 @@ def test_an_alert_is_acknowledged_once_and_keeps_what_it_said(session, nina, phi
         SessionAlert.objects.filter(pk=alert.pk).update(message="Nothing to see.")
     assert refused(caught)
     with pytest.raises(DatabaseError) as caught, transaction.atomic():
-        SessionAlert.objects.filter(pk=alert.pk).update(findings=alert.findings[:0] + [{}])
+        SessionAlert.objects.filter(pk=alert.pk).update(findings=[{"parameter": "spo2"}])
     assert refused(caught)
     alert.refresh_from_db()
     assert (alert.acknowledged_by, alert.action, alert.message) == (

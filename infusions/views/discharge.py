@@ -131,13 +131,34 @@ def _discharge_context(
         if unresolved and user_can(request.user, Capability.SIGN_MEDICAL_ORDERS):
             initial["physician"] = request.user.public_id
         form = DischargeForm(initial=initial)
-    return context | {
+    return (
+        context
+        | _status(session, unresolved)
+        | {
+            "discharge_form": form,
+            "discharge_stopped_early": session.state == InfusionSession.State.STOPPED_EARLY,
+        }
+    )
+
+
+def discharge_status_context(session: InfusionSession) -> dict[str, Any] | None:
+    """The status part of the discharge section alone (``_discharge_status.html``: what
+    stands in the way, baseline and latest reading, values still out of range), for the
+    flowsheet's answers to swap out of band; None when the section shows no status (not
+    recovering yet, or signed already)."""
+    if session.state not in DISCHARGE_STATES:
+        return None
+    if Discharge.objects.filter(session=session).exists():
+        return None
+    return _status(session, unresolved_alerts(session))
+
+
+def _status(session: InfusionSession, unresolved: list[Any]) -> dict[str, Any]:
+    return {
         "discharge_blockers": discharge_blockers(session),
         "discharge_unresolved": unresolved,
-        "discharge_form": form,
         "discharge_baseline": baseline_reading(session),
         "discharge_latest": latest_reading(session),
-        "discharge_stopped_early": session.state == InfusionSession.State.STOPPED_EARLY,
     }
 
 

@@ -6,7 +6,9 @@ medications given, and their entry form). Every form posts to its own URL; with 
 answer is the section again (a medication given while acknowledging an alert also swaps
 the events section out of band, and a pause or stop that moved the session reloads the
 page, since the header and the next steps changed); without JavaScript it is a redirect
-back to the section, or the whole page with the errors next to the fields.
+back to the section, or the whole page with the errors next to the fields. Every accepted
+HTMX change also swaps the discharge section's status (latest reading, what stands in the
+way, values still out of range) out of band, so it never shows a superseded reading.
 
 The live part of the flowsheet (alerts, due time, readings) refreshes itself every 60 s,
 unless the nurse is typing in it, so "overdue" and a monitor's readings appear without a
@@ -43,6 +45,7 @@ from infusions.models import (
 )
 from infusions.selectors import session_for
 from infusions.views.common import audit_session_view, session_base_context
+from infusions.views.discharge import discharge_status_context
 
 FLOWSHEET, EVENTS = "flowsheet", "events"
 SECTION_TEMPLATES = {
@@ -50,6 +53,7 @@ SECTION_TEMPLATES = {
     EVENTS: "infusions/session/_events.html",
 }
 LIVE_TEMPLATE = "infusions/flowsheet/_live.html"
+DISCHARGE_STATUS_TEMPLATE = "infusions/session/_discharge_status.html"
 # Final states: the record is closed, nothing refreshes.
 _ENDED = frozenset(
     {
@@ -321,6 +325,12 @@ def _answer(
         if not refused:
             # The session's chart listens for this to redraw itself.
             response["HX-Trigger"] = "session-records-changed"
+            # The discharge section's latest reading, blockers and unresolved values follow
+            # the flowsheet (its checklist form is left alone: nothing ticked is lost).
+            status = discharge_status_context(session)
+            if status is not None:
+                oob = session_base_context(request, session) | status | {"oob": True}
+                response.content += render(request, DISCHARGE_STATUS_TEMPLATE, oob).content
         return response
     if refused:
         full = session_context(request, session) | context
@@ -348,7 +358,12 @@ def flowsheet_section(request: HttpRequest, session_id: Any) -> HttpResponse:
     audit_session_view(request, session, "infusion session vital signs")
     context = session_base_context(request, session) | flowsheet_context(request, session)
     if request.GET.get("part") == "live":
-        return render(request, LIVE_TEMPLATE, context)
+        response = render(request, LIVE_TEMPLATE, context)
+        status = discharge_status_context(session)
+        if status is not None:  # a monitor's reading may have come in meanwhile
+            oob = context | status | {"oob": True}
+            response.content += render(request, DISCHARGE_STATUS_TEMPLATE, oob).content
+        return response
     return render(request, SECTION_TEMPLATES[FLOWSHEET], context)
 
 
@@ -451,11 +466,11 @@ def _acknowledged(
 ) -> HttpResponse:
     done = f"Alert acknowledged by {request.user.full_name}: {alert.get_action_display().lower()}."
     if moved:
-        done += f" The session is now {session.get_state_display().lower()}."
+        done += f" {session.state_sentence}"
     elif alert.action in service.MOVE_FOR_ACTION:
         done += (
-            f" The session is {session.get_state_display().lower()}, so it was not moved: use "
-            "the next-step buttons if it should change."
+            f" The session was left as it is ({session.get_state_display().lower()}): use the "
+            "buttons under “Next step” if it should change."
         )
     if moved and request.htmx:
         # The header and the next steps changed too: reload the whole page.

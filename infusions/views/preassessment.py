@@ -268,10 +268,13 @@ def pre_assessment_context(
         pre_form = forms_given.get("pre_form") or PreAssessmentForm(
             initial=_pre_initial(assessment, session), auto_id="pre-%s"
         )
+    checklist = pre_assessment_checklist(session)
     return {
         "pre_assessment": assessment,
-        "pre_checklist": pre_assessment_checklist(session),
+        "pre_checklist": checklist,
         "pre_problems": pre_assessment_problems(session),
+        # The checks marked "To do" in the list: the count says exactly those.
+        "pre_todo": [item for item in checklist if item.blocks and not item.done],
         "pre_editable": editable,
         "pre_form": pre_form,
         "pre_vitals_form": forms_given.get("pre_vitals_form") or PreVitalsForm(auto_id="pv-%s"),

@@ -92,7 +92,7 @@ def session_move(request: HttpRequest, session_id: Any) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"The session is {session.get_state_display().lower()}.")
+        messages.success(request, session.state_sentence)
     return redirect(session_url(session))
 
 
