@@ -111,12 +111,12 @@ class BookingDetailsForm(forms.Form):
         },
     )
     reason = forms.CharField(
-        label="In your own words, what would you like help with? (optional)",
+        label="Tell us a little more, in your own words (optional)",
         required=False,
         max_length=REASON_MAX_LENGTH,
         help_text=(
-            "A few words help us make sure you get the right help quickly. You can tell the "
-            "physician the details at the consultation."
+            "What brings you to us: a few words help us make sure you get the right help "
+            "quickly. You can tell the physician the details at the consultation."
         ),
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         error_messages={
