@@ -77,6 +77,30 @@ def patient_message_channels(patient: Patient) -> list[str]:
     ]
 
 
+def link_channels_said(patient: Patient, now: datetime | None = None) -> list[str]:
+    """For the page that shows a link staff just sent: how it goes on each channel, e.g.
+    "email" or, for a text in quiet hours, "text message (sms), held until 08:00 on Tue 8
+    Dec (no texts 21:00 to 08:00)". Never says a held text is on its way (one query)."""
+    from clinic.messaging import rules
+
+    now = now or timezone.now()
+    zone = rules.time_zone_for(location=patient.preferred_location)
+    labels = dict(Channel.choices)
+    said = []
+    for channel in patient_message_channels(patient):
+        label = str(labels[channel]).lower()
+        until = rules.quiet_hours_end(now, zone) if channel == Channel.SMS else None
+        if until is not None:
+            start, end = settings.MESSAGE_QUIET_HOURS
+            local = until.astimezone(zone)
+            label += (
+                f", held until {local:%H:%M} on {local:%a} {local.day} {local:%b} "
+                f"(no texts {start:02d}:00–{end:02d}:00)"
+            )
+        said.append(label)
+    return said
+
+
 def patient_link_enqueue(*, link: PatientLink, base_url: str) -> list[OutboxMessage]:
     """Queue the message carrying ``link`` on every channel the patient agreed to and has an
     address for (none: an empty list, and the staff hand the link over themselves). In the

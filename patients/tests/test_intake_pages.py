@@ -214,7 +214,7 @@ def test_sending_the_link_queues_it_on_the_channels_the_patient_agreed_to(signed
         f"/staff/patients/{patient.public_id}/intake/link/", {"send": "1"}
     )
 
-    assert "on its way to the patient by email." in response.text
+    assert "queued for the patient by email." in response.text
     [message] = patient.messages.all()
     assert (message.kind, message.channel) == ("intake_link", "email")
 
@@ -234,7 +234,7 @@ def test_a_link_to_copy_is_not_sent(signed_in, fran, patient):
 
     response = signed_in(fran).post(f"/staff/patients/{patient.public_id}/intake/link/")
 
-    assert "on its way" not in response.text
+    assert 'data-testid="link-sent"' not in response.text
     assert not patient.messages.exists()
 
 

@@ -4,7 +4,7 @@ link stored in the outbox, and not once the link is used up or replaced."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -135,3 +135,18 @@ def test_a_refused_link_queues_nothing(patient, edie):
     with pytest.raises(PermissionDenied):
         intake_link_create(actor=edie, patient=patient, send_to_patient=True)
     assert not OutboxMessage.objects.exists()
+
+
+def test_staff_are_told_a_text_sent_in_quiet_hours_is_held_until_the_morning(patient):
+    from patients.messages import link_channels_said
+
+    tz = patient.preferred_location.tz
+    night = datetime(2026, 12, 7, 22, 30, tzinfo=tz)
+    assert link_channels_said(patient, night) == [
+        "email",
+        "text message (sms), held until 08:00 on Tue 8 Dec (no texts 21:00–08:00)",
+    ]
+    assert link_channels_said(patient, night.replace(hour=20, minute=59)) == [
+        "email",
+        "text message (sms)",
+    ]

@@ -248,3 +248,97 @@ def test_a_page_costs_the_same_queries_however_many_messages(
         response = client.get(url(patient))
 
     assert len(rows(response)) == min(count, MESSAGES_PER_PAGE)
+
+
+# --- What happened to each message ------------------------------------------------------------
+
+CHICAGO = "America/Chicago"
+
+
+def stories(response) -> list[str]:
+    return [row.story for row in response.context["rows"]]
+
+
+def test_a_sent_message_says_when_and_how(client, patient, fran):
+    at = datetime(2026, 12, 7, 2, 59, tzinfo=UTC)  # 20:59 on Sun 6 Dec in Chicago
+    sent(patient, location=LocationFactory(time_zone=CHICAGO), sent_at=at)
+    client.force_login(fran)
+
+    assert stories(client.get(url(patient))) == ["Sent at 20:59 on Sun 6 Dec by text."]
+
+
+def test_a_text_held_by_quiet_hours_is_not_said_to_be_on_its_way(client, patient, fran):
+    chicago = LocationFactory(time_zone=CHICAGO)
+    morning = timezone.now() + timedelta(hours=10)
+    message(
+        patient,
+        location=chicago,
+        not_before=morning,
+        context={"held": {"why": "quiet_hours", "due": "2026-01-01T04:00:00Z"}},
+    )
+    client.force_login(fran)
+
+    response = client.get(url(patient))
+
+    local = morning.astimezone(LocationFactory.build(time_zone=CHICAGO).tz)
+    expected = f"Held until {local:%H:%M} on {local:%a} {local.day} {local:%b}: quiet hours"
+    [story] = stories(response)
+    assert story.startswith(expected), story
+    assert "(no texts 21:00–08:00)" in story
+    assert "on its way" not in response.content.decode()
+
+
+def test_a_reminder_moved_earlier_says_so_and_from_when(client, patient, fran):
+    chicago = LocationFactory(time_zone=CHICAGO)
+    evening = datetime(2030, 12, 9, 2, 59, tzinfo=UTC)  # 20:59 on Sun 8 Dec 2030 in Chicago
+    message(
+        patient,
+        location=chicago,
+        not_before=evening,
+        context={"held": {"why": "quiet_hours", "due": "2030-12-09T13:00:00Z"}},
+    )
+    client.force_login(fran)
+
+    [story] = stories(client.get(url(patient)))
+
+    assert story == (
+        "Queued until 20:59 on Sun 8 Dec: moved earlier, as its own time (07:00 on Mon 9 Dec) "
+        "is in quiet hours (no texts 21:00–08:00)."
+    )
+
+
+def test_a_text_held_by_the_caps_says_until_when(client, patient, fran):
+    later = datetime(2030, 12, 9, 14, 0, tzinfo=UTC)  # 08:00 in Chicago
+    message(
+        patient,
+        location=LocationFactory(time_zone=CHICAGO),
+        not_before=later,
+        context={"held": {"why": "cap", "due": "2030-12-08T16:00:00Z"}},
+    )
+    client.force_login(fran)
+
+    [story] = stories(client.get(url(patient)))
+
+    assert story == (
+        "Held until 08:00 on Mon 9 Dec: the patient has had their non-urgent texts "
+        "(1 a day, 3 a week)."
+    )
+
+
+def test_waiting_due_skipped_and_failed_messages_each_say_so(client, patient, fran):
+    chicago = LocationFactory(time_zone=CHICAGO)
+    message(patient, 0, location=chicago, not_before=datetime(2030, 12, 9, 14, 0, tzinfo=UTC))
+    message(patient, 1, not_before=timezone.now() - timedelta(minutes=1))
+    message(patient, 2, status=OutboxStatus.SKIPPED, skip_reason="moved")
+    message(patient, 3, status=OutboxStatus.FAILED, attempts=8, last_error="Provider said 400")
+    client.force_login(fran)
+
+    found = stories(client.get(url(patient)))
+
+    assert found == [
+        "Not sent: sending failed 8 times. Check the patient's address, and reach them another "
+        "way if they still need it.",
+        "Not sent: the appointment was moved.",
+        "Queued, due now: it goes out within a minute.",
+        "Waiting for its time: it goes at 08:00 on Mon 9 Dec.",
+    ]

@@ -32,8 +32,8 @@ from patients.forms import (
     PatientForm,
     QuestionnaireContextForm,
 )
-from patients.messages import patient_message_channels
-from patients.models import Channel, Patient, QuestionnaireResponse
+from patients.messages import link_channels_said
+from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import Instrument, definition_for, questionnaire_form_class
 from patients.selectors import patient_for, patients_search
 from patients.services import records
@@ -54,8 +54,7 @@ def sent_channels(patient: Patient, send: bool) -> list[str] | None:
     for the link to copy."""
     if not send:
         return None
-    labels = dict(Channel.choices)
-    return [str(labels[channel]).lower() for channel in patient_message_channels(patient)]
+    return link_channels_said(patient)
 
 
 def _chart_url(patient: Patient, anchor: str = "") -> str:
