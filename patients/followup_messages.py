@@ -9,6 +9,9 @@ patients kinds).
 - ``safety_alert``: the urgent email to the location's on-call contact
   (``patients.services.safety``).
 
+The questionnaire and the check-in are non-urgent nudges (not ``transactional``): their
+texts keep to the daily and weekly caps and count towards them (``clinic.messaging.rules``).
+
 Patient messages say as little as a reminder does: the clinic's name, what to do, the link,
 how to reach us; no diagnosis, no drug name. The on-call email names the patient by opaque
 id only. A message's link is looked up when it is sent and its token made then, so no token

@@ -7,10 +7,12 @@ How a message travels:
    row, named by an idempotency key, due at ``not_before``. Nothing is sent yet; if the
    transaction rolls back, there is no message.
 2. Every minute beat runs ``clinic.tasks.dispatch_outbox``, which claims due rows with
-   ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease, and hands each to a worker.
+   ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease, and hands each to a worker. (A text due
+   in quiet hours was already planned out of them when it was queued: ``rules``.)
 3. The worker asks ``rules.decide`` whether the message is still wanted *now* (the
-   appointment not cancelled or moved, consent still given, not in quiet hours, under the
-   caps), renders it with its kind (``registry``), sends it through its channel
+   appointment not cancelled or moved, consent still given, not in quiet hours, and for
+   nudges under the caps: transactional kinds, those the patient needs, are never capped),
+   renders it with its kind (``registry``), sends it through its channel
    (``channels``) with the idempotency key, and records the result; failures are retried
    with backoff, a claim left by a dead worker is taken over when its lease runs out.
 
