@@ -6,10 +6,11 @@ status an appointment may take next comes from ``scheduling.services``, and who 
 each move from the same check the service makes, so a button is only shown when pressing
 it would be allowed.
 
-Times are the location's: a local day runs from its local midnight to the next one, and
-the grid walks real 15-minute steps from the opening time, labelled with the local wall
-clock. On the night the clocks go back the repeated hour appears twice, as it passes;
-on the night they go forward the skipped hour does not appear at all.
+Times are the location's: a local day runs from its local midnight to the next one. The
+day board's grid has a column per chair and a row per half hour: the rows walk real
+30-minute steps from the opening time, labelled with the local wall clock. On the night
+the clocks go back the repeated hour appears twice, as it passes; on the night they go
+forward the skipped hour does not appear at all.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from scheduling.services import (
 )
 
 Status = AppointmentStatus
-STEP = timedelta(minutes=15)
+STEP = timedelta(minutes=30)  # one row of the day board's grid
 WEEK = 7
 
 
@@ -199,11 +200,12 @@ def _appointments(user: Any, location: Location, first: date, last: date) -> lis
 
 
 @dataclass(frozen=True)
-class Column:
-    """One 15-minute column of the grid."""
+class Slot:
+    """One half hour of the day: a row of the chairs' grid."""
 
     starts_at: datetime  # UTC
     local: datetime
+    is_now: bool = False
 
     @property
     def on_the_hour(self) -> bool:
@@ -212,18 +214,33 @@ class Column:
 
 @dataclass(frozen=True)
 class GridCell:
-    """A cell of a chair's row: empty (one column) or an appointment across ``span``."""
+    """A cell of a chair's column: empty (one slot) or an appointment down ``span`` slots."""
 
+    chair_label: str
     span: int
     entry: BoardEntry | None = None
 
 
 @dataclass(frozen=True)
-class ChairRow:
+class ChairColumn:
     label: str
     chair: Chair | None  # None: chair appointments that have no chair assigned
-    cells: list[GridCell]
+    cells: list[GridCell]  # top to bottom, their spans adding up to the day's slots
     count: int
+
+
+@dataclass(frozen=True)
+class SlotRow:
+    """A row of the grid as a table draws it: the slot, and the cells that begin in it, in
+    chair order. A chair whose appointment began in a slot above has no cell here (that
+    appointment's cell spans down over this row)."""
+
+    slot: Slot
+    cells: list[GridCell]
+
+    @property
+    def has_appointments(self) -> bool:
+        return any(cell.entry is not None for cell in self.cells)
 
 
 @dataclass(frozen=True)
@@ -239,8 +256,8 @@ class DayBoard:
     day: date
     hours: DayHours
     is_today: bool
-    columns: list[Column]
-    chair_rows: list[ChairRow]
+    slots: list[Slot]
+    chair_columns: list[ChairColumn]
     visits: list[ClinicianGroup]  # consultations and follow-ups, by clinician
     not_attending: list[BoardEntry]  # cancelled and no-shows
     attending_count: int
@@ -252,6 +269,25 @@ class DayBoard:
     @property
     def next_day(self) -> date:
         return self.day + timedelta(days=1)
+
+    @property
+    def rows(self) -> list[SlotRow]:
+        """The chairs' grid row by row, for a table with a column per chair."""
+        starting: list[list[GridCell]] = [[] for _ in self.slots]
+        for column in self.chair_columns:
+            index = 0
+            for cell in column.cells:
+                starting[index].append(cell)
+                index += cell.span
+        return [
+            SlotRow(slot=slot, cells=cells)
+            for slot, cells in zip(self.slots, starting, strict=True)
+        ]
+
+    @property
+    def chair_entries(self) -> list[BoardEntry]:
+        """The appointments in the chairs' grid, chair by chair."""
+        return [cell.entry for column in self.chair_columns for cell in column.cells if cell.entry]
 
 
 def day_board(*, user: Any, location: Location, day: date) -> DayBoard:
@@ -267,14 +303,14 @@ def day_board(*, user: Any, location: Location, day: date) -> DayBoard:
     ]
     attending = [entry for entry in entries if entry.attending]
     in_chairs = [entry for entry in attending if entry.appointment.appointment_type.needs_chair]
-    columns = _columns(location, day, hours, in_chairs)
+    slots = _slots(location, day, hours, in_chairs)
     return DayBoard(
         location=location,
         day=day,
         hours=hours,
         is_today=day == location.local_now().date(),
-        columns=columns,
-        chair_rows=_chair_rows(chairs, in_chairs, columns),
+        slots=slots,
+        chair_columns=_chair_columns(chairs, in_chairs, slots),
         visits=_by_clinician(
             entry for entry in attending if not entry.appointment.appointment_type.needs_chair
         ),
@@ -283,10 +319,8 @@ def day_board(*, user: Any, location: Location, day: date) -> DayBoard:
     )
 
 
-def _columns(
-    location: Location, day: date, hours: DayHours, entries: list[BoardEntry]
-) -> list[Column]:
-    """The opening hours in 15-minute steps of real time, widened to show any appointment
+def _slots(location: Location, day: date, hours: DayHours, entries: list[BoardEntry]) -> list[Slot]:
+    """The opening hours in 30-minute steps of real time, widened to show any appointment
     outside them; none on a closed day without chair appointments."""
     starts: list[datetime] = [entry.appointment.starts_at for entry in entries]
     ends: list[datetime] = [entry.appointment.blocks_until for entry in entries]
@@ -297,68 +331,83 @@ def _columns(
         return []
     first, last = min(starts), max(ends)
     local_first = first.astimezone(location.tz)
-    # Start on a quarter hour of the local clock (time zones 30 or 45 minutes off UTC too).
+    # Start on a half hour of the local clock (time zones 30 or 45 minutes off UTC too).
     first -= timedelta(
-        minutes=local_first.minute % 15,
+        minutes=local_first.minute % (STEP.seconds // 60),
         seconds=local_first.second,
         microseconds=local_first.microsecond,
     )
-    columns = []
+    now = timezone.now()
+    slots = []
     moment = first
     while moment < last:
-        columns.append(Column(starts_at=moment, local=moment.astimezone(location.tz)))
+        slots.append(
+            Slot(
+                starts_at=moment,
+                local=moment.astimezone(location.tz),
+                is_now=moment <= now < moment + STEP,
+            )
+        )
         moment += STEP
-    return columns
+    return slots
 
 
-def _chair_rows(
-    chairs: list[Chair], entries: list[BoardEntry], columns: list[Column]
-) -> list[ChairRow]:
-    """A row per active chair (and per retired chair that still has appointments), then one
-    for chair appointments without a chair, if any."""
+def _chair_columns(
+    chairs: list[Chair], entries: list[BoardEntry], slots: list[Slot]
+) -> list[ChairColumn]:
+    """A column per active chair (and per retired chair that still has appointments), then
+    one for chair appointments without a chair, if any."""
     by_chair: dict[int | None, list[BoardEntry]] = {}
     for entry in entries:
         by_chair.setdefault(entry.appointment.chair_id, []).append(entry)
-    rows = [
-        ChairRow(
-            label=chair.name if chair.is_active else f"{chair.name} (out of use)",
-            chair=chair,
-            cells=_cells(by_chair.get(chair.pk, []), columns),
-            count=len(by_chair.get(chair.pk, [])),
-        )
-        for chair in chairs
-        if chair.is_active or chair.pk in by_chair
-    ]
+    columns = []
+    for chair in chairs:
+        if chair.is_active or chair.pk in by_chair:
+            label = chair.name if chair.is_active else f"{chair.name} (out of use)"
+            booked = by_chair.get(chair.pk, [])
+            columns.append(
+                ChairColumn(
+                    label=label,
+                    chair=chair,
+                    cells=_cells(booked, slots, label),
+                    count=len(booked),
+                )
+            )
     if None in by_chair:
-        rows.append(
-            ChairRow(
-                label="No chair assigned",
+        label = "No chair assigned"
+        columns.append(
+            ChairColumn(
+                label=label,
                 chair=None,
-                cells=_cells(by_chair[None], columns),
+                cells=_cells(by_chair[None], slots, label),
                 count=len(by_chair[None]),
             )
         )
-    return rows
+    return columns
 
 
-def _cells(entries: list[BoardEntry], columns: list[Column]) -> list[GridCell]:
-    """Lay one row's appointments (in start order) over the columns: each from the column
-    its start falls in to the one its recovery ends in, never overlapping the one before."""
-    if not columns:
+def _cells(entries: list[BoardEntry], slots: list[Slot], chair_label: str) -> list[GridCell]:
+    """Lay one chair's appointments (in start order) down the slots: each from the slot its
+    start falls in to the one its recovery ends in, never overlapping the one before."""
+    if not slots:
         return []
-    origin = columns[0].starts_at
+    origin = slots[0].starts_at
     cells: list[GridCell] = []
     cursor = 0
+
+    def empty(count: int) -> list[GridCell]:
+        return [GridCell(chair_label=chair_label, span=1) for _ in range(count)]
+
     for entry in entries:
         start = max(math.floor((entry.appointment.starts_at - origin) / STEP), cursor)
-        end = min(math.ceil((entry.appointment.blocks_until - origin) / STEP), len(columns))
-        if start >= len(columns):
+        end = min(math.ceil((entry.appointment.blocks_until - origin) / STEP), len(slots))
+        if start >= len(slots):
             break
         end = max(end, start + 1)
-        cells.extend(GridCell(span=1) for _ in range(cursor, start))
-        cells.append(GridCell(span=end - start, entry=entry))
+        cells.extend(empty(start - cursor))
+        cells.append(GridCell(chair_label=chair_label, span=end - start, entry=entry))
         cursor = end
-    cells.extend(GridCell(span=1) for _ in range(cursor, len(columns)))
+    cells.extend(empty(len(slots) - cursor))
     return cells
 
 

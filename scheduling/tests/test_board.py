@@ -153,7 +153,7 @@ def test_a_closed_day_says_why(client, fran, riverside):
     html = response.content.decode()
     assert "Staff training" in html
     assert "Riverside is closed on this day and no infusions are booked." in html
-    assert response.context["board"].columns == []
+    assert response.context["board"].slots == []
 
 
 def test_it_draws_an_infusion_across_its_procedure_and_recovery_in_its_chair(
@@ -166,33 +166,33 @@ def test_it_draws_an_infusion_across_its_procedure_and_recovery_in_its_chair(
     response = board(client, fran, location=riverside.public_id, date=day.isoformat())
 
     grid = response.context["board"]
-    assert [column.local.strftime("%H:%M") for column in grid.columns[:2]] == ["08:00", "08:15"]
-    assert len(grid.columns) == 40  # 08:00 to 18:00 in quarter hours
-    row = next(row for row in grid.chair_rows if row.chair == chair)
-    # From the 10:00 column, 40 minutes of infusion and 45 of recovery: six columns.
-    assert placed(row) == [(8, 6, booked)]
+    assert [slot.local.strftime("%H:%M") for slot in grid.slots[:2]] == ["08:00", "08:30"]
+    assert len(grid.slots) == 20  # 08:00 to 18:00 in half hours
+    column = next(column for column in grid.chair_columns if column.chair == chair)
+    # From the 10:00 row, 40 minutes of infusion and 45 of recovery: three half hours.
+    assert placed(column) == [(4, 3, booked)]
     html = response.content.decode()
     assert "10:00</time>–10:40 · Infusion" in html
     assert "Recovery until 11:25" in html
     assert booked.patient.display_name in html
 
 
-def placed(row) -> list[tuple[int, int, Appointment]]:
-    """(first column, columns spanned, appointment) for each appointment in a chair's row."""
-    column, found = 0, []
-    for cell in row.cells:
+def placed(column) -> list[tuple[int, int, Appointment]]:
+    """(first slot, slots spanned, appointment) for each appointment in a chair's column."""
+    slot, found = 0, []
+    for cell in column.cells:
         if cell.entry is not None:
-            found.append((column, cell.span, cell.entry.appointment))
-        column += cell.span
+            found.append((slot, cell.span, cell.entry.appointment))
+        slot += cell.span
     return found
 
 
-def test_every_active_chair_has_a_row_even_when_free(client, fran, riverside):
+def test_every_active_chair_has_a_column_even_when_free(client, fran, riverside):
     response = board(client, fran, location=riverside.public_id, date="2026-12-01")
 
-    rows = response.context["board"].chair_rows
-    assert [row.label for row in rows] == ["Chair 1", "Chair 2"]
-    assert all(sum(cell.span for cell in row.cells) == 40 for row in rows)
+    columns = response.context["board"].chair_columns
+    assert [column.label for column in columns] == ["Chair 1", "Chair 2"]
+    assert all(sum(cell.span for cell in column.cells) == 20 for column in columns)
 
 
 def test_it_lists_consultations_and_follow_ups_by_clinician(client, fran, nina, phil, riverside):
@@ -223,8 +223,7 @@ def test_cancellations_and_no_shows_are_struck_through_in_their_own_list(
 
     grid = response.context["board"]
     assert [entry.appointment for entry in grid.not_attending] == [cancelled, no_show]
-    placed = [cell.entry.appointment for row in grid.chair_rows for cell in row.cells if cell.entry]
-    assert placed == [attending]
+    assert [entry.appointment for entry in grid.chair_entries] == [attending]
     assert grid.visits == []
     html = response.content.decode()
     assert f"<del>{cancelled.patient.display_name}</del>" in html
@@ -299,8 +298,7 @@ def test_a_consultation_is_discharged_by_the_front_desk_and_never_infused(client
 
 def _actions_by_hour(response) -> dict[int, list[str]]:
     grid = response.context["board"]
-    entries = [cell.entry for row in grid.chair_rows for cell in row.cells if cell.entry]
-    entries += [entry for group in grid.visits for entry in group.entries]
+    entries = grid.chair_entries + [entry for group in grid.visits for entry in group.entries]
     return {entry.local_start.hour: [a.slug for a in entry.actions] for entry in entries}
 
 
@@ -358,8 +356,8 @@ def test_the_day_the_clocks_go_back_shows_the_right_local_times(client, fran, ni
     assert "Recovery until 11:25" in html
     assert "15:30</time>–16:15 · Consultation" in html
     grid = response.context["board"]
-    assert grid.columns[0].local.strftime("%H:%M") == "08:00"
-    assert placed(grid.chair_rows[0]) == [(8, 6, infusion)]  # from the 10:00 column
+    assert grid.slots[0].local.strftime("%H:%M") == "08:00"
+    assert placed(grid.chair_columns[0]) == [(4, 3, infusion)]  # from the 10:00 row
 
 
 def test_a_night_clinic_sees_the_repeated_hour_twice(client, fran, nina):
@@ -367,11 +365,12 @@ def test_a_night_clinic_sees_the_repeated_hour_twice(client, fran, nina):
 
     response = board(client, fran, location=night.public_id, date="2026-11-01")
 
-    labels = [column.local.strftime("%H:%M") for column in response.context["board"].columns]
-    assert len(labels) == 20  # five real hours between midnight and 04:00
-    assert labels[:8] == ["00:00", "00:15", "00:30", "00:45", "01:00", "01:15", "01:30", "01:45"]
-    assert labels[8:12] == ["01:00", "01:15", "01:30", "01:45"]
-    assert labels[-1] == "03:45"
+    labels = [slot.local.strftime("%H:%M") for slot in response.context["board"].slots]
+    assert len(labels) == 10  # five real hours between midnight and 04:00
+    assert labels == [
+        "00:00", "00:30", "01:00", "01:30",  # summer time
+        "01:00", "01:30", "02:00", "02:30", "03:00", "03:30",  # winter time
+    ]  # fmt: skip
 
 
 def test_a_night_clinic_skips_the_hour_the_clocks_jump(client, fran, nina):
@@ -379,10 +378,9 @@ def test_a_night_clinic_skips_the_hour_the_clocks_jump(client, fran, nina):
 
     response = board(client, fran, location=night.public_id, date="2026-03-08")
 
-    labels = [column.local.strftime("%H:%M") for column in response.context["board"].columns]
-    assert len(labels) == 12  # three real hours
-    assert "02:00" not in labels
-    assert labels[7:9] == ["01:45", "03:00"]
+    labels = [slot.local.strftime("%H:%M") for slot in response.context["board"].slots]
+    assert len(labels) == 6  # three real hours
+    assert labels == ["00:00", "00:30", "01:00", "01:30", "03:00", "03:30"]
 
 
 # --- The week ----------------------------------------------------------------------------------
