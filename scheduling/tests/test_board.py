@@ -7,6 +7,7 @@ from datetime import date, time, timedelta
 
 import pytest
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from clinic.audit import Action
 from clinic.models import AuditEvent, Location
@@ -325,6 +326,18 @@ def test_reading_the_board_is_in_the_audit_log(client, fran, riverside):
     event = AuditEvent.objects.get(action=Action.VIEW, object_type="patients.patient")
     assert event.actor == fran
     assert "1 appointments shown" in event.summary
+
+
+def test_today_the_half_hour_we_are_in_is_marked(client, fran, nina):
+    all_day = clinic_location(name="All day", opens_at=time(0), closes_at=time(23, 59))
+
+    response = board(client, fran, location=all_day.public_id)
+
+    now = timezone.now()
+    marked = [slot for slot in response.context["board"].slots if slot.is_now]
+    assert len(marked) == 1
+    assert marked[0].starts_at <= now < marked[0].starts_at + timedelta(minutes=30)
+    assert '<span class="badge text-bg-primary">Now</span>' in response.content.decode()
 
 
 # --- Time zones and DST --------------------------------------------------------------------------
