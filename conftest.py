@@ -1,10 +1,20 @@
-"""What every test shares: the named staff personas, and checks for outside services.
+"""What every test shares: the named staff personas, checks for outside services, and
+the clock.
 
 alice is the clinic admin, fran on the front desk, nina a nurse, phil a physician,
 edie a content editor, and olga an ex-employee whose account is deactivated.
+
+With ``CHAIRSIDE_TEST_NOW`` set to an ISO 8601 moment with its UTC offset (for example
+``2026-12-07T00:30:00+00:00``), the whole run starts at that moment and the clock ticks on
+from there, in every pytest-xdist worker: run the suite at the hours when "today" differs
+between UTC and a location's time zone, and on DST days, whenever you like.
 """
 
 from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -14,6 +24,70 @@ from clinic.roles import Role
 from tests.services import SERVICE_CHECKS
 
 PASSWORD = "correct horse battery staple"
+TEST_NOW = "CHAIRSIDE_TEST_NOW"
+# Tests that start other processes (Celery workers) or drive a real browser: time-machine
+# moves only this process's clock, so those would see two different "nows".
+OTHER_CLOCKS = ("worker", "browser")
+_travel = pytest.StashKey[Any]()
+
+
+def frozen_now() -> datetime | None:
+    """The moment CHAIRSIDE_TEST_NOW asks the run to start at, or None to use the real clock."""
+    value = os.environ.get(TEST_NOW, "").strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise pytest.UsageError(
+            f"{TEST_NOW}={value!r} is not an ISO 8601 moment with a UTC offset; "
+            "write it like 2026-12-07T23:30:00-07:00"
+        )
+    return moment
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    moment = frozen_now()
+    if moment is None:
+        return
+    # time-machine patches the clock at the C level (time.time, datetime.now, date.today,
+    # and so Django's timezone.now), for the whole process. PostgreSQL's now() is not moved:
+    # the application takes every "now" from Python, so that does not matter.
+    import time_machine
+
+    travel = time_machine.travel(moment, tick=True)
+    travel.start()
+    config.stash[_travel] = travel
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    travel = config.stash.get(_travel, None)
+    if travel is not None:
+        travel.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    moment = frozen_now()
+    if moment is None:
+        return None
+    return (
+        f"clock: {TEST_NOW}={moment.isoformat()} (ticking from there); "
+        f"tests marked {' or '.join(OTHER_CLOCKS)} are deselected"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if frozen_now() is None:
+        return
+    keep, leave_out = [], []
+    for item in items:
+        other_clock = any(item.get_closest_marker(marker) for marker in OTHER_CLOCKS)
+        (leave_out if other_clock else keep).append(item)
+    if leave_out:
+        config.hook.pytest_deselected(items=leave_out)
+        items[:] = keep
 
 
 def make_staff(email: str, full_name: str, *roles: Role, is_active: bool = True) -> User:
