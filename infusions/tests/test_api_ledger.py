@@ -65,7 +65,7 @@ def delivery(location, **fields) -> dict:
         "concentration_mg_per_ml": "100",
         "volume_ml": 5,
         "lot_number": "API-1",
-        "expiry_date": (timezone.now() + timedelta(days=300)).date().isoformat(),
+        "expiry_date": (location.local_now().date() + timedelta(days=300)).isoformat(),
         "supplier": "Midwest Pharma Supply",
         "invoice_number": "INV-5",
     } | fields
@@ -192,7 +192,8 @@ def test_receiving_a_delivery(client, nina, location):
 
 def test_a_bad_delivery_is_refused_by_field_and_saves_nothing(client, nina, location):
     client.force_login(nina)
-    expired = (timezone.now() - timedelta(days=1)).date().isoformat()
+    # Yesterday at the location (not in UTC, which is a day ahead of Chicago each evening).
+    expired = (location.local_now().date() - timedelta(days=1)).isoformat()
 
     response = post(
         client,

@@ -439,7 +439,7 @@ def lot(nina, riverside):
         concentration_mg_per_ml="50",
         volume_ml="10",
         lot_number="K-001",
-        expiry_date=timezone.now().date() + timedelta(days=365),
+        expiry_date=riverside.local_now().date() + timedelta(days=365),
         supplier="Hospira",
         invoice_number="INV-1",
     )

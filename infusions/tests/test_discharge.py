@@ -4,7 +4,7 @@ an unresolved alert, and what a signature changes (and what a refusal leaves alo
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -63,7 +63,7 @@ def give(session: InfusionSession, nurse) -> DoseAdministration:
         concentration_mg_per_ml=Decimal("50"),
         volume_ml=Decimal("10"),
         lot_number="KX-2041",
-        expiry_date=date.today() + timedelta(days=365),
+        expiry_date=session.appointment.location.local_now().date() + timedelta(days=365),
         supplier="Acme Pharma",
         invoice_number="INV-1",
         received_by=nurse,

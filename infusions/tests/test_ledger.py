@@ -52,7 +52,7 @@ def receive(actor, location, **fields) -> Lot:
         "concentration_mg_per_ml": Decimal("50"),
         "volume_ml": Decimal("10"),
         "lot_number": "KX-1001",
-        "expiry_date": timezone.now().date() + timedelta(days=365),
+        "expiry_date": location.local_now().date() + timedelta(days=365),
         "supplier": "Midwest Pharma Supply",
         "invoice_number": "INV-77",
     }
@@ -101,7 +101,7 @@ def test_it_refuses_an_incomplete_or_expired_delivery_and_saves_nothing(nina, lo
             invoice_number="",
             volume_ml="0",
             concentration_mg_per_ml="50.0001",
-            expiry_date=timezone.now().date() - timedelta(days=1),
+            expiry_date=location.local_now().date() - timedelta(days=1),  # the location's day
         )
 
     errors = caught.value.message_dict
@@ -212,7 +212,7 @@ def test_it_refuses_a_dose_from_an_expired_lot(nina, location, patient):
         nina,
         location,
         received_at=timezone.now() - timedelta(days=90),
-        expiry_date=timezone.now().date() - timedelta(days=2),
+        expiry_date=location.local_now().date() - timedelta(days=2),
     )
     before = snapshot(old)
 

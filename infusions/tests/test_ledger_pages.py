@@ -261,7 +261,7 @@ def delivery(location, **fields) -> dict:
         "concentration_mg_per_ml": "50",
         "volume_ml": "20",
         "lot_number": "NEW-1",
-        "expiry_date": (timezone.now() + timedelta(days=400)).date().isoformat(),
+        "expiry_date": (location.local_now().date() + timedelta(days=400)).isoformat(),
         "supplier": "Midwest Pharma Supply",
         "invoice_number": "INV-900",
     } | fields
@@ -287,7 +287,7 @@ def test_receiving_a_delivery_books_the_lot_on_the_locations_clock(client, nina,
 
 def test_a_bad_delivery_shows_the_messages_by_the_fields_and_saves_nothing(client, nina, location):
     signed_in(client, nina)
-    expired = (timezone.now() - timedelta(days=3)).date().isoformat()
+    expired = (location.local_now().date() - timedelta(days=3)).isoformat()
 
     response = client.post(
         RECEIVE,

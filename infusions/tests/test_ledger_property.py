@@ -15,7 +15,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -177,7 +176,7 @@ def _receive(nina, location, lot_number: str, concentration: Decimal, volume: De
         concentration_mg_per_ml=concentration,
         volume_ml=volume,
         lot_number=lot_number,
-        expiry_date=timezone.now().date() + timedelta(days=730),
+        expiry_date=location.local_now().date() + timedelta(days=730),
         supplier="Supplier",
         invoice_number="INV",
     )

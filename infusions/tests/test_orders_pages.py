@@ -11,7 +11,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from conftest import PASSWORD
 from infusions.ledger import ledger_adjust, lot_receive
@@ -76,7 +75,7 @@ def lot(nina, session):
         concentration_mg_per_ml="50",
         volume_ml="10",
         lot_number="K-001",
-        expiry_date=timezone.now().date() + timedelta(days=365),
+        expiry_date=session.appointment.location.local_now().date() + timedelta(days=365),
         supplier="Hospira",
         invoice_number="INV-1",
     )
@@ -237,7 +236,7 @@ def test_the_administration_form_offers_usable_lots_and_other_clinicians(
         concentration_mg_per_ml="50",
         volume_ml="1",
         lot_number="EMPTY-1",
-        expiry_date=timezone.now().date() + timedelta(days=30),
+        expiry_date=infusing.appointment.location.local_now().date() + timedelta(days=30),
         supplier="Hospira",
         invoice_number="INV-2",
     )

@@ -25,8 +25,8 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import DateField, DateTimeField, F, Func, Q, QuerySet
-from django.db.models.functions import Cast, Now
+from django.db.models import DateField, DateTimeField, F, Func, Q, QuerySet, Value
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -99,8 +99,11 @@ def lot_list(request: HttpRequest) -> HttpResponse:
 
 def lots_in_stock(lots: QuerySet[Lot]) -> QuerySet[Lot]:
     """Lots with drug left that have not expired, by the date at their own location."""
+    # The application's clock, not the database's now(): the rows (lot_row) and every other
+    # date rule read timezone.now(), and the two clocks need not agree.
+    now = Value(timezone.now(), output_field=DateTimeField())
     local_today = Cast(
-        Func(F("location__time_zone"), Now(), function="timezone", output_field=DateTimeField()),
+        Func(F("location__time_zone"), now, function="timezone", output_field=DateTimeField()),
         output_field=DateField(),
     )
     return lots.alias(local_today=local_today).filter(
