@@ -24,6 +24,8 @@ from clinic.roles import Role
 from tests.services import SERVICE_CHECKS
 
 PASSWORD = "correct horse battery staple"
+# Moving the clock inside a test (tests/clock.py): every travel is undone when it ends.
+pytest_plugins = ["tests.clock"]
 TEST_NOW = "CHAIRSIDE_TEST_NOW"
 # Tests that start other processes (Celery workers) or drive a real browser: time-machine
 # moves only this process's clock, so those would see two different "nows".

@@ -505,6 +505,26 @@ PRE_INFUSION_FASTING_HOURS = env.int("PRE_INFUSION_FASTING_HOURS", 4, min_value=
 # The lowest modified Aldrete score (of 10) at which a patient may go home.
 DISCHARGE_MIN_ALDRETE = env.int("DISCHARGE_MIN_ALDRETE", 9, min_value=0, max_value=10)
 
+# --- Time guards at the chair (DOMAIN.md, "Time guards at the chair") ----------------------
+# Check-in on the appointment's local day only, and not more than this many minutes early.
+CHECK_IN_EARLY_MINUTES = env.int("CHECK_IN_EARLY_MINUTES", 60, min_value=0, max_value=720)
+# A patient may be marked a no-show this many minutes after the start at the earliest.
+NO_SHOW_GRACE_MINUTES = env.int("NO_SHOW_GRACE_MINUTES", 15, min_value=0, max_value=240)
+# A check-in, no-show or cancellation may be undone (by the same role, with a reason) for
+# this many minutes; 0 turns undo off.
+UNDO_MINUTES = env.int("UNDO_MINUTES", 15, min_value=0, max_value=240)
+# Ending an infusion more than this many minutes before its planned duration is "stopped
+# early" (with a reason) or needs a physician's acknowledgement.
+INFUSION_END_TOLERANCE_MINUTES = env.int(
+    "INFUSION_END_TOLERANCE_MINUTES", 5, min_value=0, max_value=60
+)
+# Least time in recovery before discharge, unless a physician overrides it with a reason.
+MIN_RECOVERY_MINUTES = env.int("MIN_RECOVERY_MINUTES", 30, min_value=0, max_value=480)
+# Questionnaires count as "before this infusion" when taken this many hours before it at most.
+PRE_INFUSION_QUESTIONNAIRE_HOURS = env.int(
+    "PRE_INFUSION_QUESTIONNAIRE_HOURS", 72, min_value=1, max_value=336
+)
+
 # --- Outcomes (patients.outcomes) ---------------------------------------------------------
 # A rise of at least this many points since the previous score counts as "worsened" (a
 # prompt to offer a booster); keys are questionnaire instruments.

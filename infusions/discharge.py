@@ -21,12 +21,14 @@ state move, and the appointment goes from recovering to discharged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from clinic.audit import Action, audit_record
 from clinic.cosign import cosigner_errors
@@ -45,7 +47,7 @@ from infusions.models import (
 from infusions.orders import current_order
 from patients.followups import followup_checkin_enqueue
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.services import appointment_next_statuses, appointment_set_status
+from scheduling.services import appointment_follow_session
 
 State = InfusionSessionState
 
@@ -260,16 +262,16 @@ def discharge_sign(
             "Give the patient the written after-care instructions (print the after-care "
             "sheet) and go through them, then tick this."
         ]
-    unresolved = unresolved_alerts(current)
+    reasons = physician_review_reasons(current)
     physician_note = (physician_note or "").strip()
-    if unresolved:
+    if reasons:
         _check_physician(
             errors,
             actor=actor,
             physician=physician,
             password=physician_password,
             note=physician_note,
-            unresolved=unresolved,
+            reasons=reasons,
             request=request,
         )
     else:
@@ -294,7 +296,7 @@ def discharge_sign(
         action=Action.CREATE,
         target=discharge,
         summary=f"signed the discharge checklist for patient {appointment.patient.public_id}"
-        + (" with a physician's note on an unresolved alert" if physician_note else ""),
+        + (" with a physician's note" if physician_note else ""),
         request=request,
     )
     if current.state == State.RECOVERING:
@@ -358,19 +360,17 @@ def _check_physician(
     physician: User | None,
     password: str,
     note: str,
-    unresolved: list[UnresolvedAlert],
+    reasons: list[str],
     request: HttpRequest | None,
 ) -> None:
-    what = "; ".join(item.message for item in unresolved)
+    what = " ".join(reasons)
     if physician is None:
         errors["physician"] = [
-            f"An alert is still unresolved ({what}): a physician must review it and write a "
-            "note before the patient goes home. Choose the physician."
+            f"{what} A physician must review it and write a note before the patient goes "
+            "home. Choose the physician."
         ]
     elif not user_can(physician, Capability.SIGN_MEDICAL_ORDERS):
-        errors["physician"] = [
-            f"{physician} cannot write the note on an unresolved alert: choose a physician."
-        ]
+        errors["physician"] = [f"{physician} cannot write this note: choose a physician."]
     elif physician.pk != actor.pk:
         for field, messages in cosigner_errors(
             actor=actor,
@@ -378,16 +378,53 @@ def _check_physician(
             password=password,
             capability=Capability.SIGN_MEDICAL_ORDERS,
             field="physician",
-            what="reviewed the unresolved alert",
+            what="reviewed the discharge",
             who="a physician",
             request=request,
         ).items():
             errors.setdefault(field, []).extend(messages)
     if not note:
         errors["physician_note"] = [
-            "Write the physician's note: why the patient may go home although the value is "
-            "still outside the alert limits, and what they should do."
+            "Write the physician's note: why the patient may go home now, and what they should do."
         ]
+
+
+def physician_review_reasons(session: InfusionSession) -> list[str]:
+    """Why discharge needs a physician's note now, each a sentence; empty when it doesn't:
+    an alert still unresolved in the latest reading, or less recovery than
+    ``MIN_RECOVERY_MINUTES`` so far."""
+    reasons = [item.message for item in unresolved_alerts(session)]
+    shortfall = recovery_shortfall(session)
+    if shortfall:
+        reasons.append(shortfall)
+    return reasons
+
+
+def recovery_started_at(session: InfusionSession) -> datetime | None:
+    """When the patient went into recovery (or the infusion was stopped early), or None."""
+    change = (
+        session.state_changes.filter(to_state__in=DISCHARGE_STATES).order_by("at", "id").first()
+    )
+    return change.at if change else None
+
+
+def recovery_shortfall(session: InfusionSession, now: datetime | None = None) -> str:
+    """ "" once the patient has been in recovery for ``MIN_RECOVERY_MINUTES``; otherwise a
+    sentence saying how long so far and until when."""
+    minimum = settings.MIN_RECOVERY_MINUTES
+    started = recovery_started_at(session)
+    if started is None or minimum == 0:
+        return ""
+    now = now or timezone.now()
+    ready_at = started + timedelta(minutes=minimum)
+    if now >= ready_at:
+        return ""
+    minutes = int((now - started).total_seconds() // 60)
+    tz = session.appointment.location.tz
+    return (
+        f"The patient has been in recovery for {minutes} of the {minimum} minutes the clinic "
+        f"asks for (until {ready_at.astimezone(tz):%H:%M})."
+    )
 
 
 def _move_to_discharged(
@@ -404,13 +441,9 @@ def _discharge_appointment(
     actor: User, appointment: Appointment, request: HttpRequest | None
 ) -> None:
     """A stopped-early session stays as it is; its appointment (recovering) is done."""
-    if AppointmentStatus.DISCHARGED in appointment_next_statuses(appointment):
-        appointment_set_status(
-            actor=actor,
-            appointment=appointment,
-            status=AppointmentStatus.DISCHARGED,
-            request=request,
-        )
+    appointment_follow_session(
+        actor=actor, appointment=appointment, status=AppointmentStatus.DISCHARGED, request=request
+    )
 
 
 def _as_reading(reading: VitalsReading) -> vitals.Reading:

@@ -199,7 +199,7 @@ SESSION_STATE_SENTENCES: dict[str, str] = {
     InfusionSessionState.SCHEDULED: "Not checked in yet.",
     InfusionSessionState.CHECKED_IN: "Checked in: the pre-infusion checks come next.",
     InfusionSessionState.PRE_ASSESSMENT_PASSED: (
-        "Pre-assessment passed: ready to start the infusion."
+        "Pre-assessment passed: the infusion starts once the dose order is signed."
     ),
     InfusionSessionState.INFUSING: "The infusion is running.",
     InfusionSessionState.PAUSED: "The infusion is paused.",
@@ -251,8 +251,8 @@ class InfusionSession(models.Model):
 
     @property
     def state_sentence(self) -> str:
-        """Where the session stands, e.g. "Pre-assessment passed: ready to start the
-        infusion." (``SESSION_STATE_SENTENCES``)."""
+        """Where the session stands, e.g. "The infusion is running."
+        (``SESSION_STATE_SENTENCES``)."""
         return SESSION_STATE_SENTENCES[self.state]
 
 

@@ -23,7 +23,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -50,8 +49,6 @@ PREGNANT = frozenset({PregnancyStatus.PREGNANT, PregnancyStatus.TEST_POSITIVE})
 # A last meal "in the future" by up to this much is a clock difference, not an error.
 CLOCK_SKEW = timedelta(minutes=2)
 WEIGHT_PLACES = Decimal("0.1")
-# A pre-session questionnaire answered by link up to a day before still counts for the visit.
-PRE_SESSION_WINDOW = timedelta(hours=24)
 _TEXT_LIMITS = {"escort_name": 120, "escort_phone": 20}
 
 
@@ -141,7 +138,7 @@ def pre_assessment_record(
     assessment.updated_at = now
     created = assessment.pk is None
     assessment.save()
-    _link_todays_questionnaires(assessment, locked, now)
+    _link_questionnaires(assessment, locked, now)
     audit_record(
         actor=actor,
         action=Action.CREATE if created else Action.UPDATE,
@@ -313,8 +310,13 @@ def pre_assessment_checklist(session: InfusionSession) -> list[CheckItem]:
             "questionnaire",
             "Pre-session questionnaire",
             not missing,
-            detail="Completed today: "
-            + ", ".join(f"{q.short_name} {q.response.total}" for q in questionnaires if q.response)
+            detail="Completed before this infusion: "
+            + ", ".join(
+                f"{q.short_name} {q.response.total} "
+                f"({q.response.completed_at.astimezone(session.appointment.location.tz):%a %H:%M})"
+                for q in questionnaires
+                if q.response
+            )
             if not missing
             else "",
             todo=f"Ask the patient to complete: {', '.join(missing)} (does not stop the infusion)."
@@ -328,7 +330,8 @@ def pre_assessment_checklist(session: InfusionSession) -> list[CheckItem]:
 
 @dataclass(frozen=True)
 class PreSessionQuestionnaire:
-    """A questionnaire that fits the patient's conditions, and today's answers if any."""
+    """A questionnaire that fits the patient's conditions, and the answers that count for this
+    infusion, if any."""
 
     instrument: Instrument
     short_name: str
@@ -338,10 +341,10 @@ class PreSessionQuestionnaire:
 
 def pre_session_questionnaires(session: InfusionSession) -> list[PreSessionQuestionnaire]:
     """The questionnaires that fit the patient's conditions (as on the chart), each with
-    the latest one completed today, if any (one query)."""
+    the latest one that counts for this infusion, if any (one query)."""
     patient = session.appointment.patient
     todays = {}
-    for response in todays_questionnaires(session):
+    for response in questionnaires_before_infusion(session):
         todays.setdefault(response.instrument, response)
     result = []
     for instrument in instruments_for_conditions(patient.conditions):
@@ -357,23 +360,19 @@ def pre_session_questionnaires(session: InfusionSession) -> list[PreSessionQuest
     return result
 
 
-def todays_questionnaires(
+def questionnaires_before_infusion(
     session: InfusionSession, now: datetime | None = None
 ) -> list[QuestionnaireResponse]:
-    """The patient's questionnaires for this visit (newest first): every one completed today
-    at the location, and a pre-session one sent back in the day before (by link)."""
+    """The patient's questionnaires that count for this infusion (newest first): completed
+    within ``PRE_INFUSION_QUESTIONNAIRE_HOURS`` before the appointment's start, and not
+    after now (one taken at the chair after the start counts too)."""
     now = now or timezone.now()
-    location = session.appointment.location
-    start, end = _day_bounds(_local_day(now, location.tz), location.tz)
+    hours = timedelta(hours=settings.PRE_INFUSION_QUESTIONNAIRE_HOURS)
     return list(
         QuestionnaireResponse.objects.filter(
-            Q(completed_at__gte=start)
-            | Q(
-                context=QuestionnaireResponse.Context.PRE_SESSION,
-                completed_at__gte=now - PRE_SESSION_WINDOW,
-            ),
             patient=session.appointment.patient,
-            completed_at__lt=end,
+            completed_at__gte=session.appointment.starts_at - hours,
+            completed_at__lte=now,
         ).order_by("-completed_at", "-id")
     )
 
@@ -623,16 +622,10 @@ def _local_day(moment: datetime, tz: Any) -> date:
     return moment.astimezone(tz).date()
 
 
-def _day_bounds(day: date, tz: Any) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    return start, end
-
-
-def _link_todays_questionnaires(
+def _link_questionnaires(
     assessment: PreAssessment, session: InfusionSession, now: datetime
 ) -> None:
-    """Link today's questionnaires (pre-session ones and any completed today)."""
-    todays = todays_questionnaires(session, now)
-    if todays:
-        assessment.questionnaires.add(*todays)
+    """Link the questionnaires that count for this infusion."""
+    counted = questionnaires_before_infusion(session, now)
+    if counted:
+        assessment.questionnaires.add(*counted)

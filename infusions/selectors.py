@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import Http404
 
 from clinic.permissions import Capability, require, user_can
-from infusions.models import InfusionSession, Lot
+from infusions.models import DoseOrder, InfusionSession, Lot
 from infusions.orders import DoseHistoryEntry, dose_history
 from patients.models import Patient
 
@@ -82,3 +82,18 @@ def sessions_of_patient(user: Any, patient: Patient) -> list[PatientSession]:
         return []
     doses = {entry.session.pk: entry for entry in dose_history(patient)}
     return [PatientSession(session=session, dose=doses.get(session.pk)) for session in sessions]
+
+
+def with_session_state(appointments: QuerySet) -> QuerySet:
+    """``appointments`` annotated with their infusion session's ``session_state`` (None
+    without a session) and ``session_has_order`` (a signed dose order no later one
+    replaces), in the same query: the day board says where each infusion is and offers
+    "Start infusion" only when the session may start."""
+    return appointments.annotate(
+        session_state=F("infusion_session__state"),
+        session_has_order=Exists(
+            DoseOrder.objects.filter(
+                session__appointment_id=OuterRef("pk"), replaced_by__isnull=True
+            )
+        ),
+    )

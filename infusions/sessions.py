@@ -12,18 +12,30 @@ what is possible next, and changes nothing. Passing the pre-assessment and start
 infusion also need the patient's current consent signed and a current screening approval.
 Checking in is front-desk work; every other move is clinical (``RECORD_CLINICAL``).
 
-The appointment's status follows the session where a matching status exists and the
-appointment may legally move there (``scheduling.services.appointment_set_status``):
+The session owns the clinical state of its appointment. The day board and the appointment
+API move an infusion appointment through ``AppointmentSessions`` (registered with
+``scheduling.session_owner``), which makes the matching session move here; the appointment
+then follows (``scheduling.services.appointment_follow_session``):
 
     checked in → checked_in;  infusing → infusing;  stopped early while infusing → recovering
     (the patient is observed before going home);  recovering → recovering;
-    discharged → discharged.
+    discharged → discharged;  not started → cancelled, freeing the chair (no message).
+
+A deferred trigger in the database refuses, at commit, an appointment whose status disagrees
+with its session (migration 0007). Every move checks the clock: check-in on the
+appointment's local day and not too early (the appointment's own guard), and an IV infusion
+ended before its planned duration less ``INFUSION_END_TOLERANCE_MINUTES`` only as "stopped
+early" with a reason, or by a physician who gives one. A check-in may be undone for a few
+minutes (``session_undo_check_in``, through ``scheduling.services.appointment_undo``).
 
 Every move is a ``SessionStateChange`` row and an audit event (patient by ``public_id`` only).
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -44,8 +56,9 @@ from patients.services.screening import course_scheduling_allowed
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import (
     INFUSION_KINDS,
-    appointment_next_statuses,
-    appointment_set_status,
+    appointment_follow_session,
+    appointment_move_problems,
+    require_status_permission,
 )
 
 State = InfusionSessionState
@@ -151,6 +164,7 @@ def session_transition(
     if target in GATED_STATES:
         _refuse_unless_cleared(appointment, target)
     _refuse_unless_ready(current, previous, target)
+    _refuse_untimely(actor, current, previous, target, appointment, reason)
 
     now = timezone.now()
     current.state = target
@@ -168,7 +182,7 @@ def session_transition(
     SessionStateChange.objects.create(
         session=current, from_state=previous, to_state=target, at=now, by=actor, reason=reason
     )
-    _keep_appointment_in_step(actor, appointment, target, request)
+    _keep_appointment_in_step(actor, appointment, target, reason, request)
     audit_record(
         actor=actor,
         action=Action.UPDATE,
@@ -269,19 +283,220 @@ def _refuse_unless_ready(session: InfusionSession, previous: State, target: Stat
         raise ValidationError({"state": [f"The session can't {step} yet. " + " ".join(problems)]})
 
 
+def _refuse_untimely(
+    actor: User,
+    session: InfusionSession,
+    previous: State,
+    target: State,
+    appointment: Appointment,
+    reason: str,
+) -> None:
+    """The clock: the appointment's own guards for the status the move brings it to
+    (check-in on the right day, not too early), and an infusion ended before its planned
+    duration (less ``INFUSION_END_TOLERANCE_MINUTES``) only as "stopped early" with a reason,
+    or by a physician who says why."""
+    status = APPOINTMENT_STATUS_FOR.get(target)
+    if status is not None and appointment.status != status:
+        problems = appointment_move_problems(appointment, status)
+        if problems:
+            raise ValidationError({"state": problems})
+    if target != State.RECOVERING or previous != State.INFUSING:
+        return
+    planned = planned_infusion_minutes(session)
+    if planned is None:
+        return
+    run = infusion_minutes_run(session)
+    if run >= planned - settings.INFUSION_END_TOLERANCE_MINUTES:
+        return
+    if user_can(actor, Capability.SIGN_MEDICAL_ORDERS) and reason:
+        return
+    ran = f"The infusion has run {run} of its planned {planned} minutes."
+    if user_can(actor, Capability.SIGN_MEDICAL_ORDERS):
+        raise ValidationError(
+            {"reason": [f"{ran} Say why it ends early: your reason is recorded with the move."]}
+        )
+    raise ValidationError(
+        {
+            "state": [
+                f"{ran} To end it now, stop it early with a reason, or ask a physician to "
+                "end it with theirs."
+            ]
+        }
+    )
+
+
+def planned_infusion_minutes(session: InfusionSession) -> int | None:
+    """The current dose order's duration for an IV infusion, or None (no order, no
+    duration, another route)."""
+    from infusions.models import DoseRoute
+    from infusions.orders import current_order
+
+    order = current_order(session)
+    if order is None or order.route != DoseRoute.IV_INFUSION or not order.duration_minutes:
+        return None
+    return order.duration_minutes
+
+
+def infusion_minutes_run(session: InfusionSession, now: datetime | None = None) -> int:
+    """Whole minutes the infusion has been running, pauses left out (one query)."""
+    now = now or timezone.now()
+    running = timedelta()
+    since: datetime | None = None
+    for change in SessionStateChange.objects.filter(session=session).order_by("at", "id"):
+        if change.to_state == State.INFUSING and since is None:
+            since = change.at
+        elif change.to_state != State.INFUSING and since is not None:
+            running += change.at - since
+            since = None
+    if since is not None:
+        running += now - since
+    return int(running.total_seconds() // 60)
+
+
+# --- Undo ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_undo_check_in(
+    *, actor: User, appointment: Appointment, reason: str, request: HttpRequest | None = None
+) -> InfusionSession:
+    """Take a checked-in session back to scheduled, and its appointment back to booked.
+
+    ``scheduling.services.appointment_undo`` calls this once it has checked the undo is
+    allowed (time, role, reason); here the session must not have moved on."""
+    locked = _locked_appointment(appointment)
+    session = InfusionSession.objects.select_for_update().filter(appointment=locked).first()
+    if session is None or session.state != State.CHECKED_IN:
+        state = State(session.state).label.lower() if session else "not open"
+        raise ValidationError(
+            {
+                "status": [
+                    f"The infusion session has moved on (now: {state}), so the check-in can't "
+                    "be undone: mark the session not started with a reason instead."
+                ]
+            }
+        )
+    now = timezone.now()
+    session.state = State.SCHEDULED
+    session.save(update_fields=["state"])
+    SessionStateChange.objects.create(
+        session=session,
+        from_state=State.CHECKED_IN,
+        to_state=State.SCHEDULED,
+        at=now,
+        by=actor,
+        reason=reason,
+    )
+    appointment_follow_session(
+        actor=actor,
+        appointment=locked,
+        status=AppointmentStatus.BOOKED,
+        reason=reason,
+        undo=True,
+        request=request,
+    )
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        target=session,
+        summary=f"undid the check-in of the infusion session for patient "
+        f"{locked.patient.public_id} with a reason",
+        request=request,
+    )
+    return session
+
+
+class AppointmentSessions:
+    """The session owner ``scheduling`` asks to move an infusion appointment
+    (``scheduling.session_owner``): each appointment status is the session move that
+    leads to it, made by ``session_transition`` with all its checks."""
+
+    # The session move each appointment status asks for.
+    STATE_FOR = {
+        AppointmentStatus.CHECKED_IN: State.CHECKED_IN,
+        AppointmentStatus.INFUSING: State.INFUSING,
+        AppointmentStatus.RECOVERING: State.RECOVERING,
+        AppointmentStatus.DISCHARGED: State.DISCHARGED,
+    }
+
+    def move(
+        self,
+        *,
+        actor: User | None,
+        appointment: Appointment,
+        status: AppointmentStatus,
+        reason: str,
+        request: HttpRequest | None,
+    ) -> None:
+        if actor is None:
+            raise ValidationError(
+                {"status": ["Only staff record a patient's visit: ask the front desk."]}
+            )
+        require_status_permission(actor, appointment, status)
+        target = self.STATE_FOR[AppointmentStatus(status)]
+        session = (
+            session_for_appointment(appointment=appointment, actor=actor, request=request)
+            if target == State.CHECKED_IN
+            else InfusionSession.objects.filter(appointment=appointment).first()
+        )
+        if session is None:
+            raise ValidationError(
+                {"status": ["The patient hasn't checked in yet: check them in first."]}
+            )
+        if target == State.DISCHARGED and session.state in (State.RECOVERING, State.STOPPED_EARLY):
+            raise ValidationError(
+                {
+                    "status": [
+                        "Discharge is the checklist on the infusion session: sign it there "
+                        "when the patient is ready to go home."
+                    ]
+                }
+            )
+        try:
+            session_transition(
+                actor=actor, session=session, to_state=target, reason=reason, request=request
+            )
+        except ValidationError as error:
+            raise ValidationError({"status": error.messages}) from None
+
+    def undo_check_in(
+        self,
+        *,
+        actor: User,
+        appointment: Appointment,
+        reason: str,
+        request: HttpRequest | None,
+    ) -> None:
+        session_undo_check_in(actor=actor, appointment=appointment, reason=reason, request=request)
+
+
 # --- The appointment -------------------------------------------------------------------------
 
 
 def _keep_appointment_in_step(
-    actor: User, appointment: Appointment, target: State, request: HttpRequest | None
+    actor: User,
+    appointment: Appointment,
+    target: State,
+    reason: str,
+    request: HttpRequest | None,
 ) -> None:
-    """Move the appointment to the status matching ``target`` when it may legally go there
-    next; when it is there already (the day board moved it) or can't, leave it alone."""
-    status = APPOINTMENT_STATUS_FOR.get(target)
-    if status is None or status not in appointment_next_statuses(appointment):
-        return
+    """Bring the appointment to the status matching ``target``: the session owns the
+    appointment's clinical state, so the two never disagree (a deferred trigger in the
+    database refuses a commit where they do). A session not started frees the chair: its
+    appointment is cancelled with the reason, unless it is a no-show or cancelled already."""
+    if target == State.NOT_STARTED:
+        if appointment.status in _CLOSED_APPOINTMENT:
+            return
+        status, reason = AppointmentStatus.CANCELLED, f"Infusion not started: {reason}"
+        reason = reason[: Appointment._meta.get_field("cancel_reason").max_length]
+    else:
+        status = APPOINTMENT_STATUS_FOR.get(target)
+        if status is None:
+            return
     try:
-        appointment_set_status(actor=actor, appointment=appointment, status=status, request=request)
+        appointment_follow_session(
+            actor=actor, appointment=appointment, status=status, reason=reason, request=request
+        )
     except ValidationError as error:
         raise ValidationError({"state": error.messages}) from None
 

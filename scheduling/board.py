@@ -30,14 +30,21 @@ from clinic.models import Chair, Closure, Location, User
 from clinic.permissions import Capability, user_can
 from clinic.selectors import DayHours, location_hours_on, locations_visible_to
 from infusions.flowsheet import with_open_alerts
+from infusions.selectors import with_session_state
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
 from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors import appointments_visible_to
 from scheduling.services import (
     INFUSION_KINDS,
+    UNDOABLE_STATUSES,
     appointment_next_statuses,
+    last_status_change,
     require_status_permission,
+    undo_deadline,
+    undo_refusal,
+    untimely_refusal,
+    with_last_status_change,
 )
 
 Status = AppointmentStatus
@@ -62,13 +69,26 @@ ACTIONS: dict[str, BoardAction] = {
     action.slug: action
     for action in (
         BoardAction("check-in", "Check in", Status.CHECKED_IN, "primary"),
-        BoardAction("no-show", "Mark no-show", Status.NO_SHOW, "outline-danger"),
+        BoardAction("no-show", "No-show…", Status.NO_SHOW, "outline-secondary"),
         BoardAction("start-infusion", "Start infusion", Status.INFUSING, "primary"),
         BoardAction("recovery", "Move to recovery", Status.RECOVERING, "primary"),
         BoardAction("discharge", "Discharge", Status.DISCHARGED, "success"),
     )
 }
 _ACTION_FOR_STATUS = {action.status: action for action in ACTIONS.values()}
+# What the board says of an infusion session in each state: where it is and the next step.
+SESSION_STEP = {
+    "scheduled": "Next: check in",
+    "checked_in": "Next: pre-infusion checks",
+    "pre_assessment_passed": "Checks passed · next: the dose order",
+    "infusing": "Infusion running · next: recovery",
+    "paused": "Infusion paused",
+    "recovering": "Recovering · next: discharge checklist",
+    "stopped_early": "Stopped early · next: discharge checklist",
+    "discharged": "Gone home",
+    "not_started": "Not started",
+}
+READY_TO_START = "Checks passed · ready to start"
 
 
 # --- One appointment -----------------------------------------------------------------------
@@ -92,6 +112,10 @@ class BoardEntry:
     open_alerts: int = 0
     session_id: uuid.UUID | None = None
     sees_clinical: bool = False
+    # The infusion session's state and next step, in words (infusions only).
+    session_step: str = ""
+    # Until when ``user`` may undo the last check-in, no-show or cancellation (None: not).
+    undo_until: datetime | None = None
 
     @property
     def attending(self) -> bool:
@@ -120,6 +144,17 @@ def board_entry(appointment: Appointment, user: Any) -> BoardEntry:
     tz = appointment.location.tz
     next_statuses = appointment_next_statuses(appointment)
     can_book = user_can(user, Capability.BOOK_APPOINTMENTS)
+    infusion = appointment.appointment_type.kind in INFUSION_KINDS
+    session_state = getattr(appointment, "session_state", None) or "scheduled"
+    undo_until = None
+    # A check-in is undone through the session, and only while nothing else has happened.
+    undoable = (
+        not infusion or appointment.status != Status.CHECKED_IN or (session_state == "checked_in")
+    )
+    if can_book and undoable and appointment.status in UNDOABLE_STATUSES:
+        change = last_status_change(appointment)
+        if change is not None and not undo_refusal(user, appointment, change):
+            undo_until = undo_deadline(change).astimezone(tz)
     return BoardEntry(
         appointment=appointment,
         local_start=appointment.starts_at.astimezone(tz),
@@ -128,14 +163,48 @@ def board_entry(appointment: Appointment, user: Any) -> BoardEntry:
         actions=tuple(
             _ACTION_FOR_STATUS[status]
             for status in next_statuses
-            if status in _ACTION_FOR_STATUS and _may_set(user, appointment, status)
+            if status in _ACTION_FOR_STATUS
+            and _may_set(user, appointment, status)
+            and _offered(appointment, status, infusion, session_state)
         ),
         can_cancel=can_book and Status.CANCELLED in next_statuses,
         can_reschedule=can_book and appointment.status == Status.BOOKED,
         open_alerts=getattr(appointment, "open_alert_count", 0),
         session_id=getattr(appointment, "session_public_id", None),
         sees_clinical=user_can(user, Capability.VIEW_CLINICAL),
+        session_step=_session_step(appointment, session_state) if infusion else "",
+        undo_until=undo_until,
     )
+
+
+def _offered(appointment: Appointment, status: Status, infusion: bool, session_state: str) -> bool:
+    """Whether the board offers the move at all: a no-show only once the grace period after
+    the start is over; for an infusion, "Start infusion" only when its session may start
+    (checks passed, a signed dose order) and no discharge button (the checklist is on the
+    session)."""
+    if status in (Status.CHECKED_IN, Status.NO_SHOW):
+        # Check-in on the day (not too early), a no-show after the grace period: the clock's
+        # rules, so the board never offers a press that can only be refused.
+        return not untimely_refusal(appointment, status)
+    if not infusion:
+        return True
+    if status == Status.INFUSING:
+        return session_state == "pre_assessment_passed" and bool(
+            getattr(appointment, "session_has_order", False)
+        )
+    if status == Status.RECOVERING:
+        return session_state == "infusing"
+    return status != Status.DISCHARGED
+
+
+def _session_step(appointment: Appointment, session_state: str) -> str:
+    if session_state == "pre_assessment_passed" and getattr(
+        appointment, "session_has_order", False
+    ):
+        return READY_TO_START
+    if appointment.status in NON_BLOCKING_STATUSES and session_state == "scheduled":
+        return ""
+    return SESSION_STEP.get(session_state, "")
 
 
 def _may_set(user: Any, appointment: Appointment, status: Status) -> bool:
@@ -187,10 +256,16 @@ def _with_hours(location: Location, first: date, last: date) -> None:
     )
 
 
+def for_the_board(appointments: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    """``appointments`` with what their cards show, in the same query: open alerts, the
+    infusion session's state, the latest status change (for "Undo")."""
+    return with_last_status_change(with_session_state(with_open_alerts(appointments)))
+
+
 def _appointments(user: Any, location: Location, first: date, last: date) -> list[Appointment]:
     starts, ends = local_day_bounds(location, first, last)
     return list(
-        with_open_alerts(appointments_visible_to(user))
+        for_the_board(appointments_visible_to(user))
         .filter(location=location, starts_at__gte=starts, starts_at__lt=ends)
         .order_by("starts_at", "id")
     )

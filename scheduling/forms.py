@@ -198,6 +198,25 @@ class CancelForm(forms.Form):
     )
 
 
+class UndoForm(forms.Form):
+    # Whether a reason was given is the service's rule: its message appears under the field.
+    reason = forms.CharField(
+        label="Why undo it",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"required": True, "autocomplete": "off"}),
+        help_text="Required. Kept with the appointment's history, e.g. “pressed by mistake”.",
+    )
+
+
+class NoShowForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, the patient did not come",
+        required=False,
+        help_text="The time is freed and offered to the waitlist.",
+    )
+
+
 class RescheduleRangeForm(forms.Form):
     """Which days the reschedule page lists free times for (a GET form)."""
 

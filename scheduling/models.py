@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q, Value
@@ -262,6 +262,42 @@ class Appointment(models.Model):
     @property
     def is_blocking(self) -> bool:
         return self.status not in NON_BLOCKING_STATUSES
+
+
+class AppointmentStatusChange(models.Model):
+    """One move of an appointment's status, by whom (None: the patient online or the
+    system) and why: when and by whom a patient was checked in, marked a no-show or
+    cancelled, so the move can be undone for a short while (``appointment_undo``).
+
+    Append-only: ``scheduling.services`` creates these; a trigger (migration 0003) refuses
+    UPDATE and DELETE. An undo is a new row marked ``undo``.
+    """
+
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=20, choices=AppointmentStatus.choices)
+    to_status = models.CharField(max_length=20, choices=AppointmentStatus.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The roles ``by`` held at the time: the undo is for someone in the same role.
+    by_roles = ArrayField(models.CharField(max_length=30), default=list, blank=True)
+    reason = models.TextField(blank=True)
+    undo = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["appointment", "at"], name="appointment_status_change_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(undo=False) | ~Q(reason=""), name="appointment_undo_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
 
 
 class WaitlistEntry(models.Model):

@@ -39,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -61,14 +61,17 @@ from scheduling.messages import (
 )
 from scheduling.models import (
     BLOCKING,
+    NON_BLOCKING_STATUSES,
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    AppointmentStatusChange,
     AppointmentType,
     StaffShift,
     TreatmentCourse,
     WaitlistEntry,
 )
+from scheduling.session_owner import session_owner
 
 Errors = dict[str, list[str]]
 Status = AppointmentStatus
@@ -91,6 +94,12 @@ _WRITE_ATTEMPTS = 3
 _DEADLOCK_DETECTED = "40P01"
 
 TERMINAL_STATUSES = frozenset({Status.DISCHARGED, Status.NO_SHOW, Status.CANCELLED})
+# What an infusion's session moves (``scheduling.session_owner``), not the booking.
+SESSION_OWNED_STATUSES = frozenset(
+    {Status.CHECKED_IN, Status.INFUSING, Status.RECOVERING, Status.DISCHARGED}
+)
+# Moves that may be undone for ``UNDO_MINUTES`` (``appointment_undo``).
+UNDOABLE_STATUSES = frozenset({Status.CHECKED_IN, Status.NO_SHOW, Status.CANCELLED})
 # Where an appointment may go next. Every active appointment may also be cancelled (with a
 # reason, through ``appointment_cancel``).
 _INFUSION_FLOW: dict[str, tuple[Status, ...]] = {
@@ -293,35 +302,16 @@ def appointment_cancel(
 ) -> Appointment:
     """Cancel an active appointment, saying why; its time blocks nothing from then on. If it
     was still to come, the first waitlisted patient who fits is offered the freed time.
-    ``actor=None`` is the patient (through a manage link) or the system."""
+    ``actor=None`` is the patient (through a manage link) or the system.
+
+    An infusion whose patient has checked in is no longer the booking's to cancel: its
+    session decides (undo the check-in, or mark the session not started with a reason)."""
     _require(actor, Capability.BOOK_APPOINTMENTS)
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise ValidationError(
-            {"reason": ["Say why the appointment is cancelled, for example “patient unwell”."]}
-        )
-    if len(reason) > CANCEL_REASON_MAX_LENGTH:
-        raise ValidationError(
-            {
-                "reason": [
-                    f"Keep the reason to {CANCEL_REASON_MAX_LENGTH} characters "
-                    f"(it has {len(reason)})."
-                ]
-            }
-        )
+    reason = _cancel_reason(reason)
     current = _locked(appointment)
     _refuse_transition(current, Status.CANCELLED)
-    current.status = Status.CANCELLED
-    current.cancel_reason = reason
-    current.save(update_fields=["status", "cancel_reason", "updated_at"])
+    _record_status(actor, current, Status.CANCELLED, reason, request, cancel_reason=reason)
     _copy_fields(current, appointment)
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE,
-        target=current,
-        summary=f"cancelled for patient {current.patient.public_id}: changed status, cancel_reason",
-        request=request,
-    )
     appointment_change_enqueue(current, kind=CANCELLED, base_url=message_base_url(request))
     _offer_freed_time(current, actor=actor, request=request)
     return current
@@ -340,41 +330,320 @@ def appointment_set_status(
     (a consultation or follow-up goes checked in → discharged), or booked → no-show; any
     active appointment may be cancelled, with ``reason`` (see ``appointment_cancel``).
 
-    An illegal move is refused with the reason. Starting an infusion also needs the
-    patient's consent on file. A no-show still to come frees its time for the waitlist."""
-    try:
-        status = Status(status)
-    except ValueError:
-        choices = ", ".join(_label(choice) for choice in Status)
-        raise ValidationError(
-            {"status": [f"“{status}” is not an appointment status: use one of {choices}."]}
-        ) from None
+    An infusion or booster is moved by its infusion session, which owns its clinical state:
+    check-in, start, recovery and discharge go through the session's services
+    (``scheduling.session_owner``), whatever asked for them (the board, the API), so the
+    pre-infusion checks, the dose order and the discharge checklist can't be skipped and the
+    appointment follows the session.
+
+    An illegal or untimely move is refused with the reason: check-in only on the local day
+    and ``CHECK_IN_EARLY_MINUTES`` before the start at the earliest; a no-show only from
+    ``NO_SHOW_GRACE_MINUTES`` after the start. A no-show still to come frees its time for
+    the waitlist."""
+    status = _status(status)
     if status == Status.CANCELLED:
         return appointment_cancel(
             actor=actor, appointment=appointment, reason=reason, request=request
         )
+    if _is_infusion(appointment.appointment_type) and status in SESSION_OWNED_STATUSES:
+        session_owner().move(
+            actor=actor, appointment=appointment, status=status, reason=reason, request=request
+        )
+        appointment.refresh_from_db()
+        return appointment
     require_status_permission(actor, appointment, status)
     current = _locked(appointment)
     _refuse_transition(current, status)
-    if status == Status.INFUSING:
-        allowed, why = infusion_start_allowed(current.patient)
-        if not allowed:
-            raise ValidationError({"status": [f"The infusion can't start: {why}"]})
+    _refuse_untimely(current, status)
+    _record_status(actor, current, status, reason, request)
+    _copy_fields(current, appointment)
+    if status == Status.NO_SHOW:
+        _offer_freed_time(current, actor=actor, request=request)
+    return current
+
+
+@transaction.atomic
+def appointment_follow_session(
+    *,
+    actor: User,
+    appointment: Appointment,
+    status: str,
+    reason: str = "",
+    undo: bool = False,
+    request: HttpRequest | None = None,
+) -> Appointment:
+    """Bring an infusion appointment to the ``status`` its session has just reached. Only
+    ``infusions.sessions`` calls this, after moving the session in the same transaction.
+
+    ``cancelled`` (a session not started) frees the chair without telling the patient, who
+    is at the clinic; ``booked`` is the undo of a check-in (``appointment_undo``)."""
+    status = _status(status)
+    current = _locked(appointment)
+    if current.status == status:
+        return current
+    if status not in (Status.CANCELLED, Status.BOOKED):
+        _refuse_transition(current, status)
+        _refuse_untimely(current, status)
+    _record_status(
+        actor,
+        current,
+        status,
+        reason,
+        request,
+        cancel_reason=_cancel_reason(reason) if status == Status.CANCELLED else None,
+        undo=undo,
+    )
+    _copy_fields(current, appointment)
+    return current
+
+
+def appointment_move_problems(appointment: Appointment, status: str) -> list[str]:
+    """Why ``appointment`` may not move to ``status`` now (empty when it may): the status
+    graph and the clock. The session asks before it moves, so a refusal changes nothing."""
+    status = _status(status)
+    if status not in appointment_next_statuses(appointment) and status != appointment.status:
+        return [_transition_refusal(appointment, status)]
+    refusal = untimely_refusal(appointment, status)
+    return [refusal] if refusal else []
+
+
+# --- Undo ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def appointment_undo(
+    *,
+    actor: User,
+    appointment: Appointment,
+    reason: str,
+    request: HttpRequest | None = None,
+) -> Appointment:
+    """Undo the appointment's last check-in, no-show or cancellation, within
+    ``UNDO_MINUTES`` of it, by someone holding a role of the person who made it, saying why.
+
+    The appointment goes back to booked. An infusion's session goes back from checked in to
+    scheduled (not once its pre-assessment is passed). After a no-show or a cancellation the
+    time is taken back only if it is still free: a waitlist offer nobody has answered is
+    withdrawn; one that was taken up keeps the time, and the undo is refused."""
+    require(actor, Capability.BOOK_APPOINTMENTS)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError(
+            {"reason": ["Say why the change is undone, for example “pressed by mistake”."]}
+        )
+    current = _locked(appointment)
+    change = undoable_change(current)
+    refusal = _undo_refusal(actor, current, change)
+    if refusal:
+        raise ValidationError({"status": [refusal]})
+    assert change is not None  # noqa: S101 - _undo_refusal said so
+    if change.to_status == Status.CHECKED_IN and _is_infusion(current.appointment_type):
+        session_owner().undo_check_in(
+            actor=actor, appointment=current, reason=reason, request=request
+        )
+        current = _locked(current)
+    else:
+        if change.to_status in NON_BLOCKING_STATUSES:
+            _lock_bookings(location_id=current.location_id, patient_id=current.patient_id)
+            _refuse_if_clinician_taken(current)
+            _withdraw_offers(current, actor=actor, request=request)
+        try:
+            _record_status(actor, current, Status.BOOKED, reason, request, undo=True)
+        except SlotTaken:
+            raise ValidationError(
+                {
+                    "status": [
+                        "The time has been booked for someone else since, so it can't be "
+                        "taken back: book the patient at another time."
+                    ]
+                }
+            ) from None
+    _copy_fields(current, appointment)
+    return current
+
+
+def undoable_change(appointment: Appointment) -> AppointmentStatusChange | None:
+    """The appointment's latest status change if it is a check-in, no-show or cancellation
+    that has not been undone; whether it may still be undone, and by whom, is
+    ``undo_refusal``'s to say. No query when the appointment came through
+    ``with_last_status_change``."""
+    if appointment.status not in UNDOABLE_STATUSES:
+        return None
+    change = last_status_change(appointment)
+    if change is None or change.to_status != appointment.status or change.undo:
+        return None
+    return change
+
+
+def last_status_change(appointment: Appointment) -> AppointmentStatusChange | None:
+    """The latest status change of ``appointment`` (the annotation of
+    ``with_last_status_change`` when it has one, else one query)."""
+    if hasattr(appointment, "last_change_at"):
+        if appointment.last_change_at is None:
+            return None
+        return AppointmentStatusChange(
+            appointment=appointment,
+            to_status=appointment.last_change_to,
+            at=appointment.last_change_at,
+            by_id=appointment.last_change_by_id,
+            by_roles=appointment.last_change_by_roles or [],
+            undo=appointment.last_change_undo,
+        )
+    return (
+        AppointmentStatusChange.objects.filter(appointment=appointment)
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
+def with_last_status_change(appointments: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    """``appointments`` annotated with their latest status change, in the same query: for
+    the board, which offers "Undo" for a few minutes after a check-in, no-show or cancel."""
+    latest = AppointmentStatusChange.objects.filter(appointment=OuterRef("pk")).order_by(
+        "-at", "-id"
+    )
+    return appointments.annotate(
+        **{
+            f"last_change_{name}": Subquery(latest.values(field)[:1])
+            for name, field in {
+                "at": "at",
+                "to": "to_status",
+                "by_id": "by_id",
+                "by_roles": "by_roles",
+                "undo": "undo",
+            }.items()
+        }
+    )
+
+
+def undo_refusal(
+    user: Any, appointment: Appointment, change: AppointmentStatusChange | None
+) -> str:
+    """Why ``user`` may not undo ``change``, the appointment's latest move, now ("" when they
+    may): only a check-in, no-show or cancellation not undone yet, within ``UNDO_MINUTES``,
+    by someone holding a role of the person who made it."""
+    if change is None or change.to_status != appointment.status or change.undo:
+        change = None
+    return _undo_refusal(user, appointment, change)
+
+
+def undo_deadline(change: AppointmentStatusChange) -> datetime:
+    return change.at + timedelta(minutes=settings.UNDO_MINUTES)
+
+
+def _undo_refusal(
+    user: Any, appointment: Appointment, change: AppointmentStatusChange | None
+) -> str:
+    if change is None or appointment.status not in UNDOABLE_STATUSES:
+        return (
+            f"This appointment is {_label(appointment.status)}: only a check-in, a no-show or "
+            "a cancellation can be undone, and only the latest one."
+        )
+    if not user_can(user, Capability.BOOK_APPOINTMENTS):
+        return "You may not change appointments."
+    minutes = settings.UNDO_MINUTES
+    if timezone.now() > undo_deadline(change):
+        return (
+            f"It was {_label(change.to_status)} more than {minutes} minutes ago, so it can't be "
+            "undone any more: book the patient again if needed."
+        )
+    if change.by_id is None:
+        return "The patient did this online: book a new appointment if they changed their mind."
+    if change.by_id != user.pk and not set(change.by_roles) & set(user.roles):
+        return (
+            "Only someone in the role of the person who made the change can undo it: ask "
+            "them, or a colleague in the same role."
+        )
+    return ""
+
+
+def _refuse_if_clinician_taken(appointment: Appointment) -> None:
+    """Taking a freed time back must not double-book its clinician: a physician holds one
+    consultation at a time, a nurse ``INFUSIONS_PER_NURSE`` infusions (the chair and the
+    patient are the database's to guard)."""
+    if appointment.clinician_id is None:
+        return
+    overlapping = (
+        Appointment.objects.filter(
+            BLOCKING,
+            clinician_id=appointment.clinician_id,
+            starts_at__lt=appointment.blocks_until,
+            blocks_until__gt=appointment.starts_at,
+        )
+        .exclude(pk=appointment.pk)
+        .count()
+    )
+    limit = settings.INFUSIONS_PER_NURSE if _is_infusion(appointment.appointment_type) else 1
+    if overlapping >= limit:
+        raise ValidationError(
+            {
+                "status": [
+                    "The time has been booked for someone else since, so it can't be "
+                    "taken back: book the patient at another time."
+                ]
+            }
+        )
+
+
+def _withdraw_offers(appointment: Appointment, *, actor: User, request: HttpRequest | None) -> None:
+    """Put waitlisted patients offered ``appointment``'s freed time back on the waitlist."""
+    for entry in WaitlistEntry.objects.select_for_update().filter(
+        offered_appointment=appointment, state=WaitlistEntry.State.OFFERED
+    ):
+        entry.state = WaitlistEntry.State.WAITING
+        entry.offered_appointment = None
+        entry.save(update_fields=["state", "offered_appointment"])
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            target=entry,
+            summary=f"withdrew the offer of a freed time from patient {entry.patient.public_id}:"
+            " changed state, offered_appointment",
+            request=request,
+        )
+
+
+def _record_status(
+    actor: User | None,
+    current: Appointment,
+    status: Status,
+    reason: str,
+    request: HttpRequest | None,
+    *,
+    cancel_reason: str | None = None,
+    undo: bool = False,
+) -> None:
+    """Write the new status of the locked ``current``, its history row and the audit event
+    (patients by ``public_id`` only; reasons are not copied into the audit log)."""
     previous = current.status
     current.status = status
-    current.save(update_fields=["status", "updated_at"])
-    _copy_fields(current, appointment)
+    fields = ["status", "updated_at"]
+    if cancel_reason is not None:
+        current.cancel_reason = cancel_reason
+        fields.append("cancel_reason")
+    elif undo:
+        current.cancel_reason = ""
+        fields.append("cancel_reason")
+    # A savepoint: taking a freed time back (undo) may collide with a booking made since.
+    _write_or_slot_taken(current, update_fields=fields)
+    AppointmentStatusChange.objects.create(
+        appointment=current,
+        from_status=previous,
+        to_status=status,
+        by=actor,
+        by_roles=list(actor.roles) if actor is not None else [],
+        reason=reason,
+        undo=undo,
+    )
+    verb = "undid" if undo else "changed"
     audit_record(
         actor=actor,
         action=Action.UPDATE,
         target=current,
-        summary=f"changed status from {previous} to {status} for patient "
-        f"{current.patient.public_id}",
+        summary=f"{verb} status from {previous} to {status} for patient "
+        f"{current.patient.public_id}" + (" with a reason" if reason else ""),
         request=request,
     )
-    if status == Status.NO_SHOW:
-        _offer_freed_time(current, actor=actor, request=request)
-    return current
 
 
 def appointment_patient_may_change(appointment: Appointment) -> tuple[bool, str]:
@@ -436,8 +705,11 @@ def appointment_next_statuses(appointment: Appointment) -> list[AppointmentStatu
     actions."""
     if appointment.status in TERMINAL_STATUSES:
         return []
-    flow = _INFUSION_FLOW if _is_infusion(appointment.appointment_type) else _VISIT_FLOW
-    return [*flow.get(appointment.status, ()), Status.CANCELLED]
+    if not _is_infusion(appointment.appointment_type):
+        return [*_VISIT_FLOW.get(appointment.status, ()), Status.CANCELLED]
+    # Once an infusion's patient has checked in, its session decides how the visit ends.
+    cancel = (Status.CANCELLED,) if appointment.status == Status.BOOKED else ()
+    return [*_INFUSION_FLOW.get(appointment.status, ()), *cancel]
 
 
 # --- The waitlist -------------------------------------------------------------------------
@@ -950,6 +1222,74 @@ def _violated_constraint(error: IntegrityError) -> str:
     return next((name for name in OVERLAP_CONSTRAINTS if name in str(error)), "")
 
 
+def _status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        choices = ", ".join(_label(choice) for choice in Status)
+        raise ValidationError(
+            {"status": [f"“{value}” is not an appointment status: use one of {choices}."]}
+        ) from None
+
+
+def _cancel_reason(reason: str) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError(
+            {"reason": ["Say why the appointment is cancelled, for example “patient unwell”."]}
+        )
+    if len(reason) > CANCEL_REASON_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "reason": [
+                    f"Keep the reason to {CANCEL_REASON_MAX_LENGTH} characters "
+                    f"(it has {len(reason)})."
+                ]
+            }
+        )
+    return reason
+
+
+def _refuse_untimely(appointment: Appointment, status: Status) -> None:
+    refusal = untimely_refusal(appointment, status)
+    if refusal:
+        raise ValidationError({"status": [refusal]})
+
+
+def untimely_refusal(appointment: Appointment, status: Status) -> str:
+    """Why the clock says no to moving ``appointment`` to ``status`` now ("" if it doesn't):
+    check-in on the appointment's local day, ``CHECK_IN_EARLY_MINUTES`` before the start at
+    the earliest; a no-show from ``NO_SHOW_GRACE_MINUTES`` after the start."""
+    now = timezone.now()
+    location = appointment.location
+    if status == Status.CHECKED_IN:
+        local_day = appointment.starts_at.astimezone(location.tz).date()
+        today = now.astimezone(location.tz).date()
+        if today != local_day:
+            when = "is on" if today < local_day else "was on"
+            return (
+                f"The appointment {when} {_day(local_day)}: patients check in on the day of "
+                f"their appointment (today is {_day(today)} at {location.name})."
+            )
+        earliest = appointment.starts_at - timedelta(minutes=settings.CHECK_IN_EARLY_MINUTES)
+        if now < earliest:
+            return (
+                f"It's too early to check in: the appointment starts at "
+                f"{_when(appointment.starts_at, location)}, and check-in opens "
+                f"{settings.CHECK_IN_EARLY_MINUTES} minutes before, at "
+                f"{earliest.astimezone(location.tz):%H:%M}."
+            )
+    if status == Status.NO_SHOW:
+        earliest = appointment.starts_at + timedelta(minutes=settings.NO_SHOW_GRACE_MINUTES)
+        if now < earliest:
+            return (
+                "It's too early to mark a no-show: the patient may still come. From "
+                f"{_when(earliest, location)} ({settings.NO_SHOW_GRACE_MINUTES} minutes after "
+                "the start) they can be marked one."
+            )
+    return ""
+
+
 def _refuse_transition(appointment: Appointment, status: Status) -> None:
     if status in appointment_next_statuses(appointment):
         return
@@ -968,8 +1308,14 @@ def _transition_refusal(appointment: Appointment, status: Status) -> str:
         )
     if status == Status.BOOKED:
         return (
-            f"The patient is {_label(current)}: an appointment can't go back to booked. Cancel "
-            "it with a reason and book again if needed."
+            f"The patient is {_label(current)}: an appointment can't go back to booked. Undo "
+            "the check-in within a few minutes of it, or cancel with a reason and book again."
+        )
+    if status == Status.CANCELLED and infusion:
+        return (
+            f"The patient is {_label(current)}, so the infusion session decides how the visit "
+            "ends: undo the check-in if it was a mistake, or mark the session not started "
+            "with a reason."
         )
     if status == Status.NO_SHOW:
         return (

@@ -60,6 +60,11 @@ v1 = [
         name="appointment-cancel",
     ),
     path(
+        "appointments/<uuid:appointment_id>/undo/",
+        scheduling_api.AppointmentUndo.as_view(),
+        name="appointment-undo",
+    ),
+    path(
         "appointments/<uuid:appointment_id>/reschedule/",
         scheduling_api.AppointmentReschedule.as_view(),
         name="appointment-reschedule",

@@ -71,7 +71,7 @@ def _choice(choices: Any, **kwargs: Any) -> serializers.ChoiceField:
 # --- Responses ---------------------------------------------------------------------------------
 
 
-class FindingSerializer(serializers.Serializer):
+class AlertFindingSerializer(serializers.Serializer):
     parameter = serializers.CharField(
         read_only=True,
         help_text="The value out of range: systolic, diastolic, heart_rate, spo2 or "
@@ -86,7 +86,7 @@ class FindingSerializer(serializers.Serializer):
 class AlertSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     reading = serializers.UUIDField(source="reading.public_id", read_only=True)
-    findings = FindingSerializer(
+    findings = AlertFindingSerializer(
         many=True,
         read_only=True,
         help_text="Every value of the reading out of range, in a fixed order: one reading "

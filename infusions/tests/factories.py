@@ -27,9 +27,34 @@ from infusions.models import (
 )
 from infusions.sessions import session_for_appointment
 from patients.models import Patient
+from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+from tests.clock import travel_to
 
 WEIGHT_KG = Decimal("80.0")
+# The appointment status a session state written straight to the database brings along (the
+# database refuses, at commit, an infusion appointment that disagrees with its session).
+APPOINTMENT_STATUS_IN = {
+    "scheduled": AppointmentStatus.BOOKED,
+    "checked_in": AppointmentStatus.CHECKED_IN,
+    "pre_assessment_passed": AppointmentStatus.CHECKED_IN,
+    "infusing": AppointmentStatus.INFUSING,
+    "paused": AppointmentStatus.INFUSING,
+    "recovering": AppointmentStatus.RECOVERING,
+    "stopped_early": AppointmentStatus.RECOVERING,
+    "discharged": AppointmentStatus.DISCHARGED,
+    "not_started": AppointmentStatus.CANCELLED,
+}
+
+
+def appointment_follows(session: InfusionSession) -> None:
+    """Write the status matching ``session.state`` to its appointment, as the services do."""
+    status = APPOINTMENT_STATUS_IN[session.state]
+    fields = {"status": status}
+    if status == AppointmentStatus.CANCELLED:
+        fields["cancel_reason"] = "Infusion not started: test"
+    Appointment.objects.filter(pk=session.appointment_id).update(**fields)
+    session.appointment.status = status
 
 
 def infusion_session(
@@ -41,10 +66,13 @@ def infusion_session(
     hour: int = 9,
 ) -> InfusionSession:
     """A scheduled session for a cleared patient's infusion at ``location`` (a new Riverside
-    with ``nurse`` and ``physician`` on shift unless given)."""
+    with ``nurse`` and ``physician`` on shift unless given), booked for next week; the
+    clock then moves to ten minutes before it (``tests.clock``), when the patient may
+    check in."""
     location = location or riverside_for(nurse, physician)
     patient = cleared_for_infusions(physician, patient)
     appointment = book(nurse, patient, location, "infusion", hour=hour)
+    travel_to(appointment.starts_at - timedelta(minutes=10))
     return session_for_appointment(appointment=appointment, actor=nurse)
 
 

@@ -24,9 +24,10 @@ from infusions.models import (
     PreAssessment,
     VitalsReading,
 )
-from infusions.sessions import session_transition
+from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
-from scheduling.tests.test_booking import book, cleared_for_infusions, next_week, riverside_for
+from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+from tests.clock import travel_to
 
 S = InfusionSessionState
 NORMAL = {
@@ -65,11 +66,16 @@ def checked_in(nina, session):
 # --- Reading -------------------------------------------------------------------------------------
 
 
-def _day_list(client, riverside) -> tuple[dict, int]:
+def local_day(session):
+    """The local day ``session`` is booked for."""
+    appointment = session.appointment
+    return appointment.starts_at.astimezone(appointment.location.tz).date()
+
+
+def _day_list(client, riverside, day) -> tuple[dict, int]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(
-            "/api/v1/sessions/",
-            {"day": next_week(riverside).isoformat(), "location": str(riverside.public_id)},
+            "/api/v1/sessions/", {"day": day.isoformat(), "location": str(riverside.public_id)}
         )
     assert response.status_code == 200
     # The sign-in session's activity stamp is written at most once a minute: not counted.
@@ -87,14 +93,21 @@ def test_it_lists_a_days_sessions_in_the_same_number_of_queries(client, nina, ph
     complete_pre_assessment(first, nina)
     signed_order(first, phil)
     client.force_login(nina)
-    one, queries_for_one = _day_list(client, riverside)
+    one, queries_for_one = _day_list(client, riverside, local_day(first))
     for hour in (11, 13):
-        other = infusion_session(nina, phil, location=riverside, hour=hour)
+        # Later the same day, each checked in at its own time (past the idle sign-out, so
+        # nina signs in again below).
+        patient = cleared_for_infusions(phil)
+        appointment = book(nina, patient, riverside, "infusion", hour=hour, day=local_day(first))
+        travel_to(appointment.starts_at - timedelta(minutes=10))
+        other = session_for_appointment(appointment=appointment, actor=nina)
         other = session_transition(actor=nina, session=other, to_state=S.CHECKED_IN)
         complete_pre_assessment(other, nina)
         signed_order(other, phil)
+    client.logout()
+    client.force_login(nina)
 
-    three, queries_for_three = _day_list(client, riverside)
+    three, queries_for_three = _day_list(client, riverside, local_day(first))
 
     assert one["count"] == 1
     assert three["count"] == 3
@@ -112,9 +125,9 @@ def test_the_day_is_the_locations_local_day(client, nina, session, riverside):
     client.force_login(nina)
 
     other_day = client.get(
-        "/api/v1/sessions/", {"day": (next_week(riverside) + timedelta(days=1)).isoformat()}
+        "/api/v1/sessions/", {"day": (local_day(session) + timedelta(days=1)).isoformat()}
     )
-    that_day = client.get("/api/v1/sessions/", {"day": next_week(riverside).isoformat()})
+    that_day = client.get("/api/v1/sessions/", {"day": local_day(session).isoformat()})
 
     assert other_day.json()["count"] == 0
     assert [row["id"] for row in that_day.json()["results"]] == [str(session.public_id)]

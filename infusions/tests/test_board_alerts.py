@@ -5,6 +5,7 @@ does not grow with the appointments."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -12,10 +13,12 @@ from django.test.utils import CaptureQueriesContext
 
 from infusions.flowsheet import alert_acknowledge, open_alert_counts
 from infusions.models import AlertAction, InfusionSessionState
+from infusions.sessions import session_for_appointment
 from infusions.tests.factories import infusion_session
-from infusions.tests.test_flowsheet import record, session_in
+from infusions.tests.test_flowsheet import STEPS, record, session_in, walk_to
 from scheduling.tests.test_board import DAY_QUERIES
-from scheduling.tests.test_booking import book, cleared_for_infusions, next_week, riverside_for
+from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+from tests.clock import travel_to
 
 S = InfusionSessionState
 
@@ -25,11 +28,28 @@ def riverside(nina, phil):
     return riverside_for(nina, phil, chairs=2)
 
 
-def board(client, user, location):
+def local_day(session) -> date:
+    """The local day ``session`` is booked for."""
+    appointment = session.appointment
+    return appointment.starts_at.astimezone(appointment.location.tz).date()
+
+
+def board(client, user, location, day: date):
     if user is not None:
         client.force_login(user)
-    day = next_week(location)
     return client.get("/staff/schedule/", {"location": location.public_id, "date": day})
+
+
+def same_day_session(nurse, physician, state: S, *, location, day: date, hour: int):
+    """Like ``session_in``, for another patient booked on ``day`` (``session_in`` books a week
+    from the clock, which its own first session has moved on): the clock moves to ten minutes
+    before it."""
+    appointment = book(
+        nurse, cleared_for_infusions(physician), location, "infusion", hour=hour, day=day
+    )
+    travel_to(appointment.starts_at - timedelta(minutes=10))
+    session = session_for_appointment(appointment=appointment, actor=nurse)
+    return walk_to(session, nurse, STEPS[state])
 
 
 def card(html: str, appointment) -> str:
@@ -47,7 +67,9 @@ def test_a_nurse_sees_the_open_alert_count_linking_to_the_session(client, nina, 
     session = session_in(nina, phil, S.INFUSING, location=riverside, hour=9)
     record(nina, session, systolic=190, diastolic=112)  # one alert, two values
 
-    html = card(board(client, nina, riverside).content.decode(), session.appointment)
+    html = card(
+        board(client, nina, riverside, local_day(session)).content.decode(), session.appointment
+    )
 
     badge = re.search(r'<a [^>]*data-testid="open-alerts"[^>]*>.*?</a>', html, re.S).group(0)
     assert f'href="/staff/sessions/{session.public_id}/#flowsheet"' in badge
@@ -58,7 +80,9 @@ def test_the_front_desk_sees_only_that_a_nurse_is_needed(client, fran, nina, phi
     session = session_in(nina, phil, S.INFUSING, location=riverside, hour=9)
     record(nina, session, spo2=88)
 
-    html = card(board(client, fran, riverside).content.decode(), session.appointment)
+    html = card(
+        board(client, fran, riverside, local_day(session)).content.decode(), session.appointment
+    )
 
     assert "Needs a nurse's attention" in html
     assert "open alert" not in html
@@ -70,7 +94,9 @@ def test_no_badge_once_every_alert_is_acknowledged(client, nina, phil, riverside
     alert = record(nina, session, spo2=88).alerts.get()
     alert_acknowledge(actor=nina, alert=alert, action=AlertAction.CONTINUE)
 
-    html = card(board(client, nina, riverside).content.decode(), session.appointment)
+    html = card(
+        board(client, nina, riverside, local_day(session)).content.decode(), session.appointment
+    )
 
     assert 'data-testid="open-alerts"' not in html
 
@@ -98,16 +124,20 @@ def test_the_board_costs_the_same_queries_however_many_sessions_have_alerts(
 ):
     viewer = request.getfixturevalue(user)
     session = session_in(nina, phil, S.INFUSING, location=riverside, hour=8)
+    day = local_day(session)
     record(nina, session, spo2=88)
-    board(client, viewer, riverside)  # sign in, warm the session
+    board(client, viewer, riverside, day)  # sign in, warm the session
     with CaptureQueriesContext(connection) as with_one:
-        board(client, None, riverside)
+        board(client, None, riverside, day)
     for hour in (10, 12, 14, 16):
-        more = session_in(nina, phil, S.INFUSING, location=riverside, hour=hour)
+        more = same_day_session(nina, phil, S.INFUSING, location=riverside, day=day, hour=hour)
         record(nina, more, heart_rate=45)
+    # Hours on, the viewer was signed out for being idle: sign in and warm again.
+    client.logout()
+    board(client, viewer, riverside, day)
 
     with CaptureQueriesContext(connection) as with_five:
-        response = board(client, None, riverside)
+        response = board(client, None, riverside, day)
 
     assert len(with_five) == len(with_one)
     assert response.content.decode().count('data-testid="open-alerts"') == 5
@@ -116,26 +146,30 @@ def test_the_board_costs_the_same_queries_however_many_sessions_have_alerts(
 def test_alerts_add_no_query_to_the_board(
     client, django_assert_num_queries, fran, nina, phil, riverside
 ):
-    for hour in (8, 10, 12):
-        session = session_in(nina, phil, S.INFUSING, location=riverside, hour=hour)
+    first = session_in(nina, phil, S.INFUSING, location=riverside, hour=8)
+    day = local_day(first)
+    record(nina, first, spo2=88)
+    for hour in (10, 12):
+        session = same_day_session(nina, phil, S.INFUSING, location=riverside, day=day, hour=hour)
         record(nina, session, spo2=88)
     client.force_login(fran)
 
     # As many as the board costs without any session (scheduling/tests/test_board.py).
     with django_assert_num_queries(DAY_QUERIES):
-        response = board(client, None, riverside)
+        response = board(client, None, riverside, day)
 
     assert response.content.decode().count("Needs a nurse's attention") == 3
 
 
 def test_clinical_staff_reach_the_session_from_the_card(client, nina, phil, fran, riverside):
     with_session = infusion_session(nina, phil, location=riverside, hour=9)
-    without = book(nina, cleared_for_infusions(phil), riverside, "infusion", hour=14)
+    day = local_day(with_session)
+    without = book(nina, cleared_for_infusions(phil), riverside, "infusion", hour=14, day=day)
 
-    html = board(client, nina, riverside).content.decode()
+    html = board(client, nina, riverside, day).content.decode()
     opened = card(html, with_session.appointment)
     assert f'href="/staff/sessions/{with_session.public_id}/" data-testid="session-link"' in opened
     not_yet = card(html, without)
     assert f'action="/staff/sessions/appointment/{without.public_id}/"' in not_yet
 
-    assert 'data-testid="session-link"' not in board(client, fran, riverside).content.decode()
+    assert 'data-testid="session-link"' not in board(client, fran, riverside, day).content.decode()

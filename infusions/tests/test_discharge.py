@@ -33,6 +33,7 @@ from infusions.models import (
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
 from scheduling.models import AppointmentStatus
+from tests.clock import advance
 
 S = InfusionSessionState
 NORMAL = ReadingInput(
@@ -89,6 +90,8 @@ def session_in(nurse, physician, state: S = S.RECOVERING, *, given: bool = True)
     if state == S.RECOVERING:
         steps.append(S.RECOVERING)
     for step in steps:
+        if step == S.RECOVERING:
+            advance(40)  # the order's 40 minutes
         session = session_transition(actor=nurse, session=session, to_state=step)
     if given:
         give(session, nurse)
@@ -96,6 +99,8 @@ def session_in(nurse, physician, state: S = S.RECOVERING, *, given: bool = True)
         session = session_transition(
             actor=nurse, session=session, to_state=S.STOPPED_EARLY, reason="Felt unwell."
         )
+    if state in (S.RECOVERING, S.STOPPED_EARLY):
+        advance(30)  # the least recovery before discharge (tested in test_time_guards.py)
     return session
 
 

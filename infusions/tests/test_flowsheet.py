@@ -33,7 +33,7 @@ from infusions.models import (
     VitalsPhase,
     VitalsReading,
 )
-from infusions.tests.factories import infusion_session
+from infusions.tests.factories import appointment_follows, infusion_session
 
 S = InfusionSessionState
 NORMAL = {
@@ -108,6 +108,7 @@ def walk_to(session, nurse, steps, *, now: datetime | None = None) -> InfusionSe
         if previous in (S.STOPPED_EARLY, S.DISCHARGED):
             session.ended_at = now
         session.save(update_fields=["state", "stop_reason", "ended_at"])
+        appointment_follows(session)
     return session
 
 

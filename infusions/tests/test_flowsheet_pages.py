@@ -206,9 +206,7 @@ def test_a_reading_that_raises_an_alert_says_so(client, nina, infusing):
     assert 'data-testid="open-alert"' in html
 
 
-def test_a_high_reading_shows_one_alert_listing_every_value_with_one_form(
-    client, nina, infusing
-):
+def test_a_high_reading_shows_one_alert_listing_every_value_with_one_form(client, nina, infusing):
     client.force_login(nina)
     high = {"systolic": "186", "diastolic": "112", "heart_rate": "124"}
 

@@ -38,6 +38,7 @@ from infusions.preassessment import pre_assessment_record, pre_assessment_vitals
 from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session
 from scheduling.tests.test_booking import book, next_week, riverside_for
+from tests.clock import advance, travel_to
 
 S = InfusionSessionState
 LIMITS = dosing.limits_from_settings()
@@ -566,6 +567,8 @@ def test_the_dose_is_recorded_once_the_infusion_has_started(nina, phil, ready):
 @pytest.mark.parametrize("state", [S.PAUSED, S.RECOVERING, S.STOPPED_EARLY])
 def test_the_dose_may_be_recorded_later_in_the_session(nina, phil, infusing, lot, state):
     reason = "Felt faint." if state == S.STOPPED_EARLY else ""
+    if state == S.RECOVERING:
+        advance(40)  # the order's 40 minutes
     session = session_transition(actor=nina, session=infusing, to_state=state, reason=reason)
 
     assert give(nina, session, lot, witness=phil).order.session == session
@@ -613,9 +616,11 @@ def test_a_replaced_order_cannot_be_given(nina, phil, infusing, lot):
 
 
 def later_session(nina, phil, patient, location, weeks: int):
-    """Another checked-in, weighed session for ``patient``, ``weeks`` later than the first."""
+    """Another checked-in, weighed session for ``patient``, ``weeks`` later than the first
+    (the clock moves on to ten minutes before it, when the patient may check in)."""
     day = next_week(location) + timedelta(days=2 * weeks)
     appointment = book(nina, patient, location, "infusion", hour=9, day=day)
+    travel_to(appointment.starts_at - timedelta(minutes=10))
     session = session_for_appointment(appointment=appointment, actor=nina)
     return weighed(nina, checked_in(nina, session))
 
@@ -626,6 +631,7 @@ def test_the_history_marks_each_rise_from_the_dose_before(nina, phil):
     patient = first.appointment.patient
     sessions = [first] + [later_session(nina, phil, patient, location, n) for n in (1, 2, 3, 4)]
     for session, dose in zip(sessions, ["0.5", "0.75", "0.75", "0.6", "0.8"], strict=True):
+        travel_to(session.appointment.starts_at)  # each order on its session's day
         sign(phil, session, dose_mg_per_kg=dose)
     replacement = sign(phil, sessions[4], dose_mg_per_kg="0.9")
 
@@ -644,6 +650,7 @@ def test_the_history_is_one_query(nina, phil, django_assert_num_queries):
     patient = first.appointment.patient
     sessions = [first] + [later_session(nina, phil, patient, location, n) for n in (1, 2)]
     for session in sessions:
+        travel_to(session.appointment.starts_at)  # each order on its session's day
         sign(phil, session)
 
     with django_assert_num_queries(1):

@@ -19,6 +19,7 @@ from infusions.orders import dose_order_sign
 from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session
 from scheduling.tests.test_booking import book, next_week
+from tests.clock import travel_to
 
 S = InfusionSessionState
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -327,6 +328,7 @@ def test_the_history_marks_an_escalation_in_words(client, nina, phil, session):
         nina, patient, location, "infusion", hour=9, day=next_week(location) + timedelta(days=3)
     )
     later = session_for_appointment(appointment=appointment, actor=nina)
+    travel_to(appointment.starts_at - timedelta(minutes=10))  # its day, to check in
     later = session_transition(actor=nina, session=later, to_state=S.CHECKED_IN)
     complete_pre_assessment(later, nina)
     sign(phil, later, dose="0.75")
@@ -371,8 +373,10 @@ def test_the_session_page_takes_the_same_queries_with_a_longer_history(client, n
             day=next_week(location) + timedelta(days=offset),
         )
         other = session_for_appointment(appointment=appointment, actor=nina)
+        travel_to(appointment.starts_at - timedelta(minutes=10))  # its day, to check in
         other = session_transition(actor=nina, session=other, to_state=S.CHECKED_IN)
         complete_pre_assessment(other, nina)
         sign(phil, other)
+    travel_to(session.appointment.starts_at - timedelta(minutes=10))  # back to the first day
 
     assert _page_queries(client, session) == before

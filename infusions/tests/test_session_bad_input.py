@@ -28,6 +28,7 @@ from infusions.tests.factories import (
     vitals_reading,
 )
 from infusions.tests.test_ledger import receive
+from tests.clock import advance
 
 S = InfusionSessionState
 
@@ -127,7 +128,9 @@ def session(request, nina, phil):
         session_transition(actor=nina, session=session, to_state=state)
     vitals_reading(session, nina, phase="infusing")
     if request.param == S.RECOVERING:
+        advance(40)  # the order's 40 minutes
         session_transition(actor=nina, session=session, to_state=S.RECOVERING)
+        advance(30)  # the least recovery: a discharge is refused for its nonsense alone
     return session
 
 

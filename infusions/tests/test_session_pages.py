@@ -148,7 +148,9 @@ def test_a_move_goes_through_and_is_recorded(client, nina, session):
 def test_every_state_has_a_sentence_that_reads_naturally(nina, session):
     assert set(SESSION_STATE_SENTENCES) == set(S.values)
     session.state = S.PRE_ASSESSMENT_PASSED
-    assert session.state_sentence == "Pre-assessment passed: ready to start the infusion."
+    assert session.state_sentence == (
+        "Pre-assessment passed: the infusion starts once the dose order is signed."
+    )
     assert all("The session is" not in sentence for sentence in SESSION_STATE_SENTENCES.values())
 
 

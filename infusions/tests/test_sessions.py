@@ -3,6 +3,7 @@ session, the appointment following along, and the record each move leaves."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import product
 
 import pytest
@@ -18,6 +19,7 @@ from patients.tests.factories import ScreeningDecisionFactory
 from scheduling.models import AppointmentStatus
 from scheduling.services import appointment_cancel, appointment_set_status
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+from tests.clock import advance, travel_to
 
 S = InfusionSessionState
 A = AppointmentStatus
@@ -51,7 +53,7 @@ APPOINTMENT_AFTER: dict[S, A] = {
     S.RECOVERING: A.RECOVERING,
     S.DISCHARGED: A.DISCHARGED,
     S.STOPPED_EARLY: A.RECOVERING,
-    S.NOT_STARTED: A.BOOKED,
+    S.NOT_STARTED: A.CANCELLED,
 }
 ALLOWED = {
     (S.SCHEDULED, S.CHECKED_IN),
@@ -90,7 +92,10 @@ def patient(phil):
 
 @pytest.fixture
 def appointment(nina, riverside, patient):
-    return book(nina, patient, riverside, "infusion", hour=9)
+    """An infusion next week at 09:00, and the clock at 08:50 that day (check-in is open)."""
+    appointment = book(nina, patient, riverside, "infusion", hour=9)
+    travel_to(appointment.starts_at - timedelta(minutes=10))
+    return appointment
 
 
 @pytest.fixture
@@ -107,6 +112,8 @@ def session(nina, phil, appointment):
 def move(actor, session, to_state, reason=""):
     if to_state in NEEDS_REASON and not reason:
         reason = REASON
+    if to_state == S.RECOVERING and session.state == S.INFUSING:
+        advance(40)  # the order's 40 minutes
     return session_transition(actor=actor, session=session, to_state=to_state, reason=reason)
 
 
@@ -142,9 +149,8 @@ def test_it_makes_every_allowed_move_and_the_appointment_follows(nina, session, 
 
     moved.refresh_from_db()
     assert moved.state == end
-    expected = APPOINTMENT_AFTER[start] if end == S.NOT_STARTED else APPOINTMENT_AFTER[end]
     moved.appointment.refresh_from_db()
-    assert moved.appointment.status == expected
+    assert moved.appointment.status == APPOINTMENT_AFTER[end]
     last = moved.state_changes.last()
     assert (last.from_state, last.to_state, last.by) == (start, end, nina)
 
@@ -377,14 +383,32 @@ def test_it_refuses_a_session_for_a_consultation(nina, phil, riverside, patient)
     assert not InfusionSession.objects.exists()
 
 
-def test_it_leaves_an_appointment_the_day_board_moved_already(fran, nina, session):
+def test_checking_in_on_the_board_checks_the_session_in(fran, nina, session):
     appointment_set_status(actor=fran, appointment=session.appointment, status=A.CHECKED_IN)
 
-    session = move(nina, session, S.CHECKED_IN)
+    session.refresh_from_db()
+    session.appointment.refresh_from_db()
+    assert (session.state, session.appointment.status) == (S.CHECKED_IN, A.CHECKED_IN)
+    assert session.state_changes.get().by == fran
+    with pytest.raises(ValidationError) as error:
+        move(nina, session, S.CHECKED_IN)
+    assert "checked in already" in state_error(error)
+
+
+def test_a_session_not_started_frees_the_chair_without_a_message_to_the_patient(nina, session):
+    from clinic.models import OutboxMessage
+
+    session = walk(nina, session, S.CHECKED_IN)
+    before = OutboxMessage.objects.count()
+
+    move(nina, session, S.NOT_STARTED, reason="Blood pressure at the hold limit")
 
     session.appointment.refresh_from_db()
-    assert session.appointment.status == A.CHECKED_IN
-    assert AuditEvent.objects.filter(object_id=str(session.appointment.public_id)).count() == 2
+    assert session.appointment.status == A.CANCELLED
+    assert session.appointment.cancel_reason == (
+        "Infusion not started: Blood pressure at the hold limit"
+    )
+    assert OutboxMessage.objects.count() == before
 
 
 def test_it_refuses_to_go_on_once_the_appointment_is_cancelled(nina, session):

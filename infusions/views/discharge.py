@@ -35,6 +35,7 @@ from infusions.discharge import (
     discharge_sign,
     latest_reading,
     physicians,
+    recovery_shortfall,
     unresolved_alerts,
 )
 from infusions.models import (
@@ -89,7 +90,7 @@ class DischargeForm(forms.Form):
         required=False,
         to_field_name="public_id",
         empty_label="Choose the physician",
-        label="Physician who reviewed the unresolved alert",
+        label="Physician who reviewed the discharge",
     )
     physician_password = forms.CharField(
         required=False,
@@ -126,9 +127,10 @@ def _discharge_context(
     if not applies:
         return context
     unresolved = unresolved_alerts(session)
+    shortfall = recovery_shortfall(session)
     if form is None:
         initial = {"escort_name": default_escort_name(session)}
-        if unresolved and user_can(request.user, Capability.SIGN_MEDICAL_ORDERS):
+        if (unresolved or shortfall) and user_can(request.user, Capability.SIGN_MEDICAL_ORDERS):
             initial["physician"] = request.user.public_id
         form = DischargeForm(initial=initial)
     return (
@@ -137,6 +139,8 @@ def _discharge_context(
         | {
             "discharge_form": form,
             "discharge_stopped_early": session.state == InfusionSession.State.STOPPED_EARLY,
+            # Too little recovery so far: the same physician's note lets the patient go.
+            "discharge_recovery_shortfall": shortfall,
         }
     )
 

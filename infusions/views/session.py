@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -22,8 +23,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.permissions import Capability, capability_required, user_can
 from infusions.models import SESSION_STATES_NEEDING_REASON, InfusionSession, InfusionSessionState
+from infusions.orders import start_problems
 from infusions.selectors import session_for
-from infusions.sessions import session_for_appointment, session_next_states, session_transition
+from infusions.sessions import (
+    infusion_minutes_run,
+    planned_infusion_minutes,
+    session_for_appointment,
+    session_next_states,
+    session_transition,
+)
 from infusions.views import discharge, flowsheet, preassessment
 from infusions.views.common import audit_session_view, session_base_context
 from scheduling.selectors import appointment_for
@@ -100,16 +108,30 @@ def session_context(request: HttpRequest, session: InfusionSession) -> dict[str,
     """Everything the session screen shows ``request.user``: the header and each part."""
     context = session_base_context(request, session)
     can_record = context["can_record"]
+    waiting_for = []
+    if session.state == State.PRE_ASSESSMENT_PASSED:
+        # "Start" is offered only once it would be allowed; until then, what it waits for.
+        waiting_for = start_problems(session)
+    ends_early = (
+        session.state == State.INFUSING
+        and user_can(request.user, Capability.SIGN_MEDICAL_ORDERS)
+        and (planned := planned_infusion_minutes(session)) is not None
+        and infusion_minutes_run(session) < planned - settings.INFUSION_END_TOLERANCE_MINUTES
+    )
     moves = [
         {
             "state": state.value,
             "label": MOVE_LABELS[state],
-            "needs_reason": state in SESSION_STATES_NEEDING_REASON,
+            "needs_reason": state in SESSION_STATES_NEEDING_REASON
+            or (state == State.RECOVERING and ends_early),
         }
         for state in session_next_states(session)
-        if state not in MOVES_WITH_THEIR_OWN_FORM and (can_record or state == State.CHECKED_IN)
+        if state not in MOVES_WITH_THEIR_OWN_FORM
+        and (can_record or state == State.CHECKED_IN)
+        and not (state == State.INFUSING and waiting_for)
     ]
     context["moves"] = moves
+    context["start_waits_for"] = waiting_for
     for section in (preassessment, flowsheet, discharge):
         context |= section.section_context(request, session)
     return context

@@ -23,7 +23,7 @@ from patients.outcomes import (
 )
 from patients.questionnaires import definition_for
 from patients.tests.factories import PatientFactory
-from scheduling.models import TreatmentCourse
+from scheduling.models import AppointmentStatus, TreatmentCourse
 from scheduling.tests.factories import AppointmentFactory, LocationFactory
 
 DAY0 = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
@@ -183,15 +183,20 @@ def score(patient: Patient, instrument: str, total: int, at: datetime) -> Questi
 def infusion(
     patient: Patient, location: Location, at: datetime, *, started: bool = True
 ) -> InfusionSession:
-    appointment = AppointmentFactory(patient=patient, location=location, starts_at=at)
+    """An infusion appointment at ``at`` whose session was given and discharged (the
+    appointment discharged with it: the database refuses the two disagreeing), or, unless
+    ``started``, booked with its session still scheduled."""
     if not started:
+        appointment = AppointmentFactory(patient=patient, location=location, starts_at=at)
         return InfusionSession.objects.create(appointment=appointment)
-    return InfusionSession.objects.create(
-        appointment=appointment,
-        state=InfusionSession.State.DISCHARGED,
-        started_at=at,
-        ended_at=at + timedelta(hours=2),
+    appointment = AppointmentFactory(
+        patient=patient, location=location, starts_at=at, status=AppointmentStatus.DISCHARGED
     )
+    session = InfusionSession.objects.get(appointment=appointment)  # the factory's
+    session.started_at = at
+    session.ended_at = at + timedelta(hours=2)
+    session.save(update_fields=["started_at", "ended_at"])
+    return session
 
 
 def course(patient: Patient, location: Location, state: str) -> TreatmentCourse:

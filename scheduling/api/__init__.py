@@ -18,6 +18,7 @@ from scheduling.api.appointments import (
     AppointmentList,
     AppointmentReschedule,
     AppointmentStatusChange,
+    AppointmentUndo,
     SlotList,
 )
 from scheduling.api.courses import (
@@ -36,6 +37,7 @@ __all__ = [
     "AppointmentList",
     "AppointmentReschedule",
     "AppointmentStatusChange",
+    "AppointmentUndo",
     "CourseBooster",
     "CourseComplete",
     "CourseDetail",

@@ -59,6 +59,7 @@ from scheduling.services import (
     appointment_next_statuses,
     appointment_reschedule,
     appointment_set_status,
+    appointment_undo,
 )
 
 # Where a status change may lead: never back to booked.
@@ -438,6 +439,35 @@ class AppointmentCancel(_AppointmentScoped):
                 actor=request.user, appointment=appointment, reason=data["reason"], request=request
             )
         return Response(AppointmentSerializer(cancelled).data)
+
+
+class AppointmentUndoSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why the change is undone, e.g. “pressed by mistake”. Required.",
+    )
+
+
+class AppointmentUndo(_AppointmentScoped):
+    serializer_class = AppointmentSerializer
+
+    @extend_schema(
+        request=AppointmentUndoSerializer,
+        responses={200: AppointmentSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Undo the appointment's last check-in, no-show or cancellation, with a reason:
+        within UNDO_MINUTES of it, by someone in the role of the person who made it. The
+        appointment is booked again (a freed time only if it is still free)."""
+        appointment = self.appointment()
+        data = self.validated(AppointmentUndoSerializer)
+        with field_errors():
+            undone = appointment_undo(
+                actor=request.user, appointment=appointment, reason=data["reason"], request=request
+            )
+        return Response(AppointmentSerializer(undone).data)
 
 
 class AppointmentReschedule(_AppointmentScoped):

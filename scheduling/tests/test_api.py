@@ -22,6 +22,7 @@ from patients.tests.factories import PatientFactory, ScreeningDecisionFactory
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, cleared_for_infusions, next_week, riverside_for
+from tests.clock import travel_to
 
 # The session and the signed-in user; the paginator's count and the page of appointments
 # with what each shows joined in; the audit event; the session's last-activity update
@@ -193,6 +194,7 @@ def test_staff_who_book_may_book_move_and_cancel(
 
 
 def test_the_front_desk_checks_in_but_may_not_start_an_infusion(client, fran, infusion):
+    travel_to(infusion.starts_at - timedelta(minutes=10))
     client.force_login(fran)
     url = f"/api/v1/appointments/{infusion.public_id}/status/"
 
@@ -715,24 +717,23 @@ def set_status(client, appointment: Appointment, status: str, **extra):
     )
 
 
-def test_a_nurse_moves_an_infusion_through_the_visit(client, nina, infusion):
+def test_an_infusion_moves_through_its_session_not_around_it(client, nina, infusion):
+    travel_to(infusion.starts_at - timedelta(minutes=10))
     client.force_login(nina)
 
-    steps = [
-        (status, set_status(client, infusion, status))
-        for status in ["checked_in", "infusing", "recovering", "discharged"]
-    ]
+    checked_in = set_status(client, infusion, "checked_in")
+    start = set_status(client, infusion, "infusing")
 
-    for status, response in steps:
-        assert response.status_code == 200, (status, response.json())
-        assert response.json()["status"] == status
-    assert steps[0][1].json()["next_statuses"] == ["infusing", "cancelled"]
-    assert steps[-1][1].json()["next_statuses"] == []
+    assert checked_in.status_code == 200, checked_in.json()
+    assert checked_in.json()["next_statuses"] == ["infusing"]
+    assert start.status_code == 400
+    assert "can't become infusing" in str(start.json())
     infusion.refresh_from_db()
-    assert infusion.status == AppointmentStatus.DISCHARGED
-    changes = events(AuditEvent.Action.UPDATE).filter(actor=nina)
-    assert changes.count() == 4
-    assert all(str(infusion.public_id) == event.object_id for event in changes)
+    assert infusion.status == AppointmentStatus.CHECKED_IN
+    assert infusion.infusion_session.state == "checked_in"
+    # The session's move and the appointment following it, each audited once.
+    assert events(AuditEvent.Action.UPDATE).filter(actor=nina).count() == 1
+    assert events(AuditEvent.Action.UPDATE, "infusions.infusionsession").count() == 1
 
 
 @pytest.mark.parametrize(

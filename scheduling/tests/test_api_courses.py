@@ -17,7 +17,7 @@ from clinic.models import AuditEvent, Location
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling.models import Appointment, AppointmentStatus, TreatmentCourse
-from scheduling.tests.factories import AppointmentFactory
+from scheduling.tests.factories import AppointmentFactory, write_status
 from scheduling.tests.test_api import post, utc
 from scheduling.tests.test_booking import at, cleared_for_infusions, next_week, riverside_for
 
@@ -67,8 +67,8 @@ def a_course(client, patient: Patient, location: Location) -> dict:
 
 def finish_induction(course: dict) -> None:
     """Every induction infusion discharged (the day board's work, done directly here)."""
-    Appointment.objects.filter(course__public_id=course["id"]).update(
-        status=AppointmentStatus.DISCHARGED
+    write_status(
+        Appointment.objects.filter(course__public_id=course["id"]), AppointmentStatus.DISCHARGED
     )
 
 
@@ -317,8 +317,7 @@ def test_it_shows_a_course_with_its_progress_and_audits_the_read(
 ):
     client.force_login(nina)
     course = a_course(client, cleared, riverside)
-    first_two = Appointment.objects.order_by("starts_at").values_list("pk", flat=True)[:2]
-    Appointment.objects.filter(pk__in=list(first_two)).update(status=AppointmentStatus.DISCHARGED)
+    write_status(Appointment.objects.order_by("starts_at")[:2], AppointmentStatus.DISCHARGED)
     client.force_login(fran)
 
     response = client.get(f"/api/v1/courses/{course['id']}/")

@@ -353,6 +353,7 @@ def test_it_cancels_with_the_reason_and_offers_the_time_to_the_waitlist(
     )
     assert shown(response) == [
         f"Cancelled Jordan Rivera's consultation at 10:00 on {day:%a} {day.day} {day:%b %Y}. "
+        "You can undo this for 15 minutes (the card under Not attending). "
         "The time was offered to Amara Okafor from the waitlist."
     ]
     waiting.refresh_from_db()

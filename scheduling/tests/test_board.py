@@ -21,6 +21,7 @@ from scheduling.tests.factories import (
     clinic_location,
 )
 from scheduling.tests.test_booking import at, next_week, riverside_for
+from tests.clock import travel_to
 
 Status = AppointmentStatus
 
@@ -258,13 +259,16 @@ def test_the_front_desk_gets_the_front_desk_buttons_only(client, fran, riverside
     appointment(riverside, day, 8, chair=chair)
     appointment(riverside, day, 10, chair=chair, status=Status.CHECKED_IN)
     appointment(riverside, day, 12, chair=chair, status=Status.INFUSING)
+    travel_to(at(riverside, day, 7, 50))  # the morning of the day: check-in is open at 8
 
     response = board(client, fran, location=riverside.public_id, date=day.isoformat())
 
     actions = _actions_by_hour(response)
-    assert actions == {8: ["check-in", "no-show"], 10: [], 12: []}
+    # No no-show before the grace period after the start; no cancel once checked in (the
+    # infusion's session decides), but an undo of the check-in for a few minutes.
+    assert actions == {8: ["check-in"], 10: [], 12: []}
     html = response.content.decode()
-    assert html.count(">Cancel…<") == 3
+    assert html.count(">Cancel…<") == 1
     assert html.count(">Reschedule<") == 1  # only a booked appointment moves
 
 
@@ -276,16 +280,21 @@ def test_nurses_and_physicians_move_an_infusion_along(client, nina, riverside):
     appointment(riverside, day, 12, chair=chair, status=Status.INFUSING)
     appointment(riverside, day, 14, chair=chair, status=Status.RECOVERING)
     appointment(riverside, day, 16, chair=chair, status=Status.DISCHARGED)
+    travel_to(at(riverside, day, 7, 50))  # the morning of the day: check-in is open at 8
 
     response = board(client, nina, location=riverside.public_id, date=day.isoformat())
 
-    assert _actions_by_hour(response) == {
-        8: ["check-in", "no-show"],
-        10: ["start-infusion"],
-        12: ["recovery"],
-        14: ["discharge"],
-        16: [],
-    }
+    # "Start infusion" only once the session may start (checks passed, an order signed), and
+    # discharge is the checklist on the session: tested in test_board_actions.py.
+    assert _actions_by_hour(response) == {8: ["check-in"], 10: [], 12: ["recovery"], 14: [], 16: []}
+    steps = [entry.session_step for entry in response.context["board"].chair_entries]
+    assert steps == [
+        "Next: check in",
+        "Next: pre-infusion checks",
+        "Infusion running · next: recovery",
+        "Recovering · next: discharge checklist",
+        "Gone home",
+    ]
 
 
 def test_a_consultation_is_discharged_by_the_front_desk_and_never_infused(client, fran, riverside):

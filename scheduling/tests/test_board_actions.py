@@ -1,18 +1,34 @@
-"""The board's buttons: check in, no-show, start infusion, recovery, discharge. Who may press
-which, what each does, with and without HTMX, and what bad input gets."""
+"""The board's buttons: check in, no-show (confirmed on its own page), start infusion,
+recovery, discharge, undo. Who may press which, what each does, with and without HTMX, and
+what bad input gets. An infusion's buttons move its session: the board and the session
+never disagree."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
 from clinic.models import Location
+from infusions.models import InfusionSession, InfusionSessionState
+from infusions.sessions import session_for_appointment, session_transition
+from infusions.tests.factories import complete_pre_assessment, signed_order
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, cleared_for_infusions, next_week, riverside_for
+from tests.clock import advance, travel_to
 
 Status = AppointmentStatus
+S = InfusionSessionState
+# The session state an appointment status written straight to the database needs.
+SESSION_STATE_FOR = {
+    Status.CHECKED_IN: S.CHECKED_IN,
+    Status.INFUSING: S.INFUSING,
+    Status.RECOVERING: S.RECOVERING,
+    Status.DISCHARGED: S.DISCHARGED,
+}
 
 
 @pytest.fixture
@@ -26,7 +42,9 @@ def cleared(phil) -> Patient:
 
 
 def infusion(location, patient=None, status=Status.BOOKED, hour=9) -> Appointment:
-    return AppointmentFactory(
+    """An infusion next week at ``hour``, with its session in the matching state, and the
+    clock at ten minutes before it (check-in is open)."""
+    appointment = AppointmentFactory(
         patient=patient or PatientFactory(),
         location=location,
         appointment_type=appointment_type("infusion"),
@@ -34,28 +52,43 @@ def infusion(location, patient=None, status=Status.BOOKED, hour=9) -> Appointmen
         starts_at=at(location, next_week(location), hour),
         status=status,
     )
+    travel_to(appointment.starts_at - timedelta(minutes=10))
+    return appointment
 
 
 def consultation(location, status=Status.BOOKED, hour=9) -> Appointment:
-    return AppointmentFactory(
+    appointment = AppointmentFactory(
         location=location,
         appointment_type=appointment_type("consultation"),
         starts_at=at(location, next_week(location), hour),
         status=status,
     )
+    travel_to(appointment.starts_at - timedelta(minutes=10))
+    return appointment
 
 
 def press(client, user, appointment, action, *, htmx=False, **data):
-    client.force_login(user)
+    signed_in(client, user)
     headers = {"HX-Request": "true"} if htmx else {}
     return client.post(
         f"/staff/schedule/appointments/{appointment.public_id}/{action}/", data, headers=headers
     )
 
 
+def signed_in(client, user) -> None:
+    """A fresh sign-in: tests move the clock past the idle sign-out."""
+    client.logout()
+    client.force_login(user)
+
+
 def status_of(appointment) -> str:
     appointment.refresh_from_db()
     return appointment.status
+
+
+def session_state(appointment) -> str | None:
+    session = InfusionSession.objects.filter(appointment=appointment).first()
+    return session.state if session else None
 
 
 def board_of(appointment) -> str:
@@ -67,15 +100,27 @@ def shown(response) -> list[str]:
     return [str(message) for message in response.wsgi_request._messages]
 
 
+def ready_to_start(appointment, nina, phil) -> InfusionSession:
+    """Checked in, pre-infusion checks passed and the dose order signed (40 minutes)."""
+    session = session_for_appointment(appointment=appointment, actor=nina)
+    if session.state == S.SCHEDULED:
+        session = session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    complete_pre_assessment(session, nina)
+    session = session_transition(actor=nina, session=session, to_state=S.PRE_ASSESSMENT_PASSED)
+    signed_order(session, phil)
+    return session
+
+
 # --- What each button does -----------------------------------------------------------------------
 
 
-def test_the_front_desk_checks_a_patient_in_and_returns_to_the_board(client, fran, riverside):
+def test_the_front_desk_checks_a_patient_in_and_the_session_too(client, fran, riverside):
     booked = infusion(riverside)
 
     response = press(client, fran, booked, "check-in")
 
     assert status_of(booked) == Status.CHECKED_IN
+    assert session_state(booked) == S.CHECKED_IN
     assert response.status_code == 302
     assert response["Location"] == board_of(booked)
     assert shown(response) == [f"{booked.patient.display_name}: checked in."]
@@ -98,43 +143,83 @@ def test_it_never_returns_to_another_site(client, fran, riverside):
     assert response["Location"] == board_of(booked)
 
 
-def test_the_front_desk_marks_a_no_show_and_the_time_goes_to_the_waitlist(client, fran, riverside):
+def test_a_no_show_is_confirmed_on_its_own_page(client, fran, riverside):
     booked = consultation(riverside)
     waiting = WaitlistEntry.objects.create(
         patient=PatientFactory(),
         location=riverside,
         appointment_type=appointment_type("consultation"),
     )
+    page = f"/staff/schedule/appointments/{booked.public_id}/no-show/"
+    client.force_login(fran)
+    advance(25)  # 15 minutes after the start
+    signed_in(client, fran)  # the clock moved past the idle sign-out
 
-    press(client, fran, booked, "no-show")
+    assert press(client, fran, booked, "no-show").status_code == 200  # not a one-click move
+    assert status_of(booked) == Status.BOOKED
+    assert "did not come" in client.get(page).content.decode()
+    unconfirmed = client.post(page, {})
+    assert "Tick the box to confirm" in unconfirmed.content.decode()
+    assert status_of(booked) == Status.BOOKED
+    client.post(page, {"confirm": "on"})
 
     assert status_of(booked) == Status.NO_SHOW
     waiting.refresh_from_db()
-    assert waiting.state == WaitlistEntry.State.OFFERED
-    assert waiting.offered_appointment == booked
+    assert waiting.state == WaitlistEntry.State.WAITING  # a time already begun is not offered
 
 
-def test_a_nurse_takes_an_infusion_from_check_in_to_discharge(client, nina, riverside, cleared):
+def test_the_board_offers_no_show_only_after_the_grace_period(client, fran, riverside):
+    booked = consultation(riverside)
+    client.force_login(fran)
+
+    before = client.get(board_of(booked)).content.decode()
+    advance(25)
+    signed_in(client, fran)  # the clock moved past the idle sign-out
+    after = client.get(board_of(booked)).content.decode()
+
+    assert 'data-action="no-show"' not in before
+    assert 'data-action="no-show"' in after
+
+
+def test_a_nurse_runs_an_infusion_from_the_board_and_the_session_follows(
+    client, nina, phil, riverside, cleared
+):
     booked = infusion(riverside, cleared)
 
-    for action, status in [
-        ("check-in", Status.CHECKED_IN),
-        ("start-infusion", Status.INFUSING),
-        ("recovery", Status.RECOVERING),
-        ("discharge", Status.DISCHARGED),
-    ]:
-        response = press(client, nina, booked, action)
+    press(client, nina, booked, "check-in")
+    assert (status_of(booked), session_state(booked)) == (Status.CHECKED_IN, S.CHECKED_IN)
 
-        assert response.status_code == 302
-        assert status_of(booked) == status
+    refused = press(client, nina, booked, "start-infusion")
+    assert (status_of(booked), session_state(booked)) == (Status.CHECKED_IN, S.CHECKED_IN)
+    assert "can't become infusing" in shown(refused)[-1]
+
+    ready_to_start(booked, nina, phil)
+    press(client, nina, booked, "start-infusion")
+    assert (status_of(booked), session_state(booked)) == (Status.INFUSING, S.INFUSING)
+
+    advance(10)
+    early = press(client, nina, booked, "recovery")
+    assert (status_of(booked), session_state(booked)) == (Status.INFUSING, S.INFUSING)
+    assert "has run 10 of its planned 40 minutes" in shown(early)[-1]
+
+    advance(30)
+    response = press(client, nina, booked, "recovery")
+    assert (status_of(booked), session_state(booked)) == (Status.RECOVERING, S.RECOVERING), shown(
+        response
+    )
+
+    discharge = press(client, nina, booked, "discharge")
+    assert (status_of(booked), session_state(booked)) == (Status.RECOVERING, S.RECOVERING)
+    assert "Discharge is the checklist on the infusion session" in shown(discharge)[-1]
 
 
-def test_a_physician_may_move_an_infusion_along_too(client, phil, riverside, cleared):
-    checked_in = infusion(riverside, cleared, Status.CHECKED_IN)
+def test_a_physician_may_start_an_infusion_too(client, nina, phil, riverside, cleared):
+    booked = infusion(riverside, cleared)
+    ready_to_start(booked, nina, phil)
 
-    press(client, phil, checked_in, "start-infusion")
+    press(client, phil, booked, "start-infusion")
 
-    assert status_of(checked_in) == Status.INFUSING
+    assert (status_of(booked), session_state(booked)) == (Status.INFUSING, S.INFUSING)
 
 
 @pytest.mark.parametrize(
@@ -155,6 +240,7 @@ def test_only_clinicians_record_an_infusions_progress(
 
     assert response.status_code == 403
     assert status_of(appointment) == status
+    assert session_state(appointment) == SESSION_STATE_FOR[status]
 
 
 def test_the_front_desk_ends_a_consultation(client, fran, riverside):
@@ -171,6 +257,22 @@ def test_a_clinic_admin_checks_patients_in(client, alice, riverside):
     press(client, alice, booked, "check-in")
 
     assert status_of(booked) == Status.CHECKED_IN
+    assert session_state(booked) == S.CHECKED_IN
+
+
+def test_a_check_in_can_be_undone_for_a_few_minutes_with_a_reason(client, fran, riverside):
+    booked = infusion(riverside)
+    press(client, fran, booked, "check-in")
+    page = f"/staff/schedule/appointments/{booked.public_id}/undo/"
+
+    board = client.get(board_of(booked)).content.decode()
+    without_reason = client.post(page, {"reason": ""})
+    client.post(page, {"reason": "Wrong patient pressed"})
+
+    assert 'data-action="undo"' in board
+    assert "Say why the change is undone" in without_reason.content.decode()
+    assert (status_of(booked), session_state(booked)) == (Status.BOOKED, S.SCHEDULED)
+    assert booked.status_changes.last().undo is True
 
 
 # --- With HTMX ---------------------------------------------------------------------------------
@@ -190,16 +292,36 @@ def test_with_htmx_it_answers_with_just_the_appointments_card(client, fran, rive
     assert "<html" not in html
     # The card's remaining buttons go on working the same way.
     assert 'hx-target="closest .appointment-card"' not in html  # nothing left for fran
-    assert ">Cancel…<" in html
+    assert ">Cancel…<" not in html  # once checked in, the session decides how the visit ends
+    assert 'data-action="undo"' in html
 
 
-def test_with_htmx_the_card_offers_the_next_step(client, nina, riverside, cleared):
+def test_with_htmx_the_card_says_the_sessions_next_step(client, nina, phil, riverside, cleared):
     booked = infusion(riverside, cleared)
+    action = f"/staff/schedule/appointments/{booked.public_id}/start-infusion/"
 
-    html = press(client, nina, booked, "check-in", htmx=True).content.decode()
+    checked_in = press(client, nina, booked, "check-in", htmx=True).content.decode()
+    ready_to_start(booked, nina, phil)
+    ready = press(client, nina, booked, "start-infusion", htmx=True, next="/x/")
+
+    assert 'data-testid="session-step">Next: pre-infusion checks<' in checked_in
+    assert action not in checked_in  # no "Start infusion" before the checks and the order
+    assert (status_of(booked), session_state(booked)) == (Status.INFUSING, S.INFUSING)
+    assert 'data-testid="session-step">Infusion running · next: recovery<' in ready.content.decode()
+
+
+def test_the_card_offers_start_only_when_the_session_may_start(
+    client, nina, phil, riverside, cleared
+):
+    booked = infusion(riverside, cleared)
+    ready_to_start(booked, nina, phil)
+    client.force_login(nina)
+
+    html = client.get(board_of(booked)).content.decode()
 
     action = f"/staff/schedule/appointments/{booked.public_id}/start-infusion/"
-    assert f'hx-post="{action}" hx-target="closest .appointment-card" hx-swap="outerHTML"' in html
+    assert f'action="{action}"' in html
+    assert "Checks passed · ready to start" in html
 
 
 def test_with_htmx_a_refusal_is_shown_in_the_card(client, nina, riverside):
@@ -240,7 +362,8 @@ def test_an_infusion_without_consent_does_not_start(client, nina, riverside):
     response = press(client, nina, checked_in, "start-infusion")
 
     assert status_of(checked_in) == Status.CHECKED_IN
-    assert shown(response)[0].startswith("The infusion can't start:")
+    assert session_state(checked_in) == S.CHECKED_IN
+    assert shown(response)[0].startswith("A session that is checked in can't become infusing")
 
 
 def test_an_unknown_action_is_explained_and_changes_nothing(client, nina, riverside):

@@ -10,7 +10,7 @@ from django.template import Context, Template
 
 from infusions.tests.factories import infusion_session
 from scheduling.tests.factories import clinic_location
-from scheduling.tests.test_booking import at, next_week, riverside_for
+from scheduling.tests.test_booking import at, riverside_for
 
 
 def board_link(html: str) -> str:
@@ -22,7 +22,7 @@ def board_link(html: str) -> str:
 def test_the_session_screen_leads_back_to_the_board_on_the_sessions_day(client, nina, phil):
     session = infusion_session(nina, phil, hour=9)
     appointment = session.appointment
-    day = next_week(appointment.location)
+    day = appointment.starts_at.astimezone(appointment.location.tz).date()
     client.force_login(nina)
 
     html = client.get(f"/staff/sessions/{session.public_id}/").content.decode()
@@ -41,7 +41,7 @@ def test_the_session_screen_leads_back_to_the_board_on_the_sessions_day(client, 
 def test_an_evening_session_far_west_of_utc_leads_back_to_its_own_day(client, nina, phil):
     waikiki = clinic_location(name="Waikiki", time_zone="Pacific/Honolulu", staff=[nina, phil])
     session = infusion_session(nina, phil, location=waikiki, hour=16)
-    day = next_week(waikiki)
+    day = session.appointment.starts_at.astimezone(waikiki.tz).date()
     assert session.appointment.starts_at.date() == day + timedelta(days=1)  # already so in UTC
     client.force_login(nina)
 

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from clinic.audit import Action
 from clinic.models import AuditEvent, Location
+from infusions.models import InfusionSession
 from patients.models import Patient
 from patients.services.consent import consent_document_create_draft, consent_document_publish
 from patients.tests.factories import PatientFactory
-from scheduling.models import Appointment, AppointmentStatus
+from scheduling.models import BLOCKING, Appointment, AppointmentStatus
 from scheduling.services import (
     SlotTaken,
     appointment_cancel,
@@ -24,6 +25,7 @@ from scheduling.services import (
 )
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, book, cleared_for_infusions, next_week, riverside_for
+from tests.clock import travel_to
 
 S = AppointmentStatus
 
@@ -203,6 +205,7 @@ def test_a_reschedule_into_the_past_or_after_closing_is_refused(fran, riverside,
 
 def test_only_a_booked_appointment_can_be_moved(fran, riverside, jordan):
     appointment = book(fran, jordan, riverside)
+    travel_to(appointment.starts_at - timedelta(minutes=10))
     appointment_set_status(actor=fran, appointment=appointment, status=S.CHECKED_IN)
 
     with pytest.raises(ValidationError) as caught:
@@ -231,28 +234,26 @@ def test_moving_to_the_same_time_is_refused(fran, riverside, jordan):
 
 # --- Statuses ----------------------------------------------------------------------------------
 
-# (kind, from, to, None when allowed or a phrase of the refusal)
+# (kind, from, to, None when allowed or a phrase of the refusal). An infusion's clinical
+# moves go through its session (tests/test_one_clinical_day.py, test_board_actions.py); here
+# are the appointment's own moves and the refusals either layer gives.
 TRANSITIONS = [
-    ("infusion", S.BOOKED, S.CHECKED_IN, None),
     ("infusion", S.BOOKED, S.NO_SHOW, None),
-    ("infusion", S.CHECKED_IN, S.INFUSING, None),
-    ("infusion", S.INFUSING, S.RECOVERING, None),
-    ("infusion", S.RECOVERING, S.DISCHARGED, None),
     ("consultation", S.BOOKED, S.CHECKED_IN, None),
     ("consultation", S.CHECKED_IN, S.DISCHARGED, None),
     ("follow_up", S.BOOKED, S.NO_SHOW, None),
     ("infusion", S.BOOKED, S.INFUSING, "The patient hasn't checked in yet: check them in first."),
     ("infusion", S.BOOKED, S.DISCHARGED, "hasn't checked in yet"),
-    ("infusion", S.CHECKED_IN, S.DISCHARGED, "The infusion hasn't started"),
-    ("infusion", S.CHECKED_IN, S.RECOVERING, "The infusion hasn't started"),
-    ("infusion", S.INFUSING, S.DISCHARGED, "must recover before going home"),
+    ("infusion", S.CHECKED_IN, S.DISCHARGED, "can't become discharged"),
+    ("infusion", S.CHECKED_IN, S.RECOVERING, "can't become recovering"),
+    ("infusion", S.INFUSING, S.DISCHARGED, "can't become discharged"),
     ("infusion", S.CHECKED_IN, S.NO_SHOW, "so they came: they can't be a no-show"),
-    ("infusion", S.RECOVERING, S.CHECKED_IN, "checked in already: they are recovering"),
+    ("infusion", S.RECOVERING, S.CHECKED_IN, "can't become checked in"),
     ("infusion", S.RECOVERING, S.BOOKED, "can't go back to booked"),
     ("consultation", S.CHECKED_IN, S.INFUSING, "A consultation has no infusion"),
     ("infusion", S.BOOKED, S.BOOKED, "This appointment is booked already."),
     ("infusion", S.DISCHARGED, S.CHECKED_IN, "discharged, which is final"),
-    ("infusion", S.NO_SHOW, S.CHECKED_IN, "no-show, which is final"),
+    ("infusion", S.NO_SHOW, S.CHECKED_IN, "no-show"),
     ("infusion", S.CANCELLED, S.BOOKED, "cancelled, which is final"),
 ]
 
@@ -267,6 +268,7 @@ def test_status_transitions(nina, phil, riverside, kind, current, status, refusa
         status=current,
         cancel_reason="Unwell" if current == S.CANCELLED else "",
     )
+    travel_to(appointment.starts_at + timedelta(minutes=20))  # late, so a no-show may be marked
 
     if refusal is None:
         appointment_set_status(actor=nina, appointment=appointment, status=status)
@@ -290,8 +292,8 @@ def test_status_transitions(nina, phil, riverside, kind, current, status, refusa
     ("kind", "current", "expected"),
     [
         ("infusion", S.BOOKED, [S.CHECKED_IN, S.NO_SHOW, S.CANCELLED]),
-        ("infusion", S.CHECKED_IN, [S.INFUSING, S.CANCELLED]),
-        ("infusion", S.RECOVERING, [S.DISCHARGED, S.CANCELLED]),
+        ("infusion", S.CHECKED_IN, [S.INFUSING]),
+        ("infusion", S.RECOVERING, [S.DISCHARGED]),
         ("consultation", S.CHECKED_IN, [S.DISCHARGED, S.CANCELLED]),
         ("consultation", S.DISCHARGED, []),
     ],
@@ -304,8 +306,13 @@ def test_it_lists_the_next_statuses_for_the_day_board(riverside, kind, current, 
     assert appointment_next_statuses(appointment) == expected
 
 
-def test_any_active_appointment_may_be_cancelled_through_a_status_change(nina, riverside, cleared):
-    appointment = AppointmentFactory(patient=cleared, location=riverside, status=S.INFUSING)
+def test_a_visit_may_be_cancelled_through_a_status_change(nina, riverside, cleared):
+    appointment = AppointmentFactory(
+        patient=cleared,
+        location=riverside,
+        appointment_type=appointment_type("consultation"),
+        status=S.CHECKED_IN,
+    )
 
     appointment_set_status(
         actor=nina, appointment=appointment, status=S.CANCELLED, reason="Vomiting"
@@ -313,6 +320,19 @@ def test_any_active_appointment_may_be_cancelled_through_a_status_change(nina, r
 
     appointment.refresh_from_db()
     assert (appointment.status, appointment.cancel_reason) == (S.CANCELLED, "Vomiting")
+
+
+def test_an_infusion_under_way_is_not_cancelled_its_session_decides(nina, riverside, cleared):
+    appointment = AppointmentFactory(patient=cleared, location=riverside, status=S.INFUSING)
+
+    with pytest.raises(ValidationError) as caught:
+        appointment_set_status(
+            actor=nina, appointment=appointment, status=S.CANCELLED, reason="Vomiting"
+        )
+
+    assert "the infusion session decides" in caught.value.message_dict["status"][0]
+    appointment.refresh_from_db()
+    assert appointment.status == S.INFUSING
 
 
 def test_a_status_change_to_cancelled_still_needs_a_reason(nina, riverside, cleared):
@@ -340,6 +360,8 @@ def test_an_infusion_cannot_start_once_the_consent_signed_is_replaced(
     alice, nina, riverside, cleared
 ):
     appointment = AppointmentFactory(patient=cleared, location=riverside, status=S.CHECKED_IN)
+    # Checks passed (the session's state, written as a test shortcut): only consent is left.
+    InfusionSession.objects.filter(appointment=appointment).update(state="pre_assessment_passed")
     draft = consent_document_create_draft(
         actor=alice,
         title="Consent to treatment",
@@ -352,13 +374,14 @@ def test_an_infusion_cannot_start_once_the_consent_signed_is_replaced(
         appointment_set_status(actor=nina, appointment=appointment, status=S.INFUSING)
 
     [message] = caught.value.message_dict["status"]
-    assert message.startswith("The infusion can't start: The patient signed version 1, which")
+    assert "Consent: The patient signed version 1, which" in message
     appointment.refresh_from_db()
     assert appointment.status == S.CHECKED_IN
 
 
 def test_the_front_desk_checks_in_but_does_not_start_infusions(fran, riverside, cleared):
     appointment = AppointmentFactory(patient=cleared, location=riverside)
+    travel_to(appointment.starts_at - timedelta(minutes=10))
     appointment_set_status(actor=fran, appointment=appointment, status=S.CHECKED_IN)
 
     with pytest.raises(PermissionDenied):
@@ -370,6 +393,7 @@ def test_the_front_desk_checks_in_but_does_not_start_infusions(fran, riverside, 
 
 def test_the_front_desk_ends_a_consultation(fran, riverside, jordan):
     appointment = book(fran, jordan, riverside)
+    travel_to(appointment.starts_at - timedelta(minutes=10))
     appointment_set_status(actor=fran, appointment=appointment, status=S.CHECKED_IN)
     appointment_set_status(actor=fran, appointment=appointment, status=S.DISCHARGED)
 
@@ -378,9 +402,14 @@ def test_the_front_desk_ends_a_consultation(fran, riverside, jordan):
 
 def test_a_no_show_blocks_nothing(fran, riverside, jordan):
     appointment = book(fran, jordan, riverside, hour=10)
+    travel_to(appointment.starts_at + timedelta(minutes=20))  # the patient has not come
     appointment_set_status(actor=fran, appointment=appointment, status=S.NO_SHOW)
 
-    assert book(fran, PatientFactory(), riverside, hour=10).pk
+    assert not Appointment.objects.filter(BLOCKING, pk=appointment.pk).exists()
+    same_time = AppointmentFactory(  # the database's exclusion constraints let it through
+        patient=jordan, location=riverside, starts_at=appointment.starts_at
+    )
+    assert same_time.pk
 
 
 def test_a_stale_copy_cannot_undo_a_newer_status(fran, nina, riverside, cleared):

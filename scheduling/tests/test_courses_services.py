@@ -28,7 +28,12 @@ from scheduling.courses import (
 )
 from scheduling.models import Appointment, AppointmentStatus, TreatmentCourse
 from scheduling.services import SlotTaken
-from scheduling.tests.factories import AppointmentFactory, appointment_type, clinic_location
+from scheduling.tests.factories import (
+    AppointmentFactory,
+    appointment_type,
+    clinic_location,
+    write_status,
+)
 from scheduling.tests.test_booking import at, cleared_for_infusions
 
 NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)  # Sunday 12:00 in Chicago
@@ -82,7 +87,7 @@ def set_status(course: TreatmentCourse, count: int, status: str = Status.DISCHAR
     """The first ``count`` appointments of the course get ``status`` (the day board's work,
     done directly here)."""
     first = list(course.appointments.order_by("starts_at").values_list("pk", flat=True)[:count])
-    Appointment.objects.filter(pk__in=first).update(status=status)
+    write_status(Appointment.objects.filter(pk__in=first), status)
 
 
 # --- Creating a course ------------------------------------------------------------------------

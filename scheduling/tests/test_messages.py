@@ -31,6 +31,7 @@ from scheduling.services import (
     appointment_set_status,
 )
 from scheduling.tests.test_booking import at, book, cleared_for_infusions, next_week, riverside_for
+from tests.clock import travel_to
 
 
 class Boom(Exception):
@@ -258,6 +259,7 @@ def test_a_reminder_skipped_as_moved_is_due_again_when_moved_back(fran, riversid
 def test_a_no_show_skips_what_is_left(fran, riverside, sam):
     appointment = book(fran, sam, riverside)
     [two_hours, *_] = rows(appointment, kind="reminder_2h")
+    travel_to(appointment.starts_at + timedelta(minutes=20))  # the patient has not come
     appointment_set_status(actor=fran, appointment=appointment, status="no_show")
     assert decide(two_hours, daytime(riverside)).skip.reason == "cancelled"
 

@@ -289,16 +289,6 @@ def test_two_freed_times_go_to_two_patients(fran, riverside, jordan):
     assert WaitlistEntry.objects.get(pk=second.pk).offered_appointment == two
 
 
-def test_a_no_show_still_to_come_offers_its_time(fran, riverside, jordan):
-    appointment = book(fran, jordan, riverside, hour=10)
-    entry = wait(PatientFactory(), riverside)
-
-    appointment_set_status(actor=fran, appointment=appointment, status=AppointmentStatus.NO_SHOW)
-
-    entry.refresh_from_db()
-    assert (entry.state, entry.offered_appointment) == (State.OFFERED, appointment)
-
-
 def test_a_time_already_past_is_offered_to_nobody(fran, riverside, jordan):
     appointment = AppointmentFactory(
         patient=jordan,

@@ -1,7 +1,8 @@
 """The day board, appointments and the waitlist, under /staff/schedule/ (namespace
 "scheduling").
 
-"cancel/" and "reschedule/" come before the status actions, which match any word.
+"cancel/", "reschedule/", "no-show/" and "undo/" come before the status actions, which match
+any word.
 """
 
 from django.urls import path
@@ -25,6 +26,16 @@ staff_urlpatterns = [
         "appointments/<uuid:appointment_id>/reschedule/",
         appointments.appointment_reschedule_view,
         name="appointment-reschedule",
+    ),
+    path(
+        "appointments/<uuid:appointment_id>/no-show/",
+        appointments.appointment_no_show_view,
+        name="appointment-no-show",
+    ),
+    path(
+        "appointments/<uuid:appointment_id>/undo/",
+        appointments.appointment_undo_view,
+        name="appointment-undo",
     ),
     path(
         "appointments/<uuid:appointment_id>/<str:action>/",

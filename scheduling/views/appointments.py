@@ -18,6 +18,7 @@ from datetime import date, time, timedelta
 from itertools import groupby
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -34,18 +35,30 @@ from infusions.models import InfusionSession
 from patients.models import Patient
 from patients.selectors import patient_for, patients_search
 from scheduling.availability import Slot, free_slots, nearest_free_slots
-from scheduling.board import ACTIONS, board_entry, board_locations, local_instant
-from scheduling.forms import CancelForm, RescheduleRangeForm, SlotChoiceForm, SlotSearchForm
+from scheduling.board import ACTIONS, board_entry, board_locations, for_the_board, local_instant
+from scheduling.forms import (
+    CancelForm,
+    NoShowForm,
+    RescheduleRangeForm,
+    SlotChoiceForm,
+    SlotSearchForm,
+    UndoForm,
+)
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
-from scheduling.selectors import appointment_for
+from scheduling.selectors import appointment_for, appointments_visible_to
 from scheduling.services import (
     INFUSION_KINDS,
     SlotTaken,
     appointment_book,
     appointment_cancel,
+    appointment_move_problems,
     appointment_next_statuses,
     appointment_reschedule,
     appointment_set_status,
+    appointment_undo,
+    undo_deadline,
+    undo_refusal,
+    undoable_change,
 )
 from scheduling.views.board import board_url
 
@@ -260,6 +273,8 @@ def appointment_action(
     appointment = appointment_for(request.user, appointment_id)
     error = done = ""
     board_action = ACTIONS.get(action)
+    if board_action is not None and board_action.status == AppointmentStatus.NO_SHOW:
+        board_action = None  # confirmed on its own page (appointment_no_show_view)
     if board_action is None:
         names = ", ".join(f"“{one.label.lower()}”" for one in ACTIONS.values())
         error = (
@@ -281,8 +296,9 @@ def appointment_action(
                 f"{appointment.patient.display_name}: {appointment.get_status_display().lower()}."
             )
     if request.htmx:
+        card = for_the_board(appointments_visible_to(request.user)).get(pk=appointment.pk)
         context = {
-            "entry": board_entry(appointment, request.user),
+            "entry": board_entry(card, request.user),
             "next_url": _safe_next(request) or _board_for(appointment),
             "htmx": True,
             "error": error,
@@ -294,6 +310,80 @@ def appointment_action(
     else:
         messages.success(request, done)
     return redirect(_safe_next(request) or _board_for(appointment))
+
+
+@capability_required(Capability.BOOK_APPOINTMENTS)
+def appointment_no_show_view(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
+    """Confirm that the patient did not come: a no-show is final (but for a short undo) and
+    frees the time for the waitlist, so it is never one click beside "Check in"."""
+    appointment = appointment_for(request.user, appointment_id)
+    form = NoShowForm(_posted(request))
+    back = _safe_next(request) or _board_for(appointment)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        if not form.cleaned_data["confirm"]:
+            form.add_error("confirm", "Tick the box to confirm the patient did not come.")
+        else:
+            try:
+                appointment_set_status(
+                    actor=request.user,
+                    appointment=appointment,
+                    status=AppointmentStatus.NO_SHOW,
+                    request=request,
+                )
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                messages.success(
+                    request,
+                    f"{appointment.patient.display_name}: marked a no-show. You can undo this "
+                    f"for {settings.UNDO_MINUTES} minutes from the board.",
+                )
+                return redirect(back)
+    audit_patient_view(request, appointment.patient, "viewed the no-show page of an appointment")
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "error": error,
+        "back": back,
+        "refusal": appointment_move_problems(appointment, AppointmentStatus.NO_SHOW),
+    }
+    return render(request, "scheduling/appointments/no_show.html", context)
+
+
+@capability_required(Capability.BOOK_APPOINTMENTS)
+def appointment_undo_view(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
+    """Undo the last check-in, no-show or cancellation, with a reason, within minutes."""
+    appointment = appointment_for(request.user, appointment_id)
+    form = UndoForm(_posted(request))
+    back = _safe_next(request) or _board_for(appointment)
+    change = undoable_change(appointment)
+    if request.method == "POST" and form.is_valid():
+        try:
+            appointment_undo(
+                actor=request.user,
+                appointment=appointment,
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{appointment.patient.display_name}: undone, the appointment is booked again.",
+            )
+            return redirect(back)
+    audit_patient_view(request, appointment.patient, "viewed the undo page of an appointment")
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "back": back,
+        "change": change,
+        "refusal": undo_refusal(request.user, appointment, change),
+        "deadline": undo_deadline(change) if change else None,
+    }
+    return render(request, "scheduling/appointments/undo.html", context)
 
 
 @capability_required(Capability.BOOK_APPOINTMENTS)
@@ -315,7 +405,8 @@ def appointment_cancel_view(request: HttpRequest, appointment_id: uuid.UUID) -> 
         else:
             message = (
                 f"Cancelled {appointment.patient.display_name}'s "
-                f"{appointment.appointment_type.name.lower()} at {_when(appointment)}."
+                f"{appointment.appointment_type.name.lower()} at {_when(appointment)}. You can "
+                f"undo this for {settings.UNDO_MINUTES} minutes (the card under Not attending)."
             )
             offer = (
                 WaitlistEntry.objects.filter(

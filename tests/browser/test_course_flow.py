@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -23,6 +23,7 @@ from scheduling.availability import slot_is_free
 from scheduling.models import Appointment, AppointmentStatus, TreatmentCourse
 from scheduling.tests.factories import appointment_type, clinic_location
 from scheduling.tests.test_booking import at, cleared_for_infusions
+from tests.clock import travel_to
 
 pytestmark = pytest.mark.browser
 
@@ -118,7 +119,9 @@ def test_a_nurse_plans_an_induction_course_and_checks_the_patient_in_on_the_day_
     ]
     first = booked[0]
 
-    # The day board of the first infusion, at Riverside.
+    # The morning of the first infusion: the nurse signs in again and opens the day board.
+    travel_to(first.starts_at - timedelta(minutes=10))
+    sign_in(desk, nina.email)
     desk.get_by_test_id("staff-nav").get_by_role("link", name="Schedule").click()
     expect(desk.get_by_role("heading", level=1)).to_have_text("Schedule")
     chooser = desk.get_by_role("form", name="Choose the location and day")
@@ -137,7 +140,10 @@ def test_a_nurse_plans_an_induction_course_and_checks_the_patient_in_on_the_day_
     card.get_by_role("button", name="Check in").click()
     expect(card.get_by_test_id("status")).to_have_text("Checked in")
     expect(card.get_by_role("status")).to_contain_text("Maya Okafor: checked in.")
-    expect(card.get_by_role("button", name="Start infusion")).to_be_visible()
+    # The board follows the session: its next step, and no "Start infusion" before the
+    # pre-infusion checks and a signed dose order.
+    expect(card.get_by_test_id("session-step")).to_have_text("Next: pre-infusion checks")
+    expect(card.get_by_role("button", name="Start infusion")).to_have_count(0)
     assert desk.evaluate("window.boardNotReloaded === true")
 
     first.refresh_from_db()

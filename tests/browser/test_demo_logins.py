@@ -22,6 +22,8 @@ ROLE_NAVIGATION = {
             "Schedule",
             "Patients",
             "Locations",
+            "Ledger",
+            "Outcomes",
             "Staff accounts",
             "Consent forms",
             "Content",

@@ -27,6 +27,7 @@ from infusions.models import DoseAdministration, InfusionSession, SessionAlert
 from patients.tests.factories import PatientFactory
 from scheduling.models import AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+from tests.clock import advance, travel_to
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +49,9 @@ def appointment(nina, phil):
         invoice_number="INV-2001",
     )
     patient = PatientFactory(legal_first_name="Ines", legal_last_name="Moreau")
-    return book(nina, cleared_for_infusions(phil, patient), riverside, "infusion", hour=9)
+    appointment = book(nina, cleared_for_infusions(phil, patient), riverside, "infusion", hour=9)
+    travel_to(appointment.starts_at - timedelta(minutes=10))  # check-in is open
+    return appointment
 
 
 def sign_in(page: Page, email: str) -> None:
@@ -75,8 +78,11 @@ def enter_reading(page: Page, *, systolic: int, diastolic: int, heart_rate: int)
 
 
 def test_a_nurse_runs_a_whole_session_on_a_tablet(
-    new_page: Callable[..., Page], nina, phil, appointment
+    new_page: Callable[..., Page], nina, phil, appointment, settings
 ):
+    settings.SESSION_IDLE_TIMEOUT = timedelta(
+        hours=4
+    )  # the clock jumps through the infusion and recovery
     chair = new_page(viewport=TABLET)
     sign_in(chair, nina.email)
 
@@ -152,10 +158,13 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     given.get_by_role("button", name="Record the dose given").click()
     expect(chair.get_by_test_id("dose-administration")).to_contain_text("13.7")
 
-    # Recovery, then discharge.
+    # Recovery once the 40 minutes have run, then discharge after the least recovery time.
+    advance(40)
     chair.reload()
     chair.get_by_test_id("move-recovering").click()
     expect(state(chair)).to_have_text("Recovering")
+    advance(30)
+    chair.reload()
     checklist = chair.get_by_test_id("discharge-form")
     # The checklist's boxes are large toggle buttons: the nurse taps their labels.
     checklist.get_by_text("Vital signs are back near the patient's baseline").click()
