@@ -307,6 +307,14 @@ def course_schedule_enqueue(course: TreatmentCourse, *, base_url: str = "") -> l
 # --- Still wanted? ----------------------------------------------------------------------------
 
 
+def _change_until(appointment: Appointment) -> str:
+    from scheduling.booking import when_text
+    from scheduling.services import appointment_online_change_deadline
+
+    deadline = appointment_online_change_deadline(appointment)
+    return when_text(deadline, appointment.location) if deadline else ""
+
+
 def _context_time(message: OutboxMessage, name: str) -> datetime | None:
     value = (message.context or {}).get(name)
     return parse_datetime(value) if isinstance(value, str) else None
@@ -446,7 +454,9 @@ def _render_appointment(message: OutboxMessage, *, change: str, hours: int = 0) 
         "fasting_hours": settings.PRE_INFUSION_FASTING_HOURS,
         "manage_url": manage_url,
         "book_url": base_url + reverse("booking:start") if base_url else "",
-        "cancel_notice_hours": settings.CANCEL_NOTICE_HOURS,
+        # The same deadline the confirmation and manage pages show (online change grace or
+        # notice rule), as it stands when the message is sent.
+        "change_until": _change_until(appointment) if manage_url else "",
         "subject": SUBJECTS["reminder" if change == "reminder" else change].format(
             what=what, when=when
         ),

@@ -443,7 +443,7 @@ def test_a_nurse_alone_may_not_discharge_after_29_minutes_of_recovery(clock, nin
         f"{until}). A physician must review it and write a note before the patient goes home.",
         field="physician",
     )
-    assert_refused(lambda: sign(nina, session), session, "29 of the 30", field="physician_note")
+    assert_refused(lambda: sign(nina, session), session, "29 of the 30", field="physician")
 
 
 @pytest.mark.parametrize("minutes", [30, 31])

@@ -315,6 +315,7 @@ def _actions_by_hour(response) -> dict[int, list[str]]:
 def test_the_buttons_post_with_csrf_and_work_without_javascript(client, fran, riverside):
     day = next_week(riverside)
     booked = appointment(riverside, day, 9, chair=riverside.chairs.first())
+    travel_to(at(riverside, day, 8, 50))  # check-in is open
     client.force_login(fran)
     url = f"/staff/schedule/?location={riverside.public_id}&date={day.isoformat()}"
 
