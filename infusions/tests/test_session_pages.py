@@ -16,7 +16,7 @@ from infusions.models import (
     SessionStateChange,
 )
 from infusions.sessions import session_transition
-from infusions.tests.factories import infusion_session
+from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 
 S = InfusionSessionState
@@ -199,3 +199,53 @@ def test_the_front_desk_cannot_post_clinical_moves(client, fran, session):
     assert response.status_code == 403
     session.refresh_from_db()
     assert session.state == S.SCHEDULED
+
+
+def running(session, nina, phil):
+    """The session infusing under the factory's 40-minute order."""
+    session = session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    complete_pre_assessment(session, nina)
+    session = session_transition(actor=nina, session=session, to_state=S.PRE_ASSESSMENT_PASSED)
+    signed_order(session, phil)
+    return session_transition(actor=nina, session=session, to_state=S.INFUSING)
+
+
+def test_start_is_offered_only_once_the_order_is_signed(client, nina, phil, session):
+    session = session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    complete_pre_assessment(session, nina)
+    session_transition(actor=nina, session=session, to_state=S.PRE_ASSESSMENT_PASSED)
+    client.force_login(nina)
+
+    waiting = client.get(session_page(session)).content.decode()
+    signed_order(session, phil)
+    ready = client.get(session_page(session)).content.decode()
+
+    assert 'data-testid="move-infusing"' not in waiting
+    assert "A physician must sign the dose order first." in waiting
+    assert 'data-testid="move-infusing"' in ready
+
+
+def test_a_physician_ends_an_infusion_early_with_a_reason_typed_on_the_screen(
+    client, nina, phil, session
+):
+    session = running(session, nina, phil)
+    client.force_login(phil)
+
+    html = client.get(session_page(session)).content.decode()
+    move(client, session, S.RECOVERING, reason="Severe nausea; ended after discussion")
+
+    assert "Why does it end before its planned time?" in html
+    session.refresh_from_db()
+    assert session.state == S.RECOVERING
+    assert session.state_changes.last().reason == "Severe nausea; ended after discussion"
+
+
+def test_a_nurse_is_told_to_stop_early_or_ask_a_physician(client, nina, phil, session):
+    session = running(session, nina, phil)
+    client.force_login(nina)
+
+    response = move(client, session, S.RECOVERING)
+
+    session.refresh_from_db()
+    assert session.state == S.INFUSING
+    assert "stop it early with a reason, or ask a physician" in response.content.decode()
