@@ -249,3 +249,21 @@ def test_a_nurse_is_told_to_stop_early_or_ask_a_physician(client, nina, phil, se
     session.refresh_from_db()
     assert session.state == S.INFUSING
     assert "stop it early with a reason, or ask a physician" in response.content.decode()
+
+
+def test_an_open_safety_alert_shows_on_the_session_screen(client, nina, session):
+    from patients.models import SafetyAlert
+    from patients.services.safety import safety_alert_raise
+
+    safety_alert_raise(
+        patient=session.appointment.patient,
+        source=SafetyAlert.Source.BOOKING_REASON,
+        appointment=session.appointment,
+        reported_text="Having dark thoughts lately",
+    )
+    client.force_login(nina)
+
+    html = client.get(session_page(session)).content.decode()
+
+    assert 'data-testid="safety-alert-open"' in html
+    assert "A clinician must contact the patient today." in html
