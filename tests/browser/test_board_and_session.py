@@ -35,7 +35,7 @@ from infusions.models import InfusionSession, SessionAlert
 from patients.tests.factories import PatientFactory
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
-from tests.browser.test_infusion_session import enter_reading, sign_in
+from tests.browser.test_infusion_session import enter_reading, fill_pre_infusion_checks, sign_in
 from tests.clock import advance, travel_to
 
 pytestmark = pytest.mark.browser
@@ -157,27 +157,7 @@ def test_a_nurse_runs_a_session_from_the_board_and_they_never_disagree(
     expect(tablet.get_by_test_id("session-state")).to_have_text("Checked in")
     expect(tablet.get_by_test_id("move-checked_in")).to_have_count(0)
 
-    checks = tablet.get_by_test_id("pre-form")
-    checks.get_by_label("Identity confirmed").check()
-    checks.get_by_label("Weight today (kg)").fill("72.5")
-    checks.get_by_label("Pregnancy test today: negative").check()
-    checks.get_by_label("An adult escort will take the patient home").check()
-    checks.get_by_label("Escort's name").fill("Paul Moreau")
-    last_ate = timezone.localtime(
-        timezone.now() - timedelta(hours=8), appointment.location.tz
-    ).strftime("%Y-%m-%dT%H:%M")
-    checks.get_by_label("Last ate or drank (other than water)").fill(last_ate)
-    checks.get_by_role("button", name="Save the checks").click()
-    expect(tablet.get_by_test_id("pre-done")).to_be_visible()
-    vitals = tablet.get_by_test_id("pre-vitals-form")
-    vitals.get_by_label("Systolic (mmHg)").fill("128")
-    vitals.get_by_label("Diastolic (mmHg)").fill("82")
-    vitals.get_by_label("Heart rate (/min)").fill("74")
-    vitals.get_by_label("SpO2 (%)").fill("98")
-    vitals.get_by_label("Respiratory rate (/min)").fill("14")
-    vitals.get_by_label("Level of consciousness").select_option("1")
-    vitals.get_by_role("button", name="Save the vital signs").click()
-    expect(tablet.locator('[data-check="vitals"]')).to_have_attribute("data-done", "yes")
+    fill_pre_infusion_checks(tablet, appointment)
     assert_board_and_session_agree(
         watcher, appointment, state="checked_in", step="Next: pre-infusion checks"
     )

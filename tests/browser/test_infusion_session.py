@@ -66,6 +66,32 @@ def state(page: Page):
     return page.get_by_test_id("session-state")
 
 
+def fill_pre_infusion_checks(page: Page, appointment) -> None:
+    """Identity, today's weight (72.5 kg), a negative pregnancy test, the escort, the last
+    meal eight hours ago, and normal vital signs before the infusion."""
+    checks = page.get_by_test_id("pre-form")
+    checks.get_by_label("Identity confirmed").check()
+    checks.get_by_label("Weight today (kg)").fill("72.5")
+    checks.get_by_label("Pregnancy test today: negative").check()
+    checks.get_by_label("An adult escort will take the patient home").check()
+    checks.get_by_label("Escort's name").fill("Paul Moreau")
+    last_ate = timezone.localtime(
+        timezone.now() - timedelta(hours=8), appointment.location.tz
+    ).strftime("%Y-%m-%dT%H:%M")
+    checks.get_by_label("Last ate or drank (other than water)").fill(last_ate)
+    checks.get_by_role("button", name="Save the checks").click()
+    expect(page.get_by_test_id("pre-done")).to_be_visible()
+    vitals = page.get_by_test_id("pre-vitals-form")
+    vitals.get_by_label("Systolic (mmHg)").fill("128")
+    vitals.get_by_label("Diastolic (mmHg)").fill("82")
+    vitals.get_by_label("Heart rate (/min)").fill("74")
+    vitals.get_by_label("SpO2 (%)").fill("98")
+    vitals.get_by_label("Respiratory rate (/min)").fill("14")
+    vitals.get_by_label("Level of consciousness").select_option("1")
+    vitals.get_by_role("button", name="Save the vital signs").click()
+    expect(page.locator('[data-check="vitals"]')).to_have_attribute("data-done", "yes")
+
+
 def enter_reading(page: Page, *, systolic: int, diastolic: int, heart_rate: int) -> None:
     form = page.get_by_test_id("reading-form")
     form.get_by_label("Systolic (mmHg)").fill(str(systolic))
@@ -80,9 +106,8 @@ def enter_reading(page: Page, *, systolic: int, diastolic: int, heart_rate: int)
 def test_a_nurse_runs_a_whole_session_on_a_tablet(
     new_page: Callable[..., Page], nina, phil, appointment, settings
 ):
-    settings.SESSION_IDLE_TIMEOUT = timedelta(
-        hours=4
-    )  # the clock jumps through the infusion and recovery
+    # The clock jumps through the infusion and recovery: no idle sign-out meanwhile.
+    settings.SESSION_IDLE_TIMEOUT = timedelta(hours=4)
     chair = new_page(viewport=TABLET)
     sign_in(chair, nina.email)
 
@@ -95,28 +120,7 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     expect(state(chair)).to_have_text("Checked in")
 
     # The pre-infusion checks, then the vital signs before the infusion.
-    checks = chair.get_by_test_id("pre-form")
-    checks.get_by_label("Identity confirmed").check()
-    checks.get_by_label("Weight today (kg)").fill("72.5")
-    checks.get_by_label("Pregnancy test today: negative").check()
-    checks.get_by_label("An adult escort will take the patient home").check()
-    checks.get_by_label("Escort's name").fill("Paul Moreau")
-    last_ate = timezone.localtime(
-        timezone.now() - timedelta(hours=8), appointment.location.tz
-    ).strftime("%Y-%m-%dT%H:%M")
-    checks.get_by_label("Last ate or drank (other than water)").fill(last_ate)
-    checks.get_by_role("button", name="Save the checks").click()
-    expect(chair.get_by_test_id("pre-done")).to_be_visible()
-
-    vitals = chair.get_by_test_id("pre-vitals-form")
-    vitals.get_by_label("Systolic (mmHg)").fill("128")
-    vitals.get_by_label("Diastolic (mmHg)").fill("82")
-    vitals.get_by_label("Heart rate (/min)").fill("74")
-    vitals.get_by_label("SpO2 (%)").fill("98")
-    vitals.get_by_label("Respiratory rate (/min)").fill("14")
-    vitals.get_by_label("Level of consciousness").select_option("1")
-    vitals.get_by_role("button", name="Save the vital signs").click()
-    expect(chair.locator('[data-check="vitals"]')).to_have_attribute("data-done", "yes")
+    fill_pre_infusion_checks(chair, appointment)
 
     chair.reload()
     chair.get_by_test_id("move-pre_assessment_passed").click()
