@@ -21,7 +21,6 @@ import re
 import tempfile
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,13 +29,15 @@ from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from conftest import PASSWORD
-from infusions.ledger import lot_receive
 from infusions.models import InfusionSession, SessionAlert
-from patients.tests.factories import PatientFactory
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
-from tests.browser.test_infusion_session import enter_reading, fill_pre_infusion_checks, sign_in
-from tests.clock import advance, travel_to
+from tests.browser.test_infusion_session import (
+    enter_reading,
+    fill_pre_infusion_checks,
+    ines_infusion,
+    sign_in,
+)
+from tests.clock import advance
 
 pytestmark = pytest.mark.browser
 
@@ -56,22 +57,7 @@ STATUS_FOR_STATE = {
 
 @pytest.fixture
 def appointment(nina, phil) -> Appointment:
-    riverside = riverside_for(nina, phil)
-    lot_receive(
-        actor=nina,
-        location=riverside,
-        product_name="Ketamine HCl 50 mg/mL",
-        concentration_mg_per_ml=Decimal(50),
-        volume_ml=Decimal(10),
-        lot_number="KX-2001",
-        expiry_date=timezone.localdate() + timedelta(days=365),
-        supplier="Midwest Pharma Supply",
-        invoice_number="INV-2001",
-    )
-    patient = PatientFactory(legal_first_name="Ines", legal_last_name="Moreau")
-    appointment = book(nina, cleared_for_infusions(phil, patient), riverside, "infusion", hour=9)
-    travel_to(appointment.starts_at - timedelta(minutes=10))  # check-in is open
-    return appointment
+    return ines_infusion(nina, phil)
 
 
 def local_day(appointment: Appointment) -> str:

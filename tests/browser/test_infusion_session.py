@@ -36,6 +36,12 @@ TABLET = {"width": 820, "height": 1180}
 
 @pytest.fixture
 def appointment(nina, phil):
+    return ines_infusion(nina, phil)
+
+
+def ines_infusion(nina, phil):
+    """Ines Moreau's infusion at 09:00 next week at a Riverside with a lot of ketamine in
+    stock, and the clock at 08:50 that day."""
     riverside = riverside_for(nina, phil)
     lot_receive(
         actor=nina,
