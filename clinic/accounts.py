@@ -1,4 +1,4 @@
-"""Staff accounts: creating, changing, deactivating and unlocking them; passwords; API tokens.
+"""Staff accounts: creating, changing, deactivating and unlocking them; passwords.
 
 Every change is written to the audit log. Accounts are never deleted: a person who leaves is
 deactivated, so the records they made stay attributed to them.
@@ -16,15 +16,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from rest_framework.authtoken.models import Token
 
+from clinic.api_tokens import api_tokens_delete_all
 from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import User
 from clinic.permissions import Capability, require
 from clinic.roles import Role
-
-API_CREDENTIAL_TYPE = "authtoken.token"
-
 
 # --- Managing other people's accounts (clinic admins) ------------------------------------
 
@@ -120,7 +117,7 @@ def staff_update(
 def staff_set_active(
     *, actor: User, member: User, is_active: bool, request: HttpRequest | None = None
 ) -> User:
-    """Deactivate (which also revokes their API token) or reactivate an account."""
+    """Deactivate (which also revokes their API tokens) or reactivate an account."""
     require(actor, Capability.MANAGE_STAFF)
     if member.pk == actor.pk and not is_active:
         raise ValidationError(
@@ -134,8 +131,10 @@ def staff_set_active(
     member.save(update_fields=["is_active"])
     summary = "reactivated the account"
     if not is_active:
-        revoked, _ = Token.objects.filter(user=member).delete()
-        summary = "deactivated the account" + (" and revoked its API token" if revoked else "")
+        revoked = api_tokens_delete_all(member=member)
+        summary = "deactivated the account" + (
+            f" and revoked its {revoked} API token{'s' if revoked > 1 else ''}" if revoked else ""
+        )
     audit_record(actor=actor, action=Action.UPDATE, target=member, summary=summary, request=request)
     return member
 
@@ -225,45 +224,6 @@ def password_set(
         request=request,
     )
     return user
-
-
-def api_token_for(user: User) -> Token | None:
-    return Token.objects.filter(user=user).first()
-
-
-@transaction.atomic
-def api_token_create(*, user: User, request: HttpRequest | None = None) -> Token:
-    """A new personal API token, replacing any previous one (which stops working at once)."""
-    require(user, Capability.USE_API)
-    User.objects.select_for_update().get(pk=user.pk)  # one token per person, even if clicked twice
-    replaced, _ = Token.objects.filter(user=user).delete()
-    token = Token.objects.create(user=user)
-    # The key is the token's primary key: log the owner's id, never the key.
-    audit_record(
-        actor=user,
-        action=Action.CREATE,
-        object_type=API_CREDENTIAL_TYPE,
-        object_id=str(user.public_id),
-        summary="created a personal API token" + (", replacing the old one" if replaced else ""),
-        request=request,
-    )
-    return token
-
-
-@transaction.atomic
-def api_token_revoke(*, user: User, request: HttpRequest | None = None) -> bool:
-    """Delete the person's API token; False if they had none."""
-    revoked, _ = Token.objects.filter(user=user).delete()
-    if revoked:
-        audit_record(
-            actor=user,
-            action=Action.DELETE,
-            object_type=API_CREDENTIAL_TYPE,
-            object_id=str(user.public_id),
-            summary="revoked their personal API token",
-            request=request,
-        )
-    return bool(revoked)
 
 
 # --- Helpers ----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ and write the audit log; an admin form would skip both. So these are view-only.
 
 from django.contrib import admin
 from django.http import HttpRequest
-from rest_framework.authtoken.models import TokenProxy
 
 from clinic.models import AuditEvent, Chair, Closure, Heartbeat, Location, OpeningHours, User
 
@@ -70,8 +69,3 @@ class AuditEventAdmin(ViewOnlyAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(ViewOnlyAdmin):
     list_display = ["name", "seen_at"]
-
-
-# Personal API tokens are made and revoked on each person's account page, with an audit
-# trail; DRF's admin for them would make tokens for anyone, unrecorded.
-admin.site.unregister(TokenProxy)

@@ -59,6 +59,18 @@ class StaffAccountForm(StaffAccountEditForm):
     field_order = ["email", "full_name", "roles"]
 
 
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=80,
+        help_text="What will use it, so you know which token to revoke later, e.g. 'EHR sync'.",
+        error_messages={
+            "required": "Name the token after what will use it, e.g. 'EHR sync'.",
+            "max_length": "Keep the name to 80 characters or fewer.",
+        },
+    )
+
+
 class SearchForm(forms.Form):
     """A plain search box; Django's CharField refuses NUL bytes PostgreSQL cannot take."""
 

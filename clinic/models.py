@@ -393,3 +393,57 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} by {self.channel} ({self.status})"
+
+
+class ApiToken(models.Model):
+    """A personal API token, sent as ``Authorization: Token <secret>``.
+
+    Only a SHA-256 digest of the secret is stored, so a copy of the database (a backup, a
+    read-only replica) holds nothing that opens the API; the secret is shown once, when the
+    token is made. The secret is 256 random bits, so an unsalted fast hash is enough: there
+    is nothing to guess. A token does what its owner's roles allow *when it is used*
+    (``clinic.api.authentication``). Revoking deletes the row; the audit log keeps the story.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text="What it is for, e.g. 'EHR sync'.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    # The secret's first characters, to tell tokens apart in the list (too few to use).
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class StaffSession(models.Model):
+    """A signed-in session of a staff member, so they and a clinic admin can see and end it.
+
+    Written at sign-in and removed at sign-out (``clinic.sessions``). ``session_key`` is the
+    key of the row in Django's session store, needed to end the session; it is as secret
+    as that store's own keys and never shown: pages name a session by ``public_id``.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="staff_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"session of {self.user} since {self.created_at:%Y-%m-%d %H:%M}"

@@ -110,7 +110,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "crispy_forms",
@@ -559,11 +558,13 @@ def _check_clinical_numbers() -> None:
 _check_clinical_numbers()
 
 # --- API --------------------------------------------------------------------------------
+# Personal API tokens (clinic.api_tokens) stop working this many days after they are made.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", 90, min_value=1, max_value=730)
 REST_FRAMEWORK = {
     # Token first: DRF takes the first class's WWW-Authenticate challenge, so a missing or
     # revoked token gets 401 (try again with credentials) rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "clinic.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["clinic.api.permissions.IsActiveStaff"],

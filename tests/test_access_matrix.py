@@ -60,6 +60,9 @@ ALLOWED = {
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},
     "/staff/accounts/": {"alice"},
+    # Everyone's own account page, and making a personal API token there.
+    "/staff/accounts/me/": {"fran", "nina", "phil", "alice", "edie"},
+    "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
     "/admin/": {"alice"},
     "/api/v1/me/": {"fran", "nina", "phil", "alice", "edie"},

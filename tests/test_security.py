@@ -15,6 +15,8 @@ from django.test import Client
 from clinic.middleware import LAST_ACTIVITY_KEY, SIGNED_IN_AT_KEY
 from clinic.roles import Role
 from conftest import PASSWORD, make_staff
+from patients.tests.factories import PatientFactory
+from tests.api_tokens import api_key_for
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 MINUTE = 60
@@ -169,6 +171,21 @@ def test_demo_accounts_sign_in_while_debug_is_on(client, demo_nurse, settings):
     response = client.post("/staff/login/", {"username": demo_nurse.email, "password": PASSWORD})
 
     assert response.status_code == 302
+
+
+def test_a_demo_physicians_token_reads_no_patients_when_debug_is_off(client, db, settings):
+    settings.DEBUG = True  # demo accounts exist, and make tokens, only in a DEBUG run
+    physician = make_staff(f"physician@{settings.DEMO_EMAIL_DOMAIN}", "Demo Doc", Role.PHYSICIAN)
+    PatientFactory()
+    auth = {"HTTP_AUTHORIZATION": f"Token {api_key_for(physician)}"}
+    assert client.get("/api/v1/patients/", **auth).json()["count"] == 1
+
+    settings.DEBUG = False
+    response = client.get("/api/v1/patients/", **auth)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert "results" not in response.json()
 
 
 # --- Production settings ----------------------------------------------------------------

@@ -38,6 +38,7 @@ OURS = (
     "DOSE_",
     "ALERT_",
     "PRE_INFUSION_",
+    "API_TOKEN_DAYS",
 )
 
 
@@ -72,6 +73,7 @@ def test_good_settings_import_cleanly(tmp_path):
         ("DOSE_MAX_MG_PER_KG", "0.05", "DOSE_LIMITS (from the environment) is not valid"),
         ("ALERT_SPO2_BELOW", "low", "ALERT_SPO2_BELOW='low' is not a whole number"),
         ("PRE_INFUSION_CAUTION_SYSTOLIC", "200", "PRE_INFUSION_BP_LIMITS (from the environment)"),
+        ("API_TOKEN_DAYS", "0", "API_TOKEN_DAYS=0 is too small"),
     ],
 )
 def test_a_bad_value_stops_start_up_and_names_the_variable(tmp_path, name, value, message):

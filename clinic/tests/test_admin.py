@@ -40,6 +40,8 @@ def test_the_admin_cannot_change_or_delete_clinic_records(client, alice, riversi
 def test_api_tokens_are_not_managed_in_the_admin(client, alice):
     client.force_login(alice)
 
+    # Made and revoked on the account pages, with an audit trail; never in the admin.
+    assert client.get("/admin/clinic/apitoken/").status_code == 404
     assert client.get("/admin/authtoken/tokenproxy/").status_code == 404
 
 

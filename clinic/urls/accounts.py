@@ -13,8 +13,8 @@ urlpatterns = [
     path("new/", accounts.account_create, name="account-create"),
     path("me/", accounts.my_account, name="my-account"),
     path("me/password/", accounts.my_password, name="my-password"),
-    path("me/token/", accounts.my_token_create, name="my-token-create"),
-    path("me/token/revoke/", accounts.my_token_revoke, name="my-token-revoke"),
+    path("me/tokens/new/", accounts.my_token_create, name="my-token-create"),
+    path("me/tokens/<uuid:token_id>/revoke/", accounts.my_token_revoke, name="my-token-revoke"),
     path(
         "set-password/<uuid:public_id>/<str:token>/",
         accounts.set_password,
@@ -24,6 +24,11 @@ urlpatterns = [
     path("<uuid:public_id>/deactivate/", accounts.account_deactivate, name="account-deactivate"),
     path("<uuid:public_id>/reactivate/", accounts.account_reactivate, name="account-reactivate"),
     path("<uuid:public_id>/unlock/", accounts.account_unlock, name="account-unlock"),
+    path(
+        "<uuid:public_id>/tokens/<uuid:token_id>/revoke/",
+        accounts.account_token_revoke,
+        name="account-token-revoke",
+    ),
     path(
         "<uuid:public_id>/password-link/",
         accounts.account_password_link,

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from clinic import accounts
+from clinic import accounts, api_tokens
 from clinic.cosign import cosigner_locked_out, cosigner_unlock
 from clinic.forms import (
+    ApiTokenForm,
     StaffAccountEditForm,
     StaffAccountForm,
     StaffFilterForm,
     show_service_errors,
 )
-from clinic.models import User
+from clinic.models import ApiToken, User
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import staff_member_for, staff_visible_to
 
@@ -95,6 +97,7 @@ def account_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "password_link": password_link,
         "is_self": member.pk == request.user.pk,
         "cosign_locked_out": cosigner_locked_out(member),
+        "api_tokens": api_tokens.api_tokens_of(member),
     }
     return render(request, "clinic/accounts/edit.html", context)
 
@@ -138,6 +141,16 @@ def account_unlock(request: HttpRequest, public_id: UUID) -> HttpResponse:
         messages.success(request, f"Unlocked: {member} can try to sign in again straight away.")
     else:
         messages.info(request, f"{member} has no failed sign-ins on record; nothing to unlock.")
+    return redirect("staff:account-edit", public_id=member.public_id)
+
+
+@require_POST
+@capability_required(Capability.MANAGE_STAFF)
+def account_token_revoke(request: HttpRequest, public_id: UUID, token_id: UUID) -> HttpResponse:
+    member = staff_member_for(request.user, public_id)
+    token = get_object_or_404(ApiToken, user=member, public_id=token_id)
+    api_tokens.api_token_revoke(actor=request.user, token=token, request=request)
+    messages.success(request, f'Revoked {member}\'s API token "{token.name}": it no longer works.')
     return redirect("staff:account-edit", public_id=member.public_id)
 
 
@@ -189,7 +202,7 @@ def set_password(request: HttpRequest, public_id: UUID, token: str) -> HttpRespo
 def my_account(request: HttpRequest) -> HttpResponse:
     context = {
         "can_use_api": user_can(request.user, Capability.USE_API),
-        "api_token": accounts.api_token_for(request.user),
+        "api_tokens": api_tokens.api_tokens_of(request.user),
         "new_api_token": request.session.pop(SHOW_ONCE_API_KEY, None),
         "api_url": request.build_absolute_uri(reverse("api:me")),
     }
@@ -211,24 +224,27 @@ def my_password(request: HttpRequest) -> HttpResponse:
 
 @capability_required(Capability.USE_API)
 def my_token_create(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        token = accounts.api_token_create(user=request.user, request=request)
-        request.session[SHOW_ONCE_API_KEY] = token.key
-        return redirect("staff:my-account")
-    context = {"api_token": accounts.api_token_for(request.user)}
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, secret = api_tokens.api_token_create(
+                user=request.user, name=form.cleaned_data["name"], request=request
+            )
+        except ValidationError as error:
+            show_service_errors(form, error)
+        else:
+            request.session[SHOW_ONCE_API_KEY] = {"name": token.name, "secret": secret}
+            return redirect("staff:my-account")
+    context = {"form": form, "days": settings.API_TOKEN_DAYS}
     return render(request, "clinic/accounts/my_token_create.html", context)
 
 
-@capability_required(Capability.USE_API)
-def my_token_revoke(request: HttpRequest) -> HttpResponse:
+@capability_required(Capability.USE_STAFF_AREA)
+def my_token_revoke(request: HttpRequest, token_id: UUID) -> HttpResponse:
+    # Someone whose roles no longer allow the API may still revoke what they made.
+    token = get_object_or_404(ApiToken, user=request.user, public_id=token_id)
     if request.method == "POST":
-        if accounts.api_token_revoke(user=request.user, request=request):
-            messages.success(request, "Your API token is revoked: it no longer works.")
-        else:
-            messages.info(request, "You had no API token, so there was nothing to revoke.")
+        api_tokens.api_token_revoke(actor=request.user, token=token, request=request)
+        messages.success(request, f'Your API token "{token.name}" is revoked: it no longer works.')
         return redirect("staff:my-account")
-    api_token = accounts.api_token_for(request.user)
-    if api_token is None:
-        messages.info(request, "You have no API token, so there is nothing to revoke.")
-        return redirect("staff:my-account")
-    return render(request, "clinic/accounts/my_token_revoke.html", {"api_token": api_token})
+    return render(request, "clinic/accounts/my_token_revoke.html", {"api_token": token})

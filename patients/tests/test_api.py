@@ -12,9 +12,8 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from clinic.models import AuditEvent, Location
+from clinic.models import ApiToken, AuditEvent, Location
 from patients.models import (
     IntakeSubmission,
     Measurement,
@@ -34,6 +33,7 @@ from patients.tests.factories import (
     ScreeningDecisionFactory,
 )
 from patients.tests.test_intake import complete_answers
+from tests.api_tokens import api_key_for
 
 # The session and the signed-in user; the paginator's count and the page of patients
 # with their preferred locations; the audit event; the session's last-activity update
@@ -218,8 +218,7 @@ def test_it_answers_404_for_an_unknown_patient(client, nina):
 
 
 def test_it_works_with_a_token_and_no_session(client, nina, patient):
-    token = Token.objects.create(user=nina)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    auth = {"HTTP_AUTHORIZATION": f"Token {api_key_for(nina)}"}
 
     read = client.get(f"/api/v1/patients/{patient.public_id}/", **auth)
     write = client.post(
@@ -235,9 +234,8 @@ def test_it_works_with_a_token_and_no_session(client, nina, patient):
 
 
 def test_it_refuses_a_revoked_token(client, nina, patient):
-    token = Token.objects.create(user=nina)
-    key = token.key
-    token.delete()
+    key = api_key_for(nina)
+    ApiToken.objects.filter(user=nina).delete()
 
     response = client.get("/api/v1/patients/", HTTP_AUTHORIZATION=f"Token {key}")
 

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
 
 from clinic.models import AuditEvent, Location
 from patients.models import Patient
@@ -22,6 +21,7 @@ from patients.tests.factories import PatientFactory, ScreeningDecisionFactory
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, cleared_for_infusions, next_week, riverside_for
+from tests.api_tokens import api_key_for
 from tests.clock import travel_to
 
 # The session and the signed-in user; the paginator's count and the page of appointments
@@ -209,13 +209,13 @@ def test_the_front_desk_checks_in_but_may_not_start_an_infusion(client, fran, in
 
 
 def test_it_works_with_a_token_and_no_session(client, fran, riverside, jordan):
-    token = Token.objects.create(user=fran)
+    key = api_key_for(fran)
 
     response = post(
         client,
         "/api/v1/appointments/",
         booking(jordan, riverside),
-        HTTP_AUTHORIZATION=f"Token {token.key}",
+        HTTP_AUTHORIZATION=f"Token {key}",
     )
 
     assert response.status_code == 201, response.json()

@@ -42,6 +42,7 @@ from scheduling.services import (
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from scheduling.tests.test_messages import consenting
+from tests.api_tokens import api_key_for
 
 A = AppointmentStatus
 NEW_YORK = "America/New_York"
@@ -796,12 +797,10 @@ def test_the_api_undoes_with_a_reason(client, clock, fran, due):
 
 
 def test_the_api_undoes_with_a_token(client, clock, fran, due):
-    from rest_framework.authtoken.models import Token
-
     no_show(fran, due)
-    token = Token.objects.create(user=fran)
+    key = api_key_for(fran)
 
-    response = api_undo(client, due, {"reason": REASON}, HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = api_undo(client, due, {"reason": REASON}, HTTP_AUTHORIZATION=f"Token {key}")
 
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "booked"
