@@ -2,6 +2,13 @@
 
 Every change is written to the audit log. Accounts are never deleted: a person who leaves is
 deactivated, so the records they made stay attributed to them.
+
+Least privilege for roles (``role_grant_refusal``): any clinic admin may create accounts and
+remove roles, but a clinical role (physician, nurse: prescribing, giving and recording a
+Schedule III drug) is granted only by a clinic admin who is also a physician, a
+"physician-admin" (typically the medical director), and never by anyone to themselves. A
+fresh clinic gets its first physician-admin from ``manage.py create_staff``. Every role
+change is audited with the roles before and after.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from clinic.api_tokens import api_tokens_delete_all
 from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import User
 from clinic.permissions import Capability, require
-from clinic.roles import Role
+from clinic.roles import CLINICAL_ROLES, Role
 
 # --- Managing other people's accounts (clinic admins) ------------------------------------
 
@@ -44,6 +51,10 @@ def staff_create(
     except ValidationError:
         errors["email"] = "Enter a valid email address, e.g. name@yourclinic.com."
     _check_name_and_roles(full_name, roles, errors)
+    if "roles" not in errors:
+        refusal = role_grant_refusal(actor=actor, member=None, before=[], after=roles)
+        if refusal:
+            errors["roles"] = refusal
     if "email" not in errors and User.objects.filter(email__iexact=email).exists():
         errors["email"] = _email_taken(email)
     if errors:
@@ -61,8 +72,48 @@ def staff_create(
         actor=actor,
         action=Action.CREATE,
         target=member,
-        summary="created the account (email, full name, roles)",
+        summary="created the account (email, full name, roles); "
+        + roles_change_summary([], member.roles),
         request=request,
+    )
+    return member
+
+
+@transaction.atomic
+def staff_bootstrap(*, email: str, full_name: str, roles: list[str]) -> User:
+    """An account made from the command line (``manage.py create_staff``), with no actor.
+
+    Clinical roles are granted this way only while no physician-admin exists: it is how a
+    fresh clinic gets its medical director, who then grants clinical roles in the staff area.
+    """
+    email = User.objects.normalize_email(email.strip()).lower()
+    errors: dict[str, str] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Enter a valid email address, e.g. name@yourclinic.com."
+    _check_name_and_roles(full_name, roles, errors)
+    if "email" not in errors and User.objects.filter(email__iexact=email).exists():
+        errors["email"] = _email_taken(email)
+    physician_admins = User.objects.filter(
+        is_active=True, roles__contains=[Role.CLINIC_ADMIN, Role.PHYSICIAN]
+    )
+    if "roles" not in errors and CLINICAL_ROLES.intersection(roles) and physician_admins.exists():
+        errors["roles"] = (
+            "A clinic admin who is also a physician already exists: they grant the physician "
+            "and nurse roles in the staff area (Staff accounts). Leave those roles out here."
+        )
+    if errors:
+        raise ValidationError(errors)
+    member = User(email=email, full_name=full_name.strip(), roles=_ordered_roles(roles))
+    member.set_unusable_password()
+    member.save()
+    audit_record(
+        actor=None,
+        action=Action.CREATE,
+        target=member,
+        summary="created the account (manage.py create_staff); "
+        + roles_change_summary([], member.roles),
     )
     return member
 
@@ -89,15 +140,22 @@ def staff_update(
             "You cannot remove your own clinic admin role: you would lose access to this page. "
             "Ask another clinic admin to do it if it is really meant."
         )
+    if "roles" not in errors:
+        refusal = role_grant_refusal(actor=actor, member=member, before=member.roles, after=roles)
+        if refusal:
+            errors["roles"] = refusal
     if errors:
         raise ValidationError(errors)
 
     changed: list[str] = []
+    summary: list[str] = []
     full_name = full_name.strip()
     if full_name != member.full_name:
         member.full_name = full_name
         changed.append("full_name")
+        summary.append(changed_fields_summary(["full name"]))
     if set(roles) != set(member.roles):
+        summary.append(roles_change_summary(member.roles, roles))
         member.roles = _ordered_roles(roles)
         changed.append("roles")
     if not changed:
@@ -107,10 +165,68 @@ def staff_update(
         actor=actor,
         action=Action.UPDATE,
         target=member,
-        summary=changed_fields_summary([field.replace("_", " ") for field in changed]),
+        summary="; ".join(summary),
         request=request,
     )
     return member
+
+
+def is_physician_admin(user: User) -> bool:
+    """May grant clinical roles: an active clinic admin who is also a physician."""
+    return user.is_active and Role.CLINIC_ADMIN in user.roles and Role.PHYSICIAN in user.roles
+
+
+def role_grant_refusal(
+    *, actor: User, member: User | None, before: list[str], after: list[str]
+) -> str:
+    """Why ``actor`` may not change ``member``'s roles from ``before`` to ``after``, or "".
+
+    The one place the rule for granting clinical roles lives (see the module docstring).
+    Removing roles is never refused here. ``member`` is None for an account being created.
+    May run one query, to name who can grant the roles.
+    """
+    granted = [role for role in Role.values if role in after and role not in before]
+    clinical = [Role(role).label.lower() for role in granted if role in CLINICAL_ROLES]
+    if not clinical:
+        return ""
+    roles_text = " and ".join(clinical) + (" roles" if len(clinical) > 1 else " role")
+    if member is not None and member.pk == actor.pk:
+        return (
+            f"You cannot give yourself the {roles_text}. Another clinic admin who is also "
+            "a physician (such as the medical director) must grant it."
+        )
+    if is_physician_admin(actor):
+        return ""
+    who = _physician_admins_other_than(member)
+    ask = (
+        f"Ask {who} to grant it, or choose other roles."
+        if who
+        else "There is no such account yet: whoever runs the server can create the first "
+        "with manage.py create_staff. Choose other roles for now."
+    )
+    return (
+        f"Only a clinic admin who is also a physician (such as the medical director) can "
+        f"grant the {roles_text}. {ask}"
+    )
+
+
+def roles_change_summary(before: list[str], after: list[str]) -> str:
+    """e.g. "roles: Front desk → Front desk, Nurse", for the audit log."""
+
+    def labels(roles: list[str]) -> str:
+        return ", ".join(Role(role).label for role in _ordered_roles(roles)) or "none"
+
+    return f"roles: {labels(before)} → {labels(after)}"
+
+
+def _physician_admins_other_than(member: User | None) -> str:
+    admins = User.objects.filter(
+        is_active=True, roles__contains=[Role.CLINIC_ADMIN, Role.PHYSICIAN]
+    ).order_by("full_name")
+    if member is not None and member.pk is not None:
+        admins = admins.exclude(pk=member.pk)
+    names = [str(admin) for admin in admins[:3]]
+    return " or ".join(names)
 
 
 @transaction.atomic

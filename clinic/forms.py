@@ -40,7 +40,11 @@ class StaffAccountEditForm(forms.Form):
         label="Roles",
         choices=Role.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="What this person does at the clinic; their access follows from it.",
+        help_text=(
+            "What this person does at the clinic; their access follows from it. Only a clinic "
+            "admin who is also a physician can grant the physician or nurse role, and never "
+            "to themselves."
+        ),
         error_messages={"required": "Choose at least one role: without one they can do nothing."},
     )
 

@@ -7,3 +7,9 @@ class Role(models.TextChoices):
     PHYSICIAN = "physician", "Physician"
     CLINIC_ADMIN = "clinic_admin", "Clinic admin"
     CONTENT_EDITOR = "content_editor", "Content editor"
+
+
+# Roles that act on patients' bodies and medicines. Granting one follows the rule in
+# clinic.accounts.role_grant_refusal: only a physician who is also a clinic admin may, and
+# never to themselves.
+CLINICAL_ROLES = frozenset({Role.PHYSICIAN, Role.NURSE})

@@ -40,9 +40,9 @@ def signs_in(client, email: str, password: str = PASSWORD) -> bool:
 # --- staff_create -------------------------------------------------------------------------
 
 
-def test_it_creates_an_account_without_a_usable_password(alice):
+def test_it_creates_an_account_without_a_usable_password(mara):
     member = accounts.staff_create(
-        actor=alice,
+        actor=mara,
         email=" Dana.Doctor@Clinic.test ",
         full_name=" Dana Doctor ",
         roles=[Role.NURSE, Role.FRONT_DESK],
@@ -55,10 +55,11 @@ def test_it_creates_an_account_without_a_usable_password(alice):
     assert not member.has_usable_password()
     [event] = audit_events()
     assert (event.actor, event.action, event.object_id) == (
-        alice,
+        mara,
         Action.CREATE,
         str(member.public_id),
     )
+    assert event.summary.endswith("; roles: none → Front desk, Nurse")
 
 
 def test_it_refuses_an_email_that_already_has_an_account_whatever_the_case(alice, olga):
@@ -80,10 +81,10 @@ def test_it_refuses_an_email_that_already_has_an_account_whatever_the_case(alice
         ({"email": "not an address"}, "email"),
     ],
 )
-def test_it_refuses_an_account_with_bad_details(alice, changes, field):
+def test_it_refuses_an_account_with_bad_details(mara, changes, field):
     details = {"email": "dana@clinic.test", "full_name": "Dana Doctor", "roles": [Role.NURSE]}
     with pytest.raises(ValidationError) as caught:
-        accounts.staff_create(actor=alice, **{**details, **changes})
+        accounts.staff_create(actor=mara, **{**details, **changes})
     assert list(caught.value.message_dict) == [field]
     assert not User.objects.filter(full_name="Dana Doctor").exists()
     assert audit_events() == []
@@ -100,14 +101,14 @@ def test_only_a_clinic_admin_can_create_accounts(fran):
 # --- staff_update -------------------------------------------------------------------------
 
 
-def test_it_changes_name_and_roles(alice, nina):
+def test_it_changes_name_and_roles(mara, nina):
     accounts.staff_update(
-        actor=alice, member=nina, full_name="Nina Nurse-Practitioner", roles=[Role.PHYSICIAN]
+        actor=mara, member=nina, full_name="Nina Nurse-Practitioner", roles=[Role.PHYSICIAN]
     )
     nina.refresh_from_db()
     assert (nina.full_name, nina.roles) == ("Nina Nurse-Practitioner", [Role.PHYSICIAN])
     [event] = audit_events()
-    assert event.summary == "changed full name, roles"
+    assert event.summary == "changed full name; roles: Nurse → Physician"
     assert "Practitioner" not in event.summary
 
 
@@ -344,8 +345,8 @@ def test_the_list_shows_who_is_locked_out(client, alice, nina, settings):
     assert b"Locked out" in response.content
 
 
-def test_creating_an_account_shows_a_set_password_link_once(client, alice):
-    client.force_login(alice)
+def test_creating_an_account_shows_a_set_password_link_once(client, mara):
+    client.force_login(mara)
     response = client.post(
         "/staff/accounts/new/",
         {"email": "dana@clinic.test", "full_name": "Dana Doctor", "roles": ["physician"]},
