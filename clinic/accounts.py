@@ -29,6 +29,7 @@ from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import User
 from clinic.permissions import Capability, require
 from clinic.roles import CLINICAL_ROLES, Role
+from clinic.staff_sessions import staff_sessions_end
 
 # --- Managing other people's accounts (clinic admins) ------------------------------------
 
@@ -233,7 +234,8 @@ def _physician_admins_other_than(member: User | None) -> str:
 def staff_set_active(
     *, actor: User, member: User, is_active: bool, request: HttpRequest | None = None
 ) -> User:
-    """Deactivate (which also revokes their API tokens) or reactivate an account."""
+    """Deactivate (which also revokes their API tokens and signs them out everywhere) or
+    reactivate an account."""
     require(actor, Capability.MANAGE_STAFF)
     if member.pk == actor.pk and not is_active:
         raise ValidationError(
@@ -248,9 +250,12 @@ def staff_set_active(
     summary = "reactivated the account"
     if not is_active:
         revoked = api_tokens_delete_all(member=member)
+        ended = staff_sessions_end(actor=None, member=member)
         summary = "deactivated the account" + (
             f" and revoked its {revoked} API token{'s' if revoked > 1 else ''}" if revoked else ""
         )
+        if ended:
+            summary += f"; signed out {ended} session{'s' if ended > 1 else ''}"
     audit_record(actor=actor, action=Action.UPDATE, target=member, summary=summary, request=request)
     return member
 
@@ -325,20 +330,30 @@ def password_set(
 ) -> User:
     """Set ``user``'s password. Callers check the old password or the link token first.
 
-    After a change in a signed-in session, call ``update_session_auth_hash`` to keep it.
+    Every other session of theirs ends: all of them when the link was used, all but this
+    one when they changed it signed in. After a change in a signed-in session, call
+    ``update_session_auth_hash`` to keep it.
     """
     password_validation.validate_password(new_password, user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    audit_record(
-        actor=user,
-        action=Action.UPDATE,
-        target=user,
-        summary="set their password with a set-password link"
-        if with_link
-        else "changed their password",
-        request=request,
+    signed_in_here = (
+        request is not None
+        and not with_link
+        and getattr(request, "user", None) is not None
+        and request.user.pk == user.pk
     )
+    ended = staff_sessions_end(
+        actor=None,
+        member=user,
+        keep_session_key=request.session.session_key if signed_in_here else None,
+    )
+    summary = (
+        "set their password with a set-password link" if with_link else "changed their password"
+    )
+    if ended:
+        summary += f", which signed out {ended} other session{'' if ended == 1 else 's'}"
+    audit_record(actor=user, action=Action.UPDATE, target=user, summary=summary, request=request)
     return user
 
 

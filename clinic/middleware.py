@@ -10,6 +10,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django_htmx.http import HttpResponseClientRedirect
 
+from clinic.staff_sessions import staff_session_seen
+
 LAST_ACTIVITY_KEY = "chairside_last_activity"
 SIGNED_IN_AT_KEY = "chairside_signed_in_at"
 ACTIVITY_RESOLUTION_SECONDS = 30
@@ -42,11 +44,16 @@ class SessionLifetimeMiddleware:
                     if idle
                     else "Your session reached its maximum length. Sign in again to continue.",
                 )
-                login_redirect = redirect_to_login(request.get_full_path())
-                if request.headers.get("HX-Request") == "true":
-                    # A partial update must not swap the sign-in page into a fragment.
-                    return HttpResponseClientRedirect(login_redirect["Location"])
-                return login_redirect
+                return _to_login(request)
+            if (
+                LAST_ACTIVITY_KEY in session
+                and now - last_activity >= ACTIVITY_RESOLUTION_SECONDS
+                and not staff_session_seen(request)
+            ):
+                # Ended from "Your account" or by a clinic admin (clinic.staff_sessions).
+                logout(request)
+                messages.info(request, "This session was signed out. Sign in again to continue.")
+                return _to_login(request)
             if (
                 now - last_activity >= ACTIVITY_RESOLUTION_SECONDS
                 or LAST_ACTIVITY_KEY not in session
@@ -55,3 +62,11 @@ class SessionLifetimeMiddleware:
                 # that an idle limit measured in minutes needs.
                 session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
+
+
+def _to_login(request: HttpRequest) -> HttpResponse:
+    login_redirect = redirect_to_login(request.get_full_path())
+    if request.headers.get("HX-Request") == "true":
+        # A partial update must not swap the sign-in page into a fragment.
+        return HttpResponseClientRedirect(login_redirect["Location"])
+    return login_redirect

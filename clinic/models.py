@@ -447,3 +447,10 @@ class StaffSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def browser(self) -> str:
+        """The user agent in short, e.g. "Firefox on Windows"."""
+        from clinic.staff_sessions import browser_summary  # it imports this module
+
+        return browser_summary(self.user_agent)

@@ -16,8 +16,8 @@ from clinic.models import ApiToken, AuditEvent
 from clinic.roles import Role
 from tests.api_tokens import api_key_for
 
-# session and user, the tokens
-MY_ACCOUNT_QUERIES = 3
+# session and user, the tokens, the signed-in sessions
+MY_ACCOUNT_QUERIES = 4
 
 
 def api_get(client, url: str, key: str):

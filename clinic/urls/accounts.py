@@ -16,6 +16,16 @@ urlpatterns = [
     path("me/tokens/new/", accounts.my_token_create, name="my-token-create"),
     path("me/tokens/<uuid:token_id>/revoke/", accounts.my_token_revoke, name="my-token-revoke"),
     path(
+        "me/sessions/<uuid:session_id>/revoke/",
+        accounts.my_session_revoke,
+        name="my-session-revoke",
+    ),
+    path(
+        "me/sessions/revoke-others/",
+        accounts.my_sessions_revoke_others,
+        name="my-sessions-revoke-others",
+    ),
+    path(
         "set-password/<uuid:public_id>/<str:token>/",
         accounts.set_password,
         name="set-password",
@@ -28,6 +38,16 @@ urlpatterns = [
         "<uuid:public_id>/tokens/<uuid:token_id>/revoke/",
         accounts.account_token_revoke,
         name="account-token-revoke",
+    ),
+    path(
+        "<uuid:public_id>/sessions/<uuid:session_id>/revoke/",
+        accounts.account_session_revoke,
+        name="account-session-revoke",
+    ),
+    path(
+        "<uuid:public_id>/sessions/revoke-all/",
+        accounts.account_sessions_revoke_all,
+        name="account-sessions-revoke-all",
     ),
     path(
         "<uuid:public_id>/password-link/",

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from clinic import accounts, api_tokens
+from clinic import accounts, api_tokens, staff_sessions
 from clinic.cosign import cosigner_locked_out, cosigner_unlock
 from clinic.forms import (
     ApiTokenForm,
@@ -24,7 +24,7 @@ from clinic.forms import (
     StaffFilterForm,
     show_service_errors,
 )
-from clinic.models import ApiToken, User
+from clinic.models import ApiToken, StaffSession, User
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import staff_member_for, staff_visible_to
 
@@ -98,6 +98,8 @@ def account_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "is_self": member.pk == request.user.pk,
         "cosign_locked_out": cosigner_locked_out(member),
         "api_tokens": api_tokens.api_tokens_of(member),
+        "staff_sessions": staff_sessions.staff_sessions_of(member),
+        "current_session_id": staff_sessions.current_session_id(request),
     }
     return render(request, "clinic/accounts/edit.html", context)
 
@@ -156,6 +158,38 @@ def account_token_revoke(request: HttpRequest, public_id: UUID, token_id: UUID) 
 
 @require_POST
 @capability_required(Capability.MANAGE_STAFF)
+def account_session_revoke(request: HttpRequest, public_id: UUID, session_id: UUID) -> HttpResponse:
+    member = staff_member_for(request.user, public_id)
+    staff_session = get_object_or_404(StaffSession, user=member, public_id=session_id)
+    try:
+        staff_sessions.staff_session_revoke(
+            actor=request.user, staff_session=staff_session, request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Signed {member} out of that session.")
+    return redirect("staff:account-edit", public_id=member.public_id)
+
+
+@require_POST
+@capability_required(Capability.MANAGE_STAFF)
+def account_sessions_revoke_all(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    member = staff_member_for(request.user, public_id)
+    # On your own account, "everywhere" spares the session you are using to ask.
+    keep = request.session.session_key if member.pk == request.user.pk else None
+    ended = staff_sessions.staff_sessions_end(
+        actor=request.user, member=member, keep_session_key=keep, request=request
+    )
+    if ended:
+        messages.success(request, f"Signed {member} out everywhere ({ended} session(s)).")
+    else:
+        messages.info(request, f"{member} was not signed in anywhere; nothing to do.")
+    return redirect("staff:account-edit", public_id=member.public_id)
+
+
+@require_POST
+@capability_required(Capability.MANAGE_STAFF)
 def account_password_link(request: HttpRequest, public_id: UUID) -> HttpResponse:
     member = staff_member_for(request.user, public_id)
     try:
@@ -204,6 +238,8 @@ def my_account(request: HttpRequest) -> HttpResponse:
         "can_use_api": user_can(request.user, Capability.USE_API),
         "api_tokens": api_tokens.api_tokens_of(request.user),
         "new_api_token": request.session.pop(SHOW_ONCE_API_KEY, None),
+        "staff_sessions": staff_sessions.staff_sessions_of(request.user),
+        "current_session_id": staff_sessions.current_session_id(request),
         "api_url": request.build_absolute_uri(reverse("api:me")),
     }
     return render(request, "clinic/accounts/me.html", context)
@@ -217,6 +253,7 @@ def my_password(request: HttpRequest) -> HttpResponse:
             user=request.user, new_password=form.cleaned_data["new_password1"], request=request
         )
         update_session_auth_hash(request, user)
+        staff_sessions.staff_session_seen(request)  # the session's key changed just now
         messages.success(request, "Your password is changed. Use the new one next time.")
         return redirect("staff:my-account")
     return render(request, "clinic/accounts/my_password.html", {"form": form})
@@ -248,3 +285,34 @@ def my_token_revoke(request: HttpRequest, token_id: UUID) -> HttpResponse:
         messages.success(request, f'Your API token "{token.name}" is revoked: it no longer works.')
         return redirect("staff:my-account")
     return render(request, "clinic/accounts/my_token_revoke.html", {"api_token": token})
+
+
+@require_POST
+@capability_required(Capability.USE_STAFF_AREA)
+def my_session_revoke(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    staff_session = get_object_or_404(StaffSession, user=request.user, public_id=session_id)
+    try:
+        staff_sessions.staff_session_revoke(
+            actor=request.user, staff_session=staff_session, request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "That session is signed out.")
+    return redirect("staff:my-account")
+
+
+@require_POST
+@capability_required(Capability.USE_STAFF_AREA)
+def my_sessions_revoke_others(request: HttpRequest) -> HttpResponse:
+    ended = staff_sessions.staff_sessions_end(
+        actor=request.user,
+        member=request.user,
+        keep_session_key=request.session.session_key,
+        request=request,
+    )
+    if ended:
+        messages.success(request, f"Signed out of {ended} other session(s). This one stays.")
+    else:
+        messages.info(request, "You are not signed in anywhere else; nothing to do.")
+    return redirect("staff:my-account")
