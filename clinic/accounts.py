@@ -13,19 +13,24 @@ change is audited with the roles before and after.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
+from clinic.account_emails import INVITATION, NEW_LINK, RESET, password_email_enqueue
 from clinic.api_tokens import api_tokens_delete_all
-from clinic.audit import Action, audit_record, changed_fields_summary
+from clinic.audit import Action, audit_record, changed_fields_summary, client_ip
+from clinic.auth import is_demo_account
 from clinic.models import User
 from clinic.permissions import Capability, require
 from clinic.roles import CLINICAL_ROLES, Role
@@ -286,13 +291,18 @@ def staff_unlock(*, actor: User, member: User, request: HttpRequest | None = Non
 
 @transaction.atomic
 def staff_password_link_token(
-    *, actor: User, member: User, request: HttpRequest | None = None
+    *,
+    actor: User,
+    member: User,
+    request: HttpRequest | None = None,
+    invitation: bool = False,
 ) -> str:
-    """A token for a one-time set-password link.
+    """Email ``member`` a one-time set-password link; return a token for one to show too.
 
-    It stops working once the password is set, after a sign-in, or after
-    ``PASSWORD_RESET_TIMEOUT`` (three days by default). The current password, if any,
-    keeps working until the link is used.
+    The email (``clinic.account_emails``) is an invitation naming ``actor`` for a new
+    account, else a new link. A link stops working once the password is set, after a
+    sign-in, or after ``PASSWORD_RESET_TIMEOUT`` (three days by default). The current
+    password, if any, keeps working until the link is used.
     """
     require(actor, Capability.MANAGE_STAFF)
     if not member.is_active:
@@ -303,10 +313,58 @@ def staff_password_link_token(
         actor=actor,
         action=Action.UPDATE,
         target=member,
-        summary="made a set-password link",
+        summary="emailed an invitation with a set-password link"
+        if invitation
+        else "made a set-password link and emailed it",
         request=request,
     )
+    password_email_enqueue(
+        member=member, kind=INVITATION if invitation else NEW_LINK, actor=actor, request=request
+    )
     return default_token_generator.make_token(member)
+
+
+# Requests for a reset link by email, per address and per client address, per hour.
+RESET_LIMIT_PER_EMAIL = 3
+RESET_LIMIT_PER_IP = 20
+
+
+def password_reset_request(*, email: str, request: HttpRequest | None = None) -> None:
+    """Email a reset link to the active account with this address, if there is one.
+
+    The caller answers the same whatever happens here, so nobody learns which addresses
+    have accounts. Nothing is sent to a deactivated account, to a demo account when DEBUG
+    is off, or beyond the hourly limits (each address, each client address).
+    """
+    email = User.objects.normalize_email(email.strip()).lower()
+    email_key = hashlib.sha256(email.encode()).hexdigest()
+    over_limit = _over_hourly_limit(f"pwreset:email:{email_key}", RESET_LIMIT_PER_EMAIL)
+    ip = client_ip(request)
+    if ip is not None:
+        over_limit = _over_hourly_limit(f"pwreset:ip:{ip}", RESET_LIMIT_PER_IP) or over_limit
+    if over_limit:
+        return
+    member = User.objects.filter(email__iexact=email, is_active=True).first()
+    if member is None or (not settings.DEBUG and is_demo_account(member.email)):
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action=Action.UPDATE,
+            target=member,
+            summary="a password reset link was asked for and emailed",
+            request=request,
+        )
+        password_email_enqueue(member=member, kind=RESET, request=request)
+
+
+def _over_hourly_limit(key: str, limit: int) -> bool:
+    cache.add(key, 0, timeout=3600)
+    try:
+        return cache.incr(key) > limit
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        return False
 
 
 def password_link_user(public_id: Any, token: str) -> User | None:

@@ -27,6 +27,19 @@ class StaffLoginForm(AuthenticationForm):
     }
 
 
+class StaffPasswordResetForm(forms.Form):
+    email = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+        help_text="The address you sign in with.",
+        error_messages={
+            "required": "Enter the email address you sign in with.",
+            "invalid": "Enter a valid email address, e.g. name@yourclinic.com.",
+        },
+    )
+
+
 # --- Staff accounts and the audit log --------------------------------------------------
 
 

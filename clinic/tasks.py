@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from clinic.account_emails import password_email_send
 from clinic.messaging.outbox import outbox_dispatch, outbox_send
 from clinic.models import Heartbeat
 
@@ -24,3 +25,9 @@ def dispatch_outbox() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def send_outbox_message(message_id: int, claim_token: str) -> str:
     return outbox_send(message_id, claim_token)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_password_email(member_id: int, kind: str, actor_id: int | None, base_url: str) -> bool:
+    """An invitation, new set-password link or reset link (clinic.account_emails)."""
+    return password_email_send(member_id=member_id, kind=kind, actor_id=actor_id, base_url=base_url)

@@ -71,6 +71,9 @@ ALLOWED = {
     "/staff/content/articles/": {"alice", "edie"},
     "/api/v1/content/editor/faq/": {"alice", "edie"},
     "/api/v1/content/editor/articles/": {"alice", "edie"},
+    # "Forgot your password?" answers anyone, signed in or not.
+    "/staff/password-reset/": set(PERSONAS),
+    "/staff/password-reset/sent/": set(PERSONAS),
     # Published content is public: everyone reads it, signed in or not.
     "/api/v1/content/faq/": set(PERSONAS),
     "/api/v1/content/articles/": set(PERSONAS),

@@ -235,7 +235,10 @@ def test_a_set_password_link_works_once(client, alice, nina):
     assert signs_in(client, "nina@clinic.test", NEW_PASSWORD)
     assert b"This link no longer works" in client.get(url).content
     summaries = [event.summary for event in audit_events(Action.UPDATE)]
-    assert summaries == ["set their password with a set-password link", "made a set-password link"]
+    assert summaries == [
+        "set their password with a set-password link",
+        "made a set-password link and emailed it",
+    ]
 
 
 def test_a_tampered_or_foreign_link_does_not_work(client, alice, nina, phil):

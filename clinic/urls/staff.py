@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from clinic.forms import StaffLoginForm
-from clinic.views import home
+from clinic.views import accounts, home
 
 urlpatterns = [
     path(
@@ -13,6 +13,12 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "password-reset/sent/",
+        accounts.PasswordResetDoneView.as_view(),
+        name="password-reset-done",
+    ),
     path("", home.staff_home, name="home"),
     path("locations/", include("clinic.urls.locations")),
     path("accounts/", include("clinic.urls.accounts")),

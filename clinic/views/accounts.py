@@ -7,12 +7,13 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
 from clinic import accounts, api_tokens, staff_sessions
@@ -22,6 +23,7 @@ from clinic.forms import (
     StaffAccountEditForm,
     StaffAccountForm,
     StaffFilterForm,
+    StaffPasswordResetForm,
     show_service_errors,
 )
 from clinic.models import ApiToken, StaffSession, User
@@ -62,11 +64,11 @@ def account_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             show_service_errors(form, error)
         else:
-            _remember_password_link(request, member)
+            _remember_password_link(request, member, invitation=True)
             messages.success(
                 request,
-                f"Account created for {member}. Send them the set-password link below so they "
-                "can choose a password and sign in.",
+                f"Account created for {member}. We emailed them an invitation with a link to "
+                "choose a password; the same link is below, in case the email does not arrive.",
             )
             return redirect("staff:account-edit", public_id=member.public_id)
     return render(request, "clinic/accounts/create.html", {"form": form})
@@ -196,11 +198,17 @@ def account_password_link(request: HttpRequest, public_id: UUID) -> HttpResponse
         _remember_password_link(request, member)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"We emailed {member} a new set-password link.")
     return redirect("staff:account-edit", public_id=member.public_id)
 
 
-def _remember_password_link(request: HttpRequest, member: User) -> None:
-    token = accounts.staff_password_link_token(actor=request.user, member=member, request=request)
+def _remember_password_link(
+    request: HttpRequest, member: User, *, invitation: bool = False
+) -> None:
+    token = accounts.staff_password_link_token(
+        actor=request.user, member=member, request=request, invitation=invitation
+    )
     path = reverse("staff:set-password", kwargs={"public_id": member.public_id, "token": token})
     request.session[SHOW_ONCE_LINK] = {
         "account": str(member.public_id),
@@ -316,3 +324,26 @@ def my_sessions_revoke_others(request: HttpRequest) -> HttpResponse:
     else:
         messages.info(request, "You are not signed in anywhere else; nothing to do.")
     return redirect("staff:my-account")
+
+
+# --- Anyone: "Forgot your password?" -------------------------------------------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Asks for an address and answers the same whether or not it has an account.
+
+    The email and its limits are ``accounts.password_reset_request``; its link opens the
+    same set-password page as an invitation.
+    """
+
+    form_class = StaffPasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    success_url = reverse_lazy("staff:password-reset-done")
+
+    def form_valid(self, form: StaffPasswordResetForm) -> HttpResponse:
+        accounts.password_reset_request(email=form.cleaned_data["email"], request=self.request)
+        return redirect(self.get_success_url())
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "registration/password_reset_done.html"
