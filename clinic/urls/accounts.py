@@ -1,18 +1,37 @@
 """Staff accounts, under /staff/accounts/ in the "staff" namespace.
 
-The fixed paths ("me/", "new/", "set-password/") come before the per-account ones; the
-per-account ones only match UUIDs anyway, so neither can shadow the other.
+The fixed paths ("me/", "new/", "set-password/", "second-factor-policy/") come before the
+per-account ones; the per-account ones only match UUIDs anyway, so neither can shadow the
+other.
 """
 
 from django.urls import path
 
 from clinic.views import accounts
+from clinic.views import second_factor as second_factor_views
 
 urlpatterns = [
     path("", accounts.account_list, name="account-list"),
     path("new/", accounts.account_create, name="account-create"),
     path("me/", accounts.my_account, name="my-account"),
     path("me/password/", accounts.my_password, name="my-password"),
+    path("me/second-factor/", second_factor_views.mine, name="my-second-factor"),
+    path(
+        "me/second-factor/app/remove/",
+        second_factor_views.my_totp_remove,
+        name="my-totp-remove",
+    ),
+    path(
+        "me/second-factor/passkeys/<int:passkey_id>/remove/",
+        second_factor_views.my_passkey_remove,
+        name="my-passkey-remove",
+    ),
+    path(
+        "me/second-factor/recovery-codes/",
+        second_factor_views.my_recovery_codes_create,
+        name="my-recovery-codes-create",
+    ),
+    path("second-factor-policy/", second_factor_views.policy, name="second-factor-policy"),
     path("me/token/", accounts.my_token_create, name="my-token-create"),
     path("me/token/revoke/", accounts.my_token_revoke, name="my-token-revoke"),
     path(
@@ -24,6 +43,11 @@ urlpatterns = [
     path("<uuid:public_id>/deactivate/", accounts.account_deactivate, name="account-deactivate"),
     path("<uuid:public_id>/reactivate/", accounts.account_reactivate, name="account-reactivate"),
     path("<uuid:public_id>/unlock/", accounts.account_unlock, name="account-unlock"),
+    path(
+        "<uuid:public_id>/second-factor-reset/",
+        second_factor_views.account_reset,
+        name="account-second-factor-reset",
+    ),
     path(
         "<uuid:public_id>/password-link/",
         accounts.account_password_link,

@@ -12,7 +12,6 @@ a lot of ketamine in stock at the location.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -27,6 +26,7 @@ from infusions.models import DoseAdministration, InfusionSession, SessionAlert
 from patients.tests.factories import PatientFactory
 from scheduling.models import AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+from tests.browser.staff import sign_in
 from tests.clock import advance, travel_to
 
 pytestmark = pytest.mark.browser
@@ -58,14 +58,6 @@ def ines_infusion(nina, phil):
     appointment = book(nina, cleared_for_infusions(phil, patient), riverside, "infusion", hour=9)
     travel_to(appointment.starts_at - timedelta(minutes=10))  # check-in is open
     return appointment
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/staff/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
 def state(page: Page):
