@@ -266,7 +266,7 @@ def second_factor_verify(
     """
     if second_factor_locked_out(user):
         raise SecondFactorLockedOut
-    device = _device_accepting(user, code, recovery=recovery)
+    device = device_accepting(user, code, recovery=recovery)
     if device is None:
         _count_failure(user, request)
         if second_factor_locked_out(user):
@@ -290,7 +290,9 @@ def attempts_left(user: User) -> int:
     return max(settings.AXES_FAILURE_LIMIT - second_factor_failures(user), 0)
 
 
-def _device_accepting(user: User, code: str, *, recovery: bool) -> Device | None:
+def device_accepting(user: User, code: str, *, recovery: bool) -> Device | None:
+    """The device of ``user`` that accepts ``code`` (consuming a recovery code), or None.
+    Counts nothing: callers count wrong codes."""
     code = "".join(code.split()).replace("-", "").lower()
     if not code:
         return None
