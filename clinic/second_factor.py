@@ -451,9 +451,7 @@ def second_factor_reset(
     removed = second_factor_status_of(member)
     if not (removed.enrolled or removed.recovery_codes_left):
         raise ValidationError(f"{member} has no second factor set up; nothing was reset.")
-    TOTPDevice.objects.filter(user=member).delete()
-    StaticDevice.objects.filter(user=member).delete()
-    WebAuthnCredential.objects.filter(user=member).delete()
+    devices_delete(user=member)
     second_factor_unlock(member)
     ended = _end_sessions_of(member)
     parts = []
@@ -472,6 +470,15 @@ def second_factor_reset(
         request=request,
     )
     return removed
+
+
+def devices_delete(*, user: User) -> bool:
+    """Delete every device of ``user`` (no audit: for callers that audit it themselves, like
+    the demo seeding); True if there were any."""
+    deleted = 0
+    for model in (TOTPDevice, StaticDevice, WebAuthnCredential):
+        deleted += model.objects.filter(user=user).delete()[0]
+    return bool(deleted)
 
 
 def _end_sessions_of(user: User) -> int:
