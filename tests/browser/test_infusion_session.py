@@ -28,6 +28,7 @@ from scheduling.models import AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from tests.browser.staff import sign_in
 from tests.clock import advance, travel_to
+from tests.second_factor import current_code, enrol_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -157,6 +158,8 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     given.get_by_label("Given (mg)").fill("36.3")
     given.get_by_label("Waste witnessed by").select_option(label=phil.full_name)
     given.get_by_label("Witness's password").fill(PASSWORD)
+    # Phil signs in with an authenticator app, so he types its code too.
+    given.get_by_label("Witness's 6-digit code").fill(current_code(enrol_authenticator(phil)))
     given.get_by_role("button", name="Record the dose given").click()
     expect(chair.get_by_test_id("dose-administration")).to_contain_text("13.7")
 
