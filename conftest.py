@@ -128,6 +128,27 @@ def olga(db) -> User:
     return make_staff("olga@clinic.test", "Olga Former", Role.NURSE, is_active=False)
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client.force_login(user)`` gives a session that has passed the second factor.
+
+    Without it every page would send the personas whose role needs a second factor to set
+    one up. Enforcement stays on: signing in through the login page asks for the code
+    (tests/second_factor.py has the helpers), and so do the browser tests.
+    """
+    from django.test import Client
+
+    from tests.second_factor import pass_second_factor
+
+    force_login = Client.force_login
+
+    def force_login_with_second_factor(self: Client, user: Any, backend: str | None = None):
+        force_login(self, user, backend)
+        pass_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_second_factor)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip (or with REQUIRE_SERVICES=1, fail) a test whose outside service is missing.

@@ -8,8 +8,14 @@ from clinic.navigation import navigation_for
 
 def chairside(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
+    # Set by SecondFactorMiddleware while a signed-in session still owes its second factor:
+    # no menu then, as every page but that one is closed.
+    pending = bool(getattr(request, "second_factor_step", ""))
     return {
         "clinic_name": settings.CLINIC_NAME,
-        "staff_navigation": navigation_for(user, request.path) if user is not None else [],
+        "second_factor_pending": pending,
+        "staff_navigation": navigation_for(user, request.path)
+        if user is not None and not pending
+        else [],
         "crisis_line": settings.CRISIS_LINE,
     }

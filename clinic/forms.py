@@ -333,3 +333,52 @@ def show_service_errors(
     for key, errors in exc.error_dict.items():
         field = field_for(key) if field_for and key != NON_FIELD_ERRORS else key
         form.add_error(field if field in form.fields else None, errors)
+
+
+# --- Second factor --------------------------------------------------------------------
+
+
+def _code_input() -> forms.TextInput:
+    return forms.TextInput(
+        attrs={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "pattern": "[0-9 ]*",
+            "autofocus": True,
+            "class": "form-control font-monospace",
+        }
+    )
+
+
+class AuthenticatorCodeForm(forms.Form):
+    code = forms.CharField(
+        label="6-digit code from your authenticator app",
+        max_length=12,
+        widget=_code_input(),
+        error_messages={
+            "required": "Enter the 6-digit code your authenticator app shows now.",
+        },
+    )
+
+
+class RecoveryCodeForm(forms.Form):
+    recovery_code = forms.CharField(
+        label="Recovery code",
+        max_length=24,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "class": "font-monospace"}
+        ),
+        help_text="One of the codes you saved when you set up your second factor. Each works once.",
+        error_messages={"required": "Enter one of your recovery codes."},
+    )
+
+
+class SecondFactorPolicyForm(forms.Form):
+    roles = forms.MultipleChoiceField(
+        label="Roles that must sign in with a second factor",
+        choices=Role.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Anyone holding at least one of these roles must set up an authenticator app "
+        "or a passkey before they can use Chairside. Others may set one up if they wish.",
+    )

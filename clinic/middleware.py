@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from clinic.staff_sessions import staff_session_seen
@@ -70,3 +73,56 @@ def _to_login(request: HttpRequest) -> HttpResponse:
         # A partial update must not swap the sign-in page into a fragment.
         return HttpResponseClientRedirect(login_redirect["Location"])
     return login_redirect
+
+
+class SecondFactorMiddleware:
+    """Keep a signed-in session that has not passed its second factor on the pages for it.
+
+    Until the person proves their second factor (or sets one up, when their role requires
+    it), they may reach only the second-factor pages, sign-out and static files; any other
+    page sends them there, and an API call made with the session gets 403. API calls with a
+    token (an ``Authorization`` header) are left to the API's own authentication. A session
+    that is done costs nothing here (``clinic.second_factor.session_step``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from clinic import second_factor  # the models it imports are not ready at import time
+
+        if not request.user.is_authenticated:
+            return self.get_response(request)
+        step = second_factor.session_step(request)
+        if not step:
+            return self.get_response(request)
+        request.second_factor_step = step  # type: ignore[attr-defined]
+        path = request.path_info
+        if path.startswith(_open_paths()):
+            return self.get_response(request)
+        if path.startswith("/api/"):
+            if "HTTP_AUTHORIZATION" in request.META:
+                return self.get_response(request)
+            return JsonResponse(
+                {
+                    "detail": "Finish signing in first: enter the code from your authenticator "
+                    "app, a recovery code or your passkey on the sign-in page."
+                },
+                status=403,
+            )
+        url_name = "staff:second-factor-verify" if step == "verify" else "staff:second-factor-setup"
+        target = f"{reverse(url_name)}?{urlencode({'next': request.get_full_path()})}"
+        if request.headers.get("HX-Request") == "true":
+            return HttpResponseClientRedirect(target)
+        return redirect(target)
+
+
+def _open_paths() -> tuple[str, ...]:
+    return (
+        # Verifying, setting one up (the views refuse set-up to whoever must verify), the
+        # passkey ceremonies.
+        "/staff/second-factor/",
+        reverse("staff:logout"),
+        reverse("staff:login"),
+        "/" + settings.STATIC_URL.lstrip("/"),
+    )

@@ -454,3 +454,23 @@ class StaffSession(models.Model):
         from clinic.staff_sessions import browser_summary  # it imports this module
 
         return browser_summary(self.user_agent)
+
+
+class SecondFactorPolicy(models.Model):
+    """Whether staff holding ``role`` must sign in with a second factor; one row per role.
+
+    A role with no row follows ``clinic.second_factor.DEFAULT_REQUIRED_ROLES``. Clinic admins
+    change it on the policy page (``second_factor_policy_set``), which audits each change.
+    """
+
+    role = models.CharField(max_length=20, choices=Role.choices, unique=True)
+    required = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "second-factor policy"
+        verbose_name_plural = "second-factor policy"
+
+    def __str__(self) -> str:
+        label = Role(self.role).label
+        return f"{label}: {'required' if self.required else 'optional'}"

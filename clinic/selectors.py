@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent, Chair, Closure, Heartbeat, Location, OpeningHours, User
 from clinic.permissions import Capability, require, user_can
+from clinic.second_factor import with_second_factor_status
 
 
 def locations_public() -> QuerySet[Location]:
@@ -91,26 +92,32 @@ def staff_visible_to(
     """Staff accounts ``user`` may manage: all of them for a clinic admin, none otherwise.
 
     Each account carries ``failed_sign_ins`` (recent failures counted by django-axes) and
-    ``is_locked_out``, computed in the same query. ``status`` is "active", "inactive" or "".
+    ``is_locked_out``, computed in the same query, and what second factor it has set up
+    (``clinic.second_factor.with_second_factor_status``). ``status`` is "active",
+    "inactive" or "".
     """
     if not user_can(user, Capability.MANAGE_STAFF):
         return User.objects.none()
-    accounts = User.objects.annotate(
-        failed_sign_ins=Coalesce(
-            Subquery(
-                # Axes keeps the address as typed, one row per address, IP and browser.
-                _recent_failed_attempts()
-                .filter(username__iexact=OuterRef("email"))
-                .order_by()
-                .annotate(total=Func("failures_since_start", function="SUM"))
-                .values("total"),
-                output_field=IntegerField(),
-            ),
-            0,
+    accounts = (
+        with_second_factor_status(User.objects.all())
+        .annotate(
+            failed_sign_ins=Coalesce(
+                Subquery(
+                    # Axes keeps the address as typed, one row per address, IP and browser.
+                    _recent_failed_attempts()
+                    .filter(username__iexact=OuterRef("email"))
+                    .order_by()
+                    .annotate(total=Func("failures_since_start", function="SUM"))
+                    .values("total"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            )
         )
-    ).annotate(
-        is_locked_out=ExpressionWrapper(
-            Q(failed_sign_ins__gte=settings.AXES_FAILURE_LIMIT), output_field=BooleanField()
+        .annotate(
+            is_locked_out=ExpressionWrapper(
+                Q(failed_sign_ins__gte=settings.AXES_FAILURE_LIMIT), output_field=BooleanField()
+            )
         )
     )
     if search:

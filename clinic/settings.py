@@ -117,6 +117,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "bootstrap",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "clinic",
     "patients",
     "scheduling",
@@ -134,6 +138,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: it tells the user why they were signed out.
     "clinic.middleware.SessionLifetimeMiddleware",
+    # After SessionLifetimeMiddleware: a half-signed-in session (password, no second factor
+    # yet) expires like any other.
+    "clinic.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -264,6 +271,33 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# --- Second factor (clinic.second_factor) -------------------------------------------------
+# Which roles must use one is the clinic admins' choice, kept in the database
+# (SecondFactorPolicy). Wrong codes count like wrong passwords: LOGIN_FAILURE_LIMIT of them
+# pause the account for LOGIN_LOCKOUT_MINUTES; django-otp's own throttling is off so that
+# there is one rule, stated on the page.
+OTP_TOTP_ISSUER = CLINIC_NAME
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+RECOVERY_CODE_COUNT = 10
+# Passkeys (django-otp-webauthn). The relying party id is the domain passkeys belong to:
+# WEBAUTHN_RP_ID, or else the host of each request (fine for one host name; set it when the
+# clinic is reached under several). WEBAUTHN_ORIGINS lists the https origins pages are served
+# from (comma-separated); unset, each request's own origin is used.
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID")
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS")
+if not all(origin.startswith(("https://", "http://localhost")) for origin in WEBAUTHN_ORIGINS):
+    raise ImproperlyConfigured(
+        "WEBAUTHN_ORIGINS must be https addresses separated by commas, e.g. "
+        "https://clinic.example.com (http is allowed for localhost only)."
+    )
+OTP_WEBAUTHN_RP_ID_CALLABLE = "clinic.passkeys.relying_party_id"
+OTP_WEBAUTHN_RP_NAME = CLINIC_NAME
+OTP_WEBAUTHN_HELPER_CLASS = "clinic.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = WEBAUTHN_ORIGINS
+# A passkey is a second factor here, after the password, never a way round it.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+
 DEMO_PASSWORD = env.secret("DEMO_PASSWORD", "chairside-demo")
 DEMO_EMAIL_DOMAIN = "demo.chairside.test"
 
@@ -286,6 +320,9 @@ if env.bool("BEHIND_TLS_PROXY", False):
 SILENCED_SYSTEM_CHECKS = env.list(
     "SILENCED_SYSTEM_CHECKS", [] if DEBUG or SECURE_HSTS_PRELOAD else ["security.W021"]
 )
+if not WEBAUTHN_ORIGINS:
+    # "No allowed origins": clinic.passkeys.PasskeyHelper takes each request's own origin.
+    SILENCED_SYSTEM_CHECKS.append("otp_webauthn.E030")
 
 # --- Email and SMS ----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Chairside <no-reply@chairside.test>")

@@ -1,11 +1,12 @@
 """Sign-in and sign-out go to the audit log and the list of staff sessions (Django announces
-them only through signals)."""
+them only through signals), and a new sign-in starts without a proven second factor."""
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from clinic.audit import Action, audit_record
 from clinic.staff_sessions import staff_session_ended, staff_session_started
@@ -16,6 +17,17 @@ def _audit_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) ->
     audit_record(actor=user, action=Action.LOGIN, target=user, request=request)
     if hasattr(request, "session"):
         staff_session_started(request=request, user=user)
+
+
+@receiver(user_logged_in)
+def _second_factor_proved_anew(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    # Each sign-in proves the second factor again, whatever the session held before it.
+    from clinic.second_factor import NOT_REQUIRED_KEY
+
+    session = getattr(request, "session", None)
+    if session is not None:
+        session.pop(DEVICE_ID_SESSION_KEY, None)
+        session.pop(NOT_REQUIRED_KEY, None)
 
 
 @receiver(user_logged_out)

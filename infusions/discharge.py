@@ -217,6 +217,7 @@ def discharge_sign(
     instructions_given: bool,
     physician: User | None = None,
     physician_password: str = "",
+    physician_otp: str = "",
     physician_note: str = "",
     request: HttpRequest | None = None,
 ) -> Discharge:
@@ -225,9 +226,10 @@ def discharge_sign(
     Refuses (``ValidationError`` keyed by field, nothing saved) anything in
     ``discharge_blockers`` (under "session"), each criterion not met, and an unresolved alert
     without a physician's note: ``physician`` (who may sign medical orders) and
-    ``physician_note``, with the physician's own ``physician_password`` unless the physician
-    is the one signing. With no unresolved alert the physician fields are not needed and are
-    not kept. ``escort_name`` defaults to the escort named at the pre-assessment."""
+    ``physician_note``, with the physician's own ``physician_password`` (and ``physician_otp``
+    when they have a second factor) unless the physician is the one signing. With no
+    unresolved alert the physician fields are not needed and are not kept. ``escort_name``
+    defaults to the escort named at the pre-assessment."""
     require(actor, Capability.RECORD_CLINICAL)
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
@@ -270,6 +272,7 @@ def discharge_sign(
             actor=actor,
             physician=physician,
             password=physician_password,
+            otp=physician_otp,
             note=physician_note,
             reasons=reasons,
             request=request,
@@ -359,6 +362,7 @@ def _check_physician(
     actor: User,
     physician: User | None,
     password: str,
+    otp: str,
     note: str,
     reasons: list[str],
     request: HttpRequest | None,
@@ -376,6 +380,7 @@ def _check_physician(
             actor=actor,
             cosigner=physician,
             password=password,
+            otp=otp,
             capability=Capability.SIGN_MEDICAL_ORDERS,
             field="physician",
             what="reviewed the discharge",

@@ -202,19 +202,21 @@ def ledger_waste(
     amount_mg: Decimal | str | int,
     witness: User | None,
     witness_password: str,
+    witness_otp: str = "",
     reason: str = "",
     patient: Patient | None = None,
     occurred_at: datetime | None = None,
     session: InfusionSession | None = None,
     request: HttpRequest | None = None,
 ) -> LedgerEntry:
-    """Record drug destroyed, seen by ``witness``, who confirms with their own password."""
+    """Record drug destroyed, seen by ``witness``, who confirms with their own password (and
+    ``witness_otp``, a code from their second factor, when they have one)."""
     require(actor, LEDGER_CAPABILITY)
     locked = _lock(lot)
     errors: Errors = {}
     amount = _decimal(amount_mg, "amount_mg", "The amount wasted", "mg", errors)
     occurred_at = _occurred_at(locked, occurred_at, errors)
-    _check_witness(actor, witness, witness_password, errors, request)
+    _check_witness(actor, witness, witness_password, errors, request, otp=witness_otp)
     _check_session(session, patient, locked, errors)
     if amount is not None:
         _refuse_below_zero(locked, -amount, errors)
@@ -502,11 +504,13 @@ def _check_witness(
     password: str,
     errors: Errors,
     request: HttpRequest | None = None,
+    otp: str = "",
 ) -> None:
     for field, messages in cosigner_errors(
         actor=actor,
         cosigner=witness,
         password=password,
+        otp=otp,
         capability=LEDGER_CAPABILITY,
         field="witness",
         what="saw the drug destroyed",

@@ -234,6 +234,7 @@ def dose_administer(
     administered_mg: Decimal | str | int,
     witness: User | None = None,
     witness_password: str = "",
+    witness_otp: str = "",
     note: str = "",
     request: HttpRequest | None = None,
 ) -> DoseAdministration:
@@ -304,6 +305,7 @@ def dose_administer(
                 amount_mg=wasted,
                 witness=witness,
                 witness_password=witness_password,
+                witness_otp=witness_otp,
                 reason="Left over from the session's dose.",
                 patient=patient,
                 session=locked,

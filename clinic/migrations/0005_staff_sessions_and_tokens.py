@@ -19,7 +19,7 @@ DELETE FROM django_migrations WHERE app = 'authtoken';
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0003_outbox"),
+        ("clinic", "0004_second_factor"),
     ]
 
     operations = [

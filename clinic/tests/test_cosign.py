@@ -14,20 +14,24 @@ from datetime import timedelta
 
 import pytest
 from django.test import override_settings
+from django_otp_webauthn.models import WebAuthnCredential
 
+from clinic import second_factor
 from clinic.cosign import cosigner_errors, cosigner_locked_out, cosigner_unlock
 from clinic.permissions import Capability
 from conftest import PASSWORD
+from tests.second_factor import current_code, enrol_authenticator
 
 WRONG = "not the password at all"
 LIMIT = 3
 
 
-def confirm(actor, cosigner, password: str, request=None) -> dict[str, list[str]]:
+def confirm(actor, cosigner, password: str, request=None, otp: str = "") -> dict[str, list[str]]:
     return cosigner_errors(
         actor=actor,
         cosigner=cosigner,
         password=password,
+        otp=otp,
         capability=Capability.HANDLE_CONTROLLED_SUBSTANCES,
         field="witness",
         what="saw the drug destroyed",
@@ -74,7 +78,9 @@ def test_the_limit_of_wrong_passwords_locks_the_cosigner_out(nina, phil):
 
     assert cosigner_locked_out(phil)
     (message,) = errors["witness_password"]
-    assert "Phil Physician entered a wrong password too many times and is locked out" in message
+    assert "Phil Physician entered a wrong password or code too many times and is locked out" in (
+        message
+    )
     assert "a clinic admin to unlock them" in message
 
 
@@ -176,3 +182,49 @@ def test_the_lockout_ends_after_the_cool_off_time(nina, phil):
 
         assert not cosigner_locked_out(phil)
         assert confirm(nina, phil, PASSWORD) == {}
+
+
+# --- The cosigner's second factor ---------------------------------------------------------
+
+
+def test_a_cosigner_with_an_authenticator_app_also_enters_its_code(nina, phil):
+    device = enrol_authenticator(phil)
+
+    assert confirm(nina, phil, PASSWORD) == {
+        "witness_otp": ["Enter the 6-digit code from Phil Physician's authenticator app."]
+    }
+    assert confirm(nina, phil, PASSWORD, otp=current_code(device)) == {}
+
+
+def test_a_wrong_code_counts_like_a_wrong_password(nina, phil):
+    device = enrol_authenticator(phil)
+    for _ in range(LIMIT - 1):
+        errors = confirm(nina, phil, PASSWORD, otp="000000")
+        assert errors["witness_otp"][0].startswith("That code is not right.")
+    confirm(nina, phil, WRONG)
+
+    errors = confirm(nina, phil, PASSWORD, otp=current_code(device))
+
+    assert cosigner_locked_out(phil)
+    assert "locked out" in errors["witness_password"][0]
+
+
+def test_a_cosigner_with_only_a_passkey_enters_a_recovery_code_once(nina, phil):
+    WebAuthnCredential.objects.create(
+        user=phil, name="Phone", confirmed=True, credential_id=b"x", public_key=b"y"
+    )
+    [code] = second_factor.recovery_codes_create(user=phil)[:1]
+
+    (asked,) = confirm(nina, phil, PASSWORD)["witness_otp"]
+    assert "uses a passkey, which cannot be checked on this screen" in asked
+    assert "recovery codes" in asked
+    assert confirm(nina, phil, PASSWORD, otp=code) == {}
+    assert "witness_otp" in confirm(nina, phil, PASSWORD, otp=code)  # used up
+
+
+def test_the_waste_form_has_a_box_for_the_witness_code(client, nina):
+    from infusions.forms_ledger import WasteForm
+
+    field = WasteForm(actor=nina).fields["witness_otp"]
+    assert field.widget.attrs["autocomplete"] == "one-time-code"
+    assert field.widget.attrs["inputmode"] == "numeric"

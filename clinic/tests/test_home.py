@@ -1,5 +1,7 @@
 import pytest
 
+from tests.second_factor import enter_code
+
 
 @pytest.mark.django_db
 def test_public_home_is_served(client):
@@ -20,6 +22,7 @@ def test_it_signs_in_with_email_and_password(client, nina):
         {"username": "NINA@clinic.test", "password": "correct horse battery staple"},
     )
     assert response.status_code == 302
+    enter_code(client, nina)
     assert client.get("/staff/").status_code == 200
 
 

@@ -5,10 +5,12 @@ from datetime import date, time
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.management.commands.seed_demo import DEMO_ACCOUNTS, upcoming_holiday
 from clinic.models import AuditEvent, Chair, Closure, Location, OpeningHours, User
 from clinic.roles import Role
+from tests.second_factor import enrol_authenticator
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +133,20 @@ def test_it_puts_back_a_demo_password_that_was_changed(settings, client):
     nurse.refresh_from_db()
     assert nurse.check_password(settings.DEMO_PASSWORD)
     assert nurse.roles == [Role.NURSE]
+
+
+def test_demo_logins_need_no_second_factor_and_lose_one_set_up_while_trying(settings, client):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    physician = User.objects.get(email="physician@demo.chairside.test")
+    enrol_authenticator(physician)
+
+    call_command("seed_demo", verbosity=0)
+
+    assert not TOTPDevice.objects.filter(user=physician).exists()
+    assert AuditEvent.objects.filter(summary="demo account reset: second factor").exists()
+    client.post("/staff/login/", {"username": physician.email, "password": settings.DEMO_PASSWORD})
+    assert client.get("/staff/").status_code == 200  # no second factor asked
 
 
 def test_demo_logins_cannot_sign_in_once_debug_is_off(settings, client):

@@ -13,9 +13,10 @@ from django.utils import timezone
 from clinic import accounts
 from clinic.audit import Action
 from clinic.middleware import LAST_ACTIVITY_KEY
-from clinic.models import AuditEvent, StaffSession
+from clinic.models import AuditEvent, StaffSession, User
 from clinic.staff_sessions import browser_summary
 from conftest import PASSWORD
+from tests.second_factor import enter_code
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 IPHONE = (
@@ -29,6 +30,7 @@ def signed_in(email: str, user_agent: str = FIREFOX, ip: str = "203.0.113.7") ->
     browser = Client(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=ip)
     browser.post("/staff/login/", {"username": email, "password": PASSWORD})
     assert "_auth_user_id" in browser.session
+    enter_code(browser, User.objects.get(email=email))
     return browser
 
 

@@ -9,6 +9,8 @@ urlpatterns = [
     path("staff/outcomes/", include("patients.urls.outcomes")),
     path("book/", include("scheduling.urls.public")),
     path("staff/content/", include("content.urls.staff")),
+    # django-otp-webauthn's ceremonies (its script reverses the "otp_webauthn" names).
+    path("staff/second-factor/passkeys/", include("clinic.urls.passkeys")),
     path("staff/", include(("clinic.urls.staff", "staff"))),
     path("p/", include("patients.urls.public")),
     path("m/", include("clinic.urls.messages")),

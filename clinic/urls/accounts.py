@@ -1,12 +1,14 @@
 """Staff accounts, under /staff/accounts/ in the "staff" namespace.
 
-The fixed paths ("me/", "new/", "set-password/") come before the per-account ones; the
-per-account ones only match UUIDs anyway, so neither can shadow the other.
+The fixed paths ("me/", "new/", "set-password/", "second-factor-policy/") come before the
+per-account ones; the per-account ones only match UUIDs anyway, so neither can shadow the
+other.
 """
 
 from django.urls import path
 
 from clinic.views import accounts
+from clinic.views import second_factor as second_factor_views
 
 urlpatterns = [
     path("", accounts.account_list, name="account-list"),
@@ -25,6 +27,23 @@ urlpatterns = [
         accounts.my_sessions_revoke_others,
         name="my-sessions-revoke-others",
     ),
+    path("me/second-factor/", second_factor_views.mine, name="my-second-factor"),
+    path(
+        "me/second-factor/app/remove/",
+        second_factor_views.my_totp_remove,
+        name="my-totp-remove",
+    ),
+    path(
+        "me/second-factor/passkeys/<int:passkey_id>/remove/",
+        second_factor_views.my_passkey_remove,
+        name="my-passkey-remove",
+    ),
+    path(
+        "me/second-factor/recovery-codes/",
+        second_factor_views.my_recovery_codes_create,
+        name="my-recovery-codes-create",
+    ),
+    path("second-factor-policy/", second_factor_views.policy, name="second-factor-policy"),
     path(
         "set-password/<uuid:public_id>/<str:token>/",
         accounts.set_password,
@@ -48,6 +67,11 @@ urlpatterns = [
         "<uuid:public_id>/sessions/revoke-all/",
         accounts.account_sessions_revoke_all,
         name="account-sessions-revoke-all",
+    ),
+    path(
+        "<uuid:public_id>/second-factor-reset/",
+        second_factor_views.account_reset,
+        name="account-second-factor-reset",
     ),
     path(
         "<uuid:public_id>/password-link/",

@@ -22,5 +22,6 @@ urlpatterns = [
     path("", home.staff_home, name="home"),
     path("locations/", include("clinic.urls.locations")),
     path("accounts/", include("clinic.urls.accounts")),
+    path("second-factor/", include("clinic.urls.second_factor")),
     path("audit/", include("clinic.urls.audit")),
 ]

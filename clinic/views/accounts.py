@@ -28,6 +28,7 @@ from clinic.forms import (
 )
 from clinic.models import ApiToken, StaffSession, User
 from clinic.permissions import Capability, capability_required, user_can
+from clinic.second_factor import second_factor_locked_out, second_factor_unlock
 from clinic.selectors import staff_member_for, staff_visible_to
 
 ACCOUNTS_PER_PAGE = 25
@@ -102,6 +103,7 @@ def account_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "api_tokens": api_tokens.api_tokens_of(member),
         "staff_sessions": staff_sessions.staff_sessions_of(member),
         "current_session_id": staff_sessions.current_session_id(request),
+        "second_factor_locked_out": second_factor_locked_out(member),
     }
     return render(request, "clinic/accounts/edit.html", context)
 
@@ -141,7 +143,10 @@ def account_unlock(request: HttpRequest, public_id: UUID) -> HttpResponse:
     # The same lockout guards their password when they confirm on a colleague's screen.
     cosign_locked = cosigner_locked_out(member)
     cosigner_unlock(member)
-    if cleared or cosign_locked:
+    # And the pause after wrong second-factor codes.
+    codes_locked = second_factor_locked_out(member)
+    second_factor_unlock(member)
+    if cleared or cosign_locked or codes_locked:
         messages.success(request, f"Unlocked: {member} can try to sign in again straight away.")
     else:
         messages.info(request, f"{member} has no failed sign-ins on record; nothing to unlock.")

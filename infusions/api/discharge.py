@@ -155,6 +155,14 @@ class DischargeSignSerializer(serializers.Serializer):
         style={"input_type": "password"},
         help_text="The physician's own password, unless the physician is the one signing.",
     )
+    physician_otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        write_only=True,
+        help_text="Only when the physician has a second factor: the 6-digit code from their "
+        "authenticator app, or one of their recovery codes.",
+    )
     physician_note = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -228,6 +236,7 @@ class SessionDischarge(ScheduleAPIView):
                 instructions_given=data["instructions_given"],
                 physician=physician,
                 physician_password=data["physician_password"],
+                physician_otp=data["physician_otp"],
                 physician_note=data["physician_note"],
                 request=request,
             )

@@ -234,6 +234,14 @@ class WasteSerializer(serializers.Serializer):
         help_text="The witness's own password: they confirm by typing it. Too many wrong "
         "ones lock the witness out for a while.",
     )
+    witness_otp = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Only when the witness has a second factor: the 6-digit code from their "
+        "authenticator app, or one of their recovery codes.",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     occurred_at = UtcDateTimeField(required=False, help_text="When; now if left out.")
 
@@ -393,6 +401,7 @@ class LotWaste(_LotScoped):
                 amount_mg=data["amount_mg"],
                 witness=_staff_named(data["witness"]),
                 witness_password=data["witness_password"],
+                witness_otp=data["witness_otp"],
                 reason=data["reason"],
                 occurred_at=data.get("occurred_at"),
                 request=request,

@@ -357,6 +357,14 @@ class AdministrationInputSerializer(serializers.Serializer):
     witness_password = serializers.CharField(
         required=False, allow_blank=True, default="", style={"input_type": "password"}
     )
+    witness_otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        write_only=True,
+        help_text="Only when the witness has a second factor: the 6-digit code from their "
+        "authenticator app, or one of their recovery codes.",
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -592,6 +600,7 @@ class SessionAdministration(SessionAPIView):
                 administered_mg=data["administered_mg"],
                 witness=witness,
                 witness_password=data["witness_password"],
+                witness_otp=data["witness_otp"],
                 note=data["note"],
                 request=request,
             )

@@ -97,6 +97,14 @@ class DischargeForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         label="Physician's password (not needed when the physician signs)",
     )
+    physician_otp = forms.CharField(
+        label="Physician's 6-digit code",
+        required=False,
+        max_length=24,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="Only for someone with a second factor: the code their authenticator app shows "
+        "now, or one of their recovery codes (if they use a passkey).",
+    )
     physician_note = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -194,6 +202,7 @@ def discharge_view(request: HttpRequest, session_id: Any) -> HttpResponse:
                 instructions_given=data["instructions_given"],
                 physician=data["physician"],
                 physician_password=data["physician_password"],
+                physician_otp=data["physician_otp"],
                 physician_note=data["physician_note"],
                 request=request,
             )

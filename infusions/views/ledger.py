@@ -186,6 +186,7 @@ def lot_waste(request: HttpRequest, lot_id: UUID) -> HttpResponse:
                 amount_mg=data["amount_mg"],
                 witness=data["witness"],
                 witness_password=data["witness_password"],
+                witness_otp=data["witness_otp"],
                 reason=data["reason"],
                 request=request,
             )

@@ -67,6 +67,7 @@ State = InfusionSessionState
 PRE_SECTION = "pre-assessment"
 DOSE_SECTION = "dose"
 BIG = {"class": "form-control-lg"}
+ONE_TIME_CODE = {"autocomplete": "one-time-code", "inputmode": "numeric"}
 NUMBER = {"class": "form-control-lg", "inputmode": "numeric", "autocomplete": "off"}
 DECIMAL = {"class": "form-control-lg", "inputmode": "decimal", "autocomplete": "off"}
 
@@ -208,6 +209,14 @@ class AdministerForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs=BIG | {"autocomplete": "off"}),
         help_text="The witness types their own password.",
+    )
+    witness_otp = forms.CharField(
+        label="Witness's 6-digit code",
+        required=False,
+        max_length=24,
+        widget=forms.TextInput(attrs=BIG | ONE_TIME_CODE),
+        help_text="Only for someone with a second factor: the code their authenticator app shows "
+        "now, or one of their recovery codes (if they use a passkey).",
     )
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -522,6 +531,7 @@ def dose_give(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
                 administered_mg=data["administered_mg"],
                 witness=witness,
                 witness_password=data["witness_password"],
+                witness_otp=data["witness_otp"],
                 note=data["note"],
                 request=request,
             )

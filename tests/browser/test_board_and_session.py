@@ -38,6 +38,7 @@ from tests.browser.test_infusion_session import (
     sign_in,
 )
 from tests.clock import advance
+from tests.second_factor import current_code, enrol_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -216,6 +217,8 @@ def test_a_nurse_runs_a_session_from_the_board_and_they_never_disagree(
     given.get_by_label("Given (mg)").fill("36.3")
     given.get_by_label("Waste witnessed by").select_option(label=phil.full_name)
     given.get_by_label("Witness's password").fill(PASSWORD)
+    # Phil signs in with an authenticator app, so he types its code too.
+    given.get_by_label("Witness's 6-digit code").fill(current_code(enrol_authenticator(phil)))
     given.get_by_role("button", name="Record the dose given").click()
     expect(tablet.get_by_test_id("dose-administration")).to_contain_text("13.7")
     assert_board_and_session_agree(

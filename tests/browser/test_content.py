@@ -11,8 +11,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from conftest import PASSWORD
 from content.models import FaqCategory, FaqEntry, FaqRevision
+from tests.browser.staff import sign_in
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
@@ -36,14 +36,6 @@ def published_faq(question: str, answer: str, *, topic: str = "Your visit") -> F
     entry.published_revision = revision
     entry.save(update_fields=["published_revision"])
     return entry
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/staff/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
 def serious_violations(page: Page) -> list[str]:

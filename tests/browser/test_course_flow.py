@@ -8,7 +8,6 @@ signed); the clinic is open Monday to Saturday with two chairs and the nurse on 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date, time, timedelta
 
@@ -16,13 +15,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from clinic.models import Location
-from conftest import PASSWORD
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling.availability import slot_is_free
 from scheduling.models import Appointment, AppointmentStatus, TreatmentCourse
 from scheduling.tests.factories import appointment_type, clinic_location
 from scheduling.tests.test_booking import at, cleared_for_infusions
+from tests.browser.staff import sign_in
 from tests.clock import travel_to
 
 pytestmark = pytest.mark.browser
@@ -44,14 +43,6 @@ def patient(phil, riverside) -> Patient:
     patient.preferred_location = riverside
     patient.save(update_fields=["preferred_location"])
     return cleared_for_infusions(phil, patient)
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/staff/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
 def proposed(page: Page, number: int) -> tuple[date, time]:

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import PASSWORD
 from patients.tests.factories import PatientFactory
 from scheduling.models import AppointmentStatus
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, next_week, riverside_for
+from tests.browser.staff import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -90,14 +90,6 @@ def busy_day(nina, phil):
         cancel_reason="Patient unwell",
     )
     return f"/staff/schedule/?location={riverside.public_id}&date={day.isoformat()}", late
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/staff/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
 def scrolls_sideways(page: Page) -> bool:

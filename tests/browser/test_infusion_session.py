@@ -12,7 +12,6 @@ a lot of ketamine in stock at the location.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -27,7 +26,9 @@ from infusions.models import DoseAdministration, InfusionSession, SessionAlert
 from patients.tests.factories import PatientFactory
 from scheduling.models import AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
+from tests.browser.staff import sign_in
 from tests.clock import advance, travel_to
+from tests.second_factor import current_code, enrol_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -58,14 +59,6 @@ def ines_infusion(nina, phil):
     appointment = book(nina, cleared_for_infusions(phil, patient), riverside, "infusion", hour=9)
     travel_to(appointment.starts_at - timedelta(minutes=10))  # check-in is open
     return appointment
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/staff/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
 def state(page: Page):
@@ -165,6 +158,8 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     given.get_by_label("Given (mg)").fill("36.3")
     given.get_by_label("Waste witnessed by").select_option(label=phil.full_name)
     given.get_by_label("Witness's password").fill(PASSWORD)
+    # Phil signs in with an authenticator app, so he types its code too.
+    given.get_by_label("Witness's 6-digit code").fill(current_code(enrol_authenticator(phil)))
     given.get_by_role("button", name="Record the dose given").click()
     expect(chair.get_by_test_id("dose-administration")).to_contain_text("13.7")
 

@@ -16,11 +16,11 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import PASSWORD
 from patients.models import IntakeSubmission, Patient, PatientStatus, ScreeningDecision, SexAtBirth
 from patients.services.intake import intake_link_create
 from patients.services.records import measurement_record
 from patients.tests.factories import PatientFactory
+from tests.browser.staff import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -160,14 +160,6 @@ def answer_section(page: Page, choices: dict[str, str], texts: dict[str, str]) -
 
 def save_and_continue(page: Page) -> None:
     page.get_by_role("button", name="Save and continue").tap()
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/staff/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/staff/$"))
 
 
 def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
