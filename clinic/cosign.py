@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from clinic.audit import client_ip
+from clinic.client_address import client_ip
 from clinic.models import User
 from clinic.permissions import Capability, user_can
 

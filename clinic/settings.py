@@ -264,6 +264,8 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The same address as the booking limits and the audit log: behind a proxy, per visitor.
+AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_ip"
 
 DEMO_PASSWORD = env.secret("DEMO_PASSWORD", "chairside-demo")
 DEMO_EMAIL_DOMAIN = "demo.chairside.test"
@@ -281,6 +283,10 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
 if env.bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies of our own in front of the web server, each appending to X-Forwarded-For: the
+# visitor's address is the entry this many from the right (clinic.client_address). 0 trusts
+# no header (REMOTE_ADDR); more than there really are lets visitors choose their address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, min_value=0, max_value=10)
 # HSTS preload is opt-in (SECURE_HSTS_PRELOAD=true): once a domain is on the browsers'
 # preload list it is hard to get off, so that is each clinic's decision, and until it
 # is made the reminder (security.W021) would only teach people to ignore the checks.

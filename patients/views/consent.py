@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from clinic.audit import Action, audit_record, client_ip
+from clinic.audit import Action, audit_record
+from clinic.client_address import client_ip
 from clinic.forms import show_service_errors
 from clinic.models import User
 from clinic.permissions import Capability, capability_required, user_can
