@@ -7,7 +7,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
 from django_htmx.http import HttpResponseClientRedirect
 
 LAST_ACTIVITY_KEY = "chairside_last_activity"
@@ -55,3 +56,44 @@ class SessionLifetimeMiddleware:
                 # that an idle limit measured in minutes needs.
                 session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
+
+
+NUL_REFUSAL = (
+    "The address or the form contained a NUL character (%00), which is never valid here. "
+    "Remove it and try again; nothing was changed."
+)
+
+
+class RefuseNulCharactersMiddleware:
+    """Answer 400 to a request whose path, query string or form fields hold a NUL character.
+
+    PostgreSQL cannot store or compare text containing NUL, so one in a search box or a
+    token link would end in a database error (a 500) wherever a view passes it on. Forms
+    and serializers already refuse it field by field; this catches every value read
+    straight from ``request.GET`` or ``request.POST`` too, before any view runs.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _holds_nul(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_REFUSAL}, status=400)
+            return HttpResponseBadRequest(render_to_string("400.html", {"reason": NUL_REFUSAL}))
+        return self.get_response(request)
+
+
+def _holds_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path:
+        return True
+    # Form bodies only: JSON bodies go to serializers, whose text fields refuse NUL.
+    form_body = request.method == "POST" and request.content_type in {
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    }
+    for data in (request.GET, request.POST) if form_body else (request.GET,):
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return True
+    return False
