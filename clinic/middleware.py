@@ -9,6 +9,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 LAST_ACTIVITY_KEY = "chairside_last_activity"
@@ -97,3 +98,27 @@ def _holds_nul(request: HttpRequest) -> bool:
             if "\x00" in key or any("\x00" in value for value in values):
                 return True
     return False
+
+
+# The staff area and the admin (the sign-in and sign-out pages too), the API whoever asks,
+# and the pages anyone may reach without signing in that still show one patient's details:
+# the links sent to patients (/p/, /m/) and the booking pages (confirmation, manage link,
+# the details form shown again with its errors).
+NO_STORE_PREFIXES = ("/staff/", "/admin/", "/api/", "/p/", "/m/", "/book/")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response that may carry patient data, so no
+    browser, shared computer or proxy keeps a copy: everything a signed-in staff member
+    is sent, every API response, and the patient-link and booking pages. The public site
+    (FAQ, articles, locations) stays cacheable for visitors who are not signed in."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Read after the view: sign-in and sign-out change who the request is from.
+        if request.path.startswith(NO_STORE_PREFIXES) or request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

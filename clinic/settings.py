@@ -14,6 +14,7 @@ from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.env import env
@@ -118,6 +119,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "bootstrap",
     "axes",
+    "csp",
     "clinic",
     "patients",
     "scheduling",
@@ -127,6 +129,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the request: no NUL character reaches a view or the database.
     "clinic.middleware.RefuseNulCharactersMiddleware",
@@ -134,6 +137,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Wraps everything after it, so even a sign-out redirect or a refusal is not cached.
+    "clinic.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: it tells the user why they were signed out.
     "clinic.middleware.SessionLifetimeMiddleware",
@@ -289,6 +294,21 @@ if env.bool("BEHIND_TLS_PROXY", False):
 # visitor's address is the entry this many from the right (clinic.client_address). 0 trusts
 # no header (REMOTE_ADDR); more than there really are lets visitors choose their address.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, min_value=0, max_value=10)
+# Content-Security-Policy (django-csp): no inline script or style anywhere. Behaviour lives
+# in static/js/chairside.js (wired by data attributes), looks in static/css; the few inline
+# elements that must stay (the FAQ's JSON-LD) carry the request's nonce, request.csp_nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 # HSTS preload is opt-in (SECURE_HSTS_PRELOAD=true): once a domain is on the browsers'
 # preload list it is hard to get off, so that is each clinic's decision, and until it
 # is made the reminder (security.W021) would only teach people to ignore the checks.
