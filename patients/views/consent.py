@@ -35,6 +35,7 @@ from patients.links import LinkError, link_for_token
 from patients.models import ConsentDocument, ConsentSignature, Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services import consent as services
+from patients.views.links import patient_only
 from patients.views.records import sent_channels
 
 DOCUMENTS_PER_PAGE = 25
@@ -301,6 +302,7 @@ def consent_signature(
 
 
 @never_cache
+@patient_only
 def consent_sign_by_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = link_for_token(token, PatientLink.Purpose.CONSENT)
