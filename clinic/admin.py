@@ -6,6 +6,8 @@ and write the audit log; an admin form would skip both. So these are view-only.
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.models import AuditEvent, Chair, Closure, Heartbeat, Location, OpeningHours, User
 
@@ -69,3 +71,11 @@ class AuditEventAdmin(ViewOnlyAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(ViewOnlyAdmin):
     list_display = ["name", "seen_at"]
+
+
+# Second factors are set up, removed and reset on the staff account pages, which audit each
+# change (clinic.second_factor). django-otp's own admin pages would bypass that audit and show
+# an authenticator's secret as a QR code, so they are not offered.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

@@ -7,15 +7,10 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
+from clinic.client_address import client_ip
 from clinic.models import AuditEvent, User
 
 Action = AuditEvent.Action
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(

@@ -27,7 +27,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from clinic import second_factor
-from clinic.audit import client_ip
+from clinic.client_address import client_ip
 from clinic.models import User
 from clinic.permissions import Capability, user_can
 

@@ -8,9 +8,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from clinic.staff_sessions import staff_session_seen
@@ -126,3 +128,68 @@ def _open_paths() -> tuple[str, ...]:
         reverse("staff:login"),
         "/" + settings.STATIC_URL.lstrip("/"),
     )
+
+
+NUL_REFUSAL = (
+    "The address or the form contained a NUL character (%00), which is never valid here. "
+    "Remove it and try again; nothing was changed."
+)
+
+
+class RefuseNulCharactersMiddleware:
+    """Answer 400 to a request whose path, query string or form fields hold a NUL character.
+
+    PostgreSQL cannot store or compare text containing NUL, so one in a search box or a
+    token link would end in a database error (a 500) wherever a view passes it on. Forms
+    and serializers already refuse it field by field; this catches every value read
+    straight from ``request.GET`` or ``request.POST`` too, before any view runs.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _holds_nul(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_REFUSAL}, status=400)
+            return HttpResponseBadRequest(render_to_string("400.html", {"reason": NUL_REFUSAL}))
+        return self.get_response(request)
+
+
+def _holds_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path:
+        return True
+    # Form bodies only: JSON bodies go to serializers, whose text fields refuse NUL.
+    form_body = request.method == "POST" and request.content_type in {
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    }
+    for data in (request.GET, request.POST) if form_body else (request.GET,):
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return True
+    return False
+
+
+# The staff area and the admin (the sign-in and sign-out pages too), the API whoever asks,
+# and the pages anyone may reach without signing in that still show one patient's details:
+# the links sent to patients (/p/, /m/) and the booking pages (confirmation, manage link,
+# the details form shown again with its errors).
+NO_STORE_PREFIXES = ("/staff/", "/admin/", "/api/", "/p/", "/m/", "/book/")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response that may carry patient data, so no
+    browser, shared computer or proxy keeps a copy: everything a signed-in staff member
+    is sent, every API response, and the patient-link and booking pages. The public site
+    (FAQ, articles, locations) stays cacheable for visitors who are not signed in."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Read after the view: sign-in and sign-out change who the request is from.
+        if request.path.startswith(NO_STORE_PREFIXES) or request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

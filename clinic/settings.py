@@ -14,6 +14,7 @@ from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.env import env
@@ -121,6 +122,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
+    "csp",
     "clinic",
     "patients",
     "scheduling",
@@ -130,11 +132,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the request: no NUL character reaches a view or the database.
+    "clinic.middleware.RefuseNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Wraps everything after it, so even a sign-out redirect or a refusal is not cached.
+    "clinic.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: it tells the user why they were signed out.
     "clinic.middleware.SessionLifetimeMiddleware",
@@ -270,6 +277,8 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The same address as the booking limits and the audit log: behind a proxy, per visitor.
+AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_ip"
 
 # --- Second factor (clinic.second_factor) -------------------------------------------------
 # Which roles must use one is the clinic admins' choice, kept in the database
@@ -314,6 +323,25 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
 if env.bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies of our own in front of the web server, each appending to X-Forwarded-For: the
+# visitor's address is the entry this many from the right (clinic.client_address). 0 trusts
+# no header (REMOTE_ADDR); more than there really are lets visitors choose their address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, min_value=0, max_value=10)
+# Content-Security-Policy (django-csp): no inline script or style anywhere. Behaviour lives
+# in static/js/chairside.js (wired by data attributes), looks in static/css; the few inline
+# elements that must stay (the FAQ's JSON-LD) carry the request's nonce, request.csp_nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 # HSTS preload is opt-in (SECURE_HSTS_PRELOAD=true): once a domain is on the browsers'
 # preload list it is hard to get off, so that is each clinic's decision, and until it
 # is made the reminder (security.W021) would only teach people to ignore the checks.
@@ -609,6 +637,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "clinic.api.exceptions.exception_handler",
+    "DEFAULT_METADATA_CLASS": "clinic.api.metadata.ApiMetadata",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chairside API",
@@ -619,6 +648,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clinic.api.schema.declare_errors_and_local_times",
+    ],
 }
 
 # --- Static files, templates, i18n ------------------------------------------------------

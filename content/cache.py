@@ -83,7 +83,7 @@ def cached_public_page(view: View) -> View:
         key = _page_key(request)
         stored = cache.get(key)
         if stored is not None:
-            response = HttpResponse(stored["content"])
+            response = HttpResponse(_with_fresh_nonce(request, stored))
             for header, value in stored["headers"]:
                 response[header] = value
             response["X-Content-Cache"] = "hit"
@@ -93,10 +93,28 @@ def cached_public_page(view: View) -> View:
             response.render()  # a TemplateResponse, e.g. the sitemap's
         if _may_store(response):
             headers = [(h, v) for h, v in response.items() if h.lower() not in _NOT_STORED]
-            cache.set(key, {"content": response.content, "headers": headers}, page_seconds())
+            page = {"content": response.content, "headers": headers, "nonce": _nonce_used(request)}
+            cache.set(key, page, page_seconds())
         return response
 
     return wrapper
+
+
+def _nonce_used(request: HttpRequest) -> str:
+    """The Content-Security-Policy nonce the page was rendered with (the FAQ's JSON-LD
+    carries one), or "" when it used none."""
+    nonce = getattr(request, "csp_nonce", None)
+    return str(nonce) if nonce else ""  # false until a template has read it
+
+
+def _with_fresh_nonce(request: HttpRequest, stored: dict[str, Any]) -> bytes:
+    """The stored page with this response's nonce in place of the one it was rendered with:
+    each response's policy names its own nonce only, so an old one would be refused."""
+    content: bytes = stored["content"]
+    old = stored.get("nonce", "")
+    if not old:
+        return content
+    return content.replace(f'nonce="{old}"'.encode(), f'nonce="{request.csp_nonce}"'.encode())
 
 
 def _new_version() -> None:

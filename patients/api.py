@@ -88,6 +88,8 @@ class PatientSerializer(serializers.ModelSerializer):
         source="preferred_location.public_id", read_only=True, allow_null=True
     )
     clinical = serializers.SerializerMethodField()
+    # Not declared `format: email`: a patient without one on file answers "".
+    email = serializers.CharField(read_only=True, help_text="Email address, or empty if none.")
 
     class Meta:
         model = Patient

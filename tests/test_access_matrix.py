@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import PASSWORD
+from tests.url_patterns import all_routes
 
 SIGNED_IN = ["fran", "nina", "phil", "alice", "edie"]
 PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
@@ -61,7 +62,6 @@ ALLOWED = {
     "/staff/outcomes/": {"nina", "phil", "alice"},
     "/staff/accounts/": {"alice"},
     # Everyone's own account page, and making a personal API token there.
-    "/staff/accounts/me/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
     "/admin/": {"alice"},
@@ -77,7 +77,79 @@ ALLOWED = {
     # Published content is public: everyone reads it, signed in or not.
     "/api/v1/content/faq/": set(PERSONAS),
     "/api/v1/content/articles/": set(PERSONAS),
+    # Forms for new records.
+    "/staff/patients/new/": {"fran", "nina", "phil", "alice"},
+    "/staff/patients/consent-documents/new/": {"alice"},
+    "/staff/schedule/book/": {"fran", "nina", "phil", "alice"},
+    "/staff/schedule/waitlist/new/": {"fran", "nina", "phil", "alice"},
+    "/staff/schedule/appointment-types/": {"alice"},
+    "/staff/content/faq/new/": {"alice", "edie"},
+    "/staff/content/articles/new/": {"alice", "edie"},
+    "/staff/locations/new/": {"alice"},
+    "/staff/accounts/new/": {"alice"},
+    # Everyone's own account.
+    "/staff/accounts/me/": set(SIGNED_IN),
+    "/staff/accounts/me/password/": set(SIGNED_IN),
+    "/staff/accounts/me/second-factor/": set(SIGNED_IN),
+    "/staff/accounts/second-factor-policy/": {"alice"},
+    "/api/v1/locations/": {"fran", "nina", "phil", "alice"},
+    "/api/v1/sessions/": {"nina", "phil"},
+    # The API's description is public (drf-spectacular's default); it holds no data.
+    "/api/schema/": set(PERSONAS),
+    "/api/docs/": set(PERSONAS),
 }
+
+# Routes with no row above, each with the reason. Every other route in the URLconf must
+# have a row: test_every_route_in_the_urlconf_has_a_row fails for a new one without.
+NOT_IN_THE_MATRIX = {
+    # Public pages, for everyone signed in or not (content/tests/test_public_pages.py).
+    "/": "the public home page",
+    "/conditions/": "public",
+    "/locations/": "public",
+    "/faq/": "public",
+    "/learn/": "public",
+    "/sitemap.xml": "public",
+    "/robots.txt": "public",
+    "/book/": "public booking (scheduling/tests/test_public_booking.py)",
+    "/staff/login/": "the sign-in page, for everyone",
+    # Patient-link pages: a token, not a role, opens them (patients/tests/test_links_and_staff.py
+    # refuses staff sessions on them); the "done" pages show nothing about anyone.
+    "/p/intake/done/": "public thank-you page",
+    "/p/consent/signed/": "public thank-you page",
+    "/p/questionnaire/done/": "public thank-you page",
+    "/p/check-in/done/": "public thank-you page",
+    # Webhooks: a signature, not a role (clinic/tests/test_inbound_sms.py, test_twilio.py).
+    "/m/sms/inbound/": "signed webhook",
+    "/m/sms/twilio/": "signed webhook",
+    # POST only, or needs parameters to mean anything; each view's tests check its roles.
+    "/staff/logout/": "POST only, for anyone signed in",
+    "/staff/content/preview/": "POST only (content/tests/test_staff_pages.py)",
+    "/staff/accounts/me/sessions/revoke-others/": "POST only (clinic/tests/test_staff_sessions.py)",
+    "/staff/accounts/me/second-factor/app/remove/": "POST only (test_second_factor.py)",
+    "/staff/accounts/me/second-factor/recovery-codes/": "POST only (test_second_factor.py)",
+    # Signing in: the second step, for a session that has passed the password but not yet its
+    # second factor (clinic/tests/test_second_factor.py, tests/browser/test_passkey.py).
+    "/staff/second-factor/verify/": "the sign-in's second step",
+    "/staff/second-factor/set-up/": "the sign-in's second step",
+    "/staff/second-factor/set-up/app/": "the sign-in's second step",
+    "/staff/second-factor/set-up/passkey/": "the sign-in's second step",
+    "/staff/second-factor/set-up/passkey/added/": "the sign-in's second step",
+    "/staff/second-factor/recovery-codes/": "shown once after setting up a second factor",
+    "/staff/second-factor/passkeys/registration/begin/": "passkey ceremony (POST, JSON)",
+    "/staff/second-factor/passkeys/registration/complete/": "passkey ceremony (POST, JSON)",
+    "/staff/second-factor/passkeys/authentication/begin/": "passkey ceremony (POST, JSON)",
+    "/staff/second-factor/passkeys/authentication/complete/": "passkey ceremony (POST, JSON)",
+    "/staff/second-factor/passkeys/jsi18n/": "the passkey script's messages, no data",
+    "/staff/schedule/courses/new/": "needs ?patient= (scheduling/tests/test_courses_pages.py)",
+    "/api/v1/slots/": "needs a location and dates (scheduling/tests/test_api.py)",
+    "/api/v1/courses/plan/": "POST only (scheduling/tests/test_api_courses.py)",
+    "/api/v1/ledger/export.csv": "needs a date range (infusions/tests/test_api_ledger.py)",
+}
+# Not here either, by design: routes with a parameter (an id or a token), whose roles each
+# app's own tests check against a real record, the API ones also in the schema-driven fuzz
+# test for every role (tests/test_api_fuzz.py); and the Django admin's pages, behind its own
+# permission check (row "/admin/").
+ADMIN_PREFIX = "admin/"
 
 
 VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
@@ -190,3 +262,23 @@ def test_a_deactivated_account_cannot_sign_in(client, olga):
     assert response.status_code == 200
     assert "do not match an active staff account" in response.content.decode()
     assert client.get("/staff/").status_code == 302
+
+
+def test_every_route_in_the_urlconf_has_a_row():
+    missing = []
+    for route in all_routes():
+        if route.route.startswith(ADMIN_PREFIX) or "<" in route.route or route.is_regex:
+            continue
+        url = "/" + route.route
+        if url not in ALLOWED and url not in NOT_IN_THE_MATRIX:
+            missing.append(f"{url} ({route.name})")
+    assert not missing, (
+        "These routes have no row in tests/test_access_matrix.py: add one to ALLOWED (who "
+        "may open it), or to NOT_IN_THE_MATRIX with the reason: " + ", ".join(missing)
+    )
+
+
+def test_the_matrix_has_no_row_for_a_route_that_is_gone():
+    urls = {"/" + route.route for route in all_routes()}
+    stale = [url for url in [*ALLOWED, *NOT_IN_THE_MATRIX] if url not in urls]
+    assert not stale, f"Rows for routes that no longer exist: {stale}"

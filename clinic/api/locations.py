@@ -52,6 +52,8 @@ class LocationSerializer(serializers.ModelSerializer):
     opening_hours = OpeningHoursSerializer(many=True, read_only=True)
     upcoming_closures = serializers.SerializerMethodField()
     chairs = ChairSerializer(source="active_chairs", many=True, read_only=True)
+    # Not declared `format: email`: a location without one on file answers "".
+    email = serializers.CharField(read_only=True, help_text="Email address, or empty if none.")
 
     class Meta:
         model = Location

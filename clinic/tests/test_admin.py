@@ -45,6 +45,15 @@ def test_api_tokens_are_not_managed_in_the_admin(client, alice):
     assert client.get("/admin/authtoken/tokenproxy/").status_code == 404
 
 
+def test_second_factors_are_not_managed_in_the_admin(client, alice):
+    client.force_login(alice)
+
+    # Reset on the account pages, audited; the admin would show an authenticator's secret.
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert client.get("/admin/otp_totp/totpdevice/1/config/").status_code == 404
+    assert client.get("/admin/otp_static/staticdevice/").status_code == 404
+
+
 def test_staff_without_the_clinic_admin_role_are_sent_to_the_admin_sign_in(client, phil):
     client.force_login(phil)
 

@@ -88,7 +88,7 @@ def text_of(response):
 
 def json_ld_of(response):
     found = re.findall(
-        r'<script type="application/ld\+json">(.*?)</script>', text_of(response), re.S
+        r'<script type="application/ld\+json" nonce="[^"]+">(.*?)</script>', text_of(response), re.S
     )
     return [json.loads(block) for block in found]
 

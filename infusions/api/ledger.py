@@ -130,7 +130,8 @@ class LotSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    # A string like every other decimal here (COERCE_DECIMAL_TO_STRING), declared as one.
+    @extend_schema_field(serializers.DecimalField(max_digits=10, decimal_places=2))
     def get_balance_ml(self, lot: Lot) -> str:
         ml = (lot.balance_mg / lot.concentration_mg_per_ml).quantize(ML_PLACES, ROUND_HALF_UP)
         return str(ml)

@@ -220,7 +220,7 @@ def test_the_aftercare_sheet_says_what_to_do_and_whom_to_call(client, nina, reco
     # Handed to the patient: no drug name, no staff navigation.
     assert "ketamine" not in html.lower()
     assert 'data-testid="staff-nav"' not in html
-    assert '<style media="print">' in html
+    assert 'media="print" href="/static/css/print/aftercare.css"' in html
 
 
 def test_the_aftercare_sheet_is_audited_as_a_view_of_the_patient(client, nina, recovering):

@@ -71,7 +71,7 @@ def test_it_shows_the_whole_session_on_one_page(client, nina, phil, discharged):
     assert "signed by Nina Nurse" in html
     assert "Nina Nurse, Phil Physician" in html
     # Ready to print.
-    assert '<style media="print">' in html
+    assert 'media="print" href="/static/css/print/session-summary.css"' in html
     assert 'data-testid="print-button"' in html
 
 

@@ -535,7 +535,7 @@ def test_staff_print_exactly_what_was_signed(request, signed_in, persona, jordan
         "192.0.2.44",
         "Signed on a clinic tablet",
         "Nina Nurse",
-        '<style media="print">',
+        'media="print" href="/static/css/print/consent.css"',
     ]:
         assert text in content, text
     event = views_of(jordan).get()

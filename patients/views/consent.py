@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from clinic.audit import Action, audit_record, client_ip
+from clinic.audit import Action, audit_record
+from clinic.client_address import client_ip
 from clinic.forms import show_service_errors
 from clinic.models import User
 from clinic.permissions import Capability, capability_required, user_can
@@ -34,6 +35,7 @@ from patients.links import LinkError, link_for_token
 from patients.models import ConsentDocument, ConsentSignature, Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services import consent as services
+from patients.views.links import patient_only
 from patients.views.records import sent_channels
 
 DOCUMENTS_PER_PAGE = 25
@@ -300,6 +302,7 @@ def consent_signature(
 
 
 @never_cache
+@patient_only
 def consent_sign_by_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = link_for_token(token, PatientLink.Purpose.CONSENT)

@@ -39,6 +39,7 @@ from patients.models import Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services.intake import intake_link_create, intake_save_draft, intake_submit
 from patients.services.screening import latest_intake
+from patients.views.links import patient_only
 from patients.views.records import audit_patient_view, sent_channels
 
 REVIEW_STEP = "review"
@@ -209,6 +210,7 @@ def _step_url(token: str, step: str) -> str:
 
 
 @never_cache
+@patient_only
 def public_intake(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = link_for_token(token, PatientLink.Purpose.INTAKE)

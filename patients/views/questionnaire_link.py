@@ -31,6 +31,7 @@ from patients.followups import (
 from patients.links import LinkError, link_for_token
 from patients.models import CheckIn, PatientLink
 from patients.questionnaires import QuestionnaireForm, questionnaire_form_class
+from patients.views.links import patient_only
 
 # What the thank-you page needs after the link is used up: whether to show crisis
 # resources, and the number of the patient's location. Only in the browser that answered.
@@ -75,6 +76,7 @@ def _show_errors(forms_: list[QuestionnaireForm], exc: ValidationError) -> None:
 
 
 @never_cache
+@patient_only
 def questionnaire_by_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = link_for_token(token, PatientLink.Purpose.QUESTIONNAIRE)
@@ -170,6 +172,7 @@ class CheckInForm(forms.Form):
 
 
 @never_cache
+@patient_only
 def checkin_by_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = link_for_token(token, PatientLink.Purpose.CHECK_IN)

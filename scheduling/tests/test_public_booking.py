@@ -522,6 +522,35 @@ def test_the_address_limit_counts_real_bookings_and_spares_other_addresses(
     assert Appointment.objects.count() == 3
 
 
+def test_behind_a_proxy_each_visitor_has_an_address_limit_of_their_own(riverside, client, settings):
+    # Every request comes from the proxy (REMOTE_ADDR 10.0.0.2); the proxy names the visitor.
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.BOOKING_LIMIT_PER_IP_PER_HOUR = 2
+    day = next_week(riverside)
+
+    def book(hour: int, number: int, forwarded_for: str):
+        return client.post(
+            details_url(riverside),
+            form_data(
+                at(riverside, day, hour),
+                email=f"visitor{number}@example.com",
+                mobile=f"+1312555040{number}",
+            ),
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    assert book(9, 0, "198.51.100.1").status_code == 302
+    assert book(10, 1, "198.51.100.1").status_code == 302
+    assert book(11, 2, "198.51.100.1").status_code == 429
+    # Another visitor behind the same proxy is not held back by the first one's bookings.
+    assert book(11, 3, "198.51.100.2").status_code == 302
+    # Nor does the first escape the limit by sending an address of its own choosing: the
+    # proxy appends the real one, and only that one is believed.
+    assert book(12, 4, "203.0.113.99, 198.51.100.1").status_code == 429
+    assert Appointment.objects.count() == 3
+
+
 def test_it_limits_bookings_for_one_email_or_mobile_to_three_a_day(riverside, client):
     for number in range(3):
         response = client.post(

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.audit import client_ip
+from clinic.client_address import client_ip
 from clinic.forms import show_service_errors
 from clinic.models import Location
 from patients.services.safety import booking_reason_alerted

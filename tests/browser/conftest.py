@@ -22,7 +22,14 @@ import pytest
 # ORM calls the tests make around it (seeding data, checking rows), which are safe here.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 
 from tests.services import chromium_path
 
@@ -95,10 +102,12 @@ def new_page(
     Keyword arguments go to ``browser.new_context`` (e.g. ``viewport=...``).
     """
     contexts = []
+    violations: list[str] = []
 
     def open_page(**context_args: Any) -> Page:
         context = browser.new_context(base_url=live_server.url, **context_args)
         context.set_default_timeout(TIMEOUT_MS)
+        _watch_for_csp_violations(context, violations)
         contexts.append(context)
         return context.new_page()
 
@@ -112,11 +121,38 @@ def new_page(
         if failed:
             _save_screenshots(request.node.nodeid, number, context.pages)
         context.close()
+    if violations and not failed:
+        pytest.fail(
+            "The page broke the Content-Security-Policy (move inline script or style to "
+            "static/js or static/css, see clinic/settings.py):\n" + "\n".join(violations)
+        )
 
 
 @pytest.fixture
 def page(new_page: Callable[..., Page]) -> Page:
     return new_page()
+
+
+# Chromium reports a blocked inline script or style on the console; the listener also
+# catches what it reports only as an event (a blocked style attribute set by a library).
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(
+    `Content Security Policy violation: ${event.violatedDirective} blocked ` +
+      `${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber}`
+  );
+});
+"""
+
+
+def _watch_for_csp_violations(context: BrowserContext, violations: list[str]) -> None:
+    context.add_init_script(_REPORT_CSP_VIOLATIONS)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", on_console)
 
 
 def _save_screenshots(nodeid: str, number: int, pages: list[Page]) -> None:

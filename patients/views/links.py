@@ -1,0 +1,29 @@
+"""What every page reached through a link sent to a patient (/p/) has in common."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def patient_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Refuse a link page in a browser signed in as staff.
+
+    Whatever is sent through a patient's link is recorded as the patient's own answer,
+    consent or check-in. A front desk that opens the link it just created would otherwise
+    fill it in under the patient's name: staff enter things on a patient's behalf from the
+    chart instead, where they are recorded under the staff member's name. The link is not
+    opened, so it still works on the patient's own device.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            return render(request, "patients/links/staff_signed_in.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
