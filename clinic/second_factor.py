@@ -405,8 +405,10 @@ def totp_device_remove(*, user: User, request: HttpRequest | None = None) -> Non
 
 
 @transaction.atomic
-def passkey_remove(*, user: User, passkey_id: int, request: HttpRequest | None = None) -> None:
-    passkey = passkeys_of(user).filter(pk=passkey_id).first()
+def passkey_remove(*, user: User, passkey_ref: str, request: HttpRequest | None = None) -> None:
+    """Remove one of ``user``'s passkeys, named by ``credential_id_sha256`` (opaque, unlike
+    its row id)."""
+    passkey = passkeys_of(user).filter(credential_id_sha256=passkey_ref).first()
     if passkey is None:
         raise ValidationError("That passkey is not one of yours, or is already removed.")
     others = passkeys_of(user).exclude(pk=passkey.pk).exists() or totp_device_of(user)

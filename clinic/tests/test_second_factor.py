@@ -394,10 +394,18 @@ def test_people_manage_their_own_second_factor(client, nina):
     assert "Your authenticator app is removed" in response.content.decode()
     assert not TOTPDevice.objects.filter(user=nina).exists()
     passkey = WebAuthnCredential.objects.get(user=nina)
-    refused = client.post(
-        f"/staff/accounts/me/second-factor/passkeys/{passkey.pk}/remove/", follow=True
-    )
+    remove = f"/staff/accounts/me/second-factor/passkeys/{passkey.credential_id_sha256}/remove/"
+    refused = client.post(remove, follow=True)
     assert "this is your only one" in refused.content.decode()
     assert [e.summary for e in AuditEvent.objects.filter(action=Action.DELETE)] == [
         "removed their authenticator app"
+    ]
+
+    WebAuthnCredential.objects.create(
+        user=nina, name="Phone", confirmed=True, credential_id=b"z", public_key=b"y"
+    )
+    removed = client.post(remove, follow=True)
+    assert "The passkey is removed" in removed.content.decode()
+    assert list(WebAuthnCredential.objects.filter(user=nina).values_list("name", flat=True)) == [
+        "Phone"
     ]

@@ -34,7 +34,7 @@ urlpatterns = [
         name="my-totp-remove",
     ),
     path(
-        "me/second-factor/passkeys/<int:passkey_id>/remove/",
+        "me/second-factor/passkeys/<slug:passkey_ref>/remove/",
         second_factor_views.my_passkey_remove,
         name="my-passkey-remove",
     ),

@@ -244,9 +244,9 @@ def my_totp_remove(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @capability_required(Capability.USE_STAFF_AREA)
-def my_passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
+def my_passkey_remove(request: HttpRequest, passkey_ref: str) -> HttpResponse:
     try:
-        second_factor.passkey_remove(user=request.user, passkey_id=passkey_id, request=request)
+        second_factor.passkey_remove(user=request.user, passkey_ref=passkey_ref, request=request)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
