@@ -23,11 +23,11 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 
 from clinic import second_factor
 from clinic.client_address import client_ip
+from clinic.failure_counts import failure_count, failures_exhausted, failures_forget
 from clinic.models import User
 from clinic.permissions import Capability, user_can
 
@@ -35,12 +35,11 @@ Errors = dict[str, list[str]]
 logger = logging.getLogger(__name__)
 
 
-def _failures_key(user: User) -> str:
-    return f"cosign-failures:{user.public_id}"
+FAILURES = "cosign"  # clinic.failure_counts
 
 
 def cosigner_locked_out(user: User) -> bool:
-    return cache.get(_failures_key(user), 0) >= settings.AXES_FAILURE_LIMIT
+    return failures_exhausted(FAILURES, user)
 
 
 def cosigner_errors(
@@ -90,7 +89,7 @@ def cosigner_errors(
         return {password_field: [f"That is not {cosigner}'s password: ask them to enter it again."]}
     if (refused := _second_factor_errors(actor, cosigner, otp, otp_field, request)) is not None:
         return refused
-    cache.delete(_failures_key(cosigner))
+    failures_forget(FAILURES, cosigner)
     return {}
 
 
@@ -120,23 +119,13 @@ def _second_factor_errors(
 
 def cosigner_unlock(user: User) -> None:
     """Forget ``user``'s wrong cosigning passwords (with the sign-in lockout's unlock)."""
-    cache.delete(_failures_key(user))
+    failures_forget(FAILURES, user)
 
 
 def _count_failure(
     actor: User, cosigner: User, request: HttpRequest | None, what: str = "password"
 ) -> None:
-    key = _failures_key(cosigner)
-    timeout = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    cache.add(key, 0, timeout=timeout)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-    # The lockout runs from the last wrong password, as django-axes's does. (The file and
-    # database caches' incr also resets the expiry to their default timeout: this puts it
-    # back to the cool-off.)
-    cache.touch(key, timeout=timeout)
+    failure_count(FAILURES, cosigner)
     # Logged rather than audited: the caller's transaction rolls back with the refusal.
     logger.warning(
         "wrong cosigning %s for staff %s, entered by staff %s from %s",

@@ -35,7 +35,6 @@ from typing import Any
 
 import segno
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
@@ -50,6 +49,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from clinic.audit import Action, audit_record, client_ip
 from clinic.auth import is_demo_account
+from clinic.failure_counts import failure_count, failures_forget, failures_of
 from clinic.models import SecondFactorPolicy, User
 from clinic.permissions import Capability, require
 from clinic.roles import Role
@@ -212,12 +212,11 @@ def lockout_minutes() -> int:
     return int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
 
 
-def _failures_key(user: User) -> str:
-    return f"second-factor-failures:{user.public_id}"
+FAILURES = "second-factor"  # clinic.failure_counts
 
 
 def second_factor_failures(user: User) -> int:
-    return cache.get(_failures_key(user), 0)
+    return failures_of(FAILURES, user)
 
 
 def second_factor_locked_out(user: User) -> bool:
@@ -226,18 +225,11 @@ def second_factor_locked_out(user: User) -> bool:
 
 def second_factor_unlock(user: User) -> None:
     """Forget ``user``'s wrong codes (with the sign-in lockout's unlock)."""
-    cache.delete(_failures_key(user))
+    failures_forget(FAILURES, user)
 
 
 def _count_failure(user: User, request: HttpRequest | None) -> None:
-    key = _failures_key(user)
-    timeout = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    cache.add(key, 0, timeout=timeout)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-    cache.touch(key, timeout=timeout)  # the pause runs from the last wrong code
+    failure_count(FAILURES, user)
     logger.warning(
         "wrong second-factor code for staff %s from %s",
         user.public_id,
