@@ -30,11 +30,17 @@ class Route:
     def example_url(self) -> str:
         """The route with a made-up value for each parameter: "/staff/patients/0000…/"."""
         assert not self.is_regex, f"{self.route} is a regular expression"
-        return "/" + re.sub(
-            r"<(?:(\w+):)?\w+>",
-            lambda match: EXAMPLE_VALUES[match.group(1) or "str"],
-            self.route,
-        )
+        return example_url(self.route)
+
+
+def example_url(route: str) -> str:
+    """``route`` (as written in the URLconf, with or without its leading slash) with a
+    made-up value for each parameter."""
+    return "/" + re.sub(
+        r"<(?:(\w+):)?\w+>",
+        lambda match: EXAMPLE_VALUES[match.group(1) or "str"],
+        route.removeprefix("/"),
+    )
 
 
 def all_routes() -> list[Route]:

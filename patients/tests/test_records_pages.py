@@ -365,7 +365,7 @@ def test_consent_documents_can_be_browsed_in_the_django_admin(signed_in, alice):
 )
 def test_forms_answer_nonsense_with_the_form_again(signed_in, phil, patient, url):
     nonsense = {
-        "legal_first_name": "\x00",
+        "legal_first_name": "\u202e",  # NUL: tests/test_bad_requests.py
         "date_of_birth": "31/31/2026",
         "email": "@@",
         "conditions": ["astronaut"],

@@ -906,12 +906,12 @@ def test_dates_in_the_query_are_local_days(client, fran, riverside):
 
 NONSENSE = {
     "page": "-1'; DROP TABLE",
-    "location": "\x00<script>",
+    "location": "\u202e<script>",  # NUL: tests/test_bad_requests.py
     "patient": "%%%",
     "type": "astronaut",
     "from": "yesterday-ish",
     "to": "31/31/2026",
-    "date": "\x00",
+    "date": "\u202e",
     "status": "maybe",
     "state": "asleep",
 }

@@ -8,16 +8,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import PASSWORD
 from tests.browser.conftest import _watch_for_csp_violations
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/staff/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url("/staff/")
+from tests.browser.staff import sign_in
 
 
 def test_the_api_docs_render_under_the_policy(page: Page, alice):
