@@ -11,11 +11,13 @@ def chairside(request: HttpRequest) -> dict[str, Any]:
     # Set by SecondFactorMiddleware while a signed-in session still owes its second factor:
     # no menu then, as every page but that one is closed.
     pending = bool(getattr(request, "second_factor_step", ""))
+    navigation = navigation_for(user, request.path) if user is not None and not pending else []
+    admin_navigation = [item for item in navigation if item["admin"]]
     return {
         "clinic_name": settings.CLINIC_NAME,
         "second_factor_pending": pending,
-        "staff_navigation": navigation_for(user, request.path)
-        if user is not None and not pending
-        else [],
+        "staff_navigation": [item for item in navigation if not item["admin"]],
+        "staff_admin_navigation": admin_navigation,
+        "staff_admin_active": any(item["active"] for item in admin_navigation),
         "crisis_line": settings.CRISIS_LINE,
     }

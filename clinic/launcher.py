@@ -46,6 +46,7 @@ DEMO_LOGINS = [
     ("physician", "Physician"),
     ("admin", "Clinic admin (also /admin/)"),
     ("editor", "Content editor"),
+    ("director", "Medical director: physician and clinic admin (grants clinical roles)"),
 ]
 
 

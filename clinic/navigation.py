@@ -15,6 +15,9 @@ class NavItem:
     label: str
     url_name: str
     capability: Capability
+    # Running the clinic rather than treating in it: under one "Admin" menu, so a clinic
+    # admin's bar fits one line on a laptop.
+    admin: bool = False
 
 
 STAFF_NAVIGATION: list[NavItem] = [
@@ -24,11 +27,16 @@ STAFF_NAVIGATION: list[NavItem] = [
     NavItem("Locations", "staff:location-list", Capability.VIEW_LOCATIONS),
     NavItem("Ledger", "ledger:lot-list", Capability.VIEW_LEDGER),
     NavItem("Outcomes", "outcomes:dashboard", Capability.VIEW_OUTCOMES),
-    NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF),
-    NavItem("Consent forms", "patients:consent-documents", Capability.MANAGE_CONSENT_DOCUMENTS),
     NavItem("Content", "content_staff:index", Capability.EDIT_CONTENT),
-    NavItem("Audit log", "staff:audit-log", Capability.VIEW_AUDIT_LOG),
-    NavItem("Django admin", "admin:index", Capability.USE_DJANGO_ADMIN),
+    NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF, admin=True),
+    NavItem(
+        "Consent forms",
+        "patients:consent-documents",
+        Capability.MANAGE_CONSENT_DOCUMENTS,
+        admin=True,
+    ),
+    NavItem("Audit log", "staff:audit-log", Capability.VIEW_AUDIT_LOG, admin=True),
+    NavItem("Django admin", "admin:index", Capability.USE_DJANGO_ADMIN, admin=True),
 ]
 
 
@@ -43,5 +51,5 @@ def navigation_for(user: Any, current_path: str = "") -> list[dict[str, Any]]:
         active = current_path == url if home else current_path.startswith(url)
         if current_path.startswith(reverse("staff:my-account")):
             active = False  # one's own account page belongs to no menu entry
-        items.append({"label": item.label, "url": url, "active": active})
+        items.append({"label": item.label, "url": url, "active": active, "admin": item.admin})
     return items

@@ -35,9 +35,10 @@ NAVIGATION = {
         "Locations",
         "Ledger",
         "Outcomes",
+        "Content",
+        # Under the "Admin" menu, in this order.
         "Staff accounts",
         "Consent forms",
-        "Content",
         "Audit log",
         "Django admin",
     ],

@@ -102,6 +102,7 @@ def test_it_creates_one_demo_login_per_role_when_debug_is_on(settings):
         "physician@demo.chairside.test": [Role.PHYSICIAN],
         "admin@demo.chairside.test": [Role.CLINIC_ADMIN],
         "editor@demo.chairside.test": [Role.CONTENT_EDITOR],
+        "director@demo.chairside.test": [Role.PHYSICIAN, Role.CLINIC_ADMIN],
     }
 
 

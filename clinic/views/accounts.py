@@ -236,7 +236,9 @@ def set_password(request: HttpRequest, public_id: UUID, token: str) -> HttpRespo
             request=request,
             with_link=True,
         )
-        messages.success(request, "Your password is set. Sign in with your email and it.")
+        messages.success(
+            request, "Your password is set. Sign in with your email address and your new password."
+        )
         return redirect("staff:login")
     context = {"link_ok": True, "member": member, "form": form}
     return render(request, "clinic/accounts/set_password.html", context)

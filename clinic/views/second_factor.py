@@ -226,6 +226,7 @@ def mine(request: HttpRequest) -> HttpResponse:
         "status": second_factor.second_factor_status_of(user),
         "passkeys": second_factor.passkeys_of(user),
         "required": second_factor.second_factor_required_for(user),
+        "demo_exempt": second_factor.demo_exempt(user),
     }
     return render(request, "clinic/second_factor/mine.html", context)
 
@@ -316,4 +317,5 @@ def policy(request: HttpRequest) -> HttpResponse:
                     "next sign-in.",
                 )
             return redirect("staff:second-factor-policy")
-    return render(request, "clinic/second_factor/policy.html", {"form": form})
+    context = {"form": form, "debug_demo": settings.DEBUG}
+    return render(request, "clinic/second_factor/policy.html", context)

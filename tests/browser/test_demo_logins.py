@@ -11,27 +11,16 @@ from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
+CLINICIAN_NAV = ["Home", "Schedule", "Patients", "Locations", "Ledger", "Outcomes"]
+ADMIN_MENU = ["Staff accounts", "Consent forms", "Audit log", "Django admin"]
+# Each login: the role shown by the name, the menu bar's links, and the "Admin" menu's.
 ROLE_NAVIGATION = {
-    "frontdesk": ("Front desk", ["Home", "Schedule", "Patients", "Locations"]),
-    "nurse": ("Nurse", ["Home", "Schedule", "Patients", "Locations", "Ledger", "Outcomes"]),
-    "physician": ("Physician", ["Home", "Schedule", "Patients", "Locations", "Ledger", "Outcomes"]),
-    "admin": (
-        "Clinic admin",
-        [
-            "Home",
-            "Schedule",
-            "Patients",
-            "Locations",
-            "Ledger",
-            "Outcomes",
-            "Staff accounts",
-            "Consent forms",
-            "Content",
-            "Audit log",
-            "Django admin",
-        ],
-    ),
-    "editor": ("Content editor", ["Home", "Content"]),
+    "frontdesk": ("Front desk", ["Home", "Schedule", "Patients", "Locations"], []),
+    "nurse": ("Nurse", CLINICIAN_NAV, []),
+    "physician": ("Physician", CLINICIAN_NAV, []),
+    "admin": ("Clinic admin", [*CLINICIAN_NAV, "Content"], ADMIN_MENU),
+    "editor": ("Content editor", ["Home", "Content"], []),
+    "director": ("Physician, Clinic admin", [*CLINICIAN_NAV, "Content"], ADMIN_MENU),
 }
 
 
@@ -43,7 +32,7 @@ def demo_clinic(settings) -> None:
 
 @pytest.mark.parametrize("mailbox", list(ROLE_NAVIGATION))
 def test_each_demo_login_sees_its_own_home(demo_clinic, settings, page: Page, mailbox):
-    role_label, navigation = ROLE_NAVIGATION[mailbox]
+    role_label, navigation, admin_menu = ROLE_NAVIGATION[mailbox]
 
     page.goto("/staff/login/")
     page.get_by_label("Email").fill(f"{mailbox}@{settings.DEMO_EMAIL_DOMAIN}")
@@ -55,6 +44,11 @@ def test_each_demo_login_sees_its_own_home(demo_clinic, settings, page: Page, ma
     expect(page.get_by_role("heading", level=1)).to_contain_text("Good to see you")
     links = page.get_by_test_id("staff-nav").get_by_role("link")
     assert links.all_inner_texts() == navigation
+    if admin_menu:
+        page.get_by_test_id("admin-menu").click()
+        assert links.all_inner_texts() == [*navigation, *admin_menu]
+    else:
+        expect(page.get_by_test_id("admin-menu")).to_have_count(0)
 
 
 def test_the_public_home_page_fits_a_phone_screen(demo_clinic, new_page: Callable[..., Page]):

@@ -41,15 +41,18 @@ SEEDED = "created the demo account (seed_demo)"
 class DemoAccount:
     mailbox: str
     full_name: str
-    role: Role
+    roles: tuple[Role, ...]
 
 
 DEMO_ACCOUNTS = [
-    DemoAccount("frontdesk", "Demo Front Desk", Role.FRONT_DESK),
-    DemoAccount("nurse", "Demo Nurse", Role.NURSE),
-    DemoAccount("physician", "Demo Physician", Role.PHYSICIAN),
-    DemoAccount("admin", "Demo Clinic Admin", Role.CLINIC_ADMIN),
-    DemoAccount("editor", "Demo Content Editor", Role.CONTENT_EDITOR),
+    DemoAccount("frontdesk", "Demo Front Desk", (Role.FRONT_DESK,)),
+    DemoAccount("nurse", "Demo Nurse", (Role.NURSE,)),
+    DemoAccount("physician", "Demo Physician", (Role.PHYSICIAN,)),
+    DemoAccount("admin", "Demo Clinic Admin", (Role.CLINIC_ADMIN,)),
+    DemoAccount("editor", "Demo Content Editor", (Role.CONTENT_EDITOR,)),
+    # A physician who is also a clinic admin, as a clinic's medical director often is: the
+    # one demo login that may grant the physician and nurse roles (clinic.accounts).
+    DemoAccount("director", "Demo Medical Director", (Role.PHYSICIAN, Role.CLINIC_ADMIN)),
 ]
 
 WEEKDAYS = [0, 1, 2, 3, 4]  # Monday to Friday
@@ -216,7 +219,7 @@ class Command(BaseCommand):
             user = User.objects.filter(email__iexact=email).first()
             if user is None:
                 user = User.objects.create_user(
-                    email, password, full_name=account.full_name, roles=[account.role]
+                    email, password, full_name=account.full_name, roles=list(account.roles)
                 )
                 audit_record(
                     actor=None, action=AuditEvent.Action.CREATE, target=user, summary=SEEDED
@@ -225,8 +228,8 @@ class Command(BaseCommand):
                 continue
             # Someone may have changed the demo account: put back what make run prints.
             changed = []
-            if user.roles != [account.role]:
-                user.roles = [account.role]
+            if user.roles != list(account.roles):
+                user.roles = list(account.roles)
                 changed.append("roles")
             if not user.is_active:
                 user.is_active = True
