@@ -210,6 +210,10 @@ def test_demo_accounts_are_exempt_while_debug_is_on(client, settings, db):
     password_sign_in(client, demo)
 
     assert client.get("/staff/").status_code == 200
+    # Their own page says why, rather than "your role does not need one".
+    page = client.get("/staff/accounts/me/second-factor/").content.decode()
+    assert "This is a demo login" in page
+    assert "Your role does not need one" not in page
 
 
 # --- Lockout and idle timeout ---------------------------------------------------------------
