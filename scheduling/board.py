@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -34,7 +34,12 @@ from infusions.selectors import with_session_state
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
 from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
-from scheduling.selectors import appointments_visible_to
+from scheduling.selectors import (
+    BookingNote,
+    appointments_visible_to,
+    booking_note_for,
+    with_booking_note_alerted,
+)
 from scheduling.services import (
     INFUSION_KINDS,
     UNDOABLE_STATUSES,
@@ -116,6 +121,9 @@ class BoardEntry:
     session_step: str = ""
     # Until when ``user`` may undo the last check-in, no-show or cancellation (None: not).
     undo_until: datetime | None = None
+    # What the patient wrote when booking online: on the chart's list only
+    # (``patient_appointments``), never on the board's cards.
+    booking_note: BookingNote | None = None
 
     @property
     def attending(self) -> bool:
@@ -614,10 +622,13 @@ def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
 def patient_appointments(user: Any, patient: Patient, *, limit: int = 10) -> list[BoardEntry]:
     """The patient's appointments still to come or under way (any location, cancelled ones
     included), soonest first, with what ``user`` may do to each: for the "Appointments"
-    section of the patient chart. One query."""
-    appointments = (
-        appointments_visible_to(user)
-        .filter(patient=patient, blocks_until__gte=timezone.now())
-        .order_by("starts_at", "id")[:limit]
-    )
-    return [board_entry(appointment, user) for appointment in appointments]
+    section of the patient chart, with what the patient wrote when booking each one online
+    (``booking_note_for``). One query."""
+    appointments = with_booking_note_alerted(
+        appointments_visible_to(user).filter(patient=patient, blocks_until__gte=timezone.now()),
+        user,
+    ).order_by("starts_at", "id")[:limit]
+    return [
+        replace(board_entry(appointment, user), booking_note=booking_note_for(user, appointment))
+        for appointment in appointments
+    ]

@@ -89,6 +89,8 @@ CONSENT_METHOD = "online booking form"
 CANCELLED_ONLINE = "cancelled by the patient online"
 # What the patient may add to CANCELLED_ONLINE, so the whole reason fits the column.
 CANCEL_NOTE_MAX_LENGTH = CANCEL_REASON_MAX_LENGTH - len(CANCELLED_ONLINE) - 2
+# How much the booker may write in "Tell us a little more" (``Appointment.booking_note``).
+BOOKING_NOTE_MAX_LENGTH = 500
 TAKEN_MESSAGE = "Sorry, that time was just taken. Please choose another time."
 SLOT_FORMAT = "%Y-%m-%dT%H:%MZ"
 _SLOT_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z")
@@ -416,7 +418,8 @@ class BookingDetails:
     condition: str
     consent_sms: bool
     consent_email: bool
-    # In the booker's own words, optional; read for safety triage (``booking_submit``).
+    # In the booker's own words, optional: read for safety triage and kept on the
+    # appointment for the staff (``booking_submit``).
     reason: str = ""
 
 
@@ -461,8 +464,12 @@ def booking_submit(
     Triage: when the reason (what they want help with, in their words or from the list)
     mentions suicide or self-harm, the booking raises a safety alert, the same as PHQ-9
     question 9, with the urgent on-call email (``safety_alert_for_booking_reason``); the
-    booking stands, and its confirmation page shows the crisis line first. The reason is not
-    kept otherwise: an anonymous form writes nothing else to a patient's record.
+    booking stands, and its confirmation page shows the crisis line first.
+
+    The reason in their words is kept on the appointment (``booking_note``, at most
+    BOOKING_NOTE_MAX_LENGTH characters): the form promises it helps us get them the right
+    help, so the staff read it (``scheduling.selectors.booking_note_for``). It is not written
+    to the patient's record otherwise, nor to a log, an audit summary or a patient's page.
 
     Raises ``ValidationError`` keyed by form field (nothing saved) and ``SlotTaken`` with
     ``TAKEN_MESSAGE`` and the nearest free times (nothing saved)."""
@@ -473,6 +480,11 @@ def booking_submit(
     errors = booking_slot_errors(
         location=location, appointment_type=appointment_type, starts_at=starts_at
     )
+    if len(details.reason) > BOOKING_NOTE_MAX_LENGTH:
+        errors["reason"] = [
+            f"Please keep this to {BOOKING_NOTE_MAX_LENGTH} characters (it has "
+            f"{len(details.reason)}): you can tell the physician more at the consultation."
+        ]
     try:
         patient = _patient_match_or_create(details=details, location=location, request=request)
     except ValidationError as exc:
@@ -489,6 +501,7 @@ def booking_submit(
             appointment_type=appointment_type,
             starts_at=starts_at,
             source=Appointment.Source.ONLINE,
+            booking_note=details.reason,
             request=request,
         )
     except SlotTaken as taken:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from patients.models import Channel, Condition, SexAtBirth
 from scheduling.booking import (
+    BOOKING_NOTE_MAX_LENGTH,
     CANCEL_NOTE_MAX_LENGTH,
     BookingDetails,
     consent_wording,
@@ -20,7 +21,7 @@ from scheduling.booking import (
 )
 
 NOT_SURE = "other"
-REASON_MAX_LENGTH = 500
+REASON_MAX_LENGTH = BOOKING_NOTE_MAX_LENGTH
 _SLOT_UNREADABLE = (
     "That appointment time could not be read. Please choose a time from the list again."
 )
@@ -116,12 +117,14 @@ class BookingDetailsForm(forms.Form):
         max_length=REASON_MAX_LENGTH,
         help_text=(
             "What brings you to us: a few words help us make sure you get the right help "
-            "quickly. You can tell the physician the details at the consultation."
+            "quickly. Our clinic team reads this before your visit. You can tell the physician "
+            f"the details at the consultation. Up to {REASON_MAX_LENGTH} characters."
         ),
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         error_messages={
-            "max_length": f"Please keep this to {REASON_MAX_LENGTH} characters: you can tell the "
-            "physician more at the consultation."
+            # Django fills in show_value: how many characters were typed.
+            "max_length": f"Please keep this to {REASON_MAX_LENGTH} characters (it has "
+            "%(show_value)d): you can tell the physician more at the consultation."
         },
     )
     consent_sms = forms.BooleanField(required=False)

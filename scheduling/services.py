@@ -153,10 +153,13 @@ def appointment_book(
     clinician: User | None = None,
     course: TreatmentCourse | None = None,
     source: str = Appointment.Source.STAFF,
+    booking_note: str = "",
     request: HttpRequest | None = None,
 ) -> Appointment:
     """Book ``patient`` at ``starts_at`` (aware); the chair and clinician are the ones given,
     or the first free ones. ``actor=None`` is the patient booking online or the system.
+    ``booking_note`` is what the patient wrote when booking online (its length is the
+    booking form's to check); it stays out of the audit summary.
 
     Raises ``ValidationError`` for a request that cannot be booked at all, ``SlotTaken``
     when the time is not free (with alternatives), ``PermissionDenied`` for staff who may
@@ -197,6 +200,7 @@ def appointment_book(
         ends_at=slot.ends_at,
         blocks_until=slot.blocks_until,
         source=source,
+        booking_note=booking_note,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
     _write_or_slot_taken(appointment, update_fields=None)

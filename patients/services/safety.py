@@ -156,7 +156,9 @@ def safety_alert_for_booking_reason(
     help with (``help_with``, e.g. "Suicidal ideation") mentions suicide or self-harm
     (``mentions_self_harm``), raise the same alert as PHQ-9 question 9, for the clinicians
     of the patient's location, with the urgent on-call email. Returns the alert, or None
-    when nothing was mentioned. The words stay on the alert, for the chart only."""
+    when nothing was mentioned. The words stay on the alert, for the chart only (the
+    appointment keeps them as its booking note, which ``scheduling.selectors.booking_note_for``
+    then shows to clinicians only)."""
     reason = (reason or "").strip()
     if not mentions_self_harm(f"{help_with}\n{reason}"):
         return None

@@ -51,7 +51,12 @@ from scheduling.api.common import (
 )
 from scheduling.availability import free_slots
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
-from scheduling.selectors import appointment_for, appointments_visible_to
+from scheduling.selectors import (
+    appointment_for,
+    appointments_visible_to,
+    booking_note_for,
+    with_booking_note_alerted,
+)
 from scheduling.services import (
     SlotTaken,
     appointment_book,
@@ -99,6 +104,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
         help_text="The statuses it may move to next (POST .../status/), in the order of a "
         "visit; empty once it is discharged, a no-show or cancelled."
     )
+    booking_note = serializers.SerializerMethodField(
+        help_text="What the patient wrote when booking online (“Tell us a little more”), in "
+        "their words; empty when they wrote nothing. Empty too when their words raised a "
+        "safety alert and you may not see clinical detail: the words are with the alert."
+    )
     created_at = UtcDateTimeField(read_only=True)
     updated_at = UtcDateTimeField(read_only=True)
 
@@ -121,6 +131,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "next_statuses",
             "source",
             "cancel_reason",
+            "booking_note",
             "created_at",
             "updated_at",
         ]
@@ -129,6 +140,14 @@ class AppointmentSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_local_start(self, appointment: Appointment) -> str:
         return local_time(appointment.starts_at, appointment.location)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_booking_note(self, appointment: Appointment) -> str:
+        # Who may read it is booking_note_for's rule, so it needs the reader: without a
+        # request in the context, nothing is shown.
+        request = self.context.get("request")
+        note = booking_note_for(getattr(request, "user", None), appointment)
+        return note.text if note is not None else ""
 
     # Plain strings: an enum here would give the status choices a second name in the schema.
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
@@ -314,7 +333,10 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
             appointments = appointments.filter(status=query["status"])
         if "date" in query:
             appointments = _on_local_day(appointments, query["date"])
-        return appointments.order_by("starts_at", "id")
+        # Whether each booking's note raised a safety alert, in the same query.
+        return with_booking_note_alerted(appointments, self.request.user).order_by(
+            "starts_at", "id"
+        )
 
     @extend_schema(
         parameters=[AppointmentFilterSerializer],
@@ -351,7 +373,10 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
                 )
         except SlotTaken as taken:
             return slot_taken_response(taken)
-        return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+        return Response(
+            AppointmentSerializer(appointment, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 def _on_local_day(appointments: QuerySet[Appointment], day: date) -> QuerySet[Appointment]:
@@ -394,7 +419,7 @@ class AppointmentDetail(_AppointmentScoped):
             appointment,
             f"read appointment of patient {appointment.patient.public_id} through the API",
         )
-        return Response(AppointmentSerializer(appointment).data)
+        return Response(AppointmentSerializer(appointment, context={"request": request}).data)
 
 
 class AppointmentStatusChange(_AppointmentScoped):
@@ -419,7 +444,7 @@ class AppointmentStatusChange(_AppointmentScoped):
                 reason=data["reason"],
                 request=request,
             )
-        return Response(AppointmentSerializer(changed).data)
+        return Response(AppointmentSerializer(changed, context={"request": request}).data)
 
 
 class AppointmentCancel(_AppointmentScoped):
@@ -438,7 +463,7 @@ class AppointmentCancel(_AppointmentScoped):
             cancelled = appointment_cancel(
                 actor=request.user, appointment=appointment, reason=data["reason"], request=request
             )
-        return Response(AppointmentSerializer(cancelled).data)
+        return Response(AppointmentSerializer(cancelled, context={"request": request}).data)
 
 
 class AppointmentUndoSerializer(serializers.Serializer):
@@ -467,7 +492,7 @@ class AppointmentUndo(_AppointmentScoped):
             undone = appointment_undo(
                 actor=request.user, appointment=appointment, reason=data["reason"], request=request
             )
-        return Response(AppointmentSerializer(undone).data)
+        return Response(AppointmentSerializer(undone, context={"request": request}).data)
 
 
 class AppointmentReschedule(_AppointmentScoped):
@@ -492,4 +517,4 @@ class AppointmentReschedule(_AppointmentScoped):
                 )
         except SlotTaken as taken:
             return slot_taken_response(taken)
-        return Response(AppointmentSerializer(moved).data)
+        return Response(AppointmentSerializer(moved, context={"request": request}).data)

@@ -497,7 +497,10 @@ class CourseBooster(_CourseScoped):
                 )
         except SlotTaken as taken:
             return slot_taken_response(taken)
-        return Response(AppointmentSerializer(booster).data, status=status.HTTP_201_CREATED)
+        return Response(
+            AppointmentSerializer(booster, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class CourseComplete(_CourseScoped):

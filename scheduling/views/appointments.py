@@ -45,7 +45,7 @@ from scheduling.forms import (
     UndoForm,
 )
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
-from scheduling.selectors import appointment_for, appointments_visible_to
+from scheduling.selectors import appointment_for, appointments_visible_to, booking_note_for
 from scheduling.services import (
     INFUSION_KINDS,
     SlotTaken,
@@ -257,6 +257,8 @@ def appointment_detail(request: HttpRequest, appointment_id: uuid.UUID) -> HttpR
         "has_session": appointment.appointment_type.kind in INFUSION_KINDS,
         "infusion_session": InfusionSession.objects.filter(appointment=appointment).first(),
         "can_see_session": user_can(request.user, Capability.VIEW_CLINICAL),
+        # Shown to everyone who may see the appointment; the rule is booking_note_for's.
+        "booking_note": booking_note_for(request.user, appointment),
     }
     return render(request, "scheduling/appointments/detail.html", context)
 
