@@ -338,6 +338,21 @@ def show_service_errors(
 # --- Second factor --------------------------------------------------------------------
 
 
+def cosigner_code_field(label: str, *, attrs: dict[str, Any] | None = None) -> forms.CharField:
+    """The second factor of a witness or physician confirming on someone else's screen,
+    next to their password (``clinic.cosign.cosigner_errors`` checks both)."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=24,
+        widget=forms.TextInput(
+            attrs=(attrs or {}) | {"autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+        help_text="Only for someone with a second factor: the code their authenticator app shows "
+        "now, or one of their recovery codes (if they use a passkey).",
+    )
+
+
 def _code_input() -> forms.TextInput:
     return forms.TextInput(
         attrs={

@@ -15,6 +15,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from clinic.forms import cosigner_code_field
 from clinic.models import Location, User
 from clinic.permissions import ROLE_CAPABILITIES
 from infusions.ledger import LEDGER_CAPABILITY
@@ -205,14 +206,7 @@ class WasteForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
         help_text="The witness types their own password to confirm.",
     )
-    witness_otp = forms.CharField(
-        label="Witness's 6-digit code",
-        required=False,
-        max_length=24,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="Only for someone with a second factor: the code their authenticator app shows "
-        "now, or one of their recovery codes (if they use a passkey).",
-    )
+    witness_otp = cosigner_code_field("Witness's 6-digit code")
     reason = forms.CharField(
         label="Reason",
         required=False,

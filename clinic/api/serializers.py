@@ -15,3 +15,16 @@ class MeSerializer(serializers.ModelSerializer):
 
     def get_capabilities(self, user: User) -> list[str]:
         return sorted(capabilities_of(user))
+
+
+def cosigner_code_field(who: str) -> serializers.CharField:
+    """The second factor of the ``who`` ("witness", "physician") confirming an act, next to
+    their password (``clinic.cosign.cosigner_errors`` checks both)."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        write_only=True,
+        help_text=f"Only when the {who} has a second factor: the 6-digit code from their "
+        "authenticator app, or one of their recovery codes.",
+    )

@@ -19,6 +19,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import Capability
 from infusions.discharge import (
@@ -155,14 +156,7 @@ class DischargeSignSerializer(serializers.Serializer):
         style={"input_type": "password"},
         help_text="The physician's own password, unless the physician is the one signing.",
     )
-    physician_otp = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        write_only=True,
-        help_text="Only when the physician has a second factor: the 6-digit code from their "
-        "authenticator app, or one of their recovery codes.",
-    )
+    physician_otp = cosigner_code_field("physician")
     physician_note = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -34,6 +34,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from infusions.ledger import (
     LEDGER_CAPABILITY,
@@ -235,14 +236,7 @@ class WasteSerializer(serializers.Serializer):
         help_text="The witness's own password: they confirm by typing it. Too many wrong "
         "ones lock the witness out for a while.",
     )
-    witness_otp = serializers.CharField(
-        write_only=True,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="Only when the witness has a second factor: the 6-digit code from their "
-        "authenticator app, or one of their recovery codes.",
-    )
+    witness_otp = cosigner_code_field("witness")
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     occurred_at = UtcDateTimeField(required=False, help_text="When; now if left out.")
 

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.api.permissions import capability_permission
+from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import Capability
 from infusions.flowsheet import ReadingInput
@@ -357,14 +358,7 @@ class AdministrationInputSerializer(serializers.Serializer):
     witness_password = serializers.CharField(
         required=False, allow_blank=True, default="", style={"input_type": "password"}
     )
-    witness_otp = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        write_only=True,
-        help_text="Only when the witness has a second factor: the 6-digit code from their "
-        "authenticator app, or one of their recovery codes.",
-    )
+    witness_otp = cosigner_code_field("witness")
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 

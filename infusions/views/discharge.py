@@ -23,7 +23,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.forms import show_service_errors
+from clinic.forms import cosigner_code_field, show_service_errors
 from clinic.models import User
 from clinic.permissions import Capability, capability_required, user_can
 from infusions.chart import chart_for_session, event_label
@@ -97,14 +97,7 @@ class DischargeForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         label="Physician's password (not needed when the physician signs)",
     )
-    physician_otp = forms.CharField(
-        label="Physician's 6-digit code",
-        required=False,
-        max_length=24,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="Only for someone with a second factor: the code their authenticator app shows "
-        "now, or one of their recovery codes (if they use a passkey).",
-    )
+    physician_otp = cosigner_code_field("Physician's 6-digit code")
     physician_note = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

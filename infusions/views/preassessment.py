@@ -25,7 +25,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clinic.forms import show_service_errors
+from clinic.forms import cosigner_code_field, show_service_errors
 from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability, capability_required, user_can
 from infusions import dosing, vitals
@@ -67,7 +67,6 @@ State = InfusionSessionState
 PRE_SECTION = "pre-assessment"
 DOSE_SECTION = "dose"
 BIG = {"class": "form-control-lg"}
-ONE_TIME_CODE = {"autocomplete": "one-time-code", "inputmode": "numeric"}
 NUMBER = {"class": "form-control-lg", "inputmode": "numeric", "autocomplete": "off"}
 DECIMAL = {"class": "form-control-lg", "inputmode": "decimal", "autocomplete": "off"}
 
@@ -210,14 +209,7 @@ class AdministerForm(forms.Form):
         widget=forms.PasswordInput(attrs=BIG | {"autocomplete": "off"}),
         help_text="The witness types their own password.",
     )
-    witness_otp = forms.CharField(
-        label="Witness's 6-digit code",
-        required=False,
-        max_length=24,
-        widget=forms.TextInput(attrs=BIG | ONE_TIME_CODE),
-        help_text="Only for someone with a second factor: the code their authenticator app shows "
-        "now, or one of their recovery codes (if they use a passkey).",
-    )
+    witness_otp = cosigner_code_field("Witness's 6-digit code", attrs=BIG)
     note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, session: InfusionSession, actor: User, **kwargs: Any) -> None:
