@@ -212,6 +212,10 @@ def _session_step(appointment: Appointment, session_state: str) -> str:
         return READY_TO_START
     if appointment.status in NON_BLOCKING_STATUSES and session_state == "scheduled":
         return ""
+    if session_state == "scheduled" and untimely_refusal(appointment, Status.CHECKED_IN):
+        # Not the day, or before the check-in window: like the "Check in" button (see
+        # ``_offered``), "Next: check in" waits until pressing it would be allowed.
+        return ""
     return SESSION_STEP.get(session_state, "")
 
 

@@ -34,7 +34,9 @@ from infusions.sessions import (
 )
 from infusions.views import discharge, flowsheet, preassessment
 from infusions.views.common import audit_session_view, session_base_context
+from scheduling.models import AppointmentStatus
 from scheduling.selectors import appointment_for
+from scheduling.services import untimely_refusal
 
 State = InfusionSessionState
 
@@ -118,14 +120,24 @@ def session_context(request: HttpRequest, session: InfusionSession) -> dict[str,
         and (planned := planned_infusion_minutes(session)) is not None
         and infusion_minutes_run(session) < planned - settings.INFUSION_END_TOLERANCE_MINUTES
     )
+    next_states = session_next_states(session)
+    # Check-in before its time (not the appointment's day, or earlier than the check-in
+    # window) is refused by the clock guard the check-in itself runs: until it would pass,
+    # the button is shown disabled with the guard's own reason, so page and action agree.
+    check_in_refusal = (
+        untimely_refusal(session.appointment, AppointmentStatus.CHECKED_IN)
+        if State.CHECKED_IN in next_states
+        else ""
+    )
     moves = [
         {
             "state": state.value,
             "label": MOVE_LABELS[state],
             "needs_reason": state in SESSION_STATES_NEEDING_REASON
             or (state == State.RECOVERING and ends_early),
+            "refusal": check_in_refusal if state == State.CHECKED_IN else "",
         }
-        for state in session_next_states(session)
+        for state in next_states
         if state not in MOVES_WITH_THEIR_OWN_FORM
         and (can_record or state == State.CHECKED_IN)
         and not (state == State.INFUSING and waiting_for)
