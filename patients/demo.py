@@ -45,6 +45,9 @@ class DemoPatient:
     phq9: list[int] = field(default_factory=list)  # the nine answers, for a baseline
     # With a physician to decide: (decision, reason, what is needed first)
     decision: tuple[str, str, str] | None = None
+    # With a physician: the follow-up they record of the patient's open safety alerts
+    # (PHQ-9 item 9 above 0 raises one), before the decision that mentions it.
+    safety_follow_up: str = ""
 
     @property
     def email(self) -> str:
@@ -100,6 +103,7 @@ DEMO_PATIENTS = [
             "Eligible; item 9 followed up by phone the same day, safety plan in place.",
             "",
         ),
+        safety_follow_up="Item 9 followed up by phone the same day: safety plan in place.",
     ),
     DemoPatient(
         "Hannah",
@@ -149,7 +153,11 @@ def seed_demo_patients(physician: User | None = None) -> int:
 
     With a ``physician`` (the demo physician account), patients whose demo data has a
     decision and who have none yet get it, so the demo shows approved and deferred
-    patients too.
+    patients too; before it, the physician records the follow-up of the safety alert a
+    patient's PHQ-9 raised, as the decision's reason says was done. The alert's urgent
+    on-call email is queued when the alert is raised (at the patient's creation); when the
+    follow-up is recorded in the same run, as ``seed_demo`` does, both commit together and
+    the outbox skips the email ("not wanted") instead of sending it.
     """
     locations = {location.name: location for location in Location.objects.all()}
     created = 0
@@ -160,6 +168,8 @@ def seed_demo_patients(physician: User | None = None) -> int:
             created += 1
         if physician is not None and demo.vitals is not None and not patient.intakes.exists():
             _intake(patient, physician)
+        if physician is not None and demo.safety_follow_up:
+            _follow_up_safety_alerts(patient, demo.safety_follow_up, physician)
         if physician is not None and demo.decision is not None:
             _decide(patient, demo, physician)
     return created
@@ -264,6 +274,13 @@ def _create(demo: DemoPatient, location: Location | None) -> Patient:
     if demo.status != patient.status:
         patient = records.patient_set_status(actor=None, patient=patient, status=demo.status)
     return patient
+
+
+def _follow_up_safety_alerts(patient: Patient, note: str, clinician: User) -> None:
+    from patients.services.safety import safety_alert_resolve
+
+    for alert in patient.safety_alerts.open():
+        safety_alert_resolve(actor=clinician, alert=alert, follow_up_note=note)
 
 
 def _decide(patient: Patient, demo: DemoPatient, physician: User) -> None:

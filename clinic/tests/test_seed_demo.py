@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -8,8 +8,19 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.management.commands.seed_demo import DEMO_ACCOUNTS, upcoming_holiday
-from clinic.models import AuditEvent, Chair, Closure, Location, OpeningHours, User
+from clinic.messaging.outbox import outbox_claim_due, outbox_send
+from clinic.models import (
+    AuditEvent,
+    Chair,
+    Closure,
+    Location,
+    OpeningHours,
+    OutboxMessage,
+    OutboxStatus,
+    User,
+)
 from clinic.roles import Role
+from patients.models import Patient, SafetyAlert
 from tests.second_factor import enrol_authenticator
 
 pytestmark = pytest.mark.django_db
@@ -177,3 +188,38 @@ def test_demo_logins_cannot_sign_in_once_debug_is_off(settings, client):
 )
 def test_the_closure_falls_on_the_next_public_holiday(today, expected):
     assert upcoming_holiday(today) == expected
+
+
+def test_the_demo_records_the_follow_up_its_approval_mentions(settings, client):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    samuel = Patient.objects.get(email="samuel.okonkwo@example.com")
+    physician = User.objects.get(email="physician@demo.chairside.test")
+
+    # His PHQ-9 item 9 raised an alert; the approval says it was followed up by phone.
+    alert = samuel.safety_alerts.get()
+    assert not SafetyAlert.objects.open().exists()
+    assert alert.resolved_by == physician
+    assert alert.follow_up_note == "Item 9 followed up by phone the same day: safety plan in place."
+    assert AuditEvent.objects.filter(
+        summary=f"recorded the follow-up of a safety alert for patient {samuel.public_id}"
+    ).exists()
+    client.post("/staff/login/", {"username": physician.email, "password": settings.DEMO_PASSWORD})
+    chart = client.get(f"/staff/patients/{samuel.public_id}/").content.decode()
+    assert 'data-testid="safety-alert-open"' not in chart
+    assert "Earlier safety alerts, followed up" in chart
+    assert "safety plan in place." in chart
+
+
+def test_the_demo_sends_no_urgent_email_for_the_alert_it_followed_up(settings, mailoutbox):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    # Queued when the alert was raised, committed with its follow-up: the outbox skips it.
+    message = OutboxMessage.objects.get(kind="safety_alert")
+    claims = dict(outbox_claim_due(limit=100, lease=timedelta(minutes=5)))
+
+    outbox_send(message.pk, claims[message.pk])
+
+    message.refresh_from_db()
+    assert (message.status, message.skip_reason) == (OutboxStatus.SKIPPED, "not_wanted")
+    assert not [mail for mail in mailoutbox if mail.subject.startswith("Urgent")]
