@@ -2,7 +2,8 @@
 
 One Chromium runs for the whole session; every test gets a fresh context (its own
 cookies and storage) and page. When a test fails, a screenshot of each of its pages
-is saved under ``test-artifacts/`` (git ignores it) for a look at what the user saw.
+is saved under ``test-artifacts/`` (git ignores it) for a look at what the user saw; with
+``BROWSER_SCREENSHOTS=always``, for every test.
 
 Every test in this folder is marked ``browser``: the root ``conftest.py`` skips it when
 Chromium is missing, or fails it under ``REQUIRE_SERVICES=1``.
@@ -45,6 +46,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 TIMEOUT_MS = 10_000
+# BROWSER_SCREENSHOTS=always keeps the last screen of every test, not only of failed ones: for
+# looking at what a walk through the day ends on (README, "Running tests").
+KEEP_SCREENSHOTS = os.environ.get("BROWSER_SCREENSHOTS") == "always"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -118,7 +122,7 @@ def new_page(
         for when in ("setup", "call")
     )
     for number, context in enumerate(contexts):
-        if failed:
+        if failed or KEEP_SCREENSHOTS:
             _save_screenshots(request.node.nodeid, number, context.pages)
         context.close()
     if violations and not failed:
