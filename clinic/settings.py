@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "patients",
     "scheduling",
     "infusions",
+    "outcomes",
     "content",
 ]
 
@@ -589,7 +590,7 @@ PRE_INFUSION_QUESTIONNAIRE_HOURS = env.int(
     "PRE_INFUSION_QUESTIONNAIRE_HOURS", 72, min_value=1, max_value=336
 )
 
-# --- Outcomes (patients.outcomes) ---------------------------------------------------------
+# --- Outcomes (outcomes.scores) ----------------------------------------------------------
 # A rise of at least this many points since the previous score counts as "worsened" (a
 # prompt to offer a booster); keys are questionnaire instruments.
 OUTCOME_WORSENING_POINTS = {

@@ -26,7 +26,7 @@ from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from infusions.flowsheet import OPEN_ALERT
 from infusions.models import InfusionSession, SessionAlert
-from scheduling.models import StaffShift
+from scheduling.shifts import shift_locations_of
 
 
 @dataclass
@@ -73,9 +73,7 @@ def open_alerts_for(user: Any, *, location: Location | None = None) -> OpenAlert
     else:
         if not clinical:
             return empty
-        shifts = list(
-            StaffShift.objects.filter(staff=user).values_list("location_id", flat=True).distinct()
-        )
+        shifts = shift_locations_of(user)
         if shifts:
             by_location = True
             alerts = alerts.filter(session__appointment__location_id__in=shifts)

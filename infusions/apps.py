@@ -11,3 +11,6 @@ class InfusionsConfig(AppConfig):
         from scheduling import session_owner
 
         session_owner.register(AppointmentSessions())
+        # The board's session badges and alerts banner, the appointment page's session,
+        # the chart's sessions, the staff home's alerts panel.
+        from infusions import contributions  # noqa: F401

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from clinic.models import Location, User
 from infusions.vitals import finding_text
-from patients.models import Patient
+from patients.models import Patient, SideEffect
 
 MG = {"max_digits": 12, "decimal_places": 3}
 
@@ -634,20 +634,6 @@ class SessionAlert(models.Model):
 
 
 # --- Side effects and interventions --------------------------------------------------------
-
-
-class SideEffect(models.TextChoices):
-    NAUSEA = "nausea", "Nausea"
-    VOMITING = "vomiting", "Vomiting"
-    DIZZINESS = "dizziness", "Dizziness"
-    HEADACHE = "headache", "Headache"
-    VISION = "vision", "Blurred or double vision"
-    RAISED_BP = "raised_bp", "Raised blood pressure"
-    RAISED_HR = "raised_hr", "Raised heart rate"
-    ANXIETY = "anxiety", "Anxiety or dysphoria"
-    HALLUCINATIONS = "hallucinations", "Hallucinations"
-    SEDATION = "sedation", "Sedation"
-    OTHER = "other", "Other"
 
 
 class Severity(models.TextChoices):

@@ -84,15 +84,13 @@ def _expiry(link: PatientLink, message: OutboxMessage) -> str:
 
 
 def questionnaire_still_wanted(message: OutboxMessage) -> NotWanted | None:
-    from scheduling.models import AppointmentStatus
-
     not_wanted = _link_not_wanted(_link(message))
     if not_wanted is not None:
         return not_wanted
     appointment = message.appointment
     if appointment is None:
         return None
-    if appointment.status == AppointmentStatus.CANCELLED:
+    if appointment.is_cancelled:
         return NotWanted("cancelled", "The infusion it was for was cancelled.")
     starts_at = message.context.get("starts_at")
     if starts_at and appointment.starts_at != datetime.fromisoformat(starts_at):

@@ -29,7 +29,7 @@ of self-harm (``patients.services.safety``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -37,7 +37,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Min, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -46,7 +45,14 @@ from clinic.messaging.outbox import outbox_enqueue
 from clinic.models import Location, OutboxMessage
 from patients.chart import contact_consents_current
 from patients.links import link_create, link_for_token, link_mark_used, link_token
-from patients.models import CheckIn, Patient, PatientLink, QuestionnaireResponse, SafetyAlert
+from patients.models import (
+    CheckIn,
+    Patient,
+    PatientLink,
+    QuestionnaireResponse,
+    SafetyAlert,
+    SideEffect,
+)
 from patients.questionnaires import (
     Instrument,
     QuestionnaireError,
@@ -144,10 +150,6 @@ def _enqueue_with_link(
     ]
 
 
-def _starts_at_key(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
-
-
 @transaction.atomic
 def followup_checkin_enqueue(
     *, appointment: Any, discharged_at: datetime | None = None
@@ -185,100 +187,19 @@ class Due:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _pre_session_due(now: datetime) -> list[Due]:
-    """Questionnaires for the infusions and boosters of the location's tomorrow (and of
-    today, if the day before was missed and the infusion is still ahead)."""
-    from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
-
-    appointments = Appointment.objects.filter(
-        appointment_type__kind__in=[AppointmentKind.INFUSION, AppointmentKind.BOOSTER],
-        status=AppointmentStatus.BOOKED,
-        starts_at__gt=now,
-        # The local tomorrow ends at most ~2 days (plus a time zone) from now.
-        starts_at__lt=now + timedelta(days=3),
-    ).select_related("patient", "location")
-    dues = []
-    for appointment in appointments:
-        tz = appointment.location.tz
-        due_on = appointment.starts_at.astimezone(tz).date() - timedelta(days=1)
-        if due_on > now.astimezone(tz).date() + timedelta(days=1):
-            continue
-        send_at = max(now, local_moment(due_on, settings.FOLLOWUP_QUESTIONNAIRE_HOUR, tz))
-        dues.append(
-            Due(
-                patient=appointment.patient,
-                key=(
-                    f"appointment:{appointment.public_id}:questionnaire:"
-                    f"{_starts_at_key(appointment.starts_at)}"
-                ),
-                context=Context.PRE_SESSION,
-                due_on=due_on,
-                send_at=send_at,
-                location=appointment.location,
-                appointment=appointment,
-                extra={
-                    "starts_at": appointment.starts_at.astimezone(UTC).isoformat(),
-                    # No use once the infusion has begun (clinic.messaging.rules).
-                    "useful_until": appointment.starts_at.astimezone(UTC).isoformat(),
-                },
-            )
-        )
-    return dues
+DueSource = Callable[[datetime], list[Due]]
+_due_sources: list[DueSource] = []
 
 
-def followup_days(days_since: int) -> bool:
-    """Whether a follow-up questionnaire is due ``days_since`` days after a course's first
-    infusion: on each of FOLLOWUP_AFTER_INDUCTION_DAYS, then every
-    FOLLOWUP_MAINTENANCE_INTERVAL_DAYS after the last of them."""
-    after = settings.FOLLOWUP_AFTER_INDUCTION_DAYS
-    if days_since in after:
-        return True
-    last = max(after)
-    interval = settings.FOLLOWUP_MAINTENANCE_INTERVAL_DAYS
-    return days_since > last and (days_since - last) % interval == 0
-
-
-def _course_due(now: datetime) -> list[Due]:
-    """Follow-up questionnaires of running courses due from FOLLOWUP_CATCH_UP_DAYS ago up to
-    the location's tomorrow, counted from the course's first infusion the patient had."""
-    from scheduling.models import AppointmentStatus, TreatmentCourse
-
-    courses = (
-        TreatmentCourse.objects.filter(
-            state__in=[TreatmentCourse.State.INDUCTION, TreatmentCourse.State.MAINTENANCE]
-        )
-        .annotate(
-            first_infusion=Min(
-                "appointments__starts_at",
-                filter=Q(appointments__status=AppointmentStatus.DISCHARGED),
-            )
-        )
-        .filter(first_infusion__isnull=False)
-        .select_related("patient", "location")
-    )
-    catch_up = settings.FOLLOWUP_CATCH_UP_DAYS
-    dues = []
-    for course in courses:
-        tz = course.location.tz
-        first_day = course.first_infusion.astimezone(tz).date()
-        days_since = (now.astimezone(tz).date() - first_day).days
-        for days in range(max(1, days_since - catch_up), days_since + 2):
-            if not followup_days(days):
-                continue
-            due_on = first_day + timedelta(days=days)
-            dues.append(
-                Due(
-                    patient=course.patient,
-                    key=f"course:{course.public_id}:questionnaire:day-{days}",
-                    context=Context.FOLLOW_UP,
-                    due_on=due_on,
-                    send_at=max(
-                        now, local_moment(due_on, settings.FOLLOWUP_QUESTIONNAIRE_HOUR, tz)
-                    ),
-                    location=course.location,
-                )
-            )
-    return dues
+def due_source(source: DueSource) -> DueSource:
+    """Register ``source``, which lists the questionnaires due from a few days before
+    ``now`` up to each location's tomorrow. The appointments and courses they are due for
+    are ``scheduling``'s (``scheduling.questionnaire_dues``, registered from its
+    ``AppConfig.ready``, a layer above). Usable as a decorator; registering twice changes
+    nothing."""
+    if source not in _due_sources:
+        _due_sources.append(source)
+    return source
 
 
 def followups_due(now: datetime | None = None) -> list[Due]:
@@ -286,7 +207,7 @@ def followups_due(now: datetime | None = None) -> list[Due]:
     order to queue them: by day, a pre-session one last on its day (the link queued last
     is the one that stays live)."""
     now = now or timezone.now()
-    dues = _pre_session_due(now) + _course_due(now)
+    dues = [due for source in _due_sources for due in source(now)]
     return sorted(dues, key=lambda due: (due.due_on, due.context == Context.PRE_SESSION))
 
 
@@ -400,8 +321,6 @@ SIDE_EFFECTS_OTHER_MAX_LENGTH = CheckIn._meta.get_field("side_effects_other").ma
 
 
 def checkin_side_effect_choices() -> list[tuple[str, str]]:
-    from infusions.models import SideEffect
-
     return [
         (value, label)
         for value, label in SideEffect.choices
@@ -420,8 +339,6 @@ class CheckInSummary:
 def recent_check_ins(patient: Patient, limit: int = 10) -> list[CheckInSummary]:
     """The patient's latest next-day check-ins, newest first, side effects by label. One
     query."""
-    from infusions.models import SideEffect
-
     labels = dict(SideEffect.choices)
     return [
         CheckInSummary(

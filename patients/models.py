@@ -342,6 +342,23 @@ class QuestionnaireResponse(models.Model):
         return f"{self.instrument} {self.total} ({self.band})"
 
 
+class SideEffect(models.TextChoices):
+    """The side effects of ketamine a patient tells at the next-day check-in (``CheckIn``)
+    or a nurse records at the chair (``infusions.models.SessionEvent``)."""
+
+    NAUSEA = "nausea", "Nausea"
+    VOMITING = "vomiting", "Vomiting"
+    DIZZINESS = "dizziness", "Dizziness"
+    HEADACHE = "headache", "Headache"
+    VISION = "vision", "Blurred or double vision"
+    RAISED_BP = "raised_bp", "Raised blood pressure"
+    RAISED_HR = "raised_hr", "Raised heart rate"
+    ANXIETY = "anxiety", "Anxiety or dysphoria"
+    HALLUCINATIONS = "hallucinations", "Hallucinations"
+    SEDATION = "sedation", "Sedation"
+    OTHER = "other", "Other"
+
+
 class CheckIn(models.Model):
     """A patient's answers to the next-day check-in after an infusion (patients.followups)."""
 
@@ -365,7 +382,7 @@ class CheckIn(models.Model):
         PatientLink, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     wellbeing = models.PositiveSmallIntegerField(choices=Wellbeing.choices)
-    # infusions.models.SideEffect values; "other" comes with the patient's own words.
+    # SideEffect values; "other" comes with the patient's own words.
     side_effects = ArrayField(models.CharField(max_length=20), default=list, blank=True)
     side_effects_other = models.CharField(max_length=300, blank=True)
     self_harm_thoughts = models.BooleanField()

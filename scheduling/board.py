@@ -26,11 +26,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
+from clinic.contributions import Refinements
 from clinic.models import Chair, Closure, Location, User
 from clinic.permissions import Capability, user_can
 from clinic.selectors import DayHours, location_hours_on, locations_visible_to
-from infusions.flowsheet import with_open_alerts
-from infusions.selectors import with_session_state
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
 from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
@@ -268,10 +267,17 @@ def _with_hours(location: Location, first: date, last: date) -> None:
     )
 
 
+board_cards = Refinements("board cards")
+"""What the cards show of the infusion session, annotated onto the board's appointments in
+the same query by ``infusions`` (a layer above, registered from its ``AppConfig.ready``):
+``open_alert_count``, ``session_state``, ``session_public_id``, ``session_has_order``.
+Without them a card shows the appointment alone."""
+
+
 def for_the_board(appointments: QuerySet[Appointment]) -> QuerySet[Appointment]:
-    """``appointments`` with what their cards show, in the same query: open alerts, the
-    infusion session's state, the latest status change (for "Undo")."""
-    return with_last_status_change(with_session_state(with_open_alerts(appointments)))
+    """``appointments`` with what their cards show, in the same query: open alerts and the
+    infusion session's state (``board_cards``), the latest status change (for "Undo")."""
+    return with_last_status_change(board_cards.apply(appointments))
 
 
 def _appointments(user: Any, location: Location, first: date, last: date) -> list[Appointment]:

@@ -268,6 +268,10 @@ class Appointment(models.Model):
     def is_blocking(self) -> bool:
         return self.status not in NON_BLOCKING_STATUSES
 
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == AppointmentStatus.CANCELLED
+
 
 class AppointmentStatusChange(models.Model):
     """One move of an appointment's status, by whom (None: the patient online or the

@@ -76,6 +76,13 @@ def shift_clinicians() -> QuerySet[User]:
     )
 
 
+def shift_locations_of(user: User) -> list[int]:
+    """The ids of the locations ``user`` has shifts at (none: not tied to one). One query."""
+    return list(
+        StaffShift.objects.filter(staff=user).values_list("location_id", flat=True).distinct()
+    )
+
+
 def location_shifts(location: Location) -> QuerySet[StaffShift]:
     """The location's shifts with their staff, by person then weekday (one query)."""
     return (

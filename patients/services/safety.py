@@ -15,7 +15,8 @@ until a clinician records the follow-up (``safety_alert_resolve``, with a note).
 
 Staff accounts are not tied to a location, but shifts are (``scheduling.StaffShift``): a
 clinician with shifts sees the alerts of the locations they work at (and those with no
-location), one with no shifts sees every alert; both see how many are open elsewhere.
+location), one with no shifts sees every alert; both see how many are open elsewhere
+(``scheduling.contributions.safety_panel_for``).
 """
 
 from __future__ import annotations
@@ -23,20 +24,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from clinic.audit import Action, audit_record
 from clinic.messaging.outbox import outbox_enqueue
 from clinic.models import Location, OutboxChannel, User
-from clinic.permissions import Capability, require, user_can
+from clinic.permissions import Capability, require
 from patients.models import CheckIn, Patient, QuestionnaireResponse, SafetyAlert
 
 logger = logging.getLogger(__name__)
@@ -253,41 +252,3 @@ def safety_alert_for(user: Any, patient: Patient, public_id: uuid.UUID | str) ->
         )
     except (SafetyAlert.DoesNotExist, ValueError, ValidationError):
         raise Http404("This patient has no such safety alert.") from None
-
-
-@dataclass(frozen=True)
-class SafetyPanel:
-    """The staff home's safety panel: the open alerts to show, and how many others are open
-    at locations the clinician does not work at."""
-
-    alerts: list[SafetyAlert]
-    elsewhere: int
-    by_location: bool  # True when limited to the clinician's shift locations
-
-
-def _shift_locations(user: User) -> list[int]:
-    from scheduling.models import StaffShift
-
-    return list(
-        StaffShift.objects.filter(staff=user).values_list("location_id", flat=True).distinct()
-    )
-
-
-def safety_panel_for(user: Any) -> SafetyPanel:
-    """Open alerts for a clinician's home page, oldest first: those of the locations they
-    have shifts at and those with no location, or all when they have no shifts. Three
-    queries: shifts, the alerts shown, the count of the others."""
-    if not user_can(user, Capability.VIEW_CLINICAL):
-        return SafetyPanel(alerts=[], elsewhere=0, by_location=False)
-    locations = _shift_locations(user)
-    alerts = SafetyAlert.objects.open().select_related("patient")
-    if not locations:
-        return SafetyPanel(alerts=list(alerts), elsewhere=0, by_location=False)
-    mine = alerts.filter(Q(location_id__in=locations) | Q(location__isnull=True))
-    elsewhere = (
-        SafetyAlert.objects.filter(resolved_at__isnull=True)
-        .exclude(location_id__in=locations)
-        .exclude(location__isnull=True)
-        .count()
-    )
-    return SafetyPanel(alerts=list(mine), elsewhere=elsewhere, by_location=True)

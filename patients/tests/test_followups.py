@@ -17,7 +17,6 @@ from infusions.tests.test_discharge import session_in, sign
 from patients.followup_messages import render_checkin, render_questionnaire
 from patients.followups import (
     checkin_send_at,
-    followup_days,
     followups_enqueue_due,
     local_moment,
 )
@@ -26,6 +25,7 @@ from patients.models import Channel, CheckIn, PatientLink
 from patients.tasks import enqueue_due_followups
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 from scheduling.models import AppointmentStatus, TreatmentCourse
+from scheduling.questionnaire_dues import followup_days
 from scheduling.tests.factories import AppointmentFactory, LocationFactory, appointment_type
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -2,6 +2,10 @@
 
 Front desk and clinic admins get the demographics, status and contact consent; nurses
 and physicians get the clinical record as well. Every view is in the audit log.
+
+The sections of the apps above ``patients`` (appointments and courses, infusion sessions,
+outcomes) are added through ``chart_page``: ``scheduling``, ``infusions`` and ``outcomes``
+register into it from their ``AppConfig.ready``, each deciding who may see its section.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from clinic.contributions import Contributions
 from clinic.permissions import Capability, capability_required, user_can
-from infusions.selectors import sessions_of_patient
 from patients.chart import chart_for
 from patients.followups import recent_check_ins
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
-from patients.views.outcomes import chart_outcomes
 from patients.views.records import audit_patient_view
-from scheduling.board import patient_appointments
-from scheduling.courses import course_progress, courses_of_patient
+
+chart_page = Contributions("patient chart")
+"""Contributors take ``(user, patient, *, shown)``. The chart shows ``appointments``,
+``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions``
+(infusions) and ``outcomes_chart`` (outcomes) when they are there."""
 
 
 @require_GET
@@ -40,17 +46,7 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "can_decide": user_can(user, Capability.DECIDE_SCREENING),
     }
     context["can_witness"] = can_witness(user)
-    if user_can(user, Capability.VIEW_SCHEDULE):
-        context |= {
-            "appointments": patient_appointments(user, patient),
-            "courses": [
-                (course, course_progress(course)) for course in courses_of_patient(user, patient)
-            ],
-            "can_book": user_can(user, Capability.BOOK_APPOINTMENTS),
-            "can_plan_course": user_can(user, Capability.MANAGE_COURSES),
-        }
+    chart_page.add_to(context, user, patient)
     if clinical:
-        context["infusion_sessions"] = sessions_of_patient(user, patient)
-        context["outcomes_chart"] = chart_outcomes(patient, context["infusion_sessions"])
         context["check_ins"] = recent_check_ins(patient)
     return render(request, "patients/chart/chart.html", context)

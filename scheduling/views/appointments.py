@@ -28,10 +28,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import Action, audit_record
+from clinic.contributions import Contributions
 from clinic.forms import SearchForm, show_service_errors
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
-from infusions.models import InfusionSession
 from patients.models import Patient
 from patients.selectors import patient_for, patients_search
 from scheduling.availability import Slot, free_slots, nearest_free_slots
@@ -64,6 +64,10 @@ from scheduling.views.board import board_url
 
 RESCHEDULE_DAYS = 7
 PATIENT_MATCHES = 20
+
+appointment_page = Contributions("appointment page")
+"""Contributors take ``(user, appointment, *, shown)``. The page shows ``infusion_session``
+(the appointment's infusion session or None, from ``infusions``) when it is there."""
 
 
 # --- Shared helpers ------------------------------------------------------------------------
@@ -255,11 +259,12 @@ def appointment_detail(request: HttpRequest, appointment_id: uuid.UUID) -> HttpR
         .select_related("patient")
         .first(),
         "has_session": appointment.appointment_type.kind in INFUSION_KINDS,
-        "infusion_session": InfusionSession.objects.filter(appointment=appointment).first(),
         "can_see_session": user_can(request.user, Capability.VIEW_CLINICAL),
         # Shown to everyone who may see the appointment; the rule is booking_note_for's.
         "booking_note": booking_note_for(request.user, appointment),
     }
+    # The infusion session, for an infusion or booster (``infusions``).
+    appointment_page.add_to(context, request.user, appointment)
     return render(request, "scheduling/appointments/detail.html", context)
 
 

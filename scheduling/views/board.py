@@ -16,12 +16,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from clinic.audit import Action, audit_record
+from clinic.contributions import Contributions
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
-from infusions.alerts import open_alerts_for
 from patients.models import Patient
 from scheduling.board import board_locations, day_board, week_board
 from scheduling.forms import BoardFilterForm
+
+board_page = Contributions("day board")
+"""Contributors take ``(user, location, *, shown)``. The board shows ``open_alerts`` (the
+sessions at the location with open vitals alerts, from ``infusions``) when it is there."""
 
 
 def board_url(location: Location, day: date, view: str = "day") -> str:
@@ -49,9 +53,9 @@ def board(request: HttpRequest) -> HttpResponse:
         "day_url": board_url(location, day),
         "week_url": board_url(location, day, "week"),
         "today_url": board_url(location, location.local_now().date(), view),
-        # Sessions at this location with open vitals alerts: the banner on the day board.
-        "open_alerts": open_alerts_for(request.user, location=location),
     }
+    # E.g. the sessions at this location with open vitals alerts: the day board's banner.
+    board_page.add_to(context, request.user, location)
     if view == "week":
         week = week_board(user=request.user, location=location, day=day)
         shown = sum(len(one.entries) for one in week.days)

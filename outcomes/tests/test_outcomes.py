@@ -13,14 +13,9 @@ from django.utils import timezone
 
 from clinic.models import Location
 from infusions.models import InfusionSession
+from outcomes.dashboard import clinic_outcomes
+from outcomes.scores import Point, instrument_outcome, patient_outcomes, worsening_points
 from patients.models import Patient, QuestionnaireResponse
-from patients.outcomes import (
-    Point,
-    clinic_outcomes,
-    instrument_outcome,
-    patient_outcomes,
-    worsening_points,
-)
 from patients.questionnaires import definition_for
 from patients.tests.factories import PatientFactory
 from scheduling.models import AppointmentStatus, TreatmentCourse

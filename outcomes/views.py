@@ -3,7 +3,8 @@ picture of it, for clinical staff (VIEW_CLINICAL), and the clinic's outcomes das
 (VIEW_OUTCOMES: clinical staff and clinic admins; only clinical staff see who).
 
 The rules (baseline, response, remission, worsened, overdue) live in
-``patients.outcomes``; the picture is drawn by ``patients.trajectory``.
+``outcomes.scores`` and ``outcomes.dashboard``; the picture is drawn by
+``outcomes.trajectory``.
 """
 
 from __future__ import annotations
@@ -23,15 +24,11 @@ from django.views.decorators.http import require_GET
 from clinic.audit import Action, audit_record
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
+from outcomes.dashboard import CONDITION_GROUPS, clinic_outcomes
+from outcomes.scores import InstrumentOutcome, patient_outcomes
+from outcomes.trajectory import trajectory_svg
 from patients.forms import _LocationChoiceField
 from patients.models import Patient
-from patients.outcomes import (
-    CONDITION_GROUPS,
-    InstrumentOutcome,
-    clinic_outcomes,
-    patient_outcomes,
-)
-from patients.trajectory import trajectory_svg
 
 # --- The chart section ------------------------------------------------------------------
 
@@ -129,4 +126,4 @@ def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
         "dashboard": dashboard,
         "filtered": any(value is not None for value in filters.values()),
     }
-    return render(request, "patients/outcomes/dashboard.html", context)
+    return render(request, "outcomes/dashboard.html", context)

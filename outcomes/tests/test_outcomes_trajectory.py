@@ -7,8 +7,8 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
+from outcomes.trajectory import PANEL_HEIGHT, PLOT_BOTTOM, PLOT_TOP, trajectory_svg
 from patients.questionnaires import Instrument
-from patients.trajectory import PANEL_HEIGHT, PLOT_BOTTOM, PLOT_TOP, trajectory_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 CHICAGO = zoneinfo.ZoneInfo("America/Chicago")

@@ -6,7 +6,7 @@ menu entries are not both shown as the current page.
 
 from django.urls import path
 
-from patients.views import outcomes
+from outcomes import views as outcomes
 
 app_name = "outcomes"
 

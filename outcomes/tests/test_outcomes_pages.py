@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from clinic.audit import Action
 from clinic.models import AuditEvent
+from outcomes.tests.test_outcomes import course, infusion, score
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
-from patients.tests.test_outcomes import course, infusion, score
 from scheduling.tests.factories import LocationFactory
 
 DASHBOARD = "/staff/outcomes/"

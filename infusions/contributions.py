@@ -1,0 +1,60 @@
+"""What ``infusions`` adds to pages and queries that the layers below it own, registered
+from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
+
+- the day board's cards (``scheduling.board.board_cards``): each appointment's open vitals
+  alerts and its session's state, in the board's own query;
+- the day board (``scheduling.views.board.board_page``): the banner of the sessions with
+  open alerts at the location;
+- the appointment page (``scheduling.views.appointments.appointment_page``): its session;
+- the patient chart (``patients.views.chart.chart_page``): the infusion sessions, for
+  clinical staff;
+- the staff home (``clinic.contributions.staff_home_page``): the sessions with open alerts
+  where the clinician works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from clinic.contributions import staff_home_page
+from clinic.models import Location
+from clinic.permissions import Capability, user_can
+from infusions.alerts import open_alerts_for
+from infusions.flowsheet import with_open_alerts
+from infusions.models import InfusionSession
+from infusions.selectors import sessions_of_patient, with_session_state
+from patients.models import Patient
+from patients.selectors import can_see_clinical
+from patients.views.chart import chart_page
+from scheduling.board import board_cards
+from scheduling.models import Appointment
+from scheduling.views.appointments import appointment_page
+from scheduling.views.board import board_page
+
+board_cards.register(with_open_alerts)
+board_cards.register(with_session_state)
+
+
+@board_page.register
+def location_open_alerts(user: Any, location: Location, *, shown: Mapping[str, Any]) -> dict:
+    return {"open_alerts": open_alerts_for(user, location=location)}
+
+
+@appointment_page.register
+def appointment_session(user: Any, appointment: Appointment, *, shown: Mapping[str, Any]) -> dict:
+    return {"infusion_session": InfusionSession.objects.filter(appointment=appointment).first()}
+
+
+@chart_page.register
+def patient_sessions(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -> dict:
+    if not can_see_clinical(user):
+        return {}
+    return {"infusion_sessions": sessions_of_patient(user, patient)}
+
+
+@staff_home_page.register
+def open_alerts(user: Any, *, shown: Mapping[str, Any]) -> dict:
+    # Nurses and physicians: sessions with open vitals alerts where they work.
+    clinical = user_can(user, Capability.VIEW_CLINICAL)
+    return {"open_alerts": open_alerts_for(user) if clinical else None}
