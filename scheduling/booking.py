@@ -59,8 +59,6 @@ from patients.chart import contact_consents_current
 from patients.messages import patient_message_channels
 from patients.models import Channel, Condition, Patient
 from patients.services.records import (
-    E164,
-    PHONE_PUNCTUATION,
     contact_consent_record,
     patient_create,
     patient_update,
@@ -94,8 +92,6 @@ BOOKING_NOTE_MAX_LENGTH = 500
 TAKEN_MESSAGE = "Sorry, that time was just taken. Please choose another time."
 SLOT_FORMAT = "%Y-%m-%dT%H:%MZ"
 _SLOT_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z")
-# A US or Canadian number typed without the country code, with or without the leading 1.
-_NANP_NUMBER = re.compile(r"1?[2-9]\d{9}")
 
 _MANAGE_SALT = "chairside.scheduling.booking.manage"
 # A manage link stops working once its appointment is over. This is a backstop: no link
@@ -306,22 +302,6 @@ def booking_summary(appointment: Appointment) -> BookingSummary:
 
 
 # --- Contact details and consent wording -------------------------------------------------------
-
-
-def mobile_normalise(text: str) -> str:
-    """A mobile number in E.164, the patients' records rule, also accepting the ways people
-    in the US write theirs: (312) 555-0142, 312.555.0142, 1-312-555-0142."""
-    number = PHONE_PUNCTUATION.sub("", (text or "").strip())
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    if _NANP_NUMBER.fullmatch(number):
-        number = "+1" + number[-10:]
-    if not E164.fullmatch(number):
-        raise ValidationError(
-            "Enter your mobile number with its area code, e.g. (312) 555-0142, or from outside "
-            "the US with + and the country code, e.g. +44 7700 900123."
-        )
-    return number
 
 
 def consent_wording(channel: Channel | str) -> str:

@@ -10,18 +10,24 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from clinic.phones import phone_e164
 from patients.models import Channel, Condition, SexAtBirth
 from scheduling.booking import (
     BOOKING_NOTE_MAX_LENGTH,
     CANCEL_NOTE_MAX_LENGTH,
     BookingDetails,
     consent_wording,
-    mobile_normalise,
     slot_parse,
 )
 
 NOT_SURE = "other"
 REASON_MAX_LENGTH = BOOKING_NOTE_MAX_LENGTH
+# The example numbers are ones the numbering plans hold: +44 7700 900123 is among those
+# kept for drama, which the plan (and so the form) refuses.
+MOBILE_HOW_TO = (
+    "Enter your mobile number with its area code, e.g. (312) 555-0142, or from outside the US "
+    "with + and the country code, e.g. +44 7400 123456."
+)
 _SLOT_UNREADABLE = (
     "That appointment time could not be read. Please choose a time from the list again."
 )
@@ -95,7 +101,7 @@ class BookingDetailsForm(forms.Form):
         max_length=32,
         help_text=(
             "With the area code, e.g. (312) 555-0142. From outside the US, start with + and "
-            "the country code (international E.164 format), e.g. +447700900123."
+            "the country code (international E.164 format), e.g. +447400123456."
         ),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
         error_messages={"required": "Enter your mobile number, e.g. (312) 555-0142."},
@@ -162,7 +168,9 @@ class BookingDetailsForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
     def clean_mobile(self) -> str:
-        return mobile_normalise(self.cleaned_data["mobile"])
+        """A mobile number in E.164, also accepting the ways people in the US write theirs:
+        (312) 555-0142, 312.555.0142, 1-312-555-0142."""
+        return phone_e164(self.cleaned_data["mobile"], how_to_write=MOBILE_HOW_TO, national=True)
 
     @property
     def is_honeypot_filled(self) -> bool:

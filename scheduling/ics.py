@@ -1,17 +1,28 @@
 """iCalendar (RFC 5545) output, with the VTIMEZONE that makes it exact.
 
-A pure module: no database, no settings. ``ics_calendar`` writes a VCALENDAR with one VEVENT
-whose start and end are local times in an IANA zone (``DTSTART;TZID=America/Chicago:…``)
-and a VTIMEZONE for that zone worked out from zoneinfo's own data: every change of offset in
-the year either side of the event, found a day at a time and pinned to the second. So a
-calendar in any zone shows the right local time, on DST days too, without knowing the zone
-itself (the complaint about ICS files without a VTIMEZONE, DOMAIN.md).
+A pure module: no database, no settings. The ``icalendar`` package builds the file: the
+VCALENDAR with its VTIMEZONEs and VEVENTs, every property's value written in its RFC 5545
+form (UTC stamps, offsets, integers, URIs) and TEXT escaped. ``ics_calendar`` writes a
+VCALENDAR with one VEVENT whose start and end are local times in an IANA zone
+(``DTSTART;TZID=America/Chicago:…``) and a VTIMEZONE for that zone, so a calendar in any
+zone shows the right local time, on DST days too, without knowing the zone itself (the
+complaint about ICS files without a VTIMEZONE, DOMAIN.md).
 
 ``ics_events_calendar`` writes one VCALENDAR with several VEVENTs (a course's infusions),
 one VTIMEZONE per zone they use, covering a year either side of the first and the last.
 
-Lines end in CRLF and are folded at 75 octets, never inside a UTF-8 character; TEXT values
-are escaped.
+What we keep of our own, because the library does it otherwise:
+- The VTIMEZONE's observances, worked out from zoneinfo's own data: every change of offset
+  in the year either side of the event, found a day at a time and pinned to the second,
+  each a single occurrence whose DTSTART is the wall time of the change on the clock
+  before it (as in RFC 5545's examples: 02:00 for both of Chicago's changes).
+  icalendar's ``Timezone.from_tzid`` folds the changes into RDATEs and puts the spring
+  change at 03:00, on the clock after it.
+- Lines folded at exactly 75 octets (``ics_fold``), where icalendar folds at 74.
+- ``DTSTART;TZID=UTC:…`` for a location whose zone is UTC, like every other zone, where
+  icalendar would write ``…Z`` and no TZID.
+
+Lines end in CRLF and are folded at 75 octets, never inside a UTF-8 character.
 """
 
 from __future__ import annotations
@@ -20,8 +31,19 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from icalendar import (
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vDatetime,
+    vText,
+)
+from icalendar.parser import Parameters
+
 LINE_OCTETS = 75
-_DATETIME = "%Y%m%dT%H%M%S"
+PRODID = "-//Chairside//Online booking//EN"
 # How far either side of the event the VTIMEZONE describes the zone.
 TIMEZONE_REACH = timedelta(days=366)
 
@@ -50,37 +72,61 @@ def ics_events_calendar(events: list[IcsEvent], *, now: datetime) -> str:
     zones: dict[str, list[datetime]] = {}
     for event in events:
         zones.setdefault(event.tzid, []).append(event.starts_at)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Chairside//Online booking//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-    ]
+    calendar = Calendar()
+    calendar.add("VERSION", "2.0")
+    calendar.add("PRODID", PRODID)
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "PUBLISH")
     for tzid, starts in zones.items():
-        lines += vtimezone_lines(tzid, min(starts), until=max(starts))
+        calendar.add_component(vtimezone(tzid, min(starts), until=max(starts)))
     for event in events:
-        lines += _vevent_lines(event, now)
-    lines.append("END:VCALENDAR")
-    return "".join(ics_fold(line) + "\r\n" for line in lines)
+        calendar.add_component(_vevent(event, now))
+    # Properties in the order added (the library would sort them), each line folded here.
+    lines = calendar.content_lines(sorted=False)
+    return "".join(ics_fold(line) + "\r\n" for line in lines if line)
 
 
-def _vevent_lines(event: IcsEvent, now: datetime) -> list[str]:
-    tz = ZoneInfo(event.tzid)
-    return [
-        "BEGIN:VEVENT",
-        f"UID:{event.uid}",
-        f"DTSTAMP:{now.astimezone(UTC):{_DATETIME}}Z",
-        f"DTSTART;TZID={event.tzid}:{event.starts_at.astimezone(tz):{_DATETIME}}",
-        f"DTEND;TZID={event.tzid}:{event.ends_at.astimezone(tz):{_DATETIME}}",
-        f"SUMMARY:{ics_text(event.summary)}",
-        f"LOCATION:{ics_text(event.location)}",
-        f"DESCRIPTION:{ics_text(event.description)}",
-        f"STATUS:{'CANCELLED' if event.cancelled else 'CONFIRMED'}",
-        f"SEQUENCE:{event.sequence}",
-        *([f"URL:{event.url}"] if event.url else []),
-        "END:VEVENT",
-    ]
+def _vevent(event: IcsEvent, now: datetime) -> Event:
+    vevent = Event()
+    vevent.add("UID", event.uid)
+    vevent.add("DTSTAMP", now.astimezone(UTC))
+    vevent.add("DTSTART", _on_the_clock(event.starts_at, event.tzid))
+    vevent.add("DTEND", _on_the_clock(event.ends_at, event.tzid))
+    vevent.add("SUMMARY", event.summary)
+    vevent.add("LOCATION", event.location)
+    vevent.add("DESCRIPTION", event.description)
+    vevent.add("STATUS", "CANCELLED" if event.cancelled else "CONFIRMED")
+    vevent.add("SEQUENCE", event.sequence)
+    if event.url:
+        vevent.add("URL", event.url)
+    return vevent
+
+
+def _on_the_clock(instant: datetime, tzid: str) -> vDatetime:
+    """``instant`` as the local time of zone ``tzid``, with that TZID."""
+    value = vDatetime(instant.astimezone(ZoneInfo(tzid)))
+    return _ZoneTime(value.dt, tzid) if value.is_utc() else value
+
+
+class _TzidParameters(Parameters):
+    """The one parameter TZID, written even when it names UTC."""
+
+    def to_ical(self, sorted: bool = True) -> bytes:
+        return f"TZID={self.tzid}".encode()
+
+
+class _ZoneTime(vDatetime):
+    """A time in a zone icalendar takes for UTC (``UTC``, but also ``Atlantic/Reykjavik`` or
+    ``Africa/Accra``) written like any other zone's, ``DTSTART;TZID=UTC:20260105T101500``
+    against its VTIMEZONE: the file such a location has always had, naming its own zone.
+    (icalendar would write ``20260105T101500Z`` and no TZID, the same instant.)"""
+
+    def __init__(self, local: datetime, tzid: str) -> None:
+        super().__init__(local.replace(tzinfo=None))
+        self.params = _TzidParameters(TZID=tzid)
+
+    def is_utc(self) -> bool:
+        return False
 
 
 def ics_calendar(
@@ -116,14 +162,9 @@ def ics_calendar(
 
 
 def ics_text(value: str) -> str:
-    """A TEXT value escaped (RFC 5545 3.3.11): backslash, semicolon, comma, line breaks."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
+    """A TEXT value escaped as the file has it (RFC 5545 3.3.11, by icalendar): backslash,
+    semicolon, comma, line breaks."""
+    return vText(value).to_ical().decode()
 
 
 def ics_fold(line: str) -> str:
@@ -157,7 +198,7 @@ class _Transition(NamedTuple):
     after: _Observed
 
 
-def vtimezone_lines(tzid: str, around: datetime, *, until: datetime | None = None) -> list[str]:
+def vtimezone(tzid: str, around: datetime, *, until: datetime | None = None) -> Timezone:
     """A VTIMEZONE for IANA zone ``tzid`` valid from a year before ``around`` to a year after
     ``until`` (default ``around``): one STANDARD or DAYLIGHT observance per change zoneinfo
     knows of in that span, each a single occurrence (no RRULE, so nothing is guessed about
@@ -166,28 +207,27 @@ def vtimezone_lines(tzid: str, around: datetime, *, until: datetime | None = Non
     tz = ZoneInfo(tzid)
     last = max(until or around, around)
     changes = _transitions(tz, around - TIMEZONE_REACH, last + TIMEZONE_REACH)
-    lines = ["BEGIN:VTIMEZONE", f"TZID:{tzid}"]
+    component = Timezone()
+    component.add("TZID", tzid)
     if not changes or changes[0].at > around:
         base = changes[0].before if changes else _observed(tz, around)
-        lines += _observance(base, base, "19700101T000000")
+        component.add_component(_observance(base, base, datetime(1970, 1, 1)))
     for change in changes:
         # DTSTART is the wall time the change happens at, on the clock before it.
         local_start = (change.at + change.before.offset).replace(tzinfo=None)
-        lines += _observance(change.before, change.after, f"{local_start:{_DATETIME}}")
-    lines.append("END:VTIMEZONE")
-    return lines
+        component.add_component(_observance(change.before, change.after, local_start))
+    return component
 
 
-def _observance(before: _Observed, after: _Observed, dtstart: str) -> list[str]:
-    kind = "DAYLIGHT" if after.is_dst else "STANDARD"
-    return [
-        f"BEGIN:{kind}",
-        f"DTSTART:{dtstart}",
-        f"TZOFFSETFROM:{_utc_offset(before.offset)}",
-        f"TZOFFSETTO:{_utc_offset(after.offset)}",
-        f"TZNAME:{ics_text(after.name)}",
-        f"END:{kind}",
-    ]
+def _observance(
+    before: _Observed, after: _Observed, onset: datetime
+) -> TimezoneStandard | TimezoneDaylight:
+    observance = TimezoneDaylight() if after.is_dst else TimezoneStandard()
+    observance.add("DTSTART", onset)
+    observance.add("TZOFFSETFROM", before.offset)
+    observance.add("TZOFFSETTO", after.offset)
+    observance.add("TZNAME", after.name)
+    return observance
 
 
 def _observed(tz: ZoneInfo, instant: datetime) -> _Observed:
@@ -219,12 +259,3 @@ def _transitions(tz: ZoneInfo, start: datetime, end: datetime) -> list[_Transiti
             found.append(_Transition(datetime.fromtimestamp(high, UTC), seen, observed))
         here, seen = there, observed
     return found
-
-
-def _utc_offset(offset: timedelta) -> str:
-    """-0600, +0530, or +002030 when seconds are needed."""
-    total = int(offset.total_seconds())
-    sign = "-" if total < 0 else "+"
-    hours, rest = divmod(abs(total), 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{sign}{hours:02d}{minutes:02d}" + (f"{seconds:02d}" if seconds else "")

@@ -36,6 +36,7 @@ from django.http import HttpRequest
 from clinic.messaging.outbox import outbox_enqueue
 from clinic.messaging.unsubscribe import STOP_CONFIRMATION_KIND, consent_withdraw
 from clinic.models import OutboxChannel
+from clinic.phones import E164
 from patients.models import Patient
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Chairside-Signature"
 STOP_WORDS = frozenset({"STOP", "QUIT", "END", "REVOKE", "OPT OUT", "CANCEL", "UNSUBSCRIBE"})
 MAX_ID_LENGTH = 100
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 class InboundError(Exception):
@@ -193,13 +193,15 @@ def sms_inbound_receive(*, text: InboundText, request: HttpRequest | None = None
     if word is None:
         logger.info("Inbound text %s: not an opt-out word, nothing to do.", text.message_id)
         return InboundResult(stop_word=None, opted_out=0)
+    # The E.164 shape only, not the numbering plan: a number stored before the plan was
+    # checked must still be able to opt out.
     patients = (
         list(
             Patient.objects.filter(mobile=text.sender)
             .select_related("preferred_location")
             .order_by("id")
         )
-        if _E164.fullmatch(text.sender)
+        if E164.fullmatch(text.sender)
         else []
     )
     if not patients:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import Location, User
 from clinic.permissions import Capability, require, user_can
+from clinic.phones import phone_e164
 from patients.models import (
     Channel,
     CommunicationConsent,
@@ -43,9 +44,6 @@ Errors = dict[str, list[str]]
 OLDEST_AGE_YEARS = 120
 WEIGHT_RANGE_KG = (Decimal(30), Decimal(300))
 HEIGHT_RANGE_CM = (Decimal(100), Decimal(250))
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-# What people type around the digits of a phone number: "+1 (212) 555-0142".
-PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
 # Readings a few minutes "in the future" are clock drift between devices, not typos.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -261,18 +259,14 @@ def _normalise(field: str, value: Any) -> Any:
 
 
 def _phone(text: str, field: str) -> str:
-    if not text:
-        return ""
-    number = PHONE_PUNCTUATION.sub("", text)
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    if not E164.fullmatch(number):
-        what = "mobile number" if field == "mobile" else "phone number"
-        raise ValidationError(
+    what = "mobile number" if field == "mobile" else "phone number"
+    return phone_e164(
+        text,
+        how_to_write=(
             f"Enter the {what} in international format: + then the country code and number, "
             "e.g. +12125550142. Spaces and dashes are fine."
-        )
-    return number
+        ),
+    )
 
 
 def _email(text: str) -> str:
