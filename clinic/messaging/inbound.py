@@ -33,10 +33,11 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
+from clinic.messaging.opt_out import consent_withdraw
 from clinic.messaging.outbox import outbox_enqueue
-from clinic.messaging.unsubscribe import STOP_CONFIRMATION_KIND, consent_withdraw
+from clinic.messaging.recipients import patient_directory
+from clinic.messaging.unsubscribe import STOP_CONFIRMATION_KIND
 from clinic.models import OutboxChannel
-from patients.models import Patient
 
 logger = logging.getLogger(__name__)
 
@@ -194,11 +195,7 @@ def sms_inbound_receive(*, text: InboundText, request: HttpRequest | None = None
         logger.info("Inbound text %s: not an opt-out word, nothing to do.", text.message_id)
         return InboundResult(stop_word=None, opted_out=0)
     patients = (
-        list(
-            Patient.objects.filter(mobile=text.sender)
-            .select_related("preferred_location")
-            .order_by("id")
-        )
+        patient_directory().patients_with_mobile(text.sender)
         if _E164.fullmatch(text.sender)
         else []
     )
