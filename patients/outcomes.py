@@ -43,19 +43,17 @@ from django.db.models import BigIntegerField, Case, F, IntegerField, OuterRef, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clinic.models import Location
-from clinic.permissions import Capability, require, user_can
-from patients import questionnaires
-from patients.models import Patient, QuestionnaireResponse
-from patients.questionnaires import (
+from clinic.conditions import (
     ANXIETY_CONDITIONS,
     DEPRESSION_CONDITIONS,
     PAIN_CONDITIONS,
     PTSD_CONDITIONS,
-    Definition,
-    Instrument,
-    definition_for,
 )
+from clinic.models import Location
+from clinic.permissions import Capability, require, user_can
+from patients import questionnaires
+from patients.models import Patient, QuestionnaireResponse
+from patients.questionnaires import Definition, Instrument, definition_for
 from patients.selectors import patients_visible_to
 
 # Used when settings.OUTCOME_WORSENING_POINTS leaves an instrument out.

@@ -10,7 +10,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from patients.models import Channel, Condition, SexAtBirth
+from clinic.conditions import Condition
+from patients.models import Channel, SexAtBirth
 from scheduling.booking import (
     BOOKING_NOTE_MAX_LENGTH,
     CANCEL_NOTE_MAX_LENGTH,

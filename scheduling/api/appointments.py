@@ -20,33 +20,37 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clinic.models import Location
-from scheduling.api.common import (
+from clinic.api.errors import (
     ERRORS_400,
     ERRORS_403,
-    ERRORS_409,
     LIST_ERRORS,
     READ_ERRORS,
-    TIME_EXAMPLE,
     WRITE_ERRORS,
+    field_errors,
+    refused,
+)
+from clinic.api.fields import (
+    TIME_EXAMPLE,
+    UtcDateTimeField,
+    date_field,
+    id_field,
+)
+from clinic.models import Location
+from scheduling.api.common import (
+    ERRORS_409,
     ChairRefSerializer,
     ClinicianRefSerializer,
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
     SlotSerializer,
-    UtcDateTimeField,
     appointment_type_named,
     chair_named,
     clinician_named,
-    date_field,
-    field_errors,
-    id_field,
     kind_field,
     local_time,
     location_named,
     patient_named,
-    refused,
     slot_taken_response,
 )
 from scheduling.availability import free_slots

@@ -25,27 +25,31 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.errors import (
+    ERRORS_400,
+    ERRORS_403,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    api_errors,
+    field_errors,
+)
+from clinic.api.fields import (
+    TIME_EXAMPLE,
+    UtcDateTimeField,
+    clock_field,
+    date_field,
+    id_field,
+)
 from clinic.models import Location
 from clinic.permissions import Capability
 from scheduling.api.appointments import AppointmentSerializer
 from scheduling.api.common import (
-    ERRORS_400,
-    ERRORS_403,
     ERRORS_409,
-    LIST_ERRORS,
-    READ_ERRORS,
-    TIME_EXAMPLE,
-    WRITE_ERRORS,
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
     SlotSerializer,
-    UtcDateTimeField,
-    api_errors,
-    clock_field,
-    date_field,
-    field_errors,
-    id_field,
     location_named,
     patient_named,
     slot_taken_response,

@@ -13,21 +13,25 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from scheduling.api.common import (
+from clinic.api.errors import (
     ERRORS_400,
     ERRORS_403,
     LIST_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    field_errors,
+)
+from clinic.api.fields import (
+    UtcDateTimeField,
+    clock_field,
+    date_field,
+    id_field,
+)
+from scheduling.api.common import (
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
-    UtcDateTimeField,
     appointment_type_named,
-    clock_field,
-    date_field,
-    field_errors,
-    id_field,
     kind_field,
     location_named,
     patient_named,
