@@ -55,6 +55,13 @@ class CapabilityAPIView(generics.GenericAPIView):
             request=self.request,
         )
 
+    def audited_page(self, model: type, what: str) -> Response:
+        """One page of ``get_queryset()`` through ``get_serializer``, its read audited:
+        the GET of a list of patient data."""
+        page = self.paginate_queryset(self.get_queryset())
+        self.audit_list_read(model, what, len(page))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     def audit_list_read(self, model: type, what: str, shown: int) -> None:
         self.audit_read(
             None,

@@ -47,11 +47,13 @@ from scheduling.api.common import (
     appointment_type_named,
     chair_named,
     clinician_named,
+    filtered,
     kind_field,
     local_time,
     location_named,
     patient_named,
     slot_taken_response,
+    state_filter_field,
 )
 from scheduling.availability import free_slots
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
@@ -199,13 +201,7 @@ class AppointmentFilterSerializer(serializers.Serializer):
         "date", required=False, help_text="A day on the appointment location's clock, YYYY-MM-DD."
     )
     patient = id_field("patient", "/api/v1/patients/", required=False)
-    status = serializers.ChoiceField(
-        choices=AppointmentStatus.choices,
-        required=False,
-        error_messages={
-            "invalid_choice": f"Choose a status: one of {', '.join(AppointmentStatus.values)}."
-        },
-    )
+    status = state_filter_field(AppointmentStatus, "status")
 
 
 class AppointmentBookingSerializer(serializers.Serializer):
@@ -328,13 +324,7 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Appointment]:
         query = self.validated(AppointmentFilterSerializer, data=self.request.query_params)
-        appointments = appointments_visible_to(self.request.user)
-        if "location" in query:
-            appointments = appointments.filter(location__public_id=query["location"])
-        if "patient" in query:
-            appointments = appointments.filter(patient__public_id=query["patient"])
-        if query.get("status"):
-            appointments = appointments.filter(status=query["status"])
+        appointments = filtered(appointments_visible_to(self.request.user), query, "status")
         if "date" in query:
             appointments = _on_local_day(appointments, query["date"])
         # Whether each booking's note raised a safety alert, in the same query.
@@ -347,10 +337,8 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
         responses={200: AppointmentSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
         # Who comes when: reading the schedule is reading patient data.
-        self.audit_list_read(Appointment, "appointment list", len(page))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.audited_page(Appointment, "appointment list")
 
     @extend_schema(
         request=AppointmentBookingSerializer,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db.models import Model, QuerySet, TextChoices
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers, status
@@ -30,6 +31,7 @@ from scheduling.models import AppointmentKind, AppointmentType
 from scheduling.services import SlotTaken
 
 KINDS = ", ".join(AppointmentKind.values)
+M = TypeVar("M", bound=Model)
 
 
 def local_time(instant: datetime, location: Location) -> str:
@@ -49,6 +51,15 @@ def kind_field(**kwargs: Any) -> serializers.ChoiceField:
             "invalid_choice": f"Choose a kind of appointment: one of {KINDS}.",
         },
         **kwargs,
+    )
+
+
+def state_filter_field(choices: type[TextChoices], what: str) -> serializers.ChoiceField:
+    """An optional filter on the ``what`` ("state", "status") of the rows listed."""
+    return serializers.ChoiceField(
+        choices=choices.choices,
+        required=False,
+        error_messages={"invalid_choice": f"Choose a {what}: one of {', '.join(choices.values)}."},
     )
 
 
@@ -181,6 +192,18 @@ def clinician_named(clinician_id: uuid.UUID | None) -> User | None:
             "/api/v1/slots/, or leave it out to take whoever is free.",
         )
     return clinician
+
+
+def filtered(rows: QuerySet[M], query: dict[str, Any], state_name: str) -> QuerySet[M]:
+    """``rows`` of the location and patient a list's query names, in the state (or status,
+    ``state_name``) it names; each filter only when given."""
+    if "location" in query:
+        rows = rows.filter(location__public_id=query["location"])
+    if "patient" in query:
+        rows = rows.filter(patient__public_id=query["patient"])
+    if query.get(state_name):
+        rows = rows.filter(**{state_name: query[state_name]})
+    return rows
 
 
 # --- Views ------------------------------------------------------------------------------------
