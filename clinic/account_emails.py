@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
+from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
@@ -34,8 +35,6 @@ def password_email_enqueue(
     *, member: User, kind: str, actor: User | None = None, request: HttpRequest | None = None
 ) -> None:
     """Queue the email for after the commit; links use SITE_URL, else this request's host."""
-    from clinic.tasks import send_password_email
-
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}.")
     base_url = settings.SITE_URL or (
@@ -70,3 +69,15 @@ def password_email_send(*, member_id: int, kind: str, actor_id: int | None, base
     body = render_to_string(f"clinic/accounts/emails/{kind}.txt", context)
     send_mail(" ".join(subject.split()), body, None, [member.email])
     return True
+
+
+@shared_task(
+    name="clinic.tasks.send_password_email",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_password_email(member_id: int, kind: str, actor_id: int | None, base_url: str) -> bool:
+    """An invitation, new set-password link or reset link: the worker's side of
+    ``password_email_enqueue``."""
+    return password_email_send(member_id=member_id, kind=kind, actor_id=actor_id, base_url=base_url)

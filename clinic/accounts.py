@@ -50,13 +50,7 @@ def staff_create(
 ) -> User:
     """Open an account with no usable password; follow with ``staff_password_link_token``."""
     require(actor, Capability.MANAGE_STAFF)
-    email = User.objects.normalize_email(email.strip()).lower()
-    errors: dict[str, str] = {}
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors["email"] = "Enter a valid email address, e.g. name@yourclinic.com."
-    _check_name_and_roles(full_name, roles, errors)
+    email, errors = _new_account_errors(email, full_name, roles)
     if "roles" not in errors:
         refusal = role_grant_refusal(actor=actor, member=None, before=[], after=roles)
         if refusal:
@@ -92,13 +86,7 @@ def staff_bootstrap(*, email: str, full_name: str, roles: list[str]) -> User:
     Clinical roles are granted this way only while no physician-admin exists: it is how a
     fresh clinic gets its medical director, who then grants clinical roles in the staff area.
     """
-    email = User.objects.normalize_email(email.strip()).lower()
-    errors: dict[str, str] = {}
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors["email"] = "Enter a valid email address, e.g. name@yourclinic.com."
-    _check_name_and_roles(full_name, roles, errors)
+    email, errors = _new_account_errors(email, full_name, roles)
     if "email" not in errors and User.objects.filter(email__iexact=email).exists():
         errors["email"] = _email_taken(email)
     physician_admins = User.objects.filter(
@@ -416,6 +404,19 @@ def password_set(
 
 
 # --- Helpers ----------------------------------------------------------------------------
+
+
+def _new_account_errors(email: str, full_name: str, roles: list[str]) -> tuple[str, dict[str, str]]:
+    """A new account's address as it is stored (trimmed, lower case), and what is wrong
+    with it, the name or the roles."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    errors: dict[str, str] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Enter a valid email address, e.g. name@yourclinic.com."
+    _check_name_and_roles(full_name, roles, errors)
+    return email, errors
 
 
 def _check_name_and_roles(full_name: str, roles: list[str], errors: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from clinic.roles import Role
+from clinic.user_agents import browser_summary
 
 
 def validate_time_zone(value: str) -> None:
@@ -451,8 +452,6 @@ class StaffSession(models.Model):
     @property
     def browser(self) -> str:
         """The user agent in short, e.g. "Firefox on Windows"."""
-        from clinic.staff_sessions import browser_summary  # it imports this module
-
         return browser_summary(self.user_agent)
 
 

@@ -140,16 +140,23 @@ def location_set_active(
     current = Location.objects.select_for_update().get(pk=location.pk)
     if current.is_active == is_active:
         return current
-    current.is_active = is_active
-    current.save(update_fields=["is_active"])
+    _active_save(actor=actor, row=current, is_active=is_active, request=request)
+    return current
+
+
+def _active_save(
+    *, actor: User | None, row: Location | Chair, is_active: bool, request: HttpRequest | None
+) -> None:
+    """Save the location's or chair's new ``is_active``, and audit it."""
+    row.is_active = is_active
+    row.save(update_fields=["is_active"])
     audit_record(
         actor=actor,
         action=Action.UPDATE,
-        target=current,
+        target=row,
         summary=("reactivated" if is_active else "deactivated") + ": changed is_active",
         request=request,
     )
-    return current
 
 
 def _validate_location(location: Location) -> None:
@@ -376,15 +383,7 @@ def chair_set_active(
                 ]
             }
         )
-    current.is_active = is_active
-    current.save(update_fields=["is_active"])
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE,
-        target=current,
-        summary=("reactivated" if is_active else "deactivated") + ": changed is_active",
-        request=request,
-    )
+    _active_save(actor=actor, row=current, is_active=is_active, request=request)
     return current
 
 

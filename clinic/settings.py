@@ -224,12 +224,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", "chairside")
+# Task modules other than each app's tasks.py (which autodiscovery finds): tasks that live
+# next to the code that queues them, under their clinic.tasks.* names.
+CELERY_IMPORTS = ["clinic.account_emails", "clinic.messaging.dispatch"]
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(DATA_DIR / "celerybeat-schedule")
 )
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "clinic.tasks.record_heartbeat", "schedule": timedelta(minutes=1)},
-    # Claims the outbox's due messages and queues one send task each (clinic.messaging.outbox).
+    # Claims the outbox's due messages and queues one send task each (clinic.messaging.dispatch).
     # A run that waited past the next one is dropped: the next run claims the same rows.
     "dispatch-outbox": {
         "task": "clinic.tasks.dispatch_outbox",

@@ -12,7 +12,6 @@ ends the person's other sessions, a password set by link and a deactivation all 
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from importlib import import_module
 from typing import Any
@@ -27,6 +26,7 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record, client_ip
 from clinic.models import StaffSession, User
 from clinic.permissions import Capability, require
+from clinic.user_agents import browser_summary
 
 SESSION_ID_KEY = "chairside_staff_session"
 SESSION_TYPE = "clinic.staffsession"
@@ -53,34 +53,6 @@ def staff_sessions_of(user: User) -> QuerySet[StaffSession]:
 
 def current_session_id(request: HttpRequest) -> str | None:
     return request.session.get(SESSION_ID_KEY)
-
-
-def browser_summary(user_agent: str) -> str:
-    """ "Firefox on Windows", "Safari on iPhone": enough to recognise a device, no more."""
-    browser = next(
-        (name for pattern, name in _BROWSERS if re.search(pattern, user_agent)), "A browser"
-    )
-    system = next((name for pattern, name in _SYSTEMS if re.search(pattern, user_agent)), "")
-    return f"{browser} on {system}" if system else browser
-
-
-_BROWSERS = [
-    (r"Edg(e|A|iOS)?/", "Edge"),
-    (r"OPR/|Opera", "Opera"),
-    (r"Firefox/|FxiOS/", "Firefox"),
-    (r"Chrome/|CriOS/|Chromium/", "Chrome"),
-    (r"Safari/", "Safari"),
-    (r"^curl/", "curl"),
-]
-_SYSTEMS = [
-    (r"iPhone", "iPhone"),
-    (r"iPad", "iPad"),
-    (r"Android", "Android"),
-    (r"Windows", "Windows"),
-    (r"CrOS", "ChromeOS"),
-    (r"Mac OS X|Macintosh", "macOS"),
-    (r"Linux", "Linux"),
-]
 
 
 # --- Sign-in, activity, sign-out (called by the signals and the middleware) ------------------

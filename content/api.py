@@ -23,21 +23,23 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.errors import (
+    ERRORS_404,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    field_errors,
+    refused,
+)
+from clinic.api.fields import (
+    TIME_EXAMPLE,
+    UtcDateTimeField,
+)
+from clinic.api.views import CapabilityAPIView
 from clinic.permissions import Capability
 from content import selectors, services
 from content.models import Article, ArticleRevision, FaqCategory, FaqEntry
 from content.rendering import render_markdown
-from scheduling.api.common import (
-    ERRORS_404,
-    LIST_ERRORS,
-    READ_ERRORS,
-    TIME_EXAMPLE,
-    WRITE_ERRORS,
-    ScheduleAPIView,
-    UtcDateTimeField,
-    field_errors,
-    refused,
-)
 
 # --- Public ---------------------------------------------------------------------------------
 
@@ -145,7 +147,7 @@ class PublicArticleDetail(_Public):
 # --- Editing --------------------------------------------------------------------------------
 
 
-class _Editor(ScheduleAPIView):
+class _Editor(CapabilityAPIView):
     read_capability = Capability.EDIT_CONTENT
     write_capability = Capability.EDIT_CONTENT
 

@@ -1,8 +1,8 @@
 """The conditions pages of the public site: one page per group of conditions.
 
-The groups are the ones the clinic's questionnaires use (``patients.questionnaires``), and
-each lists the conditions by the names the patient record gives them
-(``patients.models.Condition``), so the site and the intake form speak the same language.
+The groups are the ones the clinic's questionnaires use, and each lists the conditions by
+the names the patient record gives them (both from ``clinic.conditions``), so the site and
+the intake form speak the same language.
 The words are the project's own, from the facts in DOMAIN.md: they describe, they do not
 promise.
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from patients import questionnaires
-from patients.models import Condition
+from clinic import conditions
+from clinic.conditions import Condition
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ CONDITION_GROUPS: tuple[ConditionGroup, ...] = (
             "Depression that has not lifted with other treatment, major depression, the "
             "depressive phase of bipolar disorder, and suicidal thoughts."
         ),
-        keys=questionnaires.DEPRESSION_CONDITIONS,
+        keys=conditions.DEPRESSION_CONDITIONS,
         paragraphs=(
             "Ketamine infusions are most often offered to people whose depression has not "
             "improved enough after trying other treatments such as medicines and talking "
@@ -73,7 +73,7 @@ CONDITION_GROUPS: tuple[ConditionGroup, ...] = (
         slug="anxiety-and-ocd",
         title="Anxiety and OCD",
         summary="Anxiety disorders and obsessive-compulsive disorder.",
-        keys=questionnaires.ANXIETY_CONDITIONS,
+        keys=conditions.ANXIETY_CONDITIONS,
         paragraphs=(
             "Some clinics offer ketamine infusions for anxiety disorders and for "
             "obsessive-compulsive disorder, usually when other treatments have not helped "
@@ -92,7 +92,7 @@ CONDITION_GROUPS: tuple[ConditionGroup, ...] = (
         slug="ptsd",
         title="PTSD",
         summary="Post-traumatic stress disorder.",
-        keys=questionnaires.PTSD_CONDITIONS,
+        keys=conditions.PTSD_CONDITIONS,
         paragraphs=(
             "Some clinics offer ketamine infusions to people living with PTSD, alongside the "
             "care and therapy they already have rather than in place of it.",
@@ -108,7 +108,7 @@ CONDITION_GROUPS: tuple[ConditionGroup, ...] = (
         slug="substance-use-and-eating-disorders",
         title="Substance use and eating disorders",
         summary="Substance use disorders and eating disorders.",
-        keys=questionnaires.OTHER_PSYCHIATRIC_CONDITIONS,
+        keys=conditions.OTHER_PSYCHIATRIC_CONDITIONS,
         paragraphs=(
             "Some clinics treat people with substance use disorders or eating disorders, "
             "as one part of a wider treatment plan with their own care team.",
@@ -133,7 +133,7 @@ CONDITION_GROUPS: tuple[ConditionGroup, ...] = (
             "Neuropathic pain, fibromyalgia, complex regional pain syndrome, migraine, "
             "cluster headache and MS-related nerve pain."
         ),
-        keys=questionnaires.PAIN_CONDITIONS,
+        keys=conditions.PAIN_CONDITIONS,
         paragraphs=(
             "Ketamine is also used for some long-lasting pain conditions, including pain "
             "that comes from the nerves. Pain treatment follows its own plan: the doses and "

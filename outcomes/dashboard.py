@@ -17,6 +17,12 @@ from django.db.models import BigIntegerField, Case, F, IntegerField, OuterRef, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from clinic.conditions import (
+    ANXIETY_CONDITIONS,
+    DEPRESSION_CONDITIONS,
+    PAIN_CONDITIONS,
+    PTSD_CONDITIONS,
+)
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from infusions.models import InfusionSession
@@ -30,15 +36,7 @@ from outcomes.scores import (
 )
 from patients import questionnaires
 from patients.models import Patient, QuestionnaireResponse
-from patients.questionnaires import (
-    ANXIETY_CONDITIONS,
-    DEPRESSION_CONDITIONS,
-    PAIN_CONDITIONS,
-    PTSD_CONDITIONS,
-    Definition,
-    Instrument,
-    definition_for,
-)
+from patients.questionnaires import Definition, Instrument, definition_for
 from patients.selectors import patients_visible_to
 from scheduling.models import TreatmentCourse
 

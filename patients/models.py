@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from clinic.conditions import Condition
 from clinic.models import Location, User
 
 E164_VALIDATOR = RegexValidator(
@@ -24,24 +25,6 @@ E164_VALIDATOR = RegexValidator(
     "Enter the mobile number in international format: + then country code and number, "
     "e.g. +12125550142.",
 )
-
-
-class Condition(models.TextChoices):
-    TRD = "trd", "Treatment-resistant depression"
-    MDD = "mdd", "Major depression"
-    BIPOLAR_DEPRESSION = "bipolar_depression", "Bipolar depression"
-    SUICIDAL_IDEATION = "suicidal_ideation", "Suicidal ideation"
-    ANXIETY = "anxiety", "Anxiety disorder"
-    OCD = "ocd", "Obsessive-compulsive disorder"
-    PTSD = "ptsd", "PTSD"
-    SUD = "sud", "Substance use disorder"
-    EATING_DISORDER = "eating_disorder", "Eating disorder"
-    NEUROPATHIC_PAIN = "neuropathic_pain", "Neuropathic pain"
-    FIBROMYALGIA = "fibromyalgia", "Fibromyalgia"
-    CRPS = "crps", "Complex regional pain syndrome"
-    MIGRAINE = "migraine", "Migraine"
-    CLUSTER_HEADACHE = "cluster_headache", "Cluster headache"
-    MS_NEUROPATHIC_PAIN = "ms_neuropathic_pain", "MS-related neuropathic pain"
 
 
 class SexAtBirth(models.TextChoices):

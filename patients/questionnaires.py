@@ -24,6 +24,14 @@ from typing import Any, NamedTuple
 
 from django import forms
 
+from clinic.conditions import (
+    ANXIETY_CONDITIONS,
+    CONDITION_KEYS,
+    PAIN_CONDITIONS,
+    PSYCHIATRIC_CONDITIONS,
+    PTSD_CONDITIONS,
+)
+
 
 class Instrument(StrEnum):
     PHQ9 = "phq9"
@@ -431,26 +439,6 @@ def pain_change_is_meaningful(baseline: int, current: int) -> bool:
 
 
 # --- Which questionnaires fit which conditions ------------------------------------------
-
-# Condition keys as the patient record stores them (a TextChoices with the same values).
-DEPRESSION_CONDITIONS = frozenset({"trd", "mdd", "bipolar_depression", "suicidal_ideation"})
-ANXIETY_CONDITIONS = frozenset({"anxiety", "ocd"})
-PTSD_CONDITIONS = frozenset({"ptsd"})
-OTHER_PSYCHIATRIC_CONDITIONS = frozenset({"sud", "eating_disorder"})
-PAIN_CONDITIONS = frozenset(
-    {
-        "neuropathic_pain",
-        "fibromyalgia",
-        "crps",
-        "migraine",
-        "cluster_headache",
-        "ms_neuropathic_pain",
-    }
-)
-PSYCHIATRIC_CONDITIONS = (
-    DEPRESSION_CONDITIONS | ANXIETY_CONDITIONS | PTSD_CONDITIONS | OTHER_PSYCHIATRIC_CONDITIONS
-)
-CONDITION_KEYS = PSYCHIATRIC_CONDITIONS | PAIN_CONDITIONS
 
 
 def instruments_for_conditions(conditions: Iterable[str]) -> list[Instrument]:

@@ -10,8 +10,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from clinic.conditions import Condition
 from clinic.phones import phone_e164
-from patients.models import Channel, Condition, SexAtBirth
+from patients.models import Channel, SexAtBirth
 from scheduling.booking import (
     BOOKING_NOTE_MAX_LENGTH,
     CANCEL_NOTE_MAX_LENGTH,

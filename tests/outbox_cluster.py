@@ -94,7 +94,7 @@ def due_texts(count: int, *, run: str | None = None) -> list[str]:
 
 def dispatch_forever(*, limit: int, interval: float) -> None:
     """A "beat" that does not wait a minute: claim and queue, again and again."""
-    from clinic.messaging.outbox import outbox_dispatch
+    from clinic.messaging.dispatch import outbox_dispatch
 
     while True:
         outbox_dispatch(limit=limit)

@@ -34,6 +34,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from clinic.messaging import unsubscribe
 from clinic.models import OutboxChannel
 
 if TYPE_CHECKING:
@@ -85,9 +86,6 @@ def send_email(message: OutboxMessage, rendered: Rendered, *, to: str = "") -> s
 
     With an unsubscribe URL for the message (``clinic.messaging.unsubscribe``) the email
     carries ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058 one-click)."""
-    # Imported here: unsubscribe reaches into the patients app, which enqueues messages.
-    from clinic.messaging import unsubscribe
-
     message_id = email_message_id(message.idempotency_key)
     headers = {"Message-ID": message_id}
     url = unsubscribe.unsubscribe_url(message)

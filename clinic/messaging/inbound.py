@@ -33,11 +33,12 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
+from clinic.messaging.opt_out import consent_withdraw
 from clinic.messaging.outbox import outbox_enqueue
-from clinic.messaging.unsubscribe import STOP_CONFIRMATION_KIND, consent_withdraw
+from clinic.messaging.recipients import patient_directory
+from clinic.messaging.unsubscribe import STOP_CONFIRMATION_KIND
 from clinic.models import OutboxChannel
 from clinic.phones import E164
-from patients.models import Patient
 
 logger = logging.getLogger(__name__)
 
@@ -196,13 +197,7 @@ def sms_inbound_receive(*, text: InboundText, request: HttpRequest | None = None
     # The E.164 shape only, not the numbering plan: a number stored before the plan was
     # checked must still be able to opt out.
     patients = (
-        list(
-            Patient.objects.filter(mobile=text.sender)
-            .select_related("preferred_location")
-            .order_by("id")
-        )
-        if E164.fullmatch(text.sender)
-        else []
+        patient_directory().patients_with_mobile(text.sender) if E164.fullmatch(text.sender) else []
     )
     if not patients:
         logger.info("Inbound text %s: opt-out from a number we do not know.", text.message_id)

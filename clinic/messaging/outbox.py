@@ -21,7 +21,7 @@ Exactly once is three things together:
 
 Holding a row lock across a network call costs one database connection per send in flight
 for at most the send's timeout (``SMS_TIMEOUT_SECONDS``, the SMTP timeout), which settings
-keep shorter than the lease. Tasks are thin (``clinic.tasks``): beat runs
+keep shorter than the lease. Tasks are thin (``clinic.messaging.dispatch``): beat runs
 ``outbox_dispatch`` every minute, which claims and queues one ``send_outbox_message(id,
 token)`` per row; nothing waits in Redis with an ETA, and a task Redis loses is recovered
 by the lease.
@@ -33,7 +33,6 @@ import logging
 import traceback
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -198,35 +197,6 @@ def outbox_claim_due(
             taken_over,
         )
     return [(message_id, _as_uuid(token)) for message_id, token, _was in rows]
-
-
-def outbox_dispatch(*, limit: int | None = None) -> int:
-    """Claim due messages and queue one send task for each; returns how many. Run by beat
-    every minute.
-
-    At most ``limit`` (default ``OUTBOX_DISPATCH_LIMIT``) messages are claimed and not yet
-    sent at any time: a run claims only the room left. A claim's lease has to cover its
-    wait in the queue, so claiming faster than the workers send would let leases run out
-    on messages still waiting for a worker, to be claimed and queued again (harmless, as
-    the old task then finds its token changed, but wasted work). If queueing fails (the
-    broker is down) the claims stay until their lease runs out and a later run claims them
-    again."""
-    from clinic.tasks import send_outbox_message  # clinic.tasks imports this module
-
-    now = timezone.now()
-    in_flight = OutboxMessage.objects.filter(
-        status=OutboxStatus.SENDING, claimed_until__gte=now
-    ).count()
-    room = (limit or settings.OUTBOX_DISPATCH_LIMIT) - in_flight
-    if room <= 0:
-        return 0
-    claims = outbox_claim_due(
-        limit=room, lease=timedelta(seconds=settings.OUTBOX_LEASE_SECONDS), now=now
-    )
-    for message_id, token in claims:
-        # After the claim is committed, so the task never finds the row unclaimed.
-        transaction.on_commit(partial(send_outbox_message.delay, message_id, str(token)))
-    return len(claims)
 
 
 # --- Sending ------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
+from clinic.messaging.recipients import patient_directory
 from clinic.messaging.registry import NotWanted, kind_named, kinds_registered
 from clinic.models import OutboxChannel, OutboxMessage, OutboxStatus
 
@@ -204,16 +205,9 @@ def needs_consent(message: OutboxMessage) -> bool:
 
 def consent_granted(message: OutboxMessage) -> bool:
     """The patient's latest consent choice on the message's channel is "granted" (one
-    query; no choice on record is no consent)."""
-    from patients.models import CommunicationConsent
-
-    latest = (
-        CommunicationConsent.objects.filter(patient_id=message.patient_id, channel=message.channel)
-        .order_by("-recorded_at", "-id")
-        .values_list("granted", flat=True)
-        .first()
-    )
-    return bool(latest)
+    query; no choice on record is no consent). The patients app answers
+    (``recipients``)."""
+    return patient_directory().consent_granted(message.patient_id, message.channel)
 
 
 # --- Quiet hours --------------------------------------------------------------------------

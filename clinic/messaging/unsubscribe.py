@@ -7,7 +7,8 @@ only, with no expiry: an unsubscribe link in a years-old email must still work, 
 can ever do is stop messages. Opening it changes nothing (mail scanners fetch links); the
 page's button, or the mail client's one-click POST, withdraws consent.
 
-``consent_withdraw`` is shared with the inbound STOP texts (``clinic.messaging.inbound``).
+The button withdraws consent with ``clinic.messaging.opt_out.consent_withdraw``, as the
+inbound STOP texts do (``clinic.messaging.inbound``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
-from django.http import HttpRequest
 from django.urls import reverse
 
-from clinic.messaging.outbox import outbox_skip_without_consent
+from clinic.messaging.recipients import PatientRecord, patient_directory
 from clinic.models import OutboxChannel, OutboxMessage
-from patients.models import Patient
-from patients.services.records import contact_consent_record
 
 SALT = "chairside.messaging.unsubscribe"
 
@@ -41,7 +38,7 @@ class UnsubscribeError(Exception):
 class Unsubscribe:
     """What a valid link stands for."""
 
-    patient: Patient
+    patient: PatientRecord
     channel: str
 
 
@@ -78,38 +75,12 @@ def unsubscribe_for_token(token: str) -> Unsubscribe:
     if channel not in OutboxChannel.values or not public_id:
         raise UnsubscribeError("This unsubscribe link is not valid.")
     try:
-        patient = Patient.objects.filter(public_id=uuid.UUID(str(public_id))).first()
+        patient_public_id = uuid.UUID(str(public_id))
     except ValueError:
         raise UnsubscribeError("This unsubscribe link is not valid.") from None
+    patient = patient_directory().patient_with_public_id(patient_public_id)
     if patient is None:
         raise UnsubscribeError(
             "We have no record that matches this link any more, so we will not contact you."
         )
     return Unsubscribe(patient=patient, channel=channel)
-
-
-@transaction.atomic
-def consent_withdraw(
-    *, patient: Patient, channel: str, method: str, request: HttpRequest | None = None
-) -> bool:
-    """Withdraw the patient's consent to ``channel`` (by the patient themselves: no staff
-    actor) and skip the messages waiting on it. Doing it again changes nothing; returns
-    whether consent was withdrawn now (False: it already was)."""
-    locked = Patient.objects.select_for_update().get(pk=patient.pk)
-    current = (
-        locked.contact_consents.filter(channel=channel).order_by("-recorded_at", "-id").first()
-    )
-    # Checked under the patient's lock, so two clicks at once record one withdrawal (the
-    # consent service refuses to record the state the channel is already in).
-    withdrawn_now = current is None or current.granted
-    if withdrawn_now:
-        contact_consent_record(
-            actor=None,
-            patient=locked,
-            channel=channel,
-            granted=False,
-            method=method,
-            request=request,
-        )
-    outbox_skip_without_consent(patient=locked, channel=channel)
-    return withdrawn_now

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.core.cache import cache
 
-from clinic import tasks
+from clinic import account_emails as tasks
 from clinic.audit import Action
 from clinic.models import AuditEvent, User
 from clinic.roles import Role

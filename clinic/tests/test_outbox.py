@@ -17,8 +17,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.utils import timezone
 
-from clinic import tasks
 from clinic.celery import app
+from clinic.messaging import dispatch as tasks
 from clinic.messaging import unsubscribe
 from clinic.messaging.channels import (
     FileSmsBackend,
@@ -26,9 +26,9 @@ from clinic.messaging.channels import (
     email_message_id,
     sms_backend,
 )
+from clinic.messaging.dispatch import outbox_dispatch
 from clinic.messaging.outbox import (
     outbox_claim_due,
-    outbox_dispatch,
     outbox_enqueue,
     outbox_send,
     retry_delay,

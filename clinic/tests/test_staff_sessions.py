@@ -14,7 +14,7 @@ from clinic import accounts
 from clinic.audit import Action
 from clinic.middleware import LAST_ACTIVITY_KEY
 from clinic.models import AuditEvent, StaffSession, User
-from clinic.staff_sessions import browser_summary
+from clinic.user_agents import browser_summary
 from conftest import PASSWORD
 from tests.second_factor import enter_code
 

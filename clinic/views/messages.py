@@ -27,11 +27,8 @@ from clinic.messaging.inbound import (
     twilio_request_url,
     twilio_signature_valid,
 )
-from clinic.messaging.unsubscribe import (
-    UnsubscribeError,
-    consent_withdraw,
-    unsubscribe_for_token,
-)
+from clinic.messaging.opt_out import consent_withdraw
+from clinic.messaging.unsubscribe import UnsubscribeError, unsubscribe_for_token
 from clinic.models import OutboxChannel
 
 UNSUBSCRIBE_METHOD = "unsubscribe link"

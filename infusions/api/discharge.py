@@ -19,6 +19,16 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.errors import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    field_errors,
+    refused,
+)
+from clinic.api.fields import (
+    UtcDateTimeField,
+    id_field,
+)
 from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import Capability
@@ -33,14 +43,8 @@ from infusions.discharge import (
 from infusions.models import Discharge, InfusionSession
 from infusions.selectors import session_for
 from scheduling.api.common import (
-    READ_ERRORS,
-    WRITE_ERRORS,
     ClinicianRefSerializer,
     ScheduleAPIView,
-    UtcDateTimeField,
-    field_errors,
-    id_field,
-    refused,
 )
 
 

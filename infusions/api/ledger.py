@@ -34,6 +34,20 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.errors import (
+    ERRORS_400,
+    ERRORS_403,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    field_errors,
+    refused,
+)
+from clinic.api.fields import (
+    UtcDateTimeField,
+    date_field,
+    id_field,
+)
 from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from infusions.ledger import (
@@ -49,20 +63,10 @@ from infusions.models import MG, LedgerEntry, Lot
 from infusions.selectors import lot_for, lots_visible_to
 from infusions.views.ledger import csv_download, lots_in_stock
 from scheduling.api.common import (
-    ERRORS_400,
-    ERRORS_403,
-    LIST_ERRORS,
-    READ_ERRORS,
-    WRITE_ERRORS,
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
-    UtcDateTimeField,
-    date_field,
-    field_errors,
-    id_field,
     location_named,
-    refused,
 )
 
 ML_PLACES = Decimal("0.01")

@@ -26,6 +26,15 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.errors import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    field_errors,
+)
+from clinic.api.fields import (
+    TIME_EXAMPLE,
+    UtcDateTimeField,
+)
 from clinic.permissions import Capability
 from infusions import flowsheet as service
 from infusions.models import (
@@ -41,13 +50,8 @@ from infusions.models import (
 )
 from infusions.selectors import session_for
 from scheduling.api.common import (
-    READ_ERRORS,
-    TIME_EXAMPLE,
-    WRITE_ERRORS,
     ClinicianRefSerializer,
     ScheduleAPIView,
-    UtcDateTimeField,
-    field_errors,
 )
 
 # --- Fields ------------------------------------------------------------------------------------

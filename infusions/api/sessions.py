@@ -23,6 +23,21 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.errors import (
+    ERRORS_400,
+    ERRORS_403,
+    ERRORS_404,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    field_errors,
+    refused,
+)
+from clinic.api.fields import (
+    UtcDateTimeField,
+    date_field,
+    id_field,
+)
 from clinic.api.permissions import capability_permission
 from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
@@ -46,21 +61,10 @@ from infusions.preassessment import (
 from infusions.selectors import lots_visible_to, session_for, sessions_visible_to
 from infusions.sessions import session_for_appointment, session_next_states, session_transition
 from scheduling.api.common import (
-    ERRORS_400,
-    ERRORS_403,
-    ERRORS_404,
-    LIST_ERRORS,
-    READ_ERRORS,
-    WRITE_ERRORS,
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
-    UtcDateTimeField,
-    date_field,
-    field_errors,
-    id_field,
     location_named,
-    refused,
 )
 from scheduling.selectors import appointment_for
 

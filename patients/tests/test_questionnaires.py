@@ -10,9 +10,8 @@ from itertools import pairwise
 import pytest
 from django.template import engines
 
-from patients.models import Condition
+from clinic.conditions import CONDITION_KEYS, Condition
 from patients.questionnaires import (
-    CONDITION_KEYS,
     DEFINITIONS,
     PCL5_PROBABLE_PTSD_CUTOFF,
     Instrument,

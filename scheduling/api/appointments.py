@@ -20,34 +20,40 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clinic.models import Location
-from scheduling.api.common import (
+from clinic.api.errors import (
     ERRORS_400,
     ERRORS_403,
-    ERRORS_409,
     LIST_ERRORS,
     READ_ERRORS,
-    TIME_EXAMPLE,
     WRITE_ERRORS,
+    field_errors,
+    refused,
+)
+from clinic.api.fields import (
+    TIME_EXAMPLE,
+    UtcDateTimeField,
+    date_field,
+    id_field,
+)
+from clinic.models import Location
+from scheduling.api.common import (
+    ERRORS_409,
     ChairRefSerializer,
     ClinicianRefSerializer,
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
     SlotSerializer,
-    UtcDateTimeField,
     appointment_type_named,
     chair_named,
     clinician_named,
-    date_field,
-    field_errors,
-    id_field,
+    filtered,
     kind_field,
     local_time,
     location_named,
     patient_named,
-    refused,
     slot_taken_response,
+    state_filter_field,
 )
 from scheduling.availability import free_slots
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
@@ -195,13 +201,7 @@ class AppointmentFilterSerializer(serializers.Serializer):
         "date", required=False, help_text="A day on the appointment location's clock, YYYY-MM-DD."
     )
     patient = id_field("patient", "/api/v1/patients/", required=False)
-    status = serializers.ChoiceField(
-        choices=AppointmentStatus.choices,
-        required=False,
-        error_messages={
-            "invalid_choice": f"Choose a status: one of {', '.join(AppointmentStatus.values)}."
-        },
-    )
+    status = state_filter_field(AppointmentStatus, "status")
 
 
 class AppointmentBookingSerializer(serializers.Serializer):
@@ -324,13 +324,7 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Appointment]:
         query = self.validated(AppointmentFilterSerializer, data=self.request.query_params)
-        appointments = appointments_visible_to(self.request.user)
-        if "location" in query:
-            appointments = appointments.filter(location__public_id=query["location"])
-        if "patient" in query:
-            appointments = appointments.filter(patient__public_id=query["patient"])
-        if query.get("status"):
-            appointments = appointments.filter(status=query["status"])
+        appointments = filtered(appointments_visible_to(self.request.user), query, "status")
         if "date" in query:
             appointments = _on_local_day(appointments, query["date"])
         # Whether each booking's note raised a safety alert, in the same query.
@@ -343,10 +337,8 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
         responses={200: AppointmentSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
         # Who comes when: reading the schedule is reading patient data.
-        self.audit_list_read(Appointment, "appointment list", len(page))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.audited_page(Appointment, "appointment list")
 
     @extend_schema(
         request=AppointmentBookingSerializer,

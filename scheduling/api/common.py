@@ -1,30 +1,26 @@
-"""What the scheduling API's modules share: time and id fields, the small shapes that name
-a location, chair, clinician or patient, free slots and the 409 answer, error responses for
-the schema, looking up what a request names, and the base view.
+"""What the scheduling API's modules share: the kind field, the small shapes that name a
+location, chair, clinician or patient, free slots and the 409 answer, looking up what a
+request names, and the base view.
 
-Times are sent as ISO 8601 with their UTC offset (a time without one is refused: which
-clock it was read on would be a guess) and returned in UTC, with ``local_start`` on the
-location's own clock. Ids are public ids.
+Times are returned in UTC, with ``local_start`` on the location's own clock. The fields,
+error responses and base view every API module uses are in ``clinic.api``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet, TextChoices
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
-from rest_framework import exceptions, generics, serializers, status
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from clinic.api.permissions import capability_permission
-from clinic.audit import Action, audit_record
+from clinic.api.errors import refused
+from clinic.api.fields import UtcDateTimeField
+from clinic.api.views import CapabilityAPIView
 from clinic.models import Chair, Location, User
 from clinic.permissions import Capability
 from clinic.selectors import locations_visible_to
@@ -34,13 +30,8 @@ from scheduling.availability import Slot
 from scheduling.models import AppointmentKind, AppointmentType
 from scheduling.services import SlotTaken
 
-TIME_EXAMPLE = "2026-03-27T14:30:00-05:00"
-# The dates a request may name: far wider than any booking, narrow enough that a day or a
-# time zone either side of them is still a date.
-EARLIEST, LATEST = date(2000, 1, 1), date(2199, 12, 31)
 KINDS = ", ".join(AppointmentKind.values)
-# Services name a few fields as the models do; the API names them as its requests do.
-_API_FIELD_NAMES = {"appointment_type": "type", NON_FIELD_ERRORS: "non_field_errors"}
+M = TypeVar("M", bound=Model)
 
 
 def local_time(instant: datetime, location: Location) -> str:
@@ -49,54 +40,6 @@ def local_time(instant: datetime, location: Location) -> str:
 
 
 # --- Fields -----------------------------------------------------------------------------------
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with a UTC offset in, UTC out."""
-
-    default_error_messages = {
-        "invalid": f"Enter the time as ISO 8601 with its UTC offset, e.g. {TIME_EXAMPLE}.",
-        "naive": (
-            f"Give the time with its UTC offset, e.g. {TIME_EXAMPLE} (or Z for UTC): "
-            "without one it is ambiguous."
-        ),
-        "overflow": f"Enter a time between {EARLIEST} and {LATEST}.",
-    }
-
-    def enforce_timezone(self, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            self.fail("naive")
-        try:
-            value = value.astimezone(UTC)
-        except OverflowError:
-            self.fail("overflow")
-        if not EARLIEST <= value.date() <= LATEST:
-            self.fail("overflow")
-        return value
-
-
-class _DateField(serializers.DateField):
-    """A calendar date within the years anyone books in (a date near the ends of the
-    calendar would overflow the arithmetic on either side of it)."""
-
-    def to_internal_value(self, value: Any) -> date:
-        day = super().to_internal_value(value)
-        if not EARLIEST <= day <= LATEST:
-            raise serializers.ValidationError(f"Enter a date between {EARLIEST} and {LATEST}.")
-        return day
-
-
-def id_field(what: str, where: str, **kwargs: Any) -> serializers.UUIDField:
-    """A public id of ``what`` (``where`` lists them)."""
-    return serializers.UUIDField(
-        help_text=kwargs.pop("help_text", f"The {what}'s id, from {where}."),
-        error_messages={
-            "required": f"Say which {what}: give its id, from {where}.",
-            "null": f"Say which {what}: give its id, from {where}.",
-            "invalid": f"That is not an id. Give the {what}'s id, from {where}.",
-        },
-        **kwargs,
-    )
 
 
 def kind_field(**kwargs: Any) -> serializers.ChoiceField:
@@ -111,19 +54,12 @@ def kind_field(**kwargs: Any) -> serializers.ChoiceField:
     )
 
 
-def date_field(what: str, **kwargs: Any) -> serializers.DateField:
-    return _DateField(
-        error_messages={"invalid": f"Enter the {what} as YYYY-MM-DD, e.g. 2026-03-27."},
-        **kwargs,
-    )
-
-
-def clock_field(what: str, **kwargs: Any) -> serializers.TimeField:
-    return serializers.TimeField(
-        error_messages={
-            "invalid": f"Enter the {what} as HH:MM on the location's clock, e.g. 09:30."
-        },
-        **kwargs,
+def state_filter_field(choices: type[TextChoices], what: str) -> serializers.ChoiceField:
+    """An optional filter on the ``what`` ("state", "status") of the rows listed."""
+    return serializers.ChoiceField(
+        choices=choices.choices,
+        required=False,
+        error_messages={"invalid_choice": f"Choose a {what}: one of {', '.join(choices.values)}."},
     )
 
 
@@ -190,46 +126,13 @@ class SlotTakenSerializer(serializers.Serializer):
     )
 
 
-# --- Errors in the schema ---------------------------------------------------------------------
+# --- The 409 answer --------------------------------------------------------------------------
 
-ERRORS_400 = OpenApiResponse(
-    OpenApiTypes.OBJECT,
-    description="Nothing was saved. Messages saying what to fix, keyed by field or "
-    'parameter: {"field": ["message"]}.',
-)
-PARAMETERS_400 = OpenApiResponse(
-    OpenApiTypes.OBJECT,
-    description="A parameter is wrong: messages saying what to fix, keyed by parameter: "
-    '{"parameter": ["message"]}.',
-)
-ERRORS_403 = OpenApiResponse(OpenApiTypes.OBJECT, description="Your role does not allow this.")
-ERRORS_404 = OpenApiResponse(OpenApiTypes.OBJECT, description="There is no such record.")
 ERRORS_409 = OpenApiResponse(
     SlotTakenSerializer,
     description="The time is not free, or was taken a moment ago: nothing was booked. "
     "Choose one of the alternatives.",
 )
-READ_ERRORS = {403: ERRORS_403, 404: ERRORS_404}
-LIST_ERRORS = {400: PARAMETERS_400, 403: ERRORS_403}
-WRITE_ERRORS = {400: ERRORS_400, 403: ERRORS_403, 404: ERRORS_404}
-
-
-def api_errors(exc: DjangoValidationError) -> exceptions.ValidationError:
-    """A service's ValidationError as a 400 keyed by the API's field names."""
-    if not hasattr(exc, "error_dict"):
-        return exceptions.ValidationError({"non_field_errors": exc.messages})
-    return exceptions.ValidationError(
-        {_API_FIELD_NAMES.get(key, key): messages for key, messages in exc.message_dict.items()}
-    )
-
-
-@contextmanager
-def field_errors() -> Iterator[None]:
-    """Turn a service's ValidationError inside the block into a 400 (see ``api_errors``)."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        raise api_errors(exc) from None
 
 
 def slot_taken_response(taken: SlotTaken) -> Response:
@@ -242,10 +145,6 @@ def slot_taken_response(taken: SlotTaken) -> Response:
 
 
 # --- Looking up what a request names ----------------------------------------------------------
-
-
-def refused(field: str, message: str) -> exceptions.ValidationError:
-    return exceptions.ValidationError({field: [message]})
 
 
 def location_named(user: Any, location_id: uuid.UUID, field: str = "location") -> Location:
@@ -295,42 +194,23 @@ def clinician_named(clinician_id: uuid.UUID | None) -> User | None:
     return clinician
 
 
+def filtered(rows: QuerySet[M], query: dict[str, Any], state_name: str) -> QuerySet[M]:
+    """``rows`` of the location and patient a list's query names, in the state (or status,
+    ``state_name``) it names; each filter only when given."""
+    if "location" in query:
+        rows = rows.filter(location__public_id=query["location"])
+    if "patient" in query:
+        rows = rows.filter(patient__public_id=query["patient"])
+    if query.get(state_name):
+        rows = rows.filter(**{state_name: query[state_name]})
+    return rows
+
+
 # --- Views ------------------------------------------------------------------------------------
 
 
-class ScheduleAPIView(generics.GenericAPIView):
-    """Reads need ``read_capability``; writes ``write_capability``."""
-
+# The base of the scheduling API's views (and of the infusion session's): its docstring is
+# CapabilityAPIView's, which the schema shows for operations without one of their own.
+class ScheduleAPIView(CapabilityAPIView):
     read_capability = Capability.VIEW_SCHEDULE
     write_capability = Capability.BOOK_APPOINTMENTS
-
-    def get_permissions(self) -> list[BasePermission]:
-        if self.request.method in SAFE_METHODS:
-            return [capability_permission(self.read_capability)()]
-        return [capability_permission(self.write_capability)()]
-
-    def validated(
-        self, serializer_class: type[serializers.Serializer], data: Any = None
-    ) -> dict[str, Any]:
-        """``data`` (the request body unless given) in the shape ``serializer_class``
-        describes, or a 400."""
-        serializer = serializer_class(data=self.request.data if data is None else data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def audit_read(self, target: Any, summary: str, *, object_type: str = "") -> None:
-        audit_record(
-            actor=self.request.user,
-            action=Action.VIEW,
-            target=target,
-            object_type=object_type,
-            summary=summary,
-            request=self.request,
-        )
-
-    def audit_list_read(self, model: type, what: str, shown: int) -> None:
-        self.audit_read(
-            None,
-            f"read the {what} through the API: page {self.paginator.page.number}, {shown} shown",
-            object_type=model._meta.label_lower,
-        )

@@ -25,30 +25,36 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.errors import (
+    ERRORS_400,
+    ERRORS_403,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    api_errors,
+    field_errors,
+)
+from clinic.api.fields import (
+    TIME_EXAMPLE,
+    UtcDateTimeField,
+    clock_field,
+    date_field,
+    id_field,
+)
 from clinic.models import Location
 from clinic.permissions import Capability
 from scheduling.api.appointments import AppointmentSerializer
 from scheduling.api.common import (
-    ERRORS_400,
-    ERRORS_403,
     ERRORS_409,
-    LIST_ERRORS,
-    READ_ERRORS,
-    TIME_EXAMPLE,
-    WRITE_ERRORS,
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
     SlotSerializer,
-    UtcDateTimeField,
-    api_errors,
-    clock_field,
-    date_field,
-    field_errors,
-    id_field,
+    filtered,
     location_named,
     patient_named,
     slot_taken_response,
+    state_filter_field,
 )
 from scheduling.availability import Slot
 from scheduling.courses import (
@@ -206,13 +212,7 @@ class CourseNotBookedSerializer(serializers.Serializer):
 class CourseFilterSerializer(serializers.Serializer):
     patient = id_field("patient", "/api/v1/patients/", required=False)
     location = id_field("location", "/api/v1/locations/", required=False)
-    state = serializers.ChoiceField(
-        choices=TreatmentCourse.State.choices,
-        required=False,
-        error_messages={
-            "invalid_choice": f"Choose a state: one of {', '.join(TreatmentCourse.State.values)}."
-        },
-    )
+    state = state_filter_field(TreatmentCourse.State, "state")
 
 
 class _CourseSettingsSerializer(serializers.Serializer):
@@ -321,13 +321,7 @@ class CourseList(_CourseAPIView, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[TreatmentCourse]:
         query = self.validated(CourseFilterSerializer, data=self.request.query_params)
-        courses = courses_visible_to(self.request.user)
-        if "patient" in query:
-            courses = courses.filter(patient__public_id=query["patient"])
-        if "location" in query:
-            courses = courses.filter(location__public_id=query["location"])
-        if query.get("state"):
-            courses = courses.filter(state=query["state"])
+        courses = filtered(courses_visible_to(self.request.user), query, "state")
         return courses.prefetch_related(_appointments_prefetch(self.request.user))
 
     @extend_schema(
@@ -335,9 +329,7 @@ class CourseList(_CourseAPIView, generics.ListAPIView):
         responses={200: CourseSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        self.audit_list_read(TreatmentCourse, "course list", len(page))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.audited_page(TreatmentCourse, "course list")
 
     @extend_schema(
         request=CourseCreateSerializer,

@@ -13,24 +13,30 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from scheduling.api.common import (
+from clinic.api.errors import (
     ERRORS_400,
     ERRORS_403,
     LIST_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    field_errors,
+)
+from clinic.api.fields import (
+    UtcDateTimeField,
+    clock_field,
+    date_field,
+    id_field,
+)
+from scheduling.api.common import (
     LocationRefSerializer,
     PatientRefSerializer,
     ScheduleAPIView,
-    UtcDateTimeField,
     appointment_type_named,
-    clock_field,
-    date_field,
-    field_errors,
-    id_field,
+    filtered,
     kind_field,
     location_named,
     patient_named,
+    state_filter_field,
 )
 from scheduling.models import AppointmentKind, WaitlistEntry
 from scheduling.selectors import waitlist_entry_for, waitlist_visible_to
@@ -74,13 +80,7 @@ class WaitlistEntrySerializer(serializers.ModelSerializer):
 class WaitlistFilterSerializer(serializers.Serializer):
     location = id_field("location", "/api/v1/locations/", required=False)
     patient = id_field("patient", "/api/v1/patients/", required=False)
-    state = serializers.ChoiceField(
-        choices=WaitlistEntry.State.choices,
-        required=False,
-        error_messages={
-            "invalid_choice": f"Choose a state: one of {', '.join(WaitlistEntry.State.values)}."
-        },
-    )
+    state = state_filter_field(WaitlistEntry.State, "state")
 
 
 class WaitlistEntryWriteSerializer(serializers.Serializer):
@@ -116,23 +116,14 @@ class WaitlistList(ScheduleAPIView, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[WaitlistEntry]:
         query = self.validated(WaitlistFilterSerializer, data=self.request.query_params)
-        entries = waitlist_visible_to(self.request.user)
-        if "location" in query:
-            entries = entries.filter(location__public_id=query["location"])
-        if "patient" in query:
-            entries = entries.filter(patient__public_id=query["patient"])
-        if query.get("state"):
-            entries = entries.filter(state=query["state"])
-        return entries
+        return filtered(waitlist_visible_to(self.request.user), query, "state")
 
     @extend_schema(
         parameters=[WaitlistFilterSerializer],
         responses={200: WaitlistEntrySerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        self.audit_list_read(WaitlistEntry, "waitlist", len(page))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.audited_page(WaitlistEntry, "waitlist")
 
     @extend_schema(
         request=WaitlistEntryWriteSerializer,

@@ -1,0 +1,63 @@
+"""Handing the outbox's due messages to the workers: ``outbox_dispatch`` and the two Celery
+tasks around it.
+
+Beat runs ``dispatch_outbox`` every minute; it claims the due rows (``outbox.outbox_claim_due``)
+and queues one ``send_outbox_message`` per row, which sends it (``outbox.outbox_send``). The
+tasks keep the names beat and queued messages know them by (``clinic.tasks.…``); settings'
+``CELERY_IMPORTS`` makes the worker load this module.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.messaging.outbox import outbox_claim_due, outbox_send
+from clinic.models import OutboxMessage, OutboxStatus
+
+
+def outbox_dispatch(*, limit: int | None = None) -> int:
+    """Claim due messages and queue one send task for each; returns how many. Run by beat
+    every minute.
+
+    At most ``limit`` (default ``OUTBOX_DISPATCH_LIMIT``) messages are claimed and not yet
+    sent at any time: a run claims only the room left. A claim's lease has to cover its
+    wait in the queue, so claiming faster than the workers send would let leases run out
+    on messages still waiting for a worker, to be claimed and queued again (harmless, as
+    the old task then finds its token changed, but wasted work). If queueing fails (the
+    broker is down) the claims stay until their lease runs out and a later run claims them
+    again."""
+    now = timezone.now()
+    in_flight = OutboxMessage.objects.filter(
+        status=OutboxStatus.SENDING, claimed_until__gte=now
+    ).count()
+    room = (limit or settings.OUTBOX_DISPATCH_LIMIT) - in_flight
+    if room <= 0:
+        return 0
+    claims = outbox_claim_due(
+        limit=room, lease=timedelta(seconds=settings.OUTBOX_LEASE_SECONDS), now=now
+    )
+    for message_id, token in claims:
+        # After the claim is committed, so the task never finds the row unclaimed.
+        transaction.on_commit(partial(send_outbox_message.delay, message_id, str(token)))
+    return len(claims)
+
+
+@shared_task(name="clinic.tasks.dispatch_outbox")
+def dispatch_outbox() -> int:
+    """Run by beat every minute: claim the due outbox messages, queue a send for each."""
+    return outbox_dispatch()
+
+
+# acks_late: the task is acknowledged only when it has run, so a worker that dies mid-send
+# does not lose it; reject_on_worker_lost: a pool process killed mid-task puts it back in
+# the queue. Either way it runs again with the same claim token, and outbox_send sends only
+# while that token is still the row's. A task Redis loses anyway is recovered by the lease.
+@shared_task(name="clinic.tasks.send_outbox_message", acks_late=True, reject_on_worker_lost=True)
+def send_outbox_message(message_id: int, claim_token: str) -> str:
+    return outbox_send(message_id, claim_token)
