@@ -44,7 +44,6 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.messaging.outbox import outbox_enqueue
 from clinic.models import Location, OutboxMessage
-from patients.chart import contact_consents_current
 from patients.links import link_create, link_for_token, link_mark_used, link_token
 from patients.models import CheckIn, Patient, PatientLink, QuestionnaireResponse, SafetyAlert
 from patients.questionnaires import (
@@ -53,6 +52,7 @@ from patients.questionnaires import (
     instruments_for_conditions,
     score,
 )
+from patients.selectors import contact_consents_current
 from patients.services.records import questionnaire_record
 from patients.services.safety import safety_alert_raise
 

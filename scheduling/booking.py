@@ -55,9 +55,9 @@ from django.utils import timezone
 
 from clinic.models import Location
 from clinic.selectors import location_hours_on, locations_public
-from patients.chart import contact_consents_current
 from patients.messages import patient_message_channels
 from patients.models import Channel, Condition, Patient
+from patients.selectors import contact_consents_current
 from patients.services.records import (
     E164,
     PHONE_PUNCTUATION,

@@ -24,7 +24,6 @@ from clinic.forms import show_service_errors
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import locations_visible_to
-from patients.chart import contact_consent_history, contact_consents_current
 from patients.forms import (
     ContactConsentForm,
     MeasurementForm,
@@ -35,7 +34,12 @@ from patients.forms import (
 from patients.messages import link_channels_said
 from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import Instrument, definition_for, questionnaire_form_class
-from patients.selectors import patient_for, patients_search
+from patients.selectors import (
+    contact_consent_history,
+    contact_consents_current,
+    patient_for,
+    patients_search,
+)
 from patients.services import records
 
 PATIENTS_PER_PAGE = 25
