@@ -53,7 +53,7 @@ from patients.questionnaires import (
     score,
 )
 from patients.selectors import contact_consents_current
-from patients.services.records import questionnaire_record
+from patients.services.questionnaires import questionnaire_record
 from patients.services.safety import safety_alert_raise
 
 logger = logging.getLogger(__name__)

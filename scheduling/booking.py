@@ -58,13 +58,8 @@ from clinic.selectors import location_hours_on, locations_public
 from patients.messages import patient_message_channels
 from patients.models import Channel, Condition, Patient
 from patients.selectors import contact_consents_current
-from patients.services.records import (
-    E164,
-    PHONE_PUNCTUATION,
-    contact_consent_record,
-    patient_create,
-    patient_update,
-)
+from patients.services.contact_consent import contact_consent_record
+from patients.services.details import E164, PHONE_PUNCTUATION, patient_create, patient_update
 from patients.services.safety import safety_alert_for_booking_reason
 from scheduling.availability import Slot, free_slots
 from scheduling.ics import ics_calendar

@@ -24,7 +24,7 @@ from django.urls import reverse
 from clinic.messaging.outbox import outbox_skip_without_consent
 from clinic.models import OutboxChannel, OutboxMessage
 from patients.models import Patient
-from patients.services.records import contact_consent_record
+from patients.services.contact_consent import contact_consent_record
 
 SALT = "chairside.messaging.unsubscribe"
 

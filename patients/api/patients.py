@@ -32,7 +32,7 @@ from patients.api.common import (
 )
 from patients.models import Condition, Patient, PatientStatus, SexAtBirth
 from patients.selectors import patients_search, search_date
-from patients.services.records import patient_create, patient_update
+from patients.services.details import patient_create, patient_update
 
 # Patient fields only staff who record clinical data may set (as on the details form).
 CLINICAL_PATIENT_FIELDS = ("weight_kg", "height_cm")

@@ -31,7 +31,8 @@ from patients.intake import SECTIONS
 from patients.models import IntakeSubmission, Measurement, QuestionnaireResponse
 from patients.questionnaires import Instrument
 from patients.services.intake import intake_submit
-from patients.services.records import measurement_record, questionnaire_record
+from patients.services.measurements import measurement_record
+from patients.services.questionnaires import questionnaire_record
 
 INTAKE_QUESTIONS = [name for section in SECTIONS for name in section.base_fields]
 

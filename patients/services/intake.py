@@ -21,7 +21,7 @@ from patients.intake import SECTION_KEYS, clean_answers, draft_answers, draft_st
 from patients.links import link_create, link_for_token, link_mark_used, link_token
 from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import IntakeSubmission, Patient, PatientLink, PatientStatus
-from patients.services.records import patient_set_status
+from patients.services.details import patient_set_status
 from patients.services.screening import screening_run
 
 # Statuses a submitted intake moves on to "awaiting decision"; later ones (in treatment,

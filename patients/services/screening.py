@@ -35,7 +35,7 @@ from patients.models import (
 )
 from patients.questionnaires import Instrument
 from patients.screening import screen, thresholds_from_settings
-from patients.services.records import patient_set_status
+from patients.services.details import patient_set_status
 
 MIN_OVERRIDE_JUSTIFICATION = 20
 
