@@ -27,7 +27,7 @@ from patients.api.common import (
     decimal_field,
     number_field,
 )
-from patients.intake import SECTIONS
+from patients.intake.questions import SECTIONS
 from patients.models import IntakeSubmission, Measurement, QuestionnaireResponse
 from patients.questionnaires import Instrument
 from patients.services.intake import intake_submit
