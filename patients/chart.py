@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
@@ -17,8 +17,6 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from patients.models import (
-    Channel,
-    CommunicationConsent,
     Condition,
     ConsentSignature,
     IntakeSubmission,
@@ -30,25 +28,14 @@ from patients.models import (
     ScreeningResult,
 )
 from patients.questionnaires import Definition, definition_for, instruments_for_conditions
-
-if TYPE_CHECKING:
-    from patients.services.consent import ConsentStatus
+from patients.selectors import ChannelConsent, contact_consents_current
+from patients.services.consent import ConsentStatus, consent_status
+from patients.services.screening import decision_current, decision_is_stale
 
 # How many of the longer lists the chart shows, newest first.
 CHART_MEASUREMENTS = 20
 CHART_QUESTIONNAIRES = 20
 CHART_AUDIT_EVENTS = 50
-
-
-@dataclass(frozen=True)
-class ChannelConsent:
-    channel: str
-    label: str
-    latest: CommunicationConsent | None
-
-    @property
-    def granted(self) -> bool:
-        return self.latest is not None and self.latest.granted
 
 
 @dataclass(frozen=True)
@@ -91,8 +78,6 @@ class PatientChart:
 
 def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
     """The chart of ``patient``; the clinical part only with ``clinical=True``."""
-    from patients.services.consent import consent_status
-
     today = timezone.localdate()
     return PatientChart(
         patient=patient,
@@ -108,27 +93,7 @@ def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
     )
 
 
-def contact_consents_current(patient: Patient) -> list[ChannelConsent]:
-    """The current consent on each channel, in one query (the latest row per channel)."""
-    latest = {
-        row.channel: row
-        for row in CommunicationConsent.objects.filter(patient=patient)
-        .select_related("recorded_by")
-        .order_by("channel", "-recorded_at", "-id")
-        .distinct("channel")
-    }
-    return [ChannelConsent(value, label, latest.get(value)) for value, label in Channel.choices]
-
-
-def contact_consent_history(patient: Patient) -> QuerySet[CommunicationConsent]:
-    return patient.contact_consents.select_related("recorded_by").order_by("-recorded_at", "-id")
-
-
 def _clinical_chart(patient: Patient) -> ClinicalChart:
-    # Imported here: these services import the models this module reads, and the chart
-    # is the one place that needs all of them.
-    from patients.services.screening import decision_current, decision_is_stale
-
     screening = patient.screenings.order_by("-created_at", "-id").first()
     latest_phq9 = (
         patient.questionnaires.filter(instrument="phq9").order_by("-completed_at", "-id").first()

@@ -17,7 +17,10 @@ from django.db import transaction
 
 from clinic.models import Location, User
 from patients.models import Patient, PatientStatus, ScreeningDecision
-from patients.services import records
+from patients.services.contact_consent import contact_consent_record
+from patients.services.details import patient_create, patient_set_status
+from patients.services.measurements import measurement_record
+from patients.services.questionnaires import questionnaire_record
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,7 @@ def _intake(patient: Patient, clinician: User) -> None:
 
 def _create(demo: DemoPatient, location: Location | None) -> Patient:
     number = DEMO_PATIENTS.index(demo)
-    patient = records.patient_create(
+    patient = patient_create(
         actor=None,
         legal_first_name=demo.first,
         legal_last_name=demo.last,
@@ -245,7 +248,7 @@ def _create(demo: DemoPatient, location: Location | None) -> Patient:
     )
     for channel, granted in (("email", demo.email_consent), ("sms", demo.sms)):
         if granted is not None:
-            records.contact_consent_record(
+            contact_consent_record(
                 actor=None,
                 patient=patient,
                 channel=channel,
@@ -255,7 +258,7 @@ def _create(demo: DemoPatient, location: Location | None) -> Patient:
             )
     if demo.vitals is not None:
         vitals = demo.vitals
-        records.measurement_record(
+        measurement_record(
             actor=None,
             patient=patient,
             systolic=vitals.systolic,
@@ -265,14 +268,14 @@ def _create(demo: DemoPatient, location: Location | None) -> Patient:
             weight_kg=vitals.weight_kg,
         )
     if demo.phq9:
-        records.questionnaire_record(
+        questionnaire_record(
             actor=None,
             patient=patient,
             instrument="phq9",
             answers={f"q{item}": value for item, value in enumerate(demo.phq9, 1)},
         )
     if demo.status != patient.status:
-        patient = records.patient_set_status(actor=None, patient=patient, status=demo.status)
+        patient = patient_set_status(actor=None, patient=patient, status=demo.status)
     return patient
 
 

@@ -43,7 +43,6 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.messaging.outbox import outbox_enqueue
 from clinic.models import Location, OutboxMessage
-from patients.chart import contact_consents_current
 from patients.links import link_create, link_for_token, link_mark_used, link_token
 from patients.models import (
     CheckIn,
@@ -59,7 +58,8 @@ from patients.questionnaires import (
     instruments_for_conditions,
     score,
 )
-from patients.services.records import questionnaire_record
+from patients.selectors import contact_consents_current
+from patients.services.questionnaires import questionnaire_record
 from patients.services.safety import safety_alert_raise
 
 logger = logging.getLogger(__name__)

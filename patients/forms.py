@@ -1,9 +1,9 @@
 """Forms for the patient record pages: details, contact consent, measurements, the list.
 
 Forms only turn what was typed into values; the rules (ranges, dates, formats) are the
-services' (``patients.services.records``), whose ValidationErrors the views show next to
-the fields with ``clinic.forms.show_service_errors``. So number fields here have no
-minimum or maximum of their own: the service's message says what to fix.
+record services' (``patients.services.details`` and its siblings), whose ValidationErrors
+the views show next to the fields with ``clinic.forms.show_service_errors``. So number
+fields here have no minimum or maximum of their own: the service's message says what to fix.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from clinic.messaging.registry import MessageKind, NotWanted, Rendered, register
 from clinic.models import Location, OutboxChannel, OutboxMessage
 from patients.links import link_token
 from patients.models import Channel, Patient, PatientLink
+from patients.selectors import contact_consents_current
 
 INTAKE_LINK = "intake_link"
 CONSENT_LINK = "consent_link"
@@ -67,8 +68,6 @@ def message_base_url(request: HttpRequest | None = None) -> str:
 def patient_message_channels(patient: Patient) -> list[str]:
     """The channels ``patient`` agreed to (their latest choice) and has an address for: one
     query. Consent is checked again when each message is sent (``rules.decide``)."""
-    from patients.chart import contact_consents_current
-
     addresses = {Channel.EMAIL: patient.email, Channel.SMS: patient.mobile}
     return [
         entry.channel

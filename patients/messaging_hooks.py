@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from clinic.messaging.recipients import PatientDirectory
 from patients.models import CommunicationConsent, Patient
-from patients.services.records import contact_consent_record
+from patients.services.contact_consent import contact_consent_record
 
 
 def patients_with_mobile(number: str) -> list[Patient]:

@@ -2,13 +2,15 @@
 
 ``patient_for`` is the one way pages, the API and tasks fetch a patient for a staff
 member; ``clinical=True`` additionally requires the clinical-detail capability, which
-the front desk and clinic admins do not have.
+the front desk and clinic admins do not have. ``contact_consents_current`` reads a
+patient's current consent to be contacted on each channel.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ from django.http import Http404
 
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
-from patients.models import Patient
+from patients.models import Channel, CommunicationConsent, Patient
 
 
 def patients_visible_to(user: Any) -> QuerySet[Patient]:
@@ -118,3 +120,33 @@ def _search_filter(search: str) -> Q:
             | Q(email__icontains=word)
         )
     return matches
+
+
+# --- Contact consent ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelConsent:
+    channel: str
+    label: str
+    latest: CommunicationConsent | None
+
+    @property
+    def granted(self) -> bool:
+        return self.latest is not None and self.latest.granted
+
+
+def contact_consents_current(patient: Patient) -> list[ChannelConsent]:
+    """The current consent on each channel, in one query (the latest row per channel)."""
+    latest = {
+        row.channel: row
+        for row in CommunicationConsent.objects.filter(patient=patient)
+        .select_related("recorded_by")
+        .order_by("channel", "-recorded_at", "-id")
+        .distinct("channel")
+    }
+    return [ChannelConsent(value, label, latest.get(value)) for value, label in Channel.choices]
+
+
+def contact_consent_history(patient: Patient) -> QuerySet[CommunicationConsent]:
+    return patient.contact_consents.select_related("recorded_by").order_by("-recorded_at", "-id")

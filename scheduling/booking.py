@@ -55,14 +55,11 @@ from django.utils import timezone
 
 from clinic.models import Location
 from clinic.selectors import location_hours_on, locations_public
-from patients.chart import contact_consents_current
 from patients.messages import patient_message_channels
 from patients.models import Channel, Condition, Patient
-from patients.services.records import (
-    contact_consent_record,
-    patient_create,
-    patient_update,
-)
+from patients.selectors import contact_consents_current
+from patients.services.contact_consent import contact_consent_record
+from patients.services.details import patient_create, patient_update
 from patients.services.safety import safety_alert_for_booking_reason
 from scheduling.availability import Slot, free_slots
 from scheduling.ics import ics_calendar

@@ -41,7 +41,7 @@ from patients.services.consent import (
     consent_sign,
 )
 from patients.services.intake import intake_submit
-from patients.services.records import measurement_record
+from patients.services.measurements import measurement_record
 from patients.tests.factories import IntakeSubmissionFactory, PatientFactory
 from patients.tests.test_intake import complete_answers, form_data
 

@@ -5,42 +5,14 @@ from clinic.api.locations import LocationDetail, LocationList
 from clinic.api.views import MeView
 from content.api import urlpatterns as content_api
 from infusions.api.urls import urlpatterns as infusions_api
-from patients import api as patients_api
+from patients.api.urls import urlpatterns as patients_api
 from scheduling import api as scheduling_api
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),
     path("locations/", LocationList.as_view(), name="location-list"),
     path("locations/<uuid:location_id>/", LocationDetail.as_view(), name="location-detail"),
-    path("patients/", patients_api.PatientList.as_view(), name="patient-list"),
-    path(
-        "patients/<uuid:patient_id>/", patients_api.PatientDetail.as_view(), name="patient-detail"
-    ),
-    path(
-        "patients/<uuid:patient_id>/intakes/",
-        patients_api.PatientIntakes.as_view(),
-        name="patient-intakes",
-    ),
-    path(
-        "patients/<uuid:patient_id>/measurements/",
-        patients_api.PatientMeasurements.as_view(),
-        name="patient-measurements",
-    ),
-    path(
-        "patients/<uuid:patient_id>/questionnaires/",
-        patients_api.PatientQuestionnaires.as_view(),
-        name="patient-questionnaires",
-    ),
-    path(
-        "patients/<uuid:patient_id>/screening/",
-        patients_api.PatientScreening.as_view(),
-        name="patient-screening",
-    ),
-    path(
-        "patients/<uuid:patient_id>/decisions/",
-        patients_api.PatientDecisions.as_view(),
-        name="patient-decisions",
-    ),
+    *patients_api,
     # Scheduling.
     path("slots/", scheduling_api.SlotList.as_view(), name="slot-list"),
     path("appointments/", scheduling_api.AppointmentList.as_view(), name="appointment-list"),

@@ -17,11 +17,12 @@ from django.http import HttpRequest
 from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
-from patients.intake import SECTION_KEYS, clean_answers, draft_answers, draft_steps
+from patients.intake.answers import clean_answers, draft_answers, draft_steps
+from patients.intake.questions import SECTION_KEYS
 from patients.links import link_create, link_for_token, link_mark_used, link_token
 from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import IntakeSubmission, Patient, PatientLink, PatientStatus
-from patients.services.records import patient_set_status
+from patients.services.details import patient_set_status
 from patients.services.screening import screening_run
 
 # Statuses a submitted intake moves on to "awaiting decision"; later ones (in treatment,

@@ -1,7 +1,7 @@
 """Safety escalation: a patient reports thoughts of self-harm.
 
 PHQ-9 question 9 answered above 0 (through a link or entered by staff:
-``patients.services.records.questionnaire_record``), a "yes" at the next-day check-in
+``patients.services.questionnaires.questionnaire_record``), a "yes" at the next-day check-in
 (``patients.followups.checkin_submit``) or a consultation booked online for a reason that
 mentions suicide or self-harm (``safety_alert_for_booking_reason``, called by
 ``scheduling.booking.booking_submit``) calls ``safety_alert_raise`` in the same

@@ -22,7 +22,7 @@ from django.utils.timezone import localtime
 from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, user_can
-from patients.intake import facts_from, facts_to_json
+from patients.intake.facts import facts_from, facts_to_json
 from patients.models import (
     IntakeSubmission,
     Measurement,
@@ -35,7 +35,7 @@ from patients.models import (
 )
 from patients.questionnaires import Instrument
 from patients.screening import screen, thresholds_from_settings
-from patients.services.records import patient_set_status
+from patients.services.details import patient_set_status
 
 MIN_OVERRIDE_JUSTIFICATION = 20
 

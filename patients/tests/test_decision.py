@@ -10,7 +10,8 @@ from clinic.models import AuditEvent
 from patients.models import PatientStatus, ScreeningDecision, ScreeningOutcome
 from patients.screening import RULESET_VERSION
 from patients.services.intake import intake_submit
-from patients.services.records import measurement_record, questionnaire_record
+from patients.services.measurements import measurement_record
+from patients.services.questionnaires import questionnaire_record
 from patients.services.screening import (
     course_scheduling_allowed,
     decision_current,

@@ -12,9 +12,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from patients.demo import DEMO_INTAKE
-from patients.intake import (
+from patients.intake.answers import (
     INTAKE_SCHEMA_VERSION,
     NOT_ANSWERED,
+    answers_by_section,
+    answers_diff,
+    clean_answers,
+)
+from patients.intake.facts import facts_from
+from patients.intake.questions import (
     AllergiesForm,
     GoalsForm,
     MedicalHistoryForm,
@@ -22,10 +28,6 @@ from patients.intake import (
     PregnancyForm,
     PsychiatricHistoryForm,
     SubstanceUseForm,
-    answers_by_section,
-    answers_diff,
-    clean_answers,
-    facts_from,
     sections_for,
 )
 from patients.models import SexAtBirth

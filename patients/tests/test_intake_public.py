@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from patients.intake import draft_answers, section_by_key
+from patients.intake.answers import draft_answers
+from patients.intake.questions import section_by_key
 from patients.links import link_create
 from patients.models import IntakeSubmission, PatientLink, PatientStatus, SexAtBirth
 from patients.services.intake import intake_save_draft

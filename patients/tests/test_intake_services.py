@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
 from clinic.models import AuditEvent
-from patients.intake import draft_answers, draft_steps
+from patients.intake.answers import draft_answers, draft_steps
 from patients.links import LinkError, link_create
 from patients.models import IntakeSubmission, PatientLink, PatientStatus, ScreeningResult
 from patients.services.intake import intake_link_create, intake_save_draft, intake_submit

@@ -20,7 +20,10 @@ from patients.models import (
     QuestionnaireResponse,
     ScreeningResult,
 )
-from patients.services import records
+from patients.services.contact_consent import contact_consent_record
+from patients.services.details import patient_create, patient_set_status, patient_update
+from patients.services.measurements import measurement_record
+from patients.services.questionnaires import questionnaire_record
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 
 PHQ9_ALL_ONES = {f"q{n}": 1 for n in range(1, 10)}
@@ -66,7 +69,7 @@ def patient(db) -> Patient:
 
 
 def test_it_creates_a_patient_waiting_for_a_consultation(fran, riverside):
-    patient = records.patient_create(
+    patient = patient_create(
         actor=fran,
         **details(
             preferred_name=" Jo ",
@@ -117,7 +120,7 @@ def test_it_creates_a_patient_waiting_for_a_consultation(fran, riverside):
 )
 def test_it_refuses_bad_details_and_saves_nothing(nina, overrides, field, message):
     with pytest.raises(ValidationError) as caught:
-        records.patient_create(actor=nina, **details(**overrides))
+        patient_create(actor=nina, **details(**overrides))
 
     assert message in " ".join(caught.value.message_dict[field])
     assert not Patient.objects.exists()
@@ -126,7 +129,7 @@ def test_it_refuses_bad_details_and_saves_nothing(nina, overrides, field, messag
 
 def test_it_reports_every_bad_field_at_once(fran):
     with pytest.raises(ValidationError) as caught:
-        records.patient_create(
+        patient_create(
             actor=fran, **details(date_of_birth=date(2999, 1, 1), email="x@", mobile="555")
         )
 
@@ -144,13 +147,13 @@ def test_it_reports_every_bad_field_at_once(fran):
     ],
 )
 def test_it_accepts_values_at_the_limits(nina, overrides):
-    patient = records.patient_create(actor=nina, **details(**overrides))
+    patient = patient_create(actor=nina, **details(**overrides))
 
     assert Patient.objects.filter(pk=patient.pk).exists()
 
 
 def test_it_rounds_weight_to_a_tenth_of_a_kilo(nina):
-    patient = records.patient_create(actor=nina, **details(weight_kg=72.46))
+    patient = patient_create(actor=nina, **details(weight_kg=72.46))
 
     patient.refresh_from_db()
     assert patient.weight_kg == Decimal("72.5")
@@ -161,21 +164,21 @@ def test_it_refuses_a_deactivated_location_for_a_new_patient(fran, riverside):
     riverside.save(update_fields=["is_active"])
 
     with pytest.raises(ValidationError) as caught:
-        records.patient_create(actor=fran, **details(preferred_location=riverside))
+        patient_create(actor=fran, **details(preferred_location=riverside))
 
     assert "deactivated" in caught.value.message_dict["preferred_location"][0]
 
 
 def test_it_refuses_fields_it_does_not_know(fran):
     with pytest.raises(TypeError):
-        records.patient_create(actor=fran, **details(status=PatientStatus.APPROVED))
+        patient_create(actor=fran, **details(status=PatientStatus.APPROVED))
 
 
 # --- patient_update -----------------------------------------------------------------------
 
 
 def test_it_saves_changed_details_and_names_them_in_the_log(fran, patient):
-    updated = records.patient_update(
+    updated = patient_update(
         actor=fran,
         patient=patient,
         legal_last_name="Newname",
@@ -192,7 +195,7 @@ def test_it_saves_changed_details_and_names_them_in_the_log(fran, patient):
 
 
 def test_it_logs_nothing_when_nothing_changed(fran, patient):
-    records.patient_update(
+    patient_update(
         actor=fran, patient=patient, email="SAM@example.com", conditions=patient.conditions
     )
 
@@ -201,9 +204,7 @@ def test_it_logs_nothing_when_nothing_changed(fran, patient):
 
 def test_a_refused_update_changes_nothing(fran, patient):
     with pytest.raises(ValidationError) as caught:
-        records.patient_update(
-            actor=fran, patient=patient, legal_last_name="Changed", mobile="not a phone"
-        )
+        patient_update(actor=fran, patient=patient, legal_last_name="Changed", mobile="not a phone")
 
     assert "mobile" in caught.value.message_dict
     patient.refresh_from_db()
@@ -217,16 +218,14 @@ def test_a_patient_keeps_a_location_that_was_deactivated_later(fran, riverside):
     riverside.is_active = False
     riverside.save(update_fields=["is_active"])
 
-    records.patient_update(
-        actor=fran, patient=patient, preferred_location=riverside, city="Brooklyn"
-    )
+    patient_update(actor=fran, patient=patient, preferred_location=riverside, city="Brooklyn")
 
     patient.refresh_from_db()
     assert (patient.preferred_location, patient.city) == (riverside, "Brooklyn")
 
 
 def test_it_sets_a_status_and_logs_the_field_only(phil, patient):
-    records.patient_set_status(actor=phil, patient=patient, status=PatientStatus.DECLINED)
+    patient_set_status(actor=phil, patient=patient, status=PatientStatus.DECLINED)
 
     patient.refresh_from_db()
     assert patient.status == PatientStatus.DECLINED
@@ -238,10 +237,10 @@ def test_it_sets_a_status_and_logs_the_field_only(phil, patient):
 
 
 def test_it_records_consent_changes_as_history(fran, patient):
-    records.contact_consent_record(
+    contact_consent_record(
         actor=fran, patient=patient, channel="sms", granted=True, method="by phone"
     )
-    records.contact_consent_record(
+    contact_consent_record(
         actor=fran, patient=patient, channel="sms", granted=False, method="replied STOP"
     )
 
@@ -256,7 +255,7 @@ def test_it_refuses_to_record_the_state_a_channel_is_already_in(fran, patient):
     CommunicationConsentFactory(patient=patient, channel="email", granted=True)
 
     with pytest.raises(ValidationError) as caught:
-        records.contact_consent_record(
+        contact_consent_record(
             actor=fran, patient=patient, channel="email", granted=True, method="at reception"
         )
 
@@ -267,7 +266,7 @@ def test_it_refuses_to_record_the_state_a_channel_is_already_in(fran, patient):
 
 
 def test_it_records_a_first_refusal(fran, patient):
-    consent = records.contact_consent_record(
+    consent = contact_consent_record(
         actor=fran, patient=patient, channel="email", granted=False, method="asked at booking"
     )
 
@@ -281,7 +280,7 @@ def test_withdrawing_consent_stops_what_waits_on_that_channel_at_once(fran, pati
     for channel in ("sms", "email"):
         outbox_enqueue(key=f"test:{channel}", kind="reminder_48h", channel=channel, patient=patient)
 
-    records.contact_consent_record(
+    contact_consent_record(
         actor=fran, patient=patient, channel="sms", granted=False, method="phone call"
     )
 
@@ -303,7 +302,7 @@ def test_it_refuses_incomplete_consent(fran, patient, changes, field, message):
     arguments = {"channel": "sms", "granted": True, "method": "by phone", **changes}
 
     with pytest.raises(ValidationError) as caught:
-        records.contact_consent_record(actor=fran, patient=patient, **arguments)
+        contact_consent_record(actor=fran, patient=patient, **arguments)
 
     assert message in caught.value.message_dict[field][0]
     assert not CommunicationConsent.objects.exists()
@@ -313,7 +312,7 @@ def test_it_needs_a_number_before_consent_to_texts(fran):
     patient = PatientFactory(mobile="")
 
     with pytest.raises(ValidationError) as caught:
-        records.contact_consent_record(
+        contact_consent_record(
             actor=fran, patient=patient, channel="sms", granted=True, method="by phone"
         )
 
@@ -324,7 +323,7 @@ def test_it_needs_a_number_before_consent_to_texts(fran):
 
 
 def test_it_records_a_measurement_and_screens_again(nina, patient):
-    measurement = records.measurement_record(
+    measurement = measurement_record(
         actor=nina,
         patient=patient,
         systolic=128,
@@ -367,7 +366,7 @@ def test_it_refuses_readings_outside_physiological_ranges(nina, patient, field, 
     reading = {"systolic": 128, "diastolic": 84, "heart_rate": 72, "spo2": 98, field: value}
 
     with pytest.raises(ValidationError) as caught:
-        records.measurement_record(actor=nina, patient=patient, **reading)
+        measurement_record(actor=nina, patient=patient, **reading)
 
     assert message in caught.value.message_dict[field][0]
     assert not Measurement.objects.exists()
@@ -378,7 +377,7 @@ def test_it_refuses_readings_outside_physiological_ranges(nina, patient, field, 
 @pytest.mark.parametrize(("systolic", "diastolic"), [(120, 120), (110, 120)])
 def test_it_refuses_a_diastolic_pressure_not_below_the_systolic(nina, patient, systolic, diastolic):
     with pytest.raises(ValidationError) as caught:
-        records.measurement_record(
+        measurement_record(
             actor=nina,
             patient=patient,
             systolic=systolic,
@@ -397,7 +396,7 @@ def test_it_refuses_a_diastolic_pressure_not_below_the_systolic(nina, patient, s
 def test_a_baseline_phq9_is_scored_and_screened(nina, patient):
     answers = PHQ9_ALL_ONES | {"q9": 2}
 
-    response = records.questionnaire_record(
+    response = questionnaire_record(
         actor=nina, patient=patient, instrument="phq9", answers=answers, context="baseline"
     )
 
@@ -410,14 +409,14 @@ def test_a_baseline_phq9_is_scored_and_screened(nina, patient):
 
 
 def test_other_questionnaires_do_not_rerun_the_screening(nina, patient):
-    records.questionnaire_record(
+    questionnaire_record(
         actor=nina,
         patient=patient,
         instrument="gad7",
         answers={f"q{n}": 2 for n in range(1, 8)},
         context="baseline",
     )
-    records.questionnaire_record(
+    questionnaire_record(
         actor=nina, patient=patient, instrument="phq9", answers=PHQ9_ALL_ONES, context="follow_up"
     )
 
@@ -429,9 +428,7 @@ def test_it_refuses_an_incomplete_questionnaire_question_by_question(nina, patie
     answers = {key: value for key, value in PHQ9_ALL_ONES.items() if key != "q3"} | {"q4": 7}
 
     with pytest.raises(ValidationError) as caught:
-        records.questionnaire_record(
-            actor=nina, patient=patient, instrument="phq9", answers=answers
-        )
+        questionnaire_record(actor=nina, patient=patient, instrument="phq9", answers=answers)
 
     assert caught.value.message_dict == {
         "q3": ["Answer question 3."],
@@ -448,7 +445,7 @@ def test_it_refuses_an_unknown_questionnaire_or_context(nina, patient, changes, 
     arguments = {"instrument": "phq9", "answers": PHQ9_ALL_ONES, "context": "baseline", **changes}
 
     with pytest.raises(ValidationError) as caught:
-        records.questionnaire_record(actor=nina, patient=patient, **arguments)
+        questionnaire_record(actor=nina, patient=patient, **arguments)
 
     assert field in caught.value.message_dict
     assert not QuestionnaireResponse.objects.exists()
@@ -457,11 +454,11 @@ def test_it_refuses_an_unknown_questionnaire_or_context(nina, patient, changes, 
 def test_weight_and_height_are_for_clinicians_to_record(fran, alice):
     for actor in (fran, alice):
         with pytest.raises(PermissionDenied, match="Only nurses and physicians"):
-            records.patient_create(actor=actor, **details(weight_kg=70))
+            patient_create(actor=actor, **details(weight_kg=70))
 
     assert not Patient.objects.exists()
 
 
 def test_staff_without_the_right_to_edit_details_cannot_add_patients(edie):
     with pytest.raises(PermissionDenied):
-        records.patient_create(actor=edie, **details())
+        patient_create(actor=edie, **details())

@@ -10,7 +10,7 @@ from clinic.messaging.registry import kind_named
 from clinic.models import AuditEvent, Location, OutboxMessage
 from patients.followup_messages import render_safety_alert
 from patients.models import QuestionnaireResponse, SafetyAlert
-from patients.services.records import questionnaire_record
+from patients.services.questionnaires import questionnaire_record
 from patients.services.safety import safety_alert_raise, safety_alert_resolve
 from patients.tests.factories import PatientFactory
 from scheduling.contributions import safety_panel_for

@@ -23,8 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.forms import show_service_errors
 from clinic.permissions import Capability, capability_required, user_can
-from patients.intake import (
-    IntakeSectionForm,
+from patients.intake.answers import (
     answers_by_section,
     answers_diff,
     clean_answers,
@@ -32,8 +31,8 @@ from patients.intake import (
     draft_steps,
     form_answers,
     section_forms,
-    sections_for,
 )
+from patients.intake.questions import IntakeSectionForm, sections_for
 from patients.links import LinkError, link_for_token
 from patients.models import Patient, PatientLink
 from patients.selectors import patient_for

@@ -33,8 +33,7 @@ from clinic.messaging.registry import SKIP_REASONS, kind_named
 from clinic.messaging.rules import HELD_CAP, HELD_QUIET_HOURS
 from clinic.models import OutboxChannel, OutboxMessage, OutboxStatus
 from clinic.permissions import Capability, capability_required
-from patients.chart import contact_consents_current
-from patients.selectors import can_see_clinical, patient_for
+from patients.selectors import can_see_clinical, contact_consents_current, patient_for
 from patients.views.records import audit_patient_view
 
 MESSAGES_PER_PAGE = 25

@@ -2,9 +2,10 @@
 and questionnaires.
 
 Every page that shows a patient's data writes a VIEW event to the audit log; every
-change is logged by the service that makes it. The rules live in
-``patients.services.records``; these views pass input to them and show their errors
-next to the fields.
+change is logged by the service that makes it. The rules live in the record services
+(``patients.services.details``, ``.contact_consent``, ``.measurements`` and
+``.questionnaires``); these views pass input to them and show their errors next to the
+fields.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from clinic.forms import show_service_errors
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
 from clinic.selectors import locations_visible_to
-from patients.chart import contact_consent_history, contact_consents_current
 from patients.forms import (
     ContactConsentForm,
     MeasurementForm,
@@ -35,8 +35,16 @@ from patients.forms import (
 from patients.messages import link_channels_said
 from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import Instrument, definition_for, questionnaire_form_class
-from patients.selectors import patient_for, patients_search
-from patients.services import records
+from patients.selectors import (
+    contact_consent_history,
+    contact_consents_current,
+    patient_for,
+    patients_search,
+)
+from patients.services import details
+from patients.services.contact_consent import contact_consent_record
+from patients.services.measurements import measurement_record
+from patients.services.questionnaires import questionnaire_record
 
 PATIENTS_PER_PAGE = 25
 
@@ -100,7 +108,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            patient = records.patient_create(
+            patient = details.patient_create(
                 actor=request.user, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
@@ -135,7 +143,7 @@ def patient_edit(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            patient = records.patient_update(
+            patient = details.patient_update(
                 actor=request.user, patient=patient, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
@@ -163,7 +171,7 @@ def contact_consent(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
     form = ContactConsentForm(request.POST or None, initial={"channel": request.GET.get("channel")})
     if request.method == "POST" and form.is_valid():
         try:
-            consent = records.contact_consent_record(
+            consent = contact_consent_record(
                 actor=request.user, patient=patient, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
@@ -193,7 +201,7 @@ def measurement_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
     form = MeasurementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            records.measurement_record(
+            measurement_record(
                 actor=request.user, patient=patient, request=request, **form.cleaned_data
             )
         except ValidationError as exc:
@@ -229,7 +237,7 @@ def questionnaire_new(request: HttpRequest, patient_id: uuid.UUID, instrument: s
         next_url = ""
     if request.method == "POST" and all([form.is_valid(), context_form.is_valid()]):
         try:
-            response = records.questionnaire_record(
+            response = questionnaire_record(
                 actor=request.user,
                 patient=patient,
                 instrument=instrument,

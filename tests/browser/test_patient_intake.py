@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from patients.models import IntakeSubmission, Patient, PatientStatus, ScreeningDecision, SexAtBirth
 from patients.services.intake import intake_link_create
-from patients.services.records import measurement_record
+from patients.services.measurements import measurement_record
 from patients.tests.factories import PatientFactory
 from tests.browser.staff import sign_in
 

@@ -1,10 +1,12 @@
-"""Writes to the patient record: details, contact consent, measurements and questionnaires.
+"""Writes to the patient's own record: adding a patient, changing their details, and moving
+them along the clinical process (their status).
 
 Each service checks its input first and raises ``ValidationError`` keyed by field, with
 a message that says what to fix; nothing is saved then. Every change is recorded with
 ``audit_record``: patient records by ``public_id`` only, and summaries name the fields
 that changed, never their values. Who may call a service is decided by the caller
-(views check ``clinic.permissions`` and ``patients.selectors``).
+(views check ``clinic.permissions`` and ``patients.selectors``). The checks the other
+record services share (the clock's allowance, a decimal in range) are here too.
 """
 
 from __future__ import annotations
@@ -24,20 +26,7 @@ from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import Location, User
 from clinic.permissions import Capability, require, user_can
 from clinic.phones import phone_e164
-from patients.models import (
-    Channel,
-    CommunicationConsent,
-    Condition,
-    Measurement,
-    Patient,
-    PatientLink,
-    PatientStatus,
-    QuestionnaireResponse,
-    SafetyAlert,
-    SexAtBirth,
-)
-from patients.questionnaires import Instrument, QuestionnaireError, definition_for, score
-from patients.services.safety import safety_alert_raise
+from patients.models import Condition, Patient, PatientStatus, SexAtBirth
 
 Errors = dict[str, list[str]]
 
@@ -46,9 +35,6 @@ WEIGHT_RANGE_KG = (Decimal(30), Decimal(300))
 HEIGHT_RANGE_CM = (Decimal(100), Decimal(250))
 # Readings a few minutes "in the future" are clock drift between devices, not typos.
 CLOCK_SKEW = timedelta(minutes=5)
-
-
-# --- Patient details -----------------------------------------------------------------
 
 
 class PatientDetails(TypedDict, total=False):
@@ -248,9 +234,9 @@ def _normalise(field: str, value: Any) -> Any:
     if field == "conditions":
         return _conditions(value)
     if field == "weight_kg":
-        return _decimal_in_range(value, WEIGHT_RANGE_KG, "weight", "kg", "72.5")
+        return decimal_in_range(value, WEIGHT_RANGE_KG, "weight", "kg", "72.5")
     if field == "height_cm":
-        return _decimal_in_range(value, HEIGHT_RANGE_CM, "height", "cm", "172")
+        return decimal_in_range(value, HEIGHT_RANGE_CM, "height", "cm", "172")
     if field == "preferred_location":
         if value is not None and not isinstance(value, Location):
             raise ValidationError("Choose one of the clinic's locations from the list.")
@@ -316,7 +302,7 @@ def _conditions(value: Any) -> list[str]:
     return [key for key in Condition.values if key in chosen]
 
 
-def _decimal_in_range(
+def decimal_in_range(
     value: Any, bounds: tuple[Decimal, Decimal], what: str, unit: str, example: str
 ) -> Decimal | None:
     if value is None or value == "":
@@ -356,253 +342,3 @@ def _validate_patient(patient: Patient, errors: Errors, *, new_location: Locatio
             errors.setdefault(field, messages)
     if errors:
         raise ValidationError(errors)
-
-
-# --- Contact consent -------------------------------------------------------------------
-
-
-@transaction.atomic
-def contact_consent_record(
-    *,
-    actor: User | None,
-    patient: Patient,
-    channel: Channel | str,
-    granted: bool,
-    method: str,
-    wording: str = "",
-    recorded_at: datetime | None = None,
-    request: HttpRequest | None = None,
-) -> CommunicationConsent:
-    """Record that the patient gave or withdrew consent to be contacted on ``channel``.
-
-    History is kept: this appends a row, and the latest row per channel is the current
-    state. Recording the state the channel is already in is refused, so the history only
-    holds real changes. A first "not given" is recorded, as it says the patient was asked.
-    """
-    locked = Patient.objects.select_for_update().get(pk=patient.pk)
-    errors: Errors = {}
-    method = (method or "").strip()
-    if channel not in Channel.values:
-        errors["channel"] = ["Choose email or text message (SMS)."]
-    if not isinstance(granted, bool):
-        errors["granted"] = ["Choose whether consent is given or withdrawn."]
-    if not method:
-        errors["method"] = ["Say how the patient gave or withdrew it, e.g. 'by phone'."]
-    elif len(method) > CommunicationConsent._meta.get_field("method").max_length:
-        errors["method"] = ["Keep it short (120 characters at most), e.g. 'by phone'."]
-    if recorded_at is not None and recorded_at > timezone.now() + CLOCK_SKEW:
-        errors["recorded_at"] = ["That time is in the future. Enter when it happened."]
-    if errors:
-        raise ValidationError(errors)
-    label = Channel(channel).label
-    if granted and channel == Channel.EMAIL and not locked.email:
-        raise ValidationError(
-            {"granted": "Add the patient's email address first, then record consent to email."}
-        )
-    if granted and channel == Channel.SMS and not locked.mobile:
-        raise ValidationError(
-            {"granted": "Add the patient's mobile number first, then record consent to texts."}
-        )
-    current = _contact_consent_current(locked, channel)
-    if current is not None and current.granted == granted:
-        state = "given" if granted else "withdrawn"
-        raise ValidationError(
-            {
-                "granted": (
-                    f"Consent to {label.lower()} is already {state} (recorded "
-                    f"{timezone.localtime(current.recorded_at):%Y-%m-%d}). Nothing to change."
-                )
-            }
-        )
-    consent = CommunicationConsent.objects.create(
-        patient=locked,
-        channel=channel,
-        granted=granted,
-        method=method,
-        wording=(wording or "").strip(),
-        recorded_at=recorded_at or timezone.now(),
-        recorded_by=actor if actor is not None and actor.is_authenticated else None,
-    )
-    if not granted:
-        # Withdrawn: what is still waiting on that channel is not sent (the worker's rules
-        # would refuse it too, but staff see it as not sent straight away).
-        from clinic.messaging.outbox import outbox_skip_without_consent
-
-        outbox_skip_without_consent(patient=locked, channel=channel)
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE,
-        target=locked,
-        summary=f"changed contact consent: {channel}",
-        request=request,
-    )
-    return consent
-
-
-def _contact_consent_current(
-    patient: Patient, channel: Channel | str
-) -> CommunicationConsent | None:
-    """The latest consent row for one channel (one query), or None if never recorded."""
-    return patient.contact_consents.filter(channel=channel).order_by("-recorded_at", "-id").first()
-
-
-# --- Measurements ----------------------------------------------------------------------
-
-# field: (lowest, highest, what, unit), the same ranges as the model's checks.
-MEASUREMENT_RANGES: dict[str, tuple[int, int, str, str]] = {
-    "systolic": (60, 260, "systolic blood pressure", "mmHg"),
-    "diastolic": (30, 160, "diastolic blood pressure", "mmHg"),
-    "heart_rate": (25, 250, "heart rate", "beats a minute"),
-    "spo2": (50, 100, "oxygen saturation (SpO₂)", "%"),
-}
-
-
-@transaction.atomic
-def measurement_record(
-    *,
-    actor: User | None,
-    patient: Patient,
-    systolic: int,
-    diastolic: int,
-    heart_rate: int,
-    spo2: int,
-    weight_kg: Decimal | int | float | str | None = None,
-    taken_at: datetime | None = None,
-    request: HttpRequest | None = None,
-) -> Measurement:
-    """Record baseline vitals (and weight), then re-run the patient's screening.
-
-    A weight also becomes the patient's current weight on their record.
-    """
-    readings = {
-        "systolic": systolic,
-        "diastolic": diastolic,
-        "heart_rate": heart_rate,
-        "spo2": spo2,
-    }
-    errors: Errors = {}
-    for field, value in readings.items():
-        low, high, what, unit = MEASUREMENT_RANGES[field]
-        if value is None or value == "":
-            errors[field] = [f"Enter the {what} in {unit}."]
-        elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            errors[field] = [
-                f"Enter a {what} between {low} and {high} {unit}; {value} is outside what "
-                "can be measured. Check the reading and enter it again."
-            ]
-    if "systolic" not in errors and "diastolic" not in errors and diastolic >= systolic:
-        errors["diastolic"] = [
-            f"The diastolic pressure ({diastolic}) must be lower than the systolic "
-            f"({systolic}). Check the reading, and that the two were not swapped."
-        ]
-    weight = None
-    try:
-        weight = _decimal_in_range(weight_kg, WEIGHT_RANGE_KG, "weight", "kg", "72.5")
-    except ValidationError as exc:
-        errors["weight_kg"] = exc.messages
-    if taken_at is not None and taken_at > timezone.now() + CLOCK_SKEW:
-        errors["taken_at"] = ["That time is in the future. Enter when the reading was taken."]
-    if errors:
-        raise ValidationError(errors)
-
-    locked = Patient.objects.select_for_update().get(pk=patient.pk)
-    measurement = Measurement.objects.create(
-        patient=locked,
-        taken_at=taken_at or timezone.now(),
-        taken_by=actor if actor is not None and actor.is_authenticated else None,
-        systolic=systolic,
-        diastolic=diastolic,
-        heart_rate=heart_rate,
-        spo2=spo2,
-        weight_kg=weight,
-    )
-    recorded = ["blood pressure", "heart rate", "SpO2"]
-    if weight is not None:
-        recorded.append("weight")
-        if locked.weight_kg != weight:
-            locked.weight_kg = weight
-            locked.save(update_fields=["weight_kg", "updated_at"])
-            patient.weight_kg = weight
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        target=measurement,
-        summary=f"recorded {', '.join(recorded)} for patient {locked.public_id}",
-        request=request,
-    )
-    _screen_again(locked, actor, request)
-    return measurement
-
-
-# --- Questionnaires --------------------------------------------------------------------
-
-
-@transaction.atomic
-def questionnaire_record(
-    *,
-    actor: User | None,
-    patient: Patient,
-    instrument: Instrument | str,
-    answers: dict[str, int],
-    context: QuestionnaireResponse.Context | str = QuestionnaireResponse.Context.BASELINE,
-    via_link: PatientLink | None = None,
-    request: HttpRequest | None = None,
-) -> QuestionnaireResponse:
-    """Score and keep a completed questionnaire. Errors are keyed by item ("q4").
-
-    A baseline PHQ-9 re-runs the screening, which raises the urgent flag when question 9
-    is answered above 0. Any PHQ-9 with question 9 above 0 also raises a safety alert and
-    queues the on-call email (``patients.services.safety``), in this transaction.
-    """
-    if instrument not in {member.value for member in Instrument}:
-        choices = ", ".join(member.value for member in Instrument)
-        raise ValidationError({"instrument": f"Choose a questionnaire: one of {choices}."})
-    if context not in QuestionnaireResponse.Context.values:
-        raise ValidationError({"context": "Choose when it was completed from the list."})
-    try:
-        result = score(instrument, answers)
-    except QuestionnaireError as exc:
-        raise ValidationError({key: [message] for key, message in exc.errors.items()}) from None
-
-    locked = Patient.objects.select_for_update().get(pk=patient.pk)
-    response = QuestionnaireResponse.objects.create(
-        patient=locked,
-        instrument=result.instrument.value,
-        context=context,
-        answers=result.answers,
-        total=result.total,
-        band=result.band,
-        item9_positive=result.item9_positive,
-        entered_by=actor if actor is not None and actor.is_authenticated else None,
-        via_link=via_link,
-    )
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        target=response,
-        summary=(
-            f"recorded a {definition_for(instrument).short_name} ({context}) "
-            f"for patient {locked.public_id}"
-        ),
-        request=request,
-    )
-    if response.item9_positive:
-        # In this transaction: the alert and the on-call email exist once the answers do.
-        safety_alert_raise(
-            patient=locked,
-            source=SafetyAlert.Source.PHQ9_ITEM9,
-            questionnaire=response,
-            appointment=via_link.appointment if via_link is not None else None,
-            actor=actor,
-            request=request,
-        )
-    if result.instrument is Instrument.PHQ9 and context == QuestionnaireResponse.Context.BASELINE:
-        _screen_again(locked, actor, request)
-    return response
-
-
-def _screen_again(patient: Patient, actor: User | None, request: HttpRequest | None) -> None:
-    # Imported here: the screening services import this module (patient_set_status).
-    from patients.services.screening import screening_run
-
-    screening_run(patient=patient, actor=actor, request=request)
