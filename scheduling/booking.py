@@ -67,8 +67,7 @@ from patients.services.records import (
 )
 from patients.services.safety import safety_alert_for_booking_reason
 from scheduling.availability import Slot, free_slots
-from scheduling.ics import ics_calendar
-from scheduling.messages import VISIT_WORDS, confirmation_enqueue
+from scheduling.message_queue import confirmation_enqueue
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus, AppointmentType
 from scheduling.services import (
     CANCEL_REASON_MAX_LENGTH,
@@ -78,6 +77,7 @@ from scheduling.services import (
     appointment_patient_may_change,
     appointment_reschedule,
 )
+from scheduling.wording import clock_text, day_text, when_text, zone_on
 
 logger = logging.getLogger(__name__)
 
@@ -226,27 +226,6 @@ def slot_parse(text: str | None) -> datetime | None:
 
 
 # --- Showing times and places --------------------------------------------------------------
-
-
-def clock_text(moment: datetime | time) -> str:
-    """9:00 AM."""
-    return moment.strftime("%I:%M %p").lstrip("0")
-
-
-def day_text(day: date) -> str:
-    """Monday, November 2, 2026."""
-    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
-
-
-def zone_on(location: Location, day: date) -> str:
-    """The location's zone abbreviation around midday on ``day`` (CST or CDT)."""
-    return datetime.combine(day, time(12), location.tz).tzname() or location.time_zone
-
-
-def when_text(starts_at: datetime, location: Location) -> str:
-    """Monday, November 2, 2026, 9:00 AM CST: always on the location's clock, zone named."""
-    local = starts_at.astimezone(location.tz)
-    return f"{day_text(local.date())}, {clock_text(local)} {local.tzname()}"
 
 
 _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -836,50 +815,6 @@ def booking_reschedule(
     except SlotTaken as taken:
         raise SlotTaken(TAKEN_MESSAGE, taken.alternatives) from None
     return moved
-
-
-# --- The calendar file -------------------------------------------------------------------
-
-
-def appointment_ics(
-    appointment: Appointment, *, host: str, url: str = "", now: datetime | None = None
-) -> str:
-    """The .ics for ``appointment``: at its location's local time with that zone's VTIMEZONE
-    (``scheduling.ics``). UID is ``<public_id>@<host>``, so a later file for the same
-    appointment (moved, cancelled) updates the one already in the calendar."""
-    location = appointment.location
-    clinic = settings.CLINIC_NAME
-    # The clinic's fixed words for the visit, not the editable type name: calendars are
-    # shared and synced, and the type could be named after the drug.
-    what = VISIT_WORDS.get(appointment.appointment_type.kind, "appointment").capitalize()
-    reach = location.phone + (f", {location.email}" if location.email else "")
-    description = [
-        f"{what} at {clinic}, {location.name}.",
-        f"To reach us: {reach}.",
-    ]
-    if url:
-        description.append(f"To change or cancel: {url}")
-    return ics_calendar(
-        uid=f"{appointment.public_id}@{host}",
-        tzid=location.time_zone,
-        starts_at=appointment.starts_at,
-        ends_at=appointment.ends_at,
-        summary=f"{what} at {clinic}",
-        location=", ".join([location.name, *location.address_lines]),
-        description="\n".join(description),
-        cancelled=appointment.status == AppointmentStatus.CANCELLED,
-        sequence=_sequence(appointment),
-        url=url,
-        now=now or timezone.now(),
-    )
-
-
-def _sequence(appointment: Appointment) -> int:
-    """Seconds between creation and the last change: 0 for a new booking, larger after every
-    change, which is all SEQUENCE has to be."""
-    if appointment.created_at is None or appointment.updated_at is None:
-        return 0
-    return max(int((appointment.updated_at - appointment.created_at).total_seconds()), 0)
 
 
 # --- Helpers ------------------------------------------------------------------------------

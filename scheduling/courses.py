@@ -45,7 +45,7 @@ from patients.models import Patient
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
 from scheduling.availability import Slot, free_slots, nearest_free_slots, wall_clock_instants
-from scheduling.messages import course_schedule_enqueue
+from scheduling.message_queue import course_schedule_enqueue
 from scheduling.models import (
     BLOCKING,
     Appointment,

@@ -45,6 +45,10 @@ class AppointmentKind(models.TextChoices):
     FOLLOW_UP = "follow_up", "Follow-up visit"
 
 
+# The kinds of appointment that are an infusion (and so have an infusion session).
+INFUSION_KINDS = frozenset({AppointmentKind.INFUSION, AppointmentKind.BOOSTER})
+
+
 class AppointmentType(models.Model):
     """What kinds of appointment the clinic offers and what each one needs.
 

@@ -24,7 +24,7 @@ Every change is in the audit log; patients appear there by ``public_id`` only, a
 summaries name fields, never their values (a cancel reason is not copied there).
 
 Messages to the patient are outbox rows written in the same transaction
-(``scheduling.messages``): booking queues the reminders; moving queues "your appointment has
+(``scheduling.message_queue``): booking queues the reminders; moving queues "your appointment has
 moved" and the new time's reminders; cancelling an appointment still to come queues "your
 appointment is cancelled"; a freed time offered to the waitlist queues the offer. A refusal
 or a rollback leaves no message.
@@ -52,7 +52,7 @@ from patients.models import Patient
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
 from scheduling.availability import Slot, nearest_free_slots, slot_is_free
-from scheduling.messages import (
+from scheduling.message_queue import (
     CANCELLED,
     MOVED,
     appointment_change_enqueue,
@@ -61,9 +61,9 @@ from scheduling.messages import (
 )
 from scheduling.models import (
     BLOCKING,
+    INFUSION_KINDS,
     NON_BLOCKING_STATUSES,
     Appointment,
-    AppointmentKind,
     AppointmentStatus,
     AppointmentStatusChange,
     AppointmentType,
@@ -80,7 +80,6 @@ Status = AppointmentStatus
 OVERLAP_CONSTRAINTS = frozenset(
     {"no_overlapping_chair_bookings", "no_overlapping_patient_bookings"}
 )
-INFUSION_KINDS = frozenset({AppointmentKind.INFUSION, AppointmentKind.BOOSTER})
 CANCEL_REASON_MAX_LENGTH = Appointment._meta.get_field("cancel_reason").max_length
 ALTERNATIVES = 3
 # What a reschedule changes.
@@ -863,7 +862,7 @@ def _offer_freed_time(
     """Offer a freed time still to come to the first waitlisted patient who fits.
 
     The entry becomes OFFERED with ``offered_appointment`` set, and the offer is queued to
-    the patient in this transaction (``scheduling.messages.waitlist_offer_enqueue``)."""
+    the patient in this transaction (``scheduling.message_queue.waitlist_offer_enqueue``)."""
     if appointment.starts_at <= timezone.now():
         return None
     for entry in waitlist_matches(appointment):

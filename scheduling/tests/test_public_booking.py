@@ -20,7 +20,7 @@ from clinic.models import AuditEvent, Location, OutboxMessage
 from patients.models import Channel, CommunicationConsent, Patient, SexAtBirth
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 from scheduling.booking import consent_wording, manage_link, slot_value
-from scheduling.messages import CONFIRMATION
+from scheduling.message_queue import CONFIRMATION
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.factories import AppointmentFactory, appointment_type, clinic_location
 from scheduling.tests.test_booking import at, next_week

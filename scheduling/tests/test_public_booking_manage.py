@@ -16,7 +16,7 @@ from clinic.models import OutboxMessage
 from patients.models import Channel
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 from scheduling.booking import manage_link, manage_token, slot_value
-from scheduling.messages import CANCELLED, MOVED
+from scheduling.message_queue import CANCELLED, MOVED
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.tests import test_public_booking
 from scheduling.tests.factories import AppointmentFactory, appointment_type

@@ -26,7 +26,7 @@ from clinic.roles import Role
 from conftest import make_staff
 from patients.models import Channel
 from patients.tests.factories import PatientFactory
-from scheduling.messages import CANCELLED
+from scheduling.message_queue import CANCELLED
 from scheduling.models import (
     Appointment,
     AppointmentStatus,

@@ -35,7 +35,6 @@ from scheduling.booking import (
     ManageLink,
     ManageLinkError,
     RateLimited,
-    appointment_ics,
     booking_cancel,
     booking_consultation_type,
     booking_location,
@@ -49,15 +48,14 @@ from scheduling.booking import (
     booking_summary,
     booking_week,
     booking_week_of,
-    clock_text,
     decoy_token,
     manage_link,
     manage_token,
     opening_hours_lines,
     slot_parse,
     slot_value,
-    when_text,
 )
+from scheduling.calendar_files import appointment_ics
 from scheduling.forms_booking import BookingCancelForm, BookingDetailsForm, BookingRescheduleForm
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType
 from scheduling.services import (
@@ -65,6 +63,7 @@ from scheduling.services import (
     appointment_online_change_deadline,
     appointment_patient_may_change,
 )
+from scheduling.wording import clock_text, when_text
 
 # What the booking service calls a field → the form field it belongs to.
 _DETAILS_FIELD = {"conditions": "condition", "preferred_location": "__all__"}
