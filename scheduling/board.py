@@ -33,22 +33,23 @@ from infusions.flowsheet import with_open_alerts
 from infusions.selectors import with_session_state
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
-from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
+from scheduling.models import INFUSION_KINDS, NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors import (
     BookingNote,
     appointments_visible_to,
     booking_note_for,
     with_booking_note_alerted,
 )
-from scheduling.services import (
-    INFUSION_KINDS,
-    UNDOABLE_STATUSES,
+from scheduling.services.status_rules import (
     appointment_next_statuses,
-    last_status_change,
     require_status_permission,
+    untimely_refusal,
+)
+from scheduling.services.undo import (
+    UNDOABLE_STATUSES,
+    last_status_change,
     undo_deadline,
     undo_refusal,
-    untimely_refusal,
     with_last_status_change,
 )
 

@@ -69,14 +69,11 @@ from patients.services.safety import safety_alert_for_booking_reason
 from scheduling.availability import Slot, free_slots
 from scheduling.message_queue import confirmation_enqueue
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus, AppointmentType
-from scheduling.services import (
-    CANCEL_REASON_MAX_LENGTH,
-    SlotTaken,
-    appointment_book,
-    appointment_cancel,
-    appointment_patient_may_change,
-    appointment_reschedule,
-)
+from scheduling.services.book_and_reschedule import appointment_book, appointment_reschedule
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.online_changes import appointment_patient_may_change
+from scheduling.services.status_changes import appointment_cancel
+from scheduling.services.status_rules import CANCEL_REASON_MAX_LENGTH
 from scheduling.wording import clock_text, day_text, when_text, zone_on
 
 logger = logging.getLogger(__name__)

@@ -54,7 +54,9 @@ from scheduling.models import (
     AppointmentType,
     TreatmentCourse,
 )
-from scheduling.services import SlotTaken, appointment_book, appointment_cancel
+from scheduling.services.book_and_reschedule import appointment_book
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.status_changes import appointment_cancel
 
 Errors = dict[str, list[str]]
 State = TreatmentCourse.State

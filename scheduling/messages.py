@@ -68,7 +68,7 @@ from scheduling.models import (
     TreatmentCourse,
     WaitlistEntry,
 )
-from scheduling.services import appointment_online_change_deadline
+from scheduling.services.online_changes import appointment_online_change_deadline
 from scheduling.wording import VISIT_WORDS, clock_text, when_text
 
 SUBJECTS = {
@@ -129,7 +129,7 @@ def _cancelled_as_queued(message: OutboxMessage) -> NotWanted | None:
     if appointment is None:
         return NotWanted("not_wanted", "The appointment no longer exists.")
     if appointment.status != AppointmentStatus.CANCELLED:
-        # The cancellation was undone (scheduling.services.appointment_undo).
+        # The cancellation was undone (scheduling.services.undo.appointment_undo).
         return NotWanted("not_wanted", "The cancellation was undone after this was queued.")
     return _past(message, appointment.starts_at)
 

@@ -32,7 +32,7 @@ from patients.models import Patient
 from patients.selectors import patients_visible_to
 from scheduling.availability import Slot
 from scheduling.models import AppointmentKind, AppointmentType
-from scheduling.services import SlotTaken
+from scheduling.services.free_time import SlotTaken
 
 TIME_EXAMPLE = "2026-03-27T14:30:00-05:00"
 # The dates a request may name: far wider than any booking, narrow enough that a day or a

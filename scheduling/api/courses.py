@@ -69,7 +69,7 @@ from scheduling.courses import (
 )
 from scheduling.models import TreatmentCourse
 from scheduling.selectors import appointments_visible_to
-from scheduling.services import SlotTaken
+from scheduling.services.free_time import SlotTaken
 
 
 def _number(what: str, example: str, **kwargs: Any) -> serializers.IntegerField:

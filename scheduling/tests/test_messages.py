@@ -24,12 +24,9 @@ from scheduling.message_queue import (
     reminders_enqueue,
 )
 from scheduling.models import Appointment, AppointmentType, WaitlistEntry
-from scheduling.services import (
-    SlotTaken,
-    appointment_cancel,
-    appointment_reschedule,
-    appointment_set_status,
-)
+from scheduling.services.book_and_reschedule import appointment_reschedule
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
 from scheduling.tests.test_booking import at, book, cleared_for_infusions, next_week, riverside_for
 from tests.clock import travel_to
 

@@ -417,7 +417,7 @@ def test_known_and_unknown_bookers_get_identical_responses_and_emails(
     """Whether the booker was already a patient shows nowhere: Jordan (known) books a time,
     staff cancel it, then a stranger books the same time; apart from the tokens, every byte
     they were sent is the same."""
-    from scheduling.services import appointment_cancel
+    from scheduling.services.status_changes import appointment_cancel
 
     starts_at = ten_am(riverside)
     known = post_booking(riverside, starts_at)

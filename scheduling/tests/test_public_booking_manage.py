@@ -96,7 +96,7 @@ def test_the_link_shows_the_booking_with_ways_to_change_it(client, token, rivers
 def test_the_confirmation_of_a_cancelled_booking_shows_the_booking_as_it_is(
     client, appointment, token, fran
 ):
-    from scheduling.services import appointment_cancel
+    from scheduling.services.status_changes import appointment_cancel
 
     appointment_cancel(actor=fran, appointment=appointment, reason="clinic closed")
     response = client.get(f"/book/confirmed/{token}/")

@@ -58,8 +58,8 @@ from scheduling.booking import (
 from scheduling.calendar_files import appointment_ics
 from scheduling.forms_booking import BookingCancelForm, BookingDetailsForm, BookingRescheduleForm
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType
-from scheduling.services import (
-    SlotTaken,
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.online_changes import (
     appointment_online_change_deadline,
     appointment_patient_may_change,
 )

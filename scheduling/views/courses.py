@@ -54,7 +54,7 @@ from scheduling.forms_courses import (
     local_instant,
 )
 from scheduling.models import TreatmentCourse
-from scheduling.services import SlotTaken
+from scheduling.services.free_time import SlotTaken
 
 SETTINGS_FIELDS = list(CourseSettingsForm.base_fields)
 
