@@ -48,7 +48,7 @@ from django.utils.dateparse import parse_datetime
 
 from clinic.messaging.registry import MessageKind, NotWanted, Rendered, register
 from clinic.models import OutboxChannel, OutboxMessage, OutboxStatus
-from scheduling.booking import manage_token
+from scheduling.booking.manage import manage_token
 from scheduling.calendar_files import appointment_ics, course_ics
 from scheduling.message_queue import (
     CANCELLED,

@@ -7,12 +7,15 @@ see every committed booking."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import connection
 
 from scheduling.models import Appointment
 
 # First keys of pg_advisory_xact_lock(int, int): "bookings at location <second key>" and
-# "bookings of patient <second key>".
+# "bookings of patient <second key>". Online booking (``scheduling.booking``) uses 7306 for
+# "this booking form" and 7307 for "this person", taken in that order before these.
 _LOCATION_LOCK = 7_304
 _PATIENT_LOCK = 7_305
 
@@ -52,3 +55,12 @@ def copy_fields(source: Appointment, target: Appointment) -> None:
         return
     for field in Appointment._meta.concrete_fields:
         setattr(target, field.attname, getattr(source, field.attname))
+
+
+def advisory_lock(first_key: int, value: str) -> None:
+    """Hold others off ``value`` until this transaction ends (a stable 31-bit hash of it)."""
+    if not value:
+        return
+    second_key = int.from_bytes(hashlib.sha256(value.encode()).digest()[:4], "big") % 2**31
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [first_key, second_key])

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 
 from patients.tests.factories import PatientFactory
-from scheduling.booking import manage_token
+from scheduling.booking.manage import manage_token
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services.book_and_reschedule import appointment_reschedule
 from scheduling.services.online_changes import (

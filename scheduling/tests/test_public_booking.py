@@ -19,7 +19,9 @@ from clinic.messaging.registry import Rendered, kind_named
 from clinic.models import AuditEvent, Location, OutboxMessage
 from patients.models import Channel, CommunicationConsent, Patient, SexAtBirth
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
-from scheduling.booking import consent_wording, manage_link, slot_value
+from scheduling.booking.booker import consent_wording
+from scheduling.booking.manage import manage_link
+from scheduling.booking.offer import slot_value
 from scheduling.message_queue import CONFIRMATION
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.factories import AppointmentFactory, appointment_type, clinic_location

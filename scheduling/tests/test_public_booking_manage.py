@@ -15,7 +15,8 @@ from clinic.messaging.registry import Rendered, kind_named
 from clinic.models import OutboxMessage
 from patients.models import Channel
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
-from scheduling.booking import manage_link, manage_token, slot_value
+from scheduling.booking.manage import manage_link, manage_token
+from scheduling.booking.offer import slot_value
 from scheduling.message_queue import CANCELLED, MOVED
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.tests import test_public_booking
