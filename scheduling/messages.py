@@ -14,8 +14,8 @@ Kinds (``clinic.messaging.registry``), each by email and by text:
   (``before_quiet_hours``, ``clinic.messaging.rules``).
 - ``waitlist_offer``: a freed time offered to a waitlisted patient.
 - ``course_schedule``: every date, time and place of a treatment course, once it is booked
-  (``course_schedule_enqueue``, called by ``scheduling.courses.course_create``), the email
-  with one .ics holding them all; sent again, under a new key, when a date changes.
+  (``course_schedule_enqueue``, called by ``scheduling.courses.series_booking.course_create``),
+  the email with one .ics holding them all; sent again, under a new key, when a date changes.
 
 All of these are transactional (``MessageKind.transactional``): the patient needs them, so
 the daily and weekly caps on texts never hold them back and they do not count towards them.

@@ -21,7 +21,7 @@ from patients.services.consent import can_witness
 from patients.views.outcomes import chart_outcomes
 from patients.views.records import audit_patient_view
 from scheduling.board import patient_appointments
-from scheduling.courses import course_progress, courses_of_patient
+from scheduling.courses.reads import course_progress, courses_of_patient
 
 
 @require_GET

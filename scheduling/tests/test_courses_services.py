@@ -15,16 +15,15 @@ from clinic.models import AuditEvent, Location
 from patients.models import ConsentSignature, Patient
 from patients.tests.factories import PatientFactory, ScreeningDecisionFactory
 from scheduling.availability import Slot
-from scheduling.courses import (
-    CourseNotBooked,
+from scheduling.courses.boosters_and_end import (
     course_book_booster,
     course_complete,
-    course_create,
     course_discontinue,
-    course_plan,
-    course_progress,
     course_suggested_booster_date,
 )
+from scheduling.courses.planner import course_plan
+from scheduling.courses.reads import course_progress
+from scheduling.courses.series_booking import CourseNotBooked, course_create
 from scheduling.models import Appointment, AppointmentStatus, TreatmentCourse
 from scheduling.services import free_time
 from scheduling.services.free_time import SlotTaken

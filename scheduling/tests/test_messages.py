@@ -456,7 +456,7 @@ def test_a_2_hour_reminder_for_a_9_oclock_visit_goes_at_20_59_the_evening_before
 
 
 def book_course(nina, phil, riverside, patient=None):
-    from scheduling.courses import course_create
+    from scheduling.courses.series_booking import course_create
 
     patient = consenting(cleared_for_infusions(phil, patient))
     first = next_week(riverside)
@@ -544,7 +544,7 @@ def test_moving_a_course_infusion_sends_the_new_list_and_drops_the_old_one(nina,
 
 
 def test_a_discontinued_course_sends_no_list_still_waiting(nina, phil, riverside):
-    from scheduling.courses import course_discontinue
+    from scheduling.courses.boosters_and_end import course_discontinue
 
     course = book_course(nina, phil, riverside)
     course_discontinue(actor=nina, course=course, reason="patient moved away")
