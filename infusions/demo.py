@@ -33,7 +33,8 @@ from patients.services.consent import (
 from patients.services.screening import course_scheduling_allowed
 from scheduling.availability import free_slots
 from scheduling.models import AppointmentKind, AppointmentStatus, AppointmentType
-from scheduling.services import SlotTaken, appointment_book
+from scheduling.services.book_and_reschedule import appointment_book
+from scheduling.services.free_time import SlotTaken
 
 DEMO_LOTS = {"Riverside": "RV-2611", "Mesa": "MS-2611"}
 DEMO_PATIENT_EMAIL = "samuel.okonkwo@example.com"

@@ -47,7 +47,7 @@ from infusions.models import (
 from infusions.orders import current_order
 from patients.followups import followup_checkin_enqueue
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.services import appointment_follow_session
+from scheduling.services.status_changes import appointment_follow_session
 
 State = InfusionSessionState
 

@@ -53,13 +53,9 @@ from infusions.models import (
 )
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
-from scheduling.models import Appointment, AppointmentStatus
-from scheduling.services import (
-    INFUSION_KINDS,
-    appointment_follow_session,
-    appointment_move_problems,
-    require_status_permission,
-)
+from scheduling.models import INFUSION_KINDS, Appointment, AppointmentStatus
+from scheduling.services.status_changes import appointment_follow_session
+from scheduling.services.status_rules import appointment_move_problems, require_status_permission
 
 State = InfusionSessionState
 

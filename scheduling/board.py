@@ -32,22 +32,23 @@ from clinic.permissions import Capability, user_can
 from clinic.selectors import DayHours, location_hours_on, locations_visible_to
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
-from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
+from scheduling.models import INFUSION_KINDS, NON_BLOCKING_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors import (
     BookingNote,
     appointments_visible_to,
     booking_note_for,
     with_booking_note_alerted,
 )
-from scheduling.services import (
-    INFUSION_KINDS,
-    UNDOABLE_STATUSES,
+from scheduling.services.status_rules import (
     appointment_next_statuses,
-    last_status_change,
     require_status_permission,
+    untimely_refusal,
+)
+from scheduling.services.undo import (
+    UNDOABLE_STATUSES,
+    last_status_change,
     undo_deadline,
     undo_refusal,
-    untimely_refusal,
     with_last_status_change,
 )
 

@@ -20,7 +20,7 @@ from clinic.permissions import Capability, user_can
 from patients.models import Patient, SafetyAlert
 from patients.views.chart import chart_page
 from scheduling.board import patient_appointments
-from scheduling.courses import course_progress, courses_of_patient
+from scheduling.courses.reads import course_progress, courses_of_patient
 from scheduling.shifts import shift_locations_of
 
 

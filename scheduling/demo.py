@@ -27,7 +27,8 @@ from patients.demo import DEMO_PATIENTS
 from patients.models import Patient, PatientStatus
 from scheduling.availability import Slot, free_slots
 from scheduling.models import AppointmentKind, AppointmentType, StaffShift
-from scheduling.services import SlotTaken, appointment_book
+from scheduling.services.book_and_reschedule import appointment_book
+from scheduling.services.free_time import SlotTaken
 from scheduling.shifts import shift_set
 
 DEMO_CLINICIANS = ("physician", "nurse")  # the demo accounts' mailboxes

@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 
 from clinic.models import Location
 from scheduling.models import AppointmentType
-from scheduling.services import CANCEL_REASON_MAX_LENGTH
+from scheduling.services.status_rules import CANCEL_REASON_MAX_LENGTH
 
 # Far enough either way for any real schedule, near enough that date arithmetic is safe.
 EARLIEST_DAY = date(2000, 1, 1)

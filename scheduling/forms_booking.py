@@ -13,13 +13,10 @@ from django.utils import timezone
 from clinic.conditions import Condition
 from clinic.phones import phone_e164
 from patients.models import Channel, SexAtBirth
-from scheduling.booking import (
-    BOOKING_NOTE_MAX_LENGTH,
-    CANCEL_NOTE_MAX_LENGTH,
-    BookingDetails,
-    consent_wording,
-    slot_parse,
-)
+from scheduling.booking.booker import BookingDetails, consent_wording
+from scheduling.booking.manage import CANCEL_NOTE_MAX_LENGTH
+from scheduling.booking.offer import slot_parse
+from scheduling.booking.submit import BOOKING_NOTE_MAX_LENGTH
 
 NOT_SURE = "other"
 REASON_MAX_LENGTH = BOOKING_NOTE_MAX_LENGTH
@@ -35,7 +32,7 @@ _SLOT_UNREADABLE = (
 
 
 class SlotField(forms.CharField):
-    """A start time chosen from the list, as ``scheduling.booking.slot_value`` wrote it."""
+    """A start time chosen from the list, as ``scheduling.booking.offer.slot_value`` wrote it."""
 
     widget = forms.HiddenInput
 

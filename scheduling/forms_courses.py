@@ -15,8 +15,8 @@ from django.conf import settings
 
 from clinic.models import Location
 from scheduling.availability import wall_clock_instants
-from scheduling.courses import (
-    DISCONTINUE_REASON_MAX_LENGTH,
+from scheduling.courses.boosters_and_end import DISCONTINUE_REASON_MAX_LENGTH
+from scheduling.courses.limits import (
     GAP_MAX,
     GAP_MIN,
     INFUSIONS_MAX,

@@ -45,6 +45,10 @@ class AppointmentKind(models.TextChoices):
     FOLLOW_UP = "follow_up", "Follow-up visit"
 
 
+# The kinds of appointment that are an infusion (and so have an infusion session).
+INFUSION_KINDS = frozenset({AppointmentKind.INFUSION, AppointmentKind.BOOSTER})
+
+
 class AppointmentType(models.Model):
     """What kinds of appointment the clinic offers and what each one needs.
 
@@ -216,7 +220,7 @@ class Appointment(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
     cancel_reason = models.CharField(max_length=200, blank=True)
     # What the patient wrote in "Tell us a little more" when booking online, in their own
-    # words (``scheduling.booking.booking_submit``). Patient data: never in logs, audit
+    # words (``scheduling.booking.submit.booking_submit``). Patient data: never in logs, audit
     # summaries or URLs, nor in the admin; staff read it through
     # ``scheduling.selectors.booking_note_for``.
     booking_note = models.TextField(blank=True)

@@ -3,10 +3,10 @@
 ``scheduling`` knows appointments; what happens in the chair (check-in, the infusion,
 recovery, discharge) belongs to the infusion session of the ``infusions`` app, a layer
 above. So that the day board, the appointment API and every other caller of
-``scheduling.services.appointment_set_status`` go through the session's services without
-``scheduling`` importing ``infusions``, the session's owner registers itself here at
-start-up (``infusions.apps.InfusionsConfig.ready``), the way apps register message kinds
-with ``clinic.messaging.registry``.
+``scheduling.services.status_changes.appointment_set_status`` go through the session's
+services without ``scheduling`` importing ``infusions``, the session's owner registers itself
+here at start-up (``infusions.apps.InfusionsConfig.ready``), the way apps register message
+kinds with ``clinic.messaging.registry``.
 
 The database holds the same rule below the services: a deferred constraint trigger
 (``infusions`` migration ``0007_infusion_day_agrees``) refuses, at commit, an infusion
@@ -38,8 +38,8 @@ class SessionOwner(Protocol):
     ) -> None:
         """Move the appointment's session to the state matching ``status`` (check in, start,
         recovery, discharge); the session's service brings the appointment along through
-        ``scheduling.services.appointment_follow_session``. Raises ``ValidationError``
-        keyed "status" (changing nothing) when the session may not move."""
+        ``scheduling.services.status_changes.appointment_follow_session``. Raises
+        ``ValidationError`` keyed "status" (changing nothing) when the session may not move."""
 
     def undo_check_in(
         self,

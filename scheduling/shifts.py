@@ -40,7 +40,7 @@ from scheduling.models import (
     AppointmentType,
     StaffShift,
 )
-from scheduling.services import lock_location_bookings
+from scheduling.services.locks import lock_location_bookings
 
 Errors = dict[str, list[str]]
 

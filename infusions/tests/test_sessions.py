@@ -17,7 +17,7 @@ from infusions.tests.factories import complete_pre_assessment, signed_discharge,
 from patients.models import ScreeningDecision
 from patients.tests.factories import ScreeningDecisionFactory
 from scheduling.models import AppointmentStatus
-from scheduling.services import appointment_cancel, appointment_set_status
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from tests.clock import advance, travel_to
 

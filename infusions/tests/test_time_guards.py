@@ -36,7 +36,8 @@ from infusions.tests.factories import complete_pre_assessment, signed_order
 from infusions.tests.test_discharge import CHECKLIST, give
 from patients.tests.factories import QuestionnaireResponseFactory
 from scheduling.models import Appointment, AppointmentStatus, AppointmentStatusChange
-from scheduling.services import appointment_set_status, appointment_undo
+from scheduling.services.status_changes import appointment_set_status
+from scheduling.services.undo import appointment_undo
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 
 S = InfusionSessionState

@@ -36,7 +36,7 @@ from infusions.views import discharge, flowsheet, preassessment
 from infusions.views.common import audit_session_view, session_base_context
 from scheduling.models import AppointmentStatus
 from scheduling.selectors import appointment_for
-from scheduling.services import untimely_refusal
+from scheduling.services.status_rules import untimely_refusal
 
 State = InfusionSessionState
 

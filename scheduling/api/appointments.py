@@ -63,15 +63,11 @@ from scheduling.selectors import (
     booking_note_for,
     with_booking_note_alerted,
 )
-from scheduling.services import (
-    SlotTaken,
-    appointment_book,
-    appointment_cancel,
-    appointment_next_statuses,
-    appointment_reschedule,
-    appointment_set_status,
-    appointment_undo,
-)
+from scheduling.services.book_and_reschedule import appointment_book, appointment_reschedule
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
+from scheduling.services.status_rules import appointment_next_statuses
+from scheduling.services.undo import appointment_undo
 
 # Where a status change may lead: never back to booked.
 TARGET_STATUSES = [

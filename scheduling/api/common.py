@@ -28,7 +28,7 @@ from patients.models import Patient
 from patients.selectors import patients_visible_to
 from scheduling.availability import Slot
 from scheduling.models import AppointmentKind, AppointmentType
-from scheduling.services import SlotTaken
+from scheduling.services.free_time import SlotTaken
 
 KINDS = ", ".join(AppointmentKind.values)
 M = TypeVar("M", bound=Model)

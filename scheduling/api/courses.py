@@ -57,25 +57,25 @@ from scheduling.api.common import (
     state_filter_field,
 )
 from scheduling.availability import Slot
-from scheduling.courses import (
-    CourseNotBooked,
-    CoursePlan,
+from scheduling.courses.boosters_and_end import (
     course_book_booster,
     course_booster_interval_days,
     course_booster_suggestions,
     course_complete,
-    course_create,
     course_discontinue,
+    course_suggested_booster_date,
+)
+from scheduling.courses.planner import CoursePlan, course_plan
+from scheduling.courses.reads import (
     course_for,
-    course_plan,
     course_progress,
     course_refusals,
-    course_suggested_booster_date,
     courses_visible_to,
 )
+from scheduling.courses.series_booking import CourseNotBooked, course_create
 from scheduling.models import TreatmentCourse
 from scheduling.selectors import appointments_visible_to
-from scheduling.services import SlotTaken
+from scheduling.services.free_time import SlotTaken
 
 
 def _number(what: str, example: str, **kwargs: Any) -> serializers.IntegerField:

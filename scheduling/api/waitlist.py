@@ -40,7 +40,7 @@ from scheduling.api.common import (
 )
 from scheduling.models import AppointmentKind, WaitlistEntry
 from scheduling.selectors import waitlist_entry_for, waitlist_visible_to
-from scheduling.services import waitlist_add, waitlist_remove
+from scheduling.services.waitlist import waitlist_add, waitlist_remove
 
 
 class WaitlistEntrySerializer(serializers.ModelSerializer):

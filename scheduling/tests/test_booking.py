@@ -18,10 +18,11 @@ from clinic.models import AuditEvent, Location, User
 from patients.models import ConsentSignature, Patient
 from patients.services.consent import consent_document_current, consent_document_snapshot
 from patients.tests.factories import PatientFactory, ScreeningDecisionFactory
-from scheduling import services
 from scheduling.availability import Slot, slot_is_free
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.services import SlotTaken, appointment_book
+from scheduling.services import free_time, status_changes
+from scheduling.services.book_and_reschedule import appointment_book
+from scheduling.services.free_time import SlotTaken
 from scheduling.tests.factories import (
     AppointmentFactory,
     ClosureFactory,
@@ -433,7 +434,7 @@ def test_a_lost_race_for_the_chair_becomes_slot_taken(monkeypatch, nina, riversi
         clinician=nina,
         location=riverside,
     )
-    monkeypatch.setattr(services, "slot_is_free", lambda **_: stale)
+    monkeypatch.setattr(free_time, "slot_is_free", lambda **_: stale)
 
     with pytest.raises(SlotTaken) as caught:
         book(nina, cleared, riverside, "infusion", hour=10, day=day)
@@ -460,7 +461,7 @@ def test_other_integrity_errors_are_not_disguised_as_slot_taken(
         clinician=nina,
         location=riverside,
     )
-    monkeypatch.setattr(services, "slot_is_free", lambda **_: broken)
+    monkeypatch.setattr(free_time, "slot_is_free", lambda **_: broken)
 
     with pytest.raises(IntegrityError, match="appointment_ends_after_start"):
         book(nina, cleared, riverside, "infusion", hour=10, day=day)
@@ -468,7 +469,7 @@ def test_other_integrity_errors_are_not_disguised_as_slot_taken(
 
 def test_a_cancelled_appointment_leaves_its_time_free(fran, riverside, jordan):
     first = book(fran, jordan, riverside, hour=10)
-    services.appointment_cancel(actor=fran, appointment=first, reason="Patient unwell")
+    status_changes.appointment_cancel(actor=fran, appointment=first, reason="Patient unwell")
 
     second = book(fran, PatientFactory(), riverside, hour=10)
 
@@ -561,7 +562,7 @@ def test_it_says_when_a_location_has_no_chair_in_use(nina, phil, cleared):
 
 def test_it_says_when_no_other_time_is_free_either(monkeypatch, fran, riverside, jordan):
     book(fran, PatientFactory(), riverside, hour=10)
-    monkeypatch.setattr(services, "nearest_free_slots", lambda **_: [])
+    monkeypatch.setattr(free_time, "nearest_free_slots", lambda **_: [])
 
     with pytest.raises(SlotTaken) as caught:
         book(fran, jordan, riverside, hour=10)

@@ -15,14 +15,11 @@ from patients.models import Patient
 from patients.services.consent import consent_document_create_draft, consent_document_publish
 from patients.tests.factories import PatientFactory
 from scheduling.models import BLOCKING, Appointment, AppointmentStatus
-from scheduling.services import (
-    SlotTaken,
-    appointment_cancel,
-    appointment_next_statuses,
-    appointment_patient_may_change,
-    appointment_reschedule,
-    appointment_set_status,
-)
+from scheduling.services.book_and_reschedule import appointment_reschedule
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.online_changes import appointment_patient_may_change
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
+from scheduling.services.status_rules import appointment_next_statuses
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, book, cleared_for_infusions, next_week, riverside_for
 from tests.clock import travel_to

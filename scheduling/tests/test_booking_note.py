@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 
 from clinic.models import AuditEvent, Location
 from patients.models import SafetyAlert
-from scheduling.booking import BookingDetails, booking_submit, slot_value
+from scheduling.booking.booker import BookingDetails
+from scheduling.booking.offer import slot_value
+from scheduling.booking.submit import booking_submit
 from scheduling.models import Appointment
 from scheduling.selectors import booking_note_for
 from scheduling.tests import test_public_booking

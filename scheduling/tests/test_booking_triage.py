@@ -14,7 +14,7 @@ from clinic.messaging.registry import kind_named
 from clinic.models import AuditEvent, Location, OutboxMessage
 from patients.models import Condition, SafetyAlert
 from patients.services.safety import SAFETY_ALERT_KIND, mentions_self_harm
-from scheduling.booking import slot_value
+from scheduling.booking.offer import slot_value
 from scheduling.models import Appointment
 from scheduling.tests import test_public_booking
 from scheduling.tests.factories import clinic_location

@@ -18,9 +18,10 @@ from django.db import connection
 from clinic.audit import Action
 from clinic.models import AuditEvent
 from patients.tests.factories import PatientFactory
-from scheduling import services
 from scheduling.models import Appointment
-from scheduling.services import SlotTaken, appointment_book
+from scheduling.services import book_and_reschedule
+from scheduling.services.book_and_reschedule import appointment_book
+from scheduling.services.free_time import SlotTaken
 from scheduling.tests.factories import StaffFactory, appointment_type
 from scheduling.tests.test_booking import at, cleared_for_infusions, next_week, riverside_for
 
@@ -108,7 +109,7 @@ def test_twelve_patients_racing_for_one_chair_get_one_booking(nina, phil):
 def test_without_the_location_lock_the_database_still_refuses_the_losers(monkeypatch, nina, phil):
     """Every attempt passes the checks before any commits; the exclusion constraint then
     lets one insert through and the rest become SlotTaken."""
-    monkeypatch.setattr(services, "_lock_bookings", lambda **_: None)
+    monkeypatch.setattr(book_and_reschedule, "lock_bookings", lambda **_: None)
     riverside = riverside_for(nina, phil, chairs=1)
     starts_at = at(riverside, next_week(riverside), 10)
     patients = [cleared_for_infusions(phil) for _ in range(THREADS)]

@@ -18,7 +18,7 @@ from django.utils import timezone
 from clinic.models import Location
 from patients.models import Patient
 from scheduling.availability import Slot
-from scheduling.courses import CoursePlan, course_plan
+from scheduling.courses.planner import CoursePlan, course_plan
 from scheduling.tests.factories import AppointmentFactory, clinic_location
 from scheduling.tests.test_booking import at, cleared_for_infusions
 

@@ -14,20 +14,19 @@ from clinic.audit import Action
 from clinic.models import AuditEvent, Location
 from patients.models import ConsentSignature, Patient
 from patients.tests.factories import PatientFactory, ScreeningDecisionFactory
-from scheduling import services
 from scheduling.availability import Slot
-from scheduling.courses import (
-    CourseNotBooked,
+from scheduling.courses.boosters_and_end import (
     course_book_booster,
     course_complete,
-    course_create,
     course_discontinue,
-    course_plan,
-    course_progress,
     course_suggested_booster_date,
 )
+from scheduling.courses.planner import course_plan
+from scheduling.courses.reads import course_progress
+from scheduling.courses.series_booking import CourseNotBooked, course_create
 from scheduling.models import Appointment, AppointmentStatus, TreatmentCourse
-from scheduling.services import SlotTaken
+from scheduling.services import free_time
+from scheduling.services.free_time import SlotTaken
 from scheduling.tests.factories import (
     AppointmentFactory,
     appointment_type,
@@ -175,7 +174,7 @@ def test_a_time_taken_at_the_last_moment_names_its_infusion(monkeypatch, nina, r
     chair = riverside.chairs.get()
     fourth = at(riverside, COURSE_DAYS[3], 10)
     AppointmentFactory(location=riverside, chair=chair, starts_at=fourth)
-    real_slot_is_free = services.slot_is_free
+    real_slot_is_free = free_time.slot_is_free
     infusion = appointment_type("infusion")
 
     def stale_for_the_fourth(**kwargs):
@@ -190,7 +189,7 @@ def test_a_time_taken_at_the_last_moment_names_its_infusion(monkeypatch, nina, r
             )
         return real_slot_is_free(**kwargs)
 
-    monkeypatch.setattr(services, "slot_is_free", stale_for_the_fourth)
+    monkeypatch.setattr(free_time, "slot_is_free", stale_for_the_fourth)
 
     with pytest.raises(CourseNotBooked) as caught:
         create(nina, cleared, riverside)

@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from clinic.messaging.registry import kind_named
 from clinic.models import OutboxMessage
-from scheduling.booking import appointment_ics
+from scheduling.calendar_files import appointment_ics
 from scheduling.ics import IcsEvent, ics_calendar, ics_events_calendar, ics_fold, ics_text
-from scheduling.messages import CONFIRMATION
+from scheduling.message_queue import CONFIRMATION
 from scheduling.models import Appointment
-from scheduling.services import appointment_cancel, appointment_reschedule
+from scheduling.services.book_and_reschedule import appointment_reschedule
+from scheduling.services.status_changes import appointment_cancel
 from scheduling.tests import test_public_booking
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, next_week

@@ -15,8 +15,8 @@ from clinic.messaging.rules import decide
 from clinic.models import Location, OutboxMessage, OutboxStatus
 from patients.models import Channel, Condition, Patient
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
-from scheduling import messages
-from scheduling.messages import (
+from scheduling import message_queue
+from scheduling.message_queue import (
     CANCELLED,
     CONFIRMATION,
     MOVED,
@@ -24,12 +24,9 @@ from scheduling.messages import (
     reminders_enqueue,
 )
 from scheduling.models import Appointment, AppointmentType, WaitlistEntry
-from scheduling.services import (
-    SlotTaken,
-    appointment_cancel,
-    appointment_reschedule,
-    appointment_set_status,
-)
+from scheduling.services.book_and_reschedule import appointment_reschedule
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
 from scheduling.tests.test_booking import at, book, cleared_for_infusions, next_week, riverside_for
 from tests.clock import travel_to
 
@@ -291,7 +288,7 @@ def test_consent_withdrawn_after_queueing_stops_that_channel_only(fran, riversid
 def test_a_cancel_or_move_of_a_past_appointment_tells_nobody(fran, riverside, sam, monkeypatch):
     appointment = book(fran, sam, riverside, hour=10)
     monkeypatch.setattr(timezone, "now", lambda: appointment.starts_at + timedelta(minutes=5))
-    messages.appointment_change_enqueue(appointment, kind=CANCELLED)
+    message_queue.appointment_change_enqueue(appointment, kind=CANCELLED)
     assert rows(appointment, kind=CANCELLED) == []
 
 
@@ -339,7 +336,7 @@ def test_no_message_names_the_drug_the_condition_or_the_patient(nina, phil, fran
     patient.save(update_fields=["conditions"])
     consultation = book(fran, patient, riverside, hour=9)
     infusion = book(nina, patient, riverside, kind="infusion", hour=11)
-    messages.confirmation_enqueue(
+    message_queue.confirmation_enqueue(
         consultation, channels=["email", "sms"], base_url="https://clinic.example"
     )
     appointment_reschedule(
@@ -396,7 +393,7 @@ def test_a_consultation_reminder_has_no_infusion_advice(fran, riverside, sam):
 
 def test_the_online_confirmation_carries_the_manage_link_and_the_ics(fran, riverside, sam):
     appointment = book(fran, sam, riverside, source=Appointment.Source.ONLINE)
-    messages.confirmation_enqueue(
+    message_queue.confirmation_enqueue(
         appointment, channels=["email", "sms"], base_url="https://clinic.example"
     )
     [email, sms] = rows(appointment, kind=CONFIRMATION)
@@ -459,7 +456,7 @@ def test_a_2_hour_reminder_for_a_9_oclock_visit_goes_at_20_59_the_evening_before
 
 
 def book_course(nina, phil, riverside, patient=None):
-    from scheduling.courses import course_create
+    from scheduling.courses.series_booking import course_create
 
     patient = consenting(cleared_for_infusions(phil, patient))
     first = next_week(riverside)
@@ -479,7 +476,7 @@ def test_a_booked_course_sends_one_message_with_every_date_and_one_calendar_file
 ):
     settings.SITE_URL = "https://clinic.example"
     course = book_course(nina, phil, riverside)
-    [email, sms] = rows(kind=messages.COURSE_SCHEDULE)
+    [email, sms] = rows(kind=message_queue.COURSE_SCHEDULE)
     assert (email.channel, sms.channel) == ("email", "sms")
     assert email.idempotency_key.startswith(f"course:{course.public_id}:")
     assert email.patient == course.patient and email.location == riverside
@@ -515,7 +512,7 @@ def test_the_course_schedule_names_no_drug_no_condition_and_not_the_patient(nina
     patient.conditions = [Condition.PTSD]
     patient.save(update_fields=["conditions"])
     book_course(nina, phil, riverside, patient)
-    for row in rows(kind=messages.COURSE_SCHEDULE):
+    for row in rows(kind=message_queue.COURSE_SCHEDULE):
         text = _all_text(written(row)).lower()
         for word in ("ketamine", "ptsd", "depression", "robin"):
             assert word not in text, (row.channel, word)
@@ -523,20 +520,20 @@ def test_the_course_schedule_names_no_drug_no_condition_and_not_the_patient(nina
 
 def test_queueing_the_course_schedule_twice_sends_it_once(nina, phil, riverside):
     course = book_course(nina, phil, riverside)
-    messages.course_schedule_enqueue(course)
-    assert len(rows(kind=messages.COURSE_SCHEDULE)) == 2
+    message_queue.course_schedule_enqueue(course)
+    assert len(rows(kind=message_queue.COURSE_SCHEDULE)) == 2
 
 
 def test_moving_a_course_infusion_sends_the_new_list_and_drops_the_old_one(nina, phil, riverside):
     course = book_course(nina, phil, riverside)
-    old = rows(kind=messages.COURSE_SCHEDULE)
+    old = rows(kind=message_queue.COURSE_SCHEDULE)
     second = course.appointments.order_by("starts_at")[1]
     appointment_reschedule(
         actor=nina,
         appointment=second,
         starts_at=second.starts_at + timedelta(hours=3),
     )
-    queued = rows(kind=messages.COURSE_SCHEDULE)
+    queued = rows(kind=message_queue.COURSE_SCHEDULE)
     assert len(queued) == 4
     new = [row for row in queued if row not in old]
     assert {row.channel for row in new} == {"email", "sms"}
@@ -547,9 +544,9 @@ def test_moving_a_course_infusion_sends_the_new_list_and_drops_the_old_one(nina,
 
 
 def test_a_discontinued_course_sends_no_list_still_waiting(nina, phil, riverside):
-    from scheduling.courses import course_discontinue
+    from scheduling.courses.boosters_and_end import course_discontinue
 
     course = book_course(nina, phil, riverside)
     course_discontinue(actor=nina, course=course, reason="patient moved away")
-    for row in rows(kind=messages.COURSE_SCHEDULE):
+    for row in rows(kind=message_queue.COURSE_SCHEDULE):
         assert decide(row, daytime(riverside)).skip.reason == "cancelled"

@@ -24,8 +24,8 @@ from clinic.models import Location, OutboxMessage, OutboxStatus
 from patients.followups import followup_checkin_enqueue, followups_enqueue_due
 from patients.services.intake import intake_link_create
 from patients.tests.factories import CommunicationConsentFactory
-from scheduling.courses import course_create
-from scheduling.messages import COURSE_SCHEDULE
+from scheduling.courses.series_booking import course_create
+from scheduling.message_queue import COURSE_SCHEDULE
 from scheduling.models import Appointment
 from scheduling.tests.factories import clinic_location
 from scheduling.tests.test_booking import at, cleared_for_infusions

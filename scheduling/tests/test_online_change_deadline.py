@@ -12,14 +12,14 @@ import pytest
 import time_machine
 
 from patients.tests.factories import PatientFactory
-from scheduling.booking import manage_token
+from scheduling.booking.manage import manage_token
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.services import (
-    appointment_cancel,
+from scheduling.services.book_and_reschedule import appointment_reschedule
+from scheduling.services.online_changes import (
     appointment_online_change_deadline,
     appointment_patient_may_change,
-    appointment_reschedule,
 )
+from scheduling.services.status_changes import appointment_cancel
 from scheduling.tests import test_public_booking
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 

@@ -19,8 +19,10 @@ from clinic.messaging.registry import Rendered, kind_named
 from clinic.models import AuditEvent, Location, OutboxMessage
 from patients.models import Channel, CommunicationConsent, Patient, SexAtBirth
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
-from scheduling.booking import consent_wording, manage_link, slot_value
-from scheduling.messages import CONFIRMATION
+from scheduling.booking.booker import consent_wording
+from scheduling.booking.manage import manage_link
+from scheduling.booking.offer import slot_value
+from scheduling.message_queue import CONFIRMATION
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.factories import AppointmentFactory, appointment_type, clinic_location
 from scheduling.tests.test_booking import at, next_week
@@ -417,7 +419,7 @@ def test_known_and_unknown_bookers_get_identical_responses_and_emails(
     """Whether the booker was already a patient shows nowhere: Jordan (known) books a time,
     staff cancel it, then a stranger books the same time; apart from the tokens, every byte
     they were sent is the same."""
-    from scheduling.services import appointment_cancel
+    from scheduling.services.status_changes import appointment_cancel
 
     starts_at = ten_am(riverside)
     known = post_booking(riverside, starts_at)

@@ -15,8 +15,9 @@ from clinic.messaging.registry import Rendered, kind_named
 from clinic.models import OutboxMessage
 from patients.models import Channel
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
-from scheduling.booking import manage_link, manage_token, slot_value
-from scheduling.messages import CANCELLED, MOVED
+from scheduling.booking.manage import manage_link, manage_token
+from scheduling.booking.offer import slot_value
+from scheduling.message_queue import CANCELLED, MOVED
 from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.tests import test_public_booking
 from scheduling.tests.factories import AppointmentFactory, appointment_type
@@ -96,7 +97,7 @@ def test_the_link_shows_the_booking_with_ways_to_change_it(client, token, rivers
 def test_the_confirmation_of_a_cancelled_booking_shows_the_booking_as_it_is(
     client, appointment, token, fran
 ):
-    from scheduling.services import appointment_cancel
+    from scheduling.services.status_changes import appointment_cancel
 
     appointment_cancel(actor=fran, appointment=appointment, reason="clinic closed")
     response = client.get(f"/book/confirmed/{token}/")

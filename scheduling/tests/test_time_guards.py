@@ -26,19 +26,16 @@ from clinic.roles import Role
 from conftest import make_staff
 from patients.models import Channel
 from patients.tests.factories import PatientFactory
-from scheduling.messages import CANCELLED
+from scheduling.message_queue import CANCELLED
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
     AppointmentStatusChange,
     WaitlistEntry,
 )
-from scheduling.services import (
-    SlotTaken,
-    appointment_cancel,
-    appointment_set_status,
-    appointment_undo,
-)
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
+from scheduling.services.undo import appointment_undo
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from scheduling.tests.test_messages import consenting

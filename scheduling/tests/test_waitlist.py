@@ -13,13 +13,8 @@ from clinic.models import AuditEvent, Location
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling.models import AppointmentStatus, WaitlistEntry
-from scheduling.services import (
-    appointment_cancel,
-    appointment_set_status,
-    waitlist_add,
-    waitlist_matches,
-    waitlist_remove,
-)
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
+from scheduling.services.waitlist import waitlist_add, waitlist_matches, waitlist_remove
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import at, book, cleared_for_infusions, next_week, riverside_for
 

@@ -44,22 +44,13 @@ from scheduling.forms import (
     SlotSearchForm,
     UndoForm,
 )
-from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry
+from scheduling.models import INFUSION_KINDS, Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.selectors import appointment_for, appointments_visible_to, booking_note_for
-from scheduling.services import (
-    INFUSION_KINDS,
-    SlotTaken,
-    appointment_book,
-    appointment_cancel,
-    appointment_move_problems,
-    appointment_next_statuses,
-    appointment_reschedule,
-    appointment_set_status,
-    appointment_undo,
-    undo_deadline,
-    undo_refusal,
-    undoable_change,
-)
+from scheduling.services.book_and_reschedule import appointment_book, appointment_reschedule
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
+from scheduling.services.status_rules import appointment_move_problems, appointment_next_statuses
+from scheduling.services.undo import appointment_undo, undo_deadline, undo_refusal, undoable_change
 from scheduling.views.board import board_url
 
 RESCHEDULE_DAYS = 7

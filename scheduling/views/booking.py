@@ -30,41 +30,38 @@ from clinic.forms import show_service_errors
 from clinic.models import Location
 from patients.services.safety import booking_reason_alerted
 from scheduling.availability import Slot
-from scheduling.booking import (
-    BookingWeek,
+from scheduling.booking.manage import (
     ManageLink,
     ManageLinkError,
-    RateLimited,
-    appointment_ics,
     booking_cancel,
-    booking_consultation_type,
-    booking_location,
-    booking_locations,
-    booking_nonce,
-    booking_rate_limit,
-    booking_replayed,
     booking_reschedule,
-    booking_slot_errors,
-    booking_submit,
-    booking_summary,
-    booking_week,
-    booking_week_of,
-    clock_text,
     decoy_token,
     manage_link,
     manage_token,
-    opening_hours_lines,
+)
+from scheduling.booking.offer import (
+    BookingWeek,
+    booking_consultation_type,
+    booking_location,
+    booking_locations,
+    booking_slot_errors,
+    booking_week,
+    booking_week_of,
     slot_parse,
     slot_value,
-    when_text,
 )
+from scheduling.booking.rate_limits import RateLimited, booking_rate_limit
+from scheduling.booking.submit import booking_nonce, booking_replayed, booking_submit
+from scheduling.booking.summary import booking_summary, opening_hours_lines
+from scheduling.calendar_files import appointment_ics
 from scheduling.forms_booking import BookingCancelForm, BookingDetailsForm, BookingRescheduleForm
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType
-from scheduling.services import (
-    SlotTaken,
+from scheduling.services.free_time import SlotTaken
+from scheduling.services.online_changes import (
     appointment_online_change_deadline,
     appointment_patient_may_change,
 )
+from scheduling.wording import clock_text, when_text
 
 # What the booking service calls a field → the form field it belongs to.
 _DETAILS_FIELD = {"conditions": "condition", "preferred_location": "__all__"}

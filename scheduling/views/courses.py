@@ -26,26 +26,26 @@ from patients.models import Patient
 from patients.selectors import patient_for
 from patients.views.records import audit_patient_view
 from scheduling.availability import Slot
-from scheduling.courses import (
-    ACTIVE_STATES,
-    CourseNotBooked,
-    CoursePlan,
-    course_active,
-    course_appointments,
+from scheduling.courses.boosters_and_end import (
     course_book_booster,
     course_booster_interval_days,
     course_booster_suggestions,
     course_complete,
-    course_create,
     course_discontinue,
-    course_for,
-    course_future_appointments,
     course_last_infusion,
-    course_plan,
-    course_progress,
-    course_refusals,
     course_suggested_booster_date,
 )
+from scheduling.courses.planner import CoursePlan, course_plan
+from scheduling.courses.reads import (
+    ACTIVE_STATES,
+    course_active,
+    course_appointments,
+    course_for,
+    course_future_appointments,
+    course_progress,
+    course_refusals,
+)
+from scheduling.courses.series_booking import CourseNotBooked, course_create
 from scheduling.forms_courses import (
     BoosterForm,
     CourseConfirmForm,
@@ -54,7 +54,7 @@ from scheduling.forms_courses import (
     local_instant,
 )
 from scheduling.models import TreatmentCourse
-from scheduling.services import SlotTaken
+from scheduling.services.free_time import SlotTaken
 
 SETTINGS_FIELDS = list(CourseSettingsForm.base_fields)
 

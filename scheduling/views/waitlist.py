@@ -21,7 +21,7 @@ from scheduling.board import board_locations
 from scheduling.forms import WaitlistEntryForm, WaitlistFilterForm
 from scheduling.models import WaitlistEntry
 from scheduling.selectors import waitlist_entry_for, waitlist_visible_to
-from scheduling.services import waitlist_add, waitlist_remove
+from scheduling.services.waitlist import waitlist_add, waitlist_remove
 from scheduling.views.appointments import audit_patient_view, patient_from_query, patient_matches
 
 ENTRIES_PER_PAGE = 50

@@ -21,7 +21,7 @@ from playwright.sync_api import Locator, Page, expect
 from clinic.models import Location, OutboxMessage
 from patients.models import Channel, CommunicationConsent, Patient
 from scheduling.availability import slot_is_free
-from scheduling.booking import consent_wording
+from scheduling.booking.booker import consent_wording
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.factories import appointment_type, clinic_location
 from scheduling.tests.test_booking import at
