@@ -1,7 +1,7 @@
 """What ``infusions`` adds to pages and queries that the layers below it own, registered
 from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
 
-- the day board's cards (``scheduling.board.board_cards``): each appointment's open vitals
+- the day board's cards (``scheduling.board.cards.board_cards``): each appointment's open vitals
   alerts and its session's state, in the board's own query;
 - the day board (``scheduling.views.board.board_page``): the banner of the sessions with
   open alerts at the location;
@@ -27,7 +27,7 @@ from infusions.selectors import sessions_of_patient, with_session_state
 from patients.models import Patient
 from patients.selectors import can_see_clinical
 from patients.views.chart import chart_page
-from scheduling.board import board_cards
+from scheduling.board.cards import board_cards
 from scheduling.models import Appointment
 from scheduling.views.appointments import appointment_page
 from scheduling.views.board import board_page

@@ -19,7 +19,7 @@ from clinic.contributions import staff_home_page
 from clinic.permissions import Capability, user_can
 from patients.models import Patient, SafetyAlert
 from patients.views.chart import chart_page
-from scheduling.board import patient_appointments
+from scheduling.board.cards import patient_appointments
 from scheduling.courses.reads import course_progress, courses_of_patient
 from scheduling.shifts import shift_locations_of
 

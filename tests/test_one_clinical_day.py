@@ -17,7 +17,7 @@ from infusions.models import InfusionSession, InfusionSessionState
 from infusions.sessions import session_for_appointment
 from infusions.tests.factories import complete_pre_assessment, signed_discharge, signed_order
 from infusions.tests.test_sessions import walk
-from scheduling.board import ACTIONS
+from scheduling.board.cards import ACTIONS
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from tests.clock import travel_to

@@ -12,7 +12,7 @@ from django.utils import timezone
 from clinic.audit import Action
 from clinic.models import AuditEvent, Location
 from patients.tests.factories import PatientFactory
-from scheduling.board import patient_appointments
+from scheduling.board.cards import patient_appointments
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.factories import (
     AppointmentFactory,

@@ -35,7 +35,8 @@ from clinic.permissions import Capability, capability_required, user_can
 from patients.models import Patient
 from patients.selectors import patient_for, patients_search
 from scheduling.availability import Slot, free_slots, nearest_free_slots
-from scheduling.board import ACTIONS, board_entry, board_locations, for_the_board, local_instant
+from scheduling.board.cards import ACTIONS, board_entry, for_the_board
+from scheduling.board.day import board_locations, local_instant
 from scheduling.forms import (
     CancelForm,
     NoShowForm,

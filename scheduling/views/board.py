@@ -20,7 +20,8 @@ from clinic.contributions import Contributions
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
 from patients.models import Patient
-from scheduling.board import board_locations, day_board, week_board
+from scheduling.board.day import board_locations, day_board
+from scheduling.board.week import week_board
 from scheduling.forms import BoardFilterForm
 
 board_page = Contributions("day board")

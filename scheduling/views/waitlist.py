@@ -17,7 +17,7 @@ from clinic.audit import Action, audit_record
 from clinic.forms import show_service_errors
 from clinic.permissions import Capability, capability_required, user_can
 from patients.models import Patient
-from scheduling.board import board_locations
+from scheduling.board.day import board_locations
 from scheduling.forms import WaitlistEntryForm, WaitlistFilterForm
 from scheduling.models import WaitlistEntry
 from scheduling.selectors import waitlist_entry_for, waitlist_visible_to
