@@ -15,9 +15,9 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from clinic.conditions import Condition
 from clinic.models import AuditEvent
 from patients.models import (
-    Condition,
     ConsentSignature,
     IntakeSubmission,
     Measurement,

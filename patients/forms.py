@@ -12,11 +12,11 @@ from typing import Any
 
 from django import forms
 
+from clinic.conditions import Condition
 from clinic.models import Location
 from patients.models import (
     Channel,
     CommunicationConsent,
-    Condition,
     Patient,
     PatientStatus,
     QuestionnaireResponse,

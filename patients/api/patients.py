@@ -18,6 +18,7 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.conditions import Condition
 from clinic.models import Location
 from clinic.permissions import Capability
 from clinic.selectors import locations_visible_to
@@ -30,7 +31,7 @@ from patients.api.common import (
     decimal_field,
     text_field,
 )
-from patients.models import Condition, Patient, PatientStatus, SexAtBirth
+from patients.models import Patient, PatientStatus, SexAtBirth
 from patients.selectors import patients_search, search_date
 from patients.services.details import patient_create, patient_update
 

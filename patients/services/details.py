@@ -23,10 +23,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from clinic.audit import Action, audit_record, changed_fields_summary
+from clinic.conditions import Condition
 from clinic.models import Location, User
 from clinic.permissions import Capability, require, user_can
 from clinic.phones import phone_e164
-from patients.models import Condition, Patient, PatientStatus, SexAtBirth
+from patients.models import Patient, PatientStatus, SexAtBirth
 
 Errors = dict[str, list[str]]
 

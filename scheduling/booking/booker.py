@@ -34,7 +34,7 @@ _PERSON_LOCK = 7_307
 @dataclass(frozen=True)
 class BookingDetails:
     """What the booker typed, already parsed (``mobile`` in E.164, ``email`` lower case).
-    ``condition`` is a ``patients.models.Condition`` value, or "" for "not sure"."""
+    ``condition`` is a ``clinic.conditions.Condition`` value, or "" for "not sure"."""
 
     legal_first_name: str
     legal_last_name: str

@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from clinic.conditions import Condition
 from clinic.models import Location
 from patients.messages import patient_message_channels
-from patients.models import Channel, Condition
+from patients.models import Channel
 from patients.services.safety import safety_alert_for_booking_reason
 from scheduling.booking.booker import BookingDetails, consents_record, patient_match_or_create
 from scheduling.booking.offer import TAKEN_MESSAGE, Errors, booking_slot_errors

@@ -10,9 +10,10 @@ import logging
 
 import pytest
 
+from clinic.conditions import Condition
 from clinic.messaging.registry import kind_named
 from clinic.models import AuditEvent, Location, OutboxMessage
-from patients.models import Condition, SafetyAlert
+from patients.models import SafetyAlert
 from patients.services.safety import SAFETY_ALERT_KIND, mentions_self_harm
 from scheduling.booking.offer import slot_value
 from scheduling.models import Appointment

@@ -10,10 +10,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.conditions import Condition
 from clinic.messaging.registry import Rendered, kind_named
 from clinic.messaging.rules import decide
 from clinic.models import Location, OutboxMessage, OutboxStatus
-from patients.models import Channel, Condition, Patient
+from patients.models import Channel, Patient
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
 from scheduling import message_queue
 from scheduling.message_queue import (
