@@ -128,7 +128,7 @@ def new_page(
     if violations and not failed:
         pytest.fail(
             "The page broke the Content-Security-Policy (move inline script or style to "
-            "static/js or static/css, see clinic/settings.py):\n" + "\n".join(violations)
+            "static/js or static/css, see clinic/settings/__init__.py):\n" + "\n".join(violations)
         )
 
 
