@@ -39,11 +39,11 @@ from infusions.models import (
     Discharge,
     DoseAdministration,
     InfusionSession,
-    InfusionSessionState,
     PreAssessment,
     SessionAlert,
     VitalsReading,
 )
+from infusions.models.sessions import InfusionSessionState
 from infusions.orders import current_order
 from patients.followups import followup_checkin_enqueue
 from scheduling.models import Appointment, AppointmentStatus

@@ -56,19 +56,16 @@ from clinic.models import User
 from clinic.permissions import Capability, require
 from infusions import vitals
 from infusions.models import (
-    AlertAction,
     InfusionSession,
-    InfusionSessionState,
-    MedicationRoute,
-    ReadingSource,
     SessionAlert,
     SessionEvent,
     SessionStateChange,
-    Severity,
     SideEffect,
-    VitalsPhase,
     VitalsReading,
 )
+from infusions.models.events import MedicationRoute, Severity
+from infusions.models.readings import AlertAction, ReadingSource, VitalsPhase
+from infusions.models.sessions import InfusionSessionState
 
 State = InfusionSessionState
 

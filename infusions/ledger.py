@@ -41,7 +41,8 @@ from clinic.audit import Action, audit_record
 from clinic.cosign import cosigner_errors
 from clinic.models import Location, User
 from clinic.permissions import Capability, require
-from infusions.models import MG, InfusionSession, LedgerEntry, LedgerEntryKind, Lot
+from infusions.models import InfusionSession, LedgerEntry, Lot
+from infusions.models.ledger import MG, LedgerEntryKind
 from patients.models import Patient
 
 Errors = dict[str, list[str]]

@@ -31,13 +31,9 @@ from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from infusions import dosing, vitals
 from infusions.flowsheet import ReadingInput, reading_record
-from infusions.models import (
-    BloodPressureStatus,
-    InfusionSession,
-    InfusionSessionState,
-    PreAssessment,
-    PregnancyStatus,
-)
+from infusions.models import InfusionSession, PreAssessment
+from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
+from infusions.models.sessions import InfusionSessionState
 from patients.models import Patient, QuestionnaireResponse, SexAtBirth
 from patients.questionnaires import Instrument, definition_for, instruments_for_conditions
 

@@ -44,12 +44,11 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, user_can
-from infusions.models import (
+from infusions.models import InfusionSession, SessionStateChange
+from infusions.models.sessions import (
     SESSION_FINAL_STATES,
     SESSION_STATES_NEEDING_REASON,
-    InfusionSession,
     InfusionSessionState,
-    SessionStateChange,
 )
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
@@ -328,7 +327,7 @@ def _refuse_untimely(
 def planned_infusion_minutes(session: InfusionSession) -> int | None:
     """The current dose order's duration for an IV infusion, or None (no order, no
     duration, another route)."""
-    from infusions.models import DoseRoute
+    from infusions.models.orders import DoseRoute
     from infusions.orders import current_order
 
     order = current_order(session)

@@ -28,17 +28,9 @@ from rest_framework.response import Response
 
 from clinic.permissions import Capability
 from infusions import flowsheet as service
-from infusions.models import (
-    AlertAction,
-    InfusionSession,
-    MedicationRoute,
-    ReadingSource,
-    SessionAlert,
-    SessionEvent,
-    Severity,
-    SideEffect,
-    VitalsReading,
-)
+from infusions.models import InfusionSession, SessionAlert, SessionEvent, SideEffect, VitalsReading
+from infusions.models.events import MedicationRoute, Severity
+from infusions.models.readings import AlertAction, ReadingSource
 from infusions.selectors import session_for
 from scheduling.api.common import (
     READ_ERRORS,

@@ -28,15 +28,10 @@ from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import Capability
 from infusions.flowsheet import ReadingInput
-from infusions.models import (
-    DoseAdministration,
-    DoseOrder,
-    DoseRoute,
-    InfusionSession,
-    InfusionSessionState,
-    PreAssessment,
-    PregnancyStatus,
-)
+from infusions.models import DoseAdministration, DoseOrder, InfusionSession, PreAssessment
+from infusions.models.orders import DoseRoute
+from infusions.models.preassessment import PregnancyStatus
+from infusions.models.sessions import InfusionSessionState
 from infusions.orders import current_order, dose_administer, dose_order_sign
 from infusions.preassessment import (
     pre_assessment_acknowledge_caution,

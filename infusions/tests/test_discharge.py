@@ -25,11 +25,11 @@ from infusions.models import (
     Discharge,
     DoseAdministration,
     InfusionSession,
-    InfusionSessionState,
     Lot,
     SessionAlert,
     SessionStateChange,
 )
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
 from scheduling.models import AppointmentStatus

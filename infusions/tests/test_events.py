@@ -17,13 +17,9 @@ from infusions.flowsheet import (
     event_record,
     open_alert_counts,
 )
-from infusions.models import (
-    AlertAction,
-    InfusionSessionState,
-    SessionAlert,
-    SessionEvent,
-    SessionStateChange,
-)
+from infusions.models import SessionAlert, SessionEvent, SessionStateChange
+from infusions.models.readings import AlertAction
+from infusions.models.sessions import InfusionSessionState
 from infusions.tests.test_flowsheet import record, session_in
 
 S = InfusionSessionState

@@ -23,16 +23,9 @@ from infusions.flowsheet import (
     reading_record,
     readings_record_batch,
 )
-from infusions.models import (
-    AlertAction,
-    InfusionSession,
-    InfusionSessionState,
-    ReadingSource,
-    SessionAlert,
-    SessionStateChange,
-    VitalsPhase,
-    VitalsReading,
-)
+from infusions.models import InfusionSession, SessionAlert, SessionStateChange, VitalsReading
+from infusions.models.readings import AlertAction, ReadingSource, VitalsPhase
+from infusions.models.sessions import InfusionSessionState
 from infusions.tests.factories import appointment_follows, infusion_session
 
 S = InfusionSessionState

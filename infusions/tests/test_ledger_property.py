@@ -29,7 +29,8 @@ from infusions.ledger import (
     lot_balance_from_entries,
     lot_receive,
 )
-from infusions.models import LedgerEntry, LedgerEntryKind, Lot
+from infusions.models import LedgerEntry, Lot
+from infusions.models.ledger import LedgerEntryKind
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 

@@ -19,14 +19,8 @@ from conftest import PASSWORD, make_staff
 from infusions import dosing, vitals
 from infusions.flowsheet import ReadingInput
 from infusions.ledger import lot_balance_from_entries, lot_receive
-from infusions.models import (
-    DoseAdministration,
-    DoseOrder,
-    InfusionSessionState,
-    LedgerEntry,
-    Lot,
-    PreAssessment,
-)
+from infusions.models import DoseAdministration, DoseOrder, LedgerEntry, Lot, PreAssessment
+from infusions.models.sessions import InfusionSessionState
 from infusions.orders import (
     current_order,
     dose_administer,

@@ -17,14 +17,10 @@ from django.utils import timezone
 from clinic.models import AuditEvent
 from infusions import dosing, vitals
 from infusions.flowsheet import ReadingInput
-from infusions.models import (
-    BloodPressureStatus,
-    InfusionSessionState,
-    PreAssessment,
-    PregnancyStatus,
-    VitalsPhase,
-    VitalsReading,
-)
+from infusions.models import PreAssessment, VitalsReading
+from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
+from infusions.models.readings import VitalsPhase
+from infusions.models.sessions import InfusionSessionState
 from infusions.preassessment import (
     pre_assessment_acknowledge_caution,
     pre_assessment_checklist,

@@ -34,15 +34,10 @@ from clinic.models import Location
 from clinic.permissions import Capability, capability_required
 from infusions import flowsheet as service
 from infusions import vitals
-from infusions.models import (
-    AlertAction,
-    InfusionSession,
-    InfusionSessionState,
-    MedicationRoute,
-    SessionAlert,
-    Severity,
-    SideEffect,
-)
+from infusions.models import InfusionSession, SessionAlert, SideEffect
+from infusions.models.events import MedicationRoute, Severity
+from infusions.models.readings import AlertAction
+from infusions.models.sessions import InfusionSessionState
 from infusions.selectors import session_for
 from infusions.views.common import audit_session_view, session_base_context
 from infusions.views.discharge import discharge_status_context

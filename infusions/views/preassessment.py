@@ -30,15 +30,10 @@ from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability, capability_required, user_can
 from infusions import dosing, vitals
 from infusions.flowsheet import ReadingInput
-from infusions.models import (
-    BloodPressureStatus,
-    DoseAdministration,
-    DoseRoute,
-    InfusionSession,
-    InfusionSessionState,
-    PreAssessment,
-    PregnancyStatus,
-)
+from infusions.models import DoseAdministration, InfusionSession, PreAssessment
+from infusions.models.orders import DoseRoute
+from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
+from infusions.models.sessions import InfusionSessionState
 from infusions.orders import (
     ADMINISTER_STATES,
     ORDER_STATES,

@@ -22,7 +22,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.permissions import Capability, capability_required, user_can
-from infusions.models import SESSION_STATES_NEEDING_REASON, InfusionSession, InfusionSessionState
+from infusions.models import InfusionSession
+from infusions.models.sessions import SESSION_STATES_NEEDING_REASON, InfusionSessionState
 from infusions.orders import start_problems
 from infusions.selectors import session_for
 from infusions.sessions import (
