@@ -3,7 +3,7 @@
 A nurse records them at the chair while the session is checked in, in any order and over
 several saves (``pre_assessment_record``): identity, today's weight, pregnancy status,
 the escort home, when the patient last ate, and the pre-infusion vital signs
-(``pre_assessment_vitals``, a phase "pre" reading through ``infusions.flowsheet``). Blood
+(``pre_assessment_vitals``, a phase "pre" reading through ``infusions.readings``). Blood
 pressure at or above the caution limit needs a physician's acknowledgement
 (``pre_assessment_acknowledge_caution``); at or above the hold limit there is no infusion
 that day. Once the session has passed its pre-assessment the record is frozen.
@@ -30,10 +30,10 @@ from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from infusions import dosing, vitals
-from infusions.flowsheet import ReadingInput, reading_record
 from infusions.models import InfusionSession, PreAssessment
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
 from infusions.models.sessions import InfusionSessionState
+from infusions.readings import ReadingInput, reading_record
 from patients.models import Patient, QuestionnaireResponse, SexAtBirth
 from patients.questionnaires import Instrument, definition_for, instruments_for_conditions
 

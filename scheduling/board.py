@@ -29,8 +29,8 @@ from django.utils import timezone
 from clinic.models import Chair, Closure, Location, User
 from clinic.permissions import Capability, user_can
 from clinic.selectors import DayHours, location_hours_on, locations_visible_to
-from infusions.flowsheet import with_open_alerts
 from infusions.selectors import with_session_state
+from infusions.session_alerts import with_open_alerts
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
 from scheduling.models import NON_BLOCKING_STATUSES, Appointment, AppointmentStatus

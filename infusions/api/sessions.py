@@ -27,7 +27,6 @@ from clinic.api.permissions import capability_permission
 from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import Capability
-from infusions.flowsheet import ReadingInput
 from infusions.models import DoseAdministration, DoseOrder, InfusionSession, PreAssessment
 from infusions.models.orders import DoseRoute
 from infusions.models.preassessment import PregnancyStatus
@@ -38,6 +37,7 @@ from infusions.preassessment import (
     pre_assessment_record,
     pre_assessment_vitals,
 )
+from infusions.readings import ReadingInput
 from infusions.selectors import lots_visible_to, session_for, sessions_visible_to
 from infusions.sessions import session_for_appointment, session_next_states, session_transition
 from scheduling.api.common import (

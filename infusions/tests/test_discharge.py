@@ -20,7 +20,6 @@ from infusions.discharge import (
     discharge_sign,
     unresolved_alerts,
 )
-from infusions.flowsheet import ReadingInput, reading_record
 from infusions.models import (
     Discharge,
     DoseAdministration,
@@ -30,6 +29,7 @@ from infusions.models import (
     SessionStateChange,
 )
 from infusions.models.sessions import InfusionSessionState
+from infusions.readings import ReadingInput, reading_record
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
 from scheduling.models import AppointmentStatus

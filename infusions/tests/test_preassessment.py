@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from infusions import dosing, vitals
-from infusions.flowsheet import ReadingInput
 from infusions.models import PreAssessment, VitalsReading
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
 from infusions.models.readings import VitalsPhase
@@ -29,6 +28,7 @@ from infusions.preassessment import (
     pre_assessment_vitals,
     pre_session_questionnaires,
 )
+from infusions.readings import ReadingInput
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session
 from patients.models import QuestionnaireResponse, SexAtBirth

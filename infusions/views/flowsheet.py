@@ -12,7 +12,8 @@ way, values still out of range) out of band, so it never shows a superseded read
 
 The live part of the flowsheet (alerts, due time, readings) refreshes itself every 60 s,
 unless the nurse is typing in it, so "overdue" and a monitor's readings appear without a
-reload. Every change goes through ``infusions.flowsheet``.
+reload. Every change goes through ``infusions.readings``, ``infusions.session_alerts`` and
+``infusions.session_events``.
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.forms import show_service_errors
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required
-from infusions import flowsheet as service
-from infusions import vitals
+from infusions import session_alerts, vitals
+from infusions.flowsheet import flowsheet_for
+from infusions.flowsheet_rules import PHASE_FOR_STATE
 from infusions.models import InfusionSession, SessionAlert, SideEffect
 from infusions.models.events import MedicationRoute, Severity
 from infusions.models.readings import AlertAction
 from infusions.models.sessions import InfusionSessionState
+from infusions.readings import VALUE_FIELDS, ReadingInput, reading_mark_in_error, reading_record
 from infusions.selectors import session_for
+from infusions.session_events import event_mark_in_error, event_record, events_for
 from infusions.views.common import audit_session_view, session_base_context
 from infusions.views.discharge import discharge_status_context
 
@@ -59,7 +63,7 @@ _ENDED = frozenset(
 )
 
 
-# --- Forms: shapes only; ``infusions.flowsheet`` checks the values -----------------------------
+# --- Forms: shapes only; the services check the values -----------------------------------------
 
 
 def _number(label: str, help_text: str = "") -> forms.IntegerField:
@@ -135,11 +139,11 @@ class ReadingForm(forms.Form):
         error_messages={"invalid_choice": "Choose one of the levels."},
     )
 
-    def values(self) -> service.ReadingInput:
+    def values(self) -> ReadingInput:
         data = self.cleaned_data
         level = data.get("consciousness")
-        return service.ReadingInput(
-            **{name: data.get(name) for name in service.VALUE_FIELDS if name != "consciousness"},
+        return ReadingInput(
+            **{name: data.get(name) for name in VALUE_FIELDS if name != "consciousness"},
             consciousness=int(level) if level else None,
         )
 
@@ -246,7 +250,7 @@ def flowsheet_context(
     done: str = "",
 ) -> dict[str, Any]:
     location = session.appointment.location
-    sheet = service.flowsheet_for(session)
+    sheet = flowsheet_for(session)
     items = []
     for alert in sheet.open_alerts:
         if bound_ack is not None and bound_ack[0].pk == alert.pk:
@@ -268,7 +272,7 @@ def flowsheet_context(
             reading_form or ReadingForm(initial={"taken_at": _now_on_clock(location)})
         ),
         "reading_error": error_form,
-        "flowsheet_open": state in service.PHASE_FOR_STATE,
+        "flowsheet_open": state in PHASE_FOR_STATE,
         "flowsheet_polls": state not in _ENDED and state != InfusionSessionState.SCHEDULED,
         "flowsheet_done": done,
         "consciousness_labels": vitals.CONSCIOUSNESS_LABELS,
@@ -286,12 +290,12 @@ def events_context(
     location = session.appointment.location
     state = InfusionSessionState(session.state)
     return {
-        "events": service.events_for(session),
+        "events": events_for(session),
         "event_form": _mark_invalid(
             event_form or EventForm(initial={"occurred_at": _now_on_clock(location)})
         ),
         "event_error": error_form,
-        "events_open": state in service.PHASE_FOR_STATE,
+        "events_open": state in PHASE_FOR_STATE,
         "events_done": done,
     }
 
@@ -370,7 +374,7 @@ def reading_add(request: HttpRequest, session_id: Any) -> HttpResponse:
     location = session.appointment.location
     if form.is_valid():
         try:
-            reading = service.reading_record(
+            reading = reading_record(
                 actor=request.user,
                 session=session,
                 values=form.values(),
@@ -406,7 +410,7 @@ def reading_error(request: HttpRequest, session_id: Any, reading_id: Any) -> Htt
     form = InErrorForm(request.POST, auto_id=f"reading-{reading.public_id.hex}-%s")
     if form.is_valid():
         try:
-            service.reading_mark_in_error(
+            reading_mark_in_error(
                 actor=request.user,
                 reading=reading,
                 reason=form.cleaned_data["reason"],
@@ -438,7 +442,7 @@ def alert_acknowledge(request: HttpRequest, session_id: Any, alert_id: Any) -> H
     if form.is_valid():
         data = form.cleaned_data
         try:
-            service.alert_acknowledge(
+            session_alerts.alert_acknowledge(
                 actor=request.user,
                 alert=alert,
                 action=data["action"],
@@ -462,7 +466,7 @@ def _acknowledged(
     done = f"Alert acknowledged by {request.user.full_name}: {alert.get_action_display().lower()}."
     if moved:
         done += f" {session.state_sentence}"
-    elif alert.action in service.MOVE_FOR_ACTION:
+    elif alert.action in session_alerts.MOVE_FOR_ACTION:
         done += (
             f" The session was left as it is ({session.get_state_display().lower()}): use the "
             "buttons under “Next step” if it should change."
@@ -494,7 +498,7 @@ def event_add(request: HttpRequest, session_id: Any) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            event = service.event_record(
+            event = event_record(
                 actor=request.user,
                 session=session,
                 occurred_at=_local_moment(location, data["occurred_at"]),
@@ -531,7 +535,7 @@ def event_error(request: HttpRequest, session_id: Any, event_id: Any) -> HttpRes
     form = InErrorForm(request.POST, auto_id=f"event-{event.public_id.hex}-%s")
     if form.is_valid():
         try:
-            service.event_mark_in_error(
+            event_mark_in_error(
                 actor=request.user, event=event, reason=form.cleaned_data["reason"], request=request
             )
         except ValidationError as error:

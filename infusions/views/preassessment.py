@@ -29,7 +29,6 @@ from clinic.forms import cosigner_code_field, show_service_errors
 from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability, capability_required, user_can
 from infusions import dosing, vitals
-from infusions.flowsheet import ReadingInput
 from infusions.models import DoseAdministration, InfusionSession, PreAssessment
 from infusions.models.orders import DoseRoute
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
@@ -55,6 +54,7 @@ from infusions.preassessment import (
     pregnancy_not_applicable,
     weighed_today,
 )
+from infusions.readings import ReadingInput
 from infusions.selectors import lot_for, session_for
 from infusions.views.common import session_base_context
 
