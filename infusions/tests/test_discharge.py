@@ -14,12 +14,8 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from conftest import PASSWORD
-from infusions.discharge import (
-    discharge_blockers,
-    discharge_problems,
-    discharge_sign,
-    unresolved_alerts,
-)
+from infusions.discharge import discharge_sign
+from infusions.discharge_readiness import discharge_blockers, discharge_problems, unresolved_alerts
 from infusions.models import (
     Discharge,
     DoseAdministration,

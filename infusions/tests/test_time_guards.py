@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent, Location, User
 from conftest import PASSWORD
-from infusions.discharge import discharge_sign, recovery_shortfall
+from infusions.discharge import discharge_sign
+from infusions.discharge_readiness import recovery_shortfall
 from infusions.models import Discharge, InfusionSession, SessionStateChange
 from infusions.models.sessions import InfusionSessionState
 from infusions.preassessment import pre_session_questionnaires, questionnaires_before_infusion

@@ -27,12 +27,12 @@ from clinic.forms import cosigner_code_field, show_service_errors
 from clinic.models import User
 from clinic.permissions import Capability, capability_required, user_can
 from infusions.chart import chart_for_session, event_label
-from infusions.discharge import (
+from infusions.discharge import discharge_sign
+from infusions.discharge_readiness import (
     DISCHARGE_STATES,
     baseline_reading,
     default_escort_name,
     discharge_blockers,
-    discharge_sign,
     latest_reading,
     physicians,
     recovery_shortfall,
