@@ -34,10 +34,7 @@ from infusions.discharge_readiness import (
     discharge_blockers,
     physician_review_reasons,
 )
-from infusions.models import (
-    Discharge,
-    InfusionSession,
-)
+from infusions.models import Discharge, InfusionSession
 from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_transition
 from patients.followups import followup_checkin_enqueue

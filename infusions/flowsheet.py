@@ -16,12 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from infusions import vitals
-from infusions.models import (
-    InfusionSession,
-    SessionAlert,
-    SessionStateChange,
-    VitalsReading,
-)
+from infusions.models import InfusionSession, SessionAlert, SessionStateChange, VitalsReading
 from infusions.models.sessions import InfusionSessionState
 
 State = InfusionSessionState

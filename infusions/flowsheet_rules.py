@@ -16,12 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from infusions.models import (
-    InfusionSession,
-    SessionEvent,
-    SessionStateChange,
-    VitalsReading,
-)
+from infusions.models import InfusionSession, SessionEvent, SessionStateChange, VitalsReading
 from infusions.models.events import MedicationRoute
 from infusions.models.readings import VitalsPhase
 from infusions.models.sessions import InfusionSessionState

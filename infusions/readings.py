@@ -46,11 +46,7 @@ from infusions.flowsheet_rules import (
     session_patient_id,
     time_in_session,
 )
-from infusions.models import (
-    InfusionSession,
-    SessionAlert,
-    VitalsReading,
-)
+from infusions.models import InfusionSession, SessionAlert, VitalsReading
 from infusions.models.readings import AlertAction, ReadingSource
 from infusions.models.sessions import InfusionSessionState
 

@@ -32,11 +32,7 @@ from infusions.flowsheet_rules import (
     length_errors,
     medication_errors,
 )
-from infusions.models import (
-    InfusionSession,
-    SessionAlert,
-    SessionEvent,
-)
+from infusions.models import InfusionSession, SessionAlert, SessionEvent
 from infusions.models.readings import AlertAction
 from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_transition

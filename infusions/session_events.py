@@ -30,12 +30,7 @@ from infusions.flowsheet_rules import (
     session_patient_id,
     time_in_session,
 )
-from infusions.models import (
-    InfusionSession,
-    SessionAlert,
-    SessionEvent,
-    SideEffect,
-)
+from infusions.models import InfusionSession, SessionAlert, SessionEvent, SideEffect
 from infusions.models.events import Severity
 from infusions.models.sessions import InfusionSessionState
 

@@ -15,12 +15,7 @@ from clinic.models import OutboxMessage
 from infusions.models.sessions import InfusionSessionState
 from infusions.tests.test_discharge import session_in, sign
 from patients.followup_messages import render_checkin, render_questionnaire
-from patients.followups import (
-    checkin_send_at,
-    followup_days,
-    followups_enqueue_due,
-    local_moment,
-)
+from patients.followups import checkin_send_at, followup_days, followups_enqueue_due, local_moment
 from patients.links import link_create, link_for_token
 from patients.models import Channel, CheckIn, PatientLink
 from patients.tasks import enqueue_due_followups
