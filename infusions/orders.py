@@ -40,7 +40,7 @@ from infusions.models.ledger import MG
 from infusions.models.orders import DOSE
 from infusions.models.preassessment import BloodPressureStatus
 from infusions.models.sessions import InfusionSessionState
-from infusions.preassessment import weighed_today
+from infusions.preassessment_checklist import weighed_today
 from patients.models import Patient
 
 State = InfusionSessionState

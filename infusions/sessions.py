@@ -53,7 +53,7 @@ from infusions.models.sessions import (
     InfusionSessionState,
 )
 from infusions.orders import current_order, start_problems
-from infusions.preassessment import pre_assessment_problems
+from infusions.preassessment_checklist import pre_assessment_problems
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
 from scheduling.models import Appointment, AppointmentStatus

@@ -22,10 +22,12 @@ from infusions.models.readings import VitalsPhase
 from infusions.models.sessions import InfusionSessionState
 from infusions.preassessment import (
     pre_assessment_acknowledge_caution,
-    pre_assessment_checklist,
-    pre_assessment_problems,
     pre_assessment_record,
     pre_assessment_vitals,
+)
+from infusions.preassessment_checklist import (
+    pre_assessment_checklist,
+    pre_assessment_problems,
     pre_session_questionnaires,
 )
 from infusions.readings import ReadingInput

@@ -27,7 +27,7 @@ from infusions.orders import (
     dose_history,
     plain,
 )
-from infusions.preassessment import (
+from infusions.preassessment_checklist import (
     pre_assessment_checklist,
     pre_assessment_problems,
     pre_session_questionnaires,
