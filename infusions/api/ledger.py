@@ -41,10 +41,10 @@ from infusions.ledger import (
     LEDGER_READ_CAPABILITY,
     ledger_adjust,
     ledger_count,
-    ledger_csv,
     ledger_waste,
     lot_receive,
 )
+from infusions.ledger_reports import ledger_csv
 from infusions.models import LedgerEntry, Lot
 from infusions.models.ledger import MG
 from infusions.selectors import lot_for, lots_visible_to

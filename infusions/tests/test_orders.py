@@ -17,7 +17,8 @@ from clinic.models import AuditEvent
 from clinic.roles import Role
 from conftest import PASSWORD, make_staff
 from infusions import dosing, vitals
-from infusions.ledger import lot_balance_from_entries, lot_receive
+from infusions.ledger import lot_receive
+from infusions.ledger_reports import lot_balance_from_entries
 from infusions.models import DoseAdministration, DoseOrder, LedgerEntry, Lot, PreAssessment
 from infusions.models.sessions import InfusionSessionState
 from infusions.orders import (
