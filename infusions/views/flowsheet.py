@@ -58,6 +58,11 @@ SECTION_TEMPLATES = {
     FLOWSHEET: "infusions/session/_flowsheet.html",
     EVENTS: "infusions/session/_events.html",
 }
+# What each section shows (its context, given what was done or the posted form).
+SECTION_CONTEXTS: dict[str, Callable[..., dict[str, Any]]] = {
+    FLOWSHEET: flowsheet_context,
+    EVENTS: events_context,
+}
 LIVE_TEMPLATE = "infusions/flowsheet/_live.html"
 DISCHARGE_STATUS_TEMPLATE = "infusions/session/_discharge_status.html"
 
@@ -109,6 +114,20 @@ def _answer(
         return render(request, "infusions/session/detail.html", full)
     messages.success(request, done)
     return redirect(session_url(session, section))
+
+
+def _saved(
+    request: HttpRequest,
+    session: InfusionSession,
+    section: str,
+    done: str,
+    *,
+    also: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The answer to an accepted change: ``section`` again saying ``done`` (HTMX), or a
+    redirect back to it."""
+    context = SECTION_CONTEXTS[section](request, session, done=done)
+    return _answer(request, session, section, context, refused=False, done=done, also=also)
 
 
 def _child_or_404(manager: Manager, public_id: Any) -> Model:
@@ -163,14 +182,7 @@ def reading_add(request: HttpRequest, session_id: Any) -> HttpResponse:
                 done += (
                     f" Out of range: {raised.summary}. Acknowledge the alert with what was done."
                 )
-            return _answer(
-                request,
-                session,
-                FLOWSHEET,
-                flowsheet_context(request, session, done=done),
-                refused=False,
-                done=done,
-            )
+            return _saved(request, session, FLOWSHEET, done)
     context = flowsheet_context(request, session, reading_form=form)
     return _answer(request, session, FLOWSHEET, context, refused=True)
 
@@ -236,15 +248,8 @@ def _acknowledged(
         response["HX-Refresh"] = "true"
         return response
     medication = alert.action == AlertAction.MEDICATION
-    return _answer(
-        request,
-        session,
-        FLOWSHEET,
-        flowsheet_context(request, session, done=done),
-        refused=False,
-        done=done,
-        also=events_context(request, session) if medication else None,
-    )
+    also = events_context(request, session) if medication else None
+    return _saved(request, session, FLOWSHEET, done, also=also)
 
 
 @require_POST
@@ -273,14 +278,7 @@ def event_add(request: HttpRequest, session_id: Any) -> HttpResponse:
             show_service_errors(form, error)
         else:
             done = f"Recorded at {event.occurred_at.astimezone(location.tz):%H:%M}."
-            return _answer(
-                request,
-                session,
-                EVENTS,
-                events_context(request, session, done=done),
-                refused=False,
-                done=done,
-            )
+            return _saved(request, session, EVENTS, done)
     context = events_context(request, session, event_form=form)
     return _answer(request, session, EVENTS, context, refused=True)
 
@@ -312,7 +310,6 @@ def _mark_in_error(
     """Mark a reading (``section`` FLOWSHEET) or an event (EVENTS) of the session entered in
     error through ``mark``, its service with the record given, and answer with its section."""
     kind = "reading" if section == FLOWSHEET else "event"
-    section_context = flowsheet_context if section == FLOWSHEET else events_context
     form = InErrorForm(request.POST, auto_id=f"{kind}-{record.public_id.hex}-%s")
     if form.is_valid():
         try:
@@ -320,13 +317,6 @@ def _mark_in_error(
         except ValidationError as error:
             show_service_errors(form, error)
         else:
-            return _answer(
-                request,
-                session,
-                section,
-                section_context(request, session, done=done),
-                refused=False,
-                done=done,
-            )
-    context = section_context(request, session, error_form=(record, mark_invalid(form)))
+            return _saved(request, session, section, done)
+    context = SECTION_CONTEXTS[section](request, session, error_form=(record, mark_invalid(form)))
     return _answer(request, session, section, context, refused=True)
