@@ -20,6 +20,7 @@ from infusions.models.sessions import InfusionSessionState
 from infusions.readings import VALUE_FIELDS, ReadingInput
 from infusions.session_events import events_for
 
+# Final states: the record is closed, nothing refreshes.
 _ENDED = frozenset(
     {
         InfusionSessionState.DISCHARGED,
