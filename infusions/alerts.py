@@ -11,7 +11,7 @@ here, once:
   attention, with no clinical detail and no link, as the board's card badge does;
 - on the home page, only clinicians see the list.
 
-An alert is open until acknowledged (``infusions.flowsheet.OPEN_ALERT``; a reading marked
+An alert is open until acknowledged (``infusions.flowsheet_rules.OPEN_ALERT``; a reading marked
 in error has its alert acknowledged with it). One query for the alerts, plus one for the
 clinician's shifts when no location is given, however many sessions have alerts.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
-from infusions.flowsheet import OPEN_ALERT
+from infusions.flowsheet_rules import OPEN_ALERT
 from infusions.models import InfusionSession, SessionAlert
 from scheduling.shifts import shift_locations_of
 

@@ -369,7 +369,8 @@ def chart_for_session(session, *, id_prefix: str = "session-chart") -> SvgChart:
     """The chart of ``session``: its readings and events not entered in error, the moves
     into and out of infusing, the clinic's alert thresholds, the location's time zone.
     Three queries (readings, state changes, events)."""
-    from infusions.models import InfusionSessionState, SessionEvent, VitalsReading
+    from infusions.models import SessionEvent, VitalsReading
+    from infusions.models.sessions import InfusionSessionState
     from infusions.vitals import alert_thresholds_from_settings
 
     state = InfusionSessionState

@@ -21,9 +21,9 @@ from clinic.contributions import staff_home_page
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from infusions.alerts import open_alerts_for
-from infusions.flowsheet import with_open_alerts
 from infusions.models import InfusionSession
 from infusions.selectors import sessions_of_patient, with_session_state
+from infusions.session_alerts import with_open_alerts
 from patients.models import Patient
 from patients.selectors import can_see_clinical
 from patients.views.chart import chart_page

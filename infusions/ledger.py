@@ -25,15 +25,12 @@ deleted, and there is no delete path at all (every foreign key to the ledger PRO
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -41,7 +38,8 @@ from clinic.audit import Action, audit_record
 from clinic.cosign import cosigner_errors
 from clinic.models import Location, User
 from clinic.permissions import Capability, require
-from infusions.models import MG, InfusionSession, LedgerEntry, LedgerEntryKind, Lot
+from infusions.models import InfusionSession, LedgerEntry, Lot
+from infusions.models.ledger import MG, LedgerEntryKind
 from patients.models import Patient
 
 Errors = dict[str, list[str]]
@@ -164,11 +162,9 @@ def ledger_administer(
     request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Record a dose given to ``patient`` from ``lot`` by ``actor`` (in ``session``)."""
-    require(actor, LEDGER_CAPABILITY)
-    locked = _lock(lot)
-    errors: Errors = {}
-    amount = _decimal(amount_mg, "amount_mg", "The dose", "mg", errors)
-    occurred_at = _occurred_at(locked, occurred_at, errors)
+    locked, errors, amount, occurred_at = _opened(
+        actor, lot, amount_mg, "amount_mg", "The dose", occurred_at
+    )
     if patient is None:
         errors.setdefault("patient", []).append("Choose the patient who received the dose.")
     if locked.expiry_date < timezone.now().astimezone(locked.location.tz).date():
@@ -177,21 +173,18 @@ def ledger_administer(
             "from another lot, and record the expired stock as waste."
         )
     _check_session(session, patient, locked, errors)
-    if amount is not None:
-        _refuse_below_zero(locked, -amount, errors)
-    _raise_if(errors)
-    entry = _book(
+    return _booked(
         locked,
         lot,
+        errors,
         kind=Kind.ADMINISTERED,
-        amount=-amount,
+        amount=None if amount is None else -amount,
         recorded_by=actor,
         patient=patient,
         occurred_at=occurred_at,
         session=session,
         audit=("recorded a ketamine dose (lot, amount, patient)", request),
     )
-    return entry
 
 
 @transaction.atomic
@@ -211,21 +204,17 @@ def ledger_waste(
 ) -> LedgerEntry:
     """Record drug destroyed, seen by ``witness``, who confirms with their own password (and
     ``witness_otp``, a code from their second factor, when they have one)."""
-    require(actor, LEDGER_CAPABILITY)
-    locked = _lock(lot)
-    errors: Errors = {}
-    amount = _decimal(amount_mg, "amount_mg", "The amount wasted", "mg", errors)
-    occurred_at = _occurred_at(locked, occurred_at, errors)
+    locked, errors, amount, occurred_at = _opened(
+        actor, lot, amount_mg, "amount_mg", "The amount wasted", occurred_at
+    )
     _check_witness(actor, witness, witness_password, errors, request, otp=witness_otp)
     _check_session(session, patient, locked, errors)
-    if amount is not None:
-        _refuse_below_zero(locked, -amount, errors)
-    _raise_if(errors)
-    entry = _book(
+    return _booked(
         locked,
         lot,
+        errors,
         kind=Kind.WASTED,
-        amount=-amount,
+        amount=None if amount is None else -amount,
         recorded_by=actor,
         witness=witness,
         reason=reason.strip(),
@@ -234,7 +223,6 @@ def ledger_waste(
         session=session,
         audit=("recorded witnessed ketamine waste (lot, amount, witness)", request),
     )
-    return entry
 
 
 @transaction.atomic
@@ -252,11 +240,9 @@ def ledger_adjust(
 
     This is how a mistaken entry is corrected: a new adjustment that ``corrects`` it.
     """
-    require(actor, LEDGER_CAPABILITY)
-    locked = _lock(lot)
-    errors: Errors = {}
-    amount = _decimal(amount_mg, "amount_mg", "The adjustment", "mg", errors, signed=True)
-    occurred_at = _occurred_at(locked, occurred_at, errors)
+    locked, errors, amount, occurred_at = _opened(
+        actor, lot, amount_mg, "amount_mg", "The adjustment", occurred_at, signed=True
+    )
     reason = (reason or "").strip()
     if not reason:
         errors.setdefault("reason", []).append(
@@ -267,12 +253,10 @@ def ledger_adjust(
         errors.setdefault("corrects", []).append(
             "That entry belongs to another lot: correct it with an adjustment on its own lot."
         )
-    if amount is not None:
-        _refuse_below_zero(locked, amount, errors)
-    _raise_if(errors)
-    entry = _book(
+    return _booked(
         locked,
         lot,
+        errors,
         kind=Kind.ADJUSTMENT,
         amount=amount,
         recorded_by=actor,
@@ -281,7 +265,6 @@ def ledger_adjust(
         occurred_at=occurred_at,
         audit=("recorded a ketamine ledger adjustment (lot, amount, reason)", request),
     )
-    return entry
 
 
 @transaction.atomic
@@ -299,11 +282,9 @@ def ledger_count(
     When the count differs from the book the difference must be explained; it is then also
     booked as an adjustment (``count.corrections``) bringing the balance to ``counted_mg``.
     """
-    require(actor, LEDGER_CAPABILITY)
-    locked = _lock(lot)
-    errors: Errors = {}
-    counted = _decimal(counted_mg, "counted_mg", "The count", "mg", errors, allow_zero=True)
-    occurred_at = _occurred_at(locked, occurred_at, errors)
+    locked, errors, counted, occurred_at = _opened(
+        actor, lot, counted_mg, "counted_mg", "The count", occurred_at, allow_zero=True
+    )
     explanation = (explanation or "").strip()
     expected = locked.balance_mg
     discrepancy = counted - expected if counted is not None else Decimal(0)
@@ -342,103 +323,38 @@ def ledger_count(
     return count
 
 
-# --- Reading -----------------------------------------------------------------------------
-
-
-def lot_balance_from_entries(lot: Lot) -> Decimal:
-    """The lot's balance worked out from its entries (one query): should equal balance_mg."""
-    total = LedgerEntry.objects.filter(lot=lot).aggregate(total=Sum("amount_mg"))["total"]
-    return total if total is not None else Decimal(0).quantize(MG_PLACES)
-
-
-CSV_COLUMNS = [
-    "entry_id",
-    "location",
-    "product",
-    "concentration_mg_per_ml",
-    "lot_number",
-    "lot_expiry",
-    "supplier",
-    "invoice_number",
-    "kind",
-    "occurred_at",
-    "recorded_at",
-    "amount_mg",
-    "balance_after_mg",
-    "counted_mg",
-    "discrepancy_mg",
-    "patient_id",
-    "patient_name",
-    "patient_date_of_birth",
-    "recorded_by",
-    "witness",
-    "reason",
-    "session_id",
-    "corrects_entry_id",
-]
-
-
-def ledger_csv(*, start: date, end: date) -> str:
-    """Every ledger entry that occurred from ``start`` to ``end`` (inclusive), as CSV.
-
-    For inspections: readable without the application. Dates are each location's local
-    dates and times are shown in its time zone. Rows are grouped by lot in the order they
-    were recorded, so ``balance_after_mg`` reads as a running balance. The caller audits
-    the export (``Action.EXPORT``): the file names patients.
-    """
-    if end < start:
-        raise ValidationError(
-            {"end": ["The end date is before the start date: choose an end on or after it."]}
-        )
-    # A day in any time zone lies within a day either side of the same UTC day.
-    window_start = datetime.combine(start - timedelta(days=1), datetime.min.time(), UTC)
-    window_end = datetime.combine(end + timedelta(days=2), datetime.min.time(), UTC)
-    entries = (
-        LedgerEntry.objects.filter(occurred_at__gte=window_start, occurred_at__lt=window_end)
-        .select_related("lot__location", "recorded_by", "witness", "patient", "corrects", "session")
-        .order_by("lot__location__name", "lot__received_at", "lot_id", "created_at", "id")
-    )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for entry in entries:
-        lot = entry.lot
-        tz = lot.location.tz
-        occurred = entry.occurred_at.astimezone(tz)
-        if not start <= occurred.date() <= end:
-            continue
-        patient = entry.patient
-        writer.writerow(
-            [
-                entry.public_id,
-                _cell(lot.location.name),
-                _cell(lot.product_name),
-                lot.concentration_mg_per_ml,
-                _cell(lot.lot_number),
-                lot.expiry_date.isoformat(),
-                _cell(lot.supplier),
-                _cell(lot.invoice_number),
-                entry.kind,
-                occurred.isoformat(timespec="seconds"),
-                entry.created_at.astimezone(tz).isoformat(timespec="seconds"),
-                entry.amount_mg,
-                entry.balance_after_mg,
-                "" if entry.counted_mg is None else entry.counted_mg,
-                "" if entry.discrepancy_mg is None else entry.discrepancy_mg,
-                patient.public_id if patient else "",
-                _cell(f"{patient.legal_first_name} {patient.legal_last_name}") if patient else "",
-                patient.date_of_birth.isoformat() if patient else "",
-                _cell(_staff_name(entry.recorded_by)),
-                _cell(_staff_name(entry.witness)) if entry.witness else "",
-                _cell(entry.reason),
-                entry.session.public_id if entry.session else "",
-                entry.corrects.public_id if entry.corrects else "",
-            ]
-        )
-    return out.getvalue()
-
-
 # --- Helpers -----------------------------------------------------------------------------
+
+
+def _opened(
+    actor: User,
+    lot: Lot,
+    value: Any,
+    field: str,
+    label: str,
+    occurred_at: datetime | None,
+    **number: Any,
+) -> tuple[Lot, Errors, Decimal | None, datetime]:
+    """The first steps of every movement: ``actor`` may handle the drug, the lot is locked,
+    and the amount (``value`` under ``field``, read by ``_decimal`` with ``number``'s options)
+    and the time are checked. Returns the locked lot, the problems found so far (nothing is
+    raised yet), the amount (None when refused) and the time."""
+    require(actor, LEDGER_CAPABILITY)
+    locked = _lock(lot)
+    errors: Errors = {}
+    amount = _decimal(value, field, label, "mg", errors, **number)
+    return locked, errors, amount, _occurred_at(locked, occurred_at, errors)
+
+
+def _booked(
+    locked: Lot, lot: Lot, errors: Errors, *, amount: Decimal | None, **entry: Any
+) -> LedgerEntry:
+    """The last steps of a movement that changes the balance: refuse it when it would take
+    the lot below zero or anything else is in ``errors``, else book ``amount`` (``_book``)."""
+    if amount is not None:
+        _refuse_below_zero(locked, amount, errors)
+    _raise_if(errors)
+    return _book(locked, lot, amount=amount, **entry)
 
 
 def _lock(lot: Lot) -> Lot:
@@ -601,14 +517,3 @@ def _violated_constraint(error: IntegrityError) -> str:
     if name:
         return name
     return next((name for name in BALANCE_CONSTRAINTS if name in str(error)), "")
-
-
-def _staff_name(user: User) -> str:
-    return f"{user.full_name} <{user.email}>"
-
-
-def _cell(value: str) -> str:
-    """Text as a spreadsheet shows it, never as a formula (CSV injection)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value

@@ -29,18 +29,18 @@ from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from infusions import dosing, ledger
 from infusions.models import (
-    DOSE,
-    MG,
-    BloodPressureStatus,
     DoseAdministration,
     DoseOrder,
     InfusionSession,
-    InfusionSessionState,
     LedgerEntry,
     Lot,
     PreAssessment,
 )
-from infusions.preassessment import weighed_today
+from infusions.models.ledger import MG
+from infusions.models.orders import DOSE
+from infusions.models.preassessment import BloodPressureStatus
+from infusions.models.sessions import InfusionSessionState
+from infusions.preassessment_checklist import weighed_today
 from patients.models import Patient
 
 State = InfusionSessionState

@@ -44,13 +44,16 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, user_can
-from infusions.models import (
+from infusions.discharge_readiness import discharge_problems
+from infusions.models import InfusionSession, SessionStateChange
+from infusions.models.orders import DoseRoute
+from infusions.models.sessions import (
     SESSION_FINAL_STATES,
     SESSION_STATES_NEEDING_REASON,
-    InfusionSession,
     InfusionSessionState,
-    SessionStateChange,
 )
+from infusions.orders import current_order, start_problems
+from infusions.preassessment_checklist import pre_assessment_problems
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
 from scheduling.models import INFUSION_KINDS, Appointment, AppointmentStatus
@@ -262,11 +265,6 @@ def _refuse_unless_ready(session: InfusionSession, previous: State, target: Stat
     """The session's own records each step needs: a complete pre-assessment to pass it, a
     signed dose order (and no blood-pressure hold) to start, a signed discharge checklist
     to discharge. Each module says what is missing in words a nurse can act on."""
-    # Imported here: those modules build on this one.
-    from infusions.discharge import discharge_problems
-    from infusions.orders import start_problems
-    from infusions.preassessment import pre_assessment_problems
-
     if target == State.PRE_ASSESSMENT_PASSED:
         problems, step = pre_assessment_problems(session), "pass the pre-assessment"
     elif target == State.INFUSING and previous == State.PRE_ASSESSMENT_PASSED:
@@ -324,9 +322,6 @@ def _refuse_untimely(
 def planned_infusion_minutes(session: InfusionSession) -> int | None:
     """The current dose order's duration for an IV infusion, or None (no order, no
     duration, another route)."""
-    from infusions.models import DoseRoute
-    from infusions.orders import current_order
-
     order = current_order(session)
     if order is None or order.route != DoseRoute.IV_INFUSION or not order.duration_minutes:
         return None

@@ -13,7 +13,8 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from infusions.models import InfusionSession, InfusionSessionState
+from infusions.models import InfusionSession
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_for_appointment
 from infusions.tests.factories import complete_pre_assessment, signed_discharge, signed_order
 from infusions.tests.test_sessions import walk

@@ -32,12 +32,12 @@ from clinic.api.fields import (
 from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import Capability
-from infusions.discharge import (
+from infusions.discharge import discharge_sign
+from infusions.discharge_readiness import (
     DISCHARGE_STATES,
     UnresolvedAlert,
     default_escort_name,
     discharge_blockers,
-    discharge_sign,
     unresolved_alerts,
 )
 from infusions.models import Discharge, InfusionSession

@@ -55,11 +55,12 @@ from infusions.ledger import (
     LEDGER_READ_CAPABILITY,
     ledger_adjust,
     ledger_count,
-    ledger_csv,
     ledger_waste,
     lot_receive,
 )
-from infusions.models import MG, LedgerEntry, Lot
+from infusions.ledger_reports import ledger_csv
+from infusions.models import LedgerEntry, Lot
+from infusions.models.ledger import MG
 from infusions.selectors import lot_for, lots_visible_to
 from infusions.views.ledger import csv_download, lots_in_stock
 from scheduling.api.common import (

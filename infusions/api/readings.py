@@ -11,7 +11,8 @@ Reading needs VIEW_CLINICAL, writing RECORD_CLINICAL (nurses and physicians; the
 desk gets 403). The session is fetched through ``infusions.selectors.session_for`` and its
 readings, alerts and events only through it (404 otherwise). Times are ISO 8601 with their
 UTC offset (a time without one is refused) and come back in UTC. Every write goes through
-``infusions.flowsheet``; bad input answers 400 with messages keyed by field, nothing saved.
+``infusions.readings``, ``infusions.session_alerts`` or ``infusions.session_events``; bad
+input answers 400 with messages keyed by field, nothing saved.
 """
 
 from __future__ import annotations
@@ -36,19 +37,21 @@ from clinic.api.fields import (
     UtcDateTimeField,
 )
 from clinic.permissions import Capability
-from infusions import flowsheet as service
-from infusions.models import (
-    AlertAction,
-    InfusionSession,
-    MedicationRoute,
-    ReadingSource,
-    SessionAlert,
-    SessionEvent,
-    Severity,
-    SideEffect,
-    VitalsReading,
+from infusions.flowsheet_rules import OPEN_ALERT
+from infusions.models import InfusionSession, SessionAlert, SessionEvent, VitalsReading
+from infusions.models.events import MedicationRoute, Severity
+from infusions.models.readings import AlertAction, ReadingSource
+from infusions.readings import (
+    BATCH_MAX,
+    VALUE_FIELDS,
+    ReadingInput,
+    reading_record,
+    readings_record_batch,
 )
 from infusions.selectors import session_for
+from infusions.session_alerts import alert_acknowledge
+from infusions.session_events import event_record, events_for
+from patients.models import SideEffect
 from scheduling.api.common import (
     ClinicianRefSerializer,
     ScheduleAPIView,
@@ -203,7 +206,7 @@ class EventSerializer(serializers.ModelSerializer):
         return event.entered_in_error_at is not None
 
 
-# --- Requests: shapes only; infusions.flowsheet checks the values ------------------------------
+# --- Requests: shapes only; the services check the values --------------------------------------
 
 
 def _value(what: str) -> serializers.IntegerField:
@@ -239,8 +242,8 @@ class ReadingInputSerializer(serializers.Serializer):
         error_messages={"invalid_choice": "Send the source as manual or monitor."},
     )
 
-    def values(self, data: dict[str, Any]) -> service.ReadingInput:
-        return service.ReadingInput(**{name: data.get(name) for name in service.VALUE_FIELDS})
+    def values(self, data: dict[str, Any]) -> ReadingInput:
+        return ReadingInput(**{name: data.get(name) for name in VALUE_FIELDS})
 
 
 class BatchReadingSerializer(ReadingInputSerializer):
@@ -259,8 +262,8 @@ class BatchSerializer(serializers.Serializer):
     readings = BatchReadingSerializer(
         many=True,
         allow_empty=False,
-        max_length=service.BATCH_MAX,
-        help_text=f"The readings, at most {service.BATCH_MAX}; all are saved or none.",
+        max_length=BATCH_MAX,
+        help_text=f"The readings, at most {BATCH_MAX}; all are saved or none.",
     )
 
 
@@ -371,7 +374,7 @@ class SessionReadings(_SessionScoped):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         with field_errors():
-            reading = service.reading_record(
+            reading = reading_record(
                 actor=request.user,
                 session=session,
                 values=serializer.values(data),
@@ -400,7 +403,7 @@ class SessionReadingsBatch(_SessionScoped):
         data = checked.validated_data
         shape = BatchReadingSerializer()
         with field_errors():
-            made = service.readings_record_batch(
+            made = readings_record_batch(
                 actor=request.user,
                 session=session,
                 readings=[(one["taken_at"], shape.values(one)) for one in data["readings"]],
@@ -429,7 +432,7 @@ class SessionAlerts(_SessionScoped):
         query = self.validated(AlertFilterSerializer, data=request.query_params)
         alerts = session.alerts.select_related("acknowledged_by", "reading")
         if query["open"]:
-            alerts = alerts.filter(service.OPEN_ALERT)
+            alerts = alerts.filter(OPEN_ALERT)
         self.audit_session_read(session, "vital signs alerts")
         return Response(AlertSerializer(alerts.order_by("raised_at", "id"), many=True).data)
 
@@ -449,7 +452,7 @@ class SessionAlertAcknowledge(_SessionScoped):
         alert = _child(session.alerts, self.kwargs["alert_id"], "alert")
         data = self.validated(AcknowledgeSerializer)
         with field_errors():
-            service.alert_acknowledge(actor=request.user, alert=alert, request=request, **data)
+            alert_acknowledge(actor=request.user, alert=alert, request=request, **data)
         alert = session.alerts.select_related("acknowledged_by", "reading").get(pk=alert.pk)
         return Response(AlertSerializer(alert).data)
 
@@ -464,7 +467,7 @@ class SessionEvents(_SessionScoped):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         session = self.session()
         self.audit_session_read(session, "side effects and interventions")
-        return Response(EventSerializer(service.events_for(session), many=True).data)
+        return Response(EventSerializer(events_for(session), many=True).data)
 
     @extend_schema(request=EventInputSerializer, responses={201: EventSerializer, **WRITE_ERRORS})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -473,9 +476,7 @@ class SessionEvents(_SessionScoped):
         session = self.session()
         data = self.validated(EventInputSerializer)
         with field_errors():
-            event = service.event_record(
-                actor=request.user, session=session, request=request, **data
-            )
+            event = event_record(actor=request.user, session=session, request=request, **data)
         return Response(EventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 

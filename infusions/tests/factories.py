@@ -13,18 +13,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from clinic.models import Location, User
-from infusions.models import (
-    BloodPressureStatus,
-    Discharge,
-    DoseOrder,
-    DoseRoute,
-    InfusionSession,
-    PreAssessment,
-    PregnancyStatus,
-    ReadingSource,
-    VitalsPhase,
-    VitalsReading,
-)
+from infusions.models import Discharge, DoseOrder, InfusionSession, PreAssessment, VitalsReading
+from infusions.models.orders import DoseRoute
+from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
+from infusions.models.readings import ReadingSource, VitalsPhase
 from infusions.sessions import session_for_appointment
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus

@@ -10,7 +10,8 @@ import pytest
 
 from clinic.models import AuditEvent
 from conftest import PASSWORD
-from infusions.models import Discharge, InfusionSessionState
+from infusions.models import Discharge
+from infusions.models.sessions import InfusionSessionState
 from infusions.tests.test_discharge import session_in, with_unresolved_alert
 from scheduling.models import AppointmentStatus
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 from clinic.models import AuditEvent
 from conftest import PASSWORD
 from infusions.ledger import ledger_adjust, ledger_administer
-from infusions.models import LedgerEntryKind, Lot
+from infusions.models import Lot
+from infusions.models.ledger import LedgerEntryKind
 from infusions.tests.test_ledger import receive
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory

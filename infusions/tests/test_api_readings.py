@@ -10,14 +10,9 @@ import pytest
 from django.utils import timezone
 
 from clinic.models import AuditEvent
-from infusions.models import (
-    AlertAction,
-    InfusionSessionState,
-    ReadingSource,
-    SessionAlert,
-    SessionEvent,
-    VitalsReading,
-)
+from infusions.models import SessionAlert, SessionEvent, VitalsReading
+from infusions.models.readings import AlertAction, ReadingSource
+from infusions.models.sessions import InfusionSessionState
 from infusions.tests.test_flowsheet import record, session_in
 
 S = InfusionSessionState

@@ -20,10 +20,10 @@ from infusions.models import (
     DoseAdministration,
     DoseOrder,
     InfusionSession,
-    InfusionSessionState,
     PreAssessment,
     VitalsReading,
 )
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for

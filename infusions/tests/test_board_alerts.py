@@ -11,8 +11,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from infusions.flowsheet import alert_acknowledge, open_alert_counts
-from infusions.models import AlertAction, InfusionSessionState
+from infusions.models.readings import AlertAction
+from infusions.models.sessions import InfusionSessionState
+from infusions.session_alerts import alert_acknowledge, open_alert_counts
 from infusions.sessions import session_for_appointment
 from infusions.tests.factories import infusion_session
 from infusions.tests.test_flowsheet import STEPS, record, session_in, walk_to

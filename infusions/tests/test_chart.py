@@ -12,7 +12,8 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from infusions.chart import ChartMark, ChartPoint, chart_for_session, session_chart
-from infusions.models import SessionEvent, VitalsPhase
+from infusions.models import SessionEvent
+from infusions.models.readings import VitalsPhase
 from infusions.tests.factories import vitals_reading
 from infusions.vitals import DEFAULT_ALERT_THRESHOLDS, AlertThresholds
 

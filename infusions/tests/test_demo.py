@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from infusions.ledger import lot_balance_from_entries
+from infusions.ledger_reports import lot_balance_from_entries
 from infusions.models import LedgerEntry, Lot
 from patients.models import Patient
 from patients.services.consent import infusion_start_allowed

@@ -14,22 +14,18 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from conftest import PASSWORD
-from infusions.discharge import (
-    discharge_blockers,
-    discharge_problems,
-    discharge_sign,
-    unresolved_alerts,
-)
-from infusions.flowsheet import ReadingInput, reading_record
+from infusions.discharge import discharge_sign
+from infusions.discharge_readiness import discharge_blockers, discharge_problems, unresolved_alerts
 from infusions.models import (
     Discharge,
     DoseAdministration,
     InfusionSession,
-    InfusionSessionState,
     Lot,
     SessionAlert,
     SessionStateChange,
 )
+from infusions.models.sessions import InfusionSessionState
+from infusions.readings import ReadingInput, reading_record
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
 from scheduling.models import AppointmentStatus

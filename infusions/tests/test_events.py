@@ -11,19 +11,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from clinic.models import AuditEvent
-from infusions.flowsheet import (
-    alert_acknowledge,
-    event_mark_in_error,
-    event_record,
-    open_alert_counts,
-)
-from infusions.models import (
-    AlertAction,
-    InfusionSessionState,
-    SessionAlert,
-    SessionEvent,
-    SessionStateChange,
-)
+from infusions.models import SessionAlert, SessionEvent, SessionStateChange
+from infusions.models.readings import AlertAction
+from infusions.models.sessions import InfusionSessionState
+from infusions.session_alerts import alert_acknowledge, open_alert_counts
+from infusions.session_events import event_mark_in_error, event_record
 from infusions.tests.test_flowsheet import record, session_in
 
 S = InfusionSessionState

@@ -14,25 +14,17 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from infusions import vitals
-from infusions.flowsheet import (
+from infusions.flowsheet import flowsheet_for
+from infusions.models import InfusionSession, SessionAlert, SessionStateChange, VitalsReading
+from infusions.models.readings import AlertAction, ReadingSource, VitalsPhase
+from infusions.models.sessions import InfusionSessionState
+from infusions.readings import (
     ReadingInput,
-    alert_acknowledge,
-    flowsheet_for,
-    open_alert_counts,
     reading_mark_in_error,
     reading_record,
     readings_record_batch,
 )
-from infusions.models import (
-    AlertAction,
-    InfusionSession,
-    InfusionSessionState,
-    ReadingSource,
-    SessionAlert,
-    SessionStateChange,
-    VitalsPhase,
-    VitalsReading,
-)
+from infusions.session_alerts import alert_acknowledge, open_alert_counts
 from infusions.tests.factories import appointment_follows, infusion_session
 
 S = InfusionSessionState

@@ -13,13 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from infusions.models import (
-    AlertAction,
-    InfusionSessionState,
-    SessionAlert,
-    SessionEvent,
-    VitalsReading,
-)
+from infusions.models import SessionAlert, SessionEvent, VitalsReading
+from infusions.models.readings import AlertAction
+from infusions.models.sessions import InfusionSessionState
 from infusions.tests.test_flowsheet import record, session_in
 
 S = InfusionSessionState

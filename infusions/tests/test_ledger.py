@@ -24,12 +24,12 @@ from infusions.ledger import (
     ledger_adjust,
     ledger_administer,
     ledger_count,
-    ledger_csv,
     ledger_waste,
-    lot_balance_from_entries,
     lot_receive,
 )
-from infusions.models import LedgerEntry, LedgerEntryKind, Lot
+from infusions.ledger_reports import ledger_csv, lot_balance_from_entries
+from infusions.models import LedgerEntry, Lot
+from infusions.models.ledger import LedgerEntryKind
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 

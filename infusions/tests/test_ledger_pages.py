@@ -21,7 +21,8 @@ from clinic.models import AuditEvent
 from conftest import PASSWORD
 from infusions.forms_ledger import CONFIRM_REQUIRED
 from infusions.ledger import ledger_adjust, ledger_administer, ledger_count, ledger_waste
-from infusions.models import LedgerEntryKind, Lot
+from infusions.models import Lot
+from infusions.models.ledger import LedgerEntryKind
 from infusions.tests.factories import infusion_session
 from infusions.tests.test_ledger import receive
 from infusions.views import ledger as ledger_views

@@ -26,10 +26,11 @@ from infusions.ledger import (
     ledger_administer,
     ledger_count,
     ledger_waste,
-    lot_balance_from_entries,
     lot_receive,
 )
-from infusions.models import LedgerEntry, LedgerEntryKind, Lot
+from infusions.ledger_reports import lot_balance_from_entries
+from infusions.models import LedgerEntry, Lot
+from infusions.models.ledger import LedgerEntryKind
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 

@@ -12,8 +12,9 @@ import pytest
 from clinic.roles import Role
 from conftest import make_staff
 from infusions.alerts import open_alerts_for
-from infusions.flowsheet import alert_acknowledge
-from infusions.models import AlertAction, InfusionSessionState
+from infusions.models.readings import AlertAction
+from infusions.models.sessions import InfusionSessionState
+from infusions.session_alerts import alert_acknowledge
 from infusions.tests.test_flowsheet import record, session_in
 from scheduling.tests.test_booking import next_week, riverside_for
 

@@ -17,16 +17,10 @@ from clinic.models import AuditEvent
 from clinic.roles import Role
 from conftest import PASSWORD, make_staff
 from infusions import dosing, vitals
-from infusions.flowsheet import ReadingInput
-from infusions.ledger import lot_balance_from_entries, lot_receive
-from infusions.models import (
-    DoseAdministration,
-    DoseOrder,
-    InfusionSessionState,
-    LedgerEntry,
-    Lot,
-    PreAssessment,
-)
+from infusions.ledger import lot_receive
+from infusions.ledger_reports import lot_balance_from_entries
+from infusions.models import DoseAdministration, DoseOrder, LedgerEntry, Lot, PreAssessment
+from infusions.models.sessions import InfusionSessionState
 from infusions.orders import (
     current_order,
     dose_administer,
@@ -35,6 +29,7 @@ from infusions.orders import (
     start_problems,
 )
 from infusions.preassessment import pre_assessment_record, pre_assessment_vitals
+from infusions.readings import ReadingInput
 from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session
 from scheduling.tests.test_booking import book, next_week, riverside_for

@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from conftest import PASSWORD
 from infusions.ledger import ledger_adjust, lot_receive
-from infusions.models import DoseAdministration, DoseOrder, InfusionSessionState, LedgerEntry
+from infusions.models import DoseAdministration, DoseOrder, LedgerEntry
+from infusions.models.sessions import InfusionSessionState
 from infusions.orders import dose_order_sign
 from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session

@@ -16,23 +16,21 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from infusions import dosing, vitals
-from infusions.flowsheet import ReadingInput
-from infusions.models import (
-    BloodPressureStatus,
-    InfusionSessionState,
-    PreAssessment,
-    PregnancyStatus,
-    VitalsPhase,
-    VitalsReading,
-)
+from infusions.models import PreAssessment, VitalsReading
+from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
+from infusions.models.readings import VitalsPhase
+from infusions.models.sessions import InfusionSessionState
 from infusions.preassessment import (
     pre_assessment_acknowledge_caution,
-    pre_assessment_checklist,
-    pre_assessment_problems,
     pre_assessment_record,
     pre_assessment_vitals,
+)
+from infusions.preassessment_checklist import (
+    pre_assessment_checklist,
+    pre_assessment_problems,
     pre_session_questionnaires,
 )
+from infusions.readings import ReadingInput
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session
 from patients.models import QuestionnaireResponse, SexAtBirth

@@ -11,12 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from infusions import vitals
-from infusions.models import (
-    BloodPressureStatus,
-    InfusionSessionState,
-    PreAssessment,
-    VitalsReading,
-)
+from infusions.models import PreAssessment, VitalsReading
+from infusions.models.preassessment import BloodPressureStatus
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, vitals_reading
 

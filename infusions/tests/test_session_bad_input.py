@@ -12,7 +12,6 @@ from infusions.models import (
     Discharge,
     DoseAdministration,
     DoseOrder,
-    InfusionSessionState,
     LedgerEntry,
     PreAssessment,
     SessionAlert,
@@ -20,6 +19,7 @@ from infusions.models import (
     SessionStateChange,
     VitalsReading,
 )
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_transition
 from infusions.tests.factories import (
     complete_pre_assessment,

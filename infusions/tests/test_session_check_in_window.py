@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.urls import reverse
 
-from infusions.models import InfusionSessionState
+from infusions.models.sessions import InfusionSessionState
 from infusions.tests.factories import infusion_session
 from scheduling.models import AppointmentStatus
 from tests.clock import travel_to

@@ -9,12 +9,8 @@ import pytest
 from django.urls import reverse
 
 from clinic.models import AuditEvent
-from infusions.models import (
-    SESSION_STATE_SENTENCES,
-    InfusionSession,
-    InfusionSessionState,
-    SessionStateChange,
-)
+from infusions.models import InfusionSession, SessionStateChange
+from infusions.models.sessions import SESSION_STATE_SENTENCES, InfusionSessionState
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for

@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from infusions.models import (
     DoseAdministration,
-    InfusionSessionState,
     SessionAlert,
     SessionEvent,
     SessionStateChange,
     VitalsReading,
 )
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_transition
 from infusions.tests.factories import (
     infusion_session,

@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 
 from clinic.models import AuditEvent
-from infusions.models import InfusionSession, InfusionSessionState, SessionStateChange
+from infusions.models import InfusionSession, SessionStateChange
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import SESSION_TRANSITIONS, session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, signed_discharge, signed_order
 from patients.models import ScreeningDecision

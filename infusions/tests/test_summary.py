@@ -9,16 +9,11 @@ import pytest
 from django.utils import timezone
 
 from clinic.models import AuditEvent
-from infusions.flowsheet import reading_record
-from infusions.models import SessionEvent, VitalsPhase
+from infusions.models import SessionEvent
+from infusions.models.readings import VitalsPhase
+from infusions.readings import reading_record
 from infusions.tests.factories import vitals_reading
-from infusions.tests.test_discharge import (
-    HIGH_BP,
-    NORMAL,
-    acknowledge_all,
-    session_in,
-    sign,
-)
+from infusions.tests.test_discharge import HIGH_BP, NORMAL, acknowledge_all, session_in, sign
 
 
 @pytest.fixture

@@ -23,14 +23,14 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent, Location, User
 from conftest import PASSWORD
-from infusions.discharge import discharge_sign, recovery_shortfall
-from infusions.models import (
-    Discharge,
-    InfusionSession,
-    InfusionSessionState,
-    SessionStateChange,
+from infusions.discharge import discharge_sign
+from infusions.discharge_readiness import recovery_shortfall
+from infusions.models import Discharge, InfusionSession, SessionStateChange
+from infusions.models.sessions import InfusionSessionState
+from infusions.preassessment_checklist import (
+    pre_session_questionnaires,
+    questionnaires_before_infusion,
 )
-from infusions.preassessment import pre_session_questionnaires, questionnaires_before_infusion
 from infusions.sessions import infusion_minutes_run, session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, signed_order
 from infusions.tests.test_discharge import CHECKLIST, give

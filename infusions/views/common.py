@@ -1,11 +1,12 @@
 """What every part of the session screen shares: the context each section renders with,
-and the audit record of a staff member reading the session."""
+the audit record of a staff member reading the session, and the screen's URL."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from clinic.audit import Action, audit_record
 from clinic.permissions import Capability, user_can
@@ -35,3 +36,8 @@ def audit_session_view(request: HttpRequest, session: InfusionSession, what: str
         summary=what,
         request=request,
     )
+
+
+def session_url(session: InfusionSession, section: str = "") -> str:
+    url = reverse("infusions:session", args=[session.public_id])
+    return f"{url}#{section}" if section else url

@@ -1,20 +1,20 @@
 """The discharge and chart parts of the session screen, the printable session summary and
 the after-care sheet.
 
-The discharge section lists what stands in the way (``infusions.discharge.discharge_blockers``),
-shows the baseline reading next to the latest one so the nurse can judge "back near
-baseline", and holds the checklist; the physician's fields appear only while an alert is
-unresolved. A refusal re-renders the section with the messages next to the fields (HTMX) or
-redirects back with them (no JavaScript). Signing changes the whole page (the state, the
-next steps), so after a signature HTMX is told to load the page again.
+The discharge section lists what stands in the way
+(``infusions.discharge_readiness.discharge_blockers``), shows the baseline reading next to
+the latest one so the nurse can judge "back near baseline", and holds the checklist; the
+physician's fields appear only while an alert is unresolved. A refusal re-renders the
+section with the messages next to the fields (HTMX) or redirects back with them (no
+JavaScript). Signing changes the whole page (the state, the next steps), so after a
+signature HTMX is told to load the page again. The form and what the section shows are in
+``infusions.views.sections.discharge``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
@@ -23,21 +23,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.forms import cosigner_code_field, show_service_errors
+from clinic.forms import show_service_errors
 from clinic.models import User
-from clinic.permissions import Capability, capability_required, user_can
+from clinic.permissions import Capability, capability_required
 from infusions.chart import chart_for_session, event_label
-from infusions.discharge import (
-    DISCHARGE_STATES,
-    baseline_reading,
-    default_escort_name,
-    discharge_blockers,
-    discharge_sign,
-    latest_reading,
-    physicians,
-    recovery_shortfall,
-    unresolved_alerts,
-)
+from infusions.discharge import discharge_sign
 from infusions.models import (
     Discharge,
     DoseAdministration,
@@ -49,135 +39,17 @@ from infusions.models import (
     VitalsReading,
 )
 from infusions.selectors import session_for
-from infusions.views.common import audit_session_view, session_base_context
+from infusions.views.common import audit_session_view, session_base_context, session_url
+from infusions.views.sections.discharge import DischargeForm, discharge_context
+from infusions.views.sections.screen import session_context
 
 SECTION = "discharge"
-ALDRETE_CHOICES = [("", "Choose a score")] + [(str(n), str(n)) for n in range(10, -1, -1)]
-
-
-class PhysicianChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: User) -> str:
-        return obj.full_name
-
-
-class DischargeForm(forms.Form):
-    """The checklist as the nurse ticks it; ``discharge_sign`` decides what is enough."""
-
-    vitals_near_baseline = forms.BooleanField(
-        required=False, label="Vital signs are back near the patient's baseline"
-    )
-    alert_and_oriented = forms.BooleanField(
-        required=False, label="Alert and oriented (knows who and where they are, and the day)"
-    )
-    aldrete_score = forms.TypedChoiceField(
-        choices=ALDRETE_CHOICES,
-        coerce=int,
-        empty_value=None,
-        required=False,
-        label="Modified Aldrete score",
-    )
-    escort_present = forms.BooleanField(
-        required=False, label="An adult escort is here to take the patient home"
-    )
-    escort_name = forms.CharField(required=False, max_length=120, label="Escort's name")
-    instructions_given = forms.BooleanField(
-        required=False,
-        label="After-care instructions given: no driving, machinery or important decisions "
-        "until the next day",
-    )
-    physician = PhysicianChoiceField(
-        queryset=User.objects.none(),
-        required=False,
-        to_field_name="public_id",
-        empty_label="Choose the physician",
-        label="Physician who reviewed the discharge",
-    )
-    physician_password = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
-        label="Physician's password (not needed when the physician signs)",
-    )
-    physician_otp = cosigner_code_field("Physician's 6-digit code")
-    physician_note = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        label="Physician's note",
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["physician"].queryset = physicians()
-
-
-def section_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    """What the discharge and chart parts of the session screen show."""
-    return _discharge_context(request, session) | {"chart": chart_for_session(session)}
-
-
-def _discharge_context(
-    request: HttpRequest, session: InfusionSession, form: DischargeForm | None = None
-) -> dict[str, Any]:
-    discharge = Discharge.objects.filter(session=session).select_related("signed_by", "physician")
-    discharge = discharge.first()
-    applies = discharge is None and session.state in DISCHARGE_STATES
-    context: dict[str, Any] = {
-        "discharge": discharge,
-        "discharge_applies": applies,
-        "discharge_min_aldrete": _min_aldrete(),
-    }
-    if not applies:
-        return context
-    unresolved = unresolved_alerts(session)
-    shortfall = recovery_shortfall(session)
-    if form is None:
-        initial = {"escort_name": default_escort_name(session)}
-        if (unresolved or shortfall) and user_can(request.user, Capability.SIGN_MEDICAL_ORDERS):
-            initial["physician"] = request.user.public_id
-        form = DischargeForm(initial=initial)
-    return (
-        context
-        | _status(session, unresolved)
-        | {
-            "discharge_form": form,
-            "discharge_stopped_early": session.state == InfusionSession.State.STOPPED_EARLY,
-            # Too little recovery so far: the same physician's note lets the patient go.
-            "discharge_recovery_shortfall": shortfall,
-        }
-    )
-
-
-def discharge_status_context(session: InfusionSession) -> dict[str, Any] | None:
-    """The status part of the discharge section alone (``_discharge_status.html``: what
-    stands in the way, baseline and latest reading, values still out of range), for the
-    flowsheet's answers to swap out of band; None when the section shows no status (not
-    recovering yet, or signed already)."""
-    if session.state not in DISCHARGE_STATES:
-        return None
-    if Discharge.objects.filter(session=session).exists():
-        return None
-    return _status(session, unresolved_alerts(session))
-
-
-def _status(session: InfusionSession, unresolved: list[Any]) -> dict[str, Any]:
-    return {
-        "discharge_blockers": discharge_blockers(session),
-        "discharge_unresolved": unresolved,
-        "discharge_baseline": baseline_reading(session),
-        "discharge_latest": latest_reading(session),
-    }
-
-
-def _min_aldrete() -> int:
-    return settings.DISCHARGE_MIN_ALDRETE
 
 
 @require_POST
 @capability_required(Capability.RECORD_CLINICAL)
 def discharge_view(request: HttpRequest, session_id: Any) -> HttpResponse:
     """Sign the discharge checklist."""
-    # The session screen imports this module for its sections.
-    from infusions.views.session import session_context, session_url
-
     session = session_for(request.user, session_id)
     form = DischargeForm(request.POST)
     signed = False
@@ -213,12 +85,10 @@ def discharge_view(request: HttpRequest, session_id: Any) -> HttpResponse:
             return response
         return redirect(session_url(session, SECTION))
     if request.htmx:
-        context = session_base_context(request, session) | _discharge_context(
-            request, session, form
-        )
+        context = session_base_context(request, session) | discharge_context(request, session, form)
         return render(request, "infusions/session/_discharge.html", context)
     # Without JavaScript: the whole screen again, with what was ticked and the messages.
-    context = session_context(request, session) | _discharge_context(request, session, form)
+    context = session_context(request, session) | discharge_context(request, session, form)
     return render(request, "infusions/session/detail.html", context)
 
 

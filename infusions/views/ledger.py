@@ -51,10 +51,10 @@ from infusions.ledger import (
     MG_PLACES,
     ledger_adjust,
     ledger_count,
-    ledger_csv,
     ledger_waste,
     lot_receive,
 )
+from infusions.ledger_reports import ledger_csv
 from infusions.models import LedgerEntry, Lot
 from infusions.selectors import lot_for, lots_visible_to
 

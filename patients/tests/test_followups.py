@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from clinic.messaging.registry import kind_named
 from clinic.models import OutboxMessage
-from infusions.models import InfusionSessionState
+from infusions.models.sessions import InfusionSessionState
 from infusions.tests.test_discharge import session_in, sign
 from patients.followup_messages import render_checkin, render_questionnaire
 from patients.followups import (

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from clinic.models import Location
-from infusions.models import InfusionSession, InfusionSessionState
+from infusions.models import InfusionSession
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, signed_order
 from patients.models import Patient

@@ -1,0 +1,33 @@
+"""The infusions app's models, one module per part of the session (Django finds the models
+through the imports below):
+
+- ``sessions``: the session, its states and every move it made;
+- ``preassessment``: the checks before the infusion;
+- ``orders``: the dose order and what was given against it;
+- ``readings``: vital signs readings and the alerts they raise;
+- ``events``: side effects and interventions;
+- ``discharge``: the discharge checklist;
+- ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement.
+"""
+
+from infusions.models.discharge import Discharge
+from infusions.models.events import SessionEvent
+from infusions.models.ledger import LedgerEntry, Lot
+from infusions.models.orders import DoseAdministration, DoseOrder
+from infusions.models.preassessment import PreAssessment
+from infusions.models.readings import SessionAlert, VitalsReading
+from infusions.models.sessions import InfusionSession, SessionStateChange
+
+__all__ = [
+    "Discharge",
+    "DoseAdministration",
+    "DoseOrder",
+    "InfusionSession",
+    "LedgerEntry",
+    "Lot",
+    "PreAssessment",
+    "SessionAlert",
+    "SessionEvent",
+    "SessionStateChange",
+    "VitalsReading",
+]

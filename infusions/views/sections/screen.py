@@ -1,0 +1,78 @@
+"""The whole session screen's context: the header's next moves (with what "start" still
+waits for) and every section's own context (``infusions.views.sections``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from clinic.permissions import Capability, user_can
+from infusions.models import InfusionSession
+from infusions.models.sessions import SESSION_STATES_NEEDING_REASON, InfusionSessionState
+from infusions.orders import start_problems
+from infusions.sessions import infusion_minutes_run, planned_infusion_minutes, session_next_states
+from infusions.views.common import session_base_context
+from infusions.views.sections import discharge, flowsheet, preassessment
+from scheduling.models import AppointmentStatus
+from scheduling.services.status_rules import untimely_refusal
+
+State = InfusionSessionState
+
+# The words on each move's button, from the nurse's side.
+MOVE_LABELS: dict[State, str] = {
+    State.CHECKED_IN: "Check in",
+    State.PRE_ASSESSMENT_PASSED: "Pre-assessment passed",
+    State.INFUSING: "Start the infusion",
+    State.PAUSED: "Pause",
+    State.RECOVERING: "End the infusion: recovery",
+    State.DISCHARGED: "Discharge",
+    State.STOPPED_EARLY: "Stop early",
+    State.NOT_STARTED: "Not started",
+}
+# Moves made from their own form elsewhere on the page rather than a bare button.
+MOVES_WITH_THEIR_OWN_FORM = frozenset({State.DISCHARGED})
+
+
+def session_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
+    """Everything the session screen shows ``request.user``: the header and each part."""
+    context = session_base_context(request, session)
+    can_record = context["can_record"]
+    waiting_for = []
+    if session.state == State.PRE_ASSESSMENT_PASSED:
+        # "Start" is offered only once it would be allowed; until then, what it waits for.
+        waiting_for = start_problems(session)
+    ends_early = (
+        session.state == State.INFUSING
+        and user_can(request.user, Capability.SIGN_MEDICAL_ORDERS)
+        and (planned := planned_infusion_minutes(session)) is not None
+        and infusion_minutes_run(session) < planned - settings.INFUSION_END_TOLERANCE_MINUTES
+    )
+    next_states = session_next_states(session)
+    # Check-in before its time (not the appointment's day, or earlier than the check-in
+    # window) is refused by the clock guard the check-in itself runs: until it would pass,
+    # the button is shown disabled with the guard's own reason, so page and action agree.
+    check_in_refusal = (
+        untimely_refusal(session.appointment, AppointmentStatus.CHECKED_IN)
+        if State.CHECKED_IN in next_states
+        else ""
+    )
+    moves = [
+        {
+            "state": state.value,
+            "label": MOVE_LABELS[state],
+            "needs_reason": state in SESSION_STATES_NEEDING_REASON
+            or (state == State.RECOVERING and ends_early),
+            "refusal": check_in_refusal if state == State.CHECKED_IN else "",
+        }
+        for state in next_states
+        if state not in MOVES_WITH_THEIR_OWN_FORM
+        and (can_record or state == State.CHECKED_IN)
+        and not (state == State.INFUSING and waiting_for)
+    ]
+    context["moves"] = moves
+    context["start_waits_for"] = waiting_for
+    for section in (preassessment, flowsheet, discharge):
+        context |= section.section_context(request, session)
+    return context
