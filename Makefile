@@ -16,7 +16,7 @@ ARGS ?=
 help:
 	@echo "make run         start Chairside at http://127.0.0.1:$${PORT:-8000}/ (web, worker, beat)"
 	@echo "make test        run the whole test suite (extra pytest options: ARGS=\"-k location\")"
-	@echo "make lint        ruff check and ruff format --check"
+	@echo "make lint        ruff, and the import contracts (which app may import which)"
 	@echo "make format      let ruff fix the formatting"
 	@echo "make lock        regenerate constraints.txt from a fresh install"
 	@echo "make clean       remove caches and build leftovers (keeps .venv and .data)"
@@ -54,6 +54,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format .
