@@ -430,7 +430,7 @@ class ApiToken(models.Model):
 class StaffSession(models.Model):
     """A signed-in session of a staff member, so they and a clinic admin can see and end it.
 
-    Written at sign-in and removed at sign-out (``clinic.sessions``). ``session_key`` is the
+    Written at sign-in and removed at sign-out (``clinic.staff_sessions``). ``session_key`` is the
     key of the row in Django's session store, needed to end the session; it is as secret
     as that store's own keys and never shown: pages name a session by ``public_id``.
     """

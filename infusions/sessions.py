@@ -15,7 +15,7 @@ Checking in is front-desk work; every other move is clinical (``RECORD_CLINICAL`
 The session owns the clinical state of its appointment. The day board and the appointment
 API move an infusion appointment through ``AppointmentSessions`` (registered with
 ``scheduling.session_owner``), which makes the matching session move here; the appointment
-then follows (``scheduling.services.appointment_follow_session``):
+then follows (``scheduling.services.status_changes.appointment_follow_session``):
 
     checked in → checked_in;  infusing → infusing;  stopped early while infusing → recovering
     (the patient is observed before going home);  recovering → recovering;
@@ -26,7 +26,7 @@ with its session (migration 0007). Every move checks the clock: check-in on the
 appointment's local day and not too early (the appointment's own guard), and an IV infusion
 ended before its planned duration less ``INFUSION_END_TOLERANCE_MINUTES`` only as "stopped
 early" with a reason, or by a physician who gives one. A check-in may be undone for a few
-minutes (``session_undo_check_in``, through ``scheduling.services.appointment_undo``).
+minutes (``session_undo_check_in``, through ``scheduling.services.undo.appointment_undo``).
 
 Every move is a ``SessionStateChange`` row and an audit event (patient by ``public_id`` only).
 """
@@ -353,7 +353,7 @@ def session_undo_check_in(
 ) -> InfusionSession:
     """Take a checked-in session back to scheduled, and its appointment back to booked.
 
-    ``scheduling.services.appointment_undo`` calls this once it has checked the undo is
+    ``scheduling.services.undo.appointment_undo`` calls this once it has checked the undo is
     allowed (time, role, reason); here the session must not have moved on."""
     locked = _locked_appointment(appointment)
     session = InfusionSession.objects.select_for_update().filter(appointment=locked).first()

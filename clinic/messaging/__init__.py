@@ -6,8 +6,9 @@ How a message travels:
    a PHQ-9) calls ``outbox.outbox_enqueue`` in its own transaction: one ``OutboxMessage``
    row, named by an idempotency key, due at ``not_before``. Nothing is sent yet; if the
    transaction rolls back, there is no message.
-2. Every minute beat runs ``clinic.tasks.dispatch_outbox``, which claims due rows with
-   ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease, and hands each to a worker. (A text due
+2. Every minute beat runs the task named "clinic.tasks.dispatch_outbox" (in
+   ``dispatch``), which claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and a
+   lease, and hands each to a worker. (A text due
    in quiet hours was already planned out of them when it was queued: ``rules``.)
 3. The worker asks ``rules.decide`` whether the message is still wanted *now* (the
    appointment not cancelled or moved, consent still given, not in quiet hours, and for

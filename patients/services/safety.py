@@ -4,7 +4,7 @@ PHQ-9 question 9 answered above 0 (through a link or entered by staff:
 ``patients.services.questionnaires.questionnaire_record``), a "yes" at the next-day check-in
 (``patients.followups.checkin_submit``) or a consultation booked online for a reason that
 mentions suicide or self-harm (``safety_alert_for_booking_reason``, called by
-``scheduling.booking.booking_submit``) calls ``safety_alert_raise`` in the same
+``scheduling.booking.submit.booking_submit``) calls ``safety_alert_raise`` in the same
 transaction that keeps the answers or the booking. It writes a ``SafetyAlert`` and queues
 an urgent email to the location's on-call contact (``Location.on_call_email``, else the
 location's email), which names the patient by opaque id only and links to the chart.
@@ -13,7 +13,7 @@ Urgent messages are not held by quiet hours or caps.
 The alert shows on the patient's chart and on the staff home of nurses and physicians
 until a clinician records the follow-up (``safety_alert_resolve``, with a note).
 
-Staff accounts are not tied to a location, but shifts are (``scheduling.StaffShift``): a
+Staff accounts are not tied to a location, but shifts are (``scheduling.models.StaffShift``): a
 clinician with shifts sees the alerts of the locations they work at (and those with no
 location), one with no shifts sees every alert; both see how many are open elsewhere
 (``scheduling.contributions.safety_panel_for``).
@@ -150,7 +150,7 @@ def safety_alert_for_booking_reason(
     help_with: str = "",
     request: HttpRequest | None = None,
 ) -> SafetyAlert | None:
-    """Triage of a consultation booked online (``scheduling.booking.booking_submit``, in
+    """Triage of a consultation booked online (``scheduling.booking.submit.booking_submit``, in
     its transaction): when what the booker wrote (``reason``) or chose as what they want
     help with (``help_with``, e.g. "Suicidal ideation") mentions suicide or self-harm
     (``mentions_self_harm``), raise the same alert as PHQ-9 question 9, for the clinicians

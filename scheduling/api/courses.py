@@ -3,7 +3,7 @@
 Everyone who may view the schedule reads courses, with their progress ("3 of 6") and
 appointments; planning, creating, boosters, completing and discontinuing need
 MANAGE_COURSES (nurses and physicians). Courses are fetched through
-``scheduling.courses.course_for``, patients and locations through their selectors; reads are
+``scheduling.courses.reads.course_for``, patients and locations through their selectors; reads are
 in the audit log, writes are logged by ``scheduling.courses``.
 
 Creating a course books every infusion or none: a refusal names each infusion

@@ -1,5 +1,5 @@
 """The day board's "Next: check in" waits, like its "Check in" button, until the clock
-guard (``scheduling.services.untimely_refusal``) would let the check-in through."""
+guard (``scheduling.services.status_rules.untimely_refusal``) would let the check-in through."""
 
 from __future__ import annotations
 
