@@ -48,3 +48,8 @@ def _is_patient_data(target: Any) -> bool:
 
 def changed_fields_summary(changed: list[str]) -> str:
     return "changed " + ", ".join(changed) if changed else "saved without changes"
+
+
+def created_fields_summary(filled: list[str]) -> str:
+    """What a create event says: the fields the record was created with, never their values."""
+    return "created with " + ", ".join(filled)

@@ -11,6 +11,53 @@ from django.db import models
 from clinic.models import AuditEvent, Chair, Closure, Location, OpeningHours, User
 from clinic.roles import Role
 
+# --- Choosing a row by its public id -----------------------------------------------------
+
+
+class PublicIdChoiceField(forms.ModelChoiceField):
+    """A choice of one row by its public id. Anything that is not one of them, a value that
+    is no UUID at all included, is "not in the list" (not Django's "is not a valid UUID")."""
+
+    default_error_messages = {"invalid_choice": "That choice is not in the list. Pick one from it."}
+
+    def __init__(self, queryset: models.QuerySet | None, **kwargs: Any) -> None:
+        super().__init__(queryset, to_field_name="public_id", **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            ) from None
+
+
+class LocationChoiceField(PublicIdChoiceField):
+    """A choice of location; the form sets the queryset. A deactivated one is labelled so,
+    unless ``mark_deactivated`` is False."""
+
+    default_error_messages = {
+        "invalid_choice": "That location is not in the list. Pick one from it."
+    }
+
+    def __init__(self, *, mark_deactivated: bool = True, **kwargs: Any) -> None:
+        super().__init__(Location.objects.none(), **kwargs)
+        self.mark_deactivated = mark_deactivated
+
+    def label_from_instance(self, obj: Location) -> str:
+        if self.mark_deactivated and not obj.is_active:
+            return f"{obj.name} (deactivated)"
+        return obj.name
+
+
+class StaffChoiceField(PublicIdChoiceField):
+    """A choice of staff account, labelled with name and email."""
+
+    default_error_messages = {"invalid_choice": "That person is not in the list. Pick one from it."}
+
+    def label_from_instance(self, obj: User) -> str:
+        return f"{obj.full_name} ({obj.email})"
+
 
 class StaffLoginForm(AuthenticationForm):
     username = forms.EmailField(

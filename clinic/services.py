@@ -18,7 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from clinic.audit import Action, audit_record, changed_fields_summary
+from clinic.audit import Action, audit_record, changed_fields_summary, created_fields_summary
 from clinic.models import Chair, Closure, Location, OpeningHours, User
 
 Errors = dict[str, list[str]]
@@ -81,7 +81,7 @@ def location_create(
         actor=actor,
         action=Action.CREATE,
         target=location,
-        summary="created with " + ", ".join(filled),
+        summary=created_fields_summary(filled),
         request=request,
     )
     return location

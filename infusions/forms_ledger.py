@@ -15,7 +15,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from clinic.forms import cosigner_code_field
+from clinic.forms import LocationChoiceField, StaffChoiceField, cosigner_code_field
 from clinic.models import Location, User
 from clinic.permissions import ROLE_CAPABILITIES
 from infusions.ledger import LEDGER_CAPABILITY
@@ -71,34 +71,12 @@ class WallClockDateTimeField(forms.DateTimeField):
         return result.replace(tzinfo=None) if result is not None else None
 
 
-class _PublicIdChoiceField(forms.ModelChoiceField):
-    """A choice by public id; anything that is not one of them is "not in the list"."""
-
-    def to_python(self, value: Any) -> Any:
-        try:
-            return super().to_python(value)
-        except forms.ValidationError:
-            raise forms.ValidationError(
-                self.error_messages["invalid_choice"], code="invalid_choice"
-            ) from None
-
-
-class _StaffChoiceField(_PublicIdChoiceField):
-    def label_from_instance(self, obj: User) -> str:
-        return f"{obj.full_name} ({obj.email})"
-
-
 # --- The stock list ----------------------------------------------------------------------
 
 
 class LotFilterForm(forms.Form):
-    location = _PublicIdChoiceField(
-        label="Location",
-        queryset=Location.objects.none(),
-        to_field_name="public_id",
-        required=False,
-        empty_label="Every location",
-        error_messages={"invalid_choice": "That location is not in the list. Pick one from it."},
+    location = LocationChoiceField(
+        label="Location", required=False, empty_label="Every location", mark_deactivated=False
     )
     q = forms.CharField(
         label="Lot number or product",
@@ -120,15 +98,10 @@ class LotFilterForm(forms.Form):
 
 
 class LotReceiveForm(forms.Form):
-    location = _PublicIdChoiceField(
+    location = LocationChoiceField(
         label="Location",
-        queryset=Location.objects.none(),
-        to_field_name="public_id",
         empty_label="Choose where the stock is kept",
-        error_messages={
-            "required": "Choose the location that received the delivery.",
-            "invalid_choice": "That location is not in the list. Pick one from it.",
-        },
+        error_messages={"required": "Choose the location that received the delivery."},
     )
     product_name = forms.CharField(
         label="Product",
@@ -188,15 +161,13 @@ class LotReceiveForm(forms.Form):
 
 class WasteForm(forms.Form):
     amount_mg = _amount_field("Amount wasted (mg)", "The drug destroyed, in mg.")
-    witness = _StaffChoiceField(
+    witness = StaffChoiceField(
         label="Witness",
         # Any active account validates, so that choosing oneself or someone who may not
         # witness gets the ledger's own explanation; the list offers only those who may.
         queryset=User.objects.filter(is_active=True),
-        to_field_name="public_id",
         empty_label="Choose the nurse or physician who saw it",
         required=False,
-        error_messages={"invalid_choice": "That person is not in the list. Pick one from it."},
         help_text="Another nurse or physician who saw the drug destroyed.",
     )
     witness_password = forms.CharField(

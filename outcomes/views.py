@@ -22,12 +22,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clinic.audit import Action, audit_record
+from clinic.forms import LocationChoiceField
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
 from outcomes.dashboard import CONDITION_GROUPS, clinic_outcomes
 from outcomes.scores import InstrumentOutcome, patient_outcomes
 from outcomes.trajectory import trajectory_svg
-from patients.forms import _LocationChoiceField
 from patients.models import Patient
 
 # --- The chart section ------------------------------------------------------------------
@@ -76,14 +76,7 @@ def chart_outcomes(
 
 
 class OutcomeFilterForm(forms.Form):
-    location = _LocationChoiceField(
-        label="Location",
-        queryset=None,
-        to_field_name="public_id",
-        required=False,
-        empty_label="Every location",
-        error_messages={"invalid_choice": "That location is not in the list. Pick one from it."},
-    )
+    location = LocationChoiceField(label="Location", required=False, empty_label="Every location")
     condition = forms.ChoiceField(
         label="Condition",
         choices=[("", "Every condition")] + [(g.key, g.label) for g in CONDITION_GROUPS],

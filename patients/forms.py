@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 
 from clinic.conditions import Condition
+from clinic.forms import LocationChoiceField
 from clinic.models import Location
 from patients.models import (
     Channel,
@@ -34,21 +35,6 @@ def _model_field(name: str, required_message: str = "", **kwargs: Any) -> forms.
     if required_message:
         field.error_messages["required"] = required_message
     return field
-
-
-class _LocationChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Location) -> str:
-        return obj.name if obj.is_active else f"{obj.name} (deactivated)"
-
-    def to_python(self, value: Any) -> Location | None:
-        # A value that is no UUID at all gets the same message as an unknown location,
-        # not Django's "is not a valid UUID".
-        try:
-            return super().to_python(value)
-        except forms.ValidationError:
-            raise forms.ValidationError(
-                self.error_messages["invalid_choice"], code="invalid_choice"
-            ) from None
 
 
 def _tel(**attrs: str) -> forms.TextInput:
@@ -111,13 +97,8 @@ class PatientForm(forms.Form):
         widget=_tel(),
         help_text="International format, e.g. +1 212 555 0142.",
     )
-    preferred_location = _LocationChoiceField(
-        label="Preferred location",
-        queryset=Location.objects.none(),
-        to_field_name="public_id",
-        required=False,
-        empty_label="No preference",
-        error_messages={"invalid_choice": "That location is not in the list. Pick one from it."},
+    preferred_location = LocationChoiceField(
+        label="Preferred location", required=False, empty_label="No preference"
     )
     referring_clinician = _model_field(
         "referring_clinician", help_text="Name and practice of whoever referred them, if anyone."
@@ -256,13 +237,8 @@ class PatientFilterForm(forms.Form):
     status = forms.ChoiceField(
         label="Status", choices=[("", "Any status"), *PatientStatus.choices], required=False
     )
-    location = _LocationChoiceField(
-        label="Preferred location",
-        queryset=Location.objects.none(),
-        to_field_name="public_id",
-        required=False,
-        empty_label="Any location",
-        error_messages={"invalid_choice": "That location is not in the list. Pick one from it."},
+    location = LocationChoiceField(
+        label="Preferred location", required=False, empty_label="Any location"
     )
     condition = forms.ChoiceField(
         label="Condition", choices=[("", "Any condition"), *Condition.choices], required=False

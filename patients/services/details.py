@@ -22,7 +22,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from clinic.audit import Action, audit_record, changed_fields_summary
+from clinic.audit import Action, audit_record, changed_fields_summary, created_fields_summary
 from clinic.conditions import Condition
 from clinic.models import Location, User
 from clinic.permissions import Capability, require, user_can
@@ -122,7 +122,7 @@ def patient_create(
         actor=actor,
         action=Action.CREATE,
         target=patient,
-        summary="created with " + ", ".join(filled),
+        summary=created_fields_summary(filled),
         request=request,
     )
     return patient
