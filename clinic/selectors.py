@@ -33,10 +33,13 @@ from clinic.second_factor import with_second_factor_status
 
 
 def locations_public() -> QuerySet[Location]:
-    """Active locations with their hours, upcoming closures and number of chairs in use."""
+    """Active locations by name, with their hours, upcoming closures and number of chairs in
+    use. (The count makes it a GROUP BY query, where Django leaves out ``Meta.ordering``:
+    the order is asked for here.)"""
     return (
         Location.objects.filter(is_active=True)
         .annotate(active_chair_count=Count("chairs", filter=Q(chairs__is_active=True)))
+        .order_by("name", "id")
         .prefetch_related(
             "opening_hours",
             Prefetch(

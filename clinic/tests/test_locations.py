@@ -8,6 +8,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from clinic.models import AuditEvent, Chair, Closure, Location, OpeningHours
+from clinic.selectors import locations_public
 
 VIEWERS = ["fran", "nina", "phil"]
 
@@ -634,3 +635,12 @@ def test_it_explains_why_a_chair_at_a_deactivated_location_stays_out_of_use(sign
     assert b"Reactivate the location before" in response.content
     chair.refresh_from_db()
     assert not chair.is_active
+
+
+def test_the_public_locations_come_by_name_whatever_order_they_were_made_in(db):
+    # Counting chairs makes the query a GROUP BY, where Django drops Meta.ordering.
+    for name in ["Zephyr", "Mesa", "Riverside"]:
+        make_location(name)
+    locations = locations_public()
+    assert locations.ordered
+    assert [location.name for location in locations] == ["Mesa", "Riverside", "Zephyr"]

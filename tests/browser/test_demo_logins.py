@@ -60,3 +60,24 @@ def test_the_public_home_page_fits_a_phone_screen(demo_clinic, new_page: Callabl
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{url} scrolls sideways by {overflow}px on a 375px-wide phone"
+
+
+@pytest.mark.parametrize("width", [1024, 1280, 1440])
+def test_the_longest_staff_menu_bar_fits_the_screen(
+    demo_clinic, settings, new_page: Callable[..., Page], width
+):
+    # The medical director has every menu entry and two roles: the widest bar there is.
+    page = new_page(viewport={"width": width, "height": 800})
+    page.goto("/staff/login/")
+    page.get_by_label("Email").fill(f"director@{settings.DEMO_EMAIL_DOMAIN}")
+    page.get_by_label("Password").fill(settings.DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/staff/$"))
+
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the staff pages scroll sideways by {overflow}px at {width}px"
+    sign_out = page.get_by_role("button", name="Sign out")
+    box = sign_out.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width
