@@ -377,7 +377,11 @@ def test_an_infusion_cannot_start_once_the_consent_signed_is_replaced(
 
 
 def test_the_front_desk_checks_in_but_does_not_start_infusions(fran, riverside, cleared):
-    appointment = AppointmentFactory(patient=cleared, location=riverside)
+    # At 10:00 on the location's clock: ten minutes before is the same local day, whatever
+    # the hour the test runs at.
+    appointment = AppointmentFactory(
+        patient=cleared, location=riverside, starts_at=at(riverside, next_week(riverside), 10)
+    )
     travel_to(appointment.starts_at - timedelta(minutes=10))
     appointment_set_status(actor=fran, appointment=appointment, status=S.CHECKED_IN)
 
