@@ -54,25 +54,32 @@ def test_the_contracts_hold(tree):
     assert "Contracts: 5 kept, 0 broken." in result.stdout
 
 
-def test_the_base_importing_a_domain_app_breaks_them(tree):
-    add_import(tree, "clinic.audit", "from patients.models import Patient  # noqa")
+@pytest.mark.parametrize(
+    ("module", "line", "contract", "shown"),
+    [
+        (  # the base importing a domain app
+            "clinic.audit",
+            "from patients.models import Patient",
+            "The base (clinic) imports no domain app",
+            "clinic.audit -> patients.models",
+        ),
+        (  # scheduling already imports patients: this closes a circle between two apps
+            "patients.selectors",
+            "from scheduling.models import Appointment",
+            "patients is not allowed to import scheduling",
+            "patients.selectors -> scheduling.models",
+        ),
+        (  # the public site reading patient data
+            "content.selectors",
+            "from patients.models import Patient",
+            "content knows no patient data",
+            "content.selectors -> patients.models",
+        ),
+    ],
+)
+def test_an_import_against_the_layers_breaks_them(tree, module, line, contract, shown):
+    add_import(tree, module, f"{line}  # noqa")
     result = lint_imports(tree)
     assert result.returncode == 1
-    assert "The base (clinic) imports no domain app" in result.stdout
-    assert "clinic.audit -> patients.models" in result.stdout
-
-
-def test_a_cycle_between_domain_apps_breaks_them(tree):
-    # scheduling already imports patients; patients importing scheduling closes the circle.
-    add_import(tree, "patients.selectors", "from scheduling.models import Appointment  # noqa")
-    result = lint_imports(tree)
-    assert result.returncode == 1
-    assert "patients is not allowed to import scheduling" in result.stdout
-    assert "patients.selectors -> scheduling.models" in result.stdout
-
-
-def test_content_reading_patient_data_breaks_them(tree):
-    add_import(tree, "content.selectors", "from patients.models import Patient  # noqa")
-    result = lint_imports(tree)
-    assert result.returncode == 1
-    assert "content knows no patient data" in result.stdout
+    assert contract in result.stdout
+    assert shown in result.stdout
