@@ -15,6 +15,14 @@ from conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 
+def press_when_ready(page: Page, name: str) -> None:
+    """Press the passkey button once django-otp-webauthn's script has wired it: the script
+    puts the button on the page first and listens to it a moment later, so a press in
+    between (a fast test on a busy machine) would do nothing."""
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name=name).click()
+
+
 def add_virtual_authenticator(page: Page) -> None:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
@@ -52,7 +60,7 @@ def test_a_physician_adds_a_passkey_and_signs_in_with_it(page: Page, phil):
     expect(page).to_have_url(re.compile(r"/staff/second-factor/set-up/"))
     expect(page.get_by_text("Your role needs a second factor")).to_be_visible()
     page.get_by_role("link", name="Add a passkey").click()
-    page.get_by_role("button", name="Add a passkey").click()
+    press_when_ready(page, "Add a passkey")
 
     # The passkey is saved; the recovery codes come with it, shown once.
     expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible(
@@ -69,6 +77,6 @@ def test_a_physician_adds_a_passkey_and_signs_in_with_it(page: Page, phil):
     # Next sign-in: the password, then the passkey.
     enter_password(page, phil.email)
     expect(page).to_have_url(re.compile(r"/staff/second-factor/verify/"))
-    page.get_by_role("button", name="Use your passkey").click()
+    press_when_ready(page, "Use your passkey")
     expect(page).to_have_url(re.compile(r"/staff/$"), timeout=CEREMONY_MS)
     expect(page.get_by_test_id("signed-in-as")).to_contain_text("Phil Physician")
