@@ -7,7 +7,8 @@ When: the rows are written by the service that made the change, in its transacti
 address for; the worker checks consent again right before sending (``rules.decide``).
 
 - booking queues the reminders (``reminders_enqueue``): one per ``REMINDER_HOURS`` and
-  channel, due that many hours before the start;
+  channel, due that many hours before the start, whole days on the location's clock (48:
+  two days before at the same local time, across a daylight-saving change too);
 - a consultation booked online queues its confirmation (``confirmation_enqueue``);
 - moving or cancelling an appointment still to come queues "moved" or "cancelled"
   (``appointment_change_enqueue``);
@@ -122,17 +123,32 @@ def _revived_if_moved_back(message: OutboxMessage, *, not_before: datetime | Non
     return message
 
 
+def reminder_due(appointment: Appointment, hours: int) -> datetime:
+    """When the reminder ``hours`` before the appointment is due. Whole days (48: two days)
+    are counted on the location's wall clock, so the reminder comes at the same local time
+    of day as the appointment even when the clocks change in between (10:00 on the Monday
+    after a daylight-saving change: 10:00 on the Saturday, not 09:00 or 11:00); any other
+    number of hours is that many hours."""
+    days, rest = divmod(hours, 24)
+    if rest:
+        return appointment.starts_at - timedelta(hours=hours)
+    local = appointment.starts_at.astimezone(appointment.location.tz)
+    # Wall-clock arithmetic (same tzinfo), then resolved again by zoneinfo: a time the
+    # change skips (02:30 in spring) comes out as the instant an hour on (03:30).
+    return (local - timedelta(days=days)).replace(fold=0).astimezone(UTC)
+
+
 def reminders_enqueue(appointment: Appointment) -> list[OutboxMessage]:
     """Queue the reminders of a booked (or just moved) appointment: one per
-    ``REMINDER_HOURS`` and channel, due that many hours before the start. Reminders whose
-    time has already come (a booking made at short notice) are not queued: the booking
-    itself told the patient."""
+    ``REMINDER_HOURS`` and channel, due that long before the start (``reminder_due``: whole
+    days at the same local time). Reminders whose time has already come (a booking made at
+    short notice) are not queued: the booking itself told the patient."""
     now = timezone.now()
     hours = sorted(settings.REMINDER_HOURS, reverse=True)
     channels = patient_message_channels(appointment.patient)
     queued: list[OutboxMessage] = []
     for index, before in enumerate(hours):
-        due = appointment.starts_at - timedelta(hours=before)
+        due = reminder_due(appointment, before)
         if due <= now:
             continue
         later = hours[index + 1] if index + 1 < len(hours) else 0
@@ -142,7 +158,7 @@ def reminders_enqueue(appointment: Appointment) -> list[OutboxMessage]:
             step=f"reminder-{before}h",
             channels=channels,
             not_before=due,
-            useful_until=appointment.starts_at - timedelta(hours=later),
+            useful_until=reminder_due(appointment, later) if later else appointment.starts_at,
         )
     return queued
 

@@ -14,11 +14,15 @@ from functools import partial
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clinic.messaging.outbox import outbox_claim_due, outbox_send
 from clinic.models import OutboxMessage, OutboxStatus
+
+# pg_advisory_xact_lock(bigint) key for "claiming from the outbox" (the single-key space,
+# apart from the (int, int) keys of scheduling's booking locks).
+_DISPATCH_LOCK = 7_308_001
 
 
 def outbox_dispatch(*, limit: int | None = None) -> int:
@@ -26,25 +30,34 @@ def outbox_dispatch(*, limit: int | None = None) -> int:
     every minute.
 
     At most ``limit`` (default ``OUTBOX_DISPATCH_LIMIT``) messages are claimed and not yet
-    sent at any time: a run claims only the room left. A claim's lease has to cover its
-    wait in the queue, so claiming faster than the workers send would let leases run out
-    on messages still waiting for a worker, to be claimed and queued again (harmless, as
-    the old task then finds its token changed, but wasted work). If queueing fails (the
-    broker is down) the claims stay until their lease runs out and a later run claims them
-    again."""
-    now = timezone.now()
-    in_flight = OutboxMessage.objects.filter(
-        status=OutboxStatus.SENDING, claimed_until__gte=now
-    ).count()
-    room = (limit or settings.OUTBOX_DISPATCH_LIMIT) - in_flight
-    if room <= 0:
-        return 0
-    claims = outbox_claim_due(
-        limit=room, lease=timedelta(seconds=settings.OUTBOX_LEASE_SECONDS), now=now
-    )
-    for message_id, token in claims:
-        # After the claim is committed, so the task never finds the row unclaimed.
-        transaction.on_commit(partial(send_outbox_message.delay, message_id, str(token)))
+    sent at any time, across every dispatcher: a run claims only the room left. A claim's
+    lease has to cover its wait in the queue, so claiming faster than the workers send would
+    let leases run out on messages still waiting for a worker, to be claimed and queued again
+    (harmless, as the old task then finds its token changed, but wasted work). If queueing
+    fails (the broker is down) the claims stay until their lease runs out and a later run
+    claims them again.
+
+    Counting the room and claiming it happen under a transaction-level advisory lock, so two
+    dispatchers at the same moment (two beats, a beat and a manual run) take turns: the
+    second counts the first's claims, committed, instead of both counting none and each
+    claiming the whole limit. The lock is held only for that one count and one claim (the
+    claim still skips rows a sender holds); the tasks are queued once it is committed."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DISPATCH_LOCK])
+        now = timezone.now()
+        in_flight = OutboxMessage.objects.filter(
+            status=OutboxStatus.SENDING, claimed_until__gte=now
+        ).count()
+        room = (limit or settings.OUTBOX_DISPATCH_LIMIT) - in_flight
+        if room <= 0:
+            return 0
+        claims = outbox_claim_due(
+            limit=room, lease=timedelta(seconds=settings.OUTBOX_LEASE_SECONDS), now=now
+        )
+        for message_id, token in claims:
+            # After the claim is committed, so the task never finds the row unclaimed.
+            transaction.on_commit(partial(send_outbox_message.delay, message_id, str(token)))
     return len(claims)
 
 

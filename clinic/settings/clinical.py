@@ -21,7 +21,8 @@ SMS_DAILY_CAP = env.int("SMS_DAILY_CAP", 1, min_value=1)
 SMS_WEEKLY_CAP = env.int("SMS_WEEKLY_CAP", 3, min_value=1)
 
 
-# Appointment reminders, in hours before the start (one kind of message each).
+# Appointment reminders, in hours before the start (one kind of message each). Whole days
+# (48) are counted on the location's clock: 2 days before at the same local time.
 def _reminder_hours(items: list[str]) -> tuple[int, ...]:
     if not items or not all(item.isdigit() and 0 < int(item) <= 720 for item in items):
         raise ImproperlyConfigured(

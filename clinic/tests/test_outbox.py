@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import smtplib
@@ -627,6 +628,46 @@ def test_dispatch_keeps_no_more_than_its_limit_claimed_and_unsent(
 
     assert (first, second, third) == (3, 0, 1)
     assert len(queued) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_the_same_moment_keep_to_one_limit_between_them(monkeypatch):
+    for _ in range(20):
+        queue()
+    monkeypatch.setattr(tasks.send_outbox_message, "delay", lambda *args: None)
+    claim_due = tasks.outbox_claim_due
+    both_here = threading.Barrier(2)
+
+    def claim_once_both_have_looked(**kwargs):
+        # Each dispatcher, having counted what is in flight, waits (up to a second) for the
+        # other to have counted too before it claims: the moment two beats collide.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_here.wait(timeout=1)
+        return claim_due(**kwargs)
+
+    monkeypatch.setattr(tasks, "outbox_claim_due", claim_once_both_have_looked)
+    start = threading.Barrier(2)
+    counts: list[int] = [0, 0]
+    errors: list[BaseException] = []
+
+    def dispatcher(index: int) -> None:
+        try:
+            start.wait(timeout=20)
+            counts[index] = outbox_dispatch(limit=5)
+        except BaseException as exc:  # reported by the asserts below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(counts) == [0, 5]
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENDING).count() == 5
 
 
 def test_the_send_task_sends_the_message_it_was_given(patient):

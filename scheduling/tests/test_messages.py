@@ -4,7 +4,7 @@ moves or cancels, on the channels the patient agreed to; skipped when stale; min
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.db import transaction
@@ -104,6 +104,26 @@ def test_booking_queues_the_reminders_48_and_2_hours_before(fran, riverside, sam
         "reminder_48h": stamp(start - timedelta(hours=2)),
         "reminder_2h": stamp(start),
     }
+
+
+@pytest.mark.parametrize("monday", [date(2026, 3, 9), date(2026, 11, 2)], ids=["spring", "fall"])
+def test_the_48_hour_reminder_keeps_the_wall_clock_time_across_a_daylight_saving_change(
+    fran, riverside, sam, monday
+):
+    # Chicago changes its clocks on the Sunday before: 48 hours before 10:00 on Monday is
+    # 09:00 (spring) or 11:00 (fall) on Saturday's clock, but the patient expects 10:00.
+    travel_to(at(riverside, monday - timedelta(days=7), 12))
+    appointment = book(fran, sam, riverside, hour=10, day=monday)
+    saturday_ten = at(riverside, monday - timedelta(days=2), 10)
+    assert saturday_ten != appointment.starts_at - timedelta(hours=48)
+    reminders = rows(appointment, kind="reminder_48h")
+    assert len(reminders) == 2
+    for row in reminders:
+        assert row.not_before == saturday_ten
+        assert row.not_before.astimezone(riverside.tz).time() == time(10)
+    # A reminder in hours that are not whole days stays hours.
+    [email_2h] = rows(appointment, kind="reminder_2h", channel="email")
+    assert email_2h.not_before == appointment.starts_at - timedelta(hours=2)
 
 
 def test_infusions_get_reminders_too(nina, phil, riverside):
