@@ -75,6 +75,15 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def reminder_time(start, location, hours):
+    """When a reminder ``hours`` before ``start`` is due: two days before on the location's
+    clock for the 48-hour one (the same wall-clock time, whatever a daylight-saving change
+    in between does), two real hours before for the other."""
+    if hours == 48:
+        return start.astimezone(location.tz) - timedelta(days=2)
+    return start - timedelta(hours=hours)
+
+
 # --- Queued at booking --------------------------------------------------------------------------
 
 
@@ -90,7 +99,7 @@ def test_booking_queues_the_reminders_48_and_2_hours_before(fran, riverside, sam
     start = appointment.starts_at
     for row in queued:
         hours = 48 if row.kind == "reminder_48h" else 2
-        assert row.not_before == start - timedelta(hours=hours)
+        assert row.not_before == reminder_time(start, riverside, hours)
         assert row.status == OutboxStatus.PENDING
         assert row.patient == sam and row.location == riverside
         assert row.recipient == "", "the address is looked up when it is sent"
@@ -227,7 +236,7 @@ def test_a_move_after_queueing_skips_the_old_reminders_and_queues_new_ones(fran,
     }
     for row in new:
         hours = 48 if row.kind == "reminder_48h" else 2
-        assert row.not_before == new_start - timedelta(hours=hours)
+        assert row.not_before == reminder_time(new_start, riverside, hours)
         assert stamp(new_start) in row.idempotency_key
         assert decide(row, now).send
     [email, sms] = rows(appointment, kind=MOVED)
