@@ -1,5 +1,6 @@
 """Requests that used to end in a 500: NUL characters anywhere in the address or a form,
-OPTIONS on the API, and an OpenAPI schema that disagreed with what the API sends."""
+a JSON body nested a thousand levels deep, OPTIONS on the API, and an OpenAPI schema that
+disagreed with what the API sends."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from django.urls import reverse
 
 from clinic.models import AuditEvent
 from content import services as content_services
-from content.models import FaqCategory
+from content.models import FaqCategory, FaqRevision
 from infusions.tests.factories import infusion_session
+from patients.models import Measurement, Patient
+from patients.tests.factories import PatientFactory
+from scheduling.models import Appointment
+from tests.api_tokens import api_key_for
 
 NUL_MESSAGE = "contained a NUL character (%00)"
 
@@ -80,6 +85,74 @@ def test_a_nul_character_in_a_posted_form_changes_nothing(client, fran):
 
 def test_a_query_without_nul_goes_through(client, db):
     assert client.get("/faq/?q=ketamine").status_code == 200
+
+
+# --- JSON nested too deeply -------------------------------------------------------------------
+
+TOO_DEEP_MESSAGE = (
+    "The JSON body is nested more than 32 levels deep. Nothing was saved: send the fields as "
+    "the API schema describes them, with objects and arrays nested at most 32 levels deep."
+)
+
+
+def nested(depth: int) -> str:
+    """A list inside a list … ``depth`` levels deep, as JSON text."""
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [33, 1_100, 100_000])
+def test_a_json_body_nested_too_deeply_is_a_clear_400_on_every_write_and_saves_nothing(
+    client, fran, nina, edie, faq_entry, depth
+):
+    patient = PatientFactory(legal_first_name="Robin")
+    base = f"/api/v1/patients/{patient.public_id}/"
+    writes = [
+        (fran, "post", "/api/v1/patients/", '{"legal_first_name": "Dana", "conditions": %s}'),
+        (fran, "patch", base, '{"legal_first_name": %s}'),
+        (nina, "post", f"{base}measurements/", '{"systolic": 124, "notes": %s}'),
+        (edie, "put", f"/api/v1/content/editor/faq/{faq_entry.public_id}/", '{"answer": %s}'),
+        (fran, "post", "/api/v1/appointments/", "%s"),
+    ]
+    keys = {user: api_key_for(user) for user in (fran, nina, edie)}
+    counts = [
+        Patient.objects.count(),
+        Measurement.objects.count(),
+        Appointment.objects.count(),
+        FaqRevision.objects.count(),
+        AuditEvent.objects.count(),
+    ]
+
+    for user, method, url, body in writes:
+        response = getattr(client, method)(
+            url,
+            body % nested(depth),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Token {keys[user]}",
+        )
+        assert response.status_code == 400, (url, response.status_code)
+        assert response.json() == {"detail": TOO_DEEP_MESSAGE}, url
+
+    assert [
+        Patient.objects.count(),
+        Measurement.objects.count(),
+        Appointment.objects.count(),
+        FaqRevision.objects.count(),
+        AuditEvent.objects.count(),
+    ] == counts
+    patient.refresh_from_db()
+    assert patient.legal_first_name == "Robin"
+
+
+def test_a_body_nested_as_deep_as_allowed_goes_on_to_the_usual_field_errors(client, fran):
+    response = client.post(
+        "/api/v1/patients/",
+        '{"legal_first_name": "Dana", "conditions": ' + nested(31) + "}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {api_key_for(fran)}",
+    )
+
+    assert response.status_code == 400
+    assert "conditions" in response.json()
 
 
 # --- OPTIONS on the API ----------------------------------------------------------------------

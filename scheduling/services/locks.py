@@ -15,7 +15,8 @@ from scheduling.models import Appointment
 
 # First keys of pg_advisory_xact_lock(int, int): "bookings at location <second key>" and
 # "bookings of patient <second key>". Online booking (``scheduling.booking``) uses 7306 for
-# "this booking form" and 7307 for "this person", taken in that order before these.
+# "this booking form" and 7307 for "this person", taken in that order before these, and
+# 7308 (a session lock, held only while they are counted) for its rate limits' counts.
 _LOCATION_LOCK = 7_304
 _PATIENT_LOCK = 7_305
 
