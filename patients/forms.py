@@ -232,7 +232,8 @@ class PatientFilterForm(forms.Form):
         label="Search",
         max_length=100,
         required=False,
-        help_text="Name, date of birth (YYYY-MM-DD or MM/DD/YYYY), phone or email.",
+        help_text="Name or its first letters, date of birth (YYYY-MM-DD or MM/DD/YYYY), "
+        "phone or email.",
     )
     status = forms.ChoiceField(
         label="Status", choices=[("", "Any status"), *PatientStatus.choices], required=False

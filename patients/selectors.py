@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -21,6 +22,7 @@ from django.http import Http404
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from patients.models import Channel, CommunicationConsent, Patient
+from patients.models.patient import patient_search_document
 
 
 def patients_visible_to(user: Any) -> QuerySet[Patient]:
@@ -52,6 +54,11 @@ SEARCH_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 _DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}")
 _PHONE_LIKE = re.compile(r"\+?[\d\s().\-]+")
 PHONE_SEARCH_MIN_DIGITS = 4
+# Letters and digits: the pieces of a searched word ("o'brien" is "o" and "brien"), which
+# is how PostgreSQL's text search splits the names and email it indexes.
+_WORD_PIECE = re.compile(r"[^\W_]+")
+# Longer than any name or email part can be (the fields hold 100 characters).
+_LONGEST_PIECE = 100
 
 
 def search_date(text: str) -> date | None:
@@ -81,13 +88,17 @@ def patients_search(
 
     ``search`` is read as a date of birth when it looks like one; as a phone number when
     it is digits (four that could be a year also match the year of birth); as an email
-    when it has an @; and otherwise as words that must each appear in a name (legal or
-    preferred) or the email address.
+    when it has an @; and otherwise as words that must each begin a word of a name (legal
+    or preferred) or of the email address ("riv" finds Rivera, "example.org" finds
+    amara@example.org; "vera" does not find Rivera). Names are found through the
+    patient_search_idx index (see ``patients.models.patient.SearchDocument``).
     """
     patients = patients_visible_to(user).select_related("preferred_location")
     search = search.strip()
     if search:
-        patients = patients.filter(_search_filter(search))
+        patients = patients.alias(search_document=patient_search_document()).filter(
+            _search_filter(search)
+        )
     if status:
         patients = patients.filter(status=status)
     if location is not None:
@@ -109,17 +120,26 @@ def _search_filter(search: str) -> Q:
         if re.fullmatch(r"(19|20)\d\d", search):  # a year of birth, or a phone's last four
             return Q(mobile__contains=digits) | Q(date_of_birth__year=int(search))
         return Q(mobile__contains=digits)
+    words = _words_query(search)
+    if words is None:
+        return Q(pk__in=[])
     if "@" in search:
-        return Q(email__icontains=search)
-    matches = Q()
-    for word in search.split():
-        matches &= (
-            Q(legal_first_name__icontains=word)
-            | Q(legal_last_name__icontains=word)
-            | Q(preferred_name__icontains=word)
-            | Q(email__icontains=word)
-        )
-    return matches
+        # The index finds the addresses with these words; the address must hold the text.
+        return Q(search_document=words, email__icontains=search)
+    return Q(search_document=words)
+
+
+def _words_query(search: str) -> SearchQuery | None:
+    """A text-search query for rows with a word beginning with each piece of each searched
+    word, or None when nothing searched could match (no letters or digits, or a piece
+    longer than any field)."""
+    pieces = _WORD_PIECE.findall(search.lower())
+    if not pieces or any(len(piece) > _LONGEST_PIECE for piece in pieces):
+        return None
+    # Pieces are letters and digits only, so none can be read as query syntax.
+    return SearchQuery(
+        " & ".join(f"{piece}:*" for piece in pieces), config="simple", search_type="raw"
+    )
 
 
 # --- Contact consent ---------------------------------------------------------------------

@@ -112,7 +112,8 @@ class PatientFilterSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=100,
-        help_text="Name, date of birth (YYYY-MM-DD or MM/DD/YYYY), phone or email.",
+        help_text="Name or its first letters, date of birth (YYYY-MM-DD or MM/DD/YYYY), "
+        "phone or email.",
     )
     status = serializers.ChoiceField(
         choices=PatientStatus.choices,

@@ -11,10 +11,11 @@ from clinic.models import AuditEvent, Location
 from patients.models import PatientStatus
 from patients.tests.factories import PatientFactory
 
-# The session and the signed-in user; the paginator's count and the page of patients
-# (with their locations); the locations for the filter; the audit event; the session's
-# last-activity update (savepoint, update, release). The same however many patients.
-LIST_QUERIES = 9
+# The session and the signed-in user; the page of patients (with their locations, and one
+# more row to know whether there is a next page: the list is never counted); the locations
+# for the filter; the audit event; the session's last-activity update (savepoint, update,
+# release). The same however many patients.
+LIST_QUERIES = 8
 
 
 def names(response) -> list[str]:
@@ -99,6 +100,13 @@ def test_it_asks_visitors_to_sign_in(client, people):
         ("1990", ["Okafor"]),  # the year of birth
         ("amara@example.org", ["Okafor"]),
         ("example.org", ["Okafor"]),
+        ("riv", ["Rivera"]),  # the start of a name
+        ("Rivera,   Jordan", ["Rivera"]),  # punctuation and spaces between words
+        ("jordan.rivera", ["Rivera"]),  # the start of an email address
+        ("amara@example", ["Okafor"]),
+        ("vera", []),  # a word is found by its start, not from its middle
+        ("jordan@example.com", []),  # an @ search must be in the address as typed
+        ("!!!", []),
     ],
 )
 def test_it_searches_by_name_date_of_birth_phone_and_email(signed_in, fran, people, search, found):
@@ -152,8 +160,18 @@ def test_it_shows_25_patients_a_page(signed_in, fran):
 
     assert len(names(first)) == 25
     assert names(second) == ["Patient25"]
-    assert b"Page 1 of 2" in first.content
+    assert b"Page 1<" in first.content
+    assert b'rel="next"' in first.content
+    assert b'rel="next"' not in second.content
+    assert b'rel="prev"' in second.content
     assert names(beyond) == names(first)
+
+
+def test_a_page_past_the_end_shows_the_first_page(signed_in, fran, people):
+    response = signed_in(fran).get("/staff/patients/", {"page": 7})
+
+    assert names(response) == ["Okafor", "Rivera"]
+    assert response.context["page"].number == 1
 
 
 @pytest.mark.parametrize("count", [1, 5])

@@ -1,0 +1,67 @@
+"""Pages of a long list without counting it.
+
+Django's ``Paginator`` counts every matching row to number the last page: at chain scale
+that ``COUNT(*)`` over a filtered list costs more than the page itself, on every page.
+A ``ListPage`` reads one row more than it shows, so it knows whether a next page exists,
+and offers First, Previous and Next, never "Page 3 of 40".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class ListPage:
+    object_list: Sequence[Any]
+    number: int
+    has_next: bool
+    offset: int  # rows on the pages before this one
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def start_index(self) -> int:
+        """The 1-based position of the page's first row (0 on an empty page)."""
+        return self.offset + 1 if self.object_list else 0
+
+    @property
+    def end_index(self) -> int:
+        return self.offset + len(self.object_list)
+
+
+def list_page(queryset: QuerySet[Any], *, per_page: int, number: Any) -> ListPage:
+    """Page ``number`` (from the query string: anything that is not a whole number from 1
+    up means page 1) of ``queryset``, which must be ordered. One query; a page past the end
+    gives the first page instead (one more query), as a stale link would."""
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        number = 1
+    if number < 1:
+        number = 1
+    offset = (number - 1) * per_page
+    rows = list(queryset[offset : offset + per_page + 1])
+    if not rows and number > 1:
+        return list_page(queryset, per_page=per_page, number=1)
+    return ListPage(
+        object_list=rows[:per_page], number=number, has_next=len(rows) > per_page, offset=offset
+    )
