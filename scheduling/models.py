@@ -159,6 +159,10 @@ class TreatmentCourse(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The API's list, newest first (read backwards), and the admin's.
+            models.Index(fields=["created_at", "id"], name="course_created_id_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(state="discontinued") | ~Q(discontinued_reason=""),
@@ -233,6 +237,10 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["starts_at", "id"]
         indexes = [
+            # The order of the API's list and the admin's: a page is read off this index.
+            models.Index(fields=["starts_at", "id"], name="appointment_start_id_idx"),
+            # The same list filtered by status (the booked ones are all in the future).
+            models.Index(fields=["status", "starts_at", "id"], name="appointment_status_start_idx"),
             models.Index(fields=["location", "starts_at"], name="appointment_location_start_idx"),
             models.Index(fields=["patient", "starts_at"], name="appointment_patient_start_idx"),
         ]

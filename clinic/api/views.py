@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic.api.pagination import page_said
 from clinic.api.permissions import capability_permission
 from clinic.api.serializers import MeSerializer
 from clinic.audit import Action, audit_record
@@ -65,6 +66,6 @@ class CapabilityAPIView(generics.GenericAPIView):
     def audit_list_read(self, model: type, what: str, shown: int) -> None:
         self.audit_read(
             None,
-            f"read the {what} through the API: page {self.paginator.page.number}, {shown} shown",
+            f"read the {what} through the API: {page_said(self.paginator)}, {shown} shown",
             object_type=model._meta.label_lower,
         )

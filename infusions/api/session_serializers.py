@@ -184,12 +184,14 @@ class SessionSerializer(serializers.ModelSerializer):
             assessment = session.pre_assessment
         except PreAssessment.DoesNotExist:
             return None
-        return PreAssessmentSerializer(assessment).data
+        return self._nested(PreAssessmentSerializer).to_representation(assessment)
 
     @extend_schema_field(DoseOrderSerializer(allow_null=True))
     def get_current_order(self, session: InfusionSession) -> dict[str, Any] | None:
         order = _current_order(session)
-        return DoseOrderSerializer(order).data if order is not None else None
+        if order is None:
+            return None
+        return self._nested(DoseOrderSerializer).to_representation(order)
 
     @extend_schema_field(DoseAdministrationSerializer(allow_null=True))
     def get_administration(self, session: InfusionSession) -> dict[str, Any] | None:
@@ -200,7 +202,15 @@ class SessionSerializer(serializers.ModelSerializer):
             administration = order.administration
         except DoseAdministration.DoesNotExist:
             return None
-        return DoseAdministrationSerializer(administration).data
+        return self._nested(DoseAdministrationSerializer).to_representation(administration)
+
+    def _nested(self, serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+        """One ``serializer_class`` for every session of a list: building a serializer's
+        fields anew for each row was most of a 50-session page's time."""
+        made = self.__dict__.setdefault("_nested_serializers", {})
+        if serializer_class not in made:
+            made[serializer_class] = serializer_class(context=self.context)
+        return made[serializer_class]
 
 
 def _current_order(session: InfusionSession) -> DoseOrder | None:

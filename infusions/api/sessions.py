@@ -33,6 +33,7 @@ from clinic.api.errors import (
     field_errors,
     refused,
 )
+from clinic.api.pagination import KeysetPagination
 from clinic.api.permissions import capability_permission
 from clinic.models import User
 from clinic.permissions import Capability
@@ -112,6 +113,7 @@ class SessionList(SessionAPIView, generics.ListAPIView):
     ``location``."""
 
     serializer_class = SessionSerializer
+    pagination_class = KeysetPagination
 
     def get_queryset(self) -> QuerySet[InfusionSession]:
         query = self.validated(SessionFilterSerializer, data=self.request.query_params)

@@ -109,10 +109,10 @@ def test_it_lists_a_days_sessions_in_the_same_number_of_queries(client, nina, ph
 
     three, queries_for_three = _day_list(client, riverside, local_day(first))
 
-    assert one["count"] == 1
-    assert three["count"] == 3
+    assert len(one["results"]) == 1
+    assert len(three["results"]) == 3
     assert queries_for_three == queries_for_one
-    assert queries_for_one <= 8
+    assert queries_for_one <= 7
     row = three["results"][0]
     assert row["id"] == str(first.public_id)
     assert row["state"] == "checked_in"
@@ -129,7 +129,7 @@ def test_the_day_is_the_locations_local_day(client, nina, session, riverside):
     )
     that_day = client.get("/api/v1/sessions/", {"day": local_day(session).isoformat()})
 
-    assert other_day.json()["count"] == 0
+    assert other_day.json()["results"] == []
     assert [row["id"] for row in that_day.json()["results"]] == [str(session.public_id)]
 
 

@@ -18,6 +18,7 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.pagination import KeysetPagination, page_said
 from clinic.conditions import Condition
 from clinic.models import Location
 from clinic.permissions import Capability
@@ -230,6 +231,7 @@ class PatientList(PatientsAPIView, generics.ListAPIView):
 
     serializer_class = PatientSerializer
     write_capability = Capability.EDIT_PATIENT_DETAILS
+    pagination_class = KeysetPagination
 
     def get_queryset(self) -> QuerySet[Patient]:
         filters = PatientFilterSerializer(data=self.request.query_params)
@@ -249,7 +251,7 @@ class PatientList(PatientsAPIView, generics.ListAPIView):
         # The list shows names and dates of birth: reading it is reading patient data.
         self.audit_read(
             None,
-            f"read the patient list through the API: page {self.paginator.page.number}, "
+            f"read the patient list through the API: {page_said(self.paginator)}, "
             f"{len(page)} shown",
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -35,6 +35,7 @@ from clinic.api.fields import (
     date_field,
     id_field,
 )
+from clinic.api.pagination import KeysetPagination
 from clinic.models import Location
 from scheduling.api.common import (
     ERRORS_409,
@@ -317,6 +318,7 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
     with the nearest free alternatives."""
 
     serializer_class = AppointmentSerializer
+    pagination_class = KeysetPagination
 
     def get_queryset(self) -> QuerySet[Appointment]:
         query = self.validated(AppointmentFilterSerializer, data=self.request.query_params)

@@ -41,6 +41,7 @@ from clinic.api.fields import (
     date_field,
     id_field,
 )
+from clinic.api.pagination import KeysetPagination
 from clinic.models import Location
 from clinic.permissions import Capability
 from scheduling.api.appointments import AppointmentSerializer
@@ -318,10 +319,12 @@ class CourseList(_CourseAPIView, generics.ListAPIView):
     course going. POST /api/v1/courses/plan/ proposes the times."""
 
     serializer_class = CourseSerializer
+    pagination_class = KeysetPagination
 
     def get_queryset(self) -> QuerySet[TreatmentCourse]:
         query = self.validated(CourseFilterSerializer, data=self.request.query_params)
         courses = filtered(courses_visible_to(self.request.user), query, "state")
+        # Newest first (courses_visible_to), which the keyset pages follow.
         return courses.prefetch_related(_appointments_prefetch(self.request.user))
 
     @extend_schema(
