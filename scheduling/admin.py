@@ -50,9 +50,17 @@ class AppointmentAdmin(ViewOnlyAdmin):
         "status",
         "source",
     ]
-    list_filter = ["status", "source", "location", "appointment_type"]
+    # "Today", "Past 7 days", "This month": ranges on starts_at. A date hierarchy would read
+    # every appointment's date on each page to offer the years and months (0.3 s at
+    # 200,000 appointments). The list's order (starts_at, id) is appointment_start_id_idx.
+    list_filter = [
+        ("starts_at", admin.DateFieldListFilter),
+        "status",
+        "source",
+        "location",
+        "appointment_type",
+    ]
     list_select_related = ["location", "appointment_type", "chair__location", "clinician"]
-    date_hierarchy = "starts_at"
     fields = [
         "public_id",
         "location",
