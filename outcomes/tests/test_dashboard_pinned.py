@@ -23,7 +23,7 @@ from typing import Any
 
 from clinic.conditions import Condition
 from clinic.models import Location
-from outcomes.dashboard import clinic_outcomes
+from outcomes.dashboard import LISTED, clinic_outcomes, flagged_patients
 from outcomes.tests.test_outcomes import course, infusion, score
 from patients.models import QuestionnaireResponse
 from patients.questionnaires import definition_for
@@ -111,11 +111,27 @@ def filter_sets(locations: dict[str, Location]) -> dict[str, dict[str, Any]]:
     return sets
 
 
+def every_page(user: Any, flag: str, filters: dict[str, Any]) -> list[Any]:
+    """Everyone on the list ``flag``, read a page of 7 at a time."""
+    listed, number = [], 1
+    while True:
+        found = flagged_patients(user, flag, page=number, now=NOW, per_page=7, **filters)
+        listed += found.page.object_list
+        if not found.page.has_next():
+            return listed
+        number += 1
+
+
 def figures(user: Any, labels: dict[int, str], **filters: Any) -> dict[str, Any]:
     """What the dashboard says for ``filters``, in plain JSON terms: the table, and the
-    full lists of who worsened and who is overdue."""
+    full lists of who worsened and who is overdue, read page by page (the dashboard
+    itself lists the first few of each, the same)."""
     dashboard = clinic_outcomes(user, now=NOW, **filters)
-    worsened, overdue = dashboard.worsened, dashboard.overdue
+    worsened, overdue = every_page(user, "worsened", filters), every_page(user, "overdue", filters)
+    assert dashboard.worsened == worsened[: len(dashboard.worsened)]
+    assert dashboard.overdue == overdue[: len(dashboard.overdue)]
+    assert len(dashboard.worsened) == min(LISTED, len(worsened))
+    assert len(dashboard.overdue) == min(LISTED, len(overdue))
 
     def place(location: Location | None) -> str | None:
         return location.name if location is not None else None
