@@ -124,6 +124,7 @@ class Dashboard:
     worsened_count: int = 0
     overdue_count: int = 0
     names_patients: bool = True
+    as_of: datetime | None = None  # when the facts were counted (None: nothing to count)
 
     @property
     def worsened_more(self) -> int:
@@ -142,6 +143,7 @@ class FlaggedPage:
     flag: Flag
     page: Page  # of FlaggedPatient
     overdue_days: int
+    as_of: datetime | None = None  # when the facts were counted
 
 
 # How many of those who worsened, and of those overdue, the dashboard lists itself.
@@ -170,9 +172,12 @@ def clinic_outcomes(
 
     ``condition`` is a ``CONDITION_GROUPS`` key. Needs VIEW_OUTCOMES (403 otherwise); who
     worsened or is overdue is listed only with VIEW_CLINICAL (clinic admins see the
-    aggregates and counts). Patients come through ``patients_visible_to``. The figures
-    are counted in the database (``outcomes.facts``): four queries, however many
-    patients (the figures; then the listed patients, their scores, the locations).
+    aggregates and counts). Patients come through ``patients_visible_to``.
+
+    The facts are those the worker last counted (``outcomes.facts``, every
+    ``OUTCOME_FACTS_REFRESH_MINUTES``; ``as_of`` says when); whether a patient is
+    overdue is judged at ``now``. Four queries, however many patients (the figures; the
+    listed patients, the scores of those who worsened, the locations).
     """
     require(user, Capability.VIEW_OUTCOMES)
     names_patients = user_can(user, Capability.VIEW_CLINICAL)
@@ -209,6 +214,7 @@ def clinic_outcomes(
         worsened_count=figures.flagged["worsened"].count,
         overdue_count=figures.flagged["overdue"].count,
         names_patients=names_patients,
+        as_of=figures.as_of,
     )
 
 
@@ -227,8 +233,9 @@ def flagged_patients(
     patient list's order. ``page`` is a page number as the request gave it: past the end
     is the last page, and anything else that is not a page number is the first
     (``Paginator.get_page``); ``per_page`` defaults to ``PER_PAGE``. Needs VIEW_OUTCOMES
-    and VIEW_CLINICAL (it names patients). Four queries at most, however many patients;
-    five when the page asked for is past the end."""
+    and VIEW_CLINICAL (it names patients). From the facts the worker last counted, like
+    ``clinic_outcomes``. Four queries at most, however many patients; five when the page
+    asked for is past the end."""
     require(user, Capability.VIEW_OUTCOMES)
     require(user, Capability.VIEW_CLINICAL)
     if flag not in FLAGS:
@@ -262,7 +269,9 @@ def flagged_patients(
         )
     locations = _locations({facts.location_id for facts in found.facts})
     listed = _flagged_patients(user, {flag: found.facts}, locations)[flag]
-    return FlaggedPage(flag=flag, page=Page(listed, number, paginator), overdue_days=days)
+    return FlaggedPage(
+        flag=flag, page=Page(listed, number, paginator), overdue_days=days, as_of=found.as_of
+    )
 
 
 def _groups(condition: str | None) -> list[ConditionGroup]:

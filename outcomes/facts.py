@@ -1,24 +1,29 @@
-"""What the outcomes dashboard counts, per patient, as one set-based SQL statement.
+"""What the outcomes dashboard counts, per patient: counted by the worker, read by the
+dashboard.
 
-For every patient the dashboard covers, the statement works out in the database what
-``outcomes.dashboard`` used to work out in Python, one patient at a time:
+``outcome_facts_refresh`` works out in one set-based statement, for every patient, what
+``outcomes.dashboard`` once worked out in Python one patient at a time, and stores it
+(``PatientOutcomeFacts``):
 
-- the location (that of the current course, else of the latest course, else the
-  preferred location) and the state of the current course (induction or maintenance);
+- the location of the current course, else of the latest course, and the state of the
+  current course (induction or maintenance);
 - when the first infusion started, and when the latest questionnaire was done;
 - for each questionnaire (instrument): whether response can be judged (a baseline and a
   score since treatment began), response, remission, and whether the scores worsened:
   the rules of ``outcomes.scores`` (``instrument_outcome``), written as window functions
-  over the scores. The thresholds come from the same settings; the pinned figures in
+  over the scores, with the thresholds from the same settings. The pinned figures in
   ``outcomes/tests/test_dashboard_pinned.py`` hold the two writings together.
 
 Each source table is read once, in full (no correlated subquery per patient), so the cost
-grows with the rows, not with rows times patients. Then the statement either counts the
-facts per condition group and location (``dashboard_figures``) or lists one page of the
-patients who worsened or are overdue (``flagged_page``); both in one round trip.
+grows with the rows: about half a second for a chain of 20,000 patients, too slow for
+every page view but fine every few minutes (``OUTCOME_FACTS_REFRESH_MINUTES``).
 
-Patients come through ``patients.selectors.patients_visible_to``: its query is compiled
-into the statement, so the access rule stays in one place.
+The dashboard (``dashboard_figures``) and its lists (``flagged_slice``) each read the
+stored facts in one statement: the patients the user may see
+(``patients.selectors.patients_visible_to``, compiled into the statement so the access
+rule stays in one place) joined to their facts, counted per condition group and
+location, or one page of those who worsened or are overdue. Whether a patient is
+overdue is judged when the page is read; the rest is as of the last count.
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from clinic.models import Location
 from infusions.models import InfusionSession
+from outcomes.models import OutcomeFactsCount, PatientOutcomeFacts
 from outcomes.scores import worsening_points
 from patients import questionnaires
-from patients.models import QuestionnaireResponse
+from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import Instrument
 from patients.selectors import patients_visible_to
 from scheduling.models import Appointment, TreatmentCourse
@@ -81,6 +88,7 @@ class FlaggedFacts:
 class FlaggedList:
     count: int  # all the patients with the flag
     facts: list[FlaggedFacts]  # the requested slice of them, in the patients' order
+    as_of: datetime | None = None  # when the facts were counted
 
 
 @dataclass(frozen=True)
@@ -88,18 +96,17 @@ class Figures:
     patient_count: int
     groups: list[GroupCounts]
     flagged: dict[Flag, FlaggedList]
+    as_of: datetime | None  # when the facts were counted; None: nothing to count
 
 
 # The order of every list of patients: the patient list's (``Patient.Meta.ordering``).
 _PATIENT_ORDER = "last_name, first_name, id"
 
-# One statement; {placeholders} are filled with SQL written here (table names from the
-# models, one column per instrument), never with input: every value is a parameter.
-_FACTS = """
-WITH visible (id, conditions, preferred_location_id, last_name, first_name) AS (
-    {visible}
-),
-first_infusion AS (
+# The facts of every patient with a course, an infusion or a questionnaire, counted from
+# the records. {placeholders} are filled with SQL written here (table names from the
+# models), never with input: every value is a parameter.
+_COUNT = """
+WITH first_infusion AS (
     SELECT a.patient_id, min(s.started_at) AS started_at
     FROM {session} s JOIN {appointment} a ON a.id = s.appointment_id
     WHERE s.started_at IS NOT NULL
@@ -134,7 +141,7 @@ series AS (
 ),
 judged AS (
     SELECT patient_id, instrument, last_at,
-        baseline IS NOT NULL AND latest IS NOT NULL AS follow_up,
+        instrument = ANY(%s) AND baseline IS NOT NULL AND latest IS NOT NULL AS follow_up,
         baseline > 0 AND latest * 2 <= baseline AS response,
         latest < {remission_below} AS remission,
         latest IS NOT NULL AND (
@@ -146,50 +153,114 @@ judged AS (
 answers AS (
     SELECT patient_id, max(last_at) AS last_at,
         coalesce(bool_or(worsened) FILTER (WHERE instrument = ANY(%s)), false) AS worsened,
-        {per_instrument}
+        array_agg(instrument ORDER BY instrument) FILTER (WHERE follow_up) AS judged,
+        array_agg(instrument ORDER BY instrument)
+            FILTER (WHERE follow_up AND response) AS responded,
+        array_agg(instrument ORDER BY instrument)
+            FILTER (WHERE follow_up AND remission) AS remitted
     FROM judged
     GROUP BY patient_id
 ),
 home AS (
     SELECT DISTINCT ON (c.patient_id) c.patient_id, c.location_id,
-        CASE WHEN c.state = ANY(%s) THEN c.state END AS course_state
+        CASE WHEN c.state = ANY(%s) THEN c.state ELSE '' END AS course_state
     FROM {course} c
     ORDER BY c.patient_id, c.state = ANY(%s) DESC, c.created_at DESC, c.id DESC
 ),
+-- Every patient with a course, an infusion or a questionnaire.
+counted AS (
+    SELECT p.id AS patient_id, h.location_id AS course_location_id,
+        coalesce(h.course_state, '') AS course_state, f.started_at AS first_infusion_at,
+        a.last_at AS last_questionnaire_at, coalesce(a.worsened, false) AS worsened,
+        coalesce(a.judged, '{{}}') AS judged, coalesce(a.responded, '{{}}') AS responded,
+        coalesce(a.remitted, '{{}}') AS remitted
+    FROM {patient} p
+        LEFT JOIN home h ON h.patient_id = p.id
+        LEFT JOIN answers a ON a.patient_id = p.id
+        LEFT JOIN first_infusion f ON f.patient_id = p.id
+    WHERE h.patient_id IS NOT NULL OR a.patient_id IS NOT NULL OR f.patient_id IS NOT NULL
+),
+-- The rows of patients with nothing left to count go; the others are written only where
+-- they changed, so a count leaves few dead rows behind.
+gone AS (
+    DELETE FROM {facts} s
+    WHERE NOT EXISTS (SELECT FROM counted c WHERE c.patient_id = s.patient_id)
+)
+INSERT INTO {facts} AS s (
+    patient_id, course_location_id, course_state, first_infusion_at, last_questionnaire_at,
+    worsened, judged, responded, remitted
+)
+SELECT patient_id, course_location_id, course_state, first_infusion_at, last_questionnaire_at,
+    worsened, judged, responded, remitted
+FROM counted
+ON CONFLICT (patient_id) DO UPDATE SET
+    course_location_id = EXCLUDED.course_location_id,
+    course_state = EXCLUDED.course_state,
+    first_infusion_at = EXCLUDED.first_infusion_at,
+    last_questionnaire_at = EXCLUDED.last_questionnaire_at,
+    worsened = EXCLUDED.worsened,
+    judged = EXCLUDED.judged,
+    responded = EXCLUDED.responded,
+    remitted = EXCLUDED.remitted
+WHERE (s.course_location_id, s.course_state, s.first_infusion_at, s.last_questionnaire_at,
+        s.worsened, s.judged, s.responded, s.remitted)
+    IS DISTINCT FROM (EXCLUDED.course_location_id, EXCLUDED.course_state,
+        EXCLUDED.first_infusion_at, EXCLUDED.last_questionnaire_at, EXCLUDED.worsened,
+        EXCLUDED.judged, EXCLUDED.responded, EXCLUDED.remitted)
+"""
+
+# The patients a user may see, with their facts as last counted. A patient with no row
+# (nothing to count, or new since) has no course, no infusion and no questionnaire.
+_READ = """
+WITH visible (id, conditions, preferred_location_id, last_name, first_name) AS (
+    {visible}
+),
 fact AS MATERIALIZED (
     SELECT v.id, v.last_name, v.first_name, v.conditions,
-        coalesce(h.location_id, v.preferred_location_id) AS location_id,
-        h.course_state, f.started_at AS first_infusion_at, a.last_at,
-        coalesce(a.worsened, false) AS worsened,
-        h.course_state IS NOT NULL AND (a.last_at IS NULL OR a.last_at < %s) AS overdue,
-        {instrument_columns}
-    FROM visible v
-        LEFT JOIN home h ON h.patient_id = v.id
-        LEFT JOIN answers a ON a.patient_id = v.id
-        LEFT JOIN first_infusion f ON f.patient_id = v.id
+        coalesce(s.course_location_id, v.preferred_location_id) AS location_id,
+        s.course_state, s.first_infusion_at, s.last_questionnaire_at AS last_at,
+        coalesce(s.worsened, false) AS worsened,
+        coalesce(s.course_state <> ''
+            AND (s.last_questionnaire_at IS NULL OR s.last_questionnaire_at < %s), false)
+            AS overdue,
+        s.judged, s.responded, s.remitted
+    FROM visible v LEFT JOIN {facts} s ON s.patient_id = v.id
     {where_location}
 )
 """
 
-_GROUP_COUNTS = """
-(SELECT coalesce(json_agg(counted), '[]') FROM (
-    SELECT g.key, f.location_id, count(*) AS patients,
-        count(*) FILTER (WHERE f.course_state = %s) AS in_induction,
-        count(*) FILTER (WHERE f.course_state = %s) AS in_maintenance,
-        count(*) FILTER (WHERE f.overdue) AS overdue,
-        count(*) FILTER (WHERE g.follow_up) AS judged,
-        count(*) FILTER (WHERE g.follow_up AND g.response) AS responded,
-        count(*) FILTER (WHERE g.follow_up AND g.remission) AS remitted
-    FROM fact f CROSS JOIN LATERAL (
-        VALUES {group_rows}
-    ) AS g(key, member, follow_up, response, remission)
-    WHERE g.member
-    GROUP BY g.key, f.location_id
+# The counts, per location and for everyone (the empty grouping set): how many patients,
+# worsened and overdue, and per condition group {per_group}. The patients are first
+# folded into the few kinds there are (same location, conditions and facts), so the
+# array tests run once a kind, not once a patient.
+_COUNTS = """
+(SELECT json_agg(counted) FROM (
+    SELECT location_id, GROUPING(location_id) = 1 AS everyone,
+        sum(n) AS patients,
+        coalesce(sum(n) FILTER (WHERE worsened), 0) AS worsened,
+        coalesce(sum(n) FILTER (WHERE overdue), 0) AS overdue,
+        {per_group}
+    FROM (
+        SELECT location_id, conditions, course_state, overdue, worsened, judged, responded,
+            remitted, count(*) AS n
+        FROM fact
+        GROUP BY location_id, conditions, course_state, overdue, worsened, judged, responded,
+            remitted
+    ) kind
+    GROUP BY GROUPING SETS ((location_id), ())
 ) counted)
 """
 
+_PER_GROUP = """
+        coalesce(sum(n) FILTER (WHERE {member}), 0) AS patients_{n},
+        coalesce(sum(n) FILTER (WHERE {member} AND course_state = %s), 0) AS in_induction_{n},
+        coalesce(sum(n) FILTER (WHERE {member} AND course_state = %s), 0) AS in_maintenance_{n},
+        coalesce(sum(n) FILTER (WHERE {member} AND overdue), 0) AS overdue_{n},
+        coalesce(sum(n) FILTER (WHERE {member} AND %s = ANY(judged)), 0) AS judged_{n},
+        coalesce(sum(n) FILTER (WHERE {member} AND %s = ANY(responded)), 0) AS responded_{n},
+        coalesce(sum(n) FILTER (WHERE {member} AND %s = ANY(remitted)), 0) AS remitted_{n}"""
+
 _FLAGGED = """
-(SELECT count(*) FROM fact WHERE {flag}),
 (SELECT coalesce(json_agg(json_build_object(
         'patient_id', id,
         'location_id', location_id,
@@ -199,31 +270,17 @@ _FLAGGED = """
     FROM (SELECT * FROM fact WHERE {flag} ORDER BY {order} LIMIT %s OFFSET %s) listed)
 """
 
+_AS_OF = "(SELECT counted_at FROM {count} WHERE id = 1)"
+_FLAGGED_COUNT = "(SELECT count(*) FROM fact WHERE {flag})"
 
-def _instrument_sql() -> tuple[str, list[Any], str, list[Any], str, list[Any], str]:
-    """The per-instrument SQL: thresholds as CASEs, one column per instrument."""
-    instruments = list(Instrument)
-    remission = "CASE instrument " + " ".join("WHEN %s THEN %s" for _ in instruments) + " END"
-    remission_params: list[Any] = []
-    worsening = "CASE instrument " + " ".join("WHEN %s THEN %s" for _ in instruments) + " END"
-    worsening_params: list[Any] = []
-    aggregates, aggregate_params, columns = [], [], []
-    for n, instrument in enumerate(instruments):
-        remission_params += [instrument.value, questionnaires.REMISSION_BELOW.get(instrument)]
-        worsening_params += [instrument.value, worsening_points(instrument)]
-        for fact in ("follow_up", "response", "remission"):
-            aggregates.append(f"bool_or({fact}) FILTER (WHERE instrument = %s) AS {fact}_{n}")
-            aggregate_params.append(instrument.value)
-            columns.append(f"coalesce(a.{fact}_{n}, false) AS {fact}_{n}")
-    return (
-        remission,
-        remission_params,
-        worsening,
-        worsening_params,
-        ",\n        ".join(aggregates),
-        aggregate_params,
-        ",\n        ".join(columns),
-    )
+
+def _thresholds(name: str, values: dict[Instrument, int | None]) -> tuple[str, list[Any]]:
+    """A CASE giving each instrument its number (``name`` only documents the SQL)."""
+    sql = f"CASE instrument /* {name} */ " + " ".join("WHEN %s THEN %s" for _ in values) + " END"
+    params: list[Any] = []
+    for instrument, value in values.items():
+        params += [instrument.value, value]
+    return sql, params
 
 
 def _visible_sql(user: Any, conditions: Sequence[str]) -> tuple[str, Sequence[Any]]:
@@ -240,69 +297,80 @@ def _visible_sql(user: Any, conditions: Sequence[str]) -> tuple[str, Sequence[An
     return patients.query.sql_with_params()
 
 
-def _facts_sql(
+def _read_sql(
     user: Any, groups: Sequence[GroupSpec], *, location: Location | None, since: datetime
 ) -> tuple[str, list[Any]]:
+    """The statement's start: ``fact``, the patients ``user`` may see in ``groups`` (at
+    ``location``) with their stored facts, and whether each is overdue at ``since``."""
     visible, visible_params = _visible_sql(user, sorted({c for g in groups for c in g.conditions}))
-    (
-        remission,
-        remission_params,
-        worsening,
-        worsening_params,
-        aggregates,
-        aggregate_params,
-        columns,
-    ) = _instrument_sql()
-    active = [state.value for state in ACTIVE_COURSE_STATES]
-    sql = _FACTS.format(
+    sql = _READ.format(
         visible=visible,
-        session=InfusionSession._meta.db_table,
-        appointment=Appointment._meta.db_table,
-        response=QuestionnaireResponse._meta.db_table,
-        course=TreatmentCourse._meta.db_table,
-        remission_below=remission,
-        worsening_points=worsening,
-        per_instrument=aggregates,
-        instrument_columns=columns,
+        facts=PatientOutcomeFacts._meta.db_table,
         where_location=(
-            "WHERE coalesce(h.location_id, v.preferred_location_id) = %s" if location else ""
+            "WHERE coalesce(s.course_location_id, v.preferred_location_id) = %s" if location else ""
         ),
     )
-    params = [
-        *visible_params,
-        *remission_params,
-        *worsening_params,
-        [instrument.value for instrument in Instrument],
-        *aggregate_params,
-        active,
-        active,
-        since,
-        *([location.pk] if location else []),
-    ]
-    return sql, params
+    return sql, [*visible_params, since, *([location.pk] if location else [])]
 
 
 def _flagged_sql(flag: Flag, limit: int, offset: int) -> tuple[str, list[Any]]:
+    """``limit`` of the patients with ``flag`` from ``offset`` on, as JSON."""
     if flag not in FLAGS:  # the flag is a column name in the statement
         raise ValueError(f"No such list: {flag!r}.")
     return _FLAGGED.format(flag=flag, order=_PATIENT_ORDER), [limit, offset]
 
 
-def _group_counts_sql(groups: Sequence[GroupSpec]) -> tuple[str, list[Any]]:
-    index = {instrument: n for n, instrument in enumerate(Instrument)}
-    rows, params = [], []
-    for group in groups:
-        n = index[group.instrument]
-        rows.append(
-            f"(%s, f.conditions && %s::varchar[], f.follow_up_{n}, f.response_{n}, f.remission_{n})"
-        )
-        params += [group.key, sorted(group.conditions)]
-    sql = _GROUP_COUNTS.format(group_rows=", ".join(rows))
-    return sql, [
-        TreatmentCourse.State.INDUCTION.value,
-        TreatmentCourse.State.MAINTENANCE.value,
-        *params,
-    ]
+def _counts_sql(groups: Sequence[GroupSpec]) -> tuple[str, list[Any]]:
+    per_group, params = [], []
+    member = "conditions && %s::varchar[]"
+    for n, group in enumerate(groups):
+        per_group.append(_PER_GROUP.format(n=n, member=member))
+        conditions = sorted(group.conditions)
+        params += [
+            conditions,
+            conditions,
+            TreatmentCourse.State.INDUCTION.value,
+            conditions,
+            TreatmentCourse.State.MAINTENANCE.value,
+            conditions,
+            conditions,
+            group.instrument.value,
+            conditions,
+            group.instrument.value,
+            conditions,
+            group.instrument.value,
+        ]
+    return _COUNTS.format(per_group=",".join(per_group).strip()), params
+
+
+def _group_counts(groups: Sequence[GroupSpec], counted: list[dict[str, Any]]) -> list[GroupCounts]:
+    """The rows of the dashboard's table: each group at each location with patients."""
+    rows = []
+    for line in counted:
+        if line["everyone"]:
+            continue
+        for n, group in enumerate(groups):
+            if not line[f"patients_{n}"]:
+                continue
+            rows.append(
+                GroupCounts(
+                    key=group.key,
+                    location_id=line["location_id"],
+                    **{name: line[f"{name}_{n}"] for name in _GROUP_COUNT_NAMES},
+                )
+            )
+    return rows
+
+
+_GROUP_COUNT_NAMES = (
+    "patients",
+    "in_induction",
+    "in_maintenance",
+    "overdue",
+    "judged",
+    "responded",
+    "remitted",
+)
 
 
 def _parse_flagged(count: int, listed: list[dict[str, Any]]) -> FlaggedList:
@@ -323,6 +391,52 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
+def outcome_facts_refresh(*, now: datetime | None = None) -> int:
+    """Count every patient's facts again from their courses, infusions and scores, and
+    store those that changed, with the time of the count (``OutcomeFactsCount``), in one
+    transaction: readers see the previous count until it commits. Run by the worker every
+    ``OUTCOME_FACTS_REFRESH_MINUTES`` (``outcomes.tasks.refresh_outcome_facts``); two
+    runs at once take turns. Returns how many patients have facts."""
+    remission, remission_params = _thresholds(
+        "remission below",
+        {instrument: questionnaires.REMISSION_BELOW.get(instrument) for instrument in Instrument},
+    )
+    worsening, worsening_params = _thresholds(
+        "worsening points",
+        {instrument: worsening_points(instrument) for instrument in Instrument},
+    )
+    facts = PatientOutcomeFacts._meta.db_table
+    sql = _COUNT.format(
+        session=InfusionSession._meta.db_table,
+        appointment=Appointment._meta.db_table,
+        response=QuestionnaireResponse._meta.db_table,
+        course=TreatmentCourse._meta.db_table,
+        patient=Patient._meta.db_table,
+        facts=facts,
+        remission_below=remission,
+        worsening_points=worsening,
+    )
+    known = [instrument.value for instrument in Instrument]
+    active = [state.value for state in ACTIVE_COURSE_STATES]
+    params = [
+        known,
+        *remission_params,
+        *worsening_params,
+        known,
+        active,
+        active,
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Readers go on reading; a second refresh waits for this one.
+        cursor.execute(f"LOCK TABLE {facts} IN EXCLUSIVE MODE")
+        cursor.execute(sql, params)
+        patients = PatientOutcomeFacts.objects.count()
+        OutcomeFactsCount.objects.update_or_create(
+            pk=1, defaults={"counted_at": now or timezone.now(), "patients": patients}
+        )
+    return patients
+
+
 def dashboard_figures(
     user: Any,
     groups: Sequence[GroupSpec],
@@ -331,28 +445,32 @@ def dashboard_figures(
     since: datetime,
     listed: int,
 ) -> Figures:
-    """The counts per condition group and location, how many patients, and the first
-    ``listed`` patients who worsened and who are overdue. One query."""
+    """The counts per condition group and location, how many patients, the first
+    ``listed`` patients who worsened and who are overdue, and when the facts were
+    counted. One query, from the stored facts; when none were ever stored, they are
+    counted first (``outcome_facts_refresh``)."""
     try:
-        facts, params = _facts_sql(user, groups, location=location, since=since)
+        read, params = _read_sql(user, groups, location=location, since=since)
     except EmptyResultSet:
-        return Figures(0, [], {flag: FlaggedList(0, []) for flag in FLAGS})
-    counts, counts_params = _group_counts_sql(groups)
-    selects, select_params = [counts, "(SELECT count(*) FROM fact)"], [*counts_params]
+        return Figures(0, [], {flag: FlaggedList(0, []) for flag in FLAGS}, as_of=None)
+    counts, select_params = _counts_sql(groups)
+    selects = [_AS_OF.format(count=OutcomeFactsCount._meta.db_table), counts]
     for flag in FLAGS:
         sql, flag_params = _flagged_sql(flag, listed, 0)
         selects.append(sql)
         select_params += flag_params
-    with connection.cursor() as cursor:
-        cursor.execute(facts + "SELECT " + ",\n".join(selects), [*params, *select_params])
-        row = cursor.fetchone()
-    counted, patient_count, *flagged = row
+    row = _fetch_counted(read + "SELECT " + ",\n".join(selects), [*params, *select_params])
+    as_of, counted, *listed_facts = row
+    counted = counted or []
+    everyone = next((line for line in counted if line["everyone"]), None)
     return Figures(
-        patient_count=patient_count,
-        groups=[GroupCounts(**item) for item in counted],
+        patient_count=everyone["patients"] if everyone else 0,
+        groups=_group_counts(groups, counted),
         flagged={
-            flag: _parse_flagged(flagged[2 * n], flagged[2 * n + 1]) for n, flag in enumerate(FLAGS)
+            flag: _parse_flagged(everyone[flag] if everyone else 0, listed_facts[n])
+            for n, flag in enumerate(FLAGS)
         },
+        as_of=as_of,
     )
 
 
@@ -367,13 +485,31 @@ def flagged_slice(
     offset: int,
 ) -> FlaggedList:
     """How many patients have ``flag`` ("worsened" or "overdue"), and ``limit`` of them
-    from ``offset`` on, in the patients' order. One query."""
+    from ``offset`` on, in the patients' order, with when the facts were counted. One
+    query, from the stored facts (counted first when none ever were)."""
     try:
-        facts, params = _facts_sql(user, groups, location=location, since=since)
+        read, params = _read_sql(user, groups, location=location, since=since)
     except EmptyResultSet:
-        return FlaggedList(0, [])
+        return FlaggedList(0, [], as_of=None)
     sql, flag_params = _flagged_sql(flag, limit, offset)
+    as_of_sql = _AS_OF.format(count=OutcomeFactsCount._meta.db_table)
+    count_sql = _FLAGGED_COUNT.format(flag=flag)  # flag checked by _flagged_sql
+    as_of, count, listed = _fetch_counted(
+        read + f"SELECT {as_of_sql}, {count_sql}, " + sql, [*params, *flag_params]
+    )
+    found = _parse_flagged(count, listed)
+    return FlaggedList(found.count, found.facts, as_of=as_of)
+
+
+def _fetch_counted(sql: str, params: list[Any]) -> tuple[Any, ...]:
+    """The statement's one row, whose first column is when the facts were counted. On a
+    database where they never were (a new installation, a test), they are counted now
+    and the statement runs again."""
     with connection.cursor() as cursor:
-        cursor.execute(facts + "SELECT " + sql, [*params, *flag_params])
-        count, listed = cursor.fetchone()
-    return _parse_flagged(count, listed)
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row[0] is None:
+            outcome_facts_refresh()
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    return row

@@ -12,11 +12,12 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -97,6 +98,14 @@ class OutcomeFilterForm(forms.Form):
         return {"location": data.get("location"), "condition": data.get("condition") or None}
 
 
+def freshness(as_of: datetime | None) -> dict[str, Any]:
+    """What the pages say about when the figures were counted: how often they are, and
+    whether the last count is late (three rounds missed: the worker may have stopped)."""
+    minutes = settings.OUTCOME_FACTS_REFRESH_MINUTES
+    late = as_of is not None and timezone.now() - as_of > timedelta(minutes=3 * minutes)
+    return {"refresh_minutes": minutes, "counting_late": late}
+
+
 def filter_query(filters: dict[str, Any]) -> str:
     """The valid filters as a query string, for links between the dashboard and its lists:
     the location's opaque id and the condition group's key, nothing about a patient."""
@@ -132,6 +141,7 @@ def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
         "dashboard": dashboard,
         "filtered": any(value is not None for value in filters.values()),
         "filter_query": filter_query(filters),
+        **freshness(dashboard.as_of),
     }
     return render(request, "outcomes/dashboard.html", context)
 
@@ -172,5 +182,6 @@ def flagged_list(request: HttpRequest, flag: Flag) -> HttpResponse:
         "page": page,
         "filtered": any(value is not None for value in filters.values()),
         "filter_query": filter_query(filters),
+        **freshness(listed.as_of),
     }
     return render(request, "outcomes/flagged.html", context)

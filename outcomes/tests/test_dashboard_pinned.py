@@ -24,6 +24,7 @@ from typing import Any
 from clinic.conditions import Condition
 from clinic.models import Location
 from outcomes.dashboard import LISTED, clinic_outcomes, flagged_patients
+from outcomes.facts import outcome_facts_refresh
 from outcomes.tests.test_outcomes import course, infusion, score
 from patients.models import QuestionnaireResponse
 from patients.questionnaires import definition_for
@@ -185,6 +186,7 @@ def figures(user: Any, labels: dict[int, str], **filters: Any) -> dict[str, Any]
 
 def test_the_dashboard_gives_the_pinned_figures_for_every_filter(db, nina, alice):
     clinic = build_clinic()
+    outcome_facts_refresh()  # as the worker does every few minutes
     sets = filter_sets(clinic["locations"])
 
     actual = {name: figures(nina, clinic["labels"], **filters) for name, filters in sets.items()}
