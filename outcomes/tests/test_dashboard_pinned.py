@@ -23,12 +23,16 @@ from typing import Any
 
 from clinic.conditions import Condition
 from clinic.models import Location
+from infusions.models import InfusionSession
 from outcomes.dashboard import LISTED, clinic_outcomes, flagged_patients
 from outcomes.facts import outcome_facts_refresh
+from outcomes.models import PatientOutcomeFacts
+from outcomes.scores import patient_outcomes
 from outcomes.tests.test_outcomes import course, infusion, score
-from patients.models import QuestionnaireResponse
+from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import definition_for
 from patients.tests.factories import PatientFactory
+from scheduling.models import TreatmentCourse
 from scheduling.tests.factories import LocationFactory
 
 PINNED = Path(__file__).with_name("dashboard_pinned.json")
@@ -215,3 +219,57 @@ def test_the_pinned_data_set_holds_every_case_it_is_there_for():
     assert any(row["remission"] and row["remission"][0] > 0 for row in everyone["rows"])
     assert any(len(flagged["reasons"]) > 1 for flagged in everyone["worsened"])
     assert any(flagged["last_questionnaire_at"] is None for flagged in everyone["overdue"])
+
+
+def test_the_counted_facts_agree_with_the_rules_for_one_patient(db):
+    """outcomes.facts writes the rules of outcomes.scores again, in SQL: patient by
+    patient, the facts it counts are what ``patient_outcomes`` says."""
+    build_clinic()
+    outcome_facts_refresh()
+    stored = {facts.patient_id: facts for facts in PatientOutcomeFacts.objects.all()}
+    active = ("induction", "maintenance")
+    disagreements = []
+
+    for patient in Patient.objects.all():
+        outcomes = patient_outcomes(patient)
+        scores = QuestionnaireResponse.objects.filter(patient=patient)
+        starts = InfusionSession.objects.filter(
+            appointment__patient=patient, started_at__isnull=False
+        ).values_list("started_at", flat=True)
+        courses = sorted(
+            TreatmentCourse.objects.filter(patient=patient),
+            key=lambda c: (c.state in active, c.created_at, c.id),
+            reverse=True,
+        )
+        expected = {
+            "course_location_id": courses[0].location_id if courses else None,
+            "course_state": courses[0].state if courses and courses[0].state in active else "",
+            "first_infusion_at": min(starts, default=None),
+            "last_questionnaire_at": max((s.completed_at for s in scores), default=None),
+            "worsened": any(outcome.worsened for outcome in outcomes),
+            "judged": sorted(o.instrument.value for o in outcomes if o.has_follow_up),
+            "responded": sorted(
+                o.instrument.value for o in outcomes if o.has_follow_up and o.response
+            ),
+            "remitted": sorted(
+                o.instrument.value for o in outcomes if o.has_follow_up and o.remission
+            ),
+        }
+        facts = stored.get(patient.pk)
+        if facts is None:
+            counted = {
+                "course_location_id": None,
+                "course_state": "",
+                "first_infusion_at": None,
+                "last_questionnaire_at": None,
+                "worsened": False,
+                "judged": [],
+                "responded": [],
+                "remitted": [],
+            }
+        else:
+            counted = {name: getattr(facts, name) for name in expected}
+        if counted != expected:
+            disagreements.append((patient.pk, counted, expected))
+
+    assert disagreements == []
