@@ -176,8 +176,9 @@ def clinic_outcomes(
 
     The facts are those the worker last counted (``outcomes.facts``, every
     ``OUTCOME_FACTS_REFRESH_MINUTES``; ``as_of`` says when); whether a patient is
-    overdue is judged at ``now``. Four queries, however many patients (the figures; the
-    listed patients, the scores of those who worsened, the locations).
+    overdue is judged at ``now``. Four queries at most, however many patients (the
+    figures; the listed patients, the scores of those who worsened, the locations), once
+    the facts have been counted (a database never counted is counted first).
     """
     require(user, Capability.VIEW_OUTCOMES)
     names_patients = user_can(user, Capability.VIEW_CLINICAL)
