@@ -391,12 +391,14 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
-def outcome_facts_refresh(*, now: datetime | None = None) -> int:
+def outcome_facts_refresh(*, now: datetime | None = None, unless_counted: bool = False) -> int:
     """Count every patient's facts again from their courses, infusions and scores, and
     store those that changed, with the time of the count (``OutcomeFactsCount``), in one
     transaction: readers see the previous count until it commits. Run by the worker every
     ``OUTCOME_FACTS_REFRESH_MINUTES`` (``outcomes.tasks.refresh_outcome_facts``); two
-    runs at once take turns. Returns how many patients have facts."""
+    runs at once take turns. ``unless_counted``: do nothing if a count was ever made
+    (for the first readers of a new database, who would otherwise all count in turn).
+    Returns how many patients have facts."""
     remission, remission_params = _thresholds(
         "remission below",
         {instrument: questionnaires.REMISSION_BELOW.get(instrument) for instrument in Instrument},
@@ -429,6 +431,8 @@ def outcome_facts_refresh(*, now: datetime | None = None) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         # Readers go on reading; a second refresh waits for this one.
         cursor.execute(f"LOCK TABLE {facts} IN EXCLUSIVE MODE")
+        if unless_counted and (done := OutcomeFactsCount.objects.first()) is not None:
+            return done.patients
         cursor.execute(sql, params)
         patients = PatientOutcomeFacts.objects.count()
         OutcomeFactsCount.objects.update_or_create(
@@ -509,7 +513,7 @@ def _fetch_counted(sql: str, params: list[Any]) -> tuple[Any, ...]:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row[0] is None:
-            outcome_facts_refresh()
+            outcome_facts_refresh(unless_counted=True)
             cursor.execute(sql, params)
             row = cursor.fetchone()
     return row

@@ -107,6 +107,16 @@ def test_a_count_writes_only_what_changed_and_drops_what_is_gone(riverside, resp
     assert row_version(responding) == unchanged
 
 
+def test_a_first_reader_does_not_count_again_what_another_just_counted(responding):
+    outcome_facts_refresh(now=timezone.now() - timedelta(minutes=1))
+    counted = OutcomeFactsCount.objects.get()
+
+    patients = outcome_facts_refresh(unless_counted=True)
+
+    assert patients == 1
+    assert OutcomeFactsCount.objects.get().counted_at == counted.counted_at
+
+
 def test_a_patient_with_nothing_to_count_has_no_facts_but_is_on_the_dashboard(
     nina, riverside, responding
 ):
