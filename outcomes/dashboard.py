@@ -13,8 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Case, F, IntegerField, OuterRef, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
 from clinic.conditions import (
@@ -25,7 +24,15 @@ from clinic.conditions import (
 )
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
-from infusions.models import InfusionSession
+from outcomes.facts import (
+    FLAGS,
+    Flag,
+    FlaggedFacts,
+    GroupCounts,
+    GroupSpec,
+    dashboard_figures,
+    flagged_slice,
+)
 from outcomes.scores import (
     KNOWN_INSTRUMENTS,
     InstrumentOutcome,
@@ -38,7 +45,6 @@ from patients import questionnaires
 from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import Definition, Instrument, definition_for
 from patients.selectors import patients_visible_to
-from scheduling.models import TreatmentCourse
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,6 @@ def groups_of(conditions: Iterable[str]) -> list[ConditionGroup]:
     return [group for group in CONDITION_GROUPS if group.conditions & conditions]
 
 
-# Course states in which a patient is being treated.
-ACTIVE_COURSE_STATES = (TreatmentCourse.State.INDUCTION, TreatmentCourse.State.MAINTENANCE)
-
-
 @dataclass
 class Rate:
     count: int = 0
@@ -85,10 +87,6 @@ class Rate:
     @property
     def percent(self) -> int | None:
         return round(100 * self.count / self.n) if self.n else None
-
-    def add(self, met: bool) -> None:
-        self.n += 1
-        self.count += int(met)
 
 
 @dataclass
@@ -114,7 +112,9 @@ class FlaggedPatient:
 @dataclass(frozen=True)
 class Dashboard:
     """``worsened`` and ``overdue`` name patients, so they are filled in only for a user
-    with clinical access (``names_patients``); their counts are there for everyone."""
+    with clinical access (``names_patients``), and only the first ``LISTED`` of each: the
+    rest are on their own paginated page (``flagged_patients``). Their counts are there
+    for everyone."""
 
     rows: list[DashboardRow]
     worsened: list[FlaggedPatient]
@@ -124,6 +124,32 @@ class Dashboard:
     worsened_count: int = 0
     overdue_count: int = 0
     names_patients: bool = True
+    as_of: datetime | None = None  # when the facts were counted (None: nothing to count)
+
+    @property
+    def worsened_more(self) -> int:
+        """How many who worsened are not listed here."""
+        return self.worsened_count - len(self.worsened) if self.names_patients else 0
+
+    @property
+    def overdue_more(self) -> int:
+        return self.overdue_count - len(self.overdue) if self.names_patients else 0
+
+
+@dataclass(frozen=True)
+class FlaggedPage:
+    """One page of the patients who worsened or are overdue (``flagged_patients``)."""
+
+    flag: Flag
+    page: Page  # of FlaggedPatient
+    overdue_days: int
+    as_of: datetime | None = None  # when the facts were counted
+
+
+# How many of those who worsened, and of those overdue, the dashboard lists itself.
+LISTED = 10
+# How many a page of the full list shows.
+PER_PAGE = 50
 
 
 def clinic_outcomes(
@@ -136,7 +162,7 @@ def clinic_outcomes(
     """The outcomes dashboard: per condition group and location, the patients in induction
     and in maintenance, response and remission rates (among patients with a baseline and
     a later score on the group's questionnaire, with n), the patients overdue a
-    questionnaire, and the patients whose scores worsened.
+    questionnaire, and the patients whose scores worsened (the first ``LISTED`` of each).
 
     A patient's location is that of their current course (induction or maintenance),
     else of their latest course, else their preferred location. A patient is overdue when
@@ -146,114 +172,34 @@ def clinic_outcomes(
 
     ``condition`` is a ``CONDITION_GROUPS`` key. Needs VIEW_OUTCOMES (403 otherwise); who
     worsened or is overdue is listed only with VIEW_CLINICAL (clinic admins see the
-    aggregates and counts). Patients come through ``patients_visible_to``. Three queries,
-    however many patients.
-    """
+    aggregates and counts). Patients come through ``patients_visible_to``.
 
+    The facts are those the worker last counted (``outcomes.facts``, every
+    ``OUTCOME_FACTS_REFRESH_MINUTES``; ``as_of`` says when); whether a patient is
+    overdue is judged at ``now``. Four queries at most, however many patients (the
+    figures; the listed patients, the scores of those who worsened, the locations), once
+    the facts have been counted (a database never counted is counted first).
+    """
     require(user, Capability.VIEW_OUTCOMES)
     names_patients = user_can(user, Capability.VIEW_CLINICAL)
-    if condition and condition not in GROUPS_BY_KEY:
-        names = ", ".join(GROUPS_BY_KEY)
-        raise ValidationError({"condition": [f"Choose a condition group: one of {names}."]})
-    groups = [GROUPS_BY_KEY[condition]] if condition else list(CONDITION_GROUPS)
+    groups = _groups(condition)
     now = now or timezone.now()
     days = overdue_days()
-
-    courses = TreatmentCourse.objects.filter(patient=OuterRef("pk"))
-    current_course = courses.filter(state__in=ACTIVE_COURSE_STATES).order_by("-created_at", "-id")
-    home_course = courses.order_by(
-        Case(
-            When(state__in=ACTIVE_COURSE_STATES, then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        ),
-        "-created_at",
-        "-id",
+    figures = dashboard_figures(
+        user,
+        [_spec(group) for group in groups],
+        location=location,
+        since=now - timedelta(days=days),
+        listed=LISTED if names_patients else 0,
     )
-    first_infusion = (
-        InfusionSession.objects.filter(
-            appointment__patient=OuterRef("pk"), started_at__isnull=False
-        )
-        .order_by("started_at")
-        .values("started_at")[:1]
-    )
-    patients = (
-        patients_visible_to(user)
-        .filter(conditions__overlap=sorted(set().union(*(group.conditions for group in groups))))
-        .annotate(
-            course_state=Subquery(current_course.values("state")[:1]),
-            home_location_id=Coalesce(
-                Subquery(home_course.values("location_id")[:1]),
-                F("preferred_location_id"),
-                output_field=BigIntegerField(),
-            ),
-            first_infusion_at=Subquery(first_infusion),
-        )
-        .only("public_id", "legal_first_name", "legal_last_name", "preferred_name", "conditions")
-        .order_by("legal_last_name", "legal_first_name", "id")
-    )
-    if location is not None:
-        patients = patients.filter(home_location_id=location.pk)
-    patient_list = list(patients)  # query 1
-
-    series: dict[int, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
-    last_done: dict[int, datetime] = {}
-    if patient_list:
-        rows = (
-            QuestionnaireResponse.objects.filter(patient__in=[p.pk for p in patient_list])
-            .order_by("patient_id", "completed_at", "id")
-            .values_list("patient_id", "instrument", "completed_at", "total")
-        )
-        for patient_id, instrument, completed_at, total in rows:  # query 2
-            last_done[patient_id] = completed_at
-            if instrument in KNOWN_INSTRUMENTS:
-                series[patient_id][instrument].append(Point(completed_at, total))
-    location_ids = {p.home_location_id for p in patient_list} - {None}
-    locations = Location.objects.in_bulk(location_ids) if location_ids else {}  # query 3
-
-    table: dict[tuple[str, int | None], DashboardRow] = {}
-    worsened: list[FlaggedPatient] = []
-    overdue: list[FlaggedPatient] = []
-    since = now - timedelta(days=days)
-    for patient in patient_list:
-        # The first start is all the rules need; the chart's picture reads every start.
-        starts = (patient.first_infusion_at,) if patient.first_infusion_at else ()
-        outcomes = {
-            instrument: instrument_outcome(instrument, points, starts)
-            for instrument, points in series[patient.pk].items()
-        }
-        home = locations.get(patient.home_location_id)
-        last = last_done.get(patient.pk)
-        is_overdue = patient.course_state in ACTIVE_COURSE_STATES and (last is None or last < since)
-        for group in groups_of(patient.conditions):
-            if group not in groups:
-                continue
-            row = table.get((group.key, patient.home_location_id))
-            if row is None:
-                row = DashboardRow(group, home, remission=Rate() if group.has_remission else None)
-                table[(group.key, patient.home_location_id)] = row
-            row.patients += 1
-            row.in_induction += patient.course_state == TreatmentCourse.State.INDUCTION
-            row.in_maintenance += patient.course_state == TreatmentCourse.State.MAINTENANCE
-            row.overdue += is_overdue
-            outcome = outcomes.get(group.instrument)
-            if outcome is not None and outcome.has_follow_up:
-                row.response.add(bool(outcome.response))
-                if row.remission is not None:
-                    row.remission.add(bool(outcome.remission))
-        flagged = tuple(
-            outcome
-            for _, outcome in sorted(outcomes.items(), key=lambda item: instrument_order(item[0]))
-            if outcome.worsened
-        )
-        if flagged:
-            worsened.append(FlaggedPatient(patient, home, flagged, last))
-        if is_overdue:
-            overdue.append(FlaggedPatient(patient, home, last_questionnaire_at=last))
-
+    flagged = {flag: figures.flagged[flag].facts for flag in FLAGS}
+    location_ids = {counts.location_id for counts in figures.groups}
+    location_ids |= {facts.location_id for listed in flagged.values() for facts in listed}
+    locations = _locations(location_ids)
+    listed = _flagged_patients(user, flagged, locations)
+    rows = [_row(counts, locations) for counts in figures.groups]
     group_order = {group.key: index for index, group in enumerate(CONDITION_GROUPS)}
-    rows_sorted = sorted(
-        table.values(),
+    rows.sort(
         key=lambda row: (
             group_order[row.group.key],
             row.location is None,
@@ -261,12 +207,173 @@ def clinic_outcomes(
         ),
     )
     return Dashboard(
-        rows=rows_sorted,
-        worsened=worsened if names_patients else [],
-        overdue=overdue if names_patients else [],
+        rows=rows,
+        worsened=listed["worsened"],
+        overdue=listed["overdue"],
         overdue_days=days,
-        patient_count=len(patient_list),
-        worsened_count=len(worsened),
-        overdue_count=len(overdue),
+        patient_count=figures.patient_count,
+        worsened_count=figures.flagged["worsened"].count,
+        overdue_count=figures.flagged["overdue"].count,
         names_patients=names_patients,
+        as_of=figures.as_of,
+    )
+
+
+def flagged_patients(
+    user: Any,
+    flag: Flag,
+    *,
+    location: Location | None = None,
+    condition: str | None = None,
+    page: Any = 1,
+    now: datetime | None = None,
+    per_page: int | None = None,
+) -> FlaggedPage:
+    """One page of the patients who worsened (``flag`` "worsened", with the reasons) or
+    who are overdue a questionnaire ("overdue"), with the dashboard's filters and in the
+    patient list's order. ``page`` is a page number as the request gave it: past the end
+    is the last page, and anything else that is not a page number is the first
+    (``Paginator.get_page``); ``per_page`` defaults to ``PER_PAGE``. Needs VIEW_OUTCOMES
+    and VIEW_CLINICAL (it names patients). From the facts the worker last counted, like
+    ``clinic_outcomes``. Four queries at most, however many patients; five when the page
+    asked for is past the end."""
+    require(user, Capability.VIEW_OUTCOMES)
+    require(user, Capability.VIEW_CLINICAL)
+    if flag not in FLAGS:
+        raise ValueError(f"No such list: {flag!r}.")
+    specs = [_spec(group) for group in _groups(condition)]
+    now = now or timezone.now()
+    days = overdue_days()
+    since = now - timedelta(days=days)
+    per_page = per_page or PER_PAGE
+    number = _page_number(page)
+    found = flagged_slice(
+        user,
+        specs,
+        flag,
+        location=location,
+        since=since,
+        limit=per_page,
+        offset=(number - 1) * per_page,
+    )
+    paginator = Paginator(range(found.count), per_page)
+    if number > paginator.num_pages:  # past the end: the last page, as get_page does
+        number = paginator.num_pages
+        found = flagged_slice(
+            user,
+            specs,
+            flag,
+            location=location,
+            since=since,
+            limit=per_page,
+            offset=(number - 1) * per_page,
+        )
+    locations = _locations({facts.location_id for facts in found.facts})
+    listed = _flagged_patients(user, {flag: found.facts}, locations)[flag]
+    return FlaggedPage(
+        flag=flag, page=Page(listed, number, paginator), overdue_days=days, as_of=found.as_of
+    )
+
+
+def _groups(condition: str | None) -> list[ConditionGroup]:
+    if condition and condition not in GROUPS_BY_KEY:
+        names = ", ".join(GROUPS_BY_KEY)
+        raise ValidationError({"condition": [f"Choose a condition group: one of {names}."]})
+    return [GROUPS_BY_KEY[condition]] if condition else list(CONDITION_GROUPS)
+
+
+def _spec(group: ConditionGroup) -> GroupSpec:
+    return GroupSpec(
+        key=group.key, conditions=sorted(group.conditions), instrument=group.instrument
+    )
+
+
+def _page_number(page: Any) -> int:
+    try:
+        number = int(page)
+    except (TypeError, ValueError):
+        return 1
+    return max(number, 1)
+
+
+def _locations(ids: set[int | None]) -> dict[int, Location]:
+    ids = ids - {None}
+    return Location.objects.in_bulk(ids) if ids else {}  # one query, or none
+
+
+def _row(counts: GroupCounts, locations: dict[int, Location]) -> DashboardRow:
+    group = GROUPS_BY_KEY[counts.key]
+    return DashboardRow(
+        group,
+        locations.get(counts.location_id) if counts.location_id is not None else None,
+        patients=counts.patients,
+        in_induction=counts.in_induction,
+        in_maintenance=counts.in_maintenance,
+        response=Rate(counts.responded, counts.judged),
+        remission=Rate(counts.remitted, counts.judged) if group.has_remission else None,
+        overdue=counts.overdue,
+    )
+
+
+def _flagged_patients(
+    user: Any, flagged: dict[Flag, list[FlaggedFacts]], locations: dict[int, Location]
+) -> dict[Flag, list[FlaggedPatient]]:
+    """The listed patients, with each worsened one's reasons (from ``outcomes.scores``, the
+    words the chart uses). Two queries when anyone is listed (the patients, the scores of
+    those who worsened), none otherwise."""
+    ids = {facts.patient_id for listed in flagged.values() for facts in listed}
+    if not ids:
+        return {flag: [] for flag in FLAGS}
+    patients = (
+        patients_visible_to(user)
+        .only("public_id", "legal_first_name", "legal_last_name", "preferred_name")
+        .in_bulk(ids)
+    )
+    worsened_ids = [facts.patient_id for facts in flagged.get("worsened", [])]
+    series: dict[int, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
+    if worsened_ids:
+        rows = (
+            QuestionnaireResponse.objects.filter(
+                patient__in=worsened_ids, instrument__in=KNOWN_INSTRUMENTS
+            )
+            .order_by("patient_id", "completed_at", "id")
+            .values_list("patient_id", "instrument", "completed_at", "total")
+        )
+        for patient_id, instrument, completed_at, total in rows:
+            series[patient_id][instrument].append(Point(completed_at, total))
+    result: dict[Flag, list[FlaggedPatient]] = {}
+    for flag, listed in flagged.items():
+        result[flag] = []
+        for facts in listed:
+            patient = patients.get(facts.patient_id)
+            if patient is None:  # gone since the figures were counted
+                continue
+            outcomes: tuple[InstrumentOutcome, ...] = ()
+            if flag == "worsened":
+                outcomes = _worsened_outcomes(series[facts.patient_id], facts.first_infusion_at)
+            result[flag].append(
+                FlaggedPatient(
+                    patient,
+                    locations.get(facts.location_id) if facts.location_id else None,
+                    outcomes,
+                    facts.last_questionnaire_at,
+                )
+            )
+    for flag in FLAGS:
+        result.setdefault(flag, [])
+    return result
+
+
+def _worsened_outcomes(
+    series: dict[str, list[Point]], first_infusion_at: datetime | None
+) -> tuple[InstrumentOutcome, ...]:
+    # The first start is all the rules need; the chart's picture reads every start.
+    starts = (first_infusion_at,) if first_infusion_at else ()
+    outcomes = [
+        instrument_outcome(instrument, points, starts) for instrument, points in series.items()
+    ]
+    return tuple(
+        outcome
+        for outcome in sorted(outcomes, key=lambda outcome: instrument_order(outcome.instrument))
+        if outcome.worsened
     )

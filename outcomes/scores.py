@@ -26,6 +26,10 @@ For each patient and questionnaire (instrument):
 The clinic dashboard (``outcomes.dashboard``) groups patients by condition (depression,
 anxiety, PTSD, pain: a patient may be in several groups) and by location (see
 ``clinic_outcomes`` for which location), and judges each group on its own instrument.
+For the whole clinic at once, ``outcomes.facts`` applies these same rules in SQL (window
+functions over every score, counted by the worker every few minutes); a change to a rule
+here needs the same change there, and ``outcomes/tests/test_dashboard_pinned.py`` fails
+until both agree.
 """
 
 from __future__ import annotations

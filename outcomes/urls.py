@@ -12,4 +12,7 @@ app_name = "outcomes"
 
 urlpatterns = [
     path("", outcomes.outcomes_dashboard, name="dashboard"),
+    # Everyone the dashboard lists the first few of, a page at a time.
+    path("worsened/", outcomes.flagged_list, {"flag": "worsened"}, name="worsened"),
+    path("overdue/", outcomes.flagged_list, {"flag": "overdue"}, name="overdue"),
 ]

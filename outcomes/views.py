@@ -12,10 +12,12 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -25,7 +27,8 @@ from clinic.audit import Action, audit_record
 from clinic.forms import LocationChoiceField
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
-from outcomes.dashboard import CONDITION_GROUPS, clinic_outcomes
+from outcomes.dashboard import CONDITION_GROUPS, clinic_outcomes, flagged_patients
+from outcomes.facts import Flag
 from outcomes.scores import InstrumentOutcome, patient_outcomes
 from outcomes.trajectory import trajectory_svg
 from patients.models import Patient
@@ -95,6 +98,25 @@ class OutcomeFilterForm(forms.Form):
         return {"location": data.get("location"), "condition": data.get("condition") or None}
 
 
+def freshness(as_of: datetime | None) -> dict[str, Any]:
+    """What the pages say about when the figures were counted: how often they are, and
+    whether the last count is late (three rounds missed: the worker may have stopped)."""
+    minutes = settings.OUTCOME_FACTS_REFRESH_MINUTES
+    late = as_of is not None and timezone.now() - as_of > timedelta(minutes=3 * minutes)
+    return {"refresh_minutes": minutes, "counting_late": late}
+
+
+def filter_query(filters: dict[str, Any]) -> str:
+    """The valid filters as a query string, for links between the dashboard and its lists:
+    the location's opaque id and the condition group's key, nothing about a patient."""
+    query = {}
+    if filters.get("location") is not None:
+        query["location"] = str(filters["location"].public_id)
+    if filters.get("condition"):
+        query["condition"] = filters["condition"]
+    return urlencode(query)
+
+
 @require_GET
 @capability_required(Capability.VIEW_OUTCOMES)
 def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
@@ -118,5 +140,48 @@ def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
         "form": form,
         "dashboard": dashboard,
         "filtered": any(value is not None for value in filters.values()),
+        "filter_query": filter_query(filters),
+        **freshness(dashboard.as_of),
     }
     return render(request, "outcomes/dashboard.html", context)
+
+
+FLAGGED_AUDIT_NAMES = {"worsened": "who worsened", "overdue": "overdue a questionnaire"}
+FLAGGED_TITLES = {
+    "worsened": "Scores worsened: consider a booster",
+    "overdue": "Questionnaires overdue",
+}
+
+
+@require_GET
+@capability_required(Capability.VIEW_OUTCOMES)
+def flagged_list(request: HttpRequest, flag: Flag) -> HttpResponse:
+    """Everyone who worsened, or everyone overdue a questionnaire, a page at a time, with
+    the dashboard's filters. For clinical staff only (it names patients): 403 otherwise,
+    from ``flagged_patients``."""
+    form = OutcomeFilterForm(request.GET, locations=locations_visible_to(request.user))
+    filters = form.filters()
+    listed = flagged_patients(request.user, flag, page=request.GET.get("page"), **filters)
+    page = listed.page
+    audit_record(
+        actor=request.user,
+        action=Action.VIEW,
+        object_type=Patient._meta.label_lower,
+        summary=(
+            f"viewed the outcomes list of patients {FLAGGED_AUDIT_NAMES[flag]}: "
+            f"page {page.number} of {page.paginator.num_pages}, "
+            f"{len(page.object_list)} of {page.paginator.count} patients"
+        ),
+        request=request,
+    )
+    context = {
+        "form": form,
+        "flag": flag,
+        "title": FLAGGED_TITLES[flag],
+        "listed": listed,
+        "page": page,
+        "filtered": any(value is not None for value in filters.values()),
+        "filter_query": filter_query(filters),
+        **freshness(listed.as_of),
+    }
+    return render(request, "outcomes/flagged.html", context)

@@ -66,6 +66,9 @@ ALLOWED = {
     "/api/v1/ledger/lots/": {"nina", "phil", "alice"},
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},
+    # The full lists of who worsened and who is overdue name patients: clinicians only.
+    "/staff/outcomes/worsened/": {"nina", "phil"},
+    "/staff/outcomes/overdue/": {"nina", "phil"},
     "/staff/accounts/": {"alice"},
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},

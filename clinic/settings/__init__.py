@@ -449,6 +449,15 @@ if SMS_BACKEND == "twilio" and not SITE_URL:
 # --- The clinic's rules (messages, screening, scheduling, follow-ups, the chair, outcomes) ---
 # Kept apart, in clinic/settings/clinical.py, from the platform's settings here.
 from clinic.settings.clinical import *  # noqa: E402, F403
+from clinic.settings.clinical import OUTCOME_FACTS_REFRESH_MINUTES  # noqa: E402
+
+# Counts the outcomes dashboard's figures again (outcomes.facts); a run that waited past
+# the next one is dropped: the next one counts everything anyway.
+CELERY_BEAT_SCHEDULE["refresh-outcome-facts"] = {
+    "task": "outcomes.tasks.refresh_outcome_facts",
+    "schedule": timedelta(minutes=OUTCOME_FACTS_REFRESH_MINUTES),
+    "options": {"expires": OUTCOME_FACTS_REFRESH_MINUTES * 60 - 5},
+}
 
 # --- API --------------------------------------------------------------------------------
 # Personal API tokens (clinic.api_tokens) stop working this many days after they are made.

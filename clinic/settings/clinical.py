@@ -167,6 +167,11 @@ OUTCOME_WORSENING_POINTS = {
 # A patient in an induction or maintenance course with no questionnaire for this many days
 # is overdue for one.
 OUTCOME_OVERDUE_DAYS = env.int("OUTCOME_OVERDUE_DAYS", 30, min_value=1, max_value=365)
+# The worker counts the dashboard's figures again this often (outcomes.facts): the
+# dashboard shows them as of the last count.
+OUTCOME_FACTS_REFRESH_MINUTES = env.int(
+    "OUTCOME_FACTS_REFRESH_MINUTES", 5, min_value=1, max_value=60
+)
 
 
 def _check_clinical_numbers() -> None:

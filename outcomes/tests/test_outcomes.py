@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from clinic.models import Location
 from infusions.models import InfusionSession
-from outcomes.dashboard import clinic_outcomes
+from outcomes.dashboard import LISTED, clinic_outcomes
+from outcomes.facts import outcome_facts_refresh
 from outcomes.scores import Point, instrument_outcome, patient_outcomes, worsening_points
 from patients.models import Patient, QuestionnaireResponse
 from patients.questionnaires import definition_for
@@ -388,39 +389,51 @@ def test_an_unknown_condition_group_is_refused_with_the_choices(clinic, nina):
 
 
 def seed_patients(count: int, location: Location) -> None:
+    """``count`` patients in every group and in treatment at ``location``: every third
+    overdue a questionnaire (the latest 35 days ago), every third from the second on with
+    a GAD-7 that worsened (15 to 20)."""
     now = timezone.now()
     for n in range(count):
         patient = PatientFactory(conditions=["trd", "anxiety", "ptsd", "crps"])
         course(patient, location, "induction" if n % 2 else "maintenance")
         for instrument, total in (("phq9", 20), ("gad7", 15), ("pcl5", 50), ("pain_nrs", 8)):
             score(patient, instrument, total, now - timedelta(days=40))
-        infusion(patient, location, now - timedelta(days=30 - n))
-        score(patient, "phq9", 5 + n % 10, now - timedelta(days=3))
+        infusion(patient, location, now - timedelta(days=30 - n % 30))
+        score(patient, "phq9", 5 + n % 10, now - timedelta(days=35 if n % 3 == 0 else 3))
+        if n % 3 == 1:
+            score(patient, "gad7", 20, now - timedelta(days=2))
 
 
-@pytest.mark.parametrize("count", [1, 10])
-def test_the_dashboard_takes_three_queries_however_many_patients(
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_dashboard_takes_four_queries_however_many_patients(
     db, nina, django_assert_num_queries, count
 ):
     seed_patients(count, LocationFactory())
+    outcome_facts_refresh()  # as the worker does every few minutes
 
-    with django_assert_num_queries(3):
+    # The figures; the patients listed, the scores of those who worsened, the locations.
+    with django_assert_num_queries(4):
         dashboard = clinic_outcomes(nina)
 
     assert sum(row.patients for row in dashboard.rows if row.group.key == "depression") == count
+    assert dashboard.worsened_count == dashboard.overdue_count == count // 3
+    assert len(dashboard.worsened) == len(dashboard.overdue) == min(count // 3, LISTED)
 
 
-def test_the_dashboard_page_costs_the_same_for_1_and_10_patients(db, client, nina):
+def test_the_dashboard_page_costs_the_same_for_3_and_30_patients(db, client, nina):
     location = LocationFactory()
-    seed_patients(1, location)
+    seed_patients(3, location)
     client.force_login(nina)
-    client.get("/staff/outcomes/")  # the session's first-request writes
+    client.get("/staff/outcomes/")  # the session's first-request writes, the first count
 
-    with CaptureQueriesContext(connection) as one:
+    with CaptureQueriesContext(connection) as few:
         client.get(f"/staff/outcomes/?location={location.public_id}")
-    seed_patients(9, location)
-    with CaptureQueriesContext(connection) as ten:
+    seed_patients(27, location)
+    outcome_facts_refresh()  # as the worker does every few minutes
+    with CaptureQueriesContext(connection) as many:
         response = client.get(f"/staff/outcomes/?location={location.public_id}")
 
-    assert len(ten) == len(one)
-    assert response.context["dashboard"].patient_count == 10
+    assert len(many) == len(few)
+    dashboard = response.context["dashboard"]
+    assert dashboard.patient_count == 30
+    assert dashboard.worsened_count == dashboard.overdue_count == 10

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.audit import Action
 from clinic.models import AuditEvent
-from outcomes.tests.test_outcomes import course, infusion, score
+from outcomes.facts import outcome_facts_refresh
+from outcomes.tests.test_outcomes import course, infusion, score, seed_patients
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
@@ -241,3 +244,134 @@ def test_the_menu_entry_marks_the_dashboard_as_the_current_page(client, nina):
 
     assert 'href="/staff/outcomes/" aria-current="page">Outcomes</a>' in page
     assert 'href="/staff/patients/" aria-current="page"' not in page
+
+
+# --- The full lists ---------------------------------------------------------------------
+
+
+def test_the_dashboard_lists_the_first_few_and_links_to_everyone_with_the_filters(
+    client, nina, riverside, monkeypatch
+):
+    monkeypatch.setattr("outcomes.dashboard.LISTED", 2)
+    seed_patients(9, riverside)  # three overdue, three worsened
+    client.force_login(nina)
+
+    page = client.get(f"{DASHBOARD}?location={riverside.public_id}&condition=anxiety")
+
+    html = page.content.decode()
+    worsened = html.split('data-testid="worsened"')[1].split("</section>")[0]
+    assert worsened.count('class="list-group-item"') == 2
+    more = worsened.split('data-testid="worsened-more"')[1].split("</p>")[0]
+    assert "1 more: see all 3 patients whose scores worsened" in more
+    query = f"location={riverside.public_id}&amp;condition=anxiety"
+    assert f'href="/staff/outcomes/worsened/?{query}"' in more
+    overdue = html.split('data-testid="overdue"')[1].split("</section>")[0]
+    assert f'href="/staff/outcomes/overdue/?{query}"' in overdue
+
+
+def test_a_short_list_has_no_link_to_more(client, nina, treated):
+    client.force_login(nina)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert 'data-testid="worsened-more"' not in html
+    assert 'data-testid="overdue-more"' not in html
+
+
+def test_a_clinic_admin_gets_no_link_to_the_lists(client, alice, riverside, monkeypatch):
+    monkeypatch.setattr("outcomes.dashboard.LISTED", 1)
+    seed_patients(6, riverside)
+    client.force_login(alice)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    assert "/staff/outcomes/worsened/" not in html and "/staff/outcomes/overdue/" not in html
+    assert "2 patients whose scores worsened. Nurses and physicians see who" in html
+
+
+@pytest.mark.parametrize("flag", ["worsened", "overdue"])
+def test_the_full_list_shows_everyone_a_page_at_a_time(client, nina, riverside, monkeypatch, flag):
+    monkeypatch.setattr("outcomes.dashboard.PER_PAGE", 2)
+    seed_patients(9, riverside)  # three overdue, three worsened
+    client.force_login(nina)
+
+    first = client.get(f"/staff/outcomes/{flag}/")
+    last = client.get(f"/staff/outcomes/{flag}/?page=2")
+
+    assert first.status_code == last.status_code == 200
+    shown = [*first.context["page"].object_list, *last.context["page"].object_list]
+    assert len(shown) == 3 and len({flagged.patient.pk for flagged in shown}) == 3
+    html = first.content.decode()
+    assert 'data-testid="flagged-count">3<' in html
+    assert "Patients 1–2 of 3, by surname." in html
+    assert 'href="?page=2" rel="next"' in html
+    assert f"/staff/patients/{shown[0].patient.public_id}/" in html
+    if flag == "worsened":
+        assert "GAD-7 rose 5 points, from 15 to 20" in html
+
+
+def test_a_page_past_the_end_shows_the_last_page(client, nina, riverside, monkeypatch):
+    monkeypatch.setattr("outcomes.dashboard.PER_PAGE", 2)
+    seed_patients(9, riverside)
+    client.force_login(nina)
+
+    response = client.get("/staff/outcomes/overdue/?page=99")
+
+    assert response.status_code == 200
+    assert response.context["page"].number == 2
+
+
+def test_the_full_list_keeps_the_filters(client, nina, riverside, treated):
+    lakeside = LocationFactory(name="Lakeside")
+    seed_patients(3, lakeside)  # one worsened at Lakeside
+    client.force_login(nina)
+
+    here = client.get(f"/staff/outcomes/worsened/?location={riverside.public_id}")
+    there = client.get(f"/staff/outcomes/worsened/?location={lakeside.public_id}&condition=ptsd")
+    nowhere = client.get(f"/staff/outcomes/worsened/?location={LocationFactory().public_id}")
+
+    assert [f.patient for f in here.context["page"].object_list] == [treated]
+    assert there.context["page"].paginator.count == 1
+    assert treated not in [f.patient for f in there.context["page"].object_list]
+    assert nowhere.context["page"].paginator.count == 0
+    html = nowhere.content.decode()
+    assert "No patient with this condition at this location has scores that worsened." in html
+    assert 'href="/staff/outcomes/worsened/">Clear the filters</a>' in html
+
+
+def test_an_empty_list_says_who_would_be_on_it(client, nina):
+    client.force_login(nina)
+
+    html = client.get("/staff/outcomes/overdue/").content.decode()
+
+    assert "No questionnaires are overdue." in html
+    assert 'data-testid="flagged-count">0<' in html
+
+
+def test_viewing_a_full_list_is_audited_without_patient_data(client, nina, treated):
+    client.force_login(nina)
+
+    client.get("/staff/outcomes/worsened/")
+
+    event = AuditEvent.objects.get(action=Action.VIEW, summary__contains="outcomes list")
+    assert event.object_type == "patients.patient"
+    assert event.summary == (
+        "viewed the outcomes list of patients who worsened: page 1 of 1, 1 of 1 patients"
+    )
+
+
+@pytest.mark.parametrize("flag", ["worsened", "overdue"])
+def test_a_full_list_costs_the_same_for_3_and_30_patients(client, nina, riverside, flag):
+    seed_patients(3, riverside)
+    client.force_login(nina)
+    client.get("/staff/outcomes/")  # the session's first-request writes, the first count
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/staff/outcomes/{flag}/?location={riverside.public_id}")
+    seed_patients(27, riverside)
+    outcome_facts_refresh()  # as the worker does every few minutes
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(f"/staff/outcomes/{flag}/?location={riverside.public_id}")
+
+    assert len(many) == len(few)
+    assert response.context["page"].paginator.count == 10
