@@ -13,22 +13,29 @@ sent) is not delivered twice:
   repeat is the same message to mail systems and clients, which file it once.
 
 Errors that reach the outbox say what failed without patient data (``ChannelError``).
+
+A channel says whether its provider honours the idempotency key
+(``honours_idempotency_keys``): the outbox sends the texts of one that does in batches, one
+transaction each, since a batch that dies half-way is sent again harmlessly; every other
+message goes on its own. HTTP providers are called through one ``requests`` session per
+process (``http_session``), which keeps the connection open from one text to the next.
 """
 
 from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import hashlib
 import json
 import logging
-import urllib.error
+import os
 import urllib.parse
-import urllib.request
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
@@ -47,11 +54,23 @@ logger = logging.getLogger(__name__)
 class ChannelError(Exception):
     """A send that did not go through. ``str(error)`` is safe to store and log (no address,
     no text); ``permanent`` says that sending again would fail the same way (the provider
-    refused the request), so the message is not retried."""
+    refused the request), so the message is not retried. ``no_answer`` says the provider
+    could not be reached or did not answer in time: the outbox tries no more of a batch's
+    messages for now, rather than wait out the timeout for each."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, no_answer: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.no_answer = no_answer
+
+
+def honours_idempotency_keys(channel: str) -> bool:
+    """Whether the provider of ``channel`` delivers a message sent twice with the same
+    idempotency key once. Email: no (SMTP has no such thing; the Message-ID only lets some
+    mail clients file a repeat once). Texts: as the configured ``SmsBackend`` says."""
+    if channel != OutboxChannel.SMS:
+        return False
+    return sms_backend_class().honours_idempotency_keys
 
 
 # --- Recipients ---------------------------------------------------------------------------
@@ -124,11 +143,13 @@ def _smtp_failure(exc: OSError) -> str:
 # --- Text messages ------------------------------------------------------------------------
 
 
-def send_sms(message: OutboxMessage, rendered: Rendered, *, to: str = "") -> str:
-    """Send ``rendered.body`` to ``to`` (default ``recipient_for(message)``) through the
-    configured backend, with the message's idempotency key; returns the provider's
-    reference."""
-    return sms_backend().send(
+def send_sms(
+    message: OutboxMessage, rendered: Rendered, *, to: str = "", backend: SmsBackend | None = None
+) -> str:
+    """Send ``rendered.body`` to ``to`` (default ``recipient_for(message)``) through
+    ``backend`` (default: the configured one), with the message's idempotency key; returns
+    the provider's reference."""
+    return (backend or sms_backend()).send(
         to=to or recipient_for(message),
         body=rendered.body,
         idempotency_key=message.idempotency_key,
@@ -137,8 +158,12 @@ def send_sms(message: OutboxMessage, rendered: Rendered, *, to: str = "") -> str
 
 class SmsBackend:
     """Sends one text. ``send`` returns the provider's reference for it and raises
-    ``ChannelError`` when it was not accepted; the same ``idempotency_key`` twice must
-    deliver once (the second call returns the first reference)."""
+    ``ChannelError`` when it was not accepted; with ``honours_idempotency_keys`` the same
+    ``idempotency_key`` twice delivers once (the second call returns the first reference).
+    A backend whose provider does not (Twilio) says so, and its texts are sent one at a
+    time, each in its own transaction."""
+
+    honours_idempotency_keys = True
 
     def send(self, *, to: str, body: str, idempotency_key: str) -> str:
         raise NotImplementedError
@@ -151,11 +176,60 @@ SMS_BACKENDS = {
 }
 
 
-def sms_backend() -> SmsBackend:
-    """The backend ``SMS_BACKEND`` names: ``file``, ``http``, ``twilio``, or a dotted class
+def sms_backend_class() -> type[SmsBackend]:
+    """The class ``SMS_BACKEND`` names: ``file``, ``http``, ``twilio``, or a dotted class
     path."""
     name = settings.SMS_BACKEND
-    return import_string(SMS_BACKENDS.get(name, name))()
+    return import_string(SMS_BACKENDS.get(name, name))
+
+
+def sms_backend() -> SmsBackend:
+    """The backend ``SMS_BACKEND`` names (``sms_backend_class``)."""
+    return sms_backend_class()()
+
+
+_sessions: dict[int, requests.Session] = {}
+
+
+def http_session() -> requests.Session:
+    """This process's HTTP session for providers: it keeps connections open, so a text
+    costs one request rather than a new TCP connection and a request. One per process: a
+    worker's pool processes are forked, and must not share their parent's sockets."""
+    pid = os.getpid()
+    session = _sessions.get(pid)
+    if session is None:
+        _sessions.clear()
+        session = _sessions[pid] = requests.Session()
+        # What the environment says (proxies, CA bundle) is read once per address below,
+        # not on every request; and no .netrc may replace the Authorization we send.
+        session.trust_env = False
+    return session
+
+
+@functools.cache
+def _environment_settings(url: str) -> dict[str, Any]:
+    """The proxies and CA bundle the environment gives requests for ``url``
+    (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``…), read once."""
+    merged = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    return {name: merged[name] for name in ("proxies", "verify", "cert")}
+
+
+def _post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> bytes:
+    """POST ``data`` to ``url`` through ``http_session``; the answer's body (at most 64 KiB
+    kept). Raises ``requests.HTTPError`` for a non-2xx answer (its ``response`` is kept) and
+    other ``requests.RequestException`` when there was no answer."""
+    response = http_session().post(
+        url,
+        data=data,
+        headers=headers,
+        timeout=timeout,
+        allow_redirects=False,
+        **_environment_settings(url),
+    )
+    answer = response.content[:65536]
+    if not 200 <= response.status_code < 300:
+        raise requests.HTTPError(response=response)
+    return answer
 
 
 class FileSmsBackend(SmsBackend):
@@ -221,38 +295,53 @@ class HttpSmsBackend(SmsBackend):
             "body": body,
             "reference": idempotency_key,
         }
-        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
-            self.url,
-            data=json.dumps(payload).encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "Authorization": self._authorization(),
-                "Idempotency-Key": idempotency_key,
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                answer = response.read(65536)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            permanent = 400 <= exc.code < 500 and exc.code not in self.RETRYABLE_CLIENT_ERRORS
+            answer = _post(
+                self.url,
+                data=json.dumps(payload).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "Authorization": self._authorization(),
+                    "Idempotency-Key": idempotency_key,
+                },
+                timeout=self.timeout,
+            )
+        except requests.HTTPError as exc:
+            status = exc.response.status_code
+            permanent = 400 <= status < 500 and status not in self.RETRYABLE_CLIENT_ERRORS
             raise ChannelError(
-                f"The SMS provider answered {exc.code}.", permanent=permanent
+                f"The SMS provider answered {status}.", permanent=permanent
             ) from None
-        except (urllib.error.URLError, OSError) as exc:
+        except requests.RequestException as exc:
             raise _unreachable(exc, "The SMS provider", self.timeout) from None
         return _provider_reference(answer)
 
 
-def _unreachable(exc: OSError, provider: str, timeout: float) -> ChannelError:
+def _unreachable(exc: requests.RequestException, provider: str, timeout: float) -> ChannelError:
     """The error for a request that got no answer (worth trying again later)."""
-    reason = getattr(exc, "reason", exc)
-    if isinstance(reason, TimeoutError):
-        return ChannelError(f"{provider} did not answer within {timeout:g} s.")
-    detail = getattr(reason, "strerror", None) or type(reason).__name__
-    return ChannelError(f"{provider} could not be reached ({detail}).")
+    if isinstance(exc, requests.Timeout):
+        return ChannelError(f"{provider} did not answer within {timeout:g} s.", no_answer=True)
+    reason = _first_os_error(exc)
+    detail = getattr(reason, "strerror", None) or type(reason or exc).__name__
+    return ChannelError(f"{provider} could not be reached ({detail}).", no_answer=True)
+
+
+def _first_os_error(exc: BaseException) -> OSError | None:
+    """The socket error under the exceptions requests and urllib3 wrap it in (``Connection
+    refused``), or None."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        error = todo.pop(0)
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.strerror:
+            return error
+        todo.extend([getattr(error, "reason", None), error.__cause__, error.__context__])
+        todo.extend(error.args)
+    return None
 
 
 def _provider_reference(answer: bytes) -> str:
@@ -273,7 +362,8 @@ class TwilioSmsBackend(SmsBackend):
     accepted and its JSON ``sid`` (``SM…``) is the reference.
 
     Twilio documents no idempotency key for creating messages: every accepted request is a
-    new text. Exactly once therefore rests on the outbox's claim and lease only; a worker
+    new text (``honours_idempotency_keys`` is False, so the outbox sends its texts one at a
+    time). Exactly once therefore rests on the outbox's claim and lease only; a worker
     that dies after Twilio accepted a text and before the outbox row was marked sent leaves
     the row to be claimed again when its lease runs out, and the patient gets that text
     twice. The key still goes along as ``Idempotency-Key`` (Twilio ignores it; it names the
@@ -289,6 +379,7 @@ class TwilioSmsBackend(SmsBackend):
     DEFAULT_URL = "https://api.twilio.com"
     RETRYABLE_CLIENT_ERRORS = frozenset({401, 408, 409, 425, 429})
     OPTED_OUT = 21610
+    honours_idempotency_keys = False
 
     def __init__(
         self,
@@ -315,29 +406,22 @@ class TwilioSmsBackend(SmsBackend):
 
     def send(self, *, to: str, body: str, idempotency_key: str) -> str:
         form = urllib.parse.urlencode({"To": to, "From": self.from_number, "Body": body})
-        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
-            self.url,
-            data=form.encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-                "Authorization": self._authorization(),
-                "Idempotency-Key": idempotency_key,
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                answer = response.read(65536)
-        except urllib.error.HTTPError as exc:
-            try:
-                code = _twilio_error_code(exc.read(65536))
-            except OSError:
-                code = None
-            finally:
-                exc.close()
-            raise self._refused(exc.code, code) from None
-        except (urllib.error.URLError, OSError) as exc:
+            answer = _post(
+                self.url,
+                data=form.encode(),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json",
+                    "Authorization": self._authorization(),
+                    "Idempotency-Key": idempotency_key,
+                },
+                timeout=self.timeout,
+            )
+        except requests.HTTPError as exc:
+            code = _twilio_error_code(exc.response.content[:65536])
+            raise self._refused(exc.response.status_code, code) from None
+        except requests.RequestException as exc:
             raise _unreachable(exc, "Twilio", self.timeout) from None
         return _provider_reference(answer)
 

@@ -63,6 +63,7 @@ deferred and its ``still_wanted`` judges it again when it comes due. A deferral 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
@@ -106,11 +107,15 @@ class Decision:
 SEND = Decision()
 
 
-def decide(message: OutboxMessage, now: datetime) -> Decision:
+def decide(
+    message: OutboxMessage, now: datetime, *, consenting: Collection[int] | None = None
+) -> Decision:
     """What to do with ``message`` at ``now`` (see the module docstring for the order).
 
-    Queries: the kind's own check, one for consent, and for a capped text one more (two
-    with the location or patient not selected with the message)."""
+    Queries: the kind's own check, one for consent (none when ``consenting``, the patients
+    who consent to the message's channel, was read already for a batch: ``consenting``), and
+    for a capped text one more (two with the location or patient not selected with the
+    message)."""
     kind = kind_named(message.kind)
     if kind is None:
         return Decision(
@@ -119,7 +124,7 @@ def decide(message: OutboxMessage, now: datetime) -> Decision:
     not_wanted = kind.still_wanted(message)
     if not_wanted is not None:
         return Decision(skip=not_wanted)
-    if needs_consent(message) and not consent_granted(message):
+    if needs_consent(message) and not consent_granted(message, consenting):
         return Decision(
             skip=NotWanted(
                 "no_consent",
@@ -203,11 +208,24 @@ def needs_consent(message: OutboxMessage) -> bool:
     return message.patient_id is not None and message.kind not in CONSENT_EXEMPT_KINDS
 
 
-def consent_granted(message: OutboxMessage) -> bool:
+def consent_granted(message: OutboxMessage, consenting: Collection[int] | None = None) -> bool:
     """The patient's latest consent choice on the message's channel is "granted" (one
     query; no choice on record is no consent). The patients app answers
-    (``recipients``)."""
+    (``recipients``). ``consenting``: the answer read already, for a batch."""
+    if consenting is not None:
+        return message.patient_id in consenting
     return patient_directory().consent_granted(message.patient_id, message.channel)
+
+
+def consenting(messages: Iterable[OutboxMessage]) -> dict[str, set[int]]:
+    """For each channel, the patients of ``messages`` who consent to it now: what
+    ``consent_granted`` would say of each message, in one query per channel."""
+    wanted: dict[str, set[int]] = {}
+    for message in messages:
+        if needs_consent(message):
+            wanted.setdefault(message.channel, set()).add(message.patient_id)
+    directory = patient_directory()
+    return {channel: directory.consenting(ids, channel) for channel, ids in wanted.items()}
 
 
 # --- Quiet hours --------------------------------------------------------------------------
