@@ -17,8 +17,8 @@ Errors that reach the outbox say what failed without patient data (``ChannelErro
 A channel says whether its provider honours the idempotency key
 (``honours_idempotency_keys``): the outbox sends the texts of one that does in batches, one
 transaction each, since a batch that dies half-way is sent again harmlessly; every other
-message goes on its own. HTTP providers are called through one ``requests`` session per
-process (``http_session``), which keeps the connection open from one text to the next.
+message goes on its own. HTTP providers are called through one ``urllib3`` connection pool
+per process (``http_pool``), which keeps the connection open from one text to the next.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ import json
 import logging
 import os
 import urllib.parse
+import urllib.request
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import requests
+import urllib3
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
@@ -188,48 +189,49 @@ def sms_backend() -> SmsBackend:
     return sms_backend_class()()
 
 
-_sessions: dict[int, requests.Session] = {}
+_pools: dict[tuple[int, str], urllib3.PoolManager] = {}
 
 
-def http_session() -> requests.Session:
-    """This process's HTTP session for providers: it keeps connections open, so a text
-    costs one request rather than a new TCP connection and a request. One per process: a
-    worker's pool processes are forked, and must not share their parent's sockets."""
+def http_pool(url: str) -> urllib3.PoolManager:
+    """This process's connection pool for ``url``: it keeps connections open, so a text
+    costs one request rather than a new TCP connection and a request. Through the proxy the
+    environment names for ``url``, if any (``https_proxy``, ``no_proxy``…, as urllib reads
+    them). One per process: a worker's pool processes are forked, and must not share their
+    parent's sockets."""
     pid = os.getpid()
-    session = _sessions.get(pid)
-    if session is None:
-        _sessions.clear()
-        session = _sessions[pid] = requests.Session()
-        # What the environment says (proxies, CA bundle) is read once per address below,
-        # not on every request; and no .netrc may replace the Authorization we send.
-        session.trust_env = False
-    return session
+    proxy = _proxy_for(url)
+    pool = _pools.get((pid, proxy))
+    if pool is None:
+        if any(owner != pid for owner, _proxy in _pools):
+            _pools.clear()
+        pool = urllib3.ProxyManager(proxy) if proxy else urllib3.PoolManager()
+        _pools[(pid, proxy)] = pool
+    return pool
 
 
 @functools.cache
-def _environment_settings(url: str) -> dict[str, Any]:
-    """The proxies and CA bundle the environment gives requests for ``url``
-    (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``…), read once."""
-    merged = requests.Session().merge_environment_settings(url, {}, None, None, None)
-    return {name: merged[name] for name in ("proxies", "verify", "cert")}
+def _proxy_for(url: str) -> str:
+    """The proxy the environment names for ``url``, or "" (read once per address)."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return ""
+    return urllib.request.getproxies().get(parts.scheme, "")
 
 
-def _post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> bytes:
-    """POST ``data`` to ``url`` through ``http_session``; the answer's body (at most 64 KiB
-    kept). Raises ``requests.HTTPError`` for a non-2xx answer (its ``response`` is kept) and
-    other ``requests.RequestException`` when there was no answer."""
-    response = http_session().post(
+def _post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
+    """POST ``data`` to ``url`` through ``http_pool``; the answer's status and body (at most
+    64 KiB kept). Raises ``urllib3.exceptions.HTTPError`` when there was no answer. Not
+    retried, and redirects are not followed."""
+    response = http_pool(url).request(
+        "POST",
         url,
-        data=data,
+        body=data,
         headers=headers,
-        timeout=timeout,
-        allow_redirects=False,
-        **_environment_settings(url),
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        retries=False,
+        redirect=False,
     )
-    answer = response.content[:65536]
-    if not 200 <= response.status_code < 300:
-        raise requests.HTTPError(response=response)
-    return answer
+    return response.status, response.data[:65536]
 
 
 class FileSmsBackend(SmsBackend):
@@ -296,7 +298,7 @@ class HttpSmsBackend(SmsBackend):
             "reference": idempotency_key,
         }
         try:
-            answer = _post(
+            status, answer = _post(
                 self.url,
                 data=json.dumps(payload).encode(),
                 headers={
@@ -307,20 +309,18 @@ class HttpSmsBackend(SmsBackend):
                 },
                 timeout=self.timeout,
             )
-        except requests.HTTPError as exc:
-            status = exc.response.status_code
-            permanent = 400 <= status < 500 and status not in self.RETRYABLE_CLIENT_ERRORS
-            raise ChannelError(
-                f"The SMS provider answered {status}.", permanent=permanent
-            ) from None
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise _unreachable(exc, "The SMS provider", self.timeout) from None
+        if not 200 <= status < 300:
+            permanent = 400 <= status < 500 and status not in self.RETRYABLE_CLIENT_ERRORS
+            raise ChannelError(f"The SMS provider answered {status}.", permanent=permanent)
         return _provider_reference(answer)
 
 
-def _unreachable(exc: requests.RequestException, provider: str, timeout: float) -> ChannelError:
+def _unreachable(exc: urllib3.exceptions.HTTPError, provider: str, timeout: float) -> ChannelError:
     """The error for a request that got no answer (worth trying again later)."""
-    if isinstance(exc, requests.Timeout):
+    errors = urllib3.exceptions
+    if isinstance(exc, errors.TimeoutError) and not isinstance(exc, errors.NewConnectionError):
         return ChannelError(f"{provider} did not answer within {timeout:g} s.", no_answer=True)
     reason = _first_os_error(exc)
     detail = getattr(reason, "strerror", None) or type(reason or exc).__name__
@@ -328,8 +328,8 @@ def _unreachable(exc: requests.RequestException, provider: str, timeout: float) 
 
 
 def _first_os_error(exc: BaseException) -> OSError | None:
-    """The socket error under the exceptions requests and urllib3 wrap it in (``Connection
-    refused``), or None."""
+    """The socket error under the exception urllib3 wraps it in (``Connection refused``), or
+    None."""
     seen: set[int] = set()
     todo: list[object] = [exc]
     while todo:
@@ -407,7 +407,7 @@ class TwilioSmsBackend(SmsBackend):
     def send(self, *, to: str, body: str, idempotency_key: str) -> str:
         form = urllib.parse.urlencode({"To": to, "From": self.from_number, "Body": body})
         try:
-            answer = _post(
+            status, answer = _post(
                 self.url,
                 data=form.encode(),
                 headers={
@@ -418,11 +418,10 @@ class TwilioSmsBackend(SmsBackend):
                 },
                 timeout=self.timeout,
             )
-        except requests.HTTPError as exc:
-            code = _twilio_error_code(exc.response.content[:65536])
-            raise self._refused(exc.response.status_code, code) from None
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise _unreachable(exc, "Twilio", self.timeout) from None
+        if not 200 <= status < 300:
+            raise self._refused(status, _twilio_error_code(answer))
         return _provider_reference(answer)
 
     def _refused(self, status: int, code: int | None) -> ChannelError:

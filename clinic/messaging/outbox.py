@@ -29,7 +29,7 @@ batch of one, its own transaction, as before, where a crash can repeat at most t
 
 Sending a batch costs a handful of statements whatever its size: the lock, the consent of
 its patients (``rules.consenting``), a savepoint around the rules and templates, one
-``UPDATE … FROM (VALUES …)`` for every outcome, and the commit (plus what a kind's own rules
+``UPDATE … FROM unnest(…)`` for every outcome, and the commit (plus what a kind's own rules
 read, and one query per capped text). Holding row locks across network calls costs one
 database connection per batch in flight for at most its sends' timeouts
 (``SMS_TIMEOUT_SECONDS``, the SMTP timeout); a provider that does not answer at all stops
@@ -42,6 +42,7 @@ time; nothing waits in Redis with an ETA, and a task Redis loses is recovered by
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 import uuid
@@ -53,6 +54,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from clinic.messaging import channels, rules
@@ -263,8 +265,13 @@ def outbox_send_batch(
             OutboxMessage.objects.select_for_update(of=("self",))
             .select_related("patient__preferred_location", "location", "appointment")
             # The tokens are unique, so this is "each row's own token": a claim that was
-            # taken over (or a message sent, skipped or gone since) is not locked at all.
-            .filter(pk__in=tokens, status=OutboxStatus.SENDING, claim_token__in=tokens.values())
+            # taken over (or a message sent, skipped or gone since) is not locked at all. As
+            # arrays: one parameter each, whatever the batch's size.
+            .filter(
+                pk__in=RawSQL("SELECT unnest(%s::bigint[])", [list(tokens)]),
+                claim_token__in=RawSQL("SELECT unnest(%s::uuid[])", [list(tokens.values())]),
+                status=OutboxStatus.SENDING,
+            )
             # One order for every batch: two batches never wait on each other in a cycle.
             .order_by("pk")
         )
@@ -487,42 +494,55 @@ _RECORDED = (
 _RECORD_SQL = """
 UPDATE {table} AS message
 SET {assignments}
-FROM (VALUES {rows}) AS outcome ({columns})
+FROM unnest({arrays}) AS outcome ({columns})
 WHERE message.{pk} = outcome.{pk}
 """
 
 
 def _record(messages: list[OutboxMessage]) -> None:
-    """Write what became of each message: one ``UPDATE … FROM (VALUES …)`` for the batch.
-    Character columns go as text, so a value too long for its column is an error here as
-    it would be in ``save``, not cut short."""
+    """Write what became of each message: one ``UPDATE`` for the batch, from one array per
+    column (``unnest``: the rows of ``VALUES``, in a statement whose text is the same for
+    every batch, so the driver parses it once). Character columns go as text, so a value
+    too long for its column is an error here as it would be in ``save``, not cut short."""
     if not messages:
         return
     meta = OutboxMessage._meta
     fields = [meta.pk, *(meta.get_field(name) for name in _RECORDED)]
     quote = connection.ops.quote_name
     columns = [quote(field.column) for field in fields]
-    row = "(" + ", ".join(f"CAST(%s AS {_sql_type(field)})" for field in fields) + ")"
     sql = _RECORD_SQL.format(
         table=quote(meta.db_table),
-        assignments=", ".join(f"{column} = outcome.{column}" for column in columns[1:]),
-        rows=", ".join([row] * len(messages)),
+        assignments=", ".join(
+            f"{column} = outcome.{column}{'::jsonb' if _is_json(field) else ''}"
+            for column, field in zip(columns[1:], fields[1:], strict=True)
+        ),
+        arrays=", ".join(f"%s::{_array_type(field)}" for field in fields),
         columns=", ".join(columns),
         pk=columns[0],
     )
+    # The values as the model holds them, which psycopg adapts as the fields would (text,
+    # UUIDs, aware datetimes, integers); JSON as its text.
     params = [
-        field.get_db_prep_save(getattr(message, field.attname), connection)
-        for message in messages
+        [
+            json.dumps(getattr(message, field.attname), cls=field.encoder)
+            if _is_json(field)
+            else getattr(message, field.attname)
+            for message in messages
+        ]
         for field in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
-def _sql_type(field: Any) -> str:
-    if field.get_internal_type() in ("CharField", "TextField"):
-        return "text"
-    return field.db_type(connection)
+def _is_json(field: Any) -> bool:
+    return field.get_internal_type() == "JSONField"
+
+
+def _array_type(field: Any) -> str:
+    if field.get_internal_type() in ("CharField", "TextField", "JSONField"):
+        return "text[]"
+    return f"{field.db_type(connection)}[]"
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:

@@ -98,6 +98,8 @@ def test_a_batch_sends_each_text_once_and_records_each(provider, db):
         assert message.recipient == delivery.payload["to"] == message.patient.mobile
         assert message.body == delivery.payload["body"] == f"Batch text {message.context['n']}."
     assert provider.delivered_keys() == {message.idempotency_key: 1 for message in messages}
+    # One connection, kept open from one text to the next.
+    assert provider.connections == 1
 
 
 def test_a_batch_costs_the_same_statements_whatever_its_size(provider, db):
@@ -275,10 +277,11 @@ def test_texts_through_twilio_are_queued_one_by_one(
         assert len(twilio.messages) == 3
 
 
-def test_each_process_has_its_own_http_session(monkeypatch):
-    session = channels.http_session()
-    assert channels.http_session() is session
+def test_each_process_has_its_own_connection_pool(monkeypatch):
+    url = "http://127.0.0.1:9/messages"
+    pool = channels.http_pool(url)
+    assert channels.http_pool(url) is pool
 
     monkeypatch.setattr(channels.os, "getpid", lambda: -1)  # as in a forked pool process
 
-    assert channels.http_session() is not session
+    assert channels.http_pool(url) is not pool
