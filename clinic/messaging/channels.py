@@ -68,10 +68,14 @@ class ChannelError(Exception):
 def honours_idempotency_keys(channel: str) -> bool:
     """Whether the provider of ``channel`` delivers a message sent twice with the same
     idempotency key once. Email: no (SMTP has no such thing; the Message-ID only lets some
-    mail clients file a repeat once). Texts: as the configured ``SmsBackend`` says."""
+    mail clients file a repeat once). Texts: as the configured ``SmsBackend`` says (a
+    backend that cannot be loaded: no, and each text's send records why it failed)."""
     if channel != OutboxChannel.SMS:
         return False
-    return sms_backend_class().honours_idempotency_keys
+    try:
+        return sms_backend_class().honours_idempotency_keys
+    except ImportError:
+        return False
 
 
 # --- Recipients ---------------------------------------------------------------------------

@@ -312,29 +312,33 @@ def _prepared(messages: list[OutboxMessage], now: datetime) -> list[_Outcome]:
     """For each message, why not to send it (skip), when to try again and why (a deferral),
     what to send to whom, or the error its rules or its template raised.
 
-    All in one savepoint; if anything raises, it is rolled back and each message is judged
-    again in a savepoint of its own, so a database error in one message's rules or template
-    spoils only that message's attempt (and leaves the rows writable, to record it)."""
-    consenting = rules.consenting(messages)
+    All in one savepoint, with the consent of the batch's patients read at once; if anything
+    raises, that is rolled back and each message is judged again as a batch of one would be,
+    in a savepoint of its own, so a database error in one message's rules or template spoils
+    only that message's attempt (and leaves the rows writable, to record it)."""
     try:
         with transaction.atomic():
-            return [_prepare(message, now, consenting) for message in messages]
+            consenting = rules.consenting(messages)
+            return [
+                _prepare(message, now, consenting.get(message.channel, set()))
+                for message in messages
+            ]
     except Exception:  # noqa: S110 (judged again below, one by one, to find which failed)
         pass
     outcomes: list[_Outcome] = []
     for message in messages:
         try:
             with transaction.atomic():
-                outcomes.append(_prepare(message, now, consenting))
+                outcomes.append(_prepare(message, now, None))
         except Exception as exc:
             outcomes.append(exc)
     return outcomes
 
 
 def _prepare(
-    message: OutboxMessage, now: datetime, consenting: dict[str, set[int]]
+    message: OutboxMessage, now: datetime, consenting: set[int] | None
 ) -> NotWanted | rules.Decision | _Ready:
-    decision = rules.decide(message, now, consenting=consenting.get(message.channel, set()))
+    decision = rules.decide(message, now, consenting=consenting)
     if decision.skip is not None:
         return decision.skip
     if decision.defer_until is not None:

@@ -16,7 +16,7 @@ from clinic.messaging import channels
 from clinic.messaging import dispatch as tasks
 from clinic.messaging.dispatch import outbox_dispatch
 from clinic.messaging.outbox import outbox_claim_due, outbox_enqueue, outbox_send_batch
-from clinic.messaging.recipients import patient_directory
+from clinic.messaging.recipients import PatientDirectory, patient_directory
 from clinic.messaging.registry import MessageKind, Rendered, register
 from clinic.models import OutboxMessage, OutboxStatus
 from patients.models import Channel
@@ -162,6 +162,24 @@ def test_the_directory_reads_a_batch_consent_as_it_reads_each_patient(db):
         expected = {pk for pk in ids if directory.consent_granted(pk, channel)}
         assert directory.consenting(ids, channel) == expected
     assert directory.consenting(ids, Channel.SMS) == {patients[0].pk, patients[2].pk}
+
+
+def test_a_directory_that_cannot_answer_for_many_is_asked_for_each():
+    asked: list[tuple[int, str]] = []
+
+    def consent_granted(patient_id: int, channel: str) -> bool:
+        asked.append((patient_id, channel))
+        return patient_id % 2 == 0
+
+    directory = PatientDirectory(
+        patients_with_mobile=lambda number: [],
+        patient_with_public_id=lambda public_id: None,
+        consent_granted=consent_granted,
+        consent_withdrawn=lambda patient, channel, method, request: False,
+    )
+
+    assert directory.consenting([1, 2, 3, 4], "sms") == {2, 4}
+    assert sorted(asked) == [(1, "sms"), (2, "sms"), (3, "sms"), (4, "sms")]
 
 
 def test_a_database_error_in_one_template_fails_only_that_text(provider, db):
