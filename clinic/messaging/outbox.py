@@ -28,9 +28,10 @@ texts through an HTTP provider that does); every other message (email, Twilio) i
 batch of one, its own transaction, as before, where a crash can repeat at most that one.
 
 Sending a batch costs a handful of statements whatever its size: the lock, the consent of
-its patients (``rules.consenting``), a savepoint around the rules and templates, one
+its patients (``rules.consenting``), the texts counting towards the caps when it holds
+capped texts (``rules.counted_texts``), a savepoint around the rules and templates, one
 ``UPDATE … FROM unnest(…)`` for every outcome, and the commit (plus what a kind's own rules
-read, and one query per capped text). Holding row locks across network calls costs one
+read). Holding row locks across network calls costs one
 database connection per batch in flight for at most its sends' timeouts
 (``SMS_TIMEOUT_SECONDS``, the SMTP timeout); a provider that does not answer at all stops
 the batch (the rest wait for the next try) rather than make each message wait out the
@@ -312,15 +313,18 @@ def _prepared(messages: list[OutboxMessage], now: datetime) -> list[_Outcome]:
     """For each message, why not to send it (skip), when to try again and why (a deferral),
     what to send to whom, or the error its rules or its template raised.
 
-    All in one savepoint, with the consent of the batch's patients read at once; if anything
+    All in one savepoint, with the consent of the batch's patients and the texts counting
+    towards the caps of those with capped texts read at once (``rules.consenting``,
+    ``rules.counted_texts``); if anything
     raises, that is rolled back and each message is judged again as a batch of one would be,
     in a savepoint of its own, so a database error in one message's rules or template spoils
     only that message's attempt (and leaves the rows writable, to record it)."""
     try:
         with transaction.atomic():
             consenting = rules.consenting(messages)
+            counted = rules.counted_texts(messages, now)
             return [
-                _prepare(message, now, consenting.get(message.channel, set()))
+                _prepare(message, now, consenting.get(message.channel, set()), counted)
                 for message in messages
             ]
     except Exception:  # noqa: S110 (judged again below, one by one, to find which failed)
@@ -329,16 +333,19 @@ def _prepared(messages: list[OutboxMessage], now: datetime) -> list[_Outcome]:
     for message in messages:
         try:
             with transaction.atomic():
-                outcomes.append(_prepare(message, now, None))
+                outcomes.append(_prepare(message, now, None, None))
         except Exception as exc:
             outcomes.append(exc)
     return outcomes
 
 
 def _prepare(
-    message: OutboxMessage, now: datetime, consenting: set[int] | None
+    message: OutboxMessage,
+    now: datetime,
+    consenting: set[int] | None,
+    counted: dict[int, list[rules.CountedText]] | None,
 ) -> NotWanted | rules.Decision | _Ready:
-    decision = rules.decide(message, now, consenting=consenting)
+    decision = rules.decide(message, now, consenting=consenting, counted=counted)
     if decision.skip is not None:
         return decision.skip
     if decision.defer_until is not None:

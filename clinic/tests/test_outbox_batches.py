@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from clinic.messaging import channels
+from clinic.messaging import channels, rules
 from clinic.messaging import dispatch as tasks
 from clinic.messaging.dispatch import outbox_dispatch
 from clinic.messaging.outbox import outbox_claim_due, outbox_enqueue, outbox_send_batch
@@ -21,6 +22,7 @@ from clinic.messaging.registry import MessageKind, Rendered, register
 from clinic.models import OutboxMessage, OutboxStatus
 from patients.models import Channel
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
+from scheduling.tests.factories import LocationFactory
 from tests.fake_sms import FakeSmsProvider, FakeTwilio
 
 LEASE = timedelta(minutes=2)
@@ -39,6 +41,8 @@ def _render_broken(message: OutboxMessage) -> Rendered:
 
 
 TEXT = register(MessageKind(name="test_batch_text", render=_render, urgent=True, capped=False))
+# A nudge: held by quiet hours and the daily and weekly caps, and counted towards them.
+NUDGE = register(MessageKind(name="test_batch_nudge", render=_render))
 BROKEN = register(
     MessageKind(name="test_batch_broken", render=_render_broken, urgent=True, capped=False)
 )
@@ -60,7 +64,7 @@ def consenting_patient(n: int = 0, *, granted: bool = True):
     return patient
 
 
-def texts(patients, *, kind=TEXT.name) -> list[OutboxMessage]:
+def texts(patients, *, kind=TEXT.name, location=None) -> list[OutboxMessage]:
     due = timezone.now() - timedelta(minutes=1)
     return [
         outbox_enqueue(
@@ -68,6 +72,7 @@ def texts(patients, *, kind=TEXT.name) -> list[OutboxMessage]:
             kind=kind,
             channel="sms",
             patient=patient,
+            location=location,
             context={"n": n},
             not_before=due,
         )
@@ -115,6 +120,44 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(provider, db):
     # its own; BEGIN and COMMIT in a worker), the lock, the consent, the savepoint around
     # the rules and its release, and the one UPDATE.
     assert statements_for(2) == statements_for(20) == 7
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+NOON = datetime(2026, 6, 10, 12, tzinfo=NEW_YORK)
+
+
+def test_the_caps_hold_in_a_batch_as_they_do_one_by_one(provider, db):
+    midtown = LocationFactory(time_zone="America/New_York")
+    busy, other = consenting_patient(0), consenting_patient(1)
+    # busy had today's nudge already; of the two queued now for other, the first goes.
+    OutboxMessage.objects.create(
+        idempotency_key="test:earlier",
+        kind=NUDGE.name,
+        channel="sms",
+        patient=busy,
+        status=OutboxStatus.SENT,
+        sent_at=NOON - timedelta(hours=3),
+    )
+    (for_busy,) = texts([busy], kind=NUDGE.name, location=midtown)
+    first, second = texts([other, other], kind=NUDGE.name, location=midtown)
+    OutboxMessage.objects.update(not_before=NOON - timedelta(minutes=1))
+    claims = outbox_claim_due(limit=10, lease=LEASE, now=NOON)
+    # What each would be told on its own, in the same state.
+    alone = {message.pk: rules.decide(message, NOON) for message in (for_busy, first, second)}
+
+    with CaptureQueriesContext(connection) as queries:
+        outbox_send_batch(claims, now=NOON)
+
+    tomorrow_at_eight = datetime(2026, 6, 11, 8, tzinfo=NEW_YORK)
+    assert alone[first.pk].send
+    assert alone[for_busy.pk].defer_until == alone[second.pk].defer_until == tomorrow_at_eight
+    for_busy, first, second = refreshed([for_busy, first, second])
+    assert first.status == OutboxStatus.SENT
+    for held in (for_busy, second):
+        assert (held.status, held.not_before) == (OutboxStatus.PENDING, tomorrow_at_eight)
+        assert held.context["held"]["why"] == "cap"
+    # One more statement for the caps of the whole batch (7 without capped texts).
+    assert len(queries) == 8
 
 
 def test_a_claim_taken_over_is_left_to_its_new_holder_and_the_rest_are_sent(provider, db):
