@@ -27,7 +27,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
     parser.add_argument("--beats", type=int, default=2, help="dispatchers racing each other")
     parser.add_argument(
-        "--limit", type=int, default=200, help="claimed and unsent at most, per dispatcher"
+        "--limit",
+        type=int,
+        default=1000,
+        help="claimed and unsent at most, across the dispatchers (OUTBOX_DISPATCH_LIMIT)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=200, help="texts per send task (OUTBOX_BATCH_SIZE)"
     )
     parser.add_argument("--lease", type=int, default=120, help="OUTBOX_LEASE_SECONDS")
     parser.add_argument("--timeout", type=float, default=900, help="give up after (seconds)")
@@ -74,6 +80,7 @@ def run(options: argparse.Namespace, connection) -> int:
             redis_url=os.environ["REDIS_URL"],
             log_dir=Path(logs),
             lease_seconds=options.lease,
+            batch_size=options.batch_size,
         )
         try:
             for n in range(options.workers):
@@ -100,7 +107,9 @@ def run(options: argparse.Namespace, connection) -> int:
             f"{sent()} of {options.messages} messages sent in {seconds:.1f} s: "
             f"{sent() / seconds:.0f} messages per second "
             f"({options.workers} workers x {options.concurrency} {options.pool}, "
-            f"{options.beats} dispatchers)"
+            f"{options.beats} dispatchers, limit {options.limit}, batches of up to "
+            f"{options.batch_size}; load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} cores)"
         )
         print(
             f"provider: {len(delivered)} delivered, {missing} missing, {twice} delivered twice, "

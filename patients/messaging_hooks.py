@@ -9,6 +9,7 @@ channel, and recording a patient's own withdrawal of consent.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from django.http import HttpRequest
 
@@ -37,6 +38,18 @@ def consent_granted(patient_id: int, channel: str) -> bool:
         .first()
     )
     return bool(latest)
+
+
+def patients_consenting(patient_ids: Collection[int], channel: str) -> set[int]:
+    """The patients among ``patient_ids`` whose latest consent choice on ``channel`` is
+    "granted" (one query, the latest choice of each: ``consent_granted`` for many)."""
+    latest = (
+        CommunicationConsent.objects.filter(patient_id__in=patient_ids, channel=channel)
+        .order_by("patient_id", "-recorded_at", "-id")
+        .distinct("patient_id")
+        .values_list("patient_id", "granted")
+    )
+    return {patient_id for patient_id, granted in latest if granted}
 
 
 def consent_withdrawn(
@@ -69,4 +82,5 @@ PATIENT_DIRECTORY = PatientDirectory(
     patient_with_public_id=patient_with_public_id,
     consent_granted=consent_granted,
     consent_withdrawn=consent_withdrawn,
+    patients_consenting=patients_consenting,
 )

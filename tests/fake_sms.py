@@ -53,6 +53,7 @@ class _State:
     answers: dict[str, str] = field(default_factory=dict)  # key -> reference
     repeats: Counter = field(default_factory=Counter)  # key -> requests after the first
     requests: int = 0
+    connections: int = 0
     fail_count: int = 0
     fail_status: int = 503
     delay: float = 0.0
@@ -68,6 +69,15 @@ class FakeSmsProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The answer's headers and body are two writes: without this, on a kept-alive
+            # connection the body waits for the client's delayed ACK (40 ms), which no real
+            # provider makes a client wait.
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with state.lock:
+                    state.connections += 1
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -176,6 +186,12 @@ class FakeSmsProvider:
         with self._state.lock:
             return self._state.requests
 
+    @property
+    def connections(self) -> int:
+        """TCP connections made to the fake (a client that keeps them alive makes one)."""
+        with self._state.lock:
+            return self._state.connections
+
     def delivered_count(self) -> int:
         with self._state.lock:
             return len(self._state.deliveries)
@@ -240,6 +256,10 @@ class FakeTwilio:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The answer's headers and body are two writes: without this, on a kept-alive
+            # connection the body waits for the client's delayed ACK (40 ms), which no real
+            # provider makes a client wait.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

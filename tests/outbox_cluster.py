@@ -93,11 +93,20 @@ def due_texts(count: int, *, run: str | None = None) -> list[str]:
 
 
 def dispatch_forever(*, limit: int, interval: float) -> None:
-    """A "beat" that does not wait a minute: claim and queue, again and again."""
+    """A "beat" that does not wait a minute: claim and queue, again and again. A run that
+    fails (Redis or PostgreSQL is down) is reported and the next one tries again, as beat
+    would run the task again a minute later."""
+    from django.db import connection
+
     from clinic.messaging.dispatch import outbox_dispatch
 
     while True:
-        outbox_dispatch(limit=limit)
+        try:
+            outbox_dispatch(limit=limit)
+        except Exception as exc:
+            print(f"dispatch failed: {type(exc).__name__}: {exc}", flush=True)
+            connection.close()
+            time.sleep(0.5)
         time.sleep(interval)
 
 
@@ -116,6 +125,7 @@ class OutboxCluster:
     lease_seconds: int = 60
     sms_timeout_seconds: int = 10
     retry_base_seconds: int = 1
+    batch_size: int = 200
     queue: str = field(default_factory=lambda: f"outbox-test-{uuid.uuid4().hex[:12]}")
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -144,6 +154,7 @@ class OutboxCluster:
             "OUTBOX_LEASE_SECONDS": str(self.lease_seconds),
             "OUTBOX_RETRY_BASE_SECONDS": str(self.retry_base_seconds),
             "OUTBOX_RETRY_MAX_SECONDS": "5",
+            "OUTBOX_BATCH_SIZE": str(self.batch_size),
             READY_DIR_VARIABLE: str(self.log_dir / "ready"),
         }
 
@@ -174,6 +185,20 @@ class OutboxCluster:
     def start_dispatcher(self, name: str, *, limit: int = 100, interval: float = 0.2) -> None:
         code = _DISPATCHER.format(limit=limit, interval=interval)
         self._start(name, [sys.executable, "-c", code])
+
+    def run_python(self, code: str) -> str:
+        """Run ``code`` in a new process set up as the workers are (their database); returns
+        what it printed. For a database the test's own connection does not reach."""
+        done = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            cwd=BASE_DIR,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
 
     def workers_ready(self) -> int:
         return len(list((self.log_dir / "ready").iterdir()))

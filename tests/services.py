@@ -1,7 +1,9 @@
 """Outside services some tests need, and why one is unusable.
 
-Tests marked ``redis`` need a Redis server at ``REDIS_URL``; tests marked ``browser``
-need Chromium at ``/usr/bin/chromium`` (or ``CHROMIUM_PATH``). The root conftest skips
+Tests marked ``redis`` need a Redis server at ``REDIS_URL``; tests marked
+``redis_server`` need the ``redis-server`` program, to start a Redis of their own
+(tests/private_servers.py); tests marked ``browser`` need Chromium at
+``/usr/bin/chromium`` (or ``CHROMIUM_PATH``). The root conftest skips
 a test whose service is missing, with the reason shown in pytest's summary, so a laptop
 without them still gets a green run; CI sets ``REQUIRE_SERVICES=1`` and then a missing
 service fails the test instead of hiding it.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from pathlib import Path
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -35,6 +38,13 @@ def redis_missing() -> str | None:
     return None
 
 
+def redis_server_missing() -> str | None:
+    """Why no private Redis can be started, or None when ``redis-server`` is installed."""
+    if shutil.which("redis-server") is None:
+        return "redis-server is not installed (apt-get install redis-server)"
+    return None
+
+
 def chromium_missing() -> str | None:
     path = chromium_path()
     if not (path.is_file() and os.access(path, os.X_OK)):
@@ -42,4 +52,8 @@ def chromium_missing() -> str | None:
     return None
 
 
-SERVICE_CHECKS = {"redis": redis_missing, "browser": chromium_missing}
+SERVICE_CHECKS = {
+    "redis": redis_missing,
+    "redis_server": redis_server_missing,
+    "browser": chromium_missing,
+}

@@ -8,8 +8,10 @@ How a message travels:
    transaction rolls back, there is no message.
 2. Every minute beat runs the task named "clinic.tasks.dispatch_outbox" (in
    ``dispatch``), which claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and a
-   lease, and hands each to a worker. (A text due
-   in quiet hours was already planned out of them when it was queued: ``rules``.)
+   lease, and hands them to the workers: texts through a provider that honours idempotency
+   keys in batches (one task and one transaction for up to ``OUTBOX_BATCH_SIZE``), any
+   other message on its own (``outbox``'s docstring says why). (A text due in quiet hours
+   was already planned out of them when it was queued: ``rules``.)
 3. The worker asks ``rules.decide`` whether the message is still wanted *now* (the
    appointment not cancelled or moved, consent still given, not in quiet hours, and for
    nudges under the caps: transactional kinds, those the patient needs, are never capped),

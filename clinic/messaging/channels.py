@@ -13,22 +13,30 @@ sent) is not delivered twice:
   repeat is the same message to mail systems and clients, which file it once.
 
 Errors that reach the outbox say what failed without patient data (``ChannelError``).
+
+A channel says whether its provider honours the idempotency key
+(``honours_idempotency_keys``): the outbox sends the texts of one that does in batches, one
+transaction each, since a batch that dies half-way is sent again harmlessly; every other
+message goes on its own. HTTP providers are called through one ``urllib3`` connection pool
+per process (``http_pool``), which keeps the connection open from one text to the next.
 """
 
 from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import hashlib
 import json
 import logging
-import urllib.error
+import os
 import urllib.parse
 import urllib.request
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import urllib3
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
@@ -47,11 +55,27 @@ logger = logging.getLogger(__name__)
 class ChannelError(Exception):
     """A send that did not go through. ``str(error)`` is safe to store and log (no address,
     no text); ``permanent`` says that sending again would fail the same way (the provider
-    refused the request), so the message is not retried."""
+    refused the request), so the message is not retried. ``no_answer`` says the provider
+    could not be reached or did not answer in time: the outbox tries no more of a batch's
+    messages for now, rather than wait out the timeout for each."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, no_answer: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.no_answer = no_answer
+
+
+def honours_idempotency_keys(channel: str) -> bool:
+    """Whether the provider of ``channel`` delivers a message sent twice with the same
+    idempotency key once. Email: no (SMTP has no such thing; the Message-ID only lets some
+    mail clients file a repeat once). Texts: as the configured ``SmsBackend`` says (a
+    backend that cannot be loaded: no, and each text's send records why it failed)."""
+    if channel != OutboxChannel.SMS:
+        return False
+    try:
+        return sms_backend_class().honours_idempotency_keys
+    except ImportError:
+        return False
 
 
 # --- Recipients ---------------------------------------------------------------------------
@@ -124,11 +148,13 @@ def _smtp_failure(exc: OSError) -> str:
 # --- Text messages ------------------------------------------------------------------------
 
 
-def send_sms(message: OutboxMessage, rendered: Rendered, *, to: str = "") -> str:
-    """Send ``rendered.body`` to ``to`` (default ``recipient_for(message)``) through the
-    configured backend, with the message's idempotency key; returns the provider's
-    reference."""
-    return sms_backend().send(
+def send_sms(
+    message: OutboxMessage, rendered: Rendered, *, to: str = "", backend: SmsBackend | None = None
+) -> str:
+    """Send ``rendered.body`` to ``to`` (default ``recipient_for(message)``) through
+    ``backend`` (default: the configured one), with the message's idempotency key; returns
+    the provider's reference."""
+    return (backend or sms_backend()).send(
         to=to or recipient_for(message),
         body=rendered.body,
         idempotency_key=message.idempotency_key,
@@ -137,8 +163,12 @@ def send_sms(message: OutboxMessage, rendered: Rendered, *, to: str = "") -> str
 
 class SmsBackend:
     """Sends one text. ``send`` returns the provider's reference for it and raises
-    ``ChannelError`` when it was not accepted; the same ``idempotency_key`` twice must
-    deliver once (the second call returns the first reference)."""
+    ``ChannelError`` when it was not accepted; with ``honours_idempotency_keys`` the same
+    ``idempotency_key`` twice delivers once (the second call returns the first reference).
+    A backend whose provider does not (Twilio) says so, and its texts are sent one at a
+    time, each in its own transaction."""
+
+    honours_idempotency_keys = True
 
     def send(self, *, to: str, body: str, idempotency_key: str) -> str:
         raise NotImplementedError
@@ -151,11 +181,61 @@ SMS_BACKENDS = {
 }
 
 
-def sms_backend() -> SmsBackend:
-    """The backend ``SMS_BACKEND`` names: ``file``, ``http``, ``twilio``, or a dotted class
+def sms_backend_class() -> type[SmsBackend]:
+    """The class ``SMS_BACKEND`` names: ``file``, ``http``, ``twilio``, or a dotted class
     path."""
     name = settings.SMS_BACKEND
-    return import_string(SMS_BACKENDS.get(name, name))()
+    return import_string(SMS_BACKENDS.get(name, name))
+
+
+def sms_backend() -> SmsBackend:
+    """The backend ``SMS_BACKEND`` names (``sms_backend_class``)."""
+    return sms_backend_class()()
+
+
+_pools: dict[tuple[int, str], urllib3.PoolManager] = {}
+
+
+def http_pool(url: str) -> urllib3.PoolManager:
+    """This process's connection pool for ``url``: it keeps connections open, so a text
+    costs one request rather than a new TCP connection and a request. Through the proxy the
+    environment names for ``url``, if any (``https_proxy``, ``no_proxy``…, as urllib reads
+    them). One per process: a worker's pool processes are forked, and must not share their
+    parent's sockets."""
+    pid = os.getpid()
+    proxy = _proxy_for(url)
+    pool = _pools.get((pid, proxy))
+    if pool is None:
+        if any(owner != pid for owner, _proxy in _pools):
+            _pools.clear()
+        pool = urllib3.ProxyManager(proxy) if proxy else urllib3.PoolManager()
+        _pools[(pid, proxy)] = pool
+    return pool
+
+
+@functools.cache
+def _proxy_for(url: str) -> str:
+    """The proxy the environment names for ``url``, or "" (read once per address)."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return ""
+    return urllib.request.getproxies().get(parts.scheme, "")
+
+
+def _post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
+    """POST ``data`` to ``url`` through ``http_pool``; the answer's status and body (at most
+    64 KiB kept). Raises ``urllib3.exceptions.HTTPError`` when there was no answer. Not
+    retried, and redirects are not followed."""
+    response = http_pool(url).request(
+        "POST",
+        url,
+        body=data,
+        headers=headers,
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        retries=False,
+        redirect=False,
+    )
+    return response.status, response.data[:65536]
 
 
 class FileSmsBackend(SmsBackend):
@@ -221,38 +301,51 @@ class HttpSmsBackend(SmsBackend):
             "body": body,
             "reference": idempotency_key,
         }
-        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
-            self.url,
-            data=json.dumps(payload).encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "Authorization": self._authorization(),
-                "Idempotency-Key": idempotency_key,
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                answer = response.read(65536)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            permanent = 400 <= exc.code < 500 and exc.code not in self.RETRYABLE_CLIENT_ERRORS
-            raise ChannelError(
-                f"The SMS provider answered {exc.code}.", permanent=permanent
-            ) from None
-        except (urllib.error.URLError, OSError) as exc:
+            status, answer = _post(
+                self.url,
+                data=json.dumps(payload).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "Authorization": self._authorization(),
+                    "Idempotency-Key": idempotency_key,
+                },
+                timeout=self.timeout,
+            )
+        except urllib3.exceptions.HTTPError as exc:
             raise _unreachable(exc, "The SMS provider", self.timeout) from None
+        if not 200 <= status < 300:
+            permanent = 400 <= status < 500 and status not in self.RETRYABLE_CLIENT_ERRORS
+            raise ChannelError(f"The SMS provider answered {status}.", permanent=permanent)
         return _provider_reference(answer)
 
 
-def _unreachable(exc: OSError, provider: str, timeout: float) -> ChannelError:
+def _unreachable(exc: urllib3.exceptions.HTTPError, provider: str, timeout: float) -> ChannelError:
     """The error for a request that got no answer (worth trying again later)."""
-    reason = getattr(exc, "reason", exc)
-    if isinstance(reason, TimeoutError):
-        return ChannelError(f"{provider} did not answer within {timeout:g} s.")
-    detail = getattr(reason, "strerror", None) or type(reason).__name__
-    return ChannelError(f"{provider} could not be reached ({detail}).")
+    errors = urllib3.exceptions
+    if isinstance(exc, errors.TimeoutError) and not isinstance(exc, errors.NewConnectionError):
+        return ChannelError(f"{provider} did not answer within {timeout:g} s.", no_answer=True)
+    reason = _first_os_error(exc)
+    detail = getattr(reason, "strerror", None) or type(reason or exc).__name__
+    return ChannelError(f"{provider} could not be reached ({detail}).", no_answer=True)
+
+
+def _first_os_error(exc: BaseException) -> OSError | None:
+    """The socket error under the exception urllib3 wraps it in (``Connection refused``), or
+    None."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        error = todo.pop(0)
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.strerror:
+            return error
+        todo.extend([getattr(error, "reason", None), error.__cause__, error.__context__])
+        todo.extend(error.args)
+    return None
 
 
 def _provider_reference(answer: bytes) -> str:
@@ -273,7 +366,8 @@ class TwilioSmsBackend(SmsBackend):
     accepted and its JSON ``sid`` (``SM…``) is the reference.
 
     Twilio documents no idempotency key for creating messages: every accepted request is a
-    new text. Exactly once therefore rests on the outbox's claim and lease only; a worker
+    new text (``honours_idempotency_keys`` is False, so the outbox sends its texts one at a
+    time). Exactly once therefore rests on the outbox's claim and lease only; a worker
     that dies after Twilio accepted a text and before the outbox row was marked sent leaves
     the row to be claimed again when its lease runs out, and the patient gets that text
     twice. The key still goes along as ``Idempotency-Key`` (Twilio ignores it; it names the
@@ -289,6 +383,7 @@ class TwilioSmsBackend(SmsBackend):
     DEFAULT_URL = "https://api.twilio.com"
     RETRYABLE_CLIENT_ERRORS = frozenset({401, 408, 409, 425, 429})
     OPTED_OUT = 21610
+    honours_idempotency_keys = False
 
     def __init__(
         self,
@@ -315,30 +410,22 @@ class TwilioSmsBackend(SmsBackend):
 
     def send(self, *, to: str, body: str, idempotency_key: str) -> str:
         form = urllib.parse.urlencode({"To": to, "From": self.from_number, "Body": body})
-        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
-            self.url,
-            data=form.encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-                "Authorization": self._authorization(),
-                "Idempotency-Key": idempotency_key,
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                answer = response.read(65536)
-        except urllib.error.HTTPError as exc:
-            try:
-                code = _twilio_error_code(exc.read(65536))
-            except OSError:
-                code = None
-            finally:
-                exc.close()
-            raise self._refused(exc.code, code) from None
-        except (urllib.error.URLError, OSError) as exc:
+            status, answer = _post(
+                self.url,
+                data=form.encode(),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json",
+                    "Authorization": self._authorization(),
+                    "Idempotency-Key": idempotency_key,
+                },
+                timeout=self.timeout,
+            )
+        except urllib3.exceptions.HTTPError as exc:
             raise _unreachable(exc, "Twilio", self.timeout) from None
+        if not 200 <= status < 300:
+            raise self._refused(status, _twilio_error_code(answer))
         return _provider_reference(answer)
 
     def _refused(self, status: int, code: int | None) -> ChannelError:

@@ -8,7 +8,7 @@ patients app registers one ``PatientDirectory`` instead, from its ``AppConfig.re
 - who a number belongs to, when a STOP text comes in (``clinic.messaging.inbound``);
 - whose unsubscribe link was opened (``clinic.messaging.unsubscribe``);
 - whether the patient currently consents to a channel, right before sending
-  (``clinic.messaging.rules``);
+  (``clinic.messaging.rules``), or which of a batch's patients do (``clinic.messaging.outbox``);
 - to record that the patient withdrew consent themselves (``clinic.messaging.opt_out``).
 
 ``patient_directory()`` raises ``ImproperlyConfigured`` while nothing is registered.
@@ -17,7 +17,7 @@ patients app registers one ``PatientDirectory`` instead, from its ``AppConfig.re
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,6 +52,20 @@ class PatientDirectory:
     # withdrawn now. Called as ``consent_withdrawn(patient, channel, method, request)``
     # inside the caller's transaction.
     consent_withdrawn: Callable[[PatientRecord, str, str, HttpRequest | None], bool]
+    # Which of the patients (ids) currently consent to ``channel``, as ``consent_granted``
+    # would say of each. Called as ``patients_consenting(patient_ids, channel)``. One query.
+    # Without it, ``consenting`` asks ``consent_granted`` once per patient.
+    patients_consenting: Callable[[Collection[int], str], set[int]] | None = None
+
+    def consenting(self, patient_ids: Collection[int], channel: str) -> set[int]:
+        """The patients among ``patient_ids`` whose latest choice on ``channel`` is
+        "granted"."""
+        if not patient_ids:
+            return set()
+        if self.patients_consenting is not None:
+            return self.patients_consenting(patient_ids, channel)
+        granted = self.consent_granted
+        return {patient_id for patient_id in patient_ids if granted(patient_id, channel)}
 
 
 _directory: PatientDirectory | None = None

@@ -63,6 +63,7 @@ deferred and its ``still_wanted`` judges it again when it comes due. A deferral 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
@@ -106,11 +107,20 @@ class Decision:
 SEND = Decision()
 
 
-def decide(message: OutboxMessage, now: datetime) -> Decision:
+def decide(
+    message: OutboxMessage,
+    now: datetime,
+    *,
+    consenting: Collection[int] | None = None,
+    counted: dict[int, list[CountedText]] | None = None,
+) -> Decision:
     """What to do with ``message`` at ``now`` (see the module docstring for the order).
 
     Queries: the kind's own check, one for consent, and for a capped text one more (two
-    with the location or patient not selected with the message)."""
+    with the location or patient not selected with the message). None for consent or caps
+    when they were read already for a batch: ``consenting``, the patients who consent to
+    the message's channel (``consenting()``), and ``counted``, the texts counting towards
+    the caps of the batch's patients (``counted_texts()``)."""
     kind = kind_named(message.kind)
     if kind is None:
         return Decision(
@@ -119,7 +129,7 @@ def decide(message: OutboxMessage, now: datetime) -> Decision:
     not_wanted = kind.still_wanted(message)
     if not_wanted is not None:
         return Decision(skip=not_wanted)
-    if needs_consent(message) and not consent_granted(message):
+    if needs_consent(message) and not consent_granted(message, consenting):
         return Decision(
             skip=NotWanted(
                 "no_consent",
@@ -139,7 +149,7 @@ def decide(message: OutboxMessage, now: datetime) -> Decision:
             NotWanted("past", _quiet_hours_too_late(quiet_until, zone)),
         )
     if kind.counted and message.patient_id is not None:
-        fits_at = cap_fits_at(message, now, zone)
+        fits_at = cap_fits_at(message, now, zone, counted)
         if fits_at is not None:
             return _later(
                 message,
@@ -203,11 +213,24 @@ def needs_consent(message: OutboxMessage) -> bool:
     return message.patient_id is not None and message.kind not in CONSENT_EXEMPT_KINDS
 
 
-def consent_granted(message: OutboxMessage) -> bool:
+def consent_granted(message: OutboxMessage, consenting: Collection[int] | None = None) -> bool:
     """The patient's latest consent choice on the message's channel is "granted" (one
     query; no choice on record is no consent). The patients app answers
-    (``recipients``)."""
+    (``recipients``). ``consenting``: the answer read already, for a batch."""
+    if consenting is not None:
+        return message.patient_id in consenting
     return patient_directory().consent_granted(message.patient_id, message.channel)
+
+
+def consenting(messages: Iterable[OutboxMessage]) -> dict[str, set[int]]:
+    """For each channel, the patients of ``messages`` who consent to it now: what
+    ``consent_granted`` would say of each message, in one query per channel."""
+    wanted: dict[str, set[int]] = {}
+    for message in messages:
+        if needs_consent(message):
+            wanted.setdefault(message.channel, set()).add(message.patient_id)
+    directory = patient_directory()
+    return {channel: directory.consenting(ids, channel) for channel, ids in wanted.items()}
 
 
 # --- Quiet hours --------------------------------------------------------------------------
@@ -283,25 +306,95 @@ def _uncounted_kinds() -> list[str]:
     return [kind.name for kind in kinds_registered() if not kind.counted]
 
 
-def cap_fits_at(message: OutboxMessage, now: datetime, zone: tzinfo) -> datetime | None:
+@dataclass(frozen=True)
+class CountedText:
+    """A patient's text that may count towards the caps: sent, or being sent."""
+
+    pk: int
+    status: str
+    sent_at: datetime | None
+    created_at: datetime
+    claimed_until: datetime | None
+
+    def counts_for(self, message: OutboxMessage, now: datetime) -> bool:
+        """Whether it counts for ``message`` at ``now``: the query of ``cap_fits_at``."""
+        if self.pk == message.pk:
+            return False
+        if self.status == OutboxStatus.SENT:
+            return self.sent_at is not None and self.sent_at > now - WEEK
+        return (
+            self.status == OutboxStatus.SENDING
+            and self.claimed_until is not None
+            and self.claimed_until > now
+            and (self.created_at, self.pk) < (message.created_at, message.pk)
+        )
+
+
+def counted_texts(messages: Iterable[OutboxMessage], now: datetime) -> dict[int, list[CountedText]]:
+    """For each patient with a capped text among ``messages``, the texts that may count
+    towards their caps at ``now`` (``CountedText``): what ``cap_fits_at`` reads for each
+    message, in one query for them all (none without a capped text)."""
+    patient_ids = {message.patient_id for message in messages if _capped(message)}
+    if not patient_ids:
+        return {}
+    rows = (
+        OutboxMessage.objects.filter(
+            patient_id__in=patient_ids, channel=OutboxChannel.SMS, urgent=False
+        )
+        .exclude(kind__in=_uncounted_kinds())
+        .filter(_sent_since(now - WEEK) | Q(status=OutboxStatus.SENDING, claimed_until__gt=now))
+        .values_list("patient_id", "pk", "status", "sent_at", "created_at", "claimed_until")
+    )
+    counted: dict[int, list[CountedText]] = {patient_id: [] for patient_id in patient_ids}
+    for patient_id, *fields in rows:
+        counted[patient_id].append(CountedText(*fields))
+    return counted
+
+
+def _capped(message: OutboxMessage) -> bool:
+    """Whether ``decide`` may ask the caps about ``message`` (before the quiet hours)."""
+    kind = kind_named(message.kind)
+    return (
+        kind is not None
+        and kind.counted
+        and message.patient_id is not None
+        and message.channel == OutboxChannel.SMS
+        and not message.urgent
+    )
+
+
+def cap_fits_at(
+    message: OutboxMessage,
+    now: datetime,
+    zone: tzinfo,
+    counted: dict[int, list[CountedText]] | None = None,
+) -> datetime | None:
     """None when one more capped text to the patient now stays within the caps; else the
-    first time it would (out of quiet hours). One query.
+    first time it would (out of quiet hours). One query, none with ``counted``
+    (``counted_texts``, read for a batch).
 
     Counted: the patient's texts of counted kinds (nudges) sent in the last 7 days, and
     those being sent right now that were queued before this one (taken as sent now). Kinds
     not registered count too (better one text too few than one too many)."""
     daily, weekly = settings.SMS_DAILY_CAP, settings.SMS_WEEKLY_CAP
-    rows = (
-        OutboxMessage.objects.filter(
-            patient_id=message.patient_id,
-            channel=OutboxChannel.SMS,
-            urgent=False,
+    if counted is not None and message.patient_id in counted:
+        rows = [
+            (text.status, text.sent_at)
+            for text in counted[message.patient_id]
+            if text.counts_for(message, now)
+        ]
+    else:
+        rows = list(
+            OutboxMessage.objects.filter(
+                patient_id=message.patient_id,
+                channel=OutboxChannel.SMS,
+                urgent=False,
+            )
+            .exclude(kind__in=_uncounted_kinds())
+            .exclude(pk=message.pk)
+            .filter(_sent_since(now - WEEK) | _in_flight_before(message, now))
+            .values_list("status", "sent_at")
         )
-        .exclude(kind__in=_uncounted_kinds())
-        .exclude(pk=message.pk)
-        .filter(_sent_since(now - WEEK) | _in_flight_before(message, now))
-        .values_list("status", "sent_at")
-    )
     sent = sorted(sent_at if status == OutboxStatus.SENT else now for status, sent_at in rows)
     local = now.astimezone(zone)
     day_start = local_moment(local.date(), time(0), zone)

@@ -409,12 +409,15 @@ SMS_TIMEOUT_SECONDS = env.int("SMS_TIMEOUT_SECONDS", 10, min_value=1, max_value=
 # covers the wait in the queue and the send, and a claim left by a dead worker is taken over
 # when it runs out, so it must be longer than any send may take. A failed send is retried
 # after OUTBOX_RETRY_BASE_SECONDS, doubling each time up to OUTBOX_RETRY_MAX_SECONDS; after
-# OUTBOX_MAX_ATTEMPTS it is marked failed.
+# OUTBOX_MAX_ATTEMPTS it is marked failed. Texts through a provider that honours idempotency
+# keys are sent in batches of up to OUTBOX_BATCH_SIZE, one task and one transaction each
+# (clinic.messaging.outbox).
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", 300, min_value=2, max_value=3600)
 OUTBOX_DISPATCH_LIMIT = env.int("OUTBOX_DISPATCH_LIMIT", 1000, min_value=1, max_value=100_000)
 OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", 60, min_value=1)
 OUTBOX_RETRY_MAX_SECONDS = env.int("OUTBOX_RETRY_MAX_SECONDS", 3600, min_value=1)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", 8, min_value=1, max_value=100)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", 200, min_value=1, max_value=1000)
 _longest_send = max(SMS_TIMEOUT_SECONDS, EMAIL_TIMEOUT if EMAIL_HOST else 0)
 if _longest_send >= OUTBOX_LEASE_SECONDS:
     raise ImproperlyConfigured(
