@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.http import Http404
 
 from clinic.permissions import Capability, require, user_can
@@ -89,11 +90,14 @@ def with_session_state(appointments: QuerySet) -> QuerySet:
     without a session) and ``session_has_order`` (a signed dose order no later one
     replaces), in the same query: the day board says where each infusion is and offers
     "Start infusion" only when the session may start."""
+    # Scalar subqueries, evaluated per appointment through the unique index on the
+    # session's appointment and the order's session: an EXISTS (or a join) here let
+    # PostgreSQL hash every dose order (or session) of the chain for a day's board.
+    session = InfusionSession.objects.filter(appointment_id=OuterRef("pk")).order_by()
+    current_order = DoseOrder.objects.filter(
+        session__appointment_id=OuterRef("pk"), replaced_by__isnull=True
+    ).order_by()
     return appointments.annotate(
-        session_state=F("infusion_session__state"),
-        session_has_order=Exists(
-            DoseOrder.objects.filter(
-                session__appointment_id=OuterRef("pk"), replaced_by__isnull=True
-            )
-        ),
+        session_state=Subquery(session.values("state")[:1]),
+        session_has_order=IsNull(Subquery(current_order.values("pk")[:1]), False),
     )
