@@ -76,9 +76,15 @@ def sessions_of_patient(user: Any, patient: Patient) -> list[PatientSession]:
     Two queries however many sessions."""
     sessions = list(
         sessions_visible_to(user)
+        # Only what the chart shows: each join more costs the planner (and, at chain
+        # scale, the executor) more than reading the place of each session.
+        .select_related(None)
+        .select_related("appointment__location")
         .filter(appointment__patient=patient)
         .order_by("-appointment__starts_at")
     )
+    for session in sessions:
+        session.appointment.patient = patient
     if not sessions:
         return []
     doses = {entry.session.pk: entry for entry in dose_history(patient)}
