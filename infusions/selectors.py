@@ -41,7 +41,20 @@ def session_for(user: Any, public_id: uuid.UUID | str) -> InfusionSession:
     """The session ``user`` may see; 403 without the capability, 404 if there is none."""
     require(user, Capability.VIEW_CLINICAL)
     try:
-        return sessions_visible_to(user).get(public_id=public_id)
+        return (
+            sessions_visible_to(user)
+            # What the session screen shows of the appointment (its clinician, course,
+            # if wanted, one query each): planning the eight-table join cost PostgreSQL
+            # more than running it, on every action and every 60-second refresh.
+            .select_related(None)
+            .select_related(
+                "appointment__patient",
+                "appointment__location",
+                "appointment__appointment_type",
+                "appointment__chair",
+            )
+            .get(public_id=public_id)
+        )
     except (InfusionSession.DoesNotExist, ValueError, ValidationError):
         raise Http404("No such infusion session.") from None
 
