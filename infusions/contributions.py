@@ -46,11 +46,18 @@ def appointment_session(user: Any, appointment: Appointment, *, shown: Mapping[s
     return {"infusion_session": InfusionSession.objects.filter(appointment=appointment).first()}
 
 
+# How many of a patient's sessions the chart lists unless asked for all (``?show=sessions``):
+# a patient on weekly boosters has a hundred after two years.
+CHART_SESSIONS = 10
+
+
 @chart_page.register
 def patient_sessions(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -> dict:
     if not can_see_clinical(user):
         return {}
-    return {"infusion_sessions": sessions_of_patient(user, patient)}
+    sessions = sessions_of_patient(user, patient)  # all of them: outcomes marks each start
+    listed = sessions if shown.get("show_in_full") == "sessions" else sessions[:CHART_SESSIONS]
+    return {"infusion_sessions": sessions, "infusion_sessions_listed": listed}
 
 
 @staff_home_page.register

@@ -371,12 +371,10 @@ def dose_history(patient: Patient) -> list[DoseHistoryEntry]:
     escalation from the previous one (``dosing.escalation``). One query."""
     orders = (
         DoseOrder.objects.filter(session__appointment__patient=patient, replaced_by__isnull=True)
-        .select_related(
-            "session__appointment__location",
-            "session__appointment__course",
-            "ordered_by",
-            "administration",
-        )
+        # What the dose history shows: each session's date and place, the order and what
+        # was given (not the course or the signer: each join more costs planning, and a
+        # model per row for a patient with a hundred sessions).
+        .select_related("session__appointment__location", "administration")
         .order_by("signed_at", "id")
     )
     history = []

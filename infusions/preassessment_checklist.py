@@ -46,17 +46,30 @@ class CheckItem:
     blocks: bool = True
 
 
-def pre_assessment_problems(session: InfusionSession) -> list[str]:
+# For ``assessment=``: the checks are read from the database now (the default).
+READ_NOW: Any = object()
+
+
+def pre_assessment_problems(
+    session: InfusionSession, *, assessment: PreAssessment | None = READ_NOW
+) -> list[str]:
     """What is still missing or wrong before ``session`` may pass its pre-assessment, each
-    as a sentence saying what to do; empty when it may pass."""
-    assessment = _assessment_or_none(session)
+    as a sentence saying what to do; empty when it may pass. ``assessment``: the session's
+    checks, when the caller has just read them (a page that shows them too)."""
+    if assessment is READ_NOW:
+        assessment = _assessment_or_none(session)
     if assessment is None:
         return ["Record the pre-infusion checks first."]
     return [item.todo for item in _assessment_items(session, assessment) if not item.done]
 
 
-def pre_assessment_checklist(session: InfusionSession) -> list[CheckItem]:
-    """Every pre-infusion check for the session screen, in the order a nurse works."""
+def pre_assessment_checklist(
+    session: InfusionSession, *, assessment: PreAssessment | None = READ_NOW
+) -> list[CheckItem]:
+    """Every pre-infusion check for the session screen, in the order a nurse works;
+    ``assessment`` as for ``pre_assessment_problems``."""
+    if assessment is READ_NOW:
+        assessment = _assessment_or_none(session)
     from patients.services.consent import infusion_start_allowed
     from patients.services.screening import course_scheduling_allowed
 
@@ -81,8 +94,7 @@ def pre_assessment_checklist(session: InfusionSession) -> list[CheckItem]:
             blocks=False,
         ),
     ]
-    assessment = _assessment_or_none(session) or PreAssessment(session=session)
-    items.extend(_assessment_items(session, assessment))
+    items.extend(_assessment_items(session, assessment or PreAssessment(session=session)))
     questionnaires = pre_session_questionnaires(session)
     missing = [q.short_name for q in questionnaires if q.response is None]
     items.append(

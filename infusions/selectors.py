@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.http import Http404
 
 from clinic.permissions import Capability, require, user_can
@@ -40,7 +41,20 @@ def session_for(user: Any, public_id: uuid.UUID | str) -> InfusionSession:
     """The session ``user`` may see; 403 without the capability, 404 if there is none."""
     require(user, Capability.VIEW_CLINICAL)
     try:
-        return sessions_visible_to(user).get(public_id=public_id)
+        return (
+            sessions_visible_to(user)
+            # What the session screen shows of the appointment (its clinician, course,
+            # if wanted, one query each): planning the eight-table join cost PostgreSQL
+            # more than running it, on every action and every 60-second refresh.
+            .select_related(None)
+            .select_related(
+                "appointment__patient",
+                "appointment__location",
+                "appointment__appointment_type",
+                "appointment__chair",
+            )
+            .get(public_id=public_id)
+        )
     except (InfusionSession.DoesNotExist, ValueError, ValidationError):
         raise Http404("No such infusion session.") from None
 
@@ -75,9 +89,15 @@ def sessions_of_patient(user: Any, patient: Patient) -> list[PatientSession]:
     Two queries however many sessions."""
     sessions = list(
         sessions_visible_to(user)
+        # Only what the chart shows: each join more costs the planner (and, at chain
+        # scale, the executor) more than reading the place of each session.
+        .select_related(None)
+        .select_related("appointment__location")
         .filter(appointment__patient=patient)
         .order_by("-appointment__starts_at")
     )
+    for session in sessions:
+        session.appointment.patient = patient
     if not sessions:
         return []
     doses = {entry.session.pk: entry for entry in dose_history(patient)}
@@ -89,11 +109,14 @@ def with_session_state(appointments: QuerySet) -> QuerySet:
     without a session) and ``session_has_order`` (a signed dose order no later one
     replaces), in the same query: the day board says where each infusion is and offers
     "Start infusion" only when the session may start."""
+    # Scalar subqueries, evaluated per appointment through the unique index on the
+    # session's appointment and the order's session: an EXISTS (or a join) here let
+    # PostgreSQL hash every dose order (or session) of the chain for a day's board.
+    session = InfusionSession.objects.filter(appointment_id=OuterRef("pk")).order_by()
+    current_order = DoseOrder.objects.filter(
+        session__appointment_id=OuterRef("pk"), replaced_by__isnull=True
+    ).order_by()
     return appointments.annotate(
-        session_state=F("infusion_session__state"),
-        session_has_order=Exists(
-            DoseOrder.objects.filter(
-                session__appointment_id=OuterRef("pk"), replaced_by__isnull=True
-            )
-        ),
+        session_state=Subquery(session.values("state")[:1]),
+        session_has_order=IsNull(Subquery(current_order.values("pk")[:1]), False),
     )

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -167,5 +167,10 @@ def with_open_alerts(appointments: QuerySet) -> QuerySet:
     )
     return appointments.annotate(
         open_alert_count=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
-        session_public_id=F("infusion_session__public_id"),
+        # Per appointment through the session's unique index (see ``with_session_state``).
+        session_public_id=Subquery(
+            InfusionSession.objects.filter(appointment_id=OuterRef("pk"))
+            .order_by()
+            .values("public_id")[:1]
+        ),
     )

@@ -13,6 +13,7 @@ from clinic.audit import Action, audit_record
 from clinic.models import AuditEvent
 from clinic.urls import audit as audit_urls
 from conftest import PASSWORD, make_staff
+from patients.tests.factories import PatientFactory
 
 # session and user, count, the actor choices in the filter, one page of events with their
 # actors, and the session's last-activity update (savepoint, update, release).
@@ -80,6 +81,41 @@ def test_the_orm_cannot_delete_events_either(alice):
     with pytest.raises(DatabaseError), transaction.atomic():
         event.delete()
     assert AuditEvent.objects.count() == 1
+
+
+# --- Writing an event ---------------------------------------------------------------------------
+
+
+def test_it_writes_one_row_in_one_query_and_returns_it_as_stored(
+    alice, nina, rf, django_assert_num_queries
+):
+    request = rf.get("/", HTTP_USER_AGENT="Tablet browser", REMOTE_ADDR="203.0.113.7")
+
+    with django_assert_num_queries(1):
+        event = audit_record(
+            actor=nina, action=Action.UPDATE, target=alice, summary="changed roles", request=request
+        )
+
+    stored = AuditEvent.objects.get()
+    assert model_to_dict(event) == model_to_dict(stored)
+    assert (stored.actor, stored.object_id, stored.object_label) == (
+        nina,
+        str(alice.public_id),
+        str(alice),
+    )
+    assert (stored.ip_address, stored.user_agent) == ("203.0.113.7", "Tablet browser")
+    assert event.occurred_at == stored.occurred_at
+
+
+def test_a_patient_is_named_by_its_id_only(nina):
+    patient = PatientFactory()
+
+    event = audit_record(actor=nina, action=Action.VIEW, target=patient, summary="viewed")
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.object_type, stored.object_id) == ("patients.patient", str(patient.public_id))
+    assert stored.object_label == ""
+    assert stored.ip_address is None  # no request: a task
 
 
 # --- Sign-in and sign-out are recorded --------------------------------------------------------

@@ -162,6 +162,22 @@ def test_alerts_add_no_query_to_the_board(
     assert response.content.decode().count("Needs a nurse's attention") == 3
 
 
+def test_the_boards_query_reads_no_patient_or_session_table_whole(client, nina, phil, riverside):
+    session = session_in(nina, phil, S.INFUSING, location=riverside, hour=8)
+    client.force_login(nina)
+
+    with CaptureQueriesContext(connection) as queries:
+        board(client, None, riverside, local_day(session))
+
+    # At chain scale a join let PostgreSQL hash every patient and session for one
+    # location's day: the patients come by id, the session's state through per-row
+    # subqueries on its unique appointment index.
+    (listing,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "scheduling_appoint')]
+    assert 'JOIN "patients_patient"' not in listing
+    assert 'JOIN "infusions_infusionsession" ON' not in listing
+    assert "EXISTS" not in listing
+
+
 def test_clinical_staff_reach_the_session_from_the_card(client, nina, phil, fran, riverside):
     with_session = infusion_session(nina, phil, location=riverside, hour=9)
     day = local_day(with_session)

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from clinic.models import AuditEvent
 from infusions.models import SessionAlert, SessionEvent, VitalsReading
 from infusions.models.readings import AlertAction
 from infusions.models.sessions import InfusionSessionState
@@ -284,6 +285,64 @@ def test_a_reading_can_be_marked_in_error_from_the_page(client, nina, infusing):
     assert 'data-testid="open-alerts"' not in html
 
 
+def test_each_reading_links_to_its_in_error_form_instead_of_carrying_one(client, nina, infusing):
+    readings = [
+        record(nina, infusing, taken_at=timezone.now() - timedelta(minutes=minutes))
+        for minutes in (3, 2, 1)
+    ]
+
+    html = section(page(client, nina, infusing).content.decode(), "flowsheet")
+
+    live = re.search(r'<div id="flowsheet-live".*?</table>', html, re.S).group(0)
+    assert 'name="reason"' not in live  # no form (nor CSRF token) per row
+    for reading in readings:
+        error_url = url(infusing, f"readings/{reading.public_id}/error/")
+        assert f'href="{error_url}" hx-get="{error_url}"' in live
+    assert live.count("Mark in error…") == 3
+
+
+def test_the_in_error_form_opens_on_demand_with_htmx(client, nina, infusing):
+    reading = record(nina, infusing)
+    client.force_login(nina)
+
+    response = client.get(url(infusing, f"readings/{reading.public_id}/error/"), **HTMX)
+
+    html = response.content.decode()
+    error_url = url(infusing, f"readings/{reading.public_id}/error/")
+    assert f'<form method="post" action="{error_url}" hx-post="{error_url}"' in html
+    label = f'<label class="form-label small" for="reading-{reading.public_id.hex}-reason">'
+    assert label in html
+    assert "autofocus" in html  # the nurse types the reason straight away
+    assert "csrfmiddlewaretoken" in html
+    assert AuditEvent.objects.filter(actor=nina, summary="infusion session vital signs").exists()
+
+
+def test_without_javascript_the_link_opens_the_screen_with_that_form(client, nina, infusing):
+    reading, other = record(nina, infusing), record(nina, infusing)
+    client.force_login(nina)
+
+    response = client.get(url(infusing, f"readings/{reading.public_id}/error/"))
+
+    html = section(response.content.decode(), "flowsheet")
+    assert html.count('data-testid="in-error-form"') == 1
+    assert f'id="reading-{reading.public_id.hex}-reason"' in html
+    assert f"readings/{other.public_id}/error/" in html  # the other row keeps its link
+    response = client.post(
+        url(infusing, f"readings/{reading.public_id}/error/"), {"reason": "Cuff slipped"}
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("#flowsheet")
+
+
+def test_the_front_desk_cannot_open_the_in_error_form(client, fran, nina, infusing):
+    reading = record(nina, infusing)
+    client.force_login(fran)
+
+    response = client.get(url(infusing, f"readings/{reading.public_id}/error/"), **HTMX)
+
+    assert response.status_code == 403
+
+
 def test_marking_in_error_needs_a_reason(client, nina, infusing):
     reading = record(nina, infusing)
     client.force_login(nina)
@@ -447,6 +506,20 @@ def test_an_event_can_be_marked_in_error(client, nina, infusing):
     assert response["Location"].endswith("#events")
     event.refresh_from_db()
     assert event.entered_in_error_reason == "Dup"
+
+
+def test_an_event_links_to_its_in_error_form(client, nina, infusing):
+    client.force_login(nina)
+    client.post(url(infusing, "events/"), {"side_effect": "headache", "severity": "mild"})
+    event = SessionEvent.objects.get()
+    error_url = url(infusing, f"events/{event.public_id}/error/")
+
+    html = section(page(client, nina, infusing).content.decode(), "events")
+    form = client.get(error_url, **HTMX).content.decode()
+
+    assert f'href="{error_url}" hx-get="{error_url}"' in html
+    assert 'name="reason"' not in html
+    assert f'action="{error_url}" hx-post="{error_url}" hx-target="#events"' in form
 
 
 # --- Who may -------------------------------------------------------------------------------------

@@ -75,3 +75,21 @@ def test_the_front_desk_does_not_see_the_sessions(client, fran, two_sessions):
 
     assert "Infusion sessions" not in html
     assert str(two_sessions[0].public_id) not in html
+
+
+def test_a_long_list_shows_the_latest_and_links_to_all(client, nina, two_sessions, monkeypatch):
+    monkeypatch.setattr("infusions.contributions.CHART_SESSIONS", 1)
+    first, second = two_sessions
+    patient = first.appointment.patient
+
+    html = chart(client, nina, patient).content.decode()
+    client.force_login(nina)
+    whole = client.get(f"/staff/patients/{patient.public_id}/?show=sessions").content.decode()
+
+    assert html.count('data-testid="patient-session"') == 1
+    assert str(second.public_id) in html  # the latest
+    assert str(first.public_id) not in html
+    assert 'href="?show=sessions#infusion-sessions"' in html
+    assert "Show all 2 sessions" in html
+    assert whole.count('data-testid="patient-session"') == 2
+    assert 'data-testid="all-sessions"' not in whole

@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Manager, Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic.forms import show_service_errors
 from clinic.models import Location
@@ -64,6 +64,13 @@ SECTION_CONTEXTS: dict[str, Callable[..., dict[str, Any]]] = {
     EVENTS: events_context,
 }
 LIVE_TEMPLATE = "infusions/flowsheet/_live.html"
+IN_ERROR_TEMPLATE = "infusions/flowsheet/_in_error_form.html"
+# The "mark in error" form of a record in each section: what it calls the record, the URL it
+# posts to, and what reading it is in the audit log.
+IN_ERROR = {
+    FLOWSHEET: ("reading", "infusions:reading-error", "infusion session vital signs"),
+    EVENTS: ("event", "infusions:event-error", "infusion session side effects"),
+}
 DISCHARGE_STATUS_TEMPLATE = "infusions/session/_discharge_status.html"
 
 
@@ -187,11 +194,15 @@ def reading_add(request: HttpRequest, session_id: Any) -> HttpResponse:
     return _answer(request, session, FLOWSHEET, context, refused=True)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @capability_required(Capability.RECORD_CLINICAL)
 def reading_error(request: HttpRequest, session_id: Any, reading_id: Any) -> HttpResponse:
+    """GET: the "mark in error" form of one reading (each row of the flowsheet links here
+    rather than carrying a form of its own); POST: mark it."""
     session = session_for(request.user, session_id)
     reading = _child_or_404(session.readings, reading_id)
+    if request.method == "GET":
+        return _in_error_form(request, session, reading, section=FLOWSHEET)
     return _mark_in_error(
         request,
         session,
@@ -283,11 +294,14 @@ def event_add(request: HttpRequest, session_id: Any) -> HttpResponse:
     return _answer(request, session, EVENTS, context, refused=True)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @capability_required(Capability.RECORD_CLINICAL)
 def event_error(request: HttpRequest, session_id: Any, event_id: Any) -> HttpResponse:
+    """GET: the "mark in error" form of one event; POST: mark it."""
     session = session_for(request.user, session_id)
     event = _child_or_404(session.events, event_id)
+    if request.method == "GET":
+        return _in_error_form(request, session, event, section=EVENTS)
     return _mark_in_error(
         request,
         session,
@@ -296,6 +310,30 @@ def event_error(request: HttpRequest, session_id: Any, event_id: Any) -> HttpRes
         mark=partial(event_mark_in_error, event=event),
         done="The entry is marked entered in error.",
     )
+
+
+def _in_error_form(
+    request: HttpRequest, session: InfusionSession, record: Any, *, section: str
+) -> HttpResponse:
+    """The "mark in error" form of ``record`` (a reading, ``section`` FLOWSHEET, or an event),
+    opened on demand: with HTMX the form alone, swapped in for the row's link; without
+    JavaScript the whole screen with that form open (it posts, then comes back here)."""
+    kind, url_name, what = IN_ERROR[section]
+    audit_session_view(request, session, what)
+    form = InErrorForm(auto_id=f"{kind}-{record.public_id.hex}-%s")
+    if request.htmx:
+        context = session_base_context(request, session) | {
+            "record": record,
+            "kind": kind,
+            "url_name": url_name,
+            "target": f"#{section}",
+            "bound": (record, form),
+        }
+        return render(request, IN_ERROR_TEMPLATE, context)
+    context = session_context(request, session) | SECTION_CONTEXTS[section](
+        request, session, error_form=(record, form)
+    )
+    return render(request, "infusions/session/detail.html", context)
 
 
 def _mark_in_error(

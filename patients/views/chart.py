@@ -26,8 +26,10 @@ from patients.views.records import audit_patient_view
 
 chart_page = Contributions("patient chart")
 """Contributors take ``(user, patient, *, shown)``. The chart shows ``appointments``,
-``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions``
-(infusions) and ``outcomes_chart`` (outcomes) when they are there."""
+``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions`` and
+``infusion_sessions_listed`` (infusions) and ``outcomes_chart`` (outcomes) when they are
+there. ``shown["show_in_full"]`` names the long list the reader asked to see whole
+(``?show=<name>``); a contributor lists only the latest of its long lists otherwise."""
 
 
 @require_GET
@@ -44,6 +46,7 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "can_send_links": user_can(user, Capability.SEND_PATIENT_LINKS),
         "can_record": user_can(user, Capability.RECORD_CLINICAL),
         "can_decide": user_can(user, Capability.DECIDE_SCREENING),
+        "show_in_full": request.GET.get("show", ""),
     }
     context["can_witness"] = can_witness(user)
     chart_page.add_to(context, user, patient)

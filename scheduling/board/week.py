@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from django.urls import reverse
 
 from clinic.models import Location
 from clinic.selectors import DayHours, location_hours_on
-from scheduling.board.cards import BoardEntry, board_entry
 from scheduling.board.day import board_appointments, with_hours
+from scheduling.models import NON_BLOCKING_STATUSES, Appointment
 
 WEEK = 7
 
@@ -18,11 +21,25 @@ WEEK = 7
 
 
 @dataclass(frozen=True)
+class WeekEntry:
+    """An appointment in the week's list: when it starts there, and its page. The list
+    offers no moves (the day board's cards do), so none are worked out."""
+
+    appointment: Appointment
+    local_start: datetime
+    url: str
+
+    @property
+    def attending(self) -> bool:
+        return self.appointment.status not in NON_BLOCKING_STATUSES
+
+
+@dataclass(frozen=True)
 class WeekDay:
     day: date
     hours: DayHours
     is_today: bool
-    entries: list[BoardEntry]  # attending, in time order
+    entries: list[WeekEntry]  # attending, in time order
     not_attending_count: int
 
 
@@ -60,18 +77,31 @@ class WeekBoard:
 def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
     """The week (Monday to Sunday) around the local ``day`` at ``location``: appointments
     per chair and day, consultations and follow-ups per day, and every appointment in a
-    list. Four queries however many appointments (as ``day_board``)."""
+    list. Five queries however many appointments (as ``day_board``)."""
     monday = day - timedelta(days=day.weekday())
     sunday = monday + timedelta(days=WEEK - 1)
     with_hours(location, monday, sunday)
     chairs = list(location.chairs.order_by("name", "id"))
+    # One reverse() for the week rather than one per row: an appointment's page is its
+    # public id in a fixed path.
+    placeholder = str(uuid.UUID(int=0))
+    url_head, url_tail = reverse("scheduling:appointment-detail", args=[placeholder]).split(
+        placeholder
+    )
+    tz = location.tz
     entries = [
-        board_entry(appointment, user)
-        for appointment in board_appointments(user, location, monday, sunday)
+        WeekEntry(
+            appointment=appointment,
+            local_start=appointment.starts_at.astimezone(tz),
+            url=f"{url_head}{appointment.public_id}{url_tail}",
+        )
+        for appointment in board_appointments(
+            user, location, monday, sunday, chairs=chairs, cards=False
+        )
     ]
     today = location.local_now().date()
     days = [monday + timedelta(days=offset) for offset in range(WEEK)]
-    on_day: dict[date, list[BoardEntry]] = {one: [] for one in days}
+    on_day: dict[date, list[WeekEntry]] = {one: [] for one in days}
     for entry in entries:
         on_day.setdefault(entry.local_start.date(), []).append(entry)
 

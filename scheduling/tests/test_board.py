@@ -26,12 +26,13 @@ from tests.clock import travel_to
 Status = AppointmentStatus
 
 # The session and the signed-in user; the locations; opening hours and closures; chairs;
-# the day's appointments (patient, type, chair and clinician joined in); the open vitals
-# alerts at the location (the banner); the audit event; the session's last-activity update
-# (savepoint, update, release). However many appointments there are.
-DAY_QUERIES = 12
+# the day's appointments (type and clinician joined in), then their patients by id (joined
+# in, PostgreSQL hashed every patient of the chain); the open vitals alerts at the location
+# (the banner); the audit event; the session's last-activity update (savepoint, update,
+# release). However many appointments there are.
+DAY_QUERIES = 13
 # The same for a week.
-WEEK_QUERIES = 12
+WEEK_QUERIES = 13
 
 
 @pytest.fixture

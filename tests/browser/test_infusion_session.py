@@ -149,7 +149,22 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     alert.get_by_role("button", name="Slow the infusion").click()
     expect(chair.get_by_test_id("open-alert")).to_have_count(0)
     enter_reading(chair, systolic=142, diastolic=88, heart_rate=84)
-    expect(chair.get_by_test_id("reading")).to_have_count(2)
+    # The reading before the infusion and these two.
+    expect(chair.get_by_test_id("reading")).to_have_count(3)
+
+    # A reading meant for the next chair is marked in error, from the keyboard: the row's
+    # link opens the form in place, with the cursor in the reason box.
+    enter_reading(chair, systolic=118, diastolic=76, heart_rate=70)
+    expect(chair.get_by_test_id("reading")).to_have_count(4)
+    chair.get_by_test_id("in-error-open").last.focus()
+    chair.keyboard.press("Enter")
+    reason = chair.get_by_label("Why is it wrong?")
+    expect(reason).to_be_focused()
+    reason.fill("Taken from the next chair's patient")
+    reason.press("Enter")
+    expect(chair.locator('[data-testid="reading"][data-in-error="true"]')).to_contain_text(
+        "Taken from the next chair's patient"
+    )
 
     # The dose given, and the rest of what was drawn wasted in front of the physician.
     given = chair.get_by_test_id("dose-give-form")

@@ -160,7 +160,8 @@ class InErrorForm(forms.Form):
         label="Why is it wrong?",
         max_length=500,
         error_messages={"required": "Say why it is wrong: it stays on the record."},
-        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+        # Only ever shown for the one record it was opened for: straight into the box.
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "autofocus": True}),
     )
 
 

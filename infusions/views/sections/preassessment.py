@@ -28,6 +28,7 @@ from infusions.orders import (
     plain,
 )
 from infusions.preassessment_checklist import (
+    READ_NOW,
     pre_assessment_checklist,
     pre_assessment_problems,
     pre_session_questionnaires,
@@ -204,15 +205,24 @@ class AdministerForm(forms.Form):
 
 
 def section_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    """What the pre-infusion checks and the dose parts of the session screen show."""
-    return pre_assessment_context(request, session) | dose_context(request, session)
+    """What the pre-infusion checks and the dose parts of the session screen show (the
+    checks read once for both)."""
+    assessment = _assessment(session)
+    return pre_assessment_context(request, session, assessment=assessment) | dose_context(
+        request, session, assessment=assessment
+    )
 
 
 def pre_assessment_context(
-    request: HttpRequest, session: InfusionSession, **forms_given: Any
+    request: HttpRequest,
+    session: InfusionSession,
+    *,
+    assessment: PreAssessment | None = READ_NOW,
+    **forms_given: Any,
 ) -> dict[str, Any]:
     user = request.user
-    assessment = _assessment(session)
+    if assessment is READ_NOW:
+        assessment = _assessment(session)
     patient = session.appointment.patient
     editable = user_can(user, Capability.RECORD_CLINICAL) and session.state == State.CHECKED_IN
     caution_reasons: tuple[str, ...] = ()
@@ -240,11 +250,11 @@ def pre_assessment_context(
         pre_form = forms_given.get("pre_form") or PreAssessmentForm(
             initial=_pre_initial(assessment, session), auto_id="pre-%s"
         )
-    checklist = pre_assessment_checklist(session)
+    checklist = pre_assessment_checklist(session, assessment=assessment)
     return {
         "pre_assessment": assessment,
         "pre_checklist": checklist,
-        "pre_problems": pre_assessment_problems(session),
+        "pre_problems": pre_assessment_problems(session, assessment=assessment),
         # The checks marked "To do" in the list: the count says exactly those.
         "pre_todo": [item for item in checklist if item.blocks and not item.done],
         "pre_editable": editable,
@@ -268,14 +278,19 @@ def pre_assessment_context(
 
 
 def dose_context(
-    request: HttpRequest, session: InfusionSession, **forms_given: Any
+    request: HttpRequest,
+    session: InfusionSession,
+    *,
+    assessment: PreAssessment | None = READ_NOW,
+    **forms_given: Any,
 ) -> dict[str, Any]:
     user = request.user
     order = current_order(session)
     administration = None
     if order is not None:
         administration = DoseAdministration.objects.filter(order=order).first()
-    assessment = _assessment(session)
+    if assessment is READ_NOW:
+        assessment = _assessment(session)
     limits = dosing.limits_from_settings()
     history = dose_history(session.appointment.patient)
     previous_dose = next(
