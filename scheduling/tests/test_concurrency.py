@@ -154,7 +154,8 @@ def test_one_patient_booked_at_two_locations_at_once_gets_one_booking(phil):
 
 
 def test_one_physician_is_never_double_booked_for_consultations(fran, phil):
-    """No database constraint covers a clinician without a chair: the location lock does."""
+    """No database constraint covers a clinician without a chair: the lock of the time at
+    the location does."""
     riverside = riverside_for(phil, chairs=0)
     starts_at = at(riverside, next_week(riverside), 10)
     patients = [PatientFactory() for _ in range(THREADS)]
