@@ -470,12 +470,13 @@ def nearest_free_slots(
 ) -> list[Slot]:
     """Up to ``count`` future free slots closest in time to ``around``, before or after it,
     closest first (the earlier one first on a tie). Looks up to BOOKING_HORIZON_DAYS either
-    side, widening the search only when the nearby days do not settle the answer."""
+    side: first on ``around``'s own day, widening the search (to 1, 3, 9, ... days either
+    side) only when the days searched do not settle the answer."""
     now = timezone.now()
     tz = location.tz
     around_day = around.astimezone(tz).date()
     horizon = settings.BOOKING_HORIZON_DAYS
-    radius = min(3, horizon)
+    radius = 0
     while True:
         start_date = max(around_day - timedelta(days=radius), now.astimezone(tz).date())
         end_date = around_day + timedelta(days=radius)
@@ -492,7 +493,7 @@ def nearest_free_slots(
         nearest = found[:count]
         if radius >= horizon or _settled(nearest, count, around, start_date, end_date, now, tz):
             return nearest
-        radius = min(radius * 3, horizon)
+        radius = min(max(radius * 3, 1), horizon)
 
 
 def _settled(

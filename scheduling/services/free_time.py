@@ -106,11 +106,14 @@ def free_slot_or_refuse(
     location: Location,
     appointment_type: AppointmentType,
     starts_at: datetime,
-    patient: Patient,
+    patient: Patient | None,
     chair: Chair | None = None,
     clinician: User | None = None,
     excluding: Appointment | None = None,
 ) -> Slot:
+    """The slot to book at ``starts_at``, or ``ValidationError`` when nobody could be seen
+    then (no clinician on shift, no chair in use), or ``SlotTaken`` with the nearest free
+    times. ``patient`` None asks whether the time is free for anyone."""
     slot = slot_is_free(
         location=location,
         appointment_type=appointment_type,
@@ -224,7 +227,7 @@ def _alternatives(
     location: Location,
     appointment_type: AppointmentType,
     around: datetime,
-    patient: Patient,
+    patient: Patient | None,
     excluding: Appointment | None,
 ) -> list[Slot]:
     return nearest_free_slots(
