@@ -103,8 +103,11 @@ def run(options: argparse.Namespace, connection, say) -> int:
             )
             rounds = []
             for number, starts_at in enumerate(slots):
-                answers = burst(options, port, location, starts_at, round_number=number)
-                rounds.append(summary(answers, starts_at, location))
+                cpu = ServerCpu(server.pid, connection)
+                answers = burst(
+                    options, port, location, starts_at, round_number=number, started=cpu.start
+                )
+                rounds.append(summary(answers, starts_at, location, cpu.seconds()))
                 say(describe(rounds[-1], number))
         except BaseException:
             print((Path(data_dir) / "gunicorn.log").read_text()[-3000:], file=sys.stderr)
@@ -115,6 +118,7 @@ def run(options: argparse.Namespace, connection, say) -> int:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+            wait_for_the_server_to_disconnect(connection)
     result = {
         "bookers": options.bookers,
         "gunicorn_workers": options.workers,
@@ -153,6 +157,19 @@ def seed(rounds: int):
         for number in range(rounds)
     ]
     return location, slots
+
+
+def wait_for_the_server_to_disconnect(connection) -> None:
+    """The database can be dropped once the workers' sessions have ended (up to 10 s)."""
+    for _attempt in range(100):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if not cursor.fetchone()[0]:
+                return
+        time.sleep(0.1)
 
 
 def free_port() -> int:
@@ -238,15 +255,20 @@ def request(
         conn.close()
 
 
-def burst(options, port: int, location, starts_at: datetime, *, round_number: int) -> list[Answer]:
-    """Every booker opens the form, then all post it at once; their answers."""
+def burst(
+    options, port: int, location, starts_at: datetime, *, round_number: int, started
+) -> list[Answer]:
+    """Every booker opens the form, then all post it at once (calling ``started`` just
+    before); their answers."""
+    from django.db import connection as db_connection
+
     from scheduling.booking.offer import slot_value
 
     run_id = secrets.token_hex(4)
     path = f"/book/{location.public_id}/details/"
     bookers = options.bookers
     answers: list[Answer | None] = [None] * bookers
-    barrier = threading.Barrier(bookers)
+    barrier = threading.Barrier(bookers, action=started)
 
     def booker(index: int) -> None:
         # An address of its own for every booker of every run (10.x.y.z), so the hourly
@@ -315,7 +337,14 @@ def burst(options, port: int, location, starts_at: datetime, *, round_number: in
         else:
             answers[index] = Answer(status, seconds, "other", page[:300])
 
-    threads = [threading.Thread(target=booker, args=(index,)) for index in range(bookers)]
+    def booker_thread(index: int) -> None:
+        try:
+            booker(index)
+        finally:
+            # ``started`` runs in whichever booker arrives last, on a connection of its own.
+            db_connection.close()
+
+    threads = [threading.Thread(target=booker_thread, args=(index,)) for index in range(bookers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -323,7 +352,55 @@ def burst(options, port: int, location, starts_at: datetime, *, round_number: in
     return [answer for answer in answers if answer is not None]
 
 
-def summary(answers: list[Answer], starts_at: datetime, location) -> dict:
+class ServerCpu:
+    """The CPU time the server spends from ``start()`` on: gunicorn's processes and the
+    PostgreSQL backends connected to the benchmark's database (from /proc, so Linux only;
+    0 elsewhere). Unlike answer times, it hardly depends on what else the machine runs."""
+
+    def __init__(self, master_pid: int, connection) -> None:
+        self.master_pid = master_pid
+        self.connection = connection
+        self.before: dict[int, float] = {}
+
+    def start(self) -> None:
+        self.before = self._now()
+
+    def seconds(self) -> float:
+        now = self._now()
+        return sum(cpu - self.before.get(pid, 0.0) for pid, cpu in now.items())
+
+    def _now(self) -> dict[int, float]:
+        pids = {self.master_pid, *self._children()}
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            pids.update(pid for (pid,) in cursor.fetchall())
+        return {pid: cpu for pid in pids if (cpu := _cpu_seconds(pid)) is not None}
+
+    def _children(self) -> list[int]:
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.master_pid:
+                children.append(int(stat.parent.name))
+        return children
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds of process ``pid`` so far, or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summary(answers: list[Answer], starts_at: datetime, location, cpu_seconds: float) -> dict:
     from scheduling.models import Appointment
 
     times = sorted(answer.seconds for answer in answers if answer.status)
@@ -340,6 +417,10 @@ def summary(answers: list[Answer], starts_at: datetime, location) -> dict:
         "p50_seconds": round(statistics.median(times), 3) if times else None,
         "p95_seconds": round(percentile(times, 95), 3) if times else None,
         "slowest_seconds": round(times[-1], 3) if times else None,
+        "server_cpu_seconds": round(cpu_seconds, 2),
+        "server_cpu_ms_per_booking": round(cpu_seconds * 1000 / len(answers), 1)
+        if answers
+        else None,
     }
 
 
@@ -355,7 +436,8 @@ def describe(result: dict, number: int) -> str:
         f"{result['taken']} refused as taken, {result['other']} other "
         f"({result['appointments_in_database']} in the database); answers p50 "
         f"{result['p50_seconds']} s, p95 {result['p95_seconds']} s, slowest "
-        f"{result['slowest_seconds']} s"
+        f"{result['slowest_seconds']} s; server CPU {result['server_cpu_seconds']} s "
+        f"({result['server_cpu_ms_per_booking']} ms a booking)"
     ]
     lines += [f"  other: {example}" for example in result["other_examples"]]
     return "\n".join(lines)
