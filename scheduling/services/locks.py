@@ -20,17 +20,16 @@ from django.db import connection
 from scheduling.models import Appointment
 
 # First keys of pg_advisory_xact_lock(int, int): "bookings at location <second key>" (shared
-# by bookings, exclusive for a shift change), "bookings of patient <second key>" and "bookings
-# at a location in a quarter of an hour" (the second key a hash of the location and the
-# quarter). Online booking (``scheduling.booking``) uses 7306 for "this booking form" and 7307
-# for "this person", taken in that order before these, and 7308 (a session lock, held only
-# while they are counted) for its rate limits' counts. The order is always: location, its
-# quarters (in ascending order of key), patient, then any row lock.
+# by bookings, exclusive for a shift change) and "bookings of patient <second key>". Online
+# booking (``scheduling.booking``) uses 7306 for "this booking form" and 7307 for "this
+# person", taken in that order before these, and 7308 (a session lock, held only while they
+# are counted) for its rate limits' counts.
 _LOCATION_LOCK = 7_304
 _PATIENT_LOCK = 7_305
-_TIME_LOCK = 7_309
-# A booking locks every quarter of an hour (UTC) its time touches: any two overlapping times
-# share at least one.
+# pg_advisory_xact_lock(bigint), a key space of its own: "bookings at a location in a quarter
+# of an hour" is 7309 in the top bits, then the location's id and the quarter's number (24
+# bits each), so every location's every quarter has a key of its own until the year 2478.
+_TIME_LOCK = 7_309 << 48
 _QUARTER = timedelta(minutes=15)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -43,20 +42,24 @@ def lock_bookings(
     bookings of ``patient``. Then the checks the database cannot make see every committed
     booking they could clash with, and two clashing rows are never inserted at the same
     instant (which would make PostgreSQL's exclusion check wait both ways and abort one as a
-    deadlock). Always the location first, then its times, then the patient, then any row
-    lock."""
+    deadlock).
+
+    The order is always: the location (shared), the patient, the quarters of an hour the
+    time touches (every two overlapping times share one) in ascending order, then any row
+    lock. The patient comes before the times because a course books several times of one
+    patient in one transaction: another booking of that patient waits for the course
+    before it holds any of the course's times."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCATION_LOCK, location_id % 2**31]
         )
-        # PostgreSQL calls a volatile function in the select list after the ORDER BY, so the
-        # quarters are taken in one order by everyone and two bookings never wait for each
-        # other both ways.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) AS k ORDER BY k",
-            [_TIME_LOCK, _time_keys(location_id, starts_at, blocks_until)],
-        )
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PATIENT_LOCK, patient_id % 2**31])
+        # PostgreSQL calls a volatile function in the select list after the ORDER BY, so
+        # everyone takes the quarters in one order and two bookings never wait both ways.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k",
+            [_time_keys(location_id, starts_at, blocks_until)],
+        )
 
 
 def lock_location_bookings(location_id: int) -> None:
@@ -70,12 +73,12 @@ def lock_location_bookings(location_id: int) -> None:
 
 
 def _time_keys(location_id: int, starts_at: datetime, blocks_until: datetime) -> list[int]:
-    """The second keys of the quarters of an hour ``starts_at`` to ``blocks_until`` touches
-    at the location, sorted. Two different quarters may share a key (a 31-bit hash): they are
-    then held off each other needlessly, never let through together."""
+    """The keys of the quarters of an hour (UTC) from ``starts_at`` up to ``blocks_until``
+    at the location, in ascending order."""
     first = (starts_at - _EPOCH) // _QUARTER
     last = max((blocks_until - _EPOCH - timedelta.resolution) // _QUARTER, first)
-    return sorted({_hash31(f"{location_id}|{quarter}") for quarter in range(first, last + 1)})
+    location = (location_id % 2**24) << 24
+    return [_TIME_LOCK | location | (quarter % 2**24) for quarter in range(first, last + 1)]
 
 
 def locked_appointment(appointment: Appointment) -> Appointment:
