@@ -27,7 +27,7 @@ date range, so its number of queries does not grow with the number of appointmen
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -468,10 +468,11 @@ def slot_or_nearest(
     clinician: User | None = None,
     excluding: Appointment | None = None,
     count: int = 3,
-) -> tuple[Slot | None, list[Slot]]:
-    """``slot_is_free``'s slot, or None and ``nearest_free_slots`` around ``starts_at``
-    (``count`` of them). What is read for the day of ``starts_at`` serves both, so a time
-    that is not free costs one reading of that day, not two."""
+) -> tuple[Slot | None, Callable[[], list[Slot]]]:
+    """``slot_is_free``'s slot, and a function giving ``nearest_free_slots`` around
+    ``starts_at`` (``count`` of them) for when it is None. What is read for the day of
+    ``starts_at`` serves both, so a time that is not free costs one reading of that day,
+    not two."""
     slot, day = _slot_and_day(
         location=location,
         appointment_type=appointment_type,
@@ -481,18 +482,19 @@ def slot_or_nearest(
         clinician=clinician,
         excluding=excluding,
     )
-    if slot is not None:
-        return slot, []
-    nearest = _nearest(
-        location=location,
-        appointment_type=appointment_type,
-        around=starts_at,
-        patient=patient,
-        count=count,
-        excluding=excluding,
-        read=day,
-    )
-    return None, nearest
+
+    def nearest() -> list[Slot]:
+        return _nearest(
+            location=location,
+            appointment_type=appointment_type,
+            around=starts_at,
+            patient=patient,
+            count=count,
+            excluding=excluding,
+            read=day,
+        )
+
+    return slot, nearest
 
 
 def _slot_and_day(

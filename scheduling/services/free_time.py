@@ -143,7 +143,7 @@ def free_slot_or_refuse(
     wanted = [str(x) for x in (chair.name if chair else None, clinician) if x is not None]
     with_whom = f" with {' and '.join(wanted)}" if wanted else ""
     raise _slot_taken(
-        f"{when_label(starts_at, location)} is not free at {location.name}{with_whom}", nearest
+        f"{when_label(starts_at, location)} is not free at {location.name}{with_whom}", nearest()
     )
 
 

@@ -187,7 +187,7 @@ def test_a_time_taken_at_the_last_moment_names_its_infusion(monkeypatch, nina, r
                 clinician=nina,
                 location=riverside,
             )
-            return stale, []
+            return stale, list
         return real_slot_or_nearest(**kwargs)
 
     monkeypatch.setattr(free_time, "slot_or_nearest", stale_for_the_fourth)
