@@ -27,7 +27,7 @@ date range, so its number of queries does not grow with the number of appointmen
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -41,6 +41,8 @@ from patients.models import Patient
 from scheduling.models import BLOCKING, Appointment, AppointmentType, StaffShift
 
 ONE_SECOND = timedelta(seconds=1)
+# The grid of start times offered, unless a caller asks for another.
+STEP_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,7 @@ def free_slots(
     start_date: date,
     end_date: date,
     patient: Patient | None = None,
-    step_minutes: int = 15,
+    step_minutes: int = STEP_MINUTES,
     not_before: datetime | None = None,
     excluding: Appointment | None = None,
 ) -> list[Slot]:
@@ -417,7 +419,10 @@ def free_slots(
         not_before=not_before or timezone.now(),
         excluding=excluding,
     )
-    step = timedelta(minutes=step_minutes)
+    return _all_slots(planner, timedelta(minutes=step_minutes))
+
+
+def _all_slots(planner: _Planner, step: timedelta) -> list[Slot]:
     slots = []
     for day in planner.days:
         for starts_at in planner.candidates(day, step):
@@ -441,6 +446,68 @@ def slot_is_free(
     ``clinician`` when given, else None. Any minute will do, not just the step grid.
 
     ``excluding`` is an appointment to treat as not there (the one being rescheduled)."""
+    slot, _day = _slot_and_day(
+        location=location,
+        appointment_type=appointment_type,
+        starts_at=starts_at,
+        patient=patient,
+        chair=chair,
+        clinician=clinician,
+        excluding=excluding,
+    )
+    return slot
+
+
+def slot_or_nearest(
+    *,
+    location: Location,
+    appointment_type: AppointmentType,
+    starts_at: datetime,
+    patient: Patient | None = None,
+    chair: Chair | None = None,
+    clinician: User | None = None,
+    excluding: Appointment | None = None,
+    count: int = 3,
+) -> tuple[Slot | None, Callable[[], list[Slot]]]:
+    """``slot_is_free``'s slot, and a function giving ``nearest_free_slots`` around
+    ``starts_at`` (``count`` of them) for when it is None. What is read for the day of
+    ``starts_at`` serves both, so a time that is not free costs one reading of that day,
+    not two."""
+    slot, day = _slot_and_day(
+        location=location,
+        appointment_type=appointment_type,
+        starts_at=starts_at,
+        patient=patient,
+        chair=chair,
+        clinician=clinician,
+        excluding=excluding,
+    )
+
+    def nearest() -> list[Slot]:
+        return _nearest(
+            location=location,
+            appointment_type=appointment_type,
+            around=starts_at,
+            patient=patient,
+            count=count,
+            excluding=excluding,
+            read=day,
+        )
+
+    return slot, nearest
+
+
+def _slot_and_day(
+    *,
+    location: Location,
+    appointment_type: AppointmentType,
+    starts_at: datetime,
+    patient: Patient | None,
+    chair: Chair | None,
+    clinician: User | None,
+    excluding: Appointment | None,
+) -> tuple[Slot | None, _Planner]:
+    """``slot_is_free``'s answer, with what was read for the day (local) of ``starts_at``."""
     if timezone.is_naive(starts_at):
         raise ValueError("starts_at must be an aware datetime.")
     local_day = starts_at.astimezone(location.tz).date()
@@ -455,8 +522,9 @@ def slot_is_free(
     )
     day = planner.day_of(starts_at)
     if day is None:
-        return None
-    return planner.slot_at(day, starts_at.astimezone(UTC), chair=chair, clinician=clinician)
+        return None, planner
+    slot = planner.slot_at(day, starts_at.astimezone(UTC), chair=chair, clinician=clinician)
+    return slot, planner
 
 
 def nearest_free_slots(
@@ -470,29 +538,56 @@ def nearest_free_slots(
 ) -> list[Slot]:
     """Up to ``count`` future free slots closest in time to ``around``, before or after it,
     closest first (the earlier one first on a tie). Looks up to BOOKING_HORIZON_DAYS either
-    side, widening the search only when the nearby days do not settle the answer."""
-    now = timezone.now()
+    side: first on ``around``'s own day, widening the search (to 1, 3, 9, ... days either
+    side) only when the days searched do not settle the answer."""
+    return _nearest(
+        location=location,
+        appointment_type=appointment_type,
+        around=around,
+        patient=patient,
+        count=count,
+        excluding=excluding,
+        read=None,
+    )
+
+
+def _nearest(
+    *,
+    location: Location,
+    appointment_type: AppointmentType,
+    around: datetime,
+    patient: Patient | None,
+    count: int,
+    excluding: Appointment | None,
+    read: _Planner | None,
+) -> list[Slot]:
+    """``nearest_free_slots``; ``read`` is what was already read for the day of ``around``
+    (with the same patient and ``excluding``), used instead of reading that day again."""
+    now = read.not_before if read is not None else timezone.now()
     tz = location.tz
     around_day = around.astimezone(tz).date()
     horizon = settings.BOOKING_HORIZON_DAYS
-    radius = min(3, horizon)
+    radius = 0
     while True:
         start_date = max(around_day - timedelta(days=radius), now.astimezone(tz).date())
         end_date = around_day + timedelta(days=radius)
-        found = free_slots(
-            location=location,
-            appointment_type=appointment_type,
-            start_date=start_date,
-            end_date=end_date,
-            patient=patient,
-            not_before=now,
-            excluding=excluding,
-        )
+        if read is not None and start_date == end_date == around_day:
+            found = _all_slots(read, timedelta(minutes=STEP_MINUTES))
+        else:
+            found = free_slots(
+                location=location,
+                appointment_type=appointment_type,
+                start_date=start_date,
+                end_date=end_date,
+                patient=patient,
+                not_before=now,
+                excluding=excluding,
+            )
         found.sort(key=lambda slot: (abs(slot.starts_at - around), slot.starts_at))
         nearest = found[:count]
         if radius >= horizon or _settled(nearest, count, around, start_date, end_date, now, tz):
             return nearest
-        radius = min(radius * 3, horizon)
+        radius = min(max(radius * 3, 1), horizon)
 
 
 def _settled(

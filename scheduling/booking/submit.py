@@ -25,7 +25,7 @@ from scheduling.booking.offer import TAKEN_MESSAGE, Errors, booking_slot_errors
 from scheduling.message_queue import confirmation_enqueue
 from scheduling.models import Appointment, AppointmentType
 from scheduling.services.book_and_reschedule import appointment_book
-from scheduling.services.free_time import SlotTaken
+from scheduling.services.free_time import SlotTaken, free_slot_or_refuse
 from scheduling.services.locks import advisory_lock
 
 # How much the booker may write in "Tell us a little more" (``Appointment.booking_note``).
@@ -85,7 +85,9 @@ def booking_submit(
     to the patient's record otherwise, nor to a log, an audit summary or a patient's page.
 
     Raises ``ValidationError`` keyed by form field (nothing saved) and ``SlotTaken`` with
-    ``TAKEN_MESSAGE`` and the nearest free times (nothing saved)."""
+    ``TAKEN_MESSAGE`` and the nearest free times (nothing saved). A time already taken is
+    refused before anything else is done, so a crowd asking for one time is answered
+    quickly (the booking itself checks again, under its locks)."""
     advisory_lock(_NONCE_LOCK, nonce)
     replayed = booking_replayed(nonce)
     if replayed is not None:
@@ -93,6 +95,8 @@ def booking_submit(
     errors = booking_slot_errors(
         location=location, appointment_type=appointment_type, starts_at=starts_at
     )
+    if not errors:
+        _refuse_if_taken(location=location, appointment_type=appointment_type, starts_at=starts_at)
     if len(details.reason) > BOOKING_NOTE_MAX_LENGTH:
         errors["reason"] = [
             f"Please keep this to {BOOKING_NOTE_MAX_LENGTH} characters (it has "
@@ -137,6 +141,23 @@ def booking_submit(
         base_url=settings.SITE_URL or base_url,
     )
     return appointment
+
+
+def _refuse_if_taken(
+    *, location: Location, appointment_type: AppointmentType, starts_at: datetime
+) -> None:
+    """``SlotTaken`` with ``TAKEN_MESSAGE`` when nobody could book ``starts_at`` now, as far
+    as the committed bookings say (no lock: the booking checks again under its own). Any
+    other reason the time can't be booked is left to the booking to say, with the form's
+    other problems."""
+    try:
+        free_slot_or_refuse(
+            location=location, appointment_type=appointment_type, starts_at=starts_at, patient=None
+        )
+    except ValidationError:
+        return
+    except SlotTaken as taken:
+        raise SlotTaken(TAKEN_MESSAGE, taken.alternatives) from None
 
 
 def _nonce_key(nonce: str) -> str:

@@ -17,8 +17,9 @@ Double bookings are impossible, not unlikely:
 - What the database cannot see (a physician holds one consultation at a time, a nurse looks
   after at most ``INFUSIONS_PER_NURSE`` infusions) is checked by
   ``scheduling.availability.slot_is_free`` while holding transaction-scoped advisory locks
-  for the location and the patient, so two bookings at one location (or of one patient) are
-  checked and written one after the other.
+  for the patient and for the booking's time at the location (``locks``), so two bookings
+  of overlapping times at one location (or of one patient) are checked and written one
+  after the other, and bookings of other times go ahead at once.
 
 Every change is in the audit log; patients appear there by ``public_id`` only, and
 summaries name fields, never their values (a cancel reason is not copied there).

@@ -1,7 +1,8 @@
 """Booking an appointment, by staff, online or for a course, and moving a booked one to another
-time: all or nothing, checked first (``booking_rules``), then written while holding the
-location's and the patient's locks, with a free time (``free_time``). Booking queues the
-reminders; moving queues "your appointment has moved" and the new time's reminders."""
+time: all or nothing, checked first (``booking_rules``), then written while holding the locks
+of its time at the location and of the patient (``locks``), with a free time
+(``free_time``). Booking queues the reminders; moving queues "your appointment has moved"
+and the new time's reminders."""
 
 from __future__ import annotations
 
@@ -69,7 +70,12 @@ def appointment_book(
     )
     if errors:
         raise ValidationError(errors)
-    lock_bookings(location_id=location.pk, patient_id=patient.pk)
+    lock_bookings(
+        location_id=location.pk,
+        patient_id=patient.pk,
+        starts_at=starts_at,
+        blocks_until=starts_at + appointment_type.occupied,
+    )
     refuse_if_patient_busy(
         patient=patient, location=location, appointment_type=appointment_type, starts_at=starts_at
     )
@@ -120,7 +126,12 @@ def appointment_reschedule(
     nothing changes. The chair and clinician are picked afresh. Returns the appointment
     (the one passed in is updated too)."""
     require_if_staff(actor, Capability.BOOK_APPOINTMENTS)
-    lock_bookings(location_id=appointment.location_id, patient_id=appointment.patient_id)
+    lock_bookings(
+        location_id=appointment.location_id,
+        patient_id=appointment.patient_id,
+        starts_at=starts_at,
+        blocks_until=starts_at + appointment.appointment_type.occupied,
+    )
     current = locked_appointment(appointment)
     if current.status != Status.BOOKED:
         raise ValidationError(

@@ -23,7 +23,7 @@ from django.db import IntegrityError, OperationalError, transaction
 
 from clinic.models import Chair, Location, User
 from patients.models import Patient
-from scheduling.availability import Slot, nearest_free_slots, slot_is_free
+from scheduling.availability import Slot, nearest_free_slots, slot_or_nearest
 from scheduling.models import BLOCKING, Appointment, AppointmentType, StaffShift
 from scheduling.services.checks import day_label, when_label, with_article
 
@@ -106,12 +106,15 @@ def free_slot_or_refuse(
     location: Location,
     appointment_type: AppointmentType,
     starts_at: datetime,
-    patient: Patient,
+    patient: Patient | None,
     chair: Chair | None = None,
     clinician: User | None = None,
     excluding: Appointment | None = None,
 ) -> Slot:
-    slot = slot_is_free(
+    """The slot to book at ``starts_at``, or ``ValidationError`` when nobody could be seen
+    then (no clinician on shift, no chair in use), or ``SlotTaken`` with the nearest free
+    times. ``patient`` None asks whether the time is free for anyone."""
+    slot, nearest = slot_or_nearest(
         location=location,
         appointment_type=appointment_type,
         starts_at=starts_at,
@@ -119,6 +122,7 @@ def free_slot_or_refuse(
         chair=chair,
         clinician=clinician,
         excluding=excluding,
+        count=ALTERNATIVES,
     )
     if slot is not None:
         return slot
@@ -139,8 +143,7 @@ def free_slot_or_refuse(
     wanted = [str(x) for x in (chair.name if chair else None, clinician) if x is not None]
     with_whom = f" with {' and '.join(wanted)}" if wanted else ""
     raise _slot_taken(
-        f"{when_label(starts_at, location)} is not free at {location.name}{with_whom}",
-        _alternatives(location, appointment_type, starts_at, patient, excluding),
+        f"{when_label(starts_at, location)} is not free at {location.name}{with_whom}", nearest()
     )
 
 
@@ -224,7 +227,7 @@ def _alternatives(
     location: Location,
     appointment_type: AppointmentType,
     around: datetime,
-    patient: Patient,
+    patient: Patient | None,
     excluding: Appointment | None,
 ) -> list[Slot]:
     return nearest_free_slots(

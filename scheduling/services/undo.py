@@ -70,7 +70,12 @@ def appointment_undo(
         current = locked_appointment(current)
     else:
         if change.to_status in NON_BLOCKING_STATUSES:
-            lock_bookings(location_id=current.location_id, patient_id=current.patient_id)
+            lock_bookings(
+                location_id=current.location_id,
+                patient_id=current.patient_id,
+                starts_at=current.starts_at,
+                blocks_until=current.blocks_until,
+            )
             _refuse_if_clinician_taken(current)
             withdraw_offers(current, actor=actor, request=request)
         try:

@@ -434,7 +434,7 @@ def test_a_lost_race_for_the_chair_becomes_slot_taken(monkeypatch, nina, riversi
         clinician=nina,
         location=riverside,
     )
-    monkeypatch.setattr(free_time, "slot_is_free", lambda **_: stale)
+    monkeypatch.setattr(free_time, "slot_or_nearest", lambda **_: (stale, list))
 
     with pytest.raises(SlotTaken) as caught:
         book(nina, cleared, riverside, "infusion", hour=10, day=day)
@@ -461,7 +461,7 @@ def test_other_integrity_errors_are_not_disguised_as_slot_taken(
         clinician=nina,
         location=riverside,
     )
-    monkeypatch.setattr(free_time, "slot_is_free", lambda **_: broken)
+    monkeypatch.setattr(free_time, "slot_or_nearest", lambda **_: (broken, list))
 
     with pytest.raises(IntegrityError, match="appointment_ends_after_start"):
         book(nina, cleared, riverside, "infusion", hour=10, day=day)
@@ -563,6 +563,7 @@ def test_it_says_when_a_location_has_no_chair_in_use(nina, phil, cleared):
 def test_it_says_when_no_other_time_is_free_either(monkeypatch, fran, riverside, jordan):
     book(fran, PatientFactory(), riverside, hour=10)
     monkeypatch.setattr(free_time, "nearest_free_slots", lambda **_: [])
+    monkeypatch.setattr(free_time, "slot_or_nearest", lambda **_: (None, list))
 
     with pytest.raises(SlotTaken) as caught:
         book(fran, jordan, riverside, hour=10)

@@ -11,9 +11,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from clinic.audit import Action
 from clinic.models import AuditEvent
@@ -22,8 +23,10 @@ from scheduling.models import Appointment
 from scheduling.services import book_and_reschedule
 from scheduling.services.book_and_reschedule import appointment_book
 from scheduling.services.free_time import SlotTaken
+from scheduling.services.locks import lock_bookings
 from scheduling.tests.factories import StaffFactory, appointment_type
 from scheduling.tests.test_booking import at, cleared_for_infusions, next_week, riverside_for
+from scheduling.tests.test_public_booking_burst import wait_for_a_booking_waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,7 +157,8 @@ def test_one_patient_booked_at_two_locations_at_once_gets_one_booking(phil):
 
 
 def test_one_physician_is_never_double_booked_for_consultations(fran, phil):
-    """No database constraint covers a clinician without a chair: the location lock does."""
+    """No database constraint covers a clinician without a chair: the lock of the time at
+    the location does."""
     riverside = riverside_for(phil, chairs=0)
     starts_at = at(riverside, next_week(riverside), 10)
     patients = [PatientFactory() for _ in range(THREADS)]
@@ -195,3 +199,58 @@ def test_the_same_request_sent_twelve_times_books_once(fran, phil):
 
     appointment = assert_one_booking(outcome)
     assert all(refusal.existing == appointment for refusal in outcome.refused)
+
+
+def test_a_booking_of_a_patient_waits_for_their_course_without_holding_its_times(fran, phil):
+    """A course books several times of one patient in one transaction. Another booking of
+    that patient, at the time of the course's second infusion, waits for the patient before
+    it holds that time, so the course can still take it: nobody waits both ways (which
+    PostgreSQL would end by aborting one of them)."""
+    riverside = riverside_for(phil)
+    patient = PatientFactory()
+    first = at(riverside, next_week(riverside), 10)
+    second = first + timedelta(days=2)
+    infusion = appointment_type("infusion")
+    course_has_its_first_time = threading.Event()
+    other_is_waiting = threading.Event()
+    course_took: list[bool] = []
+
+    def course() -> None:
+        try:
+            with transaction.atomic():
+                for starts_at in (first, second):
+                    lock_bookings(
+                        location_id=riverside.pk,
+                        patient_id=patient.pk,
+                        starts_at=starts_at,
+                        blocks_until=starts_at + infusion.occupied,
+                    )
+                    course_has_its_first_time.set()
+                    other_is_waiting.wait(timeout=60)
+                course_took.append(True)
+        finally:
+            connection.close()
+
+    def other_booking() -> Appointment:
+        try:
+            return appointment_book(
+                actor=fran,
+                patient=patient,
+                location=riverside,
+                appointment_type=appointment_type("consultation"),
+                starts_at=second,
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        course_done = pool.submit(course)
+        assert course_has_its_first_time.wait(timeout=60)
+        booked = pool.submit(other_booking)
+        assert wait_for_a_booking_waiting_on_a_lock()
+        other_is_waiting.set()
+        course_done.result(timeout=60)
+        appointment = booked.result(timeout=60)
+
+    assert course_took == [True]
+    assert appointment.starts_at == second

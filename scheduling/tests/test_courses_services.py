@@ -174,12 +174,12 @@ def test_a_time_taken_at_the_last_moment_names_its_infusion(monkeypatch, nina, r
     chair = riverside.chairs.get()
     fourth = at(riverside, COURSE_DAYS[3], 10)
     AppointmentFactory(location=riverside, chair=chair, starts_at=fourth)
-    real_slot_is_free = free_time.slot_is_free
+    real_slot_or_nearest = free_time.slot_or_nearest
     infusion = appointment_type("infusion")
 
     def stale_for_the_fourth(**kwargs):
         if kwargs["starts_at"] == fourth:
-            return Slot(
+            stale = Slot(
                 starts_at=fourth,
                 ends_at=fourth + infusion.duration,
                 blocks_until=fourth + infusion.occupied,
@@ -187,9 +187,10 @@ def test_a_time_taken_at_the_last_moment_names_its_infusion(monkeypatch, nina, r
                 clinician=nina,
                 location=riverside,
             )
-        return real_slot_is_free(**kwargs)
+            return stale, list
+        return real_slot_or_nearest(**kwargs)
 
-    monkeypatch.setattr(free_time, "slot_is_free", stale_for_the_fourth)
+    monkeypatch.setattr(free_time, "slot_or_nearest", stale_for_the_fourth)
 
     with pytest.raises(CourseNotBooked) as caught:
         create(nina, cleared, riverside)
