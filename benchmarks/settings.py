@@ -1,0 +1,19 @@
+"""Settings for the benchmark's server: production's (``clinic.settings``, with ``DEBUG=0``
+from the environment), plus what measuring needs and nothing a user would see.
+
+- One more page, ``/bench/bare/`` (``benchmarks.urls``): a bare view behind the same
+  middleware and sign-in, the yardstick every page is compared with. No production URLconf
+  has it.
+- ``benchmarks.middleware.QueryCountMiddleware`` first in the chain, so the number of SQL
+  queries a request ran (middleware included) comes back in the ``X-Bench-Queries``
+  header.
+
+Run ``benchmarks/run.py``, which sets the environment (``DJANGO_SETTINGS_MODULE``,
+``DATABASE_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``) before gunicorn loads this.
+"""
+
+from clinic.settings import *  # noqa: F403
+from clinic.settings import MIDDLEWARE
+
+ROOT_URLCONF = "benchmarks.urls"
+MIDDLEWARE = ["benchmarks.middleware.QueryCountMiddleware", *MIDDLEWARE]
