@@ -640,7 +640,8 @@ class Seeder:
         """Consultations for everyone; screening and treatment for some, until the sessions
         reach their number; then follow-up visits up to the appointments' number."""
         rng = self.rng
-        session_target = scaled(SESSIONS, self.scale)
+        # About 8 % of past infusions end cancelled or a no-show, with no session (settle()).
+        session_target = scaled(SESSIONS, self.scale) / 0.92
         self.courses: list[dict] = []
         self.treated: list[Person] = []
         sessions = 0

@@ -1,0 +1,74 @@
+"""One load of one page: Locust as a library, headless, in a process of its own (Locust
+patches the standard library for gevent, which ``run.py`` should not be).
+
+``python benchmarks/load.py HOST USERS SECONDS`` with the page in the environment (see
+``locustfile.py``) prints one JSON object: the requests that completed while all users
+were running, their exact p50/p95/mean in ms, requests per second, failures.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gevent
+from locust import events
+from locust.env import Environment
+
+from benchmarks.locustfile import PageUser
+
+
+def main() -> int:
+    host, users, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    times: list[float] = []
+    failures = 0
+    window = {"start": float("inf")}
+
+    def on_request(response_time: float, exception: Exception | None, **kwargs: object) -> None:
+        nonlocal failures
+        if time.monotonic() < window["start"]:
+            return
+        if exception is not None:
+            failures += 1
+        else:
+            times.append(response_time)
+
+    events.request.add_listener(on_request)
+    env = Environment(user_classes=[PageUser], events=events, host=host)
+    runner = env.create_local_runner()
+    runner.start(users, spawn_rate=users)
+    gevent.sleep(0.1)
+    window["start"] = time.monotonic()
+    gevent.sleep(seconds)
+    elapsed = time.monotonic() - window["start"]
+    window["start"] = float("inf")  # what completes while stopping is not counted
+    runner.quit()
+    ordered = sorted(times)
+
+    def percentile(share: float) -> float:
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+    print(
+        json.dumps(
+            {
+                "requests": len(ordered),
+                "failures": failures,
+                "p50_ms": percentile(0.5),
+                "p95_ms": percentile(0.95),
+                "mean_ms": statistics.fmean(ordered) if ordered else 0.0,
+                "rps": len(ordered) / elapsed if elapsed else 0.0,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
