@@ -1,8 +1,9 @@
-"""One load of one page: Locust as a library, headless, in a process of its own (Locust
+"""The loads of one page: Locust as a library, headless, in a process of its own (Locust
 patches the standard library for gevent, which ``run.py`` should not be).
 
-``python benchmarks/load.py HOST USERS SECONDS`` with the page in the environment (see
-``locustfile.py``) prints one JSON object: the requests that completed while all users
+``python benchmarks/load.py HOST USERS[,USERS...] SECONDS`` with the page in the
+environment (see ``locustfile.py``) runs one load per number of users, one after the
+other, and prints a JSON object per load: the requests that completed while all its users
 were running, their exact p50/p95/mean in ms, requests per second, failures.
 """
 
@@ -24,7 +25,13 @@ from benchmarks.locustfile import PageUser
 
 
 def main() -> int:
-    host, users, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    host, counts, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    for users in (int(n) for n in counts.split(",")):
+        print(json.dumps(one_load(host, users, seconds)), flush=True)
+    return 0
+
+
+def one_load(host: str, users: int, seconds: float) -> dict[str, float]:
     times: list[float] = []
     failures = 0
     window = {"start": float("inf")}
@@ -38,8 +45,8 @@ def main() -> int:
         else:
             times.append(response_time)
 
-    events.request.add_listener(on_request)
     env = Environment(user_classes=[PageUser], events=events, host=host)
+    env.events.request.add_listener(on_request)
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=users)
     gevent.sleep(0.1)
@@ -48,6 +55,7 @@ def main() -> int:
     elapsed = time.monotonic() - window["start"]
     window["start"] = float("inf")  # what completes while stopping is not counted
     runner.quit()
+    env.events.request.remove_listener(on_request)
     ordered = sorted(times)
 
     def percentile(share: float) -> float:
@@ -55,19 +63,14 @@ def main() -> int:
             return 0.0
         return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
-    print(
-        json.dumps(
-            {
-                "requests": len(ordered),
-                "failures": failures,
-                "p50_ms": percentile(0.5),
-                "p95_ms": percentile(0.95),
-                "mean_ms": statistics.fmean(ordered) if ordered else 0.0,
-                "rps": len(ordered) / elapsed if elapsed else 0.0,
-            }
-        )
-    )
-    return 0
+    return {
+        "requests": len(ordered),
+        "failures": failures,
+        "p50_ms": percentile(0.5),
+        "p95_ms": percentile(0.95),
+        "mean_ms": statistics.fmean(ordered) if ordered else 0.0,
+        "rps": len(ordered) / elapsed if elapsed else 0.0,
+    }
 
 
 if __name__ == "__main__":

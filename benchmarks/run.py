@@ -63,6 +63,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--reseed", action="store_true", help="seed again even if one exists")
     parser.add_argument("--database", default="", help="database name (default from --scale)")
+    parser.add_argument(
+        "--template",
+        default="",
+        help="copy this seeded database (same scale and seed) instead of seeding, e.g. "
+        "chairside_bench_template",
+    )
     parser.add_argument("--json", default="", help="where to write the results")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: free)")
     return parser.parse_args(argv)
@@ -92,6 +98,24 @@ def ensure_seeded(server: str, name: str, options: argparse.Namespace) -> dict[s
     ):
         say(f"reusing {name} (seeded {found['seeded_at']} in {found.get('seconds')} s)")
         return found
+    if options.template:
+        source = database.marker(server, options.template)
+        if source is None:
+            # CREATE DATABASE ... TEMPLATE does not copy the comment: the seeder's own template
+            # says what it holds in the file next to it, or the caller vouches with --reuse-db.
+            source = {"scale": options.scale, "seed": options.seed, "seeded_at": "unknown"}
+        if source.get("scale") != options.scale or source.get("seed") != options.seed:
+            raise SystemExit(
+                f"{options.template} holds scale {source.get('scale')}, seed "
+                f"{source.get('seed')}: not what was asked."
+            )
+        say(f"copying {options.template} into {name} ...")
+        if database.exists(server, name):
+            database.drop(server, name)
+        database.create(server, name, template=options.template)
+        facts = {k: v for k, v in source.items() if k != "chairside_bench"}
+        database.mark(server, name, **facts)
+        return database.marker(server, name) or {}
     say(f"seeding {name} at scale {options.scale}, seed {options.seed} ...")
     command = [
         sys.executable,
@@ -120,6 +144,18 @@ def server_environment(url: str) -> dict[str, str]:
         "PYTHONPATH": str(BASE_DIR),
     }
     return env
+
+
+def static_files_stale() -> bool:
+    """Whether ``collectstatic`` must run: no manifest yet, or a static file or the installed
+    packages (the virtualenv's stamp) are newer than it."""
+    manifest = BASE_DIR / "staticfiles" / "staticfiles.json"
+    if not manifest.exists():
+        return True
+    collected = manifest.stat().st_mtime
+    sources = [path for path in (BASE_DIR / "static").rglob("*") if path.is_file()]
+    sources += [BASE_DIR / ".venv" / ".installed", BASE_DIR / ".venv" / ".bench-installed"]
+    return any(path.exists() and path.stat().st_mtime > collected for path in sources)
 
 
 def free_port() -> int:
@@ -205,20 +241,21 @@ class Gunicorn:
 
 
 def load(
-    host: str, path: str, cookie: str, headers: dict[str, str], users: int, seconds: float
-) -> dict[str, float]:
-    """``users`` Locust users on one page for ``seconds`` (``benchmarks/load.py``)."""
+    host: str, path: str, cookie: str, headers: dict[str, str], users: list[int], seconds: float
+) -> list[dict[str, float]]:
+    """Locust on one page, ``seconds`` with each number of ``users`` in turn
+    (``benchmarks/load.py``)."""
     env = {
         **os.environ,
         "BENCH_PATH": path,
         "BENCH_COOKIE": cookie,
         "BENCH_HEADERS": json.dumps(headers),
     }
-    command = [sys.executable, str(BASE_DIR / "benchmarks" / "load.py"), host, str(users)]
-    done = subprocess.run(
-        [*command, str(seconds)], env=env, check=True, capture_output=True, text=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    command = [sys.executable, str(BASE_DIR / "benchmarks" / "load.py"), host]
+    command += [",".join(map(str, users)), str(seconds)]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in lines]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,13 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG")})
     os.environ.update({k: env[k] for k in ("SECRET_KEY", "ALLOWED_HOSTS")})
 
-    say("collecting static files ...")
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=BASE_DIR,
-        env=env,
-        check=True,
-    )
+    if static_files_stale():
+        say("collecting static files (compressed, as in production; a minute or two) ...")
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=BASE_DIR,
+            env=env,
+            check=True,
+        )
     import django
 
     django.setup()
@@ -278,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             counts[name_of_table] = cursor.fetchone()[0]
     connection.close()
 
+    load_start = list(os.getloadavg())
     port = options.port or free_port()
     work = Path(tempfile.mkdtemp(prefix="chairside-bench-"))
     gunicorn = Gunicorn(env, port, work / "gunicorn.log")
@@ -296,21 +335,11 @@ def main(argv: list[str] | None = None) -> int:
             status, body, response_headers = fetch(gunicorn.url + page.path, headers)
             if status != 200:
                 raise SystemExit(f"{page.path} answered {status} (see {work / 'gunicorn.log'})")
-            # Warm, then measure; queries and size from the last warm-up request.
-            for _ in range(2):
-                status, body, response_headers = fetch(gunicorn.url + page.path, headers)
+            # Warm once more, then measure; queries and size from the warm-up request.
+            status, body, response_headers = fetch(gunicorn.url + page.path, headers)
             queries = int(response_headers.get(QUERIES_HEADER) or 0)
-            out = work / page.key
-            out.mkdir()
-            one = load(gunicorn.url, page.path, cookie, page.headers, 1, options.duration)
-            gunicorn.wait_idle()
-            many = load(
-                gunicorn.url,
-                page.path,
-                cookie,
-                page.headers,
-                options.users,
-                options.duration,
+            one, many = load(
+                gunicorn.url, page.path, cookie, page.headers, [1, options.users], options.duration
             )
             gunicorn.wait_idle()
             result = {
@@ -344,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average": {"start": load_start, "end": list(os.getloadavg())},
         "cores": os.cpu_count(),
         "scale": options.scale,
         "seed": options.seed,
@@ -375,7 +405,8 @@ def table(report: dict[str, Any]) -> str:
     lines = [
         f"Scale {report['scale']} (seed {report['seed']}), {report['cores']} cores, "
         f"gunicorn {report['workers']} workers, {report['duration_s']:g} s per page and load, "
-        f"commit {report['commit']}",
+        f"commit {report['commit']}; load average {report['load_average']['start'][0]:.1f} "
+        f"at the start, {report['load_average']['end'][0]:.1f} at the end",
         "",
         f"| page | p50 (1 conn) | p95 (1 conn) | req/s at {users} | share of bare | "
         "queries | size |",
