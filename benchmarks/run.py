@@ -34,6 +34,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -336,7 +337,12 @@ def main(argv: list[str] | None = None) -> int:
             status, body, response_headers = fetch(gunicorn.url + page.path, headers)
             if status != 200:
                 raise SystemExit(f"{page.path} answered {status} (see {work / 'gunicorn.log'})")
-            # Warm once more, then measure; queries and size from the warm-up request.
+            # Every worker renders the page once before it is measured (sync workers take
+            # one request each, so a burst reaches them all); then queries and size from
+            # one more request.
+            url = gunicorn.url + page.path
+            with ThreadPoolExecutor(2 * WORKERS) as pool:
+                list(pool.map(fetch, [url] * (2 * WORKERS), [headers] * (2 * WORKERS)))
             status, body, response_headers = fetch(gunicorn.url + page.path, headers)
             queries = int(response_headers.get(QUERIES_HEADER) or 0)
             one, many = load(
