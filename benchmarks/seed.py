@@ -10,9 +10,11 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/seed.py --database chairside_bench --scale 1 --seed 1
 
-The database is created if missing and migrated; a database that holds anything else is
-refused unless ``--replace`` (which drops and recreates it). It runs against the server of
-``DATABASE_URL``, or the embedded PostgreSQL without it.
+The database is created and migrated; one that exists already is refused unless
+``--replace`` (which drops and recreates it). It runs against the server of
+``DATABASE_URL``, or the embedded PostgreSQL without it. When done, the database's comment
+records the seed, the scale and when (``benchmarks.database.mark``), so ``run.py`` can
+reuse it.
 
 How: the clinic itself (locations, opening hours, chairs, the consent form, the FAQ) comes
 from ``manage.py seed_demo`` and the project's services, staff through the model manager;
