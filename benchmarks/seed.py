@@ -30,7 +30,7 @@ what is under way now is checked in, infusing or recovering; the rest is booked.
 from __future__ import annotations
 
 import argparse
-import itertools
+import bisect
 import math
 import os
 import random
@@ -601,10 +601,14 @@ class Seeder:
             return self._visit(person, kind, starts, 40, 45, chair, course)
         return None
 
-    def book_visit(self, person: Person, day: date, kind: str, *, search: int = 7) -> Visit | None:
+    def book_visit(
+        self, person: Person, day: date, kind: str, *, search: int = 7, until: date | None = None
+    ) -> Visit | None:
         minutes = 45 if kind == "consultation" else 30
         for offset in range(search):
             candidate = day + timedelta(days=offset)
+            if until is not None and candidate > until:
+                return None
             if candidate in person.days:
                 continue
             starts = self.visit_time(person.site, candidate, minutes)
@@ -808,27 +812,40 @@ class Seeder:
         self.say(f"boards: {added} appointments this week and ahead")
 
     def fill_history(self) -> None:
-        """Follow-up visits in the past two years, up to the appointments' number; patients
-        in treatment come more often."""
+        """Follow-up visits over the two years before this week, up to the appointments'
+        number, spread evenly in time (about as many a day early on as lately, as a chain
+        books what its chairs and clinicians hold); patients in treatment come more often.
+        This week and the weeks ahead are ``fill_boards``'s."""
         rng = self.rng
         target = scaled(APPOINTMENTS, self.scale)
         live = sum(1 for v in self.visits if v.status != "__drop__")
-        seen = [p for p in self.people if hasattr(p, "consultation")]
-        cumulative = list(itertools.accumulate(6 if p.treated else 1 for p in seen))
+        seen = sorted(
+            (
+                p
+                for p in self.people
+                if hasattr(p, "consultation") and p.consultation.starts_at < self.now
+            ),
+            key=lambda p: p.consultation.starts_at,
+        )
+        firsts = [p.consultation.starts_at for p in seen]
+        start = self.now - timedelta(days=HISTORY_DAYS)
+        monday = self.now.date() - timedelta(days=self.now.weekday())
+        span = (datetime.combine(monday, time(0), tzinfo=UTC) - start).total_seconds()
         added = 0
-        picks: list[Person] = []
-        for _ in range(target * 3):
-            if live + added >= target:
+        for _ in range(target * 30):
+            if live + added >= target or not seen:
                 break
-            if not picks:
-                picks = rng.choices(seen, cum_weights=cumulative, k=max(1000, target - live))
-            person = picks.pop()
-            first = person.consultation.starts_at
-            if first >= self.now:
+            moment = start + timedelta(seconds=rng.random() * span)
+            eligible = bisect.bisect_left(firsts, moment)
+            if eligible == 0:
                 continue
-            span = (self.now - first).total_seconds()
-            moment = first + timedelta(seconds=rng.random() * span)
-            visit = self.book_visit(person, self.local_day(person.site, moment), "follow_up")
+            person = seen[rng.randrange(eligible)]
+            if not person.treated and rng.random() < 5 / 6:
+                continue  # those in treatment come six times as often
+            local_today = self.now.astimezone(person.site.tz).date()
+            until = local_today - timedelta(days=local_today.weekday() + 1)
+            day = self.local_day(person.site, moment)
+            visit = self.book_visit(person, day, "follow_up", until=until)
             if visit is not None:
                 added += 1
         self.say(f"history: {added} follow-up visits")
