@@ -9,13 +9,16 @@ STAMP := $(VENV)/.installed
 # pytest-xdist workers: one per CPU core (measured on 2 cores: 37 s against 41 s with none).
 TEST_WORKERS ?= auto
 ARGS ?=
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format lock clean reset-data check-python
+.PHONY: help run test bench lint format lock clean reset-data check-python
 
 help:
 	@echo "make run         start Chairside at http://127.0.0.1:$${PORT:-8000}/ (web, worker, beat)"
 	@echo "make test        run the whole test suite (extra pytest options: ARGS=\"-k location\")"
+	@echo "make bench       seed a clinic chain and load each key page (BENCH_ARGS=\"--scale 0.05\")"
 	@echo "make lint        ruff, and the import contracts (which app may import which)"
 	@echo "make format      let ruff fix the formatting"
 	@echo "make lock        regenerate constraints.txt from a fresh install"
@@ -51,6 +54,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
 
+# The benchmark's own tools (Locust) come from the "bench" extra, installed on first use.
+$(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -64,7 +75,7 @@ format: $(STAMP)
 lock: | check-python
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(PYTHON) -m venv "$$tmp/venv"; \
-	"$$tmp/venv/bin/python" -m pip install --quiet -e ".[dev]"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet -e ".[dev,bench]"; \
 	{ echo "# Exact versions of every dependency, tested by CI. Regenerate with: make lock"; \
 	  "$$tmp/venv/bin/python" -m pip freeze --exclude-editable --exclude chairside; \
 	} > constraints.txt
