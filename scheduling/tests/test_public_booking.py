@@ -591,9 +591,11 @@ def test_an_invalid_form_uses_up_no_attempt(riverside, client, settings):
 # --- A time just taken, a double submit ---------------------------------------------------
 
 
-def test_a_time_taken_meanwhile_goes_back_to_the_list_with_the_nearest_times(
+def test_a_time_taken_meanwhile_is_refused_with_the_nearest_times_and_a_link_to_all(
     riverside, phil, client
 ):
+    """The refusal shows the nearest free times and links to the week of the time asked
+    for, without drawing that week: a crowd asking for one time is answered quickly."""
     starts_at = ten_am(riverside)
     AppointmentFactory(
         location=riverside,
@@ -612,6 +614,9 @@ def test_a_time_taken_meanwhile_goes_back_to_the_list_with_the_nearest_times(
         at(riverside, next_week(riverside), 10, 45),
     ):
         assert f"start={slot_value(alternative)}" in page
+    assert page.count("start=") == 3
+    assert f'href="/book/{riverside.public_id}/?week=1"' in page
+    assert "Choose another time at Riverside" in page
     assert Patient.objects.count() == patients
     assert CommunicationConsent.objects.count() == 0
     assert Appointment.objects.count() == 1
