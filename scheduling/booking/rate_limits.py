@@ -50,9 +50,11 @@ def booking_rate_limit(*, ip: str | None, email: str, mobile: str, location: Loc
     checks += [("contact", value, per_contact, _DAY_SECONDS) for value in (email, mobile) if value]
     keys = [_rate_key(kind, value) for kind, value, _limit, _window in checks]
     with _counting(keys):
+        # One read and one write a window, however many counts: each is a round trip.
+        stored = cache.get_many(keys)
         counted = []
         for key, (kind, _value, limit, window) in zip(keys, checks, strict=True):
-            recent = sorted(hit for hit in cache.get(key, []) if hit > now - window)
+            recent = sorted(hit for hit in stored.get(key, []) if hit > now - window)
             if len(recent) >= limit:
                 # When enough of these hits have aged out of the window to allow one more.
                 retry_after = max(int(recent[-limit] + window - now) + 1, 1)
@@ -60,8 +62,10 @@ def booking_rate_limit(*, ip: str | None, email: str, mobile: str, location: Loc
                     _rate_message(kind, limit, retry_after, location), retry_after=retry_after
                 )
             counted.append((key, recent, window))
-        for key, recent, window in counted:
-            cache.set(key, [*recent, now], timeout=window)
+        for window in sorted({window for _key, _recent, window in counted}):
+            cache.set_many(
+                {key: [*recent, now] for key, recent, w in counted if w == window}, timeout=window
+            )
 
 
 @contextmanager

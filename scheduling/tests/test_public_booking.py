@@ -19,11 +19,13 @@ from clinic.messaging.registry import Rendered, kind_named
 from clinic.models import AuditEvent, Location, OutboxMessage
 from patients.models import Channel, CommunicationConsent, Patient, SexAtBirth
 from patients.tests.factories import CommunicationConsentFactory, PatientFactory
+from scheduling.booking import submit
 from scheduling.booking.booker import consent_wording
 from scheduling.booking.manage import manage_link
 from scheduling.booking.offer import slot_value
 from scheduling.message_queue import CONFIRMATION
 from scheduling.models import Appointment, AppointmentStatus
+from scheduling.services.free_time import SlotTaken
 from scheduling.tests.factories import AppointmentFactory, appointment_type, clinic_location
 from scheduling.tests.test_booking import at, next_week
 
@@ -591,9 +593,11 @@ def test_an_invalid_form_uses_up_no_attempt(riverside, client, settings):
 # --- A time just taken, a double submit ---------------------------------------------------
 
 
-def test_a_time_taken_meanwhile_goes_back_to_the_list_with_the_nearest_times(
+def test_a_time_taken_meanwhile_is_refused_with_the_nearest_times_and_a_link_to_all(
     riverside, phil, client
 ):
+    """The refusal shows the nearest free times and links to the week of the time asked
+    for, without drawing that week: a crowd asking for one time is answered quickly."""
     starts_at = ten_am(riverside)
     AppointmentFactory(
         location=riverside,
@@ -612,9 +616,30 @@ def test_a_time_taken_meanwhile_goes_back_to_the_list_with_the_nearest_times(
         at(riverside, next_week(riverside), 10, 45),
     ):
         assert f"start={slot_value(alternative)}" in page
+    assert page.count("start=") == 3
+    assert f'href="/book/{riverside.public_id}/?week=1"' in page
+    assert "Choose another time at Riverside" in page
     assert Patient.objects.count() == patients
     assert CommunicationConsent.objects.count() == 0
     assert Appointment.objects.count() == 1
+
+
+def test_a_refusal_with_no_free_time_nearby_links_to_every_free_time(
+    riverside, client, monkeypatch
+):
+    def taken(**_: object) -> None:
+        raise SlotTaken("Not free", [])
+
+    monkeypatch.setattr(submit, "free_slot_or_refuse", taken)
+    response = client.post(details_url(riverside), form_data(ten_am(riverside)))
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Sorry, that time was just taken. Please choose another time." in page
+    assert (
+        f'There are no other free times nearby: <a href="/book/{riverside.public_id}/?week=1">'
+        "see all free times</a> and choose another week, or call Riverside on"
+    ) in page
+    assert "The nearest free times" not in page
 
 
 def test_the_same_form_sent_twice_books_once(riverside, post_booking):

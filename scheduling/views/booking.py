@@ -147,13 +147,7 @@ def booking_slots(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
 
 
 def _slots_page(
-    request: HttpRequest,
-    location: Location,
-    consultation: AppointmentType,
-    *,
-    week_number: int,
-    taken: SlotTaken | None = None,
-    status: int = 200,
+    request: HttpRequest, location: Location, consultation: AppointmentType, *, week_number: int
 ) -> HttpResponse:
     week = booking_week(location=location, appointment_type=consultation, week=week_number)
     details_url = reverse("booking:details", args=[location.public_id])
@@ -166,10 +160,7 @@ def _slots_page(
             "week": week,
             "days": _slot_links(week, details_url),
             "page_url": reverse("booking:slots", args=[location.public_id]),
-            "taken": taken.message if taken else "",
-            "alternatives": _alternative_links(taken.alternatives, details_url) if taken else [],
         },
-        status=status,
     )
 
 
@@ -235,18 +226,33 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
             request=request,
         )
     except SlotTaken as taken:
-        return _slots_page(
-            request,
-            location,
-            consultation,
-            week_number=booking_week_of(location, starts_at),
-            taken=taken,
-            status=409,
-        )
+        return _taken_page(request, location, starts_at, taken)
     except ValidationError as exc:
         show_service_errors(form, exc, field_for=lambda key: _DETAILS_FIELD.get(key, key))
         return _details_page(request, location, consultation, form, starts_at)
     return _confirmed_redirect(manage_token(appointment, emailed=details.consent_email))
+
+
+def _taken_page(
+    request: HttpRequest, location: Location, starts_at: datetime, taken: SlotTaken
+) -> HttpResponse:
+    """A refused booking (409): the nearest free times the refusal found, and a link to the
+    week of ``starts_at`` with all of them. Not the week itself: when a crowd asks for one
+    time, reading and drawing a week of times for each of them was most of their wait."""
+    slots_url = reverse("booking:slots", args=[location.public_id])
+    return render(
+        request,
+        "scheduling/booking/taken.html",
+        {
+            "location": location,
+            "taken": taken.message,
+            "alternatives": _alternative_links(
+                taken.alternatives, reverse("booking:details", args=[location.public_id])
+            ),
+            "all_times_url": f"{slots_url}?week={booking_week_of(location, starts_at)}",
+        },
+        status=409,
+    )
 
 
 def _posted_start(form: BookingDetailsForm) -> datetime | None:
