@@ -22,7 +22,7 @@ from clinic.permissions import Capability, user_can
 from clinic.selectors import DayHours, location_hours_on, locations_visible_to
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
-from scheduling.board.cards import BoardEntry, board_entry, for_the_board
+from scheduling.board.cards import BoardEntry, board_entries, for_the_board
 from scheduling.models import Appointment
 from scheduling.selectors import (
     appointments_visible_to,
@@ -74,6 +74,23 @@ def with_hours(location: Location, first: date, last: date) -> None:
 
 # What the boards show of a patient: the name on the card, the id in its link.
 BOARD_PATIENT_FIELDS = ("id", "public_id", "legal_first_name", "legal_last_name", "preferred_name")
+# What no card reads of an appointment, and of its clinician (the name alone is shown): each
+# loaded column costs a few microseconds a row, a busy week has ~500 rows.
+BOARD_UNREAD = (
+    "created_at",
+    "updated_at",
+    "booking_note",
+    "source",
+    "course",
+    "created_by",
+    *(
+        f"clinician__{field.name}"
+        for field in User._meta.concrete_fields
+        if field.name not in ("id", "full_name")
+    ),
+)
+# The week's list and counts read less still: no recovery, no cancellation reason.
+WEEK_LIST_UNREAD = (*BOARD_UNREAD, "blocks_until", "cancel_reason")
 
 
 def board_appointments(
@@ -100,14 +117,7 @@ def board_appointments(
         (for_the_board(visible) if cards else visible)
         .select_related(None)
         .select_related("appointment_type", "clinician")
-        .defer(
-            "created_at",
-            "updated_at",
-            "booking_note",
-            "clinician__password",
-            "clinician__last_login",
-            "clinician__date_joined",
-        )
+        .defer(*BOARD_UNREAD if cards else WEEK_LIST_UNREAD)
         .filter(location=location, starts_at__gte=starts, starts_at__lt=ends)
         .order_by("starts_at", "id")
     )
@@ -225,10 +235,7 @@ def day_board(*, user: Any, location: Location, day: date) -> DayBoard:
     with_hours(location, day, day)
     hours = location_hours_on(location, day)
     chairs = list(location.chairs.order_by("name", "id"))
-    entries = [
-        board_entry(appointment, user)
-        for appointment in board_appointments(user, location, day, day, chairs=chairs)
-    ]
+    entries = board_entries(board_appointments(user, location, day, day, chairs=chairs), user)
     attending = [entry for entry in entries if entry.attending]
     in_chairs = [entry for entry in attending if entry.appointment.appointment_type.needs_chair]
     slots = _slots(location, day, hours, in_chairs)
