@@ -241,16 +241,18 @@ class CardHtml:
 
 def week_rows_html(entries: Iterable[WeekEntry]) -> SafeString:
     """The week's list, a day's rows: time (on the location's clock), the patient's name
-    linking to the appointment, type, chair and clinician, status."""
+    linking to the appointment, type, chair and clinician, status. The appointments come
+    from ``board_appointments(..., cards=False)``: the type's and clinician's names are on
+    them."""
     parts = []
     for entry in entries:
         appointment = entry.appointment
-        chair, clinician = appointment.chair, appointment.clinician
+        chair, clinician = appointment.chair, appointment.clinician_name
         where = escape(chair.name) if chair else ""
         if chair and clinician:
             where += " · "
         if clinician:
-            where += escape(clinician.full_name)
+            where += escape(clinician)
         parts.append(
             "\n        <tr>\n"
             f'          <td class="text-nowrap"><time datetime="'
@@ -258,7 +260,7 @@ def week_rows_html(entries: Iterable[WeekEntry]) -> SafeString:
             f"{_hm(entry.local_end)}</td>\n"
             f'          <td><a href="{entry.url}">{escape(appointment.patient.display_name)}'
             "</a></td>\n"
-            f"          <td>{escape(appointment.appointment_type.name)}</td>\n"
+            f"          <td>{escape(appointment.type_name)}</td>\n"
             f"          <td>{where}</td>\n"
             f"          <td>{status_badge(appointment)}</td>\n"
             "        </tr>\n        "

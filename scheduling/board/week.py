@@ -116,7 +116,7 @@ def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
         for entry in on_day[one]:
             if not entry.attending:
                 continue
-            if entry.appointment.appointment_type.needs_chair:
+            if entry.appointment.type_needs_chair:
                 in_chairs[one, entry.appointment.chair_id] += 1
             else:
                 visits[one] += 1
