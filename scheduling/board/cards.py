@@ -7,6 +7,7 @@ service makes, so a button is only shown when pressing it would be allowed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,8 +28,8 @@ from scheduling.selectors import (
 )
 from scheduling.services.status_rules import (
     appointment_next_statuses,
+    clock_refuses,
     require_status_permission,
-    untimely_refusal,
 )
 from scheduling.services.undo import (
     UNDOABLE_STATUSES,
@@ -130,12 +131,44 @@ class BoardEntry:
         return round(100 * procedure / occupied) if occupied else 100
 
 
+class _Asker:
+    """What ``user`` may do, asked once per board rather than once per card: the
+    capabilities, and the service's own permission check per status and appointment type
+    (all it depends on)."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.can_book = user_can(user, Capability.BOOK_APPOINTMENTS)
+        self.sees_clinical = user_can(user, Capability.VIEW_CLINICAL)
+        self._may_set: dict[tuple[Status, int], bool] = {}
+
+    def may_set(self, appointment: Appointment, status: Status) -> bool:
+        key = (status, appointment.appointment_type_id)
+        allowed = self._may_set.get(key)
+        if allowed is None:
+            allowed = self._may_set[key] = _may_set(self.user, appointment, status)
+        return allowed
+
+
 def board_entry(appointment: Appointment, user: Any) -> BoardEntry:
     """``appointment`` as the board shows it to ``user``. Runs no query when the location
     and appointment type are joined in (``appointments_visible_to`` does)."""
+    return _board_entry(appointment, _Asker(user), timezone.now())
+
+
+def board_entries(appointments: Iterable[Appointment], user: Any) -> list[BoardEntry]:
+    """``board_entry`` of each of ``appointments`` (a board's), with what depends on
+    ``user`` alone worked out once."""
+    asker = _Asker(user)
+    now = timezone.now()
+    return [_board_entry(appointment, asker, now) for appointment in appointments]
+
+
+def _board_entry(appointment: Appointment, asker: _Asker, now: datetime) -> BoardEntry:
+    user = asker.user
     tz = appointment.location.tz
     next_statuses = appointment_next_statuses(appointment)
-    can_book = user_can(user, Capability.BOOK_APPOINTMENTS)
+    can_book = asker.can_book
     infusion = appointment.appointment_type.kind in INFUSION_KINDS
     session_state = getattr(appointment, "session_state", None) or "scheduled"
     undo_until = None
@@ -156,20 +189,22 @@ def board_entry(appointment: Appointment, user: Any) -> BoardEntry:
             _ACTION_FOR_STATUS[status]
             for status in next_statuses
             if status in _ACTION_FOR_STATUS
-            and _may_set(user, appointment, status)
-            and _offered(appointment, status, infusion, session_state)
+            and asker.may_set(appointment, status)
+            and _offered(appointment, status, infusion, session_state, now)
         ),
         can_cancel=can_book and Status.CANCELLED in next_statuses,
         can_reschedule=can_book and appointment.status == Status.BOOKED,
         open_alerts=getattr(appointment, "open_alert_count", 0),
         session_id=getattr(appointment, "session_public_id", None),
-        sees_clinical=user_can(user, Capability.VIEW_CLINICAL),
-        session_step=_session_step(appointment, session_state) if infusion else "",
+        sees_clinical=asker.sees_clinical,
+        session_step=_session_step(appointment, session_state, now) if infusion else "",
         undo_until=undo_until,
     )
 
 
-def _offered(appointment: Appointment, status: Status, infusion: bool, session_state: str) -> bool:
+def _offered(
+    appointment: Appointment, status: Status, infusion: bool, session_state: str, now: datetime
+) -> bool:
     """Whether the board offers the move at all: a no-show only once the grace period after
     the start is over; for an infusion, "Start infusion" only when its session may start
     (checks passed, a signed dose order) and no discharge button (the checklist is on the
@@ -177,7 +212,7 @@ def _offered(appointment: Appointment, status: Status, infusion: bool, session_s
     if status in (Status.CHECKED_IN, Status.NO_SHOW):
         # Check-in on the day (not too early), a no-show after the grace period: the clock's
         # rules, so the board never offers a press that can only be refused.
-        return not untimely_refusal(appointment, status)
+        return not clock_refuses(appointment, status, now=now)
     if not infusion:
         return True
     if status == Status.INFUSING:
@@ -189,14 +224,14 @@ def _offered(appointment: Appointment, status: Status, infusion: bool, session_s
     return status != Status.DISCHARGED
 
 
-def _session_step(appointment: Appointment, session_state: str) -> str:
+def _session_step(appointment: Appointment, session_state: str, now: datetime) -> str:
     if session_state == "pre_assessment_passed" and getattr(
         appointment, "session_has_order", False
     ):
         return READY_TO_START
     if appointment.status in NON_BLOCKING_STATUSES and session_state == "scheduled":
         return ""
-    if session_state == "scheduled" and untimely_refusal(appointment, Status.CHECKED_IN):
+    if session_state == "scheduled" and clock_refuses(appointment, Status.CHECKED_IN, now=now):
         # Not the day, or before the check-in window: like the "Check in" button (see
         # ``_offered``), "Next: check in" waits until pressing it would be allowed.
         return ""

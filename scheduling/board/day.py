@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import F, Prefetch, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from clinic.models import Chair, Closure, Location, User
@@ -22,7 +22,7 @@ from clinic.permissions import Capability, user_can
 from clinic.selectors import DayHours, location_hours_on, locations_visible_to
 from patients.models import Patient
 from scheduling.availability import wall_clock_instants
-from scheduling.board.cards import BoardEntry, board_entry, for_the_board
+from scheduling.board.cards import BoardEntry, board_entries, for_the_board
 from scheduling.models import Appointment
 from scheduling.selectors import (
     appointments_visible_to,
@@ -74,6 +74,33 @@ def with_hours(location: Location, first: date, last: date) -> None:
 
 # What the boards show of a patient: the name on the card, the id in its link.
 BOARD_PATIENT_FIELDS = ("id", "public_id", "legal_first_name", "legal_last_name", "preferred_name")
+# What no card reads of an appointment, and of its clinician (the name alone is shown): each
+# loaded column costs a few microseconds a row, a busy week has ~500 rows.
+BOARD_UNREAD = (
+    "created_at",
+    "updated_at",
+    "booking_note",
+    "source",
+    "course",
+    "created_by",
+    *(
+        f"clinician__{field.name}"
+        for field in User._meta.concrete_fields
+        if field.name not in ("id", "full_name")
+    ),
+)
+# The week's list and counts read less still: no recovery, no cancellation reason, and of
+# the type and the clinician only what it shows (``WEEK_LIST_READS``, onto each row).
+WEEK_LIST_UNREAD = (
+    *(field for field in BOARD_UNREAD if "__" not in field),
+    "blocks_until",
+    "cancel_reason",
+)
+WEEK_LIST_READS = {
+    "type_name": F("appointment_type__name"),
+    "type_needs_chair": F("appointment_type__needs_chair"),
+    "clinician_name": F("clinician__full_name"),
+}
 
 
 def board_appointments(
@@ -87,39 +114,44 @@ def board_appointments(
 ) -> list[Appointment]:
     """The appointments at ``location`` from ``first`` to ``last`` (local days), with what
     their cards show (``for_the_board``) unless ``cards`` is False (the week's list shows
-    none of it); ``chairs``, the location's, already read, are attached rather than read
-    again. Two queries however many: the appointments (through the (location,
-    starts_at) index, with their type and clinician, and what the cards show of the
-    session as per-row subqueries), then their patients by id. Joining the patients (or
-    the sessions) in the same query made PostgreSQL read and hash all of them at chain
-    scale (20,000 patients for a week's 500 appointments); the columns no card shows are
-    left unread (each timestamp costs a few microseconds to load)."""
+    none of it, and reads its type's name and ``needs_chair`` and its clinician's name as
+    ``type_name``, ``type_needs_chair`` and ``clinician_name``); ``chairs``, the
+    location's, already read, are attached rather than read again. Two queries however
+    many: the appointments (through the (location, starts_at) index, with their type and
+    clinician, and what the cards show of the session as per-row subqueries), then their
+    patients by id. Joining the patients (or the sessions) in the same query made
+    PostgreSQL read and hash all of them at chain scale (20,000 patients for a week's 500
+    appointments); the columns no card shows are left unread (each timestamp costs a few
+    microseconds to load)."""
     starts, ends = local_day_bounds(location, first, last)
     visible = appointments_visible_to(user)
-    appointments = list(
-        (for_the_board(visible) if cards else visible)
-        .select_related(None)
-        .select_related("appointment_type", "clinician")
-        .defer(
-            "created_at",
-            "updated_at",
-            "booking_note",
-            "clinician__password",
-            "clinician__last_login",
-            "clinician__date_joined",
+    if cards:
+        chosen = (
+            for_the_board(visible)
+            .select_related(None)
+            .select_related("appointment_type", "clinician")
+            .defer(*BOARD_UNREAD)
         )
-        .filter(location=location, starts_at__gte=starts, starts_at__lt=ends)
-        .order_by("starts_at", "id")
+    else:
+        # A type and a clinician object per row cost more than the row itself.
+        chosen = visible.select_related(None).defer(*WEEK_LIST_UNREAD).annotate(**WEEK_LIST_READS)
+    appointments = list(
+        chosen.filter(location=location, starts_at__gte=starts, starts_at__lt=ends).order_by(
+            "starts_at", "id"
+        )
     )
     by_id = {chair.pk: chair for chair in chairs}
     for appointment in appointments:
         appointment.location = location  # the board's own: no join, no query
         if appointment.chair_id in by_id:
             appointment.chair = by_id[appointment.chair_id]
-    prefetch_related_objects(
-        appointments,
-        Prefetch("patient", queryset=Patient.objects.only(*BOARD_PATIENT_FIELDS)),
+    # Their patients by id, set on each directly (prefetch_related's bookkeeping cost more
+    # than the query).
+    patients = Patient.objects.only(*BOARD_PATIENT_FIELDS).in_bulk(
+        {appointment.patient_id for appointment in appointments}
     )
+    for appointment in appointments:
+        appointment.patient = patients[appointment.patient_id]
     return appointments
 
 
@@ -225,10 +257,7 @@ def day_board(*, user: Any, location: Location, day: date) -> DayBoard:
     with_hours(location, day, day)
     hours = location_hours_on(location, day)
     chairs = list(location.chairs.order_by("name", "id"))
-    entries = [
-        board_entry(appointment, user)
-        for appointment in board_appointments(user, location, day, day, chairs=chairs)
-    ]
+    entries = board_entries(board_appointments(user, location, day, day, chairs=chairs), user)
     attending = [entry for entry in entries if entry.attending]
     in_chairs = [entry for entry in attending if entry.appointment.appointment_type.needs_chair]
     slots = _slots(location, day, hours, in_chairs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ class WeekEntry:
 
     appointment: Appointment
     local_start: datetime
+    local_end: datetime
     url: str
 
     @property
@@ -93,6 +95,7 @@ def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
         WeekEntry(
             appointment=appointment,
             local_start=appointment.starts_at.astimezone(tz),
+            local_end=appointment.ends_at.astimezone(tz),
             url=f"{url_head}{appointment.public_id}{url_tail}",
         )
         for appointment in board_appointments(
@@ -105,32 +108,30 @@ def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
     for entry in entries:
         on_day.setdefault(entry.local_start.date(), []).append(entry)
 
-    def count(day: date, chair_id: int | None = None, *, in_chair: bool = True) -> int:
-        return sum(
-            1
-            for entry in on_day[day]
-            if entry.attending
-            and entry.appointment.appointment_type.needs_chair == in_chair
-            and (not in_chair or entry.appointment.chair_id == chair_id)
-        )
-
+    # Attending appointments per (day, chair) for the chairs' rows, per (day, None) for
+    # chair appointments without a chair, and per day for the consultations' row: one pass.
+    in_chairs: Counter[tuple[date, int | None]] = Counter()
+    visits: Counter[date] = Counter()
+    for one in days:
+        for entry in on_day[one]:
+            if not entry.attending:
+                continue
+            if entry.appointment.type_needs_chair:
+                in_chairs[one, entry.appointment.chair_id] += 1
+            else:
+                visits[one] += 1
     used_chairs = {entry.appointment.chair_id for entry in entries if entry.attending}
     chair_rows = [
         WeekRow(
             label=chair.name if chair.is_active else f"{chair.name} (out of use)",
-            counts=[count(one, chair.pk) for one in days],
+            counts=[in_chairs[one, chair.pk] for one in days],
         )
         for chair in chairs
         if chair.is_active or chair.pk in used_chairs
     ]
-    if any(
-        entry.attending
-        and entry.appointment.appointment_type.needs_chair
-        and entry.appointment.chair_id is None
-        for entry in entries
-    ):
+    if any(chair_id is None for _, chair_id in in_chairs):
         chair_rows.append(
-            WeekRow(label="No chair assigned", counts=[count(one, None) for one in days])
+            WeekRow(label="No chair assigned", counts=[in_chairs[one, None] for one in days])
         )
     return WeekBoard(
         location=location,
@@ -147,7 +148,7 @@ def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
         chair_rows=chair_rows,
         visit_row=WeekRow(
             label="Consultations and follow-ups",
-            counts=[count(one, in_chair=False) for one in days],
+            counts=[visits[one] for one in days],
         ),
         attending_count=sum(1 for entry in entries if entry.attending),
     )

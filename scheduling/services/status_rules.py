@@ -5,7 +5,7 @@ The day board asks the same functions to show only the moves that would be allow
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -126,12 +126,26 @@ def untimely_refusal(appointment: Appointment, status: Status) -> str:
     """Why the clock says no to moving ``appointment`` to ``status`` now ("" if it doesn't):
     check-in on the appointment's local day, ``CHECK_IN_EARLY_MINUTES`` before the start at
     the earliest; a no-show from ``NO_SHOW_GRACE_MINUTES`` after the start."""
-    now = timezone.now()
+    return _clock_refusal(appointment, status, timezone.now(), explain=True)
+
+
+def clock_refuses(appointment: Appointment, status: Status, *, now: datetime | None = None) -> bool:
+    """Whether ``untimely_refusal`` would refuse (without putting the reason into words: the
+    board asks it of every card twice)."""
+    return bool(_clock_refusal(appointment, status, now or timezone.now(), explain=False))
+
+
+def _clock_refusal(
+    appointment: Appointment, status: Status, now: datetime, *, explain: bool
+) -> str:
     location = appointment.location
     if status == Status.CHECKED_IN:
-        local_day = appointment.starts_at.astimezone(location.tz).date()
-        today = now.astimezone(location.tz).date()
+        tz = location.tz
+        local_day = appointment.starts_at.astimezone(tz).date()
+        today = now.astimezone(tz).date()
         if today != local_day:
+            if not explain:
+                return "not the day"
             when = "is on" if today < local_day else "was on"
             return (
                 f"The appointment {when} {day_label(local_day)}: patients check in on the day of "
@@ -139,6 +153,8 @@ def untimely_refusal(appointment: Appointment, status: Status) -> str:
             )
         earliest = appointment.starts_at - timedelta(minutes=settings.CHECK_IN_EARLY_MINUTES)
         if now < earliest:
+            if not explain:
+                return "too early"
             return (
                 f"It's too early to check in: the appointment starts at "
                 f"{when_label(appointment.starts_at, location)}, and check-in opens "
@@ -148,6 +164,8 @@ def untimely_refusal(appointment: Appointment, status: Status) -> str:
     if status == Status.NO_SHOW:
         earliest = appointment.starts_at + timedelta(minutes=settings.NO_SHOW_GRACE_MINUTES)
         if now < earliest:
+            if not explain:
+                return "too early"
             return (
                 "It's too early to mark a no-show: the patient may still come. From "
                 f"{when_label(earliest, location)} ({settings.NO_SHOW_GRACE_MINUTES} minutes after "

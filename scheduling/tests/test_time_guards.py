@@ -35,6 +35,7 @@ from scheduling.models import (
 )
 from scheduling.services.free_time import SlotTaken
 from scheduling.services.status_changes import appointment_cancel, appointment_set_status
+from scheduling.services.status_rules import clock_refuses, untimely_refusal
 from scheduling.services.undo import appointment_undo
 from scheduling.tests.factories import AppointmentFactory, appointment_type
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
@@ -840,3 +841,22 @@ def test_the_api_refuses_anonymous_undo(client, fran, due):
 
     assert response.status_code in (401, 403)
     assert snapshot(due) == before
+
+
+# --- The board asks the same clock without the words ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [-24 * 60, -61, -60, -59, 0, 14, 15, 16, 15 * 60, 24 * 60],
+    ids=lambda minutes: f"{minutes:+d}min",
+)
+def test_the_boards_yes_or_no_is_the_clocks_refusal(clock, phil, clinic, offset):
+    """``clock_refuses`` (the board's question, asked of every card) says no exactly when
+    ``untimely_refusal`` (the service's answer, in words) does: before and after the
+    check-in window and the no-show grace period, and on other days."""
+    appointment = consultation(clinic, local(clinic, MONDAY, 9), phil)
+    clock(appointment.starts_at + timedelta(minutes=offset))
+
+    for status in (A.CHECKED_IN, A.NO_SHOW, A.CANCELLED):
+        assert clock_refuses(appointment, status) == bool(untimely_refusal(appointment, status))
