@@ -27,6 +27,7 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
+from clinic.queries import equals_any
 from infusions import dosing, ledger
 from infusions.models import (
     DoseAdministration,
@@ -42,6 +43,7 @@ from infusions.models.preassessment import BloodPressureStatus
 from infusions.models.sessions import InfusionSessionState
 from infusions.preassessment_checklist import weighed_today
 from patients.models import Patient
+from scheduling.models import Appointment
 
 State = InfusionSessionState
 Errors = dict[str, list[str]]
@@ -370,7 +372,14 @@ def dose_history(patient: Patient) -> list[DoseHistoryEntry]:
     """The patient's current orders across their sessions, oldest first, each with the
     escalation from the previous one (``dosing.escalation``). One query."""
     orders = (
-        DoseOrder.objects.filter(session__appointment__patient=patient, replaced_by__isnull=True)
+        DoseOrder.objects.filter(
+            # The patient's sessions through the index on their appointment, not a scan of
+            # every session (clinic.queries says why).
+            equals_any(
+                "session__appointment_id", Appointment.objects.filter(patient=patient).values("pk")
+            ),
+            replaced_by__isnull=True,
+        )
         # What the dose history shows: each session's date and place, the order and what
         # was given (not the course or the signer: each join more costs planning, and a
         # model per row for a patient with a hundred sessions).
