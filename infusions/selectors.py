@@ -106,7 +106,8 @@ def sessions_of_patient(user: Any, patient: Patient) -> list[PatientSession]:
         session.appointment.patient = patient
     if not sessions:
         return []
-    doses = {entry.session.pk: entry for entry in dose_history(patient)}
+    by_pk = {session.pk: session for session in sessions}
+    doses = {entry.session.pk: entry for entry in dose_history(patient, sessions=by_pk)}
     return [PatientSession(session=session, dose=doses.get(session.pk)) for session in sessions]
 
 
