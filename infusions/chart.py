@@ -365,28 +365,43 @@ def _description(
 # --- The data, from the models --------------------------------------------------------------
 
 
-def chart_for_session(session, *, id_prefix: str = "session-chart") -> SvgChart:
+def chart_for_session(
+    session, *, id_prefix: str = "session-chart", readings=None, events=None
+) -> SvgChart:
     """The chart of ``session``: its readings and events not entered in error, the moves
     into and out of infusing, the clinic's alert thresholds, the location's time zone.
-    Three queries (readings, state changes, events)."""
+    Three queries (readings, state changes, events); one when the caller passes the
+    session's ``readings`` and ``events`` (all of them, in time order, as the session
+    screen has read them for its flowsheet)."""
     from infusions.models import SessionEvent, VitalsReading
     from infusions.models.sessions import InfusionSessionState
     from infusions.vitals import alert_thresholds_from_settings
 
     state = InfusionSessionState
-    points = [
-        ChartPoint(at=taken_at, systolic=sbp, diastolic=dbp, heart_rate=hr, spo2=spo2)
-        for taken_at, sbp, dbp, hr, spo2 in VitalsReading.objects.filter(
+    if readings is None:
+        values = VitalsReading.objects.filter(
             session=session, entered_in_error_at__isnull=True
         ).values_list("taken_at", "systolic", "diastolic", "heart_rate", "spo2")
+    else:
+        values = [
+            (r.taken_at, r.systolic, r.diastolic, r.heart_rate, r.spo2)
+            for r in readings
+            if r.entered_in_error_at is None
+        ]
+    points = [
+        ChartPoint(at=taken_at, systolic=sbp, diastolic=dbp, heart_rate=hr, spo2=spo2)
+        for taken_at, sbp, dbp, hr, spo2 in values
     ]
     marks = []
     for change in session.state_changes.order_by("at", "id"):
         mark = _state_mark(change.from_state, change.to_state, state)
         if mark is not None:
             marks.append(ChartMark(at=change.at, label=mark[0], kind=mark[1]))
-    for event in SessionEvent.objects.filter(session=session, entered_in_error_at__isnull=True):
-        marks.append(ChartMark(at=event.occurred_at, label=event_label(event), kind="event"))
+    if events is None:
+        events = SessionEvent.objects.filter(session=session, entered_in_error_at__isnull=True)
+    for event in events:
+        if event.entered_in_error_at is None:
+            marks.append(ChartMark(at=event.occurred_at, label=event_label(event), kind="event"))
     return session_chart(
         points,
         alert_thresholds_from_settings(),

@@ -27,6 +27,7 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
+from clinic.queries import equals_any
 from infusions import dosing, ledger
 from infusions.models import (
     DoseAdministration,
@@ -42,6 +43,7 @@ from infusions.models.preassessment import BloodPressureStatus
 from infusions.models.sessions import InfusionSessionState
 from infusions.preassessment_checklist import weighed_today
 from patients.models import Patient
+from scheduling.models import Appointment
 
 State = InfusionSessionState
 Errors = dict[str, list[str]]
@@ -366,20 +368,34 @@ class DoseHistoryEntry:
             return None
 
 
-def dose_history(patient: Patient) -> list[DoseHistoryEntry]:
+def dose_history(
+    patient: Patient, *, sessions: dict[int, InfusionSession] | None = None
+) -> list[DoseHistoryEntry]:
     """The patient's current orders across their sessions, oldest first, each with the
-    escalation from the previous one (``dosing.escalation``). One query."""
-    orders = (
-        DoseOrder.objects.filter(session__appointment__patient=patient, replaced_by__isnull=True)
+    escalation from the previous one (``dosing.escalation``). One query. ``sessions``: all
+    the patient's sessions by primary key, with their appointment and place, when the
+    caller has read them already (the chart): each order takes its session from there
+    instead of the query reading them again, a hundred models fewer for a busy patient."""
+    orders = DoseOrder.objects.filter(
+        # The patient's sessions through the index on their appointment, not a scan of
+        # every session (clinic.queries says why).
+        equals_any(
+            "session__appointment_id", Appointment.objects.filter(patient=patient).values("pk")
+        ),
+        replaced_by__isnull=True,
+    ).order_by("signed_at", "id")
+    if sessions is None:
         # What the dose history shows: each session's date and place, the order and what
         # was given (not the course or the signer: each join more costs planning, and a
         # model per row for a patient with a hundred sessions).
-        .select_related("session__appointment__location", "administration")
-        .order_by("signed_at", "id")
-    )
+        orders = orders.select_related("session__appointment__location", "administration")
+    else:
+        orders = orders.select_related("administration")
     history = []
     previous: Decimal | None = None
     for order in orders:
+        if sessions is not None:
+            order.session = sessions[order.session_id]
         history.append(
             DoseHistoryEntry(
                 order=order,

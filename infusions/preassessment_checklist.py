@@ -64,10 +64,14 @@ def pre_assessment_problems(
 
 
 def pre_assessment_checklist(
-    session: InfusionSession, *, assessment: PreAssessment | None = READ_NOW
+    session: InfusionSession,
+    *,
+    assessment: PreAssessment | None = READ_NOW,
+    questionnaires: list[PreSessionQuestionnaire] | None = None,
 ) -> list[CheckItem]:
     """Every pre-infusion check for the session screen, in the order a nurse works;
-    ``assessment`` as for ``pre_assessment_problems``."""
+    ``assessment`` as for ``pre_assessment_problems``; ``questionnaires`` from
+    ``pre_session_questionnaires`` when the caller has them already."""
     if assessment is READ_NOW:
         assessment = _assessment_or_none(session)
     from patients.services.consent import infusion_start_allowed
@@ -95,7 +99,8 @@ def pre_assessment_checklist(
         ),
     ]
     items.extend(_assessment_items(session, assessment or PreAssessment(session=session)))
-    questionnaires = pre_session_questionnaires(session)
+    if questionnaires is None:
+        questionnaires = pre_session_questionnaires(session)
     missing = [q.short_name for q in questionnaires if q.response is None]
     items.append(
         CheckItem(

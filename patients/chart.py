@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import CharField, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ from patients.models import (
 from patients.questionnaires import Definition, definition_for, instruments_for_conditions
 from patients.selectors import ChannelConsent, contact_consents_current
 from patients.services.consent import ConsentStatus, consent_status
-from patients.services.screening import decision_current, decision_is_stale
+from patients.services.screening import decision_is_stale
 
 # How many of the longer lists the chart shows, newest first.
 CHART_MEASUREMENTS = 20
@@ -98,7 +99,18 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
     latest_phq9 = (
         patient.questionnaires.filter(instrument="phq9").order_by("-completed_at", "-id").first()
     )
-    current_decision = decision_current(patient)
+    # The latest intake, measurement and decision are the first of the lists the chart
+    # shows: read once, for the list and for the alerts and staleness that need the latest.
+    intakes = list(
+        patient.intakes.defer("answers")
+        .annotate(suicidal_thoughts=KT("answers__suicidal_thoughts"))
+        .select_related("entered_by", "via_link")
+        .order_by("-version")
+    )
+    decisions = list(
+        patient.decisions.select_related("decided_by", "screening").order_by("-decided_at", "-id")
+    )
+    current_decision = decisions[0] if decisions else None
     measurements = list(
         patient.measurements.select_related("taken_by").order_by("-taken_at", "-id")[
             :CHART_MEASUREMENTS
@@ -113,24 +125,20 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
         alerts=chart_alerts(
             screening,
             latest_phq9,
-            intake_reports_suicidal_thoughts=patient.intakes.order_by("-version")
-            .values_list("answers__suicidal_thoughts", flat=True)
-            .first()
-            == "yes",
+            intake_reports_suicidal_thoughts=bool(intakes)
+            and intakes[0].suicidal_thoughts == "yes",
         ),
-        intakes=list(
-            patient.intakes.defer("answers")
-            .select_related("entered_by", "via_link")
-            .order_by("-version")
-        ),
+        intakes=intakes,
         screening=screening,
-        decisions=list(
-            patient.decisions.select_related("decided_by", "screening").order_by(
-                "-decided_at", "-id"
-            )
-        ),
+        decisions=decisions,
         current_decision=current_decision,
-        decision_is_stale=current_decision is not None and decision_is_stale(current_decision),
+        decision_is_stale=current_decision is not None
+        and decision_is_stale(
+            current_decision,
+            screening=screening,
+            intake=intakes[0] if intakes else None,
+            measurement=measurements[0] if measurements else None,
+        ),
         measurements=measurements,
         questionnaires=[
             ScoredQuestionnaire(response, definition_for(response.instrument))

@@ -10,9 +10,16 @@ from django.urls import reverse
 
 from clinic.models import AuditEvent
 from infusions.models import InfusionSession, SessionStateChange
+from infusions.models.readings import VitalsPhase
 from infusions.models.sessions import SESSION_STATE_SENTENCES, InfusionSessionState
 from infusions.sessions import session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
+from infusions.tests.factories import (
+    complete_pre_assessment,
+    infusion_session,
+    signed_order,
+    vitals_reading,
+)
+from infusions.tests.test_summary import discharged  # noqa: F401 (a fixture)
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 
 S = InfusionSessionState
@@ -263,3 +270,33 @@ def test_an_open_safety_alert_shows_on_the_session_screen(client, nina, session)
 
     assert 'data-testid="safety-alert-open"' in html
     assert "A clinician must contact the patient today." in html
+
+
+# --- Cost ---------------------------------------------------------------------------------
+
+# The session and the user, the session with its appointment, patient, place and chair, the
+# audit event; the pre-infusion checks, the consent form and signature, the screening
+# decision and whether it is stale, the questionnaires before the infusion, the dose history
+# (the session's current order and what was given are in it), the readings, their alerts,
+# the events, the discharge, the state changes for the chart, the open safety alerts, and
+# the people and lot the sections name. The chart draws the readings and events the
+# flowsheet read; nothing is read twice (six of these were, before issue 14).
+SCREEN_QUERIES = 23
+
+
+def test_the_screen_costs_the_same_number_of_queries_however_many_readings(
+    client,
+    nina,
+    discharged,  # noqa: F811 (the fixture imported above)
+    django_assert_num_queries,
+):
+    client.force_login(nina)
+    client.get(session_page(discharged))  # the session's first-request writes
+    with django_assert_num_queries(SCREEN_QUERIES):
+        before = client.get(session_page(discharged)).content.decode()
+    for minutes in range(6):
+        vitals_reading(discharged, nina, phase=VitalsPhase.RECOVERING, minutes_ago=minutes)
+    with django_assert_num_queries(SCREEN_QUERIES):
+        response = client.get(session_page(discharged))
+    rows = 'data-testid="reading"'
+    assert response.content.decode().count(rows) == before.count(rows) + 6

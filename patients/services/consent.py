@@ -415,8 +415,12 @@ def consent_current_signature(patient: Patient) -> ConsentSignature | None:
     current = consent_document_current()
     if current is None:
         return None
+    return _latest_signature_of(patient, current)
+
+
+def _latest_signature_of(patient: Patient, document: ConsentDocument) -> ConsentSignature | None:
     return (
-        ConsentSignature.objects.filter(patient=patient, document=current)
+        ConsentSignature.objects.filter(patient=patient, document=document)
         .select_related("document", "witnessed_by")
         .order_by("-signed_at", "-id")
         .first()
@@ -431,7 +435,7 @@ def infusion_start_allowed(patient: Patient) -> tuple[bool, str]:
             "No consent form has been published yet. A clinic admin must publish one, and the "
             "patient must sign it before an infusion."
         )
-    signature = consent_current_signature(patient)
+    signature = _latest_signature_of(patient, current)  # the version just read, not again
     if signature is not None:
         signed = patient_local_time(patient, signature.signed_at)
         return True, f"Consent version {current.version} signed on {signed:%d %b %Y}."

@@ -93,6 +93,10 @@ def _screening_latest(patient_id: int) -> ScreeningResult | None:
     )
 
 
+# "Not given: read it" for the optional arguments above (None means "there is none").
+READ_NOW = object()
+
+
 def decision_current(patient: Patient) -> ScreeningDecision | None:
     """The patient's latest decision (it supersedes earlier ones), stale or not."""
     return (
@@ -102,20 +106,31 @@ def decision_current(patient: Patient) -> ScreeningDecision | None:
     )
 
 
-def decision_is_stale(decision: ScreeningDecision) -> bool:
+def decision_is_stale(
+    decision: ScreeningDecision,
+    *,
+    screening: ScreeningResult | object | None = READ_NOW,
+    intake: IntakeSubmission | object | None = READ_NOW,
+    measurement: Measurement | object | None = READ_NOW,
+) -> bool:
     """True when something was learned after the result the decision was made on: a newer
     screening result, or a newer intake, measurement or baseline PHQ-9 (even one that has
-    not been screened yet). Runs up to four queries."""
+    not been screened yet). Runs up to four queries, fewer when the caller passes the
+    patient's latest ``screening``, ``intake`` and ``measurement`` (None: there is none)."""
     # The decided-on result is the latest one, or the decision is stale already.
-    screening = _screening_latest(decision.patient_id)
-    if screening is None or screening.pk != decision.screening_id:
+    if screening is READ_NOW:
+        screening = _screening_latest(decision.patient_id)
+    if not isinstance(screening, ScreeningResult) or screening.pk != decision.screening_id:
         return True
-    intake = _latest_intake(decision.patient_id)
-    measurement = _latest_measurement(decision.patient_id)
+    if intake is READ_NOW:
+        intake = _latest_intake(decision.patient_id)
+    if measurement is READ_NOW:
+        measurement = _latest_measurement(decision.patient_id)
     phq9 = _latest_baseline_phq9(decision.patient_id)
     return (
-        (intake.pk if intake else None) != screening.intake_id
-        or (measurement.pk if measurement else None) != screening.measurement_id
+        (intake.pk if isinstance(intake, IntakeSubmission) else None) != screening.intake_id
+        or (measurement.pk if isinstance(measurement, Measurement) else None)
+        != screening.measurement_id
         or (phq9.pk if phq9 else None) != screening.phq9_id
     )
 

@@ -83,9 +83,17 @@ class DischargeForm(forms.Form):
         self.fields["physician"].queryset = physicians()
 
 
-def section_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    """What the discharge and chart parts of the session screen show."""
-    return discharge_context(request, session) | {"chart": chart_for_session(session)}
+def section_context(
+    request: HttpRequest,
+    session: InfusionSession,
+    *,
+    readings: list[Any] | None = None,
+    events: list[Any] | None = None,
+) -> dict[str, Any]:
+    """What the discharge and chart parts of the session screen show; the chart draws
+    ``readings`` and ``events`` when the screen has read them already (its flowsheet)."""
+    chart = chart_for_session(session, readings=readings, events=events)
+    return discharge_context(request, session) | {"chart": chart}
 
 
 def discharge_context(

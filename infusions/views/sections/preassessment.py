@@ -15,7 +15,7 @@ from clinic.forms import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability, user_can
 from infusions import dosing, vitals
-from infusions.models import DoseAdministration, InfusionSession, PreAssessment
+from infusions.models import InfusionSession, PreAssessment
 from infusions.models.orders import DoseRoute
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
 from infusions.models.sessions import InfusionSessionState
@@ -23,7 +23,6 @@ from infusions.orders import (
     ADMINISTER_STATES,
     ORDER_STATES,
     administration_lots,
-    current_order,
     dose_history,
     plain,
 )
@@ -250,7 +249,10 @@ def pre_assessment_context(
         pre_form = forms_given.get("pre_form") or PreAssessmentForm(
             initial=_pre_initial(assessment, session), auto_id="pre-%s"
         )
-    checklist = pre_assessment_checklist(session, assessment=assessment)
+    questionnaires = pre_session_questionnaires(session)
+    checklist = pre_assessment_checklist(
+        session, assessment=assessment, questionnaires=questionnaires
+    )
     return {
         "pre_assessment": assessment,
         "pre_checklist": checklist,
@@ -270,7 +272,7 @@ def pre_assessment_context(
         "pre_can_mark_not_started": user_can(user, Capability.RECORD_CLINICAL)
         and session.state in (State.CHECKED_IN, State.PRE_ASSESSMENT_PASSED, State.SCHEDULED),
         "pre_male": pregnancy_not_applicable(patient),
-        "pre_questionnaires": pre_session_questionnaires(session),
+        "pre_questionnaires": questionnaires,
         "pre_fasting_hours": _fasting_hours(),
         "pre_done": forms_given.get("pre_done", ""),
         "pre_errors": non_field_errors(forms_given),
@@ -285,14 +287,15 @@ def dose_context(
     **forms_given: Any,
 ) -> dict[str, Any]:
     user = request.user
-    order = current_order(session)
-    administration = None
-    if order is not None:
-        administration = DoseAdministration.objects.filter(order=order).first()
     if assessment is READ_NOW:
         assessment = _assessment(session)
     limits = dosing.limits_from_settings()
     history = dose_history(session.appointment.patient)
+    # The session's current order and what was given are in the patient's history (the
+    # latest order of this session that no later one replaces): not read again.
+    this_session = [entry for entry in history if entry.session.pk == session.pk]
+    order = this_session[-1].order if this_session else None
+    administration = this_session[-1].given if this_session else None
     previous_dose = next(
         (entry.order.dose_mg_per_kg for entry in reversed(history) if entry.session != session),
         None,

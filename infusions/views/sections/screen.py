@@ -73,6 +73,13 @@ def session_context(request: HttpRequest, session: InfusionSession) -> dict[str,
     ]
     context["moves"] = moves
     context["start_waits_for"] = waiting_for
-    for section in (preassessment, flowsheet, discharge):
-        context |= section.section_context(request, session)
+    context |= preassessment.section_context(request, session)
+    context |= flowsheet.section_context(request, session)
+    # The chart draws the readings and events the flowsheet has just read.
+    context |= discharge.section_context(
+        request,
+        session,
+        readings=[row.reading for row in context["flowsheet"].rows],
+        events=context["events"],
+    )
     return context
