@@ -217,7 +217,7 @@ def serve(options, *, port: int, database_url: str, data_dir: str) -> subprocess
         check=True,
     )
     log = open(Path(data_dir) / "gunicorn.log", "wb")  # noqa: SIM115 (closed with the directory)
-    return subprocess.Popen(  # noqa: S603 (our own gunicorn, our own arguments)
+    return subprocess.Popen(
         command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
