@@ -285,7 +285,17 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.conf import settings
+    from django.core.management import call_command
     from django.db import connection
+
+    from outcomes.facts import outcome_facts_refresh
+
+    # A reused or copied database may be older than the code: bring it to the code's schema.
+    say("migrating ...")
+    call_command("migrate", verbosity=0)
+    # The worker's beat keeps the outcomes figures counted; count them once as it would.
+    say("counting the outcomes figures ...")
+    outcome_facts_refresh(unless_counted=True)
 
     from benchmarks.auth import session_cookie
     from benchmarks.pages import key_pages
