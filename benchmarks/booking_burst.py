@@ -217,9 +217,7 @@ def serve(options, *, port: int, database_url: str, data_dir: str) -> subprocess
         check=True,
     )
     log = open(Path(data_dir) / "gunicorn.log", "wb")  # noqa: SIM115 (closed with the directory)
-    return subprocess.Popen(
-        command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_until_serving(port: int, server: subprocess.Popen) -> None:
