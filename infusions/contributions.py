@@ -55,9 +55,12 @@ CHART_SESSIONS = 10
 def patient_sessions(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -> dict:
     if not can_see_clinical(user):
         return {}
-    sessions = sessions_of_patient(user, patient)  # all of them: outcomes marks each start
-    listed = sessions if shown.get("show_in_full") == "sessions" else sessions[:CHART_SESSIONS]
-    return {"infusion_sessions": sessions, "infusion_sessions_listed": listed}
+    in_full = shown.get("show_in_full") == "sessions"
+    return {
+        "infusion_sessions": sessions_of_patient(
+            user, patient, latest=None if in_full else CHART_SESSIONS
+        )
+    }
 
 
 @staff_home_page.register

@@ -15,12 +15,14 @@ doses across sessions with each escalation from the dose before.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -368,15 +370,45 @@ class DoseHistoryEntry:
             return None
 
 
-def dose_history(
-    patient: Patient, *, sessions: dict[int, InfusionSession] | None = None
-) -> list[DoseHistoryEntry]:
+def dose_history(patient: Patient) -> list[DoseHistoryEntry]:
     """The patient's current orders across their sessions, oldest first, each with the
-    escalation from the previous one (``dosing.escalation``). One query. ``sessions``: all
-    the patient's sessions by primary key, with their appointment and place, when the
-    caller has read them already (the chart): each order takes its session from there
-    instead of the query reading them again, a hundred models fewer for a busy patient."""
-    orders = DoseOrder.objects.filter(
+    escalation from the previous one (``dosing.escalation``), each session's date and place
+    and what was given. One query."""
+    orders = (
+        _current_orders(patient)
+        # What the dose history shows: each session's date and place, the order and what
+        # was given (not the course or the signer: each join more costs planning, and a
+        # model per row for a patient with a hundred sessions).
+        .select_related("session__appointment__location", "administration")
+    )
+    return [
+        DoseHistoryEntry(order=order, session=order.session, escalation=escalation)
+        for order, escalation in _with_escalations(orders)
+    ]
+
+
+def doses_of_sessions(
+    patient: Patient, sessions: dict[int, InfusionSession]
+) -> dict[int, DoseHistoryEntry]:
+    """The current dose of each of ``sessions`` (some of ``patient``'s, by primary key, read
+    already with their appointment and place), with its escalation from the dose before it
+    in the patient's whole history, by session. One query, reading of each order only what
+    the escalation and the chart's list need (not what was given: ``given`` would cost a
+    query an entry), so the latest ten of a hundred sessions cost ten entries, not a
+    hundred."""
+    orders = _current_orders(patient).only("session_id", "dose_mg_per_kg", "total_mg")
+    return {
+        order.session_id: DoseHistoryEntry(
+            order=order, session=sessions[order.session_id], escalation=escalation
+        )
+        for order, escalation in _with_escalations(orders)
+        if order.session_id in sessions
+    }
+
+
+def _current_orders(patient: Patient) -> QuerySet[DoseOrder]:
+    """The patient's current (not replaced) orders, in the order they were signed."""
+    return DoseOrder.objects.filter(
         # The patient's sessions through the index on their appointment, not a scan of
         # every session (clinic.queries says why).
         equals_any(
@@ -384,27 +416,13 @@ def dose_history(
         ),
         replaced_by__isnull=True,
     ).order_by("signed_at", "id")
-    if sessions is None:
-        # What the dose history shows: each session's date and place, the order and what
-        # was given (not the course or the signer: each join more costs planning, and a
-        # model per row for a patient with a hundred sessions).
-        orders = orders.select_related("session__appointment__location", "administration")
-    else:
-        orders = orders.select_related("administration")
-    history = []
+
+
+def _with_escalations(orders: Iterable[DoseOrder]) -> Iterator[tuple[DoseOrder, Decimal | None]]:
     previous: Decimal | None = None
     for order in orders:
-        if sessions is not None:
-            order.session = sessions[order.session_id]
-        history.append(
-            DoseHistoryEntry(
-                order=order,
-                session=order.session,
-                escalation=dosing.escalation(previous, order.dose_mg_per_kg),
-            )
-        )
+        yield order, dosing.escalation(previous, order.dose_mg_per_kg)
         previous = order.dose_mg_per_kg
-    return history
 
 
 def administration_lots(session: InfusionSession) -> list[Lot]:

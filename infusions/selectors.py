@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from django.http import Http404
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any
 from infusions.models import DoseOrder, InfusionSession, Lot
-from infusions.orders import DoseHistoryEntry, dose_history
+from infusions.orders import DoseHistoryEntry, doses_of_sessions
 from patients.models import Patient
 from scheduling.models import Appointment
 
@@ -86,29 +87,53 @@ class PatientSession:
     dose: DoseHistoryEntry | None
 
 
-def sessions_of_patient(user: Any, patient: Patient) -> list[PatientSession]:
-    """The patient's infusion sessions ``user`` may see, newest first, each with its dose.
-    Two queries however many sessions."""
-    sessions = list(
+@dataclass(frozen=True)
+class PatientSessions:
+    """A patient's sessions as the chart shows them: when each one started, newest first
+    (None: not started; the outcomes section marks the starts), and the latest of them
+    listed with their doses."""
+
+    starts: tuple[datetime | None, ...]
+    listed: list[PatientSession]
+
+    @property
+    def total(self) -> int:
+        return len(self.starts)
+
+
+def sessions_of_patient(
+    user: Any, patient: Patient, *, latest: int | None = None
+) -> PatientSessions:
+    """The patient's infusion sessions ``user`` may see, newest first: the start of every
+    one, and the ``latest`` (None: all) with their appointment, place and dose. Three
+    queries however many sessions, and models only for those listed: a patient on weekly
+    boosters has a hundred sessions after two years, and the chart lists ten."""
+    visible = (
         sessions_visible_to(user)
         # Only what the chart shows: each join more costs the planner (and, at chain
         # scale, the executor) more than reading the place of each session.
         .select_related(None)
-        .select_related("appointment__location")
         # Through the session's unique index on its appointment, not a scan of every
         # session (clinic.queries says why).
         .filter(
             equals_any("appointment_id", Appointment.objects.filter(patient=patient).values("pk"))
         )
-        .order_by("-appointment__starts_at")
+        .order_by("-appointment__starts_at", "-pk")
     )
+    every = list(visible.values_list("pk", "started_at"))
+    if not every:
+        return PatientSessions(starts=(), listed=[])
+    wanted = [pk for pk, _ in (every if latest is None else every[:latest])]
+    sessions = list(visible.select_related("appointment__location").filter(pk__in=wanted))
     for session in sessions:
         session.appointment.patient = patient
-    if not sessions:
-        return []
-    by_pk = {session.pk: session for session in sessions}
-    doses = {entry.session.pk: entry for entry in dose_history(patient, sessions=by_pk)}
-    return [PatientSession(session=session, dose=doses.get(session.pk)) for session in sessions]
+    doses = doses_of_sessions(patient, {session.pk: session for session in sessions})
+    return PatientSessions(
+        starts=tuple(started_at for _, started_at in every),
+        listed=[
+            PatientSession(session=session, dose=doses.get(session.pk)) for session in sessions
+        ],
+    )
 
 
 def with_session_state(appointments: QuerySet) -> QuerySet:

@@ -50,13 +50,11 @@ class ChartOutcomes:
 def chart_outcomes(
     patient: Patient, infusion_sessions: Sequence[Any] | None = None
 ) -> ChartOutcomes:
-    """The outcomes section of ``patient``'s chart. ``infusion_sessions`` are the chart's
-    ``infusions.selectors.sessions_of_patient`` entries, which saves a query; one query
-    (the scores) with them, two without. Dates are in the patient's preferred location's
+    """The outcomes section of ``patient``'s chart. ``infusion_sessions`` is the chart's
+    ``infusions.selectors.sessions_of_patient``, whose start times save a query; one query
+    (the scores) with it, two without. Dates are in the patient's preferred location's
     time zone, else the clinic's default."""
-    starts = None
-    if infusion_sessions is not None:
-        starts = [entry.session.started_at for entry in infusion_sessions]
+    starts = infusion_sessions.starts if infusion_sessions is not None else None
     instruments = patient_outcomes(patient, infusion_starts=starts)
     location = patient.preferred_location
     time_zone = location.time_zone if location is not None else timezone.get_default_timezone_name()

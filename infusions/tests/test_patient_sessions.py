@@ -42,15 +42,24 @@ def test_the_chart_lists_sessions_newest_first_with_the_escalation_marked(
     assert "+50 %" in html
 
 
-def test_listing_the_sessions_costs_two_queries_however_many(
+def test_listing_the_sessions_costs_three_queries_however_many(
     nina, two_sessions, django_assert_num_queries
 ):
-    patient = two_sessions[0].appointment.patient
+    first, second = two_sessions
+    patient = first.appointment.patient
 
-    with django_assert_num_queries(2):
-        listed = sessions_of_patient(nina, patient)
+    with django_assert_num_queries(3):
+        every = sessions_of_patient(nina, patient)
+    with django_assert_num_queries(3):
+        latest = sessions_of_patient(nina, patient, latest=1)
 
-    assert [item.session for item in listed] == [two_sessions[1], two_sessions[0]]
+    assert [item.session for item in every.listed] == [second, first]
+    assert [item.dose.dose_text for item in every.listed] == ["0.75", "0.5"]
+    assert every.starts == (second.started_at, first.started_at)
+    # The latest alone still has its escalation from the dose before, which is not listed.
+    assert [item.session for item in latest.listed] == [second]
+    assert latest.listed[0].dose.escalation_percent == "50"
+    assert latest.total == 2
 
 
 def test_a_patient_without_sessions_gets_a_helpful_empty_state(client, nina):

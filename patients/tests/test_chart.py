@@ -32,8 +32,8 @@ SUMMARY_QUERIES = 9
 # The same, then the latest screening and PHQ-9, the intakes (with the latest one's answer
 # on suicidal thoughts), the decisions (the first is the current one), the measurements
 # (the first is the latest), whether the current decision is stale (one more: the latest
-# baseline PHQ-9), the questionnaires and audit trail, the infusion sessions (one more,
-# for their doses, when there are any), the open safety alerts, the outcomes' scores and
+# baseline PHQ-9), the questionnaires and audit trail, the infusion sessions (two more,
+# for the latest listed and their doses, when there are any), the open safety alerts, the outcomes' scores and
 # the next-day check-ins.
 CHART_QUERIES = 21  # with the appointments and the courses
 

@@ -26,8 +26,8 @@ from patients.views.records import audit_patient_view
 
 chart_page = Contributions("patient chart")
 """Contributors take ``(user, patient, *, shown)``. The chart shows ``appointments``,
-``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions`` and
-``infusion_sessions_listed`` (infusions) and ``outcomes_chart`` (outcomes) when they are
+``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions``
+(infusions: every start, and the latest listed) and ``outcomes_chart`` (outcomes) when they are
 there. ``shown["show_in_full"]`` names the long list the reader asked to see whole
 (``?show=<name>``); a contributor lists only the latest of its long lists otherwise."""
 
