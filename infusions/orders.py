@@ -370,10 +370,15 @@ class DoseHistoryEntry:
             return None
 
 
-def dose_history(patient: Patient) -> list[DoseHistoryEntry]:
+def dose_history(
+    patient: Patient, *, up_to: InfusionSession | None = None, latest: int | None = None
+) -> list[DoseHistoryEntry]:
     """The patient's current orders across their sessions, oldest first, each with the
     escalation from the previous one (``dosing.escalation``), each session's date and place
-    and what was given. One query."""
+    and what was given. One query. ``up_to``: only the doses of sessions booked no later
+    than that one (a session's page shows the history that led to it); ``latest``: only
+    the last that many, the first of them without its escalation (the dose before it is
+    not read), so a caller that shows escalations asks for one more than it lists."""
     orders = (
         _current_orders(patient)
         # What the dose history shows: each session's date and place, the order and what
@@ -381,6 +386,10 @@ def dose_history(patient: Patient) -> list[DoseHistoryEntry]:
         # model per row for a patient with a hundred sessions).
         .select_related("session__appointment__location", "administration")
     )
+    if up_to is not None:
+        orders = orders.filter(session__appointment__starts_at__lte=up_to.appointment.starts_at)
+    if latest is not None:
+        orders = list(orders.reverse()[:latest])[::-1]
     return [
         DoseHistoryEntry(order=order, session=order.session, escalation=escalation)
         for order, escalation in _with_escalations(orders)

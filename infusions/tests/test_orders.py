@@ -639,6 +639,27 @@ def test_the_history_marks_each_rise_from_the_dose_before(nina, phil):
     assert [entry.escalation_percent for entry in history] == ["", "50", "", "", "50"]
 
 
+def test_a_sessions_history_stops_at_it_and_lists_the_latest(nina, phil, django_assert_num_queries):
+    location = riverside_for(nina, phil)
+    first = weighed(nina, checked_in(nina, infusion_session(nina, phil, location=location)))
+    patient = first.appointment.patient
+    sessions = [first] + [later_session(nina, phil, patient, location, n) for n in (1, 2, 3)]
+    for session, dose in zip(sessions, ["0.5", "0.75", "0.6", "0.8"], strict=True):
+        travel_to(session.appointment.starts_at)  # each order on its session's day
+        sign(phil, session, dose_mg_per_kg=dose)
+
+    with django_assert_num_queries(1):
+        up_to_third = dose_history(patient, up_to=sessions[2])
+    latest_two = dose_history(patient, up_to=sessions[2], latest=2)
+
+    assert [entry.session for entry in up_to_third] == sessions[:3]
+    # The last two up to the third session; the first of them has no dose before it read.
+    assert [entry.session for entry in latest_two] == sessions[1:3]
+    assert [entry.dose_text for entry in latest_two] == ["0.75", "0.6"]
+    assert [entry.escalation for entry in latest_two] == [None, None]
+    assert dose_history(patient, latest=2)[1].escalation == D("0.333")
+
+
 def test_the_history_is_one_query(nina, phil, django_assert_num_queries):
     location = riverside_for(nina, phil)
     first = weighed(nina, checked_in(nina, infusion_session(nina, phil, location=location)))

@@ -344,6 +344,39 @@ def test_the_history_marks_an_escalation_in_words(client, nina, phil, session):
     assert "this session" in page
 
 
+def test_a_long_history_lists_the_latest_up_to_the_session(
+    client, nina, phil, session, monkeypatch
+):
+    monkeypatch.setattr("infusions.views.sections.preassessment.DOSE_HISTORY", 1)
+    sign(phil, session, dose="0.5")
+    location = session.appointment.location
+    patient = session.appointment.patient
+    appointment = book(
+        nina, patient, location, "infusion", hour=9, day=next_week(location) + timedelta(days=3)
+    )
+    later = session_for_appointment(appointment=appointment, actor=nina)
+    travel_to(appointment.starts_at - timedelta(minutes=10))  # its day, to check in
+    later = session_transition(actor=nina, session=later, to_state=S.CHECKED_IN)
+    complete_pre_assessment(later, nina)
+    sign(phil, later, dose="0.75")
+    client.force_login(nina)
+
+    latest = text(client.get(url("session", later)))
+    earlier = text(client.get(url("session", session)))
+
+    # The later session lists its own dose, escalated from the one before (not listed).
+    assert latest.count("mg/kg</td>") == 1
+    assert "0.75 mg/kg" in latest
+    assert "▲ Escalation</span> +50 %" in latest
+    assert "first dose" not in latest
+    assert 'data-testid="earlier-doses"' in latest
+    assert f"/staff/patients/{patient.public_id}/?show=sessions" in latest
+    # The earlier session's history stops at it: the later dose is not in it.
+    assert "0.75 mg/kg" not in earlier
+    assert "first dose" in earlier
+    assert 'data-testid="earlier-doses"' not in earlier
+
+
 def _page_queries(client, session) -> int:
     """Queries for the session screen, leaving out the sign-in session's activity stamp
     (written at most once a minute)."""

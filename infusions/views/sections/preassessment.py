@@ -37,6 +37,9 @@ from infusions.preassessment_checklist import (
 from infusions.readings import ReadingInput
 
 State = InfusionSessionState
+# How many of the patient's doses, up to this session, the session's page lists.
+DOSE_HISTORY = 8
+
 BIG = {"class": "form-control-lg"}
 NUMBER = {"class": "form-control-lg", "inputmode": "numeric", "autocomplete": "off"}
 DECIMAL = {"class": "form-control-lg", "inputmode": "decimal", "autocomplete": "off"}
@@ -290,7 +293,12 @@ def dose_context(
     if assessment is READ_NOW:
         assessment = _assessment(session)
     limits = dosing.limits_from_settings()
-    history = dose_history(session.appointment.patient)
+    # The doses up to this session, the latest of them (a patient on weekly boosters has a
+    # hundred after two years; the chart lists them all), and the one before those for the
+    # first one's escalation.
+    history = dose_history(session.appointment.patient, up_to=session, latest=DOSE_HISTORY + 1)
+    earlier = len(history) > DOSE_HISTORY
+    history = history[-DOSE_HISTORY:]
     # The session's current order and what was given are in the patient's history (the
     # latest order of this session that no later one replaces): not read again.
     this_session = [entry for entry in history if entry.session.pk == session.pk]
@@ -338,6 +346,7 @@ def dose_context(
         "dose_give_form": give_form,
         "dose_preview": forms_given.get("dose_preview"),
         "dose_history": history,
+        "dose_history_earlier": earlier,
         "dose_limits": limits,
         "dose_done": forms_given.get("dose_done", ""),
         "dose_errors": non_field_errors(forms_given),
