@@ -33,6 +33,7 @@ from infusions.preassessment_checklist import (
 from infusions.readings import ReadingInput
 from infusions.sessions import session_transition
 from infusions.tests.factories import complete_pre_assessment, infusion_session
+from infusions.tests.test_flowsheet import session_in
 from patients.models import QuestionnaireResponse, SexAtBirth
 from patients.questionnaires import Instrument
 from patients.tests.factories import PatientFactory, QuestionnaireResponseFactory
@@ -536,6 +537,24 @@ def test_the_checklist_says_what_to_do_when_consent_is_missing(nina, session, mo
 
     assert not items["consent"].done
     assert "has not signed" in items["consent"].todo
+
+
+def test_a_started_sessions_checklist_says_how_consent_and_screening_were_then(
+    nina, phil, monkeypatch
+):
+    started = session_in(nina, phil, InfusionSessionState.INFUSING)
+    # Consent lapses later (a new version, an expiry): the started session's record says
+    # what the start checked, not what today's check would say.
+    monkeypatch.setattr(
+        "patients.services.consent.infusion_start_allowed",
+        lambda patient: (False, "The patient has not signed the consent form (version 2)."),
+    )
+
+    items = {item.key: item for item in pre_assessment_checklist(started)}
+
+    assert items["consent"].done
+    assert items["consent"].detail == "Checked when the infusion started."
+    assert items["screening"].done
 
 
 def test_the_questionnaires_fit_the_patients_conditions(nina, phil):
