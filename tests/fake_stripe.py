@@ -17,9 +17,10 @@ request or idempotency error, 401 bad key, 402 card error, 404 missing object).
 - ``GET /v1/payment_methods/<id>``.
 
 Idempotency, as Stripe does it: a POST's ``Idempotency-Key`` with the same path and
-parameters is answered with the first answer again (``Idempotent-Replayed: true``), errors
-included, and does nothing; the same key with different parameters is refused with 400
-``idempotency_error``. ``charges`` counts the money actually taken.
+parameters is answered with the first answer again (``Idempotent-Replayed: true``), a
+decline included, and does nothing; the same key with different parameters is refused with
+400 ``idempotency_error``. As at Stripe, a request refused as invalid (400, 404) is not
+kept. ``charges`` counts the money actually taken.
 
 Test cards: Stripe's test PaymentMethods ``pm_card_visa``, ``pm_card_mastercard``,
 ``pm_card_amex`` succeed; ``pm_card_chargeDeclined`` (generic decline),
@@ -44,8 +45,6 @@ answer (a timeout after Stripe charged); ``stop()`` makes every request fail to 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -60,15 +59,22 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.fake_stripe_shapes import (
+    API_VERSION,
     TEST_CARDS,
     ApiError,
+    bad_key_message,
     checkout_page,
+    customer_object,
     decode_form,
     error_body,
+    event_object,
+    idempotency_message,
     new_id,
+    payment_intent_object,
+    payment_method_object,
+    session_object,
+    sign,
 )
-
-API_VERSION = "2026-10-28.endive"
 
 
 @dataclass(frozen=True)
@@ -355,13 +361,13 @@ class FakeStripe:
                 )
             if headers.get("Authorization") != f"Bearer {self.secret_key}":
                 given = (headers.get("Authorization") or "").removeprefix("Bearer ")
-                return 401, error_body("invalid_request_error", _bad_key_message(given)), {}
+                return 401, error_body("invalid_request_error", bad_key_message(given)), {}
             fingerprint = json.dumps([method, path, sorted(pairs)])
             if key and key in state.answers:
                 first, status, body = state.answers[key]
                 if first != fingerprint:
                     state.requests.append(ApiRequest(method, path, params, key, False))
-                    return 400, error_body("idempotency_error", _idempotency_message(key)), {}
+                    return 400, error_body("idempotency_error", idempotency_message(key)), {}
                 state.requests.append(ApiRequest(method, path, params, key, True))
                 return status, body, {"Idempotent-Replayed": "true"}
             state.requests.append(ApiRequest(method, path, params, key, False))
@@ -370,7 +376,9 @@ class FakeStripe:
             except ApiError as exc:
                 status, data = exc.status, exc.body()
             body = json.dumps(data).encode()
-            if key:
+            # Stripe keeps the answer once the request began to act (a success, a decline),
+            # not a request refused as invalid: that one may be sent again corrected.
+            if key and status in (200, 402):
                 state.answers[key] = (fingerprint, status, body)
             if state.drop_count > 0:
                 state.drop_count -= 1
@@ -419,25 +427,7 @@ class FakeStripe:
         return retrieve
 
     def _create_customer(self, params: dict[str, Any], key: str | None) -> dict[str, Any]:
-        return self._store(
-            {
-                "id": new_id("cus_", 14),
-                "object": "customer",
-                "address": None,
-                "balance": 0,
-                "created": int(time.time()),
-                "currency": None,
-                "default_source": None,
-                "delinquent": False,
-                "description": params.get("description"),
-                "email": params.get("email"),
-                "invoice_settings": {"default_payment_method": None},
-                "livemode": False,
-                "metadata": params.get("metadata") or {},
-                "name": params.get("name"),
-                "phone": params.get("phone"),
-            }
-        )
+        return self._store(customer_object(params))
 
     def _search_customers(self, params: dict[str, Any], key: str | None) -> dict[str, Any]:
         match = re.fullmatch(r"metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'", params.get("query", ""))
@@ -482,34 +472,8 @@ class FakeStripe:
             currency = items[0]["price_data"]["currency"]
         elif not currency:
             raise ApiError.invalid("currency", "Missing required param: currency.")
-        session_id = new_id("cs_test_", 58)
-        created = int(time.time())
         return self._store(
-            {
-                "id": session_id,
-                "object": "checkout.session",
-                "amount_subtotal": amount,
-                "amount_total": amount,
-                "cancel_url": params.get("cancel_url"),
-                "client_reference_id": params.get("client_reference_id"),
-                "created": created,
-                "currency": currency,
-                "custom_text": params.get("custom_text") or {},
-                "customer": customer,
-                "expires_at": created + 24 * 3600,
-                "livemode": False,
-                "metadata": params.get("metadata") or {},
-                "mode": mode,
-                "payment_intent": None,
-                "payment_intent_data": params.get("payment_intent_data") or {},
-                "payment_method_types": params.get("payment_method_types") or ["card"],
-                "payment_status": "unpaid" if mode == "payment" else "no_payment_required",
-                "setup_intent": None,
-                "setup_intent_data": params.get("setup_intent_data") or {},
-                "status": "open",
-                "success_url": params["success_url"],
-                "url": f"{self.url}/checkout/pay/{session_id}",
-            }
+            session_object(params, mode, customer, amount, currency, pay_url=self.url)
         )
 
     def _retrieve_session(
@@ -525,37 +489,13 @@ class FakeStripe:
         self, params: dict[str, Any], key: str | None, method_id: str
     ) -> dict[str, Any]:
         if method_id in TEST_CARDS:
-            return self._payment_method(method_id, method_id, None)
+            return payment_method_object(method_id, method_id, None)
         return self._find("payment_method", method_id)
-
-    def _payment_method(self, method_id: str, card: str, customer: str | None) -> dict[str, Any]:
-        brand, last4, _ = TEST_CARDS[card]
-        return {
-            "id": method_id,
-            "object": "payment_method",
-            "allow_redisplay": "unspecified",
-            "billing_details": {"address": None, "email": None, "name": None, "phone": None},
-            "card": {
-                "brand": brand,
-                "display_brand": brand,
-                "country": "US",
-                "exp_month": 12,
-                "exp_year": time.gmtime().tm_year + 3,
-                "funding": "credit",
-                "last4": last4,
-            },
-            "created": int(time.time()),
-            "customer": customer,
-            "livemode": False,
-            "metadata": {},
-            "type": "card",
-            "test_card": card,  # not Stripe's: which behaviour the card has
-        }
 
     def _saved_card(self, card: str, customer: str | None) -> dict[str, Any]:
         if card not in TEST_CARDS:
             raise ApiError.missing("payment_method", card, "payment_method")
-        return self._store(self._payment_method(new_id("pm_"), card, customer))
+        return self._store(payment_method_object(new_id("pm_"), card, customer))
 
     def _create_payment_intent(self, params: dict[str, Any], key: str | None) -> dict[str, Any]:
         amount = str(params.get("amount", ""))
@@ -568,7 +508,7 @@ class FakeStripe:
             self._find("customer", customer, "customer")
         method_id = params.get("payment_method", "")
         if method_id in TEST_CARDS:
-            method = self._payment_method(method_id, method_id, customer)
+            method = payment_method_object(method_id, method_id, customer)
         else:
             method = self._find("payment_method", method_id, "payment_method")
             if method["customer"] != customer:
@@ -605,29 +545,8 @@ class FakeStripe:
         if decline and decline[0] == "authentication_required" and not off_session:
             decline = None  # on Stripe's page the patient confirms, and it goes through
         intent = self._store(
-            {
-                "id": new_id("pi_"),
-                "object": "payment_intent",
-                "amount": amount,
-                "amount_capturable": 0,
-                "amount_received": 0,
-                "capture_method": "automatic",
-                "client_secret": None,
-                "confirmation_method": "automatic",
-                "created": int(time.time()),
-                "currency": currency,
-                "customer": customer,
-                "description": description,
-                "last_payment_error": None,
-                "latest_charge": None,
-                "livemode": False,
-                "metadata": metadata,
-                "payment_method": method["id"],
-                "payment_method_types": ["card"],
-                "status": "requires_payment_method",
-            }
+            payment_intent_object(amount, currency, customer, method["id"], metadata, description)
         )
-        intent["client_secret"] = f"{intent['id']}_secret_{new_id('', 25)}"
         charge_id = new_id("ch_")
         if decline:
             code, decline_code, message = decline
@@ -694,46 +613,9 @@ class FakeStripe:
         return refund
 
     def _event(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        event = {
-            "id": new_id("evt_"),
-            "object": "event",
-            "api_version": API_VERSION,
-            "created": int(time.time()),
-            "data": {"object": json.loads(json.dumps(obj))},
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "type": kind,
-        }
+        event = event_object(kind, obj)
         self._state.events.append(event)
         return event
-
-
-def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
-    """Stripe's ``Stripe-Signature``: ``t=<unix time>,v1=<HMAC-SHA256 of "t.payload">``.
-    Written here, not taken from the ``stripe`` package, so the package's check is tested
-    against an independent signer."""
-    moment = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{moment}.".encode() + payload, hashlib.sha256)
-    return f"t={moment},v1={digest.hexdigest()}"
-
-
-def _bad_key_message(given: str) -> str:
-    if not given:
-        return (
-            "You did not provide an API key. You need to provide your API key in the "
-            "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
-            "YOUR_SECRET_KEY')."
-        )
-    return f"Invalid API Key provided: {given[:8]}{'*' * 12}{given[-4:]}"
-
-
-def _idempotency_message(key: str) -> str:
-    return (
-        "Keys for idempotent requests can only be used with the same parameters they were "
-        f"first used with. Try using a key other than '{key}' if you meant to execute a "
-        "different request."
-    )
 
 
 @pytest.fixture

@@ -47,7 +47,9 @@ REFERENCE_KEY = "chairside_reference"
 # Stripe's own retries of a request that failed on the network or with a 5xx, with the
 # same idempotency key (so safe), backing off from half a second.
 NETWORK_RETRIES = 2
-TIMEOUT_SECONDS = 30
+# Seconds to wait for each answer. Stripe's own default is 80; a charge made while a page
+# waits should fail well before gunicorn gives up on the page.
+TIMEOUT_SECONDS = 20
 MAX_KEY_LENGTH = 255  # Stripe's limit for an Idempotency-Key
 
 
@@ -126,9 +128,11 @@ def ensure_customer(
             matches = client.v1.customers.search({"query": query, "limit": 1}).to_dict()
             for match in matches["data"]:
                 return Customer(id=match["id"], patient_ref=patient_ref)
+        # A replacement gets a key of its own: the first key would replay the deleted one.
+        operation = f"customer-after-{customer_id}" if customer_id else "customer"
         made = client.v1.customers.create(
             {"metadata": {PATIENT_KEY: patient_ref}},
-            _options("customer", idempotency_key),
+            _options(operation, idempotency_key),
         ).to_dict()
     return Customer(id=made["id"], patient_ref=patient_ref)
 

@@ -122,7 +122,7 @@ def test_it_replaces_a_customer_deleted_in_stripes_dashboard(fake_stripe, custom
     fake_stripe.delete_customer(customer.id)
 
     replaced = gateway.ensure_customer(
-        patient_ref=PATIENT, idempotency_key="patient-1-again", customer_id=customer.id
+        patient_ref=PATIENT, idempotency_key="patient-1", customer_id=customer.id
     )
 
     assert replaced.id != customer.id
