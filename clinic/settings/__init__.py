@@ -449,6 +449,46 @@ if SMS_BACKEND == "twilio" and not SITE_URL:
         "each inbound text with the address it called, /m/sms/twilio/ under SITE_URL."
     )
 
+# --- Card payments (Stripe) -----------------------------------------------------------------
+# With no secret key, card payments are off (billing.stripe.gateway.enabled() is False) and
+# nothing calls Stripe; cash, cheque and card-terminal payments work as ever. The webhook
+# secret (whsec_…) is the signing secret of the endpoint added in Stripe's dashboard.
+# STRIPE_API_BASE is Stripe's address; tests point it at a local fake (tests/fake_stripe.py).
+STRIPE_SECRET_KEY = env.secret("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = env.secret("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+if not STRIPE_API_BASE.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        "STRIPE_API_BASE must be an http(s) address (leave it unset for Stripe's own, "
+        "https://api.stripe.com)."
+    )
+if STRIPE_SECRET_KEY:
+    if not STRIPE_SECRET_KEY.startswith(("sk_", "rk_")):
+        raise ImproperlyConfigured(
+            "STRIPE_SECRET_KEY must be a secret key from Stripe's dashboard (sk_live_…, "
+            "sk_test_…, or a restricted rk_… key), not the publishable pk_… key."
+        )
+    if not STRIPE_WEBHOOK_SECRET.startswith("whsec_"):
+        raise ImproperlyConfigured(
+            "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not a webhook signing "
+            "secret (whsec_…): without it no payment made on Stripe's pages is ever recorded. "
+            "Add the clinic's webhook endpoint in Stripe's dashboard (see README.md) and "
+            "copy its signing secret."
+        )
+    if STRIPE_PUBLISHABLE_KEY and not STRIPE_PUBLISHABLE_KEY.startswith("pk_"):
+        raise ImproperlyConfigured(
+            "STRIPE_PUBLISHABLE_KEY must be the publishable key (pk_live_… or pk_test_…)."
+        )
+    _stripe_modes = {
+        key.split("_")[1] for key in (STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY) if key
+    }
+    if len(_stripe_modes) > 1:
+        raise ImproperlyConfigured(
+            "STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY are from different modes (one live, "
+            "one test): take both from the same page of Stripe's dashboard."
+        )
+
 # --- The clinic's rules (messages, screening, scheduling, follow-ups, the chair, outcomes) ---
 # Kept apart, in clinic/settings/clinical.py, from the platform's settings here.
 from clinic.settings.clinical import *  # noqa: E402, F403
