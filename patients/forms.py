@@ -76,7 +76,7 @@ class PatientForm(forms.Form):
         max_length=30,
         required=False,
         widget=_tel(),
-        help_text="International format: + then country code and number, e.g. +1 212 555 0142.",
+        help_text="With the area code, e.g. (212) 555-0142; outside the US, + and the country code.",
     )
     address_line1 = _model_field("address_line1")
     address_line2 = _model_field("address_line2")
@@ -95,7 +95,7 @@ class PatientForm(forms.Form):
         max_length=30,
         required=False,
         widget=_tel(),
-        help_text="International format, e.g. +1 212 555 0142.",
+        help_text="With the area code, e.g. (212) 555-0142; outside the US, + and the country code.",
     )
     preferred_location = LocationChoiceField(
         label="Preferred location", required=False, empty_label="No preference"

@@ -247,12 +247,15 @@ def _normalise(field: str, value: Any) -> Any:
 
 def _phone(text: str, field: str) -> str:
     what = "mobile number" if field == "mobile" else "phone number"
+    # As the booking form reads it: a US number with its area code, or any with + and the
+    # country code (the front desk types what the patient says, as the patient would).
     return phone_e164(
         text,
         how_to_write=(
-            f"Enter the {what} in international format: + then the country code and number, "
-            "e.g. +12125550142. Spaces and dashes are fine."
+            f"Enter the {what} with its area code, e.g. (212) 555-0142, or from outside the "
+            "US with + and the country code, e.g. +44 7400 123456."
         ),
+        national=True,
     )
 
 

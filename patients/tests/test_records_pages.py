@@ -95,7 +95,7 @@ def test_the_front_desk_adds_a_patient(signed_in, fran, riverside):
         ({"date_of_birth": "2999-01-01"}, "date_of_birth", "in the future"),
         ({"date_of_birth": "1890-01-01"}, "date_of_birth", "over 120"),
         ({"date_of_birth": "27.03.1984"}, "date_of_birth", "YYYY-MM-DD or MM/DD/YYYY"),
-        ({"mobile": "555-0142"}, "mobile", "international format"),
+        ({"mobile": "555-0142"}, "mobile", "with its area code"),
         ({"email": "amara@"}, "email", "valid email address"),
         ({"legal_last_name": ""}, "legal_last_name", "legal last name"),
         ({"conditions": ["flu"]}, "conditions", "flu is not in the list"),

@@ -97,6 +97,17 @@ def test_it_creates_a_patient_waiting_for_a_consultation(fran, riverside):
     assert "example.com" not in event.summary
 
 
+def test_a_us_number_is_taken_as_the_front_desk_hears_it(fran):
+    # As the booking form takes it: with its area code, no country code needed.
+    patient = patient_create(
+        actor=fran, **details(mobile="(303) 555-0200", emergency_contact_phone="303.555.0201")
+    )
+
+    patient.refresh_from_db()
+    assert patient.mobile == "+13035550200"
+    assert patient.emergency_contact_phone == "+13035550201"
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
@@ -106,10 +117,10 @@ def test_it_creates_a_patient_waiting_for_a_consultation(fran, riverside):
         ({"weight_kg": 300.1}, "weight_kg", "between 30 and 300"),
         ({"weight_kg": "heavy"}, "weight_kg", "between 30 and 300"),
         ({"height_cm": 99}, "height_cm", "between 100 and 250"),
-        ({"mobile": "212 555 0142"}, "mobile", "international format"),
-        ({"mobile": "+0123456789"}, "mobile", "international format"),
-        ({"mobile": "+1 212 555 0142 ext 3"}, "mobile", "international format"),
-        ({"emergency_contact_phone": "call me"}, "emergency_contact_phone", "international"),
+        ({"mobile": "212 555 014"}, "mobile", "with its area code"),
+        ({"mobile": "+0123456789"}, "mobile", "with its area code"),
+        ({"mobile": "+1 212 555 0142 ext 3"}, "mobile", "with its area code"),
+        ({"emergency_contact_phone": "call me"}, "emergency_contact_phone", "with its area code"),
         ({"email": "jordan@"}, "email", "valid email address"),
         ({"email": "jordan at example.com"}, "email", "valid email address"),
         ({"legal_first_name": "  "}, "legal_first_name", "legal first name"),
