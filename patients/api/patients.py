@@ -171,7 +171,9 @@ class PatientWriteSerializer(serializers.Serializer):
         },
     )
     email = text_field()
-    mobile = text_field(help_text="International format: + then country code and number.")
+    mobile = text_field(
+        help_text="A US number with its area code, or + and the country code; stored as E.164."
+    )
     address_line1 = text_field()
     address_line2 = text_field()
     city = text_field()
@@ -180,7 +182,9 @@ class PatientWriteSerializer(serializers.Serializer):
     country = text_field(help_text="Two-letter country code, e.g. US.")
     emergency_contact_name = text_field()
     emergency_contact_relationship = text_field()
-    emergency_contact_phone = text_field(help_text="International format, e.g. +12125550142.")
+    emergency_contact_phone = text_field(
+        help_text="A US number with its area code, or + and the country code; stored as E.164."
+    )
     preferred_location = serializers.UUIDField(
         required=False,
         allow_null=True,
