@@ -78,6 +78,9 @@ SESSION_STEP = {
     "discharged": "Gone home",
     "not_started": "Not started",
 }
+# A session stopped early stays so when its discharge checklist is signed; the appointment
+# is then discharged.
+STOPPED_EARLY_GONE_HOME = "Stopped early · gone home"
 READY_TO_START = "Checks passed · ready to start"
 
 
@@ -231,6 +234,8 @@ def _session_step(appointment: Appointment, session_state: str, now: datetime) -
         return READY_TO_START
     if appointment.status in NON_BLOCKING_STATUSES and session_state == "scheduled":
         return ""
+    if session_state == "stopped_early" and appointment.status == Status.DISCHARGED:
+        return STOPPED_EARLY_GONE_HOME
     if session_state == "scheduled" and clock_refuses(appointment, Status.CHECKED_IN, now=now):
         # Not the day, or before the check-in window: like the "Check in" button (see
         # ``_offered``), "Next: check in" waits until pressing it would be allowed.

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clinic.audit import Action
 from clinic.models import AuditEvent, Location
+from infusions.models import InfusionSession
 from patients.tests.factories import PatientFactory
 from scheduling.board.cards import patient_appointments
 from scheduling.models import Appointment, AppointmentStatus
@@ -296,6 +297,23 @@ def test_nurses_and_physicians_move_an_infusion_along(client, nina, riverside):
         "Recovering · next: discharge checklist",
         "Gone home",
     ]
+
+
+def test_a_session_stopped_early_says_gone_home_once_discharged(client, nina, riverside):
+    day = next_week(riverside)
+    chair = riverside.chairs.first()
+    recovering = appointment(riverside, day, 10, chair=chair, status=Status.RECOVERING)
+    gone = appointment(riverside, day, 14, chair=chair, status=Status.DISCHARGED)
+    for stopped in (recovering, gone):
+        InfusionSession.objects.filter(appointment=stopped).update(
+            state="stopped_early", stop_reason="Patient asked to stop."
+        )
+    travel_to(at(riverside, day, 15, 0))
+
+    response = board(client, nina, location=riverside.public_id, date=day.isoformat())
+
+    steps = [entry.session_step for entry in response.context["board"].chair_entries]
+    assert steps == ["Stopped early · next: discharge checklist", "Stopped early · gone home"]
 
 
 def test_a_consultation_is_discharged_by_the_front_desk_and_never_infused(client, fran, riverside):
