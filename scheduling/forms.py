@@ -120,21 +120,28 @@ class BoardFilterForm(forms.Form):
         field.choices = [(str(location.public_id), location.name) for location in locations]
         field.required = False
         field.error_messages["invalid_choice"] = (
-            "There is no open location with that id: showing the first one instead. Choose a "
+            "There is no open location with that id: showing yours instead. Choose a "
             "location from the list."
         )
 
     def clean_date(self) -> date | None:
         return _in_range(self.cleaned_data.get("date"))
 
-    def choice(self, today_at: Callable[[Location], date]) -> tuple[Location, date, str]:
-        """The location, day and view to show: each as asked for when valid, else the first
-        location, today there (``today_at(location)``) and the day view. An invalid value
-        keeps its error for the page to show."""
+    def choice(
+        self,
+        today_at: Callable[[Location], date],
+        home: Callable[[list[Location]], Location] | None = None,
+    ) -> tuple[Location, date, str]:
+        """The location, day and view to show: each as asked for when valid, else the
+        reader's own location (``home(locations)``, asked only then; without it the first),
+        today there (``today_at(location)``) and the day view. An invalid value keeps its
+        error for the page to show."""
         self.is_valid()  # cleaned_data keeps the fields that are valid
         data = self.cleaned_data
         by_id = {str(location.public_id): location for location in self.locations}
-        location = by_id.get(data.get("location") or "", self.locations[0])
+        location = by_id.get(data.get("location") or "")
+        if location is None:
+            location = home(self.locations) if home is not None else self.locations[0]
         return location, data.get("date") or today_at(location), data.get("view") or "day"
 
 

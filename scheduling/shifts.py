@@ -20,6 +20,8 @@ the argument's name and changes nothing; every change is in the audit log.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import time
 
@@ -81,6 +83,26 @@ def shift_locations_of(user: User) -> list[int]:
     return list(
         StaffShift.objects.filter(staff=user).values_list("location_id", flat=True).distinct()
     )
+
+
+def home_location(user: User, locations: Sequence[Location]) -> Location:
+    """Where ``user``'s schedule opens, of ``locations`` (at least one, in the order they are
+    offered): where they have a shift today (on that location's clock), else where they have
+    most shifts, else the first. One query."""
+    by_pk = {location.pk: location for location in locations}
+    shifts = list(
+        StaffShift.objects.filter(staff=user, location_id__in=list(by_pk)).values_list(
+            "location_id", "weekday"
+        )
+    )
+    today = [each for each in locations if (each.pk, each.local_now().weekday()) in set(shifts)]
+    if today:
+        return today[0]
+    if shifts:
+        days = Counter(location_id for location_id, _ in shifts)
+        # max keeps the first of equals: a tie goes to the first in the list (by name).
+        return max((each for each in locations if each.pk in days), key=lambda each: days[each.pk])
+    return locations[0]
 
 
 def location_shifts(location: Location) -> QuerySet[StaffShift]:

@@ -14,7 +14,7 @@ from clinic.models import AuditEvent, Location
 from infusions.models import InfusionSession
 from patients.tests.factories import PatientFactory
 from scheduling.board.cards import patient_appointments
-from scheduling.models import Appointment, AppointmentStatus
+from scheduling.models import Appointment, AppointmentStatus, StaffShift
 from scheduling.tests.factories import (
     AppointmentFactory,
     ClosureFactory,
@@ -115,6 +115,25 @@ def test_it_opens_today_at_the_first_open_location(client, fran, riverside):
     assert response.context["location"] == Location.objects.get(name="Northside")
     assert response.context["day"] == response.context["location"].local_now().date()
     assert response.context["view"] == "day"
+
+
+def test_a_clinician_opens_it_where_they_work(client, fran, nina, phil, riverside):
+    clinic_location(name="Aardvark Lane")  # first by name; nobody on shift there
+    weekday = riverside.local_now().weekday()
+    elsewhere = clinic_location(name="Bayside")
+    StaffShift.objects.create(
+        staff=phil,
+        location=elsewhere,
+        weekday=(weekday + 1) % 7,
+        starts_at=time(8),
+        ends_at=time(18),
+    )
+    StaffShift.objects.filter(staff=phil, location=riverside).delete()
+
+    # Nina works at Riverside today; Phil works at Bayside, not today; Fran has no shifts.
+    assert board(client, nina).context["location"] == riverside
+    assert board(client, phil).context["location"] == elsewhere
+    assert board(client, fran).context["location"].name == "Aardvark Lane"
 
 
 def test_it_shows_the_location_and_day_asked_for(client, fran, riverside):

@@ -1,7 +1,8 @@
 """The day board and the week board, at /staff/schedule/.
 
-``?location=<uuid>&date=YYYY-MM-DD&view=day|week``; each defaults to the first open
-location, today there, and the day view. The arrangement is ``scheduling.board``'s; the
+``?location=<uuid>&date=YYYY-MM-DD&view=day|week``; each defaults to the reader's own
+location (their shift today, else where they have most shifts, else the first open one),
+today there, and the day view. The arrangement is ``scheduling.board``'s; the
 buttons on it post to ``scheduling.views.appointments``.
 """
 
@@ -23,6 +24,7 @@ from patients.models import Patient
 from scheduling.board.day import board_locations, day_board
 from scheduling.board.week import week_board
 from scheduling.forms import BoardFilterForm
+from scheduling.shifts import home_location
 
 board_page = Contributions("day board")
 """Contributors take ``(user, location, *, shown)``. The board shows ``open_alerts`` (the
@@ -43,7 +45,10 @@ def board(request: HttpRequest) -> HttpResponse:
     if not locations:
         return render(request, "scheduling/board/no_locations.html")
     form = BoardFilterForm(request.GET, locations=locations)
-    location, day, view = form.choice(lambda location: location.local_now().date())
+    location, day, view = form.choice(
+        lambda location: location.local_now().date(),
+        lambda locations: home_location(request.user, locations),
+    )
     context = {
         "form": form,
         "location": location,
