@@ -8,7 +8,7 @@ clinical access only the demographics, status and contact consent are read at al
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import CharField, Q, QuerySet
@@ -19,6 +19,7 @@ from django.utils import timezone
 from clinic.conditions import Condition
 from clinic.models import AuditEvent
 from patients.models import (
+    ChartSafetyAlerts,
     ConsentSignature,
     IntakeSubmission,
     Measurement,
@@ -55,6 +56,7 @@ class ScoredQuestionnaire:
 @dataclass(frozen=True)
 class ClinicalChart:
     alerts: list[Alert]
+    safety: ChartSafetyAlerts
     intakes: list[IntakeSubmission]
     screening: ScreeningResult | None
     decisions: list[ScreeningDecision]
@@ -121,13 +123,17 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
             :CHART_QUESTIONNAIRES
         ]
     )
+    safety = patient.safety_alerts.for_chart()
     return ClinicalChart(
         alerts=chart_alerts(
             screening,
             latest_phq9,
             intake_reports_suicidal_thoughts=bool(intakes)
             and intakes[0].suicidal_thoughts == "yes",
+            intake=intakes[0] if intakes else None,
+            safety=safety,
         ),
+        safety=safety,
         intakes=intakes,
         screening=screening,
         decisions=decisions,
@@ -156,12 +162,35 @@ def chart_alerts(
     screening: ScreeningResult | None,
     latest_phq9: QuestionnaireResponse | None,
     intake_reports_suicidal_thoughts: bool = False,
+    *,
+    intake: IntakeSubmission | None = None,
+    safety: ChartSafetyAlerts | None = None,
 ) -> list[Alert]:
-    """Urgent flags first, then each contraindication found by the latest screening."""
+    """Urgent flags first, then each contraindication found by the latest screening.
+
+    The urgent flag (suicidal thoughts in the latest screening, PHQ-9 or intake) is left
+    to the safety alerts (``safety``) when one is open, which says the same above it, and
+    is not raised when a clinician recorded a follow-up after the latest of those reports:
+    the chart stops asking for the contact that was made."""
     alerts: list[Alert] = []
     findings: list[dict[str, Any]] = list(screening.findings) if screening is not None else []
     urgent = [finding for finding in findings if finding.get("urgent")]
     phq9_positive = latest_phq9 is not None and latest_phq9.item9_positive
+    reported = [
+        moment
+        for moment, said in (
+            (screening.created_at if screening else None, bool(urgent)),
+            (latest_phq9.completed_at if latest_phq9 else None, phq9_positive),
+            (intake.submitted_at if intake else None, intake_reports_suicidal_thoughts),
+        )
+        if said and moment is not None
+    ]
+    if (
+        safety is not None
+        and reported
+        and (safety.open or _followed_up_since(safety, max(reported)))
+    ):
+        urgent, phq9_positive, intake_reports_suicidal_thoughts = [], False, False
     if urgent or phq9_positive or intake_reports_suicidal_thoughts:
         if urgent:
             detail = urgent[0]["reason"]
@@ -192,6 +221,10 @@ def chart_alerts(
                 )
             )
     return alerts
+
+
+def _followed_up_since(safety: ChartSafetyAlerts, moment: datetime) -> bool:
+    return any(alert.resolved_at >= moment for alert in safety.followed_up)
 
 
 def patient_audit_trail(patient: Patient) -> QuerySet[AuditEvent]:

@@ -41,6 +41,10 @@ def _tel(**attrs: str) -> forms.TextInput:
     return forms.TextInput(attrs={"type": "tel", "autocomplete": "off", **attrs})
 
 
+# What the phone fields take (patients.services.details reads them so).
+PHONE_HELP = "With the area code, e.g. (212) 555-0142; outside the US, + and the country code."
+
+
 class PatientForm(forms.Form):
     """A patient's details. Weight and height only for those who record clinical data."""
 
@@ -76,7 +80,7 @@ class PatientForm(forms.Form):
         max_length=30,
         required=False,
         widget=_tel(),
-        help_text="With the area code, e.g. (212) 555-0142; outside the US, + and the country code.",
+        help_text=PHONE_HELP,
     )
     address_line1 = _model_field("address_line1")
     address_line2 = _model_field("address_line2")
@@ -95,7 +99,7 @@ class PatientForm(forms.Form):
         max_length=30,
         required=False,
         widget=_tel(),
-        help_text="With the area code, e.g. (212) 555-0142; outside the US, + and the country code.",
+        help_text=PHONE_HELP,
     )
     preferred_location = LocationChoiceField(
         label="Preferred location", required=False, empty_label="No preference"

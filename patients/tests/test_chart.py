@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from clinic.audit import Action, audit_record
 from clinic.models import AuditEvent, Location
-from patients.models import ConsentDocument, ConsentSignature, Patient, PatientStatus
+from patients.models import ConsentDocument, ConsentSignature, Patient, PatientStatus, SafetyAlert
+from patients.services.safety import safety_alert_raise, safety_alert_resolve
 from patients.tests.factories import (
     CommunicationConsentFactory,
     IntakeSubmissionFactory,
@@ -21,6 +22,7 @@ from patients.tests.factories import (
     ScreeningDecisionFactory,
     ScreeningResultFactory,
 )
+from tests.clock import travel_to
 
 CLINICAL = ["nina", "phil"]
 NON_CLINICAL = ["fran", "alice"]
@@ -33,8 +35,8 @@ SUMMARY_QUERIES = 9
 # on suicidal thoughts), the decisions (the first is the current one), the measurements
 # (the first is the latest), whether the current decision is stale (one more: the latest
 # baseline PHQ-9), the questionnaires and audit trail, the infusion sessions (two more,
-# for the latest listed and their doses, when there are any), the open safety alerts, the outcomes' scores and
-# the next-day check-ins.
+# for the latest listed and their doses, when there are any), the open safety alerts, the
+# outcomes' scores and the next-day check-ins.
 CHART_QUERIES = 21  # with the appointments and the courses
 
 ANEURYSM = {
@@ -283,6 +285,36 @@ def test_a_positive_question_9_alerts_even_before_screening(signed_in, nina, pat
     [alert] = response.context["chart"].clinical.alerts
     assert alert.level == "urgent"
     assert b"Urgent: Suicidal thoughts reported" in response.content
+
+
+def test_the_urgent_flag_follows_the_safety_alert_and_its_follow_up(signed_in, nina, patient):
+    def positive_phq9():
+        answers = {f"q{n}": 0 for n in range(1, 9)} | {"q9": 1}
+        response = QuestionnaireResponseFactory(patient=patient, answers=answers)
+        return safety_alert_raise(
+            patient=patient, source=SafetyAlert.Source.PHQ9_ITEM9, questionnaire=response
+        )
+
+    alert = positive_phq9()
+    client = signed_in(nina)
+    open_alert = client.get(chart_url(patient))
+    safety_alert_resolve(actor=nina, alert=alert, follow_up_note="Called her; safe, plan agreed.")
+    followed_up = client.get(chart_url(patient))
+    travel_to(timezone.now() + timedelta(days=7))
+    positive_phq9()  # a week later, question 9 above 0 again
+    again = signed_in(nina).get(chart_url(patient))
+
+    # Open: said once, by the safety alert with its follow-up form.
+    assert open_alert.context["chart"].clinical.alerts == []
+    assert open_alert.content.decode().count("must contact the patient today") == 1
+    assert b'data-testid="safety-alert-open"' in open_alert.content
+    # Followed up after the report: nothing urgent left, the follow-up in the history.
+    assert followed_up.context["chart"].clinical.alerts == []
+    assert b"must contact the patient today" not in followed_up.content
+    assert b"safe, plan agreed." in followed_up.content
+    # A new report opens a new alert.
+    assert again.content.decode().count("must contact the patient today") == 1
+    assert b'data-testid="safety-alert-open"' in again.content
 
 
 def test_a_calm_record_has_no_alerts(signed_in, nina, patient):
