@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("clinic", "patients", "scheduling", "infusions", "content", "outcomes")
+APPS = ("clinic", "patients", "scheduling", "infusions", "content", "outcomes", "billing")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
