@@ -100,6 +100,11 @@ class Balance:
         """What the patient owes (negative: what the clinic owes them)."""
         return self.charges - self.payments + self.refunds - self.credits
 
+    @property
+    def in_favour(self) -> Decimal:
+        """What the clinic owes the patient (0 unless the balance is below zero)."""
+        return max(-self.amount, Decimal(0))
+
 
 def balance_of(patient: Patient) -> Balance:
     """The patient's balance: charges - payments + refunds - credits, in one query. Charges
