@@ -14,6 +14,7 @@ from billing.services import invoice_issue, payment_take
 from billing.tests.factories import draft, issued, price, visit
 from clinic.models import AuditEvent
 from patients.tests.factories import PatientFactory
+from scheduling.services.status_changes import appointment_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +151,6 @@ def test_reading_the_books_is_audited_without_the_patient_s_name(client, fran):
 
 def test_a_draft_without_a_price_says_so_and_takes_the_price_once_set(client, fran, alice):
     consultation = visit("consultation", status="checked_in")
-    from scheduling.services.status_changes import appointment_set_status
 
     appointment_set_status(actor=fran, appointment=consultation, status="discharged")
     invoice = Invoice.objects.get(appointment=consultation)
@@ -219,3 +219,17 @@ def test_the_invoice_page_costs_the_same_queries_however_many_payments(
         client.get(page(few))
     with django_assert_num_queries(len(queries)):
         client.get(page(many))
+
+
+def test_the_front_desk_finds_the_visit_s_invoice_on_the_appointment_page(client, fran, nina):
+    consultation = visit("consultation", status="checked_in")
+    price("consultation", consultation.location, "250")
+
+    appointment_set_status(actor=fran, appointment=consultation, status="discharged")
+    invoice = Invoice.objects.get(appointment=consultation)
+    url = f"/staff/schedule/appointments/{consultation.public_id}/"
+
+    client.force_login(fran)
+    assert page(invoice) in client.get(url).content.decode()
+    client.force_login(nina)
+    assert page(invoice) not in client.get(url).content.decode()
