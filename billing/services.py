@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
+from billing.messages import RECEIPT, receipt_key
 from billing.models import (
     MANUAL_METHODS,
     CreditNote,
@@ -31,7 +32,8 @@ from billing.models import (
 from billing.money import format_amount, parse_amount
 from billing.selectors import invoices_with_sums, price_in_effect, visit_date
 from clinic.audit import Action, audit_record
-from clinic.models import Location, User
+from clinic.messaging.outbox import outbox_enqueue
+from clinic.models import Location, OutboxChannel, User
 from clinic.permissions import Capability, require
 from scheduling.models import Appointment, AppointmentType
 
@@ -365,7 +367,9 @@ def payment_take(
     request: HttpRequest | None = None,
 ) -> Payment:
     """Record money received at the desk for an issued invoice: by the clinic's card
-    terminal, cash or cheque, never more than the invoice still owes."""
+    terminal, cash or cheque, never more than the invoice still owes. The patient's receipt
+    is queued by email in the same transaction (``billing.messages``; sent on their email
+    consent)."""
     require(actor, Capability.TAKE_PAYMENTS)
     errors: dict[str, list[str]] = {}
     if method not in MANUAL_METHODS:
@@ -401,6 +405,14 @@ def payment_take(
         summary=f"took {_money(amount)} ({payment.get_method_display()}) on invoice "
         f"{current.number} for patient {current.patient.public_id}",
         request=request,
+    )
+    outbox_enqueue(
+        key=receipt_key(payment),
+        kind=RECEIPT,
+        channel=OutboxChannel.EMAIL,
+        patient=current.patient,
+        location=current.location,
+        context={"payment": str(payment.public_id)},
     )
     return payment
 
