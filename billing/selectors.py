@@ -78,10 +78,13 @@ def invoices_with_sums(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
 
 
 def settlement(invoice: Invoice) -> str:
-    """What staff read as the invoice's state: Draft, Void, Unpaid, Partly paid, Paid or
-    Credited, from its status and (for an issued one) the sums ``invoices_with_sums`` read."""
+    """What staff read as the invoice's state: Draft, Void, Unpaid, Partly paid, Paid,
+    Credited or No charge, from its status and (for an issued one) the sums
+    ``invoices_with_sums`` read."""
     if invoice.status != InvoiceStatus.ISSUED:
         return invoice.get_status_display()
+    if invoice.total == 0:
+        return "No charge"
     net_paid = invoice.paid - invoice.refunded
     if invoice.due <= 0:
         return "Paid" if net_paid > 0 else "Credited"
@@ -174,7 +177,7 @@ def invoice_for(
     try:
         return invoices_with_sums(
             Invoice.objects.select_related(
-                "patient", "location", "appointment__appointment_type"
+                "patient", "location", "appointment__appointment_type", "appointment__location"
             ).filter(public_id=public_id)
         ).get()
     except (Invoice.DoesNotExist, ValueError, ValidationError):
