@@ -77,8 +77,9 @@ _INSERT = (
 
 
 def _is_patient_data(target: Any) -> bool:
-    # Patient records are identified by opaque id only: their names stay out of the log.
-    return target._meta.app_label in {"patients", "infusions"}
+    # Patient records (and what they owe) are identified by opaque id only: their names stay
+    # out of the log.
+    return target._meta.app_label in {"patients", "infusions", "billing"}
 
 
 def changed_fields_summary(changed: list[str]) -> str:

@@ -55,6 +55,15 @@ class Capability(StrEnum):
     # clinical detail, shown with VIEW_CLINICAL only).
     VIEW_LEDGER = "view_ledger"
     VIEW_OUTCOMES = "view_outcomes"
+    # Billing: what a patient owes (everyone who works with patients sees it on the chart);
+    # the invoices and payments themselves (the front desk and clinic admins), taking a
+    # payment and issuing an invoice, correcting the books (refunds, credit notes, voids:
+    # money going back, decided by a clinic admin), and the price list.
+    VIEW_BALANCE = "view_balance"
+    VIEW_BILLING = "view_billing"
+    TAKE_PAYMENTS = "take_payments"
+    CORRECT_BILLING = "correct_billing"
+    MANAGE_PRICES = "manage_prices"
 
 
 _CLINIC_STAFF = {
@@ -66,7 +75,10 @@ _CLINIC_STAFF = {
     Capability.SEND_PATIENT_LINKS,
     Capability.VIEW_SCHEDULE,
     Capability.BOOK_APPOINTMENTS,
+    Capability.VIEW_BALANCE,
 }
+# The desk's money work: the invoices and payments, not the clinical record.
+_MONEY = {Capability.VIEW_BILLING, Capability.TAKE_PAYMENTS}
 # Clinical detail is for the people who treat: the front desk and clinic admins see a
 # patient's demographics and status only (minimum necessary).
 _CLINICIAN = _CLINIC_STAFF | {
@@ -79,14 +91,17 @@ _CLINICIAN = _CLINIC_STAFF | {
 }
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
-    Role.FRONT_DESK: frozenset(_CLINIC_STAFF),
+    Role.FRONT_DESK: frozenset(_CLINIC_STAFF | _MONEY),
     Role.NURSE: frozenset(_CLINICIAN),
     Role.PHYSICIAN: frozenset(
         _CLINICIAN | {Capability.DECIDE_SCREENING, Capability.SIGN_MEDICAL_ORDERS}
     ),
     Role.CLINIC_ADMIN: frozenset(
         _CLINIC_STAFF
+        | _MONEY
         | {
+            Capability.CORRECT_BILLING,
+            Capability.MANAGE_PRICES,
             Capability.MANAGE_LOCATIONS,
             Capability.MANAGE_STAFF,
             Capability.VIEW_AUDIT_LOG,

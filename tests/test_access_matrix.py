@@ -70,6 +70,8 @@ ALLOWED = {
     "/staff/outcomes/worsened/": {"nina", "phil"},
     "/staff/outcomes/overdue/": {"nina", "phil"},
     "/staff/accounts/": {"alice"},
+    # The price list is the clinic admin's.
+    "/staff/billing/prices/": {"alice"},
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
@@ -196,6 +198,7 @@ PHYSICIANS = {"phil"}  # screening decisions, dose orders, a caution's acknowled
 CLINIC_ADMINS = {"alice"}  # locations, staff accounts, consent documents
 CONTENT_EDITORS = {"alice", "edie"}
 LEDGER_READERS = {"nina", "phil", "alice"}  # the registrant reads what clinicians write
+BILLING = {"fran", "alice"}  # invoices and payments; clinicians see the balance on the chart
 
 ALLOWED_WITH_IDS: dict[str, set[str]] = {
     # Patients: the front desk and clinic admins see demographics and status, edit them and
@@ -351,6 +354,19 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/accounts/<uuid:public_id>/sessions/revoke-all/": CLINIC_ADMINS,
     "/staff/accounts/<uuid:public_id>/second-factor-reset/": CLINIC_ADMINS,
     "/staff/accounts/<uuid:public_id>/password-link/": CLINIC_ADMINS,
+    # Billing: the front desk issues invoices and takes payments; money going back (refunds,
+    # credit notes, voids) is a clinic admin's decision.
+    "/staff/billing/patients/<uuid:patient_id>/": BILLING,
+    "/staff/billing/patients/<uuid:patient_id>/payments/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/visit-price/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/lines/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/lines/<int:line_id>/remove/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/issue/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/pay/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/credit/": CLINIC_ADMINS,
+    "/staff/billing/invoices/<uuid:invoice_id>/void/": CLINIC_ADMINS,
+    "/staff/billing/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refund/": CLINIC_ADMINS,
 }
 # The routes above that do not answer GET, with the method they are asked with instead (the
 # test checks that GET is refused with 405 for someone the row lets in).
@@ -405,6 +421,9 @@ ASKED_WITH: dict[str, str] = {
     "/api/v1/content/editor/articles/<uuid:article_id>/publish/": "POST",
     "/api/v1/content/editor/articles/<uuid:article_id>/unpublish/": "POST",
     "/api/v1/sessions/<uuid:session_id>/pre-assessment/": "PATCH",
+    "/staff/billing/invoices/<uuid:invoice_id>/visit-price/": "POST",
+    "/staff/billing/invoices/<uuid:invoice_id>/lines/": "POST",
+    "/staff/billing/invoices/<uuid:invoice_id>/lines/<int:line_id>/remove/": "POST",
 }
 # Routes above that also take a write whose rule is not the read's: the write's own row.
 WRITES_WITH_IDS: dict[str, tuple[str, set[str]]] = {

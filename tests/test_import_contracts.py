@@ -69,6 +69,12 @@ def test_the_contracts_hold(tree):
             "patients is not allowed to import scheduling",
             "patients.selectors -> scheduling.models",
         ),
+        (  # the discharge drafting the invoice itself instead of through scheduling.visit_end
+            "infusions.discharge",
+            "from billing.services import invoice_draft_for_visit",
+            "Domain apps are layered",
+            "infusions.discharge -> billing.services",
+        ),
         (  # the public site reading patient data
             "content.selectors",
             "from patients.models import Patient",

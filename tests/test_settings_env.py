@@ -39,6 +39,7 @@ OURS = (
     "ALERT_",
     "PRE_INFUSION_",
     "API_TOKEN_DAYS",
+    "BILLING_",
 )
 
 
@@ -74,6 +75,8 @@ def test_good_settings_import_cleanly(tmp_path):
         ("ALERT_SPO2_BELOW", "low", "ALERT_SPO2_BELOW='low' is not a whole number"),
         ("PRE_INFUSION_CAUTION_SYSTOLIC", "200", "PRE_INFUSION_BP_LIMITS (from the environment)"),
         ("API_TOKEN_DAYS", "0", "API_TOKEN_DAYS=0 is too small"),
+        ("BILLING_CURRENCY", "DOLLARS", "BILLING_CURRENCY: 'DOLLARS' is not an ISO 4217"),
+        ("BILLING_CURRENCY", "KWD", "KWD amounts have 3 decimal places"),
     ],
 )
 def test_a_bad_value_stops_start_up_and_names_the_variable(tmp_path, name, value, message):

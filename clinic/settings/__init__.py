@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "scheduling",
     "infusions",
     "outcomes",
+    "billing",
     "content",
 ]
 

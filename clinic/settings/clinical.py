@@ -173,6 +173,21 @@ OUTCOME_FACTS_REFRESH_MINUTES = env.int(
     "OUTCOME_FACTS_REFRESH_MINUTES", 5, min_value=1, max_value=60
 )
 
+# --- Money (billing) -----------------------------------------------------------------------
+# The clinic's one currency, an ISO 4217 code: prices, invoices and payments are all in it.
+BILLING_CURRENCY = env.str("BILLING_CURRENCY", "USD").upper()
+
+
+def _check_currency() -> None:
+    from billing.money import currency_problem
+
+    problem = currency_problem(BILLING_CURRENCY)
+    if problem:
+        raise ImproperlyConfigured(f"BILLING_CURRENCY: {problem}")
+
+
+_check_currency()
+
 
 def _check_clinical_numbers() -> None:
     # The infusions modules are pure (no Django at import), so a bad number stops start-up

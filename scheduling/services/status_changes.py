@@ -28,6 +28,7 @@ from scheduling.services.status_rules import (
 )
 from scheduling.services.waitlist import offer_freed_time
 from scheduling.session_owner import session_owner
+from scheduling.visit_end import visit_ended
 
 Status = AppointmentStatus
 
@@ -178,3 +179,6 @@ def record_status(
         f"{current.patient.public_id}" + (" with a reason" if reason else ""),
         request=request,
     )
+    if status == Status.DISCHARGED and not undo:
+        # The visit is over: its invoice is drafted in this transaction (scheduling.visit_end).
+        visit_ended(appointment=current, actor=actor)

@@ -59,7 +59,8 @@ PATIENT_MATCHES = 20
 
 appointment_page = Contributions("appointment page")
 """Contributors take ``(user, appointment, *, shown)``. The page shows ``infusion_session``
-(the appointment's infusion session or None, from ``infusions``) when it is there."""
+(the appointment's infusion session or None, from ``infusions``) and ``visit_invoice`` (the
+visit's invoice or None, from ``billing``) when they are there."""
 
 
 # --- Shared helpers ------------------------------------------------------------------------

@@ -1,0 +1,483 @@
+"""Writes to the books: prices, invoices and their lines, credit notes, payments, refunds.
+
+Each action checks who may do it, then the input (a ``ValidationError`` keyed by field says
+what to fix, and nothing is written), locks the invoice (or payment) it changes, writes, and
+records an audit event naming the patient by opaque id only. The database refuses the same
+things underneath (``billing.models``, migration ``0002_books_append_only``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.http import HttpRequest
+from django.utils import timezone
+
+from billing.messages import RECEIPT, receipt_key
+from billing.models import (
+    MANUAL_METHODS,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    Price,
+    Refund,
+)
+from billing.money import format_amount, parse_amount
+from billing.selectors import invoices_with_sums, price_in_effect, visit_date
+from clinic.audit import Action, audit_record
+from clinic.messaging.outbox import outbox_enqueue
+from clinic.models import Location, OutboxChannel, User
+from clinic.permissions import Capability, require
+from scheduling.models import Appointment, AppointmentType
+
+# The longest reason kept for a void, a credit note or a refund.
+REASON_MAX = 500
+DESCRIPTION_MAX = InvoiceLine._meta.get_field("description").max_length
+# Invoice numbers are given one at a time: this transaction-level advisory lock's key.
+_NUMBERING_LOCK = 0x62696C6C  # "bill"
+
+
+def _amount(value: object, field: str, *, allow_zero: bool = False) -> Decimal:
+    try:
+        return parse_amount(value, currency=settings.BILLING_CURRENCY, allow_zero=allow_zero)
+    except ValueError as exc:
+        raise ValidationError({field: [str(exc)]}) from None
+
+
+def _reason(value: str, what: str) -> str:
+    reason = (value or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [f"Write why {what}: it stays with the books."]})
+    if len(reason) > REASON_MAX:
+        raise ValidationError(
+            {"reason": [f"Shorten the reason to {REASON_MAX} characters or fewer."]}
+        )
+    return reason
+
+
+def _money(amount: Decimal) -> str:
+    return format_amount(amount, settings.BILLING_CURRENCY)
+
+
+def _locked(invoice: Invoice) -> Invoice:
+    """The invoice, locked for this transaction, with its sums as they are now."""
+    Invoice.objects.select_for_update().filter(pk=invoice.pk).values_list("pk").get()
+    return invoices_with_sums(Invoice.objects.filter(pk=invoice.pk)).get()
+
+
+def _refresh(invoice: Invoice, current: Invoice) -> None:
+    for field in Invoice._meta.concrete_fields:
+        setattr(invoice, field.attname, getattr(current, field.attname))
+
+
+# --- Prices ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def price_set(
+    *,
+    actor: User,
+    appointment_type: AppointmentType,
+    location: Location,
+    amount: object,
+    effective_from: date,
+    request: HttpRequest | None = None,
+) -> Price:
+    """Set what ``appointment_type`` costs at ``location`` from ``effective_from`` on (a new
+    price, or a new amount for a price already starting that day). Invoices already made
+    keep the amounts they copied."""
+    require(actor, Capability.MANAGE_PRICES)
+    amount = _amount(amount, "amount", allow_zero=True)
+    if not date(2000, 1, 1) <= effective_from <= date(2100, 12, 31):
+        raise ValidationError(
+            {"effective_from": ["Enter the day the price starts, between 2000 and 2100."]}
+        )
+    price, created = Price.objects.select_for_update().get_or_create(
+        appointment_type=appointment_type,
+        location=location,
+        effective_from=effective_from,
+        defaults={"amount": amount, "set_by": actor},
+    )
+    if not created:
+        price.amount, price.set_by, price.set_at = amount, actor, timezone.now()
+        price.save(update_fields=["amount", "set_by", "set_at"])
+    audit_record(
+        actor=actor,
+        action=Action.CREATE if created else Action.UPDATE,
+        target=price,
+        summary=f"set the price to {_money(amount)}",
+        request=request,
+    )
+    return price
+
+
+# --- Invoices --------------------------------------------------------------------------------
+
+
+def invoice_draft_for_visit(*, appointment: Appointment, actor: User | None) -> Invoice:
+    """The visit's invoice: a draft made now with the visit's price on it, or the one it
+    already has (one per visit). With no price set for the visit's kind, location and day,
+    the draft has no line, and its page tells the front desk so. Called, in the transaction
+    that ends the visit, by ``scheduling.visit_end`` (``billing.visits``)."""
+    existing = Invoice.objects.filter(appointment=appointment).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.create(
+                patient_id=appointment.patient_id,
+                appointment=appointment,
+                location_id=appointment.location_id,
+                currency=settings.BILLING_CURRENCY,
+                created_by=actor if actor is not None and actor.is_authenticated else None,
+            )
+    except IntegrityError:  # made by a request that committed first
+        return Invoice.objects.get(appointment=appointment)
+    price = price_in_effect(appointment)
+    if price is not None:
+        _add_price_line(invoice, appointment, price)
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=invoice,
+        summary=f"drafted the invoice for a visit of patient {appointment.patient.public_id}"
+        + ("" if price is not None else " with no price set"),
+    )
+    return invoice
+
+
+def _add_price_line(invoice: Invoice, appointment: Appointment, price: Price) -> InvoiceLine:
+    kind = appointment.appointment_type
+    return InvoiceLine.objects.create(
+        invoice=invoice,
+        description=f"{kind.name} on {visit_date(appointment):%b %-d, %Y}",
+        quantity=1,
+        unit_amount=price.amount,
+        amount=price.amount,
+    )
+
+
+@transaction.atomic
+def invoice_add_visit_price(
+    *, actor: User, invoice: Invoice, request: HttpRequest | None = None
+) -> InvoiceLine:
+    """Put the visit's price on a draft that was made before one was set."""
+    require(actor, Capability.TAKE_PAYMENTS)
+    current = _locked(invoice)
+    _require_draft(current)
+    appointment = current.appointment
+    if appointment is None:
+        raise ValidationError({"invoice": ["This invoice is for no visit: add a line instead."]})
+    if current.lines.exists():
+        raise ValidationError(
+            {"invoice": ["This draft has lines already: remove them first to start again."]}
+        )
+    price = price_in_effect(appointment)
+    if price is None:
+        raise ValidationError(
+            {
+                "invoice": [
+                    f"There is still no price for a {appointment.appointment_type.name.lower()} "
+                    f"at {appointment.location.name} on {visit_date(appointment):%b %-d, %Y}. "
+                    "A clinic admin sets it under Prices; or add a line by hand."
+                ]
+            }
+        )
+    line = _add_price_line(current, appointment, price)
+    _audit_invoice(actor, current, f"added the visit's price, {_money(price.amount)}", request)
+    return line
+
+
+@transaction.atomic
+def invoice_add_line(
+    *,
+    actor: User,
+    invoice: Invoice,
+    description: str,
+    quantity: int,
+    unit_amount: object,
+    service_code: str = "",
+    request: HttpRequest | None = None,
+) -> InvoiceLine:
+    """Add a line to a draft: ``quantity`` x ``unit_amount``."""
+    require(actor, Capability.TAKE_PAYMENTS)
+    current = _locked(invoice)
+    _require_draft(current)
+    errors: dict[str, list[str]] = {}
+    description = (description or "").strip()
+    if not description:
+        errors["description"] = ["Say what the line is for, e.g. “Infusion, extra 20 minutes”."]
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = [f"Shorten the description to {DESCRIPTION_MAX} characters."]
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 99:
+        errors["quantity"] = ["Enter a quantity from 1 to 99."]
+    try:
+        unit = _amount(unit_amount, "unit_amount", allow_zero=True)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        unit = Decimal(0)
+    service_code = (service_code or "").strip().upper()
+    if len(service_code) > 10:
+        errors["service_code"] = ["A service code (CPT or HCPCS) is at most 10 characters."]
+    if not errors and unit * quantity > Decimal("99999999.99"):
+        errors["quantity"] = ["That line comes to too much: lower the quantity or the amount."]
+    if errors:
+        raise ValidationError(errors)
+    line = InvoiceLine.objects.create(
+        invoice=current,
+        description=description,
+        service_code=service_code,
+        quantity=quantity,
+        unit_amount=unit,
+        amount=unit * quantity,
+    )
+    _audit_invoice(actor, current, f"added a line of {_money(line.amount)}", request)
+    return line
+
+
+@transaction.atomic
+def invoice_remove_line(
+    *, actor: User, invoice: Invoice, line_id: int, request: HttpRequest | None = None
+) -> None:
+    """Take a line off a draft."""
+    require(actor, Capability.TAKE_PAYMENTS)
+    current = _locked(invoice)
+    _require_draft(current)
+    line = current.lines.filter(pk=line_id).first()
+    if line is None:
+        raise ValidationError({"invoice": ["That line is not on this draft any more."]})
+    line.delete()
+    _audit_invoice(actor, current, f"removed a line of {_money(line.amount)}", request)
+
+
+@transaction.atomic
+def invoice_issue(*, actor: User, invoice: Invoice, request: HttpRequest | None = None) -> Invoice:
+    """Issue a draft: it gets the next invoice number and charges the patient. Its lines
+    never change again (a correction is a credit note)."""
+    require(actor, Capability.TAKE_PAYMENTS)
+    current = _locked(invoice)
+    _require_draft(current)
+    if not current.lines.exists():
+        raise ValidationError(
+            {"invoice": ["This draft has no lines: add the visit's price or a line first."]}
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_NUMBERING_LOCK])
+    last = Invoice.objects.aggregate(last=Max("number"))["last"] or 0
+    current.number = last + 1
+    current.status = InvoiceStatus.ISSUED
+    current.issued_at = timezone.now()
+    current.issued_by = actor
+    current.save(update_fields=["number", "status", "issued_at", "issued_by"])
+    _audit_invoice(actor, current, f"issued it for {_money(current.total)}", request)
+    _refresh(invoice, current)
+    return current
+
+
+@transaction.atomic
+def invoice_void(
+    *, actor: User, invoice: Invoice, reason: str, request: HttpRequest | None = None
+) -> Invoice:
+    """Void an invoice, saying why. A draft simply never charges; an issued invoice is
+    credited for what it still charges (a credit note, in the same transaction), once any
+    money taken for it has been refunded."""
+    require(actor, Capability.CORRECT_BILLING)
+    reason = _reason(reason, "the invoice is void")
+    current = _locked(invoice)
+    if current.status == InvoiceStatus.VOID:
+        raise ValidationError({"invoice": ["This invoice is void already."]})
+    if current.status == InvoiceStatus.ISSUED:
+        net_paid = current.paid - current.refunded
+        if net_paid > 0:
+            raise ValidationError(
+                {
+                    "invoice": [
+                        f"{_money(net_paid)} has been paid on this invoice: refund it first, "
+                        "then void the invoice (or write a credit note for part of it)."
+                    ]
+                }
+            )
+        if current.due > 0:
+            CreditNote.objects.create(
+                invoice=current, amount=current.due, reason=reason, created_by=actor
+            )
+    current.status = InvoiceStatus.VOID
+    current.voided_at = timezone.now()
+    current.voided_by = actor
+    current.void_reason = reason
+    current.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
+    _audit_invoice(actor, current, "voided it with a reason", request)
+    _refresh(invoice, current)
+    return current
+
+
+@transaction.atomic
+def credit_note_create(
+    *,
+    actor: User,
+    invoice: Invoice,
+    amount: object,
+    reason: str,
+    request: HttpRequest | None = None,
+) -> CreditNote:
+    """Take ``amount`` off what an issued invoice charges, saying why; never more than it
+    still owes (refund a payment first to credit what was paid)."""
+    require(actor, Capability.CORRECT_BILLING)
+    amount = _amount(amount, "amount")
+    reason = _reason(reason, "the invoice is credited")
+    current = _locked(invoice)
+    if current.status != InvoiceStatus.ISSUED:
+        raise ValidationError(
+            {"invoice": [f"Only an issued invoice is credited; this one is {current.status}."]}
+        )
+    if amount > current.due:
+        raise ValidationError(
+            {
+                "amount": [
+                    f"This invoice owes {_money(current.due)}: credit that much at most "
+                    "(refund a payment first to give money back)."
+                ]
+            }
+        )
+    credit = CreditNote.objects.create(
+        invoice=current, amount=amount, reason=reason, created_by=actor
+    )
+    _audit_invoice(actor, current, f"credited {_money(amount)} with a reason", request)
+    return credit
+
+
+# --- Payments and refunds --------------------------------------------------------------------
+
+
+@transaction.atomic
+def payment_take(
+    *,
+    actor: User,
+    invoice: Invoice,
+    method: str,
+    amount: object,
+    reference: str = "",
+    request: HttpRequest | None = None,
+) -> Payment:
+    """Record money received at the desk for an issued invoice: by the clinic's card
+    terminal, cash or cheque, never more than the invoice still owes. The patient's receipt
+    is queued by email in the same transaction (``billing.messages``; sent on their email
+    consent)."""
+    require(actor, Capability.TAKE_PAYMENTS)
+    errors: dict[str, list[str]] = {}
+    if method not in MANUAL_METHODS:
+        errors["method"] = ["Choose how the patient paid: card terminal, cash or cheque."]
+    try:
+        amount = _amount(amount, "amount")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    reference = (reference or "").strip()
+    if len(reference) > 60:
+        errors["reference"] = ["Shorten the reference to 60 characters or fewer."]
+    if errors:
+        raise ValidationError(errors)
+    current = _locked(invoice)
+    if current.status != InvoiceStatus.ISSUED:
+        what = "Issue it first." if current.status == InvoiceStatus.DRAFT else "Nothing is owed."
+        raise ValidationError(
+            {"invoice": [f"This invoice is {current.get_status_display().lower()}: {what}"]}
+        )
+    if current.due <= 0:
+        raise ValidationError({"amount": ["This invoice is paid in full: nothing is owed."]})
+    if amount > current.due:
+        raise ValidationError(
+            {"amount": [f"This invoice owes {_money(current.due)}: take that much at most."]}
+        )
+    payment = Payment.objects.create(
+        invoice=current, method=method, amount=amount, reference=reference, taken_by=actor
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=payment,
+        summary=f"took {_money(amount)} ({payment.get_method_display()}) on invoice "
+        f"{current.number} for patient {current.patient.public_id}",
+        request=request,
+    )
+    outbox_enqueue(
+        key=receipt_key(payment),
+        kind=RECEIPT,
+        channel=OutboxChannel.EMAIL,
+        patient=current.patient,
+        location=current.location,
+        context={"payment": str(payment.public_id)},
+    )
+    return payment
+
+
+@transaction.atomic
+def refund_make(
+    *,
+    actor: User,
+    payment: Payment,
+    amount: object,
+    reason: str,
+    request: HttpRequest | None = None,
+) -> Refund:
+    """Give back ``amount`` of a payment (the same way it was paid), saying why; never more
+    than is left of it."""
+    require(actor, Capability.CORRECT_BILLING)
+    amount = _amount(amount, "amount")
+    reason = _reason(reason, "the money goes back")
+    locked = (
+        Payment.objects.select_for_update().select_related("invoice__patient").get(pk=payment.pk)
+    )
+    left = locked.amount - sum(r.amount for r in locked.refunds.all())
+    if amount > left:
+        raise ValidationError(
+            {
+                "amount": [
+                    f"{_money(left)} is left of this payment: refund that much at most."
+                    if left > 0
+                    else "This payment has been refunded in full."
+                ]
+            }
+        )
+    refund = Refund.objects.create(payment=locked, amount=amount, reason=reason, refunded_by=actor)
+    invoice = locked.invoice
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=refund,
+        summary=f"refunded {_money(amount)} of a {locked.get_method_display()} payment on "
+        f"invoice {invoice.number} for patient {invoice.patient.public_id}, with a reason",
+        request=request,
+    )
+    return refund
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _require_draft(invoice: Invoice) -> None:
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise ValidationError(
+            {
+                "invoice": [
+                    f"This invoice is {invoice.get_status_display().lower()}: its lines no longer "
+                    "change. Correct it with a credit note."
+                ]
+            }
+        )
+
+
+def _audit_invoice(actor: User, invoice: Invoice, what: str, request: HttpRequest | None) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        target=invoice,
+        summary=f"{what} (patient {invoice.patient.public_id})",
+        request=request,
+    )

@@ -1,0 +1,100 @@
+"""Each patient's balance is charges - payments + refunds - credits, whatever happens: many
+random sequences of issues, payments, refunds, credit notes and voids on a few invoices of two
+patients (ARCHITECTURE invariant 9). A step the services refuse changes nothing, and the
+balance is read in one query however long the history."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from billing.models import Invoice
+from billing.selectors import balance_of, invoices_with_sums
+from billing.services import (
+    credit_note_create,
+    invoice_issue,
+    invoice_void,
+    payment_take,
+    refund_make,
+)
+from billing.tests.factories import draft
+from clinic.roles import Role
+from conftest import make_staff
+from patients.tests.factories import PatientFactory
+
+INVOICES = 4
+amounts = st.decimals(min_value=Decimal("0.01"), max_value=400, places=2)
+which = st.integers(min_value=0, max_value=INVOICES - 1)
+operations = st.one_of(
+    st.tuples(st.just("issue"), which),
+    st.tuples(st.just("pay"), which, amounts, st.sampled_from(["cash", "cheque", "terminal"])),
+    st.tuples(st.just("refund"), which, amounts),
+    st.tuples(st.just("credit"), which, amounts),
+    st.tuples(st.just("void"), which),
+)
+
+
+def expected(patient) -> Decimal:
+    """The equation, summed straight from the rows."""
+    charges = payments = refunds = credits = Decimal(0)
+    for invoice in Invoice.objects.filter(patient=patient, issued_at__isnull=False):
+        charges += sum((line.amount for line in invoice.lines.all()), Decimal(0))
+        credits += sum((c.amount for c in invoice.credit_notes.all()), Decimal(0))
+        for payment in invoice.payments.all():
+            payments += payment.amount
+            refunds += sum((r.amount for r in payment.refunds.all()), Decimal(0))
+    return charges - payments + refunds - credits
+
+
+_admins = iter(range(1_000_000))
+
+
+@pytest.mark.django_db
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(operations, max_size=25))
+def test_every_balance_is_charges_less_payments_plus_refunds_less_credits(steps):
+    # Examples share the test's transaction: each has its own people and invoices.
+    admin = make_staff(f"admin{next(_admins)}@clinic.test", "Admin", Role.CLINIC_ADMIN)
+    patients = [PatientFactory(), PatientFactory()]
+    invoices = [
+        draft(patient=patients[n % 2], lines=[f"{100 + 35 * n}.50", "20"]) for n in range(INVOICES)
+    ]
+    for step in steps:
+        kind, invoice = step[0], invoices[step[1]]
+        before = {p.pk: balance_of(p).amount for p in patients}
+        try:
+            with transaction.atomic():
+                if kind == "issue":
+                    invoice_issue(actor=admin, invoice=invoice)
+                elif kind == "pay":
+                    payment_take(actor=admin, invoice=invoice, method=step[3], amount=step[2])
+                elif kind == "refund":
+                    payment = invoice.payments.order_by("id").last()
+                    if payment is None:
+                        continue
+                    refund_make(actor=admin, payment=payment, amount=step[2], reason="Asked")
+                elif kind == "credit":
+                    credit_note_create(
+                        actor=admin, invoice=invoice, amount=step[2], reason="Discount"
+                    )
+                else:
+                    invoice_void(actor=admin, invoice=invoice, reason="Mistake")
+        except ValidationError:
+            assert {p.pk: balance_of(p).amount for p in patients} == before
+        for patient in patients:
+            balance = balance_of(patient).amount
+            assert balance == expected(patient)
+            owed = invoices_with_sums(
+                Invoice.objects.filter(patient=patient, issued_at__isnull=False)
+            )
+            assert balance == sum((i.due for i in owed), Decimal(0))
+            assert all(0 <= i.due <= i.total for i in owed)
+    with CaptureQueriesContext(connection) as queries:
+        balance_of(patients[0])
+    assert len(queries) == 1

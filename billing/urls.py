@@ -1,0 +1,34 @@
+"""Billing pages, under /staff/billing/ (namespace "billing")."""
+
+from django.urls import path
+
+from billing.views import invoices, patients, prices
+
+app_name = "billing"
+
+urlpatterns = [
+    path("prices/", prices.prices, name="prices"),
+    path("patients/<uuid:patient_id>/", patients.patient_billing, name="patient"),
+    path("patients/<uuid:patient_id>/payments/", patients.patient_payment_list, name="payments"),
+    path("invoices/<uuid:invoice_id>/", invoices.invoice_page, name="invoice"),
+    path(
+        "invoices/<uuid:invoice_id>/visit-price/",
+        invoices.invoice_visit_price,
+        name="invoice-visit-price",
+    ),
+    path("invoices/<uuid:invoice_id>/lines/", invoices.invoice_line_add, name="invoice-line-add"),
+    path(
+        "invoices/<uuid:invoice_id>/lines/<int:line_id>/remove/",
+        invoices.invoice_line_remove,
+        name="invoice-line-remove",
+    ),
+    path("invoices/<uuid:invoice_id>/issue/", invoices.invoice_issue_view, name="invoice-issue"),
+    path("invoices/<uuid:invoice_id>/pay/", invoices.payment_take_view, name="invoice-pay"),
+    path("invoices/<uuid:invoice_id>/credit/", invoices.credit_view, name="invoice-credit"),
+    path("invoices/<uuid:invoice_id>/void/", invoices.void_view, name="invoice-void"),
+    path(
+        "invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refund/",
+        invoices.refund_view,
+        name="payment-refund",
+    ),
+]
