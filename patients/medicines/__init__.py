@@ -24,6 +24,7 @@ from patients.medicines.catalogue import (
     DrugClass,
     catalogue_fingerprint,
     drug_by_key,
+    drug_by_name,
     search,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "DrugClass",
     "catalogue_fingerprint",
     "drug_by_key",
+    "drug_by_name",
     "lorazepam_equivalent",
     "search",
 ]

@@ -287,6 +287,19 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
 
+def drug_by_name(text: str) -> Drug | None:
+    """The listed drug whose generic or brand name, or name as shown, is exactly ``text``
+    (ignoring case and accents): what a patient who typed the name in full meant."""
+    needle = _fold(text)
+    if not needle:
+        return None
+    for drug in CATALOGUE:
+        names = [drug.generic, *drug.brands, drug.name]
+        if any(_fold(name) == needle for name in names):
+            return drug
+    return None
+
+
 def search(query: str, *, limit: int = 10) -> list[Drug]:
     """Listed drugs whose generic or brand name contains ``query``; names that start with
     it first, then alphabetically. Fewer than two characters finds nothing."""

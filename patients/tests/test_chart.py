@@ -34,8 +34,8 @@ SUMMARY_QUERIES = 9
 # (the first is the latest), whether the current decision is stale (one more: the latest
 # baseline PHQ-9), the questionnaires and audit trail, the infusion sessions (one more,
 # for their doses, when there are any), the open safety alerts, the outcomes' scores and
-# the next-day check-ins.
-CHART_QUERIES = 21  # with the appointments and the courses
+# the next-day check-ins; the latest intake's medication list and its latest confirmation.
+CHART_QUERIES = 23  # with the appointments and the courses
 
 ANEURYSM = {
     "rule_id": "vascular.aneurysm_avm",
@@ -215,7 +215,15 @@ def test_front_desk_and_clinic_admins_get_no_clinical_detail(signed_in, full_rec
     content = response.content.decode()
     for text in CLINICAL_TEXT:
         assert text not in content, text
-    for testid in ["alerts", "intakes", "screening", "decisions", "measurements", "audit-trail"]:
+    for testid in [
+        "alerts",
+        "intakes",
+        "medications",
+        "screening",
+        "decisions",
+        "measurements",
+        "audit-trail",
+    ]:
         assert f'data-testid="{testid}"' not in content
 
 

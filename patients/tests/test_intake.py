@@ -51,7 +51,9 @@ def complete_answers(**overrides: Any) -> dict[str, Any]:
 
 
 def form_data(answers: dict[str, Any]) -> dict[str, str]:
-    return {key: "" if value is None else str(value) for key, value in answers.items()}
+    """Answers as posted, with the staff form's (empty) medication list."""
+    data = {key: "" if value is None else str(value) for key, value in answers.items()}
+    return {"med-TOTAL_FORMS": "0", "med-INITIAL_FORMS": "0"} | data
 
 
 def errors_of(form_class, draft: bool = False, **overrides: Any) -> dict[str, list[str]]:

@@ -32,12 +32,22 @@ from patients.intake.answers import (
     form_answers,
     section_forms,
 )
-from patients.intake.questions import IntakeSectionForm, sections_for
+from patients.intake.medications import (
+    MedicationFormSet,
+    MedicationRowForm,
+    draft_medications,
+    formset_initial,
+    medication_lines,
+    medication_rows,
+)
+from patients.intake.questions import IntakeSectionForm, MedicationsForm, sections_for
 from patients.links import LinkError, link_for_token
+from patients.medicines import CATALOGUE
 from patients.models import Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services.intake import intake_link_create, intake_save_draft, intake_submit
 from patients.services.screening import latest_intake
+from patients.views.intake_medicines import ADD_PREFIX, medicines_context, medicines_post
 from patients.views.links import patient_only
 from patients.views.records import audit_patient_view, sent_channels
 
@@ -69,14 +79,24 @@ def intake_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     initial = latest.answers if latest is not None else {}
     data = request.POST if request.method == "POST" else None
     forms_ = section_forms(patient.sex_at_birth, data=data, initial=initial)
+    medicines = MedicationFormSet(
+        data=data,
+        prefix="med",
+        initial=formset_initial(medication_rows(latest.medications.all())) if latest else [],
+    )
     if data is not None:
-        if all([form.is_valid() for form in forms_]):  # noqa: C419 (validate every form)
+        valid = [form.is_valid() for form in forms_] + [medicines.is_valid()]
+        if all(valid):
             answers: dict[str, Any] = {}
             for form in forms_:
                 answers.update(form_answers(form))
             try:
                 submission = intake_submit(
-                    patient=patient, answers=answers, entered_by=request.user, request=request
+                    patient=patient,
+                    answers=answers,
+                    medications=medicines.rows(),
+                    entered_by=request.user,
+                    request=request,
                 )
             except ValidationError as exc:
                 _show_errors(forms_, exc)
@@ -92,7 +112,13 @@ def intake_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "patients/intake/form.html",
-        {"patient": patient, "forms": forms_, "latest": latest},
+        {
+            "patient": patient,
+            "forms": forms_,
+            "latest": latest,
+            "medicines": medicines,
+            "catalogue": CATALOGUE,
+        },
     )
 
 
@@ -113,6 +139,7 @@ def intake_detail(request: HttpRequest, patient_id: uuid.UUID, version: int) -> 
             "submission": submission,
             "versions": versions,
             "sections": answers_by_section(submission.answers, patient.sex_at_birth),
+            "medicine_lines": medication_lines(medication_rows(submission.medications.all())),
             "previous": version - 1 if version > 1 else None,
             "can_record": user_can(request.user, Capability.RECORD_CLINICAL),
         },
@@ -227,7 +254,20 @@ def public_intake(request: HttpRequest, token: str) -> HttpResponse:
             return redirect(_step_url(token, REVIEW_STEP))
     index = keys.index(step)
     section = sections[index]
-    if request.method == "POST":
+    extra: dict[str, Any] = {}
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if step == MedicationsForm.key and (
+        action in ("search", "add") or action.startswith("remove-")
+    ):
+        form = section(data=request.POST, draft=True)
+        try:
+            response, add_form, query = medicines_post(request, link, form, _step_url(token, step))
+        except LinkError as error:
+            return _link_problem(request, error)
+        if response is not None:
+            return response
+        extra = medicines_context(link, token, add_form, query)
+    elif request.method == "POST":
         form = section(data=request.POST, draft=True)
         if form.is_valid():
             try:
@@ -246,10 +286,13 @@ def public_intake(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect(_step_url(token, following))
     else:
         form = section(initial=draft_answers(link), draft=True)
+    if step == MedicationsForm.key and not extra:
+        extra = medicines_context(link, token, MedicationRowForm(prefix=ADD_PREFIX))
     return render(
         request,
         "patients/intake/public_step.html",
-        {
+        extra
+        | {
             "form": form,
             "section": section,
             "first_name": _first_name(patient),
@@ -275,7 +318,13 @@ def _public_review(request: HttpRequest, link: PatientLink, token: str) -> HttpR
         problems = {}
     if request.method == "POST" and not problems:
         try:
-            intake_submit(patient=patient, answers=answers, via_link=link, request=request)
+            intake_submit(
+                patient=patient,
+                answers=answers,
+                medications=draft_medications(link),
+                via_link=link,
+                request=request,
+            )
         except LinkError as error:
             return _link_problem(request, error)
         except ValidationError as exc:
@@ -300,6 +349,8 @@ def _public_review(request: HttpRequest, link: PatientLink, token: str) -> HttpR
             "submitted": request.method == "POST",
             "action_url": _step_url(token, REVIEW_STEP),
             "back_url": _step_url(token, sections[-1][0].key),
+            "medicine_lines": medication_lines(draft_medications(link)),
+            "medicines_url": _step_url(token, MedicationsForm.key),
             "step_count": len(sections) + 1,
             "expires_at": link.expires_at,
         },
