@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from patients.intake.answers import to_json
+from patients.intake.questions import NO, YES
 from patients.medicines import drug_by_key, drug_by_name
 from patients.medicines.doses import FREQUENCIES, FREQUENCY_BY_KEY
 from patients.models import Medication, MedicationStatus, PatientLink
@@ -310,6 +311,24 @@ def medication_lines(rows: Iterable[Mapping[str, Any]]) -> list[MedicationLine]:
             )
         )
     return lines
+
+
+def list_problems(answers: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Where the answer to "do you take any medicines?" and the list disagree."""
+    takes = answers.get("takes_medicines")
+    current = [row for row in rows if row.get("status") == MedicationStatus.CURRENT]
+    if takes == YES and not current:
+        return [
+            "You said you take medicines at the moment: add each one to the list, or "
+            "change your answer to No."
+        ]
+    if takes == NO and current:
+        return [
+            f"You said you take no medicines at the moment, but {len(current)} on the list "
+            f"{'is' if len(current) == 1 else 'are'} marked as taken now: change your answer, "
+            "or mark them as stopped."
+        ]
+    return []
 
 
 # --- A patient's unsubmitted list (kept on their link) ---------------------------------

@@ -292,6 +292,30 @@ class SubstanceUseForm(IntakeSectionForm):
 
 
 class MedicationsForm(IntakeSectionForm):
+    """The medicines section. The medicines themselves are a list (one row each, see
+    ``patients.intake.medications``) that goes with the answers; this form asks whether
+    there are any, so an empty list is an answer and not a question skipped."""
+
+    key = "medications"
+    title = "Your medicines"
+    intro = (
+        "Some medicines change how ketamine works or how safe it is. Tell us about every "
+        "medicine you take, and the antidepressants you took before."
+    )
+
+    takes_medicines = _yes_no(
+        "Do you take any medicines at the moment?",
+        short="Takes medicines now",
+        help_text="Prescription and over-the-counter medicines, and supplements. If yes, add "
+        "each one to the list below.",
+    )
+
+
+class MedicationsFormV1(IntakeSectionForm):
+    """The medicines section of questionnaire version 1 (yes/no boxes and a dose in mg of
+    lorazepam), no longer asked: kept so older intakes are shown, compared and screened
+    as they were answered."""
+
     key = "medications"
     title = "Your medicines"
     intro = "Some medicines change how ketamine works or how safe it is."

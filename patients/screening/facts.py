@@ -8,7 +8,7 @@ rules here (those are in ``rules.py``) and no Django at import time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -284,6 +284,10 @@ class ScreeningFacts:
     other_cns_depressants: bool | None = None
     stimulants: bool | None = None
     phq9_item9: int | None = None  # 0-3
+    # Which medicines a medicine fact comes from (fact name -> the medicines, as staff read
+    # them), so a finding can name them; for the benzodiazepine load, also why it could
+    # not be computed. Empty when the facts came from yes/no answers.
+    medicines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.sex_at_birth, str):
@@ -315,9 +319,29 @@ class ScreeningFacts:
             if number < 0:
                 raise ValueError(f"benzodiazepine_lorazepam_mg must be 0 or more, not {dose}.")
             object.__setattr__(self, "benzodiazepine_lorazepam_mg", number)
+        if not isinstance(self.medicines, Mapping):
+            raise ValueError(f"medicines must be a mapping, not {self.medicines!r}.")
+        for name, names in self.medicines.items():
+            if name not in MEDICINE_FACTS:
+                raise ValueError(
+                    f"medicines names a fact that no medicine raises: {name!r}. "
+                    f"Medicine facts are: {', '.join(MEDICINE_FACTS)}."
+                )
+            if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"medicines[{name!r}] must be a tuple of text, not {names!r}.")
 
+
+MEDICINE_FACTS = (
+    "maoi",
+    "benzodiazepine_lorazepam_mg",
+    "lamotrigine",
+    "other_cns_depressants",
+    "stimulants",
+)
 
 FACT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ScreeningFacts))
+# Facts that explain or add to others but that no rule needs: not having them is no finding.
+CONTEXT_FACTS: tuple[str, ...] = ("medicines",)
 
 
 class MissingFact(NamedTuple):

@@ -63,6 +63,21 @@ def _equals(name: str, expected: str, value: str, reason: str) -> Check:
     return check
 
 
+def _taken(name: str, what: str, consequence: str) -> Check:
+    """A medicine fact: the finding names the medicines it came from, when it knows them."""
+
+    def check(facts: ScreeningFacts, thresholds: Thresholds) -> Hit | None:
+        if getattr(facts, name) is not True:
+            return None
+        names = facts.medicines.get(name, ())
+        if not names:
+            return Hit("yes", f"Takes {what}: {consequence}")
+        listed = "; ".join(names)
+        return Hit(listed, f"Takes {what} ({listed}): {consequence}")
+
+    return check
+
+
 def _text(text: str) -> Callable[[Thresholds], str]:
     return lambda thresholds: text
 
@@ -132,9 +147,12 @@ def _benzodiazepine(facts: ScreeningFacts, t: Thresholds) -> Hit | None:
     if dose is None or dose <= t.benzo_review_lorazepam_mg:
         return None
     value = f"{_decimal_text(dose)} mg lorazepam-equivalent a day"
+    names = facts.medicines.get("benzodiazepine_lorazepam_mg", ())
+    source = f" ({'; '.join(names)})" if names else ""
     return Hit(
         value,
-        f"Benzodiazepines at {value} is above {_decimal_text(t.benzo_review_lorazepam_mg)} mg: "
+        f"Benzodiazepines at {value}{source} is above "
+        f"{_decimal_text(t.benzo_review_lorazepam_mg)} mg: "
         "they may blunt the effect of ketamine; consider the dose and its timing.",
     )
 
@@ -395,10 +413,10 @@ RULES: tuple[Rule, ...] = (
         title="Takes an MAOI",
         source="Clinic default; MAOIs with ketamine may raise blood pressure",
         needs=("maoi",),
-        check=_is_true(
+        check=_taken(
             "maoi",
-            "Takes an MAOI: together with ketamine it may raise blood pressure; "
-            "physician to decide.",
+            "an MAOI",
+            "together with ketamine it may raise blood pressure; physician to decide.",
         ),
         criterion=_text("Currently taken"),
     ),
@@ -419,7 +437,7 @@ RULES: tuple[Rule, ...] = (
         title="Takes lamotrigine",
         source="Clinic default; lamotrigine may reduce the effect of ketamine",
         needs=("lamotrigine",),
-        check=_is_true("lamotrigine", "Takes lamotrigine: it may reduce the effect of ketamine."),
+        check=_taken("lamotrigine", "lamotrigine", "it may reduce the effect of ketamine."),
         criterion=_text("Currently taken"),
     ),
     Rule(
@@ -428,9 +446,10 @@ RULES: tuple[Rule, ...] = (
         title="Takes other CNS depressants",
         source="Clinic default; added sedation",
         needs=("other_cns_depressants",),
-        check=_is_true(
+        check=_taken(
             "other_cns_depressants",
-            "Takes other CNS depressants: expect more sedation; plan monitoring.",
+            "other CNS depressants",
+            "expect more sedation; plan monitoring.",
         ),
         criterion=_text("Currently taken"),
     ),
@@ -440,9 +459,10 @@ RULES: tuple[Rule, ...] = (
         title="Takes stimulants",
         source="Clinic default; may add to the rise in blood pressure and heart rate",
         needs=("stimulants",),
-        check=_is_true(
+        check=_taken(
             "stimulants",
-            "Takes stimulants: they may add to the rise in blood pressure and heart rate.",
+            "stimulants",
+            "they may add to the rise in blood pressure and heart rate.",
         ),
         criterion=_text("Currently taken"),
     ),

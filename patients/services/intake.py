@@ -21,6 +21,7 @@ from patients.intake.answers import clean_answers, draft_answers, draft_steps
 from patients.intake.medications import (
     clean_medication_rows,
     draft_medications,
+    list_problems,
     medication_models,
 )
 from patients.intake.questions import SECTION_KEYS
@@ -154,6 +155,9 @@ def intake_submit(
         rows = clean_medication_rows(medications or [])
     except ValidationError as exc:
         raise ValidationError({"medications": exc.messages}) from None
+    problems = list_problems(clean, rows)
+    if problems:
+        raise ValidationError({"takes_medicines": problems})
     latest = patient.intakes.aggregate(latest=Max("version"))["latest"] or 0
     submission = IntakeSubmission.objects.create(
         patient=patient,

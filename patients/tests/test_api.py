@@ -632,13 +632,13 @@ def test_an_incomplete_intake_is_refused_with_the_question_to_answer(client, nin
     response = post(
         client,
         f"/api/v1/patients/{patient.public_id}/intakes/",
-        {"answers": complete_answers(maoi=None, hypertension="sometimes")},
+        {"answers": complete_answers(takes_medicines=None, hypertension="sometimes")},
     )
 
     assert response.status_code == 400
     errors = response.json()["answers"]
-    assert set(errors) == {"maoi", "hypertension"}
-    assert "Answer this question" in errors["maoi"][0]
+    assert set(errors) == {"takes_medicines", "hypertension"}
+    assert "Answer this question" in errors["takes_medicines"][0]
     assert not IntakeSubmission.objects.exists()
     assert not ScreeningResult.objects.exists()
 

@@ -54,8 +54,12 @@ def signed_in(client):
 
 
 def submit(patient, nina, *rows):
+    takes = "yes" if any(r.get("status", "current") == "current" for r in rows) else "no"
     return intake_submit(
-        patient=patient, answers=complete_answers(), medications=list(rows), entered_by=nina
+        patient=patient,
+        answers=complete_answers(takes_medicines=takes),
+        medications=list(rows),
+        entered_by=nina,
     )
 
 
@@ -183,7 +187,7 @@ def test_staff_enter_the_list_with_the_intake(signed_in, nina, patient):
     response = signed_in(nina).post(
         url,
         staff_post(
-            complete_answers(),
+            complete_answers(takes_medicines="yes"),
             [
                 row(name="alprazolam (Xanax)", strength_mg="0.5", frequency="twice_daily"),
                 row(name="St John's wort"),
@@ -318,9 +322,13 @@ def test_the_list_is_sent_with_the_answers(client, patient, token):
         step_url(token),
         {"action": "add", "add-name": "", "add-drug_key": "lamotrigine", "add-status": "current"},
     )
-    fill_in_every_step(client, token)
+    fill_in_every_step(client, token)  # says "no medicines now"
     review = client.get(f"/p/intake/{token}/?step=review")
     assert "lamotrigine (Lamictal)" in review.text
+    assert "You said you take no medicines at the moment, but 1 on the list" in review.text
+    assert client.post(f"/p/intake/{token}/?step=review").status_code == 200
+    assert not IntakeSubmission.objects.exists()
+    client.post(step_url(token), {"takes_medicines": "yes", "action": "review"})
 
     response = client.post(f"/p/intake/{token}/?step=review")
 

@@ -19,7 +19,7 @@ from patients.tests.factories import (
     QuestionnaireResponseFactory,
     ScreeningDecisionFactory,
 )
-from patients.tests.test_intake import complete_answers
+from patients.tests.test_intake import complete_answers, v1_answers
 
 
 def rule_ids(result: ScreeningResult) -> set[str]:
@@ -83,7 +83,7 @@ def test_phq9_item_9_comes_from_the_latest_baseline_phq9(patient, nina):
 
 
 def test_the_latest_intake_version_is_used(patient, nina):
-    IntakeSubmissionFactory(patient=patient, version=1, answers=complete_answers(maoi="yes"))
+    IntakeSubmissionFactory(patient=patient, version=1, answers=v1_answers(maoi="yes"))
     latest = IntakeSubmissionFactory(patient=patient, version=2, answers=complete_answers())
     result = screening_run(patient=patient, actor=nina)
     assert result.intake == latest
@@ -93,7 +93,8 @@ def test_the_latest_intake_version_is_used(patient, nina):
 def test_it_stores_every_finding_with_the_facts_thresholds_and_ruleset(patient, nina):
     IntakeSubmissionFactory(
         patient=patient,
-        answers=complete_answers(
+        # Questionnaire version 1: the dose was asked in mg of lorazepam.
+        answers=v1_answers(
             allergy_ketamine="yes", benzodiazepines="yes", benzodiazepine_lorazepam_mg="3"
         ),
     )

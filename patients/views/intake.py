@@ -37,6 +37,7 @@ from patients.intake.medications import (
     MedicationRowForm,
     draft_medications,
     formset_initial,
+    list_problems,
     medication_lines,
     medication_rows,
 )
@@ -316,6 +317,9 @@ def _public_review(request: HttpRequest, link: PatientLink, token: str) -> HttpR
         problems = exc.message_dict
     else:
         problems = {}
+    mismatch = list_problems(answers, draft_medications(link))
+    if mismatch and "takes_medicines" not in problems:
+        problems["takes_medicines"] = mismatch
     if request.method == "POST" and not problems:
         try:
             intake_submit(
