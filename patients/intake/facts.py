@@ -27,6 +27,7 @@ from patients.intake.questions import (
     LIVER_DISEASE_CHOICES,
     NO,
     SUBSTANCE_USE_DISORDER_CHOICES,
+    UNSURE,
     YES,
 )
 from patients.medicines import DrugClass, drug_by_key, lorazepam_equivalent
@@ -203,10 +204,14 @@ def facts_from(
     today = today or timezone.localdate()
     age = patient.age_on(today) if patient.date_of_birth else None
     asked_pregnancy = patient.sex_at_birth != SexAtBirth.MALE
+    pregnancy_test = answers.get("pregnancy_test") if asked_pregnancy else None
+    pregnant = _yes_no_fact(answers.get("pregnant")) if asked_pregnancy else None
+    if pregnancy_test == "positive" and pregnant is None:
+        pregnant = True  # not sure, but a test says so
     return ScreeningFacts(
         age_years=age if age is not None and 0 <= age <= 150 else None,
         sex_at_birth=patient.sex_at_birth or None,
-        pregnant=_yes_no_fact(answers.get("pregnant")) if asked_pregnancy else None,
+        pregnant=pregnant,
         breastfeeding=_yes_no_fact(answers.get("breastfeeding")) if asked_pregnancy else None,
         systolic=measurement.systolic if measurement else None,
         diastolic=measurement.diastolic if measurement else None,
@@ -227,7 +232,31 @@ def facts_from(
         **medicines,
         phq9_item9=_phq9_item9(phq9),
         medicines=medicine_sources,
+        referral_conditions=tuple(patient.conditions or ()),
+        antidepressant_trials=_antidepressant_trials(answers, medications),
+        depression_reported=_yes_no_fact(answers.get("depression")),
+        bipolar_reported=_yes_no_fact(answers.get("bipolar")),
+        phq9_total=phq9.total if phq9 is not None and 0 <= phq9.total <= 27 else None,
+        pregnancy_unsure=(answers.get("pregnant") == UNSURE) if asked_pregnancy else None,
+        pregnancy_test=pregnancy_test if pregnancy_test in ("negative", "positive") else None,
     )
+
+
+def _antidepressant_trials(
+    answers: Mapping[str, Any], medications: Sequence[Medication]
+) -> int | None:
+    """The antidepressants tried, as recorded: the intake's count or the different
+    antidepressants on the medication list (current or stopped), whichever is more."""
+    count = answers.get("antidepressant_trials")
+    counted = count if isinstance(count, int) and not isinstance(count, bool) else None
+    listed = {
+        m.drug_key
+        for m in medications
+        if (drug := drug_by_key(m.drug_key)) is not None and drug.is_antidepressant
+    }
+    if counted is None and not listed:
+        return None
+    return min(max(counted or 0, len(listed)), 200)
 
 
 def _boxes(answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,11 @@ SUBSTANCE_USE_CHOICES = [
     ("past", "In the past, but not now"),
     ("current", "Yes, at the moment"),
 ]
+PREGNANCY_TEST_CHOICES = [
+    ("negative", "Yes, and it was negative"),
+    ("positive", "Yes, and it was positive"),
+    ("none", "No"),
+]
 SUBSTANCE_USE_DISORDER_CHOICES = [
     ("none", "No"),
     ("in_remission", "Yes, but I am in recovery now"),
@@ -412,7 +417,24 @@ class PregnancyForm(IntakeSectionForm):
     intro = "Ketamine is not given during pregnancy or while breastfeeding."
 
     pregnant = _yes_no("Are you pregnant?", short="Pregnant", unsure=True)
+    pregnancy_test = _choice(
+        "If you are not sure: have you done a pregnancy test in the past week?",
+        PREGNANCY_TEST_CHOICES,
+        short="Pregnancy test (past week)",
+        help_text="Only if you answered “I'm not sure”. The clinic can do a test at your "
+        "consultation.",
+    )
     breastfeeding = _yes_no("Are you breastfeeding?", short="Breastfeeding")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["pregnancy_test"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("pregnant") in (YES, NO):
+            data["pregnancy_test"] = ""  # only asked when not sure
+        return data
 
 
 class GoalsForm(IntakeSectionForm):

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-from patients.screening.facts import ScreeningFacts, Severity, Thresholds, _decimal_text
+from patients.screening.consistency import (
+    condition_denied,
+    phq9_minimal,
+    pregnancy_untested,
+    trd_trials,
+)
+from patients.screening.facts import Hit, ScreeningFacts, Severity, Thresholds, _decimal_text
 
-RULESET_VERSION = "2026.11-1"
-
-
-class Hit(NamedTuple):
-    """What a rule's check returns when it triggers."""
-
-    value: str
-    reason: str
+RULESET_VERSION = "2026.12-1"
 
 
 Check = Callable[[ScreeningFacts, Thresholds], Hit | None]
@@ -465,6 +463,56 @@ RULES: tuple[Rule, ...] = (
             "they may add to the rise in blood pressure and heart rate.",
         ),
         criterion=_text("Currently taken"),
+    ),
+    Rule(
+        id="consistency.trd_trials",
+        severity=Severity.REVIEW,
+        title="Treatment-resistant depression with fewer than two antidepressant trials",
+        source="Clinic default; treatment-resistant depression usually means no response to "
+        "at least two adequate antidepressant trials",
+        needs=(),
+        check=trd_trials,
+        criterion=_text(
+            "Referred for treatment-resistant depression, and fewer than 2 antidepressants "
+            "recorded (the intake's count or the medication list, whichever is more)"
+        ),
+    ),
+    Rule(
+        id="consistency.condition_denied",
+        severity=Severity.REVIEW,
+        title="A condition on the record that the intake denies",
+        source="Clinic default: the referral and the patient's own answers must agree",
+        needs=(),
+        check=condition_denied,
+        criterion=_text(
+            "Depression (treatment-resistant, major or bipolar) on the record and no "
+            "depression on the intake; or bipolar depression and no bipolar disorder"
+        ),
+    ),
+    Rule(
+        id="consistency.phq9_minimal",
+        severity=Severity.REVIEW,
+        title="PHQ-9 minimal for a patient referred for depression",
+        source="PHQ-9 bands (0 to 4 minimal); clinic default",
+        needs=(),
+        check=phq9_minimal,
+        criterion=_text(
+            "Referred for treatment-resistant, major or bipolar depression, and a baseline "
+            "PHQ-9 of 0 to 4"
+        ),
+    ),
+    Rule(
+        id="consistency.pregnancy_untested",
+        severity=Severity.REVIEW,
+        title="Not sure about pregnancy, and no test result",
+        source="Clinic default; label: not recommended in pregnancy",
+        needs=(),
+        not_needed_when=_is_male,
+        check=pregnancy_untested,
+        criterion=lambda t: (
+            f"Not male at birth, aged {t.childbearing_age_from} to {t.childbearing_age_to} "
+            "(or age not recorded), pregnancy answered “not sure”, and no test result"
+        ),
     ),
     Rule(
         id="suicidality.phq9_item9",
