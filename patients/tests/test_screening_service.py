@@ -156,3 +156,57 @@ def test_it_leaves_an_undecided_patient_status_alone(patient, nina):
     screening_run(patient=patient, actor=nina)
     patient.refresh_from_db()
     assert patient.status == PatientStatus.CONSULTATION_REQUESTED
+
+
+# --- Rule set versions: a result keeps the version it was made with ------------------------
+
+
+def test_a_result_made_with_an_older_rule_set_keeps_its_version_and_findings(patient, nina, phil):
+    old_findings = [
+        {
+            "rule_id": "meds.maoi",
+            "severity": "review",
+            "reason": "Takes an MAOI: together with ketamine it may raise blood pressure; "
+            "physician to decide.",
+            "value": "yes",
+            "urgent": False,
+            "missing": False,
+        }
+    ]
+    old = ScreeningDecisionFactory(
+        patient=patient,
+        decided_by=phil,
+        screening__outcome="review",
+        screening__findings=old_findings,
+        screening__ruleset_version="2026.11-1",
+    ).screening
+    IntakeSubmissionFactory(patient=patient, answers=complete_answers())
+    MeasurementFactory(patient=patient)
+
+    new = screening_run(patient=patient, actor=nina)
+
+    old.refresh_from_db()
+    assert (old.ruleset_version, old.findings, old.outcome) == ("2026.11-1", old_findings, "review")
+    assert old.decisions.get().ruleset_version == "2026.11-1"
+    assert new.ruleset_version == RULESET_VERSION == "2026.12-1"
+
+
+def test_an_intake_of_questionnaire_version_1_screens_as_it_did(patient, nina):
+    # The boxes as answered then: an MAOI, and 3 mg of lorazepam a day.
+    IntakeSubmissionFactory(
+        patient=patient,
+        answers=v1_answers(maoi="yes", benzodiazepines="yes", benzodiazepine_lorazepam_mg="3"),
+    )
+    MeasurementFactory(patient=patient, systolic=120, diastolic=80)
+    phq9(patient, 0)
+
+    result = screening_run(patient=patient, actor=nina)
+
+    by_rule = {finding["rule_id"]: finding for finding in result.findings}
+    assert set(by_rule) == {"meds.maoi", "meds.benzodiazepine"}
+    assert by_rule["meds.maoi"]["value"] == "yes"
+    assert by_rule["meds.maoi"]["reason"] == (
+        "Takes an MAOI: together with ketamine it may raise blood pressure; physician to decide."
+    )
+    assert by_rule["meds.benzodiazepine"]["value"] == "3 mg lorazepam-equivalent a day"
+    assert result.outcome == "review"
