@@ -146,6 +146,18 @@ def test_an_earlier_version_keeps_its_own_list(patient, nina):
     assert [m.drug_key for m in second.medications.all()] == ["bupropion"]
 
 
+def test_the_diff_shows_what_changed_on_the_list(signed_in, nina, patient):
+    submit(patient, nina, row(**SERTRALINE))
+    submit(patient, nina, row(**SERTRALINE), ALPRAZOLAM)
+
+    page = signed_in(nina).get(f"/staff/patients/{patient.public_id}/intake/diff/")
+
+    changes = page.text.split('data-testid="medicine-changes"')[1]
+    assert "New or changed on version 2" in changes
+    assert "alprazolam (Xanax)" in changes
+    assert "sertraline" not in changes
+
+
 # --- A change after approval -------------------------------------------------------------
 
 

@@ -188,7 +188,15 @@ def intake_diff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         return render(request, "patients/intake/diff.html", context)
     old = submissions[form.cleaned_data["from_version"]]
     new = submissions[form.cleaned_data["to_version"]]
-    context |= {"old": old, "new": new, "changes": answers_diff(old.answers, new.answers)}
+    before = medication_lines(medication_rows(old.medications.all()))
+    after = medication_lines(medication_rows(new.medications.all()))
+    context |= {
+        "old": old,
+        "new": new,
+        "changes": answers_diff(old.answers, new.answers),
+        "medicines_removed": [line for line in before if line not in after],
+        "medicines_added": [line for line in after if line not in before],
+    }
     return render(request, "patients/intake/diff.html", context)
 
 
