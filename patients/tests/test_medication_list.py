@@ -311,6 +311,35 @@ def test_the_patient_adds_and_removes_medicines(client, patient, token):
     ]
 
 
+def test_a_medicine_typed_but_not_added_is_added_before_moving_on(client, patient, token):
+    response = client.post(
+        step_url(token),
+        {
+            "action": "next",
+            "takes_medicines": "yes",
+            "add-name": "Zoloft",
+            "add-strength_mg": "50",
+            "add-status": "current",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?step=allergies")
+    link = PatientLink.objects.get(patient=patient)
+    assert [r["drug_key"] for r in draft_medications(link)] == ["sertraline"]
+
+
+def test_a_wrong_medicine_typed_but_not_added_stops_moving_on(client, patient, token):
+    response = client.post(
+        step_url(token),
+        {"action": "next", "add-name": "Zoloft", "add-strength_mg": "-2", "add-status": "current"},
+    )
+
+    assert response.status_code == 200
+    assert "Enter more than 0 mg" in response.text
+    assert draft_medications(PatientLink.objects.get(patient=patient)) == []
+
+
 def test_a_medicine_without_a_name_is_not_added(client, patient, token):
     response = client.post(
         step_url(token), {"action": "add", "add-name": "", "add-status": "current"}

@@ -48,7 +48,12 @@ from patients.models import Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services.intake import intake_link_create, intake_save_draft, intake_submit
 from patients.services.screening import latest_intake
-from patients.views.intake_medicines import ADD_PREFIX, medicines_context, medicines_post
+from patients.views.intake_medicines import (
+    ADD_PREFIX,
+    medicines_context,
+    medicines_post,
+    pending_medicine,
+)
 from patients.views.links import patient_only
 from patients.views.records import audit_patient_view, sent_channels
 
@@ -244,6 +249,15 @@ def _step_url(token: str, step: str) -> str:
     return f"{reverse('patient_links:intake', args=[token])}?step={step}"
 
 
+def _next_url(token: str, keys: list[str], index: int, action: str) -> str:
+    """Where "Save and continue", "Save and go back" or "check my answers" lead."""
+    if action == "back" and index > 0:
+        return _step_url(token, keys[index - 1])
+    if action == REVIEW_STEP:
+        return _step_url(token, REVIEW_STEP)
+    return _step_url(token, keys[index + 1] if index + 1 < len(keys) else REVIEW_STEP)
+
+
 @never_cache
 @patient_only
 def public_intake(request: HttpRequest, token: str) -> HttpResponse:
@@ -265,12 +279,22 @@ def public_intake(request: HttpRequest, token: str) -> HttpResponse:
     section = sections[index]
     extra: dict[str, Any] = {}
     action = request.POST.get("action", "") if request.method == "POST" else ""
+    moving_on = action in ("next", "back", REVIEW_STEP)
     if step == MedicationsForm.key and (
-        action in ("search", "add") or action.startswith("remove-")
+        action in ("search", "add")
+        or action.startswith("remove-")
+        or (moving_on and pending_medicine(request))
     ):
         form = section(data=request.POST, draft=True)
         try:
-            response, add_form, query = medicines_post(request, link, form, _step_url(token, step))
+            response, add_form, query = medicines_post(
+                request,
+                link,
+                form,
+                _step_url(token, step),
+                action="add" if moving_on else action,
+                done_url=_next_url(token, keys, index, action) if moving_on else "",
+            )
         except LinkError as error:
             return _link_problem(request, error)
         if response is not None:
@@ -286,13 +310,7 @@ def public_intake(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as exc:
                 show_service_errors(form, exc)
             else:
-                action = request.POST.get("action")
-                if action == "back" and index > 0:
-                    return redirect(_step_url(token, keys[index - 1]))
-                if action == REVIEW_STEP:
-                    return redirect(_step_url(token, REVIEW_STEP))
-                following = keys[index + 1] if index + 1 < len(keys) else REVIEW_STEP
-                return redirect(_step_url(token, following))
+                return redirect(_next_url(token, keys, index, action))
     else:
         form = section(initial=draft_answers(link), draft=True)
     if step == MedicationsForm.key and not extra:

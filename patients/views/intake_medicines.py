@@ -61,12 +61,16 @@ def medicines_post(
     link: PatientLink,
     form: IntakeSectionForm,
     step_url: str,
+    *,
+    action: str = "",
+    done_url: str = "",
 ) -> tuple[HttpResponse | None, MedicationRowForm, str]:
-    """Handle "search", "add" and "remove" on the medicines step.
+    """Handle "search", "add" and "remove" on the medicines step (``action``, or the
+    button pressed), redirecting to ``done_url`` (default: back to the list) once saved.
 
     Returns a redirect when the list was saved, or None with the add form (and search
     text) to show again; other actions are the step's ordinary ones (None, unbound)."""
-    action = request.POST.get("action", "")
+    action = action or request.POST.get("action", "")
     query = _query(request.POST)
     if action == "search":
         return None, MedicationRowForm(prefix=ADD_PREFIX, initial={"name": query}), query
@@ -94,7 +98,13 @@ def medicines_post(
     except ValidationError as exc:
         show_service_errors(form, exc)
         return None, add_form, ""
-    return redirect(f"{step_url}#medicines"), add_form, ""
+    return redirect(done_url or f"{step_url}#medicines"), add_form, ""
+
+
+def pending_medicine(request: HttpRequest) -> bool:
+    """Whether the patient typed or chose a medicine but did not press "Add" before moving
+    on: it is added first, so nothing they entered is lost."""
+    return bool(_query(request.POST) or request.POST.get(f"{ADD_PREFIX}-drug_key"))
 
 
 @require_POST
