@@ -214,7 +214,7 @@ class PatientIntakes(PatientScoped, generics.ListAPIView):
                 request=request,
             )
         except DjangoValidationError as exc:
-            raise answers_errors(exc) from None
+            raise answers_errors(exc, top_level=("medications",)) from None
         return Response(IntakeSerializer(intake).data, status=status.HTTP_201_CREATED)
 
 
