@@ -23,6 +23,8 @@ from patients.models import (
     ConsentSignature,
     IntakeSubmission,
     Measurement,
+    Medication,
+    MedicationReconciliation,
     Patient,
     PatientLink,
     QuestionnaireResponse,
@@ -58,6 +60,9 @@ class ClinicalChart:
     alerts: list[Alert]
     safety: ChartSafetyAlerts
     intakes: list[IntakeSubmission]
+    # The medication list of the latest intake, and the latest confirmation of it.
+    medications: list[Medication]
+    medications_confirmed: MedicationReconciliation | None
     screening: ScreeningResult | None
     decisions: list[ScreeningDecision]
     current_decision: ScreeningDecision | None
@@ -113,6 +118,15 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
         patient.decisions.select_related("decided_by", "screening").order_by("-decided_at", "-id")
     )
     current_decision = decisions[0] if decisions else None
+    latest = intakes[0] if intakes else None
+    medications = list(latest.medications.all()) if latest else []
+    confirmed = (
+        latest.reconciliations.select_related("confirmed_by")
+        .order_by("-confirmed_at", "-id")
+        .first()
+        if latest
+        else None
+    )
     measurements = list(
         patient.measurements.select_related("taken_by").order_by("-taken_at", "-id")[
             :CHART_MEASUREMENTS
@@ -135,6 +149,8 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
         ),
         safety=safety,
         intakes=intakes,
+        medications=medications,
+        medications_confirmed=confirmed,
         screening=screening,
         decisions=decisions,
         current_decision=current_decision,
@@ -231,22 +247,23 @@ def patient_audit_trail(patient: Patient) -> QuerySet[AuditEvent]:
     """Audit events about the patient and the records that belong to them, newest first.
 
     One query: the patient's own events, and those of their links, intakes, measurements,
-    questionnaires, screenings, decisions and consent signatures (logged by public id
-    where the record has one, by primary key otherwise).
+    questionnaires, screenings, decisions, consent signatures and medication list
+    confirmations (logged by public id where the record has one, by primary key otherwise).
     """
-    records: list[tuple[type[Any], str]] = [
-        (PatientLink, "public_id"),
-        (IntakeSubmission, "pk"),
-        (Measurement, "pk"),
-        (QuestionnaireResponse, "pk"),
-        (ScreeningResult, "public_id"),
-        (ScreeningDecision, "public_id"),
-        (ConsentSignature, "public_id"),
+    records: list[tuple[type[Any], str, str]] = [
+        (PatientLink, "public_id", "patient"),
+        (IntakeSubmission, "pk", "patient"),
+        (Measurement, "pk", "patient"),
+        (QuestionnaireResponse, "pk", "patient"),
+        (ScreeningResult, "public_id", "patient"),
+        (ScreeningDecision, "public_id", "patient"),
+        (ConsentSignature, "public_id", "patient"),
+        (MedicationReconciliation, "pk", "intake__patient"),
     ]
     belongs = Q(object_type=Patient._meta.label_lower, object_id=str(patient.public_id))
-    for model, id_field in records:
+    for model, id_field, owner in records:
         ids = (
-            model.objects.filter(patient=patient)
+            model.objects.filter(**{owner: patient})
             .annotate(audit_id=Cast(id_field, output_field=CharField()))
             .values("audit_id")
         )

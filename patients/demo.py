@@ -205,13 +205,7 @@ DEMO_INTAKE: dict[str, Any] = {
     "ketamine_misuse": "no",
     "substance_use_disorder": "none",
     "remission_since": None,
-    "medications": "Sertraline 100 mg a day",
-    "benzodiazepines": "no",
-    "benzodiazepine_lorazepam_mg": None,
-    "maoi": "no",
-    "lamotrigine": "no",
-    "other_cns_depressants": "no",
-    "stimulant_medication": "no",
+    "takes_medicines": "no",
     "allergy_ketamine": "no",
     "other_allergies": "",
     "pregnant": "no",
@@ -220,13 +214,28 @@ DEMO_INTAKE: dict[str, Any] = {
 }
 
 
+# The demo patients' medicines: an SSRI now, and one antidepressant tried before.
+DEMO_MEDICATIONS = [
+    {
+        "drug_key": "sertraline",
+        "strength_mg": "100",
+        "units_each_time": "1",
+        "frequency": "once_daily",
+        "status": "current",
+    },
+    {"drug_key": "escitalopram", "status": "stopped"},
+]
+
+
 def _intake(patient: Patient, clinician: User) -> None:
     from patients.services.intake import intake_submit
 
-    answers = dict(DEMO_INTAKE)
+    answers = dict(DEMO_INTAKE) | {"takes_medicines": "yes"}
     if patient.sex_at_birth == "male":
         del answers["pregnant"], answers["breastfeeding"]
-    intake_submit(patient=patient, answers=answers, entered_by=clinician)
+    intake_submit(
+        patient=patient, answers=answers, medications=DEMO_MEDICATIONS, entered_by=clinician
+    )
 
 
 def _create(demo: DemoPatient, location: Location | None) -> Patient:

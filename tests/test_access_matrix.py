@@ -171,6 +171,9 @@ NOT_IN_THE_MATRIX = {
     ),
     "/book/manage/<str:token>/calendar.ics": "a booking's token (scheduling/tests/test_ics.py)",
     "/p/intake/<str:token>/": "a patient's link (patients/tests/test_links_and_staff.py)",
+    "/p/intake/<str:token>/medicines/": (
+        "a patient's link: the medicine search (patients/tests/test_medication_list.py)"
+    ),
     "/p/consent/<str:token>/": "a patient's link (patients/tests/test_links_and_staff.py)",
     "/p/questionnaire/<str:token>/": "a patient's link (patients/tests/test_links_and_staff.py)",
     "/p/check-in/<str:token>/": "a patient's link (patients/tests/test_links_and_staff.py)",
@@ -218,6 +221,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/patients/<uuid:patient_id>/intake/diff/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/<int:version>/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/screening/run/": CLINICIANS,
+    "/staff/patients/<uuid:patient_id>/medications/confirm/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/safety-alerts/<uuid:alert_id>/follow-up/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/decision/new/": PHYSICIANS,
     "/staff/patients/consent-documents/<uuid:document_id>/": CLINIC_ADMINS,
@@ -374,6 +378,7 @@ ASKED_WITH: dict[str, str] = {
     "/staff/patients/<uuid:patient_id>/intake/link/": "POST",
     "/staff/patients/<uuid:patient_id>/consent/link/": "POST",
     "/staff/patients/<uuid:patient_id>/screening/run/": "POST",
+    "/staff/patients/<uuid:patient_id>/medications/confirm/": "POST",
     "/staff/schedule/appointments/<uuid:appointment_id>/<str:action>/": "POST",
     "/staff/schedule/courses/<uuid:course_id>/complete/": "POST",
     "/staff/sessions/appointment/<uuid:appointment_id>/": "POST",

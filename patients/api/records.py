@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +27,7 @@ from patients.api.common import (
     decimal_field,
     number_field,
 )
+from patients.intake.medications import medication_rows
 from patients.intake.questions import SECTIONS
 from patients.models import IntakeSubmission, Measurement, QuestionnaireResponse
 from patients.questionnaires import Instrument
@@ -45,14 +46,26 @@ class IntakeSerializer(serializers.ModelSerializer):
         source="entered_by.full_name", read_only=True, allow_null=True
     )
     through_patient_link = serializers.SerializerMethodField()
+    medications = serializers.SerializerMethodField()
 
     class Meta:
         model = IntakeSubmission
-        fields = ["version", "submitted_at", "entered_by", "through_patient_link", "answers"]
+        fields = [
+            "version",
+            "submitted_at",
+            "entered_by",
+            "through_patient_link",
+            "answers",
+            "medications",
+        ]
         read_only_fields = fields
 
     def get_through_patient_link(self, intake: IntakeSubmission) -> bool:
         return intake.via_link_id is not None
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_medications(self, intake: IntakeSubmission) -> list[dict[str, Any]]:
+        return medication_rows(intake.medications.all())
 
 
 class MeasurementSerializer(serializers.ModelSerializer):
@@ -123,6 +136,16 @@ class IntakeWriteSerializer(serializers.Serializer):
             "not_a_dict": "Send the answers as an object keyed by question.",
         },
     )
+    medications = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        default=list,
+        help_text=(
+            "The medication list, one object per medicine: drug_key (from the clinic's list) "
+            "or name (as written), strength_mg, units_each_time, frequency, since, status "
+            "(current or stopped)."
+        ),
+    )
 
 
 class QuestionnaireWriteSerializer(serializers.Serializer):
@@ -171,7 +194,12 @@ class PatientIntakes(PatientScoped, generics.ListAPIView):
     write_capability = Capability.RECORD_CLINICAL
 
     def get_queryset(self) -> QuerySet[IntakeSubmission]:
-        return self.patient_read().intakes.select_related("entered_by").order_by("-version")
+        return (
+            self.patient_read()
+            .intakes.select_related("entered_by")
+            .prefetch_related("medications")
+            .order_by("-version")
+        )
 
     @extend_schema(request=IntakeWriteSerializer, responses={201: IntakeSerializer, **WRITE_ERRORS})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -179,10 +207,14 @@ class PatientIntakes(PatientScoped, generics.ListAPIView):
         data = self.validated(IntakeWriteSerializer)
         try:
             intake = intake_submit(
-                patient=patient, answers=data["answers"], entered_by=request.user, request=request
+                patient=patient,
+                answers=data["answers"],
+                medications=data["medications"],
+                entered_by=request.user,
+                request=request,
             )
         except DjangoValidationError as exc:
-            raise answers_errors(exc) from None
+            raise answers_errors(exc, top_level=("medications",)) from None
         return Response(IntakeSerializer(intake).data, status=status.HTTP_201_CREATED)
 
 

@@ -25,12 +25,15 @@ from patients.intake.questions import (
     SECTION_KEYS,
     SECTIONS,
     IntakeSectionForm,
+    MedicationsForm,
+    MedicationsFormV1,
     sections_for,
     short_label,
 )
 from patients.models import PatientLink
 
-INTAKE_SCHEMA_VERSION = 1
+# 2: the medicines are a list (``patients.intake.medications``) instead of yes/no boxes.
+INTAKE_SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = "schema_version"
 
 NOT_ANSWERED = "Not answered"
@@ -126,8 +129,24 @@ class SectionAnswers:
     rows: tuple[AnswerRow, ...]
 
 
+def schema_version(answers: Mapping[str, Any]) -> int:
+    """The questionnaire version an answer set was given in (1 when it does not say)."""
+    version = answers.get(SCHEMA_VERSION_KEY)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
+
+def _as_asked(
+    sections: Iterable[type[IntakeSectionForm]], answers: Mapping[str, Any]
+) -> list[type[IntakeSectionForm]]:
+    # Version 1 asked about medicines with yes/no boxes: show those questions for it.
+    if schema_version(answers) >= 2:
+        return list(sections)
+    return [MedicationsFormV1 if s is MedicationsForm else s for s in sections]
+
+
 def answers_by_section(answers: Mapping[str, Any], sex_at_birth: str) -> list[SectionAnswers]:
-    """Every question asked of this patient with its answer, section by section."""
+    """Every question asked of this patient with its answer, section by section, as the
+    questionnaire of that answer set's version asked them."""
     return [
         SectionAnswers(
             key=section.key,
@@ -142,7 +161,7 @@ def answers_by_section(answers: Mapping[str, Any], sex_at_birth: str) -> list[Se
                 for name, field in section.base_fields.items()
             ),
         )
-        for section in sections_for(sex_at_birth)
+        for section in _as_asked(sections_for(sex_at_birth), answers)
     ]
 
 
@@ -162,13 +181,17 @@ def answers_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[AnswerC
     Keys this version of the questionnaire does not know are compared as they are.
     """
     changes: list[AnswerChange] = []
-    for section in SECTIONS:
+    known = set(FIELD_SECTION)
+    for section in [*SECTIONS, MedicationsFormV1]:
         for name, field in section.base_fields.items():
+            if section is MedicationsFormV1 and name in known:
+                continue
+            known.add(name)
             before = display_value(field, old.get(name))
             after = display_value(field, new.get(name))
             if before != after:
                 changes.append(AnswerChange(name, section.title, short_label(field), before, after))
-    unknown = (set(old) | set(new)) - set(FIELD_SECTION) - {SCHEMA_VERSION_KEY}
+    unknown = (set(old) | set(new)) - known - {SCHEMA_VERSION_KEY}
     for name in sorted(unknown):
         before = display_value(None, old.get(name))
         after = display_value(None, new.get(name))

@@ -42,6 +42,11 @@ SUBSTANCE_USE_CHOICES = [
     ("past", "In the past, but not now"),
     ("current", "Yes, at the moment"),
 ]
+PREGNANCY_TEST_CHOICES = [
+    ("negative", "Yes, and it was negative"),
+    ("positive", "Yes, and it was positive"),
+    ("none", "No"),
+]
 SUBSTANCE_USE_DISORDER_CHOICES = [
     ("none", "No"),
     ("in_remission", "Yes, but I am in recovery now"),
@@ -292,6 +297,30 @@ class SubstanceUseForm(IntakeSectionForm):
 
 
 class MedicationsForm(IntakeSectionForm):
+    """The medicines section. The medicines themselves are a list (one row each, see
+    ``patients.intake.medications``) that goes with the answers; this form asks whether
+    there are any, so an empty list is an answer and not a question skipped."""
+
+    key = "medications"
+    title = "Your medicines"
+    intro = (
+        "Some medicines change how ketamine works or how safe it is. Tell us about every "
+        "medicine you take, and the antidepressants you took before."
+    )
+
+    takes_medicines = _yes_no(
+        "Do you take any medicines at the moment?",
+        short="Takes medicines now",
+        help_text="Prescription and over-the-counter medicines, and supplements. If yes, add "
+        "each one to the list below.",
+    )
+
+
+class MedicationsFormV1(IntakeSectionForm):
+    """The medicines section of questionnaire version 1 (yes/no boxes and a dose in mg of
+    lorazepam), no longer asked: kept so older intakes are shown, compared and screened
+    as they were answered."""
+
     key = "medications"
     title = "Your medicines"
     intro = "Some medicines change how ketamine works or how safe it is."
@@ -388,7 +417,24 @@ class PregnancyForm(IntakeSectionForm):
     intro = "Ketamine is not given during pregnancy or while breastfeeding."
 
     pregnant = _yes_no("Are you pregnant?", short="Pregnant", unsure=True)
+    pregnancy_test = _choice(
+        "If you are not sure: have you done a pregnancy test in the past week?",
+        PREGNANCY_TEST_CHOICES,
+        short="Pregnancy test (past week)",
+        help_text="Only if you answered “I'm not sure”. The clinic can do a test at your "
+        "consultation.",
+    )
     breastfeeding = _yes_no("Are you breastfeeding?", short="Breastfeeding")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["pregnancy_test"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("pregnant") in (YES, NO):
+            data["pregnancy_test"] = ""  # only asked when not sure
+        return data
 
 
 class GoalsForm(IntakeSectionForm):

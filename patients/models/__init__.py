@@ -8,6 +8,11 @@ Django finds an app's models in ``<app>.models``, so this package imports each o
 """
 
 from patients.models.consent import ConsentDocument, ConsentSignature
+from patients.models.medications import (
+    Medication,
+    MedicationReconciliation,
+    MedicationStatus,
+)
 from patients.models.patient import (
     Channel,
     CommunicationConsent,
@@ -35,6 +40,9 @@ __all__ = [
     "ConsentSignature",
     "IntakeSubmission",
     "Measurement",
+    "Medication",
+    "MedicationReconciliation",
+    "MedicationStatus",
     "Patient",
     "PatientLink",
     "PatientStatus",

@@ -28,6 +28,7 @@ from patients.screening.engine import (
     screen,
 )
 from patients.screening.facts import (
+    CONTEXT_FACTS,
     DEFAULT_THRESHOLDS,
     FACT_NAMES,
     HEART_DISEASE_VALUES,
@@ -47,6 +48,7 @@ from patients.screening.facts import (
 from patients.screening.rules import RULES, RULESET_VERSION, Check, Hit, Rule
 
 __all__ = [
+    "CONTEXT_FACTS",
     "DEFAULT_THRESHOLDS",
     "FACT_NAMES",
     "HEART_DISEASE_VALUES",

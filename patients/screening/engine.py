@@ -93,11 +93,13 @@ def screen(facts: ScreeningFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS) -
             if missing.rule_id in reported_missing:
                 continue
             reported_missing.add(missing.rule_id)
+            # A medicine fact that could not be computed says why (which medicine).
+            why = facts.medicines.get(name, ())
             findings.append(
                 Finding(
                     rule_id=missing.rule_id,
                     severity=Severity.REVIEW,
-                    reason=missing.reason,
+                    reason=f"{missing.reason} {' '.join(why)}" if why else missing.reason,
                     value=NOT_RECORDED,
                     missing=True,
                 )

@@ -8,7 +8,7 @@ rules here (those are in ``rules.py``) and no Django at import time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -90,6 +90,14 @@ def outcome_for(severities: Iterable[Severity]) -> Outcome:
 
 # --- Findings -------------------------------------------------------------------------
 
+
+class Hit(NamedTuple):
+    """What a rule's check returns when it triggers."""
+
+    value: str
+    reason: str
+
+
 NOT_RECORDED = "not recorded"
 
 
@@ -148,6 +156,10 @@ class Thresholds:
     min_age: int = 18
     older_age: int = 65
     benzo_review_lorazepam_mg: Decimal = Decimal("2")
+    # Women of reproductive age, as WHO counts them (15 to 49): a pregnancy "not sure"
+    # then needs a test result.
+    childbearing_age_from: int = 15
+    childbearing_age_to: int = 49
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -168,6 +180,11 @@ class Thresholds:
             raise ValueError(
                 f"bp_review_diastolic ({self.bp_review_diastolic}) must not be above "
                 f"bp_contraindicated_diastolic ({self.bp_contraindicated_diastolic})."
+            )
+        if self.childbearing_age_to < self.childbearing_age_from:
+            raise ValueError(
+                f"childbearing_age_to ({self.childbearing_age_to}) must not be below "
+                f"childbearing_age_from ({self.childbearing_age_from})."
             )
         if self.older_age <= self.min_age:
             raise ValueError(
@@ -243,6 +260,9 @@ _BOOL_FACTS = (
     "lamotrigine",
     "other_cns_depressants",
     "stimulants",
+    "depression_reported",
+    "bipolar_reported",
+    "pregnancy_unsure",
 )
 _INT_FACTS = {
     # name: (lowest, highest) accepted
@@ -250,7 +270,10 @@ _INT_FACTS = {
     "systolic": (1, 400),
     "diastolic": (1, 300),
     "phq9_item9": (0, 3),
+    "phq9_total": (0, 27),
+    "antidepressant_trials": (0, 200),
 }
+PREGNANCY_TEST_VALUES = ("negative", "positive")
 
 
 @dataclass(frozen=True)
@@ -284,6 +307,18 @@ class ScreeningFacts:
     other_cns_depressants: bool | None = None
     stimulants: bool | None = None
     phq9_item9: int | None = None  # 0-3
+    # Which medicines a medicine fact comes from (fact name -> the medicines, as staff read
+    # them), so a finding can name them; for the benzodiazepine load, also why it could
+    # not be computed. Empty when the facts came from yes/no answers.
+    medicines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # For the consistency checks: what the record says against what the patient says.
+    referral_conditions: tuple[str, ...] = ()  # clinic.conditions.Condition values
+    antidepressant_trials: int | None = None  # the most of the intake's count and the list's
+    depression_reported: bool | None = None  # intake: "diagnosed with depression?"
+    bipolar_reported: bool | None = None  # intake: "ever diagnosed with bipolar disorder?"
+    phq9_total: int | None = None  # latest baseline PHQ-9
+    pregnancy_unsure: bool | None = None  # answered "I'm not sure"
+    pregnancy_test: str | None = None  # PREGNANCY_TEST_VALUES; None when none was done
 
     def __post_init__(self) -> None:
         if isinstance(self.sex_at_birth, str):
@@ -315,9 +350,51 @@ class ScreeningFacts:
             if number < 0:
                 raise ValueError(f"benzodiazepine_lorazepam_mg must be 0 or more, not {dose}.")
             object.__setattr__(self, "benzodiazepine_lorazepam_mg", number)
+        if not isinstance(self.referral_conditions, tuple) or not all(
+            isinstance(c, str) for c in self.referral_conditions
+        ):
+            raise ValueError(
+                f"referral_conditions must be a tuple of text, not {self.referral_conditions!r}."
+            )
+        if self.pregnancy_test == "":
+            object.__setattr__(self, "pregnancy_test", None)
+        elif self.pregnancy_test is not None and self.pregnancy_test not in PREGNANCY_TEST_VALUES:
+            raise ValueError(
+                f"pregnancy_test must be one of {', '.join(PREGNANCY_TEST_VALUES)}, "
+                f"not {self.pregnancy_test!r}."
+            )
+        if not isinstance(self.medicines, Mapping):
+            raise ValueError(f"medicines must be a mapping, not {self.medicines!r}.")
+        for name, names in self.medicines.items():
+            if name not in MEDICINE_FACTS:
+                raise ValueError(
+                    f"medicines names a fact that no medicine raises: {name!r}. "
+                    f"Medicine facts are: {', '.join(MEDICINE_FACTS)}."
+                )
+            if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"medicines[{name!r}] must be a tuple of text, not {names!r}.")
 
+
+MEDICINE_FACTS = (
+    "maoi",
+    "benzodiazepine_lorazepam_mg",
+    "lamotrigine",
+    "other_cns_depressants",
+    "stimulants",
+)
 
 FACT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ScreeningFacts))
+# Facts that explain or add to others but that no rule needs: not having them is no finding.
+CONTEXT_FACTS: tuple[str, ...] = (
+    "medicines",
+    "referral_conditions",
+    "antidepressant_trials",
+    "depression_reported",
+    "bipolar_reported",
+    "phq9_total",
+    "pregnancy_unsure",
+    "pregnancy_test",
+)
 
 
 class MissingFact(NamedTuple):

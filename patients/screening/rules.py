@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-from patients.screening.facts import ScreeningFacts, Severity, Thresholds, _decimal_text
+from patients.screening.consistency import (
+    condition_denied,
+    phq9_minimal,
+    pregnancy_untested,
+    trd_trials,
+)
+from patients.screening.facts import Hit, ScreeningFacts, Severity, Thresholds, _decimal_text
 
-RULESET_VERSION = "2026.11-1"
-
-
-class Hit(NamedTuple):
-    """What a rule's check returns when it triggers."""
-
-    value: str
-    reason: str
+RULESET_VERSION = "2026.12-1"
 
 
 Check = Callable[[ScreeningFacts, Thresholds], Hit | None]
@@ -59,6 +57,21 @@ def _is_true(name: str, reason: str) -> Check:
 def _equals(name: str, expected: str, value: str, reason: str) -> Check:
     def check(facts: ScreeningFacts, thresholds: Thresholds) -> Hit | None:
         return Hit(value, reason) if getattr(facts, name) == expected else None
+
+    return check
+
+
+def _taken(name: str, what: str, consequence: str) -> Check:
+    """A medicine fact: the finding names the medicines it came from, when it knows them."""
+
+    def check(facts: ScreeningFacts, thresholds: Thresholds) -> Hit | None:
+        if getattr(facts, name) is not True:
+            return None
+        names = facts.medicines.get(name, ())
+        if not names:
+            return Hit("yes", f"Takes {what}: {consequence}")
+        listed = "; ".join(names)
+        return Hit(listed, f"Takes {what} ({listed}): {consequence}")
 
     return check
 
@@ -132,9 +145,12 @@ def _benzodiazepine(facts: ScreeningFacts, t: Thresholds) -> Hit | None:
     if dose is None or dose <= t.benzo_review_lorazepam_mg:
         return None
     value = f"{_decimal_text(dose)} mg lorazepam-equivalent a day"
+    names = facts.medicines.get("benzodiazepine_lorazepam_mg", ())
+    source = f" ({'; '.join(names)})" if names else ""
     return Hit(
         value,
-        f"Benzodiazepines at {value} is above {_decimal_text(t.benzo_review_lorazepam_mg)} mg: "
+        f"Benzodiazepines at {value}{source} is above "
+        f"{_decimal_text(t.benzo_review_lorazepam_mg)} mg: "
         "they may blunt the effect of ketamine; consider the dose and its timing.",
     )
 
@@ -395,10 +411,10 @@ RULES: tuple[Rule, ...] = (
         title="Takes an MAOI",
         source="Clinic default; MAOIs with ketamine may raise blood pressure",
         needs=("maoi",),
-        check=_is_true(
+        check=_taken(
             "maoi",
-            "Takes an MAOI: together with ketamine it may raise blood pressure; "
-            "physician to decide.",
+            "an MAOI",
+            "together with ketamine it may raise blood pressure; physician to decide.",
         ),
         criterion=_text("Currently taken"),
     ),
@@ -419,7 +435,7 @@ RULES: tuple[Rule, ...] = (
         title="Takes lamotrigine",
         source="Clinic default; lamotrigine may reduce the effect of ketamine",
         needs=("lamotrigine",),
-        check=_is_true("lamotrigine", "Takes lamotrigine: it may reduce the effect of ketamine."),
+        check=_taken("lamotrigine", "lamotrigine", "it may reduce the effect of ketamine."),
         criterion=_text("Currently taken"),
     ),
     Rule(
@@ -428,9 +444,10 @@ RULES: tuple[Rule, ...] = (
         title="Takes other CNS depressants",
         source="Clinic default; added sedation",
         needs=("other_cns_depressants",),
-        check=_is_true(
+        check=_taken(
             "other_cns_depressants",
-            "Takes other CNS depressants: expect more sedation; plan monitoring.",
+            "other CNS depressants",
+            "expect more sedation; plan monitoring.",
         ),
         criterion=_text("Currently taken"),
     ),
@@ -440,11 +457,62 @@ RULES: tuple[Rule, ...] = (
         title="Takes stimulants",
         source="Clinic default; may add to the rise in blood pressure and heart rate",
         needs=("stimulants",),
-        check=_is_true(
+        check=_taken(
             "stimulants",
-            "Takes stimulants: they may add to the rise in blood pressure and heart rate.",
+            "stimulants",
+            "they may add to the rise in blood pressure and heart rate.",
         ),
         criterion=_text("Currently taken"),
+    ),
+    Rule(
+        id="consistency.trd_trials",
+        severity=Severity.REVIEW,
+        title="Treatment-resistant depression with fewer than two antidepressant trials",
+        source="Clinic default; treatment-resistant depression usually means no response to "
+        "at least two adequate antidepressant trials",
+        needs=(),
+        check=trd_trials,
+        criterion=_text(
+            "Referred for treatment-resistant depression, and fewer than 2 antidepressants "
+            "recorded (the intake's count or the medication list, whichever is more)"
+        ),
+    ),
+    Rule(
+        id="consistency.condition_denied",
+        severity=Severity.REVIEW,
+        title="A condition on the record that the intake denies",
+        source="Clinic default: the referral and the patient's own answers must agree",
+        needs=(),
+        check=condition_denied,
+        criterion=_text(
+            "Depression (treatment-resistant, major or bipolar) on the record and no "
+            "depression on the intake; or bipolar depression and no bipolar disorder"
+        ),
+    ),
+    Rule(
+        id="consistency.phq9_minimal",
+        severity=Severity.REVIEW,
+        title="PHQ-9 minimal for a patient referred for depression",
+        source="PHQ-9 bands (0 to 4 minimal); clinic default",
+        needs=(),
+        check=phq9_minimal,
+        criterion=_text(
+            "Referred for treatment-resistant, major or bipolar depression, and a baseline "
+            "PHQ-9 of 0 to 4"
+        ),
+    ),
+    Rule(
+        id="consistency.pregnancy_untested",
+        severity=Severity.REVIEW,
+        title="Not sure about pregnancy, and no test result",
+        source="Clinic default; label: not recommended in pregnancy",
+        needs=(),
+        not_needed_when=_is_male,
+        check=pregnancy_untested,
+        criterion=lambda t: (
+            f"Not male at birth, aged {t.childbearing_age_from} to {t.childbearing_age_to} "
+            "(or age not recorded), pregnancy answered “not sure”, and no test result"
+        ),
     ),
     Rule(
         id="suicidality.phq9_item9",

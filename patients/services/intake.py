@@ -18,10 +18,16 @@ from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from patients.intake.answers import clean_answers, draft_answers, draft_steps
+from patients.intake.medications import (
+    clean_medication_rows,
+    draft_medications,
+    list_problems,
+    medication_models,
+)
 from patients.intake.questions import SECTION_KEYS
 from patients.links import link_create, link_for_token, link_mark_used, link_token
 from patients.messages import message_base_url, patient_link_enqueue
-from patients.models import IntakeSubmission, Patient, PatientLink, PatientStatus
+from patients.models import IntakeSubmission, Medication, Patient, PatientLink, PatientStatus
 from patients.services.details import patient_set_status
 from patients.services.screening import screening_run
 
@@ -78,20 +84,27 @@ def intake_link_create(
 
 @transaction.atomic
 def intake_save_draft(
-    *, link: PatientLink, data: dict[str, Any], step: str = "", request: HttpRequest | None = None
+    *,
+    link: PatientLink,
+    data: dict[str, Any],
+    step: str = "",
+    medications: list[dict[str, Any]] | None = None,
+    request: HttpRequest | None = None,
 ) -> PatientLink:
     """Save a patient's answers so far on their link. Partial answers are fine, but what is
-    answered must be valid (ValidationError keyed by question). Raises LinkError when the
-    link can no longer be used."""
+    answered must be valid (ValidationError keyed by question). ``medications``, when
+    given, replaces the list saved so far; each medicine on it must be valid. Raises
+    LinkError when the link can no longer be used."""
     locked = _lock_link(link)
     patient = locked.patient
     answers = clean_answers(
         {**draft_answers(locked), **data}, sex_at_birth=patient.sex_at_birth, draft=True
     )
+    rows = clean_medication_rows(draft_medications(locked) if medications is None else medications)
     steps = draft_steps(locked)
     if step in SECTION_KEYS and step not in steps:
         steps.append(step)
-    locked.draft = {"answers": answers, "steps_saved": steps}
+    locked.draft = {"answers": answers, "steps_saved": steps, "medications": rows}
     locked.save(update_fields=["draft"])
     link.draft = locked.draft
     audit_record(
@@ -110,6 +123,7 @@ def intake_submit(
     *,
     patient: Patient,
     answers: dict[str, Any],
+    medications: list[dict[str, Any]] | None = None,
     entered_by: User | None = None,
     via_link: PatientLink | None = None,
     request: HttpRequest | None = None,
@@ -119,6 +133,9 @@ def intake_submit(
     Staff (``entered_by``, who must record clinical information) or the patient through
     their link (``via_link``, which is then used up). Every question asked must be
     answered: ValidationError keyed by question otherwise, and nothing is saved.
+    ``medications`` is the version's medication list (``patients.intake.medications``
+    rows; none given: an empty list); a wrong medicine is a ValidationError under
+    "medications".
     """
     if (entered_by is None) == (via_link is None):
         raise ValidationError("Say who entered the intake: a staff member or the patient's link.")
@@ -134,6 +151,13 @@ def intake_submit(
     # Lock the patient: two submissions at once must get different version numbers.
     patient.refresh_from_db(from_queryset=Patient.objects.select_for_update())
     clean = clean_answers(answers, sex_at_birth=patient.sex_at_birth, draft=False)
+    try:
+        rows = clean_medication_rows(medications or [])
+    except ValidationError as exc:
+        raise ValidationError({"medications": exc.messages}) from None
+    problems = list_problems(clean, rows)
+    if problems:
+        raise ValidationError({"takes_medicines": problems})
     latest = patient.intakes.aggregate(latest=Max("version"))["latest"] or 0
     submission = IntakeSubmission.objects.create(
         patient=patient,
@@ -142,6 +166,10 @@ def intake_submit(
         entered_by=entered_by,
         via_link=link,
     )
+    listed = medication_models(rows)
+    for medication in listed:
+        medication.intake = submission
+    Medication.objects.bulk_create(listed)
     how = "through a link" if link is not None else "entered by staff"
     audit_record(
         actor=entered_by,

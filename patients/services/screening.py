@@ -182,6 +182,7 @@ def screening_run(
         answers=intake.answers if intake else None,
         measurement=measurement,
         phq9=phq9,
+        medications=list(intake.medications.all()) if intake else (),
     )
     outcome = screen(facts, thresholds_from_settings())
     result = ScreeningResult.objects.create(

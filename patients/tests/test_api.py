@@ -626,19 +626,64 @@ def test_a_nurse_enters_an_intake_as_a_new_version_and_the_patient_awaits_a_deci
     )
 
 
+def test_an_intake_takes_and_returns_the_medication_list(client, nina, patient):
+    client.force_login(nina)
+    medicines = [
+        {"drug_key": "alprazolam", "strength_mg": "1.5", "frequency": "twice_daily"},
+        {"name": "fish oil"},
+    ]
+
+    response = post(
+        client,
+        f"/api/v1/patients/{patient.public_id}/intakes/",
+        {
+            "answers": complete_answers(takes_medicines="yes"),
+            "medications": [m | {"status": "current", "units_each_time": "1"} for m in medicines],
+        },
+    )
+
+    assert response.status_code == 201, response.json()
+    listed = response.json()["medications"]
+    assert [(m["drug_key"], m["other_name"]) for m in listed] == [
+        ("alprazolam", ""),
+        ("", "fish oil"),
+    ]
+    screening = ScreeningResult.objects.get(patient=patient)
+    assert screening.facts["benzodiazepine_lorazepam_mg"] == "6"
+
+
+def test_a_wrong_medicine_is_refused_with_what_to_fix(client, nina, patient):
+    client.force_login(nina)
+
+    response = post(
+        client,
+        f"/api/v1/patients/{patient.public_id}/intakes/",
+        {
+            "answers": complete_answers(takes_medicines="yes"),
+            "medications": [{"drug_key": "sertraline", "strength_mg": "0", "status": "current"}],
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["medications"] == [
+        "Medicine 1: Enter more than 0 mg, or leave it blank if you don't know."
+    ]
+    assert not IntakeSubmission.objects.exists()
+
+
 def test_an_incomplete_intake_is_refused_with_the_question_to_answer(client, nina, patient):
     client.force_login(nina)
 
     response = post(
         client,
         f"/api/v1/patients/{patient.public_id}/intakes/",
-        {"answers": complete_answers(maoi=None, hypertension="sometimes")},
+        {"answers": complete_answers(takes_medicines=None, hypertension="sometimes")},
     )
 
     assert response.status_code == 400
     errors = response.json()["answers"]
-    assert set(errors) == {"maoi", "hypertension"}
-    assert "Answer this question" in errors["maoi"][0]
+    assert set(errors) == {"takes_medicines", "hypertension"}
+    assert "Answer this question" in errors["takes_medicines"][0]
     assert not IntakeSubmission.objects.exists()
     assert not ScreeningResult.objects.exists()
 

@@ -36,8 +36,9 @@ SUMMARY_QUERIES = 10
 # (the first is the latest), whether the current decision is stale (one more: the latest
 # baseline PHQ-9), the questionnaires and audit trail, the infusion sessions (two more,
 # for the latest listed and their doses, when there are any), the open safety alerts, the
-# outcomes' scores and the next-day check-ins, and the balance (billing).
-CHART_QUERIES = 22  # with the appointments and the courses
+# outcomes' scores and the next-day check-ins; the latest intake's medication list and its
+# latest confirmation; and the balance (billing).
+CHART_QUERIES = 24  # with the appointments and the courses
 
 ANEURYSM = {
     "rule_id": "vascular.aneurysm_avm",
@@ -217,7 +218,15 @@ def test_front_desk_and_clinic_admins_get_no_clinical_detail(signed_in, full_rec
     content = response.content.decode()
     for text in CLINICAL_TEXT:
         assert text not in content, text
-    for testid in ["alerts", "intakes", "screening", "decisions", "measurements", "audit-trail"]:
+    for testid in [
+        "alerts",
+        "intakes",
+        "medications",
+        "screening",
+        "decisions",
+        "measurements",
+        "audit-trail",
+    ]:
         assert f'data-testid="{testid}"' not in content
 
 

@@ -25,6 +25,7 @@ from patients.intake.questions import (
     GoalsForm,
     MedicalHistoryForm,
     MedicationsForm,
+    MedicationsFormV1,
     PregnancyForm,
     PsychiatricHistoryForm,
     SubstanceUseForm,
@@ -46,16 +47,40 @@ def complete_answers(**overrides: Any) -> dict[str, Any]:
     answers = DEMO_INTAKE | {
         "other_allergies": "Penicillin: rash",
         "treatment_goals": "Get back to work.",
+        "schema_version": INTAKE_SCHEMA_VERSION,
     }
     return answers | overrides
 
 
+# Questionnaire version 1 asked about medicines with yes/no boxes and a dose in mg of
+# lorazepam; intakes answered then are still shown, compared and screened as answered.
+V1_MEDICINES = {
+    "schema_version": 1,
+    "medications": "Sertraline 100 mg a day",
+    "benzodiazepines": "no",
+    "benzodiazepine_lorazepam_mg": None,
+    "maoi": "no",
+    "lamotrigine": "no",
+    "other_cns_depressants": "no",
+    "stimulant_medication": "no",
+}
+
+
+def v1_answers(**overrides: Any) -> dict[str, Any]:
+    """A complete intake as questionnaire version 1 stored it."""
+    answers = {k: v for k, v in complete_answers().items() if k != "takes_medicines"}
+    return answers | V1_MEDICINES | overrides
+
+
 def form_data(answers: dict[str, Any]) -> dict[str, str]:
-    return {key: "" if value is None else str(value) for key, value in answers.items()}
+    """Answers as posted, with the staff form's (empty) medication list."""
+    data = {key: "" if value is None else str(value) for key, value in answers.items()}
+    return {"med-TOTAL_FORMS": "0", "med-INITIAL_FORMS": "0"} | data
 
 
 def errors_of(form_class, draft: bool = False, **overrides: Any) -> dict[str, list[str]]:
-    form = form_class(data=form_data(complete_answers(**overrides)), draft=draft)
+    answers = v1_answers if form_class is MedicationsFormV1 else complete_answers
+    form = form_class(data=form_data(answers(**overrides)), draft=draft)
     form.is_valid()
     return dict(form.errors)
 
@@ -89,12 +114,10 @@ def errors_of(form_class, draft: bool = False, **overrides: Any) -> dict[str, li
         (SubstanceUseForm, "opioids"),
         (SubstanceUseForm, "ketamine_misuse"),
         (SubstanceUseForm, "substance_use_disorder"),
-        (MedicationsForm, "medications"),
-        (MedicationsForm, "benzodiazepines"),
-        (MedicationsForm, "maoi"),
-        (MedicationsForm, "lamotrigine"),
-        (MedicationsForm, "other_cns_depressants"),
-        (MedicationsForm, "stimulant_medication"),
+        (MedicationsForm, "takes_medicines"),
+        (MedicationsFormV1, "medications"),
+        (MedicationsFormV1, "benzodiazepines"),
+        (MedicationsFormV1, "maoi"),
         (AllergiesForm, "allergy_ketamine"),
         (PregnancyForm, "pregnant"),
         (PregnancyForm, "breastfeeding"),
@@ -194,15 +217,17 @@ def test_it_drops_a_recovery_date_when_not_in_recovery():
 
 
 def test_it_needs_the_benzodiazepine_dose_when_one_is_taken():
-    errors = errors_of(MedicationsForm, benzodiazepines="yes")
+    errors = errors_of(MedicationsFormV1, benzodiazepines="yes")
     assert errors == {
         "benzodiazepine_lorazepam_mg": [
             "You said you take a benzodiazepine: enter how many milligrams a day (your best "
             "estimate is fine)."
         ]
     }
-    assert errors_of(MedicationsForm, draft=True, benzodiazepines="yes") == {}
-    assert errors_of(MedicationsForm, benzodiazepines="yes", benzodiazepine_lorazepam_mg="0") == {}
+    assert errors_of(MedicationsFormV1, draft=True, benzodiazepines="yes") == {}
+    assert (
+        errors_of(MedicationsFormV1, benzodiazepines="yes", benzodiazepine_lorazepam_mg="0") == {}
+    )
 
 
 @pytest.mark.parametrize(
@@ -215,27 +240,27 @@ def test_it_needs_the_benzodiazepine_dose_when_one_is_taken():
     ],
 )
 def test_it_checks_the_benzodiazepine_dose(value, message):
-    errors = errors_of(MedicationsForm, benzodiazepines="yes", benzodiazepine_lorazepam_mg=value)
+    errors = errors_of(MedicationsFormV1, benzodiazepines="yes", benzodiazepine_lorazepam_mg=value)
     assert errors == {"benzodiazepine_lorazepam_mg": [message]}
 
 
 def test_it_checks_a_dose_even_in_a_draft():
     errors = errors_of(
-        MedicationsForm, draft=True, benzodiazepines="yes", benzodiazepine_lorazepam_mg="-1"
+        MedicationsFormV1, draft=True, benzodiazepines="yes", benzodiazepine_lorazepam_mg="-1"
     )
     assert errors == {"benzodiazepine_lorazepam_mg": ["Enter 0 or more milligrams."]}
 
 
 def test_it_drops_a_dose_when_no_benzodiazepine_is_taken():
-    form = MedicationsForm(
-        data=form_data(complete_answers(benzodiazepines="no", benzodiazepine_lorazepam_mg="4"))
+    form = MedicationsFormV1(
+        data=form_data(v1_answers(benzodiazepines="no", benzodiazepine_lorazepam_mg="4"))
     )
     assert form.is_valid()
     assert form.cleaned_data["benzodiazepine_lorazepam_mg"] is None
 
 
 def test_it_asks_for_the_medicines_list_with_none_written_out():
-    assert errors_of(MedicationsForm, medications="") == {"medications": [REQUIRED_MESSAGE]}
+    assert errors_of(MedicationsFormV1, medications="") == {"medications": [REQUIRED_MESSAGE]}
 
 
 def test_it_limits_free_text_length():
@@ -259,8 +284,7 @@ def test_it_does_not_ask_about_pregnancy_when_male_at_birth():
 def test_it_stores_answers_in_json_with_the_schema_version():
     answers = clean_answers(
         complete_answers(
-            benzodiazepines="yes",
-            benzodiazepine_lorazepam_mg="2.50",
+            takes_medicines="yes",
             substance_use_disorder="in_remission",
             remission_since="2021-06-01",
         ),
@@ -268,7 +292,8 @@ def test_it_stores_answers_in_json_with_the_schema_version():
         draft=False,
     )
     assert answers["schema_version"] == INTAKE_SCHEMA_VERSION
-    assert answers["benzodiazepine_lorazepam_mg"] == "2.5"
+    assert answers["takes_medicines"] == "yes"
+    assert "maoi" not in answers  # a box of questionnaire version 1, no longer asked
     assert answers["remission_since"] == "2021-06-01"
     assert answers["antidepressant_trials"] == 3
     assert answers["pregnant"] == "no"
@@ -277,9 +302,14 @@ def test_it_stores_answers_in_json_with_the_schema_version():
 def test_it_reports_every_missing_answer_by_question():
     with pytest.raises(ValidationError) as caught:
         clean_answers(
-            complete_answers(maoi=None, pregnant=None), sex_at_birth="female", draft=False
+            complete_answers(takes_medicines=None, pregnant=None),
+            sex_at_birth="female",
+            draft=False,
         )
-    assert caught.value.message_dict == {"maoi": [REQUIRED_MESSAGE], "pregnant": [REQUIRED_MESSAGE]}
+    assert caught.value.message_dict == {
+        "takes_medicines": [REQUIRED_MESSAGE],
+        "pregnant": [REQUIRED_MESSAGE],
+    }
 
 
 def test_it_leaves_pregnancy_out_for_a_patient_male_at_birth():
@@ -300,13 +330,22 @@ def test_it_drops_keys_that_are_not_questions():
 
 def test_it_shows_answers_section_by_section_in_plain_words():
     sections = answers_by_section(
-        complete_answers(heart_disease="controlled", maoi=None), SexAtBirth.FEMALE
+        complete_answers(heart_disease="controlled", takes_medicines=None), SexAtBirth.FEMALE
     )
     rows = {row.key: row for section in sections for row in section.rows}
     assert rows["heart_disease"].value == "Yes, and my treatment keeps it well controlled"
     assert rows["heart_disease"].short_label == "Heart disease"
-    assert rows["maoi"].value == NOT_ANSWERED
+    assert rows["takes_medicines"].value == NOT_ANSWERED
+    assert "maoi" not in rows
     assert [section.key for section in sections][-2:] == ["pregnancy", "goals"]
+
+
+def test_an_intake_of_questionnaire_version_1_is_shown_as_it_was_asked():
+    sections = answers_by_section(v1_answers(maoi="yes"), SexAtBirth.FEMALE)
+    rows = {row.key: row for section in sections for row in section.rows}
+    assert rows["maoi"].value == "Yes"
+    assert rows["medications"].value == "Sertraline 100 mg a day"
+    assert "takes_medicines" not in rows
 
 
 # --- Comparing versions ------------------------------------------------------------------
@@ -314,9 +353,7 @@ def test_it_shows_answers_section_by_section_in_plain_words():
 
 def test_the_diff_lists_each_changed_answer_with_its_label():
     old = complete_answers()
-    new = complete_answers(
-        heart_disease="controlled", benzodiazepines="yes", benzodiazepine_lorazepam_mg="1.5"
-    )
+    new = complete_answers(heart_disease="controlled", takes_medicines="yes")
     changes = answers_diff(old, new)
     assert [(c.key, c.label, c.before, c.after) for c in changes] == [
         (
@@ -325,20 +362,14 @@ def test_the_diff_lists_each_changed_answer_with_its_label():
             "No",
             "Yes, and my treatment keeps it well controlled",
         ),
-        ("benzodiazepines", "Benzodiazepines", "No", "Yes"),
-        (
-            "benzodiazepine_lorazepam_mg",
-            "Benzodiazepine dose (lorazepam-equivalent mg a day)",
-            NOT_ANSWERED,
-            "1.5 mg",
-        ),
+        ("takes_medicines", "Takes medicines now", "No", "Yes"),
     ]
     assert changes[0].section == "Your health"
 
 
 def test_the_diff_is_empty_when_nothing_changed_as_people_read_it():
-    old = complete_answers(benzodiazepines="yes", benzodiazepine_lorazepam_mg="2.50")
-    new = complete_answers(benzodiazepines="yes", benzodiazepine_lorazepam_mg="2.5")
+    old = v1_answers(benzodiazepines="yes", benzodiazepine_lorazepam_mg="2.50")
+    new = v1_answers(benzodiazepines="yes", benzodiazepine_lorazepam_mg="2.5")
     assert answers_diff(old, new) == []
     assert answers_diff({"other_medical": None}, {"other_medical": ""}) == []
 
@@ -358,6 +389,7 @@ def facts(patient=None, answers=None, **kwargs):
         answers=complete_answers() if answers is None else answers,
         measurement=kwargs.get("measurement"),
         phq9=kwargs.get("phq9"),
+        medications=kwargs.get("medications", ()),
         today=kwargs.get("today", date(2026, 6, 14)),
     )
 
@@ -368,9 +400,9 @@ def test_facts_take_age_and_sex_from_the_patient_record():
     assert result.sex_at_birth == "female"
 
 
-def test_facts_map_every_answer_the_rules_use():
+def test_facts_map_every_answer_the_rules_use_in_questionnaire_version_1():
     result = facts(
-        answers=complete_answers(
+        answers=v1_answers(
             allergy_ketamine="yes",
             aneurysm_or_avm="yes",
             intracranial_bleeding="yes",
@@ -434,11 +466,12 @@ def test_psychosis_or_mania_is_unknown_unless_both_are_answered_no():
     )
 
 
-def test_current_street_drug_use_counts_with_the_medicines():
-    result = facts(answers=complete_answers(opioids="current", street_stimulants="current"))
+@pytest.mark.parametrize("answers", [complete_answers, v1_answers])
+def test_current_street_drug_use_counts_with_the_medicines(answers):
+    result = facts(answers=answers(opioids="current", street_stimulants="current"))
     assert result.other_cns_depressants is True
     assert result.stimulants is True
-    past = facts(answers=complete_answers(opioids="past", street_stimulants="past"))
+    past = facts(answers=answers(opioids="past", street_stimulants="past"))
     assert (past.other_cns_depressants, past.stimulants) == (False, False)
 
 

@@ -12,7 +12,7 @@ from patients.tests.factories import (
     IntakeSubmissionFactory,
     PatientFactory,
 )
-from patients.tests.test_intake import complete_answers, form_data
+from patients.tests.test_intake import complete_answers, form_data, v1_answers
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_a_nurse_enters_an_intake_and_it_becomes_version_1(signed_in, nina, pati
     assert response["Location"] == f"/staff/patients/{patient.public_id}/intake/1/"
     submission = IntakeSubmission.objects.get(patient=patient)
     assert submission.entered_by == nina
-    assert submission.answers["medications"] == "Sertraline 100 mg a day"
+    assert submission.answers["takes_medicines"] == "no"
     patient.refresh_from_db()
     assert patient.status == PatientStatus.AWAITING_DECISION
     assert patient.screenings.count() == 1
@@ -110,21 +110,19 @@ def test_missing_answers_are_shown_next_to_their_questions_and_nothing_is_saved(
 ):
     response = signed_in(nina).post(
         f"/staff/patients/{patient.public_id}/intake/new/",
-        form_data(complete_answers(maoi=None, benzodiazepines="yes")),
+        form_data(complete_answers(takes_medicines=None)),
     )
     assert response.status_code == 200
-    assert 'id="id_maoi_error"' in response.text
-    assert 'id="id_benzodiazepine_lorazepam_mg_error"' in response.text
-    assert "enter how many milligrams a day" in response.text
+    assert 'id="id_takes_medicines_error"' in response.text
     assert not IntakeSubmission.objects.exists()
 
 
 def test_the_form_starts_from_the_latest_version(signed_in, nina, patient):
     IntakeSubmissionFactory(
-        patient=patient, version=1, answers=complete_answers(medications="Bupropion 150 mg")
+        patient=patient, version=1, answers=complete_answers(other_medical="Asthma since childhood")
     )
     response = signed_in(nina).get(f"/staff/patients/{patient.public_id}/intake/new/")
-    assert "Bupropion 150 mg" in response.text
+    assert "Asthma since childhood" in response.text
     assert "Save intake as version 2" in response.text
 
 
@@ -158,10 +156,11 @@ def test_a_missing_version_is_a_404(signed_in, phil, patient):
 
 
 def test_the_diff_shows_what_changed_between_two_versions(signed_in, phil, patient):
-    IntakeSubmissionFactory(patient=patient, version=1, answers=complete_answers())
-    IntakeSubmissionFactory(patient=patient, version=2, answers=complete_answers(maoi="yes"))
+    # Intakes of questionnaire version 1, with its yes/no medicine boxes.
+    IntakeSubmissionFactory(patient=patient, version=1, answers=v1_answers())
+    IntakeSubmissionFactory(patient=patient, version=2, answers=v1_answers(maoi="yes"))
     IntakeSubmissionFactory(
-        patient=patient, version=3, answers=complete_answers(maoi="yes", lamotrigine="yes")
+        patient=patient, version=3, answers=v1_answers(maoi="yes", lamotrigine="yes")
     )
     client = signed_in(phil)
     base = f"/staff/patients/{patient.public_id}/intake/diff/"

@@ -54,9 +54,11 @@ def test_versions_are_counted_per_patient(patient, nina):
 
 def test_an_incomplete_intake_is_refused_and_nothing_is_saved(patient, nina):
     with pytest.raises(ValidationError) as caught:
-        intake_submit(patient=patient, answers=complete_answers(maoi=None), entered_by=nina)
+        intake_submit(
+            patient=patient, answers=complete_answers(takes_medicines=None), entered_by=nina
+        )
     assert caught.value.message_dict == {
-        "maoi": ["Answer this question before you send the questionnaire."]
+        "takes_medicines": ["Answer this question before you send the questionnaire."]
     }
     assert not IntakeSubmission.objects.exists()
     assert not ScreeningResult.objects.exists()

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from patients import screening
 from patients.screening import (
+    CONTEXT_FACTS,
     DEFAULT_THRESHOLDS,
     MISSING_FACTS,
     RULES,
@@ -220,6 +221,73 @@ RULE_CASES = [
     pytest.param({"lamotrigine": True}, ["meds.lamotrigine"], id="lamotrigine"),
     pytest.param({"other_cns_depressants": True}, ["meds.cns_depressant"], id="CNS depressant"),
     pytest.param({"stimulants": True}, ["meds.stimulant"], id="stimulants"),
+    # Consistency: the record against the patient's answers
+    pytest.param(
+        {"referral_conditions": ("trd",), "antidepressant_trials": 1},
+        ["consistency.trd_trials"],
+        id="TRD with one antidepressant tried",
+    ),
+    pytest.param(
+        {"referral_conditions": ("trd",), "antidepressant_trials": 2},
+        [],
+        id="TRD with two antidepressants tried",
+    ),
+    pytest.param(
+        {"referral_conditions": ("mdd",), "antidepressant_trials": 0},
+        [],
+        id="major depression with none tried is not TRD",
+    ),
+    pytest.param(
+        {"referral_conditions": ("mdd",), "depression_reported": False},
+        ["consistency.condition_denied"],
+        id="major depression on the record, denied on the intake",
+    ),
+    pytest.param(
+        {"referral_conditions": ("bipolar_depression",), "bipolar_reported": False},
+        ["consistency.condition_denied"],
+        id="bipolar depression on the record, no bipolar disorder on the intake",
+    ),
+    pytest.param(
+        {"referral_conditions": ("mdd",), "depression_reported": True},
+        [],
+        id="major depression on the record and the intake",
+    ),
+    pytest.param(
+        {"referral_conditions": ("anxiety",), "depression_reported": False},
+        [],
+        id="anxiety on the record, no depression on the intake",
+    ),
+    pytest.param(
+        {"referral_conditions": ("trd",), "antidepressant_trials": 3, "phq9_total": 4},
+        ["consistency.phq9_minimal"],
+        id="TRD with a PHQ-9 of 4",
+    ),
+    pytest.param(
+        {"referral_conditions": ("trd",), "antidepressant_trials": 3, "phq9_total": 5},
+        [],
+        id="TRD with a PHQ-9 of 5",
+    ),
+    pytest.param({"phq9_total": 0}, [], id="PHQ-9 of 0 without a depression referral"),
+    pytest.param(
+        {"pregnant": None, "pregnancy_unsure": True},
+        ["missing.pregnancy_status", "consistency.pregnancy_untested"],
+        id="not sure about pregnancy at 40, no test",
+    ),
+    pytest.param(
+        {"pregnant": None, "pregnancy_unsure": True, "pregnancy_test": "negative"},
+        ["missing.pregnancy_status"],
+        id="not sure about pregnancy, test negative",
+    ),
+    pytest.param(
+        {"pregnant": None, "pregnancy_unsure": True, "age_years": 50},
+        ["missing.pregnancy_status"],
+        id="not sure about pregnancy at 50",
+    ),
+    pytest.param(
+        {"pregnant": None, "pregnancy_unsure": True, "age_years": 49},
+        ["missing.pregnancy_status", "consistency.pregnancy_untested"],
+        id="not sure about pregnancy at 49",
+    ),
     # Suicidality
     pytest.param({"phq9_item9": 0}, [], id="PHQ-9 item 9 answered 0"),
     pytest.param({"phq9_item9": 1}, ["suicidality.phq9_item9"], id="PHQ-9 item 9 answered 1"),
@@ -240,6 +308,7 @@ def test_the_outcome_follows_the_worst_finding(
     changes: dict[str, object], expected: list[str]
 ) -> None:
     severity_of = {rule.id: rule.severity for rule in RULES}
+    severity_of |= {missing.rule_id: R for missing in MISSING_FACTS.values()}
 
     result = screen(replace(HEALTHY, **changes))
 
@@ -279,6 +348,10 @@ RULE_SEVERITIES = [
     ("meds.lamotrigine", N),
     ("meds.cns_depressant", N),
     ("meds.stimulant", N),
+    ("consistency.trd_trials", R),
+    ("consistency.condition_denied", R),
+    ("consistency.phq9_minimal", R),
+    ("consistency.pregnancy_untested", R),
     ("suicidality.phq9_item9", R),
 ]
 
@@ -289,8 +362,9 @@ def test_the_rules_are_exactly_those_of_domain_md_with_their_severities() -> Non
 
 def test_every_rule_is_triggered_by_some_case_above() -> None:
     triggered = {rule_id for case in RULE_CASES for rule_id in case.values[1]}
+    missing = {missing.rule_id for missing in MISSING_FACTS.values()}
 
-    assert triggered == {rule.id for rule in RULES}
+    assert triggered - missing == {rule.id for rule in RULES}
 
 
 # --- What a finding says --------------------------------------------------------------
@@ -385,7 +459,15 @@ def test_every_rule_has_a_title_a_source_and_a_reason_ending_in_a_full_stop(rule
         other_cns_depressants=True,
         stimulants=True,
         phq9_item9=3,
+        referral_conditions=("trd", "bipolar_depression"),
+        antidepressant_trials=1,
+        depression_reported=False,
+        bipolar_reported=False,
+        phq9_total=2,
+        pregnancy_unsure=True,
     )
+    if rule.id == "consistency.pregnancy_untested":
+        everything_wrong = replace(everything_wrong, age_years=30)
     if rule.id == "bp.review":
         everything_wrong = replace(everything_wrong, systolic=150, diastolic=95)
     if rule.id == "age.older":
@@ -429,7 +511,9 @@ MISSING_CASES = [
 
 
 def test_every_fact_has_a_missing_case_below() -> None:
-    assert [name for name, _ in MISSING_CASES] == [f.name for f in fields(ScreeningFacts)]
+    assert [name for name, _ in MISSING_CASES] == [
+        f.name for f in fields(ScreeningFacts) if f.name not in CONTEXT_FACTS
+    ]
 
 
 @pytest.mark.parametrize(("name", "rule_id"), MISSING_CASES)
@@ -863,7 +947,7 @@ def test_rule_ids_are_unique() -> None:
 def test_every_rule_needs_only_real_facts_and_every_fact_is_needed() -> None:
     needed = {name for rule in RULES for name in rule.needs}
 
-    assert needed == {f.name for f in fields(ScreeningFacts)}
+    assert needed == {f.name for f in fields(ScreeningFacts)} - set(CONTEXT_FACTS)
     assert set(MISSING_FACTS) == needed
 
 
@@ -874,6 +958,9 @@ def test_every_rule_needs_only_real_facts_and_every_fact_is_needed() -> None:
 # are the history of what each stored version meant).
 FINGERPRINTS = {
     "2026.11-1": "ef9974066ba066b802c046c295fdffbe04aaf63d618e062b8df293ab7fe855d0",
+    # Issue 17: the consistency rules and the child-bearing age thresholds (the medicine
+    # facts now come from the medication list, pinned by the drug list's own version).
+    "2026.12-1": "39d51390fc3f626d546ec058658c714b94ffe9593c7baf5ab93e6dffff140c25",
 }
 
 

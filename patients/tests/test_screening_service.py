@@ -19,7 +19,7 @@ from patients.tests.factories import (
     QuestionnaireResponseFactory,
     ScreeningDecisionFactory,
 )
-from patients.tests.test_intake import complete_answers
+from patients.tests.test_intake import complete_answers, v1_answers
 
 
 def rule_ids(result: ScreeningResult) -> set[str]:
@@ -83,7 +83,7 @@ def test_phq9_item_9_comes_from_the_latest_baseline_phq9(patient, nina):
 
 
 def test_the_latest_intake_version_is_used(patient, nina):
-    IntakeSubmissionFactory(patient=patient, version=1, answers=complete_answers(maoi="yes"))
+    IntakeSubmissionFactory(patient=patient, version=1, answers=v1_answers(maoi="yes"))
     latest = IntakeSubmissionFactory(patient=patient, version=2, answers=complete_answers())
     result = screening_run(patient=patient, actor=nina)
     assert result.intake == latest
@@ -93,7 +93,8 @@ def test_the_latest_intake_version_is_used(patient, nina):
 def test_it_stores_every_finding_with_the_facts_thresholds_and_ruleset(patient, nina):
     IntakeSubmissionFactory(
         patient=patient,
-        answers=complete_answers(
+        # Questionnaire version 1: the dose was asked in mg of lorazepam.
+        answers=v1_answers(
             allergy_ketamine="yes", benzodiazepines="yes", benzodiazepine_lorazepam_mg="3"
         ),
     )
@@ -155,3 +156,57 @@ def test_it_leaves_an_undecided_patient_status_alone(patient, nina):
     screening_run(patient=patient, actor=nina)
     patient.refresh_from_db()
     assert patient.status == PatientStatus.CONSULTATION_REQUESTED
+
+
+# --- Rule set versions: a result keeps the version it was made with ------------------------
+
+
+def test_a_result_made_with_an_older_rule_set_keeps_its_version_and_findings(patient, nina, phil):
+    old_findings = [
+        {
+            "rule_id": "meds.maoi",
+            "severity": "review",
+            "reason": "Takes an MAOI: together with ketamine it may raise blood pressure; "
+            "physician to decide.",
+            "value": "yes",
+            "urgent": False,
+            "missing": False,
+        }
+    ]
+    old = ScreeningDecisionFactory(
+        patient=patient,
+        decided_by=phil,
+        screening__outcome="review",
+        screening__findings=old_findings,
+        screening__ruleset_version="2026.11-1",
+    ).screening
+    IntakeSubmissionFactory(patient=patient, answers=complete_answers())
+    MeasurementFactory(patient=patient)
+
+    new = screening_run(patient=patient, actor=nina)
+
+    old.refresh_from_db()
+    assert (old.ruleset_version, old.findings, old.outcome) == ("2026.11-1", old_findings, "review")
+    assert old.decisions.get().ruleset_version == "2026.11-1"
+    assert new.ruleset_version == RULESET_VERSION == "2026.12-1"
+
+
+def test_an_intake_of_questionnaire_version_1_screens_as_it_did(patient, nina):
+    # The boxes as answered then: an MAOI, and 3 mg of lorazepam a day.
+    IntakeSubmissionFactory(
+        patient=patient,
+        answers=v1_answers(maoi="yes", benzodiazepines="yes", benzodiazepine_lorazepam_mg="3"),
+    )
+    MeasurementFactory(patient=patient, systolic=120, diastolic=80)
+    phq9(patient, 0)
+
+    result = screening_run(patient=patient, actor=nina)
+
+    by_rule = {finding["rule_id"]: finding for finding in result.findings}
+    assert set(by_rule) == {"meds.maoi", "meds.benzodiazepine"}
+    assert by_rule["meds.maoi"]["value"] == "yes"
+    assert by_rule["meds.maoi"]["reason"] == (
+        "Takes an MAOI: together with ketamine it may raise blood pressure; physician to decide."
+    )
+    assert by_rule["meds.benzodiazepine"]["value"] == "3 mg lorazepam-equivalent a day"
+    assert result.outcome == "review"

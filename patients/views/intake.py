@@ -32,12 +32,28 @@ from patients.intake.answers import (
     form_answers,
     section_forms,
 )
-from patients.intake.questions import IntakeSectionForm, sections_for
+from patients.intake.medications import (
+    MedicationFormSet,
+    MedicationRowForm,
+    draft_medications,
+    formset_initial,
+    list_problems,
+    medication_lines,
+    medication_rows,
+)
+from patients.intake.questions import IntakeSectionForm, MedicationsForm, sections_for
 from patients.links import LinkError, link_for_token
+from patients.medicines import CATALOGUE
 from patients.models import Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services.intake import intake_link_create, intake_save_draft, intake_submit
 from patients.services.screening import latest_intake
+from patients.views.intake_medicines import (
+    ADD_PREFIX,
+    medicines_context,
+    medicines_post,
+    pending_medicine,
+)
 from patients.views.links import patient_only
 from patients.views.records import audit_patient_view, sent_channels
 
@@ -69,14 +85,24 @@ def intake_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     initial = latest.answers if latest is not None else {}
     data = request.POST if request.method == "POST" else None
     forms_ = section_forms(patient.sex_at_birth, data=data, initial=initial)
+    medicines = MedicationFormSet(
+        data=data,
+        prefix="med",
+        initial=formset_initial(medication_rows(latest.medications.all())) if latest else [],
+    )
     if data is not None:
-        if all([form.is_valid() for form in forms_]):  # noqa: C419 (validate every form)
+        valid = [form.is_valid() for form in forms_] + [medicines.is_valid()]
+        if all(valid):
             answers: dict[str, Any] = {}
             for form in forms_:
                 answers.update(form_answers(form))
             try:
                 submission = intake_submit(
-                    patient=patient, answers=answers, entered_by=request.user, request=request
+                    patient=patient,
+                    answers=answers,
+                    medications=medicines.rows(),
+                    entered_by=request.user,
+                    request=request,
                 )
             except ValidationError as exc:
                 _show_errors(forms_, exc)
@@ -92,7 +118,13 @@ def intake_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "patients/intake/form.html",
-        {"patient": patient, "forms": forms_, "latest": latest},
+        {
+            "patient": patient,
+            "forms": forms_,
+            "latest": latest,
+            "medicines": medicines,
+            "catalogue": CATALOGUE,
+        },
     )
 
 
@@ -113,6 +145,7 @@ def intake_detail(request: HttpRequest, patient_id: uuid.UUID, version: int) -> 
             "submission": submission,
             "versions": versions,
             "sections": answers_by_section(submission.answers, patient.sex_at_birth),
+            "medicine_lines": medication_lines(medication_rows(submission.medications.all())),
             "previous": version - 1 if version > 1 else None,
             "can_record": user_can(request.user, Capability.RECORD_CLINICAL),
         },
@@ -160,7 +193,15 @@ def intake_diff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         return render(request, "patients/intake/diff.html", context)
     old = submissions[form.cleaned_data["from_version"]]
     new = submissions[form.cleaned_data["to_version"]]
-    context |= {"old": old, "new": new, "changes": answers_diff(old.answers, new.answers)}
+    before = medication_lines(medication_rows(old.medications.all()))
+    after = medication_lines(medication_rows(new.medications.all()))
+    context |= {
+        "old": old,
+        "new": new,
+        "changes": answers_diff(old.answers, new.answers),
+        "medicines_removed": [line for line in before if line not in after],
+        "medicines_added": [line for line in after if line not in before],
+    }
     return render(request, "patients/intake/diff.html", context)
 
 
@@ -208,6 +249,15 @@ def _step_url(token: str, step: str) -> str:
     return f"{reverse('patient_links:intake', args=[token])}?step={step}"
 
 
+def _next_url(token: str, keys: list[str], index: int, action: str) -> str:
+    """Where "Save and continue", "Save and go back" or "check my answers" lead."""
+    if action == "back" and index > 0:
+        return _step_url(token, keys[index - 1])
+    if action == REVIEW_STEP:
+        return _step_url(token, REVIEW_STEP)
+    return _step_url(token, keys[index + 1] if index + 1 < len(keys) else REVIEW_STEP)
+
+
 @never_cache
 @patient_only
 def public_intake(request: HttpRequest, token: str) -> HttpResponse:
@@ -227,7 +277,30 @@ def public_intake(request: HttpRequest, token: str) -> HttpResponse:
             return redirect(_step_url(token, REVIEW_STEP))
     index = keys.index(step)
     section = sections[index]
-    if request.method == "POST":
+    extra: dict[str, Any] = {}
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    moving_on = action in ("next", "back", REVIEW_STEP)
+    if step == MedicationsForm.key and (
+        action in ("search", "add")
+        or action.startswith("remove-")
+        or (moving_on and pending_medicine(request))
+    ):
+        form = section(data=request.POST, draft=True)
+        try:
+            response, add_form, query = medicines_post(
+                request,
+                link,
+                form,
+                _step_url(token, step),
+                action="add" if moving_on else action,
+                done_url=_next_url(token, keys, index, action) if moving_on else "",
+            )
+        except LinkError as error:
+            return _link_problem(request, error)
+        if response is not None:
+            return response
+        extra = medicines_context(link, token, add_form, query)
+    elif request.method == "POST":
         form = section(data=request.POST, draft=True)
         if form.is_valid():
             try:
@@ -237,19 +310,16 @@ def public_intake(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as exc:
                 show_service_errors(form, exc)
             else:
-                action = request.POST.get("action")
-                if action == "back" and index > 0:
-                    return redirect(_step_url(token, keys[index - 1]))
-                if action == REVIEW_STEP:
-                    return redirect(_step_url(token, REVIEW_STEP))
-                following = keys[index + 1] if index + 1 < len(keys) else REVIEW_STEP
-                return redirect(_step_url(token, following))
+                return redirect(_next_url(token, keys, index, action))
     else:
         form = section(initial=draft_answers(link), draft=True)
+    if step == MedicationsForm.key and not extra:
+        extra = medicines_context(link, token, MedicationRowForm(prefix=ADD_PREFIX))
     return render(
         request,
         "patients/intake/public_step.html",
-        {
+        extra
+        | {
             "form": form,
             "section": section,
             "first_name": _first_name(patient),
@@ -273,9 +343,18 @@ def _public_review(request: HttpRequest, link: PatientLink, token: str) -> HttpR
         problems = exc.message_dict
     else:
         problems = {}
+    mismatch = list_problems(answers, draft_medications(link))
+    if mismatch and "takes_medicines" not in problems:
+        problems["takes_medicines"] = mismatch
     if request.method == "POST" and not problems:
         try:
-            intake_submit(patient=patient, answers=answers, via_link=link, request=request)
+            intake_submit(
+                patient=patient,
+                answers=answers,
+                medications=draft_medications(link),
+                via_link=link,
+                request=request,
+            )
         except LinkError as error:
             return _link_problem(request, error)
         except ValidationError as exc:
@@ -300,6 +379,8 @@ def _public_review(request: HttpRequest, link: PatientLink, token: str) -> HttpR
             "submitted": request.method == "POST",
             "action_url": _step_url(token, REVIEW_STEP),
             "back_url": _step_url(token, sections[-1][0].key),
+            "medicine_lines": medication_lines(draft_medications(link)),
+            "medicines_url": _step_url(token, MedicationsForm.key),
             "step_count": len(sections) + 1,
             "expires_at": link.expires_at,
         },

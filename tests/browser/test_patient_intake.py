@@ -71,14 +71,8 @@ SECTIONS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ),
     (
         "Your medicines",
-        {
-            "Do you take a benzodiazepine": "No",
-            "Do you take an MAOI antidepressant": "No",
-            "Do you take lamotrigine (Lamictal)?": "No",
-            "Do you take other medicines that make you drowsy": "No",
-            "Do you take a prescribed stimulant": "No",
-        },
-        {"Which medicines do you take at the moment?": "Sertraline 100 mg a day"},
+        {"Do you take any medicines at the moment?": "Yes"},
+        {},
     ),
     (
         "Allergies",
@@ -98,7 +92,15 @@ SECTIONS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ),
 ]
 STEP_COUNT = len(SECTIONS) + 1  # and the review
+# The medicines the patient adds on "Your medicines", each found through the search: what
+# they type, the medicine they tap in the results, its strength and how often.
+MEDICINES = [
+    ("zol", "sertraline (Zoloft)", "100", "Once a day"),
+    ("lamic", "lamotrigine (Lamictal)", "50", "Twice a day"),
+]
+LAMOTRIGINE_REASON = "Takes lamotrigine (lamotrigine (Lamictal)): it may reduce the effect"
 HALFWAY = 3
+MEDICINES_SECTION = SECTIONS[3]
 
 BP_REASON = (
     "Blood pressure 150/95 mmHg is at or above 140/90: physician to decide whether to wait "
@@ -158,6 +160,24 @@ def answer_section(page: Page, choices: dict[str, str], texts: dict[str, str]) -
         box.fill(text)
 
 
+def add_medicines(page: Page) -> None:
+    """Add each medicine through the search: the choices appear as the patient types."""
+    adding = page.get_by_test_id("add-medicine")
+    for typed, name, strength, how_often in MEDICINES:
+        search = adding.get_by_label("Medicine name")
+        search.tap()
+        search.press_sequentially(typed, delay=50)
+        choice = adding.get_by_test_id("medicine-results").get_by_role("radio", name=name)
+        choice.tap()
+        expect(choice).to_be_checked()
+        adding.get_by_label("Strength (mg)").fill(strength)
+        adding.get_by_label("How often").select_option(label=how_often)
+        adding.get_by_role("button", name="Add this medicine").tap()
+        expect(page.get_by_test_id("medicine-list")).to_contain_text(name)
+        expect_step(page, SECTIONS.index(MEDICINES_SECTION) + 1, "Your medicines")
+    assert sideways_scroll(page) <= 0
+
+
 def save_and_continue(page: Page) -> None:
     page.get_by_role("button", name="Save and continue").tap()
 
@@ -192,6 +212,8 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     for number, (heading, choices, texts) in enumerate(SECTIONS[HALFWAY:], start=HALFWAY + 1):
         expect_step(phone, number, heading)
         answer_section(phone, choices, texts)
+        if heading == "Your medicines":
+            add_medicines(phone)
         save_and_continue(phone)
 
     # The review shows every answer, with nothing left to answer; then they send them.
@@ -201,9 +223,9 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     expect(phone.get_by_test_id("review-problems")).to_have_count(0)
     pregnancy = phone.get_by_role("region", name="Pregnancy and breastfeeding")
     expect(pregnancy).to_contain_text("I'm not sure")
-    expect(phone.get_by_role("region", name="Your medicines")).to_contain_text(
-        "Sertraline 100 mg a day"
-    )
+    medicines = phone.get_by_role("region", name="Your medicines")
+    expect(medicines).to_contain_text("sertraline (Zoloft)")
+    expect(medicines).to_contain_text("50 mg, 1 each time, twice a day")
     phone.get_by_role("button", name="Send my answers").tap()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Thank you")
     expect(phone.get_by_text("Your answers have reached the clinic.")).to_be_visible()
@@ -214,6 +236,7 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     assert submission.answers["pregnant"] == "unsure"
     assert submission.answers["antidepressant_trials"] == 3
     assert submission.answers["treatment_goals"] == "Get back to work."
+    assert [m.drug_key for m in submission.medications.all()] == ["sertraline", "lamotrigine"]
 
     # The link is used up: opening it again says so.
     response = phone.goto(intake_link)
@@ -234,6 +257,10 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     expect(findings.get_by_role("row").filter(has_text="missing.pregnancy_status")).to_contain_text(
         PREGNANCY_REASON
     )
+    expect(findings.get_by_role("row").filter(has_text="meds.lamotrigine")).to_contain_text(
+        LAMOTRIGINE_REASON
+    )
+    expect(desk.get_by_test_id("medications")).to_contain_text("Antidepressant (SSRI)")
     expect(desk.get_by_test_id("intakes").get_by_role("row").nth(1)).to_contain_text("Version 1")
     expect(desk.get_by_test_id("intakes")).to_contain_text("The patient, through a link")
 
