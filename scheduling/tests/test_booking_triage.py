@@ -62,6 +62,10 @@ def riverside(phil) -> Location:
         "I don't want to kill myself but I think about it",
         "Wish I were dead",
         "I keep hurting myself",
+        "I sometimes think everyone would be better off without me.",
+        "Some days I don't want to be alive",
+        "life is not worth living lately",
+        "I just want to disappear",
     ],
 )
 def test_it_hears_a_mention_of_suicide_or_self_harm_however_it_is_written(text):
@@ -82,6 +86,8 @@ def test_it_hears_a_mention_of_suicide_or_self_harm_however_it_is_written(text):
         "my selfish brother",
         "killer headaches",
         "to end my lifelong pain",
+        "better off without my old medication",
+        "I don't want to be here on a weekday",
     ],
 )
 def test_it_does_not_hear_one_in_other_words(text):
