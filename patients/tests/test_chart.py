@@ -326,6 +326,17 @@ def test_the_urgent_flag_follows_the_safety_alert_and_its_follow_up(signed_in, n
     assert b'data-testid="safety-alert-open"' in again.content
 
 
+def test_an_address_without_a_street_line_is_shown_as_far_as_it_goes(signed_in, fran, patient):
+    Patient.objects.filter(pk=patient.pk).update(
+        address_line1="", city="Denver", region="CO", postal_code="80202", country="US"
+    )
+
+    html = signed_in(fran).get(chart_url(patient)).content.decode()
+
+    assert "Denver, CO 80202" in html
+    assert 'data-testid="address-incomplete"' in html
+
+
 def test_a_calm_record_has_no_alerts(signed_in, nina, patient):
     ScreeningResultFactory(patient=patient, findings=[PREGNANCY_MISSING], outcome="review")
 
