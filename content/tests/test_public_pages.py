@@ -221,6 +221,22 @@ def test_faq_search_keeps_matching_questions_only(client):
 
 
 @pytest.mark.django_db
+def test_faq_search_reads_words_as_english_does(client):
+    faq("Can I drive after my infusion?", "No: an adult takes you home.")
+    faq("How much does it cost?", "Each visit has its price.")
+    faq("What should I bring?", "Your medicines list.")
+
+    driving = text_of(client.get("/faq/", {"q": "driving"}))
+    costs = text_of(client.get("/faq/", {"q": "costs"}))
+    partial = text_of(client.get("/faq/", {"q": "medic"}))
+
+    assert "Can I drive after my infusion?" in driving
+    assert "What should I bring?" not in driving
+    assert "How much does it cost?" in costs
+    assert "What should I bring?" in partial  # a word's beginning still finds it
+
+
+@pytest.mark.django_db
 def test_faq_search_that_finds_nothing_says_so(client):
     faq("Can I drive afterwards?", "Not until the next day.")
 

@@ -13,6 +13,7 @@ from itertools import groupby
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.contrib.sitemaps.views import sitemap
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -143,14 +144,23 @@ def locations(request: HttpRequest) -> HttpResponse:
 @cached_public_page
 def faq(request: HttpRequest) -> HttpResponse:
     """The FAQ grouped by category; ``?q=`` keeps the questions whose question or answer
-    contains the words. Two queries however many entries (the session and the entries)."""
+    contains the words, or the words as English stems them. Two queries however many
+    entries (the session and the entries)."""
     query = " ".join(request.GET.get("q", "").split())[:SEARCH_MAX_LENGTH]
     entries = faq_published()
-    for word in query.split():
-        entries = entries.filter(
-            Q(published_revision__question__icontains=word)
-            | Q(published_revision__answer__icontains=word)
-        )
+    if query:
+        # Every word somewhere in the question or answer ("side eff"), or the words as
+        # English reads them, endings aside ("driving" finds "drive", "costs" "cost").
+        every_word = Q()
+        for word in query.split():
+            every_word &= Q(published_revision__question__icontains=word) | Q(
+                published_revision__answer__icontains=word
+            )
+        entries = entries.annotate(
+            words=SearchVector(
+                "published_revision__question", "published_revision__answer", config="english"
+            )
+        ).filter(every_word | Q(words=SearchQuery(query, config="english", search_type="plain")))
     items = [
         {
             "entry": entry,
