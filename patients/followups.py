@@ -320,9 +320,23 @@ CHECKIN_SIDE_EFFECTS_LEFT_OUT = frozenset({"raised_bp", "raised_hr", "other"})
 SIDE_EFFECTS_OTHER_MAX_LENGTH = CheckIn._meta.get_field("side_effects_other").max_length
 
 
+# How the check-in asks a patient about them, in everyday words (staff pages keep the
+# clinical names of ``SideEffect``).
+CHECKIN_SIDE_EFFECT_WORDS = {
+    "nausea": "Feeling sick (nausea)",
+    "vomiting": "Being sick (vomiting)",
+    "dizziness": "Dizziness",
+    "headache": "Headache",
+    "vision": "Blurred or double vision",
+    "anxiety": "Feeling anxious, low or uneasy",
+    "hallucinations": "Seeing or hearing things that were not there",
+    "sedation": "Very sleepy, or hard to wake up",
+}
+
+
 def checkin_side_effect_choices() -> list[tuple[str, str]]:
     return [
-        (value, label)
+        (value, CHECKIN_SIDE_EFFECT_WORDS.get(value, label))
         for value, label in SideEffect.choices
         if value not in CHECKIN_SIDE_EFFECTS_LEFT_OUT
     ]

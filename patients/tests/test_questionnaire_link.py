@@ -302,6 +302,11 @@ def test_the_check_in_page_asks_three_questions(client, robin):
     assert 'value="nausea"' in page and "Blurred or double vision" in page
     assert 'value="raised_bp"' not in page  # measured at the clinic, not felt at home
     assert "thoughts that you would be better off dead, or of harming yourself" in page
+    # In everyday words, with the number to call.
+    assert "Very sleepy, or hard to wake up" in page
+    assert "dysphoria" not in page and "Sedation" not in page
+    phone = robin.preferred_location.phone
+    assert f'href="tel:{phone}"' in page
 
 
 def test_a_check_in_is_kept_and_the_link_used_up(client, robin):

@@ -203,7 +203,12 @@ def checkin_by_link(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "patients/questionnaire_link/checkin.html",
-        {"form": form, "first_name": _first_name(link), "invalid": invalid},
+        {
+            "form": form,
+            "first_name": _first_name(link),
+            "invalid": invalid,
+            "clinic_phone": _clinic_phone(link),
+        },
     )
 
 
