@@ -21,6 +21,9 @@ from conftest import PASSWORD
 from tests.url_patterns import all_routes, example_url
 
 SIGNED_IN = ["fran", "nina", "phil", "alice", "edie"]
+# Answer like the API (401 without credentials, 403 for a role that may not): the v1 API and
+# the FHIR export.
+API_PREFIXES = ("/api/", "/fhir/")
 PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 
 CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
@@ -294,6 +297,8 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/sessions/<uuid:session_id>/alerts/<uuid:alert_id>/acknowledge/": CLINICIANS,
     "/api/v1/sessions/<uuid:session_id>/events/": CLINICIANS,
     "/api/v1/sessions/<uuid:session_id>/discharge/": CLINICIANS,
+    # A patient's whole record as FHIR: clinical detail, for those who treat.
+    "/fhir/R4/Patient/<uuid:public_id>/$everything": CLINICIANS,
     # The controlled-substance ledger: read by clinic admins too, written by those who handle
     # the drug.
     "/staff/ledger/lots/<uuid:lot_id>/": LEDGER_READERS,
@@ -543,7 +548,7 @@ def test_it_lets_each_persona_reach_only_the_pages_of_their_roles(signed_in_clie
         # Django admin sends everyone it refuses to its own sign-in page.
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
-    elif url.startswith("/api/"):
+    elif url.startswith(API_PREFIXES):
         expected = {403} if persona in SIGNED_IN else {401, 403}
         assert response.status_code in expected
     elif persona in SIGNED_IN:
@@ -588,7 +593,7 @@ ROWS_WITH_IDS = [
 def ask(client: Client, method: str, url: str) -> HttpResponse:
     if method == "GET":
         return client.get(url)
-    if url.startswith("/api/"):
+    if url.startswith(API_PREFIXES):
         return client.generic(method, url, "{}", content_type="application/json")
     return client.generic(method, url)
 
@@ -611,7 +616,7 @@ def expected_answer(persona: str, route: str, method: str, allowed: set[str]) ->
         return 404
     if persona in SIGNED_IN:
         return "refused"
-    return "not signed in" if route.startswith("/api/") else "sign-in page"
+    return "not signed in" if route.startswith(API_PREFIXES) else "sign-in page"
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "outcomes",
     "billing",
     "content",
+    "interop",
 ]
 
 MIDDLEWARE = [

@@ -17,5 +17,6 @@ urlpatterns = [
     path("m/", include("clinic.urls.messages")),
     path("admin/", admin.site.urls),
     path("api/", include("clinic.urls.api")),
+    path("fhir/", include("interop.urls")),
     path("", include("content.urls")),
 ]
