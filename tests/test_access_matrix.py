@@ -42,6 +42,7 @@ NAVIGATION = {
         # Under the "Admin" menu, in this order.
         "Staff accounts",
         "Consent forms",
+        "Data export",
         "Audit log",
         "Django admin",
     ],
@@ -78,6 +79,8 @@ ALLOWED = {
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
+    # The whole clinic's records as FHIR files, for the clinic admin.
+    "/staff/data-export/": {"alice"},
     "/admin/": {"alice"},
     "/api/v1/me/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/content/": {"alice", "edie"},
@@ -126,6 +129,9 @@ NOT_IN_THE_MATRIX = {
     "/robots.txt": "public",
     "/book/": "public booking (scheduling/tests/test_public_booking.py)",
     "/staff/login/": "the sign-in page, for everyone",
+    # Starting a bulk export needs the header Prefer: respond-async: a plain GET is a 400 for
+    # the clinic admin too (interop/tests/test_bulk_export.py has who may start one).
+    "/fhir/R4/$export": "the FHIR bulk export kick-off",
     # Patient-link pages: a token, not a role, opens them (patients/tests/test_links_and_staff.py
     # refuses staff sessions on them); the "done" pages show nothing about anyone.
     "/p/intake/done/": "public thank-you page",
@@ -299,6 +305,10 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/sessions/<uuid:session_id>/discharge/": CLINICIANS,
     # A patient's whole record as FHIR: clinical detail, for those who treat.
     "/fhir/R4/Patient/<uuid:public_id>/$everything": CLINICIANS,
+    # The bulk export: its status and files, for the clinic admin who started it.
+    "/fhir/R4/$export-status/<uuid:job_id>": {"alice"},
+    "/fhir/R4/$export-files/<uuid:job_id>/<str:file_name>": {"alice"},
+    "/staff/data-export/<uuid:job_id>/cancel/": {"alice"},
     # The controlled-substance ledger: read by clinic admins too, written by those who handle
     # the drug.
     "/staff/ledger/lots/<uuid:lot_id>/": LEDGER_READERS,

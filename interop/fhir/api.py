@@ -42,6 +42,7 @@ _ISSUE_TYPE = {
     status.HTTP_403_FORBIDDEN: "forbidden",
     status.HTTP_404_NOT_FOUND: "not-found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "not-supported",
+    status.HTTP_409_CONFLICT: "conflict",
     status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
 }
 
@@ -51,8 +52,10 @@ def operation_outcome(message: str, status_code: int) -> dict[str, Any]:
         "resourceType": "OperationOutcome",
         "issue": [
             {
-                "severity": "error",
-                "code": _ISSUE_TYPE.get(status_code, "processing"),
+                "severity": "error" if status_code >= 400 else "information",
+                "code": _ISSUE_TYPE.get(
+                    status_code, "processing" if status_code >= 400 else "informational"
+                ),
                 "diagnostics": message,
             }
         ],
