@@ -77,6 +77,10 @@ def _to_login(request: HttpRequest) -> HttpResponse:
     return login_redirect
 
 
+# Machine-readable interfaces: the v1 API and the FHIR export (interop) answer in JSON.
+API_PREFIXES = ("/api/", "/fhir/")
+
+
 class SecondFactorMiddleware:
     """Keep a signed-in session that has not passed its second factor on the pages for it.
 
@@ -102,7 +106,7 @@ class SecondFactorMiddleware:
         path = request.path_info
         if path.startswith(_open_paths()):
             return self.get_response(request)
-        if path.startswith("/api/"):
+        if path.startswith(API_PREFIXES):
             if "HTTP_AUTHORIZATION" in request.META:
                 return self.get_response(request)
             return JsonResponse(
@@ -150,7 +154,7 @@ class RefuseNulCharactersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if _holds_nul(request):
-            if request.path.startswith("/api/"):
+            if request.path.startswith(API_PREFIXES):
                 return JsonResponse({"detail": NUL_REFUSAL}, status=400)
             return HttpResponseBadRequest(render_to_string("400.html", {"reason": NUL_REFUSAL}))
         return self.get_response(request)
@@ -175,7 +179,7 @@ def _holds_nul(request: HttpRequest) -> bool:
 # and the pages anyone may reach without signing in that still show one patient's details:
 # the links sent to patients (/p/, /m/) and the booking pages (confirmation, manage link,
 # the details form shown again with its errors).
-NO_STORE_PREFIXES = ("/staff/", "/admin/", "/api/", "/p/", "/m/", "/book/")
+NO_STORE_PREFIXES = ("/staff/", "/admin/", "/api/", "/fhir/", "/p/", "/m/", "/book/")
 
 
 class NoStoreMiddleware:

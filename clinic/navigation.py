@@ -35,6 +35,7 @@ STAFF_NAVIGATION: list[NavItem] = [
         Capability.MANAGE_CONSENT_DOCUMENTS,
         admin=True,
     ),
+    NavItem("Data export", "interop:export", Capability.EXPORT_CLINIC_DATA, admin=True),
     NavItem("Audit log", "staff:audit-log", Capability.VIEW_AUDIT_LOG, admin=True),
     NavItem("Django admin", "admin:index", Capability.USE_DJANGO_ADMIN, admin=True),
 ]

@@ -64,6 +64,9 @@ class Capability(StrEnum):
     TAKE_PAYMENTS = "take_payments"
     CORRECT_BILLING = "correct_billing"
     MANAGE_PRICES = "manage_prices"
+    # The whole clinic's records as FHIR files (interop's bulk export), so that the clinic
+    # is never locked in: run by a clinic admin, for the clinic, not to treat anyone.
+    EXPORT_CLINIC_DATA = "export_clinic_data"
 
 
 _CLINIC_STAFF = {
@@ -113,6 +116,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             # ledger) means handling the drug, which stays with nurses and physicians.
             Capability.VIEW_LEDGER,
             Capability.VIEW_OUTCOMES,
+            Capability.EXPORT_CLINIC_DATA,
         }
     ),
     Role.CONTENT_EDITOR: frozenset(

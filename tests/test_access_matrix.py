@@ -21,6 +21,9 @@ from conftest import PASSWORD
 from tests.url_patterns import all_routes, example_url
 
 SIGNED_IN = ["fran", "nina", "phil", "alice", "edie"]
+# Answer like the API (401 without credentials, 403 for a role that may not): the v1 API and
+# the FHIR export.
+API_PREFIXES = ("/api/", "/fhir/")
 PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 
 CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
@@ -39,6 +42,7 @@ NAVIGATION = {
         # Under the "Admin" menu, in this order.
         "Staff accounts",
         "Consent forms",
+        "Data export",
         "Audit log",
         "Django admin",
     ],
@@ -75,6 +79,8 @@ ALLOWED = {
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
+    # The whole clinic's records as FHIR files, for the clinic admin.
+    "/staff/data-export/": {"alice"},
     "/admin/": {"alice"},
     "/api/v1/me/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/content/": {"alice", "edie"},
@@ -123,6 +129,9 @@ NOT_IN_THE_MATRIX = {
     "/robots.txt": "public",
     "/book/": "public booking (scheduling/tests/test_public_booking.py)",
     "/staff/login/": "the sign-in page, for everyone",
+    # Starting a bulk export needs the header Prefer: respond-async: a plain GET is a 400 for
+    # the clinic admin too (interop/tests/test_bulk_export.py has who may start one).
+    "/fhir/R4/$export": "the FHIR bulk export kick-off",
     # Patient-link pages: a token, not a role, opens them (patients/tests/test_links_and_staff.py
     # refuses staff sessions on them); the "done" pages show nothing about anyone.
     "/p/intake/done/": "public thank-you page",
@@ -298,6 +307,12 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/sessions/<uuid:session_id>/alerts/<uuid:alert_id>/acknowledge/": CLINICIANS,
     "/api/v1/sessions/<uuid:session_id>/events/": CLINICIANS,
     "/api/v1/sessions/<uuid:session_id>/discharge/": CLINICIANS,
+    # A patient's whole record as FHIR: clinical detail, for those who treat.
+    "/fhir/R4/Patient/<uuid:public_id>/$everything": CLINICIANS,
+    # The bulk export: its status and files, for the clinic admin who started it.
+    "/fhir/R4/$export-status/<uuid:job_id>": {"alice"},
+    "/fhir/R4/$export-files/<uuid:job_id>/<str:file_name>": {"alice"},
+    "/staff/data-export/<uuid:job_id>/cancel/": {"alice"},
     # The controlled-substance ledger: read by clinic admins too, written by those who handle
     # the drug.
     "/staff/ledger/lots/<uuid:lot_id>/": LEDGER_READERS,
@@ -548,7 +563,7 @@ def test_it_lets_each_persona_reach_only_the_pages_of_their_roles(signed_in_clie
         # Django admin sends everyone it refuses to its own sign-in page.
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
-    elif url.startswith("/api/"):
+    elif url.startswith(API_PREFIXES):
         expected = {403} if persona in SIGNED_IN else {401, 403}
         assert response.status_code in expected
     elif persona in SIGNED_IN:
@@ -593,7 +608,7 @@ ROWS_WITH_IDS = [
 def ask(client: Client, method: str, url: str) -> HttpResponse:
     if method == "GET":
         return client.get(url)
-    if url.startswith("/api/"):
+    if url.startswith(API_PREFIXES):
         return client.generic(method, url, "{}", content_type="application/json")
     return client.generic(method, url)
 
@@ -616,7 +631,7 @@ def expected_answer(persona: str, route: str, method: str, allowed: set[str]) ->
         return 404
     if persona in SIGNED_IN:
         return "refused"
-    return "not signed in" if route.startswith("/api/") else "sign-in page"
+    return "not signed in" if route.startswith(API_PREFIXES) else "sign-in page"
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -8,7 +8,9 @@ same machine, or another test run, never takes these tasks (or hands us theirs).
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,8 +24,12 @@ import pytest
 from django.conf import settings
 
 from clinic.celery import app
-from clinic.models import Heartbeat
+from clinic.models import Heartbeat, User
+from clinic.roles import Role
 from clinic.tasks import record_heartbeat
+from interop.fhir.bulk import export_directory, run_fhir_export
+from interop.models import ExportJob, ExportStatus
+from patients.tests.factories import PatientFactory
 
 pytestmark = pytest.mark.worker
 
@@ -105,3 +111,22 @@ def test_beat_sends_the_heartbeat_every_minute():
 
     assert entry["task"] == "clinic.tasks.record_heartbeat"
     assert entry["schedule"].total_seconds() <= 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_a_fhir_bulk_export(celery_worker: Worker):
+    PatientFactory.create_batch(3)
+    admin = User.objects.create_user(
+        "export-admin@clinic.test", "x", full_name="Export Admin", roles=[Role.CLINIC_ADMIN]
+    )
+    job = ExportJob.objects.create(requested_by=admin, resource_types=["Patient"])
+    try:
+        run_fhir_export.apply_async(args=[job.pk], queue=celery_worker.queue)
+
+        assert wait_for(
+            lambda: ExportJob.objects.get(pk=job.pk).status == ExportStatus.COMPLETED
+        ), f"The export did not finish within {WAIT_SECONDS} s: {celery_worker.describe()}"
+        lines = (export_directory(job) / "Patient.ndjson").read_text().splitlines()
+        assert [json.loads(line)["resourceType"] for line in lines] == ["Patient"] * 3
+    finally:
+        shutil.rmtree(export_directory(job), ignore_errors=True)

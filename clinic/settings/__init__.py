@@ -145,6 +145,7 @@ INSTALLED_APPS = [
     "outcomes",
     "billing",
     "content",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -390,6 +391,8 @@ else:
 
 SMS_BACKEND = env.choice("SMS_BACKEND", "file", ["file", "http", "twilio"])
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", str(DATA_DIR / "sms"))
+# Where the FHIR bulk export writes its NDJSON files (interop.fhir.bulk), one folder a job.
+FHIR_EXPORT_DIR = Path(env.str("FHIR_EXPORT_DIR", str(DATA_DIR / "fhir-exports"))).resolve()
 SMS_API_URL = env.str("SMS_API_URL")
 SMS_API_TOKEN = env.secret("SMS_API_TOKEN")
 SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("staff/billing/", include("billing.urls")),
     path("book/", include("scheduling.urls.public")),
     path("staff/content/", include("content.urls.staff")),
+    path("staff/data-export/", include("interop.urls_staff")),
     # django-otp-webauthn's ceremonies (its script reverses the "otp_webauthn" names).
     path("staff/second-factor/passkeys/", include("clinic.urls.passkeys")),
     path("staff/", include(("clinic.urls.staff", "staff"))),
@@ -17,5 +18,6 @@ urlpatterns = [
     path("m/", include("clinic.urls.messages")),
     path("admin/", admin.site.urls),
     path("api/", include("clinic.urls.api")),
+    path("fhir/", include("interop.urls")),
     path("", include("content.urls")),
 ]

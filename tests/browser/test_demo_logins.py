@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 CLINICIAN_NAV = ["Home", "Schedule", "Patients", "Locations", "Ledger", "Outcomes"]
-ADMIN_MENU = ["Staff accounts", "Consent forms", "Audit log", "Django admin"]
+ADMIN_MENU = ["Staff accounts", "Consent forms", "Data export", "Audit log", "Django admin"]
 # Each login: the role shown by the name, the menu bar's links, and the "Admin" menu's.
 ROLE_NAVIGATION = {
     "frontdesk": ("Front desk", ["Home", "Schedule", "Patients", "Locations"], []),
