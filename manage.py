@@ -9,9 +9,15 @@ def main() -> None:
         # A checkout with nothing configured is a developer's: run commands as `make run`
         # does. Any deployment sets SECRET_KEY, and then nothing is assumed here.
         os.environ["DEBUG"] = "1"
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as error:
+        # A setting that cannot be understood (clinic/env.py names the variable and what
+        # it takes): the message is what to fix; a traceback would only hide it.
+        sys.exit(f"Chairside cannot start: {error}")
 
 
 if __name__ == "__main__":

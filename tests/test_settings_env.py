@@ -126,3 +126,15 @@ def test_manage_py_assumes_nothing_once_debug_is_set_off(tmp_path):
 
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_manage_py_says_what_to_fix_without_a_traceback(tmp_path):
+    result = run_manage(
+        tmp_path, "check", DATABASE_URL=VALID["DATABASE_URL"], CHECK_IN_EARLY_MINUTES="1440"
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Chairside cannot start: CHECK_IN_EARLY_MINUTES=1440 is too large: the most allowed "
+        "is 720."
+    )
