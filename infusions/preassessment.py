@@ -31,6 +31,7 @@ from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
 from infusions.models.sessions import InfusionSessionState
 from infusions.preassessment_checklist import local_day, questionnaires_before_infusion
 from infusions.readings import ReadingInput, reading_record
+from patients.services.details import patient_update
 
 State = InfusionSessionState
 Errors = dict[str, list[str]]
@@ -71,6 +72,7 @@ def pre_assessment_record(
     now = timezone.now()
     tz = locked.appointment.location.tz
     errors: Errors = {}
+    weighed: Decimal | None = None  # a new weight, for the patient's record too
 
     if identity_confirmed is not None:
         assessment.identity_confirmed = bool(identity_confirmed)
@@ -83,6 +85,7 @@ def pre_assessment_record(
             if weight != assessment.weight_kg or not fresh:
                 assessment.weight_kg = weight
                 assessment.weighed_at = now
+                weighed = weight
     if pregnancy_status is not None:
         if pregnancy_status and pregnancy_status not in PregnancyStatus.values:
             choices = "; ".join(label for label in PregnancyStatus.labels)
@@ -127,6 +130,12 @@ def pre_assessment_record(
     assessment.updated_at = now
     created = assessment.pk is None
     assessment.save()
+    if weighed is not None:
+        # The patient's weight is the latest taken, at a consultation or at the chair: the
+        # chart shows today's, not the one from the intake.
+        patient_update(
+            actor=actor, patient=locked.appointment.patient, weight_kg=weighed, request=request
+        )
     _link_questionnaires(assessment, locked, now)
     audit_record(
         actor=actor,

@@ -187,6 +187,18 @@ def test_the_same_weight_again_keeps_when_it_was_taken(nina, session):
     assert changed.weighed_at > weighed_at
 
 
+def test_the_weight_at_the_chair_becomes_the_patients_weight(nina, session):
+    patient = session.appointment.patient
+
+    pre_assessment_record(actor=nina, session=session, weight_kg="82.4")
+    patient.refresh_from_db()
+
+    assert patient.weight_kg == Decimal("82.4")
+    assert AuditEvent.objects.filter(
+        action="update", object_id=str(patient.public_id), summary__contains="weight"
+    ).exists()
+
+
 def test_a_weight_from_yesterday_is_not_todays(nina, session):
     pre_assessment_record(actor=nina, session=session, **everything())
     pre_assessment_vitals(actor=nina, session=session, values=normal())
