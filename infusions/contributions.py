@@ -9,7 +9,7 @@ from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
 - the patient chart (``patients.views.chart.chart_page``): the infusion sessions, for
   clinical staff;
 - the staff home (``clinic.contributions.staff_home_page``): the sessions with open alerts
-  where the clinician works.
+  where the clinician works, and for prescribers today's sessions waiting for a dose order.
 """
 
 from __future__ import annotations
@@ -17,18 +17,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q
+
 from clinic.contributions import staff_home_page
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from infusions.alerts import open_alerts_for
-from infusions.models import InfusionSession
+from infusions.models import DoseOrder, InfusionSession
+from infusions.orders import ORDER_STATES
 from infusions.selectors import sessions_of_patient, with_session_state
 from infusions.session_alerts import with_open_alerts
 from patients.models import Patient
 from patients.selectors import can_see_clinical
 from patients.views.chart import chart_page
 from scheduling.board.cards import board_cards
+from scheduling.board.day import board_locations, local_day_bounds
 from scheduling.models import Appointment
+from scheduling.shifts import shift_locations_of
 from scheduling.views.appointments import appointment_page
 from scheduling.views.board import board_page
 
@@ -68,3 +73,38 @@ def open_alerts(user: Any, *, shown: Mapping[str, Any]) -> dict:
     # Nurses and physicians: sessions with open vitals alerts where they work.
     clinical = user_can(user, Capability.VIEW_CLINICAL)
     return {"open_alerts": open_alerts_for(user) if clinical else None}
+
+
+def sessions_awaiting_order(user: Any) -> list[InfusionSession]:
+    """Today's sessions (each location's own today) that are checked in or past their
+    checks with no current dose order, at the locations of the prescriber's shifts (every
+    location they may see when they have none), in the order the patients are due: what
+    they have to sign next. Three queries (locations, shifts, the sessions)."""
+    locations = list(board_locations(user))
+    shifts = set(shift_locations_of(user))
+    if shifts:
+        locations = [location for location in locations if location.pk in shifts]
+    today = Q(pk__in=[])
+    for location in locations:
+        day = location.local_now().date()
+        start, end = local_day_bounds(location, day, day)
+        today |= Q(
+            appointment__location=location,
+            appointment__starts_at__gte=start,
+            appointment__starts_at__lt=end,
+        )
+    current = DoseOrder.objects.filter(session=OuterRef("pk"), replaced_by__isnull=True)
+    return list(
+        InfusionSession.objects.filter(today, state__in=ORDER_STATES)
+        .exclude(Exists(current))
+        .select_related("appointment__patient", "appointment__location", "appointment__chair")
+        .order_by("appointment__starts_at", "pk")
+    )
+
+
+@staff_home_page.register
+def orders_to_sign(user: Any, *, shown: Mapping[str, Any]) -> dict:
+    # Physicians: today's patients waiting for their dose order.
+    if not user_can(user, Capability.SIGN_MEDICAL_ORDERS):
+        return {"orders_to_sign": None}
+    return {"orders_to_sign": sessions_awaiting_order(user)}

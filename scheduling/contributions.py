@@ -4,7 +4,7 @@
 - the patient chart (``patients.views.chart.chart_page``): the patient's appointments and
   treatment courses, for staff who may see the schedule;
 - the staff home (``clinic.contributions.staff_home_page``): the open safety alerts, of
-  the locations the clinician has shifts at.
+  the locations the clinician has shifts at, and today's appointments at each location.
 """
 
 from __future__ import annotations
@@ -13,15 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from clinic.contributions import staff_home_page
+from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from patients.models import Patient, SafetyAlert
 from patients.views.chart import chart_page
 from scheduling.board.cards import patient_appointments
+from scheduling.board.day import board_locations, local_day_bounds
 from scheduling.courses.reads import course_progress, courses_of_patient
-from scheduling.shifts import shift_locations_of
+from scheduling.models import Appointment, AppointmentStatus
+from scheduling.shifts import home_location, shift_locations_of
 
 
 @chart_page.register
@@ -74,3 +77,67 @@ def safety_panel_for(user: Any) -> SafetyPanel:
 def safety_panel(user: Any, *, shown: Mapping[str, Any]) -> dict[str, Any]:
     # Nurses and physicians: open safety alerts (patients.services.safety).
     return {"safety": safety_panel_for(user) if user_can(user, Capability.VIEW_CLINICAL) else None}
+
+
+@dataclass(frozen=True)
+class LocationToday:
+    """Where a location's appointments of today stand: still to come, here now (checked
+    in, infusing or recovering), gone home, and not come (no-show)."""
+
+    location: Location
+    to_come: int
+    here: int
+    done: int
+    no_show: int
+    yours: bool  # the reader's own location (their shift today, or most shifts)
+
+
+HERE = (AppointmentStatus.CHECKED_IN, AppointmentStatus.INFUSING, AppointmentStatus.RECOVERING)
+
+
+def todays_appointments(user: Any) -> list[LocationToday]:
+    """Today's appointments (each location's own today) at the locations whose board
+    ``user`` may open, the reader's own first. Two queries (the locations, the counts),
+    however many locations and appointments, and one more for the reader's shifts."""
+    locations = list(board_locations(user))
+    if not locations:
+        return []
+    today = Q(pk__in=[])
+    for location in locations:
+        day = location.local_now().date()
+        start, end = local_day_bounds(location, day, day)
+        today |= Q(location=location, starts_at__gte=start, starts_at__lt=end)
+    counts = {
+        row["location_id"]: row
+        for row in Appointment.objects.filter(today)
+        .values("location_id")
+        .annotate(
+            to_come=Count("pk", filter=Q(status=AppointmentStatus.BOOKED)),
+            here=Count("pk", filter=Q(status__in=HERE)),
+            done=Count("pk", filter=Q(status=AppointmentStatus.DISCHARGED)),
+            no_show=Count("pk", filter=Q(status=AppointmentStatus.NO_SHOW)),
+        )
+        .order_by()
+    }
+    own = home_location(user, locations)
+    ordered = [own] + [location for location in locations if location != own]
+    empty = {"to_come": 0, "here": 0, "done": 0, "no_show": 0}
+    return [
+        LocationToday(
+            location=location,
+            to_come=counts.get(location.pk, empty)["to_come"],
+            here=counts.get(location.pk, empty)["here"],
+            done=counts.get(location.pk, empty)["done"],
+            no_show=counts.get(location.pk, empty)["no_show"],
+            yours=location == own and len(locations) > 1,
+        )
+        for location in ordered
+    ]
+
+
+@staff_home_page.register
+def appointments_today(user: Any, *, shown: Mapping[str, Any]) -> dict[str, Any]:
+    # Everyone who works from the schedule: where today stands at each location.
+    if not user_can(user, Capability.VIEW_SCHEDULE):
+        return {"appointments_today": None}
+    return {"appointments_today": todays_appointments(user)}

@@ -135,6 +135,5 @@ def test_manage_py_says_what_to_fix_without_a_traceback(tmp_path):
 
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "Chairside cannot start: CHECK_IN_EARLY_MINUTES=1440 is too large: the most allowed "
-        "is 720."
+        "Chairside cannot start: CHECK_IN_EARLY_MINUTES=1440 is too large: the most allowed is 720."
     )
