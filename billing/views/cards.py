@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.cards import (
+    CARD_ON_FILE_POLICY,
     card_charge,
     card_on_file,
     card_remove,
@@ -87,7 +88,23 @@ def card_setup_view(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
     except ValidationError as exc:
         _errors_to_messages(request, exc)
         return redirect(back)
-    return redirect(url)
+    return _open_checkout(
+        request,
+        url,
+        patient=patient,
+        heading="Save a card on Stripe's page",
+        explanation="Hand the screen to the patient: on Stripe's page they type their card "
+        "and, by saving it, agree to the clinic's card policy:",
+        policy=CARD_ON_FILE_POLICY,
+        cancel_url=back,
+        back_label="Billing",
+    )
+
+
+def _open_checkout(request: HttpRequest, url: str, **context: Any) -> HttpResponse:
+    """The link to Stripe's page. A link the desk follows, not a redirect: the page's form
+    posts only to the clinic (Content-Security-Policy ``form-action 'self'``)."""
+    return render(request, "billing/checkout_open.html", context | {"checkout_url": url})
 
 
 @require_GET
@@ -221,7 +238,16 @@ def checkout_view(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
         except ValidationError as exc:
             show_service_errors(form, exc)
         else:
-            return redirect(url)
+            return _open_checkout(
+                request,
+                url,
+                patient=invoice.patient,
+                heading="Pay by card on Stripe's page",
+                explanation=f"Hand the screen to the patient: on Stripe's page they pay "
+                f"{money(form.cleaned_data['amount'])} for {_title(invoice).lower()} by card.",
+                cancel_url=back,
+                back_label=_title(invoice),
+            )
     if request.method == "POST":
         status = 400
     else:
