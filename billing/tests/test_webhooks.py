@@ -232,3 +232,40 @@ def test_a_refund_made_in_stripes_dashboard_is_recorded_from_its_notice(client, 
     refund = Refund.objects.get()
     assert refund.amount == Decimal("200.00") and refund.refunded_by is None
     assert "Stripe" in refund.reason
+
+
+def test_a_stripe_outage_leaves_the_invoice_owing_and_the_charge_waiting_to_retry(
+    fake_stripe, fran, no_client_retries
+):
+    invoice = issued(lines=["200.00"])
+    saved_card(fake_stripe, fran, invoice.patient)
+    fake_stripe.fail_next(1)
+
+    with pytest.raises(ValidationError, match="Nothing more is charged by trying again"):
+        card_charge(actor=fran, invoice=invoice, amount="200.00")
+
+    assert not Payment.objects.exists() and not fake_stripe.charges
+    assert CardCharge.objects.get().status == "pending"
+    invoice.refresh_from_db()
+    assert invoice.status == "issued"
+    payment = card_charge(actor=fran, invoice=invoice, amount="200.00")
+    assert payment.amount == Decimal("200.00") and len(fake_stripe.charges) == 1
+
+
+def test_an_event_stripe_cannot_be_asked_about_is_503_stores_nothing_and_comes_again(
+    client, fake_stripe, fran, no_client_retries
+):
+    patient = PatientFactory()
+    card_setup_start(
+        actor=fran, patient=patient, success_url="https://clinic.test/ok", cancel_url="https://x"
+    )
+    setup = CardSetup.objects.get()
+    fake_stripe.complete_checkout(setup.checkout_session_id, "pm_card_visa")
+    (completed,) = events_of(fake_stripe, "checkout.session.completed")
+    fake_stripe.fail_next(1)
+
+    assert deliver(client, fake_stripe, completed) == 503
+    assert not StripeEvent.objects.exists() and not CardOnFile.objects.exists()
+
+    assert deliver(client, fake_stripe, completed) == 200
+    assert CardOnFile.objects.get().last4 == "4242"
