@@ -163,3 +163,11 @@ class CreditForm(forms.Form):
 
 class VoidForm(forms.Form):
     reason = _reason_field("Why", "E.g. made for the wrong patient, visit did not happen.")
+
+
+class CardChargeForm(forms.Form):
+    amount = AmountField(label="Amount to charge")
+
+
+class CardRemoveForm(forms.Form):
+    """Nothing to fill in: the confirmation is the point."""

@@ -210,11 +210,19 @@ class Payment(models.Model):
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     taken_at = models.DateTimeField(default=timezone.now)
+    # A card payment's Stripe PaymentIntent (pi_…): recorded once, whoever learns of it first
+    # (the desk's answer, the webhook, the return from Checkout).
+    stripe_payment_intent = models.CharField(max_length=255, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-taken_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive"),
+            models.CheckConstraint(
+                condition=Q(method="card", stripe_payment_intent__isnull=False)
+                | (~Q(method="card") & Q(stripe_payment_intent__isnull=True)),
+                name="payment_card_has_stripe_intent",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -228,8 +236,13 @@ class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(**AMOUNT)
     reason = models.TextField()
-    refunded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # No one when the refund was made in Stripe's dashboard and learnt of by its webhook.
+    refunded_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     refunded_at = models.DateTimeField(default=timezone.now)
+    # A card payment's refund at Stripe (re_…), recorded once.
+    stripe_refund = models.CharField(max_length=255, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["refunded_at", "id"]
@@ -240,3 +253,176 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return "Refund"
+
+
+# --- Cards, through Stripe (billing.cards, billing.webhooks) ---------------------------------
+
+
+class StripeEvent(models.Model):
+    """An event Stripe posted to the webhook, kept by its id: the insert of this row and
+    what the event changes happen in one transaction, so a replay finds the id and changes
+    nothing twice. ``outcome`` says what was done, with ids only (no patient data)."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    created_at_stripe = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class StripeCustomer(models.Model):
+    """The patient's Customer at Stripe, which their saved cards belong to. Stripe knows the
+    patient by their opaque public id only."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="+")
+    customer_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.customer_id
+
+
+class CardSetup(models.Model):
+    """A request to save a card: a Checkout page in setup mode, opened at the desk, showing
+    the card-on-file policy (``consent_wording``) the patient agrees to by saving the card.
+    Completed once, by whichever of the webhook and the return from Checkout comes first."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    customer_id = models.CharField(max_length=255)
+    checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    consent_wording = models.TextField()
+    requested_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return "Card setup"
+
+
+class CardOnFile(models.Model):
+    """A card the patient saved at Stripe for later charges, with the policy they agreed to
+    (wording, when, how, who asked them), as contact consent is kept. We hold Stripe's ids
+    and what may be shown (brand, last four digits, expiry), never the number. At most one
+    card in use per patient; a removed card keeps its row."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cards_on_file")
+    setup = models.OneToOneField(
+        CardSetup, null=True, blank=True, on_delete=models.PROTECT, related_name="card"
+    )
+    customer_id = models.CharField(max_length=255)
+    payment_method_id = models.CharField(max_length=255)
+    brand = models.CharField(max_length=30)
+    last4 = models.CharField(max_length=4)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    consent_wording = models.TextField()
+    consent_method = models.CharField(max_length=120)
+    consent_at = models.DateTimeField()
+    consent_recorded_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(removed_at__isnull=True),
+                name="one_card_in_use_per_patient",
+            ),
+            models.CheckConstraint(condition=~Q(consent_wording=""), name="card_has_consent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """e.g. "Visa ending 4242"."""
+        brand = self.brand.replace("_", " ").title() if self.brand != "amex" else "Amex"
+        return f"{brand} ending {self.last4}"
+
+
+class CardChargeKind(models.TextChoices):
+    SAVED_CARD = "saved_card", "Card on file"
+    CHECKOUT = "checkout", "Card on Stripe's page"
+
+
+class CardChargeStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for Stripe"
+    SUCCEEDED = "succeeded", "Paid"
+    FAILED = "failed", "Declined"
+
+
+class CardCharge(models.Model):
+    """One attempt to take money by card for an invoice, written before Stripe is asked:
+    its ``public_id`` is the idempotency key, so asking again after a lost answer is answered
+    with the first answer and never charges twice. Settled once: by the desk's answer, the
+    webhook, or the return from Checkout, whichever comes first; the payment it made is
+    ``payment``."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="card_charges")
+    kind = models.CharField(max_length=12, choices=CardChargeKind.choices)
+    card = models.ForeignKey(
+        CardOnFile, null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
+    )
+    amount = models.DecimalField(**AMOUNT)
+    status = models.CharField(
+        max_length=10, choices=CardChargeStatus.choices, default=CardChargeStatus.PENDING
+    )
+    payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    failure = models.CharField(max_length=300, blank=True)
+    payment = models.OneToOneField(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="card_charge"
+    )
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="card_charge_positive"),
+            # One card-on-file charge waits for Stripe at a time per invoice: a second click
+            # sends the first again rather than charging twice.
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status="pending", kind="saved_card"),
+                name="one_pending_saved_card_charge",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="saved_card") | Q(card__isnull=False),
+                name="saved_card_charge_has_card",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="succeeded", payment__isnull=False)
+                | (~Q(status="succeeded") & Q(payment__isnull=True)),
+                name="card_charge_paid_has_payment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Card charge ({self.status})"

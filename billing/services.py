@@ -8,6 +8,7 @@ things underneath (``billing.models``, migration ``0002_books_append_only``).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -21,16 +22,20 @@ from django.utils import timezone
 from billing.messages import RECEIPT, receipt_key
 from billing.models import (
     MANUAL_METHODS,
+    CardCharge,
     CreditNote,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
     Payment,
+    PaymentMethod,
     Price,
     Refund,
 )
 from billing.money import format_amount, parse_amount
 from billing.selectors import invoices_with_sums, price_in_effect, visit_date
+from billing.stripe import gateway
+from billing.stripe.errors import PaymentError
 from clinic.audit import Action, audit_record
 from clinic.messaging.outbox import outbox_enqueue
 from clinic.models import Location, OutboxChannel, User
@@ -395,6 +400,16 @@ def payment_take(
         raise ValidationError(
             {"amount": [f"This invoice owes {_money(current.due)}: take that much at most."]}
         )
+    waiting = CardCharge.objects.filter(invoice=current, status="pending", kind="saved_card")
+    if waiting.exists():
+        raise ValidationError(
+            {
+                "amount": [
+                    "A charge of the card on file is waiting for Stripe's answer: send it "
+                    "again from the invoice's page first, so the patient never pays twice."
+                ]
+            }
+        )
     payment = Payment.objects.create(
         invoice=current, method=method, amount=amount, reference=reference, taken_by=actor
     )
@@ -445,7 +460,20 @@ def refund_make(
                 ]
             }
         )
-    refund = Refund.objects.create(payment=locked, amount=amount, reason=reason, refunded_by=actor)
+    public_id = uuid.uuid4()
+    stripe_refund = None
+    if locked.method == PaymentMethod.CARD:
+        # Given back at Stripe first, while the payment is locked (so two refunds at once
+        # never give back more than was paid); the webhook's notice of it then finds it.
+        stripe_refund = _card_refund(locked, amount, public_id)
+    refund = Refund.objects.create(
+        public_id=public_id,
+        payment=locked,
+        amount=amount,
+        reason=reason,
+        refunded_by=actor,
+        stripe_refund=stripe_refund,
+    )
     invoice = locked.invoice
     audit_record(
         actor=actor,
@@ -456,6 +484,24 @@ def refund_make(
         request=request,
     )
     return refund
+
+
+def _card_refund(payment: Payment, amount: Decimal, public_id: uuid.UUID) -> str:
+    try:
+        made = gateway.refund(
+            payment_intent_id=payment.stripe_payment_intent or "",
+            amount=amount,
+            currency=settings.BILLING_CURRENCY,
+            reference=str(public_id),
+            idempotency_key=str(public_id),
+        )
+    except PaymentError as error:
+        raise ValidationError({"amount": [error.message]}) from None
+    if made.status not in ("succeeded", "pending"):
+        raise ValidationError(
+            {"amount": ["Stripe did not make the refund: try again, or give it back another way."]}
+        )
+    return made.id
 
 
 # --- Helpers ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing.views import invoices, patients, prices
+from billing.views import cards, invoices, patients, prices
 
 app_name = "billing"
 
@@ -30,5 +30,19 @@ urlpatterns = [
         "invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refund/",
         invoices.refund_view,
         name="payment-refund",
+    ),
+    path("patients/<uuid:patient_id>/card/", cards.card_setup_view, name="card-setup"),
+    path(
+        "patients/<uuid:patient_id>/card/<uuid:setup_id>/done/",
+        cards.card_setup_done,
+        name="card-setup-done",
+    ),
+    path("patients/<uuid:patient_id>/card/remove/", cards.card_remove_view, name="card-remove"),
+    path("invoices/<uuid:invoice_id>/charge-card/", cards.card_charge_view, name="card-charge"),
+    path("invoices/<uuid:invoice_id>/pay-by-card/", cards.checkout_view, name="checkout"),
+    path(
+        "invoices/<uuid:invoice_id>/pay-by-card/<uuid:charge_id>/done/",
+        cards.checkout_done,
+        name="checkout-done",
     ),
 ]

@@ -141,6 +141,7 @@ NOT_IN_THE_MATRIX = {
     # Webhooks: a signature, not a role (clinic/tests/test_inbound_sms.py, test_twilio.py).
     "/m/sms/inbound/": "signed webhook",
     "/m/sms/twilio/": "signed webhook",
+    "/hooks/stripe/": "signed webhook (billing/tests/test_webhooks.py)",
     # POST only, or needs parameters to mean anything; each view's tests check its roles.
     "/staff/logout/": "POST only, for anyone signed in",
     "/staff/content/preview/": "POST only (content/tests/test_staff_pages.py)",
@@ -386,6 +387,12 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/billing/invoices/<uuid:invoice_id>/credit/": CLINIC_ADMINS,
     "/staff/billing/invoices/<uuid:invoice_id>/void/": CLINIC_ADMINS,
     "/staff/billing/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refund/": CLINIC_ADMINS,
+    "/staff/billing/patients/<uuid:patient_id>/card/": BILLING,
+    "/staff/billing/patients/<uuid:patient_id>/card/<uuid:setup_id>/done/": BILLING,
+    "/staff/billing/patients/<uuid:patient_id>/card/remove/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/charge-card/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/": BILLING,
+    "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/<uuid:charge_id>/done/": BILLING,
 }
 # The routes above that do not answer GET, with the method they are asked with instead (the
 # test checks that GET is refused with 405 for someone the row lets in).
@@ -444,6 +451,7 @@ ASKED_WITH: dict[str, str] = {
     "/staff/billing/invoices/<uuid:invoice_id>/visit-price/": "POST",
     "/staff/billing/invoices/<uuid:invoice_id>/lines/": "POST",
     "/staff/billing/invoices/<uuid:invoice_id>/lines/<int:line_id>/remove/": "POST",
+    "/staff/billing/patients/<uuid:patient_id>/card/": "POST",
 }
 # Routes above that also take a write whose rule is not the read's: the write's own row.
 WRITES_WITH_IDS: dict[str, tuple[str, set[str]]] = {

@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from billing.cards import card_on_file, cards_enabled, pending_card_charge
 from billing.forms import CreditForm, LineForm, PaymentForm, RefundForm, VoidForm
 from billing.models import Invoice, InvoiceStatus, Refund
 from billing.selectors import (
@@ -87,7 +88,22 @@ def _page_context(request: HttpRequest, invoice: Invoice, **extra: Any) -> dict[
         "can_refund": may_correct,
         "can_void": may_correct and invoice.status != InvoiceStatus.VOID,
         "line_form": extra.pop("line_form", None) or LineForm(),
+        **_card_context(invoice, issued and may_take and invoice.due > 0),
         **extra,
+    }
+
+
+def _card_context(invoice: Invoice, may_charge: bool) -> dict[str, Any]:
+    """The card buttons: with card payments on, an invoice that owes, and the front desk
+    (two queries: the card on file and a charge waiting for Stripe)."""
+    if not may_charge:
+        return {"cards_on": cards_enabled()}
+    if not cards_enabled():
+        return {"cards_on": False}
+    return {
+        "cards_on": True,
+        "card": card_on_file(invoice.patient),
+        "waiting_charge": pending_card_charge(invoice),
     }
 
 
@@ -211,6 +227,8 @@ def refund_view(request: HttpRequest, invoice_id: uuid.UUID, payment_id: uuid.UU
 
     def act(data: dict[str, Any]) -> str:
         refund = refund_make(actor=request.user, payment=payment, request=request, **data)
+        if refund.stripe_refund:
+            return f"Refunded {money(refund.amount)} to the card through Stripe."
         return (
             f"Refunded {money(refund.amount)}: give it back by "
             f"{payment.get_method_display().lower()}."

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from billing.cards import CARD_ON_FILE_POLICY, card_on_file, cards_enabled
 from billing.selectors import (
     balance_of,
     billing_patient_for,
@@ -19,7 +20,7 @@ from billing.selectors import (
     settlement,
 )
 from clinic.paging import list_page
-from clinic.permissions import Capability, capability_required
+from clinic.permissions import Capability, capability_required, user_can
 from patients.views.records import audit_patient_view
 
 INVOICES_PER_PAGE = 20
@@ -45,6 +46,10 @@ def patient_billing(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
         "invoices": invoices,
         "payments": latest[:LATEST_PAYMENTS],
         "more_payments": len(latest) > LATEST_PAYMENTS,
+        "cards_on": cards_enabled(),
+        "card": card_on_file(patient),
+        "card_policy": CARD_ON_FILE_POLICY,
+        "may_take_payments": user_can(request.user, Capability.TAKE_PAYMENTS),
     }
     return render(request, "billing/patient.html", context)
 

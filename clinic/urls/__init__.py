@@ -8,6 +8,7 @@ urlpatterns = [
     path("staff/ledger/", include("infusions.urls.ledger")),
     path("staff/outcomes/", include("outcomes.urls")),
     path("staff/billing/", include("billing.urls")),
+    path("hooks/", include("billing.webhook_urls")),
     path("book/", include("scheduling.urls.public")),
     path("staff/content/", include("content.urls.staff")),
     path("staff/data-export/", include("interop.urls_staff")),
