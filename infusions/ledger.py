@@ -19,6 +19,10 @@ difference; it moves nothing. A non-zero difference must be explained, and is th
 as an adjustment entry that ``corrects`` the count, so the balance equals what is
 physically there and the book still shows both the shortfall and its explanation.
 
+Receiving and giving the drug need the location's current DEA registration
+(``infusions.dea.registration_problem``); waste, adjustments and counts do not, so that stock
+left at a location whose registration lapsed can still be counted and disposed of.
+
 Corrections are new entries: ``ledger_adjust(corrects=entry, …)``; nothing is edited or
 deleted, and there is no delete path at all (every foreign key to the ledger PROTECTs).
 """
@@ -38,6 +42,7 @@ from clinic.audit import Action, audit_record
 from clinic.cosign import cosigner_errors
 from clinic.models import Location, User
 from clinic.permissions import Capability, require
+from infusions.dea import registration_problem
 from infusions.models import InfusionSession, LedgerEntry, Lot
 from infusions.models.ledger import MG, LedgerEntryKind
 from patients.models import Patient
@@ -101,6 +106,8 @@ def lot_receive(
         errors.setdefault("location", []).append(
             f"{location} is no longer active: receive the stock at an active location."
         )
+    elif problem := registration_problem(location, received_at.astimezone(location.tz).date()):
+        errors.setdefault("location", []).append(problem)
     if received_at > now:
         errors.setdefault("received_at", []).append(
             "The time received is in the future: enter when the delivery arrived."
@@ -172,6 +179,9 @@ def ledger_administer(
             f"Lot {locked.lot_number} expired on {locked.expiry_date:%Y-%m-%d}: give the dose "
             "from another lot, and record the expired stock as waste."
         )
+    local_day = occurred_at.astimezone(locked.location.tz).date()
+    if problem := registration_problem(locked.location, local_day):
+        errors.setdefault("lot", []).append(problem)
     _check_session(session, patient, locked, errors)
     return _booked(
         locked,

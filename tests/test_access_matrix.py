@@ -63,6 +63,9 @@ ALLOWED = {
     "/staff/ledger/": {"nina", "phil", "alice"},
     "/staff/ledger/receive/": {"nina", "phil"},
     "/staff/ledger/export/": {"nina", "phil", "alice"},
+    # DEA registrations: read with the ledger; recorded by clinic admins (POST, tested in
+    # infusions/tests/test_dea.py).
+    "/staff/ledger/registrations/": {"nina", "phil", "alice"},
     "/api/v1/ledger/lots/": {"nina", "phil", "alice"},
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},

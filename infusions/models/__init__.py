@@ -7,9 +7,11 @@ through the imports below):
 - ``readings``: vital signs readings and the alerts they raise;
 - ``events``: side effects and interventions;
 - ``discharge``: the discharge checklist;
-- ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement.
+- ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement;
+- ``dea``: the DEA records beside it (each location's registration).
 """
 
+from infusions.models.dea import DeaRegistration
 from infusions.models.discharge import Discharge
 from infusions.models.events import SessionEvent
 from infusions.models.ledger import LedgerEntry, Lot
@@ -19,6 +21,7 @@ from infusions.models.readings import SessionAlert, VitalsReading
 from infusions.models.sessions import InfusionSession, SessionStateChange
 
 __all__ = [
+    "DeaRegistration",
     "Discharge",
     "DoseAdministration",
     "DoseOrder",

@@ -23,6 +23,7 @@ from conftest import PASSWORD
 from infusions.ledger import ledger_adjust, ledger_administer
 from infusions.models import Lot
 from infusions.models.ledger import LedgerEntryKind
+from infusions.tests.factories import dea_registered
 from infusions.tests.test_ledger import receive
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
@@ -38,7 +39,7 @@ LIST_QUERIES = 4
 
 @pytest.fixture
 def location(db):
-    return LocationFactory(name="Lakeview", time_zone="America/Chicago")
+    return dea_registered(LocationFactory(name="Lakeview", time_zone="America/Chicago"))
 
 
 @pytest.fixture

@@ -25,7 +25,12 @@ from infusions.models import (
 )
 from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_for_appointment, session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
+from infusions.tests.factories import (
+    complete_pre_assessment,
+    dea_registered,
+    infusion_session,
+    signed_order,
+)
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from tests.clock import travel_to
 
@@ -447,7 +452,7 @@ def infusing(nina, phil, ready):
 def lot(nina, riverside):
     return lot_receive(
         actor=nina,
-        location=riverside,
+        location=dea_registered(riverside),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml="50",
         volume_ml="10",

@@ -30,6 +30,7 @@ from infusions.ledger import (
 from infusions.ledger_reports import ledger_csv, lot_balance_from_entries
 from infusions.models import LedgerEntry, Lot
 from infusions.models.ledger import LedgerEntryKind
+from infusions.tests.factories import dea_registered
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 
@@ -38,7 +39,7 @@ Kind = LedgerEntryKind
 
 @pytest.fixture
 def location(db):
-    return LocationFactory(name="Lakeview", time_zone="America/Chicago")
+    return dea_registered(LocationFactory(name="Lakeview", time_zone="America/Chicago"))
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def receive(actor, location, **fields) -> Lot:
         "invoice_number": "INV-77",
     }
     values.update(fields)
-    return lot_receive(actor=actor, location=location, **values)
+    return lot_receive(actor=actor, location=dea_registered(location), **values)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from infusions.forms_ledger import CONFIRM_REQUIRED
 from infusions.ledger import ledger_adjust, ledger_administer, ledger_count, ledger_waste
 from infusions.models import Lot
 from infusions.models.ledger import LedgerEntryKind
-from infusions.tests.factories import infusion_session
+from infusions.tests.factories import dea_registered, infusion_session
 from infusions.tests.test_ledger import receive
 from infusions.views import ledger as ledger_views
 from patients.tests.factories import PatientFactory
@@ -45,7 +45,7 @@ LOT_QUERIES = 8
 
 @pytest.fixture
 def location(db):
-    return LocationFactory(name="Lakeview", time_zone="America/Chicago")
+    return dea_registered(LocationFactory(name="Lakeview", time_zone="America/Chicago"))
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from infusions.orders import (
 from infusions.preassessment import pre_assessment_record, pre_assessment_vitals
 from infusions.readings import ReadingInput
 from infusions.sessions import session_for_appointment, session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session
+from infusions.tests.factories import complete_pre_assessment, dea_registered, infusion_session
 from scheduling.tests.test_booking import book, next_week, riverside_for
 from tests.clock import advance, travel_to
 
@@ -90,7 +90,7 @@ def ready(nina, phil):
 def receive(nina, location, *, mg_per_ml: str = "50", ml: str = "10", **fields) -> Lot:
     return lot_receive(
         actor=nina,
-        location=location,
+        location=dea_registered(location),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml=mg_per_ml,
         volume_ml=ml,

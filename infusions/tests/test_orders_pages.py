@@ -18,7 +18,7 @@ from infusions.models import DoseAdministration, DoseOrder, LedgerEntry
 from infusions.models.sessions import InfusionSessionState
 from infusions.orders import dose_order_sign
 from infusions.sessions import session_for_appointment, session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session
+from infusions.tests.factories import complete_pre_assessment, dea_registered, infusion_session
 from scheduling.tests.test_booking import book, next_week
 from tests.clock import travel_to
 
@@ -72,7 +72,7 @@ def infusing(nina, phil, session):
 def lot(nina, session):
     return lot_receive(
         actor=nina,
-        location=session.appointment.location,
+        location=dea_registered(session.appointment.location),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml="50",
         volume_ml="10",

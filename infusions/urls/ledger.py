@@ -6,7 +6,7 @@ and corrected by new entries.
 
 from django.urls import path
 
-from infusions.views import ledger
+from infusions.views import dea, ledger
 
 app_name = "ledger"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", ledger.lot_list, name="lot-list"),
     path("receive/", ledger.lot_receive_page, name="lot-receive"),
     path("export/", ledger.ledger_export, name="export"),
+    path("registrations/", dea.registrations_page, name="registrations"),
     path("lots/<uuid:lot_id>/", ledger.lot_detail, name="lot"),
     path("lots/<uuid:lot_id>/waste/", ledger.lot_waste, name="lot-waste"),
     path("lots/<uuid:lot_id>/adjustments/", ledger.lot_adjust, name="lot-adjust"),
