@@ -44,6 +44,7 @@ DEMO_LOTS = {"Riverside": "RV-2611", "Mesa": "MS-2611"}
 # Made up: B for a clinic, D for the demo director's last name, six digits, the check digit.
 DEMO_DEA_DIGITS = {"Riverside": "261101", "Mesa": "261102"}
 DEMO_REGISTRATION_YEARS = 3
+DEMO_SUPPLIER_DEA = "PD2611019"  # made up: a distributor, D, 261101, check digit 9
 DEMO_PATIENT_EMAIL = "samuel.okonkwo@example.com"
 DEMO_INFUSION_LOCATION = "Riverside"
 SEARCH_DAYS = 7
@@ -91,10 +92,13 @@ def _seed_lots(nurse: User) -> int:
             location=location,
             product_name="Ketamine HCl injection 50 mg/mL (demo)",
             concentration_mg_per_ml=Decimal(50),
-            volume_ml=Decimal(50),
+            container_volume_ml=Decimal(10),
+            containers_received=5,
             lot_number=DEMO_LOTS[location.name],
             expiry_date=location.local_now().date() + timedelta(days=365),
             supplier="Demo Pharmacy Supply",
+            supplier_address="1 Warehouse Way, Memphis, TN 38118",
+            supplier_dea_number=DEMO_SUPPLIER_DEA,
             invoice_number=f"DEMO-{DEMO_LOTS[location.name]}",
         )
         created += 1

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Location, User
+from infusions.models.dea import DEA_NUMBER_PATTERN
 from patients.models import Patient
 
 MG = {"max_digits": 12, "decimal_places": 3}
@@ -42,6 +43,18 @@ class Lot(models.Model):
     expiry_date = models.DateField()
     supplier = models.CharField(max_length=150)
     invoice_number = models.CharField(max_length=60)
+    # What 21 CFR 1304.22(c) asks of a receipt, besides the above: the supplier's address
+    # and DEA number, and the containers (how many, of what size: volume_ml is their
+    # product). Empty on lots received before these were recorded (migration 0009); a
+    # trigger refuses a new lot without them.
+    supplier_address = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001
+    supplier_dea_number = models.CharField(  # noqa: DJ001
+        "supplier's DEA number", max_length=9, null=True, blank=True
+    )
+    container_volume_ml = models.DecimalField(
+        "container size (mL)", max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    containers_received = models.PositiveIntegerField(null=True, blank=True)
     received_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField(default=timezone.now)
     # The only column that ever changes, by infusions.ledger with the row locked.
@@ -55,6 +68,34 @@ class Lot(models.Model):
                 condition=Q(concentration_mg_per_ml__gt=0), name="lot_concentration_positive"
             ),
             models.CheckConstraint(condition=Q(volume_ml__gt=0), name="lot_volume_positive"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        supplier_address__isnull=True,
+                        supplier_dea_number__isnull=True,
+                        container_volume_ml__isnull=True,
+                        containers_received__isnull=True,
+                    )
+                    | (
+                        # Spelt out: a CHECK passes when it is NULL.
+                        Q(
+                            supplier_address__isnull=False,
+                            supplier_dea_number__isnull=False,
+                            container_volume_ml__isnull=False,
+                            containers_received__isnull=False,
+                        )
+                        & Q(
+                            supplier_dea_number__regex=DEA_NUMBER_PATTERN,
+                            container_volume_ml__gt=0,
+                            containers_received__gt=0,
+                            volume_ml=models.F("container_volume_ml")
+                            * models.F("containers_received"),
+                        )
+                        & ~Q(supplier_address="")
+                    )
+                ),
+                name="lot_receipt_details_complete",
+            ),
         ]
 
     def __str__(self) -> str:

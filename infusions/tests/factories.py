@@ -34,6 +34,12 @@ from scheduling.tests.test_booking import book, cleared_for_infusions, riverside
 from tests.clock import travel_to
 
 WEIGHT_KG = Decimal("80.0")
+# The supplier's address and DEA number a receipt records (21 CFR 1304.22(c)): a
+# distributor (P), S for its name, 123456 and the check digit 3.
+SUPPLIER = {
+    "supplier_address": "400 Depot Road, Memphis, TN 38118",
+    "supplier_dea_number": "PS1234563",
+}
 # The appointment status a session state written straight to the database brings along (the
 # database refuses, at commit, an infusion appointment that disagrees with its session).
 APPOINTMENT_STATUS_IN = {

@@ -26,6 +26,7 @@ from infusions.models import (
 from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_for_appointment, session_transition
 from infusions.tests.factories import (
+    SUPPLIER,
     complete_pre_assessment,
     dea_registered,
     infusion_session,
@@ -455,10 +456,12 @@ def lot(nina, riverside):
         location=dea_registered(riverside),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml="50",
-        volume_ml="10",
+        container_volume_ml="10",
+        containers_received=1,
         lot_number="K-001",
         expiry_date=riverside.local_now().date() + timedelta(days=365),
         supplier="Hospira",
+        **SUPPLIER,
         invoice_number="INV-1",
     )
 

@@ -19,11 +19,13 @@ from infusions.dea import (
     normalized_dea_number,
     registration_problem,
 )
+from infusions.ledger import ledger_administer, ledger_count, lot_receive
 from infusions.models import DeaRegistration, DoseAdministration, LedgerEntry
 from infusions.orders import current_order, dose_administer
-from infusions.tests.factories import dea_number, dea_registered
+from infusions.tests.factories import SUPPLIER, dea_number, dea_registered
 from infusions.tests.test_ledger import receive
 from infusions.tests.test_orders import infusing, sign  # noqa: F401 (fixtures)
+from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 from tests.clock import travel_to
 
@@ -187,19 +189,19 @@ def test_the_latest_registration_counts(alice, phil, lakeview):
 
 
 def test_a_location_without_a_registration_cannot_receive_ketamine(nina, lakeview):
-    from infusions.ledger import lot_receive
-
     with pytest.raises(ValidationError) as caught:
         lot_receive(
             actor=nina,
             location=lakeview,
             product_name="Ketamine HCl 50 mg/mL",
             concentration_mg_per_ml="50",
-            volume_ml="10",
+            container_volume_ml="10",
+            containers_received=1,
             lot_number="KX-1",
             expiry_date=lakeview.local_now().date() + timedelta(days=365),
             supplier="Midwest Pharma Supply",
             invoice_number="INV-1",
+            **SUPPLIER,
         )
 
     assert "Lakeview has no DEA registration on record" in refusal(caught, "location")
@@ -207,8 +209,6 @@ def test_a_location_without_a_registration_cannot_receive_ketamine(nina, lakevie
 
 
 def test_an_expired_registration_stops_doses_but_not_counts(alice, nina, phil, patient, lakeview):
-    from infusions.ledger import ledger_administer, ledger_count
-
     today = lakeview.local_now().date()
     register(alice, lakeview, phil, expires_on=today + timedelta(days=30))
     lot = receive(nina, lakeview)
@@ -246,8 +246,6 @@ def test_a_deactivated_registrant_stops_the_sessions_dose(nina, phil, infusing):
 
 @pytest.fixture
 def patient(db):
-    from patients.tests.factories import PatientFactory
-
     return PatientFactory()
 
 

@@ -23,7 +23,7 @@ from infusions.forms_ledger import CONFIRM_REQUIRED
 from infusions.ledger import ledger_adjust, ledger_administer, ledger_count, ledger_waste
 from infusions.models import Lot
 from infusions.models.ledger import LedgerEntryKind
-from infusions.tests.factories import dea_registered, infusion_session
+from infusions.tests.factories import SUPPLIER, dea_registered, infusion_session
 from infusions.tests.test_ledger import receive
 from infusions.views import ledger as ledger_views
 from patients.tests.factories import PatientFactory
@@ -260,7 +260,9 @@ def delivery(location, **fields) -> dict:
         "location": str(location.public_id),
         "product_name": "Ketamine HCl 50 mg/mL",
         "concentration_mg_per_ml": "50",
-        "volume_ml": "20",
+        "container_volume_ml": "10",
+        "containers_received": "2",
+        **SUPPLIER,
         "lot_number": "NEW-1",
         "expiry_date": (location.local_now().date() + timedelta(days=400)).isoformat(),
         "supplier": "Midwest Pharma Supply",
