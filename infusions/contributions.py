@@ -9,7 +9,9 @@ from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
 - the patient chart (``patients.views.chart.chart_page``): the infusion sessions, for
   clinical staff;
 - the staff home (``clinic.contributions.staff_home_page``): the sessions with open alerts
-  where the clinician works.
+  where the clinician works; and, for clinic admins and physicians (the registrant answers
+  for them), the ketamine inventories due within ``infusions.inventories.NOTICE_DAYS`` or
+  overdue.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from typing import Any
 from clinic.contributions import staff_home_page
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
+from clinic.selectors import locations_visible_to
 from infusions.alerts import open_alerts_for
+from infusions.inventories import inventories_due
+from infusions.ledger import LEDGER_CAPABILITY
 from infusions.models import InfusionSession
 from infusions.selectors import sessions_of_patient, with_session_state
 from infusions.session_alerts import with_open_alerts
@@ -68,3 +73,18 @@ def open_alerts(user: Any, *, shown: Mapping[str, Any]) -> dict:
     # Nurses and physicians: sessions with open vitals alerts where they work.
     clinical = user_can(user, Capability.VIEW_CLINICAL)
     return {"open_alerts": open_alerts_for(user) if clinical else None}
+
+
+@staff_home_page.register
+def inventories_due_soon(user: Any, *, shown: Mapping[str, Any]) -> dict:
+    # Clinic admins (who run the locations) and physicians (the registrant is one).
+    if not (
+        user_can(user, Capability.MANAGE_LOCATIONS)
+        or user_can(user, Capability.SIGN_MEDICAL_ORDERS)
+    ):
+        return {}
+    locations = locations_visible_to(user).filter(is_active=True).order_by("name")
+    return {
+        "inventories_due": [due for due in inventories_due(locations) if due.soon],
+        "can_take_inventory": user_can(user, LEDGER_CAPABILITY),
+    }

@@ -9,9 +9,13 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from clinic.forms import LocationChoiceField, StaffChoiceField
+from clinic.forms import LocationChoiceField, StaffChoiceField, cosigner_code_field
 from clinic.models import Location, User
 from infusions.dea import possible_registrants
+from infusions.forms_ledger import WallClockDateTimeField, possible_witnesses
+from infusions.inventories import count_field, explanation_field
+from infusions.models import Lot
+from infusions.models.dea import InventoryTime
 
 REGISTRATION_CONFIRM_LABEL = (
     "I copied these from the registration certificate. A registration cannot be edited "
@@ -64,3 +68,77 @@ class DeaRegistrationForm(forms.Form):
                 for user in possible_registrants()
             ),
         ]
+
+
+class InventoryForm(forms.Form):
+    """A location's inventory: one count (and an explanation of any difference) per lot,
+    the time of day, and the witness confirming with their password."""
+
+    time_of_day = forms.ChoiceField(
+        label="The count is as of",
+        choices=InventoryTime.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Say whether you count at opening or at close of business."},
+    )
+    taken_at = WallClockDateTimeField(
+        label="Date and time of the count (optional)",
+        required=False,
+        help_text="On the location's clock. Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        error_messages={"invalid": "Enter the time as YYYY-MM-DD HH:MM, e.g. 2026-03-27 17:30."},
+    )
+    witness = StaffChoiceField(
+        label="Witness",
+        queryset=User.objects.filter(is_active=True),
+        empty_label="Choose the nurse or physician who counted with you",
+        required=False,
+        help_text="Another nurse or physician who saw every lot counted.",
+    )
+    witness_password = forms.CharField(
+        label="Witness's password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+        help_text="The witness types their own password to sign the inventory.",
+    )
+    witness_otp = cosigner_code_field("Witness's 6-digit code")
+    confirm = forms.BooleanField(
+        label="We counted every lot listed. The inventory cannot be edited or deleted afterwards.",
+        error_messages={"required": "Tick the box to confirm: an inventory is permanent."},
+    )
+
+    def __init__(self, *args: Any, lots: list[Lot], actor: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lots = lots
+        for lot in lots:
+            self.fields[count_field(lot)] = forms.CharField(
+                label=f"Lot {lot.lot_number}: counted (mg)",
+                required=False,
+                max_length=30,
+                help_text=f"{lot.product_name}, expires {lot.expiry_date:%Y-%m-%d}. "
+                "The book says " + f"{lot.balance_mg} mg.",
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+            )
+            self.fields[explanation_field(lot)] = forms.CharField(
+                label=f"Lot {lot.lot_number}: explanation of any difference",
+                required=False,
+                max_length=1000,
+            )
+        field = self.fields["witness"]
+        field.widget.choices = [
+            ("", field.empty_label),
+            *(
+                (str(user.public_id), field.label_from_instance(user))
+                for user in possible_witnesses(actor)
+            ),
+        ]
+        # The lots first, then who and when.
+        order = [name for name in self.fields if name.startswith(("count_", "explain_"))]
+        self.order_fields([*order, "time_of_day", "taken_at", "witness"])
+
+    def counts(self) -> dict[Lot, str]:
+        return {lot: self.cleaned_data.get(count_field(lot), "") for lot in self.lots}
+
+    def explanations(self) -> dict[Lot, str]:
+        return {lot: self.cleaned_data.get(explanation_field(lot), "") for lot in self.lots}

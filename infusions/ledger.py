@@ -48,7 +48,7 @@ from infusions.dea import (
     normalized_dea_number,
     registration_problem,
 )
-from infusions.models import InfusionSession, LedgerEntry, Lot
+from infusions.models import InfusionSession, Inventory, LedgerEntry, Lot
 from infusions.models.ledger import MG, LedgerEntryKind
 from patients.models import Patient
 
@@ -312,9 +312,11 @@ def ledger_count(
     counted_mg: Decimal | str | int,
     explanation: str = "",
     occurred_at: datetime | None = None,
+    inventory: Inventory | None = None,
     request: HttpRequest | None = None,
 ) -> LedgerEntry:
-    """Record an inventory count of ``lot``; returns the count entry.
+    """Record an inventory count of ``lot`` (in ``inventory``, when it is part of one);
+    returns the count entry.
 
     When the count differs from the book the difference must be explained; it is then also
     booked as an adjustment (``count.corrections``) bringing the balance to ``counted_mg``.
@@ -343,6 +345,7 @@ def ledger_count(
         discrepancy_mg=discrepancy,
         reason=explanation,
         occurred_at=occurred_at,
+        inventory=inventory,
         audit=("recorded a ketamine count (lot, counted, discrepancy)", request),
     )
     if discrepancy:

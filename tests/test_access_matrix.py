@@ -66,6 +66,8 @@ ALLOWED = {
     # DEA registrations: read with the ledger; recorded by clinic admins (POST, tested in
     # infusions/tests/test_dea.py).
     "/staff/ledger/registrations/": {"nina", "phil", "alice"},
+    # Inventories: read with the ledger, taken by those who handle the drug.
+    "/staff/ledger/inventories/": {"nina", "phil", "alice"},
     "/api/v1/ledger/lots/": {"nina", "phil", "alice"},
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},
@@ -300,6 +302,8 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/ledger/lots/<uuid:lot_id>/waste/": CLINICIANS,
     "/staff/ledger/lots/<uuid:lot_id>/adjustments/": CLINICIANS,
     "/staff/ledger/lots/<uuid:lot_id>/counts/": CLINICIANS,
+    "/staff/ledger/inventories/<uuid:inventory_id>/": LEDGER_READERS,
+    "/staff/ledger/inventories/take/<uuid:location_id>/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/": LEDGER_READERS,
     "/api/v1/ledger/lots/<uuid:lot_id>/entries/": LEDGER_READERS,
     "/api/v1/ledger/lots/<uuid:lot_id>/waste/": CLINICIANS,

@@ -8,10 +8,10 @@ through the imports below):
 - ``events``: side effects and interventions;
 - ``discharge``: the discharge checklist;
 - ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement;
-- ``dea``: the DEA records beside it (each location's registration).
+- ``dea``: the DEA records beside it (each location's registration, its inventories).
 """
 
-from infusions.models.dea import DeaRegistration
+from infusions.models.dea import DeaRegistration, Inventory
 from infusions.models.discharge import Discharge
 from infusions.models.events import SessionEvent
 from infusions.models.ledger import LedgerEntry, Lot
@@ -26,6 +26,7 @@ __all__ = [
     "DoseAdministration",
     "DoseOrder",
     "InfusionSession",
+    "Inventory",
     "LedgerEntry",
     "Lot",
     "PreAssessment",

@@ -54,3 +54,48 @@ class DeaRegistration(models.Model):
 
     def __str__(self) -> str:
         return f"DEA {self.number}"
+
+
+class InventoryTime(models.TextChoices):
+    """21 CFR 1304.11(a): an inventory is taken either as of the opening or as of the close
+    of business on its date, and says which."""
+
+    OPENING = "opening", "At opening of business"
+    CLOSE_OF_BUSINESS = "close_of_business", "At close of business"
+
+
+class Inventory(models.Model):
+    """A count of every ketamine lot at a location on one date and time, signed by the
+    person counting and a witness: the initial inventory when the location starts, then at
+    least every two years (21 CFR 1304.11(b), (c)). Each lot's count is a ledger COUNT entry
+    pointing here (``LedgerEntry.inventory``); a discrepancy is booked as an adjustment
+    correcting that count, as any count's is."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="ketamine_inventories"
+    )
+    is_initial = models.BooleanField(default=False)
+    taken_at = models.DateTimeField()
+    time_of_day = models.CharField(max_length=20, choices=InventoryTime.choices)
+    counted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "inventories"
+        ordering = ["location", "-taken_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(witness=models.F("counted_by")),
+                name="inventory_witness_not_counter",
+            ),
+            models.UniqueConstraint(
+                fields=["location"],
+                condition=Q(is_initial=True),
+                name="inventory_one_initial_per_location",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Inventory of {self.taken_at:%Y-%m-%d}"

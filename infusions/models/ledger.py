@@ -148,6 +148,10 @@ class LedgerEntry(models.Model):
     corrects = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
     )
+    # The inventory (infusions.models.dea) a count was taken in, if any.
+    inventory = models.ForeignKey(
+        "Inventory", null=True, blank=True, on_delete=models.PROTECT, related_name="counts"
+    )
     occurred_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -194,6 +198,10 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind=LedgerEntryKind.ADMINISTERED) | Q(patient__isnull=False),
                 name="entry_dose_has_patient",
+            ),
+            models.CheckConstraint(
+                condition=Q(inventory__isnull=True) | Q(kind=LedgerEntryKind.COUNT),
+                name="entry_inventory_only_on_counts",
             ),
             models.CheckConstraint(
                 condition=~Q(kind=LedgerEntryKind.ADJUSTMENT) | ~Q(reason=""),

@@ -36,7 +36,7 @@ EXPORT = "/staff/ledger/export/"
 # The session and the user; the paginator's count; the page of lots with their location and
 # receiver joined in; the locations for the filter. The same however many lots. (Measured
 # after a first page view, which also records the session's last activity.)
-LIST_QUERIES = 5
+LIST_QUERIES = 7  # with the locations and their latest inventories (due dates)
 # The session and the user; the lot; the paginator's count; the page of entries with who
 # and what they name joined in; the audit event; the witnesses to choose from; the entries
 # an adjustment may correct. The same however many entries.

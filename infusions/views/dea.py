@@ -1,5 +1,9 @@
 """The DEA records' pages, under /staff/ledger/ beside the ledger they belong to.
 
+- Inventories: when each location's next one is due, those taken, one inventory's counts,
+  and taking one (``infusions.inventories.inventory_take``; nurses and physicians, with a
+  witness).
+
 - DEA registrations: each location's current registration (or why it has none that
   counts, which stops it receiving and giving ketamine), its earlier ones, and for clinic
   admins the form that records a registration (``infusions.dea.dea_registration_record``).
@@ -10,27 +14,32 @@ Read by those who read the ledger (``VIEW_LEDGER``). Nothing here is edited or d
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.forms import show_service_errors
 from clinic.permissions import capability_required, require, user_can
-from clinic.selectors import locations_visible_to
+from clinic.selectors import location_for, locations_visible_to
 from infusions.dea import (
     REGISTRATION_CAPABILITY,
     dea_registration_record,
     registration_problem_of,
     registrations_visible_to,
 )
-from infusions.forms_dea import DeaRegistrationForm
+from infusions.forms_dea import DeaRegistrationForm, InventoryForm
+from infusions.inventories import inventories_due, inventory_take, lots_to_count
 from infusions.ledger import LEDGER_CAPABILITY, LEDGER_READ_CAPABILITY
+from infusions.models import Inventory
 
 EARLIER_SHOWN = 5
+INVENTORIES_PER_PAGE = 25
 
 
 @require_http_methods(["GET", "POST"])
@@ -95,3 +104,93 @@ def registration_rows(user: Any, locations: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- Inventories ---------------------------------------------------------------------------
+
+
+@require_GET
+@capability_required(LEDGER_READ_CAPABILITY)
+def inventories_page(request: HttpRequest) -> HttpResponse:
+    """When each location's next inventory is due, and the inventories taken (newest first)."""
+    user = request.user
+    locations = locations_visible_to(user).filter(is_active=True).order_by("name")
+    inventories = (
+        Inventory.objects.filter(location__in=locations_visible_to(user))
+        .select_related("location", "counted_by", "witness")
+        .annotate(lots_counted=Count("counts"))
+        .order_by("-taken_at", "-id")
+    )
+    page = Paginator(inventories, INVENTORIES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "due": inventories_due(locations),
+        "page": page,
+        "can_record": user_can(user, LEDGER_CAPABILITY),
+    }
+    return render(request, "infusions/ledger/inventories.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(LEDGER_CAPABILITY)
+def inventory_take_page(request: HttpRequest, location_id: UUID) -> HttpResponse:
+    location = location_for(request.user, location_id)
+    lots = list(lots_to_count(location))
+    form = InventoryForm(request.POST or None, lots=lots, actor=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        wall_clock = data["taken_at"]
+        try:
+            inventory = inventory_take(
+                actor=request.user,
+                location=location,
+                time_of_day=data["time_of_day"],
+                counts=form.counts(),
+                explanations=form.explanations(),
+                witness=data["witness"],
+                witness_password=data["witness_password"],
+                witness_otp=data["witness_otp"],
+                taken_at=wall_clock.replace(tzinfo=location.tz) if wall_clock else None,
+                request=request,
+            )
+        except ValidationError as error:
+            show_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Recorded the inventory of {location}: {len(lots)} lots counted, witnessed by "
+                f"{inventory.witness}.",
+            )
+            return redirect("ledger:inventory", inventory_id=inventory.public_id)
+    if form.is_bound:
+        form.data = form.data.copy()
+        form.data.pop("confirm", None)
+    context = {"form": form, "location": location, "lots": lots, "can_record": True}
+    status = 400 if form.is_bound else 200
+    return render(request, "infusions/ledger/inventory_take.html", context, status=status)
+
+
+@require_GET
+@capability_required(LEDGER_READ_CAPABILITY)
+def inventory_page(request: HttpRequest, inventory_id: UUID) -> HttpResponse:
+    """One inventory: each lot's count against the book, and the adjustment of any
+    difference."""
+    inventory = (
+        Inventory.objects.filter(
+            public_id=inventory_id, location__in=locations_visible_to(request.user)
+        )
+        .select_related("location", "counted_by", "witness")
+        .first()
+    )
+    if inventory is None:
+        raise Http404("No such inventory.")
+    counts = (
+        inventory.counts.select_related("lot")
+        .prefetch_related("corrections")
+        .order_by("lot__expiry_date", "lot__received_at", "lot_id")
+    )
+    context = {
+        "inventory": inventory,
+        "counts": counts,
+        "can_record": user_can(request.user, LEDGER_CAPABILITY),
+    }
+    return render(request, "infusions/ledger/inventory.html", context)
