@@ -11,7 +11,7 @@ from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
 - the staff home (``clinic.contributions.staff_home_page``): the sessions with open alerts
   where the clinician works; and, for clinic admins and physicians (the registrant answers
   for them), the ketamine inventories due within ``infusions.inventories.NOTICE_DAYS`` or
-  overdue.
+  overdue; and, for a location's DEA registrant, its open theft or loss incidents.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from clinic.selectors import locations_visible_to
 from infusions.alerts import open_alerts_for
 from infusions.inventories import inventories_due
 from infusions.ledger import LEDGER_CAPABILITY
+from infusions.losses import incidents_for_registrant
 from infusions.models import InfusionSession
 from infusions.selectors import sessions_of_patient, with_session_state
 from infusions.session_alerts import with_open_alerts
@@ -88,3 +89,9 @@ def inventories_due_soon(user: Any, *, shown: Mapping[str, Any]) -> dict:
         "inventories_due": [due for due in inventories_due(locations) if due.soon],
         "can_take_inventory": user_can(user, LEDGER_CAPABILITY),
     }
+
+
+@staff_home_page.register
+def open_loss_incidents(user: Any, *, shown: Mapping[str, Any]) -> dict:
+    # The registrant notifies the DEA: shown to them until Form 106 is filed.
+    return {"loss_incidents": incidents_for_registrant(user)}

@@ -15,7 +15,7 @@ from infusions.dea import possible_registrants
 from infusions.forms_ledger import WallClockDateTimeField, possible_witnesses
 from infusions.inventories import count_field, explanation_field
 from infusions.models import Lot
-from infusions.models.dea import InventoryTime
+from infusions.models.dea import InventoryTime, LossKind, LossStep
 
 REGISTRATION_CONFIRM_LABEL = (
     "I copied these from the registration certificate. A registration cannot be edited "
@@ -142,3 +142,60 @@ class InventoryForm(forms.Form):
 
     def explanations(self) -> dict[Lot, str]:
         return {lot: self.cleaned_data.get(explanation_field(lot), "") for lot in self.lots}
+
+
+class LossIncidentForm(forms.Form):
+    location = LocationChoiceField(
+        label="Location",
+        empty_label="Choose where it happened",
+        error_messages={"required": "Choose the location the drug is missing from."},
+    )
+    kind = forms.ChoiceField(
+        label="What happened",
+        choices=LossKind.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose what happened."},
+    )
+    discovered_at = WallClockDateTimeField(
+        label="Discovered at (optional)",
+        required=False,
+        help_text="On the location's clock. Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        error_messages={"invalid": "Enter the time as YYYY-MM-DD HH:MM, e.g. 2026-03-27 17:30."},
+    )
+    description = forms.CharField(
+        label="What is missing, and how it was found",
+        required=False,  # the service says why it is needed
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    amount_mg = forms.CharField(
+        label="Amount missing (mg, optional)",
+        required=False,
+        max_length=30,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    confirm = forms.BooleanField(
+        label="This report cannot be edited or deleted afterwards.",
+        error_messages={"required": "Tick the box to confirm: the report is permanent."},
+    )
+
+    def __init__(self, *args: Any, locations: QuerySet[Location], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = locations.filter(is_active=True).order_by("name")
+
+
+class LossStepForm(forms.Form):
+    step = forms.ChoiceField(
+        label="Report made",
+        choices=LossStep.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose which report was made."},
+    )
+    reference = forms.CharField(
+        label="Reference",
+        required=False,  # the service says what to enter
+        max_length=200,
+        help_text="To whom and how the notice went, or Form 106's confirmation number.",
+    )

@@ -68,6 +68,7 @@ ALLOWED = {
     "/staff/ledger/registrations/": {"nina", "phil", "alice"},
     # Inventories: read with the ledger, taken by those who handle the drug.
     "/staff/ledger/inventories/": {"nina", "phil", "alice"},
+    "/staff/ledger/incidents/": {"nina", "phil", "alice"},
     "/api/v1/ledger/lots/": {"nina", "phil", "alice"},
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},
@@ -303,6 +304,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/ledger/lots/<uuid:lot_id>/adjustments/": CLINICIANS,
     "/staff/ledger/lots/<uuid:lot_id>/counts/": CLINICIANS,
     "/staff/ledger/inventories/<uuid:inventory_id>/": LEDGER_READERS,
+    "/staff/ledger/incidents/<uuid:incident_id>/": LEDGER_READERS,
     "/staff/ledger/inventories/take/<uuid:location_id>/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/": LEDGER_READERS,
     "/api/v1/ledger/lots/<uuid:lot_id>/entries/": LEDGER_READERS,

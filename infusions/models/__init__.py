@@ -8,10 +8,11 @@ through the imports below):
 - ``events``: side effects and interventions;
 - ``discharge``: the discharge checklist;
 - ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement;
-- ``dea``: the DEA records beside it (each location's registration, its inventories).
+- ``dea``: the DEA records beside it (each location's registration, its inventories, thefts
+  and losses).
 """
 
-from infusions.models.dea import DeaRegistration, Inventory
+from infusions.models.dea import DeaRegistration, Inventory, LossIncident, LossIncidentStep
 from infusions.models.discharge import Discharge
 from infusions.models.events import SessionEvent
 from infusions.models.ledger import LedgerEntry, Lot
@@ -28,6 +29,8 @@ __all__ = [
     "InfusionSession",
     "Inventory",
     "LedgerEntry",
+    "LossIncident",
+    "LossIncidentStep",
     "Lot",
     "PreAssessment",
     "SessionAlert",

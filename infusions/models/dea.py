@@ -99,3 +99,67 @@ class Inventory(models.Model):
 
     def __str__(self) -> str:
         return f"Inventory of {self.taken_at:%Y-%m-%d}"
+
+
+class LossKind(models.TextChoices):
+    THEFT = "theft", "Theft"
+    SIGNIFICANT_LOSS = "significant_loss", "Significant loss"
+    IN_TRANSIT = "in_transit", "Lost in transit"
+
+
+class LossIncident(models.Model):
+    """A theft or significant loss of ketamine, from its discovery (21 CFR 1301.76(b)): the
+    registrant notifies the DEA field office in writing within one business day, then files
+    DEA Form 106. The incident stays open until the Form 106 step is recorded
+    (``LossIncidentStep``); nothing is edited."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=LossKind.choices)
+    discovered_at = models.DateTimeField()
+    description = models.TextField()
+    lot = models.ForeignKey("Lot", null=True, blank=True, on_delete=models.PROTECT)
+    amount_mg = models.DecimalField(
+        "amount missing (mg)", max_digits=12, decimal_places=3, null=True, blank=True
+    )
+    reported_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-discovered_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_mg__isnull=True) | Q(amount_mg__gt=0),
+                name="loss_amount_positive",
+            ),
+            models.CheckConstraint(condition=~Q(description=""), name="loss_described"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} discovered {self.discovered_at:%Y-%m-%d}"
+
+
+class LossStep(models.TextChoices):
+    FIELD_OFFICE_NOTIFIED = "field_office_notified", "DEA field office notified in writing"
+    FORM_106_FILED = "form_106_filed", "DEA Form 106 filed"
+
+
+class LossIncidentStep(models.Model):
+    """One of the two reports an incident needs, when it was done and its reference."""
+
+    incident = models.ForeignKey(LossIncident, on_delete=models.PROTECT, related_name="steps")
+    step = models.CharField(max_length=30, choices=LossStep.choices)
+    done_at = models.DateTimeField()
+    reference = models.CharField(max_length=200)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["done_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "step"], name="loss_step_once"),
+            models.CheckConstraint(condition=~Q(reference=""), name="loss_step_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_step_display()

@@ -3,6 +3,8 @@
 - Inventories: when each location's next one is due, those taken, one inventory's counts,
   and taking one (``infusions.inventories.inventory_take``; nurses and physicians, with a
   witness).
+- Theft or significant loss: incidents, the one-business-day clock for the DEA field
+  office notice, and the Form 106 step that closes one (``infusions.losses``).
 
 - DEA registrations: each location's current registration (or why it has none that
   counts, which stops it receiving and giving ketamine), its earlier ones, and for clinic
@@ -17,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -33,13 +35,27 @@ from infusions.dea import (
     registration_problem_of,
     registrations_visible_to,
 )
-from infusions.forms_dea import DeaRegistrationForm, InventoryForm
+from infusions.forms_dea import (
+    DeaRegistrationForm,
+    InventoryForm,
+    LossIncidentForm,
+    LossStepForm,
+)
 from infusions.inventories import inventories_due, inventory_take, lots_to_count
 from infusions.ledger import LEDGER_CAPABILITY, LEDGER_READ_CAPABILITY
-from infusions.models import Inventory
+from infusions.losses import (
+    loss_incident_report,
+    loss_incident_step,
+    may_record_steps,
+    notice_due_by,
+    open_incidents,
+)
+from infusions.models import Inventory, LossIncident
+from infusions.models.dea import LossStep
 
 EARLIER_SHOWN = 5
 INVENTORIES_PER_PAGE = 25
+INCIDENTS_PER_PAGE = 25
 
 
 @require_http_methods(["GET", "POST"])
@@ -194,3 +210,105 @@ def inventory_page(request: HttpRequest, inventory_id: UUID) -> HttpResponse:
         "can_record": user_can(request.user, LEDGER_CAPABILITY),
     }
     return render(request, "infusions/ledger/inventory.html", context)
+
+
+# --- Theft or significant loss -------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(LEDGER_READ_CAPABILITY)
+def incidents_page(request: HttpRequest) -> HttpResponse:
+    """Open incidents first with their DEA notice's due time, then the closed ones; the
+    report form for those who handle the drug."""
+    user = request.user
+    can_report = user_can(user, LEDGER_CAPABILITY)
+    form = LossIncidentForm(request.POST or None, locations=locations_visible_to(user))
+    if request.method == "POST":
+        require(user, LEDGER_CAPABILITY)
+        if form.is_valid():
+            data = form.cleaned_data
+            location = data["location"]
+            wall_clock = data["discovered_at"]
+            try:
+                incident = loss_incident_report(
+                    actor=user,
+                    location=location,
+                    kind=data["kind"],
+                    discovered_at=wall_clock.replace(tzinfo=location.tz) if wall_clock else None,
+                    description=data["description"],
+                    amount_mg=data["amount_mg"],
+                    request=request,
+                )
+            except ValidationError as error:
+                show_service_errors(form, error)
+            else:
+                due = notice_due_by(incident)
+                messages.success(
+                    request,
+                    f"Recorded. The registrant must notify the DEA field office in writing by "
+                    f"{due:%a %b} {due.day}, {due:%H:%M}, then file DEA Form 106.",
+                )
+                return redirect("ledger:incident", incident_id=incident.public_id)
+        form.data = form.data.copy()
+        form.data.pop("confirm", None)
+    open_ids = set(open_incidents().values_list("pk", flat=True))
+    incidents = LossIncident.objects.filter(location__in=locations_visible_to(user)).select_related(
+        "location", "reported_by"
+    )
+    page = Paginator(incidents.order_by("-discovered_at", "-id"), INCIDENTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    rows = [
+        {"incident": incident, "open": incident.pk in open_ids, "due": notice_due_by(incident)}
+        for incident in page.object_list
+    ]
+    context = {
+        "rows": rows,
+        "page": page,
+        "form": form if can_report else None,
+        "can_record": can_report,
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "infusions/ledger/incidents.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(LEDGER_READ_CAPABILITY)
+def incident_page(request: HttpRequest, incident_id: UUID) -> HttpResponse:
+    user = request.user
+    incident = (
+        LossIncident.objects.filter(public_id=incident_id, location__in=locations_visible_to(user))
+        .select_related("location", "lot", "reported_by")
+        .first()
+    )
+    if incident is None:
+        raise Http404("No such incident.")
+    form = LossStepForm(request.POST or None)
+    if request.method == "POST":
+        if not may_record_steps(user):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                loss_incident_step(
+                    actor=user,
+                    incident=incident,
+                    step=form.cleaned_data["step"],
+                    reference=form.cleaned_data["reference"],
+                    request=request,
+                )
+            except ValidationError as error:
+                show_service_errors(form, error)
+            else:
+                messages.success(request, "Recorded.")
+                return redirect("ledger:incident", incident_id=incident.public_id)
+    steps = list(incident.steps.select_related("recorded_by"))
+    context = {
+        "incident": incident,
+        "steps": steps,
+        "closed": any(step.step == LossStep.FORM_106_FILED for step in steps),
+        "due": notice_due_by(incident),
+        "form": form if may_record_steps(user) else None,
+        "can_record": user_can(user, LEDGER_CAPABILITY),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "infusions/ledger/incident.html", context, status=status)
