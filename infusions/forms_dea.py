@@ -15,7 +15,7 @@ from infusions.dea import possible_registrants
 from infusions.forms_ledger import WallClockDateTimeField, possible_witnesses
 from infusions.inventories import count_field, explanation_field
 from infusions.models import Lot
-from infusions.models.dea import InventoryTime, LossKind, LossStep
+from infusions.models.dea import DestructionMethod, InventoryTime, LossKind, LossStep
 
 REGISTRATION_CONFIRM_LABEL = (
     "I copied these from the registration certificate. A registration cannot be edited "
@@ -199,3 +199,81 @@ class LossStepForm(forms.Form):
         max_length=200,
         help_text="To whom and how the notice went, or Form 106's confirmation number.",
     )
+
+
+def _witness_fields(prefix: str, label: str) -> dict[str, forms.Field]:
+    return {
+        prefix: StaffChoiceField(
+            label=label,
+            queryset=User.objects.filter(is_active=True),
+            empty_label="Choose a nurse or physician who saw it",
+            required=False,
+        ),
+        f"{prefix}_password": forms.CharField(
+            label=f"{label}'s password",
+            required=False,
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+        ),
+        f"{prefix}_otp": cosigner_code_field(f"{label}'s 6-digit code"),
+    }
+
+
+class DestructionForm(forms.Form):
+    """What DEA Form 41 asks of destroyed stock, and the two witnesses' signatures."""
+
+    amount_mg = forms.CharField(
+        label="Amount destroyed (mg)",
+        required=False,
+        max_length=30,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    containers = forms.CharField(
+        label="Containers (whole or partial)",
+        required=False,
+        max_length=10,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label="Reason", required=False, max_length=300, help_text="e.g. expired, vial broken."
+    )
+    method = forms.ChoiceField(
+        label="How",
+        choices=DestructionMethod.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose how it is destroyed."},
+    )
+    reverse_distributor = forms.CharField(
+        label="Reverse distributor's name", required=False, max_length=150
+    )
+    reverse_distributor_address = forms.CharField(
+        label="Reverse distributor's address", required=False, max_length=300
+    )
+    reverse_distributor_dea_number = forms.CharField(
+        label="Reverse distributor's DEA number", required=False, max_length=20
+    )
+    on_site_method = forms.CharField(
+        label="How it was destroyed on site",
+        required=False,
+        max_length=300,
+        help_text="e.g. emptied into a drug disposal container that renders it non-retrievable.",
+    )
+    confirm = forms.BooleanField(
+        label="This record cannot be edited or deleted afterwards.",
+        error_messages={"required": "Tick the box to confirm: the record is permanent."},
+    )
+
+    def __init__(self, *args: Any, actor: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for prefix, label in (("witness", "First witness"), ("second_witness", "Second witness")):
+            for name, field in _witness_fields(prefix, label).items():
+                self.fields[name] = field
+            choices = self.fields[prefix]
+            choices.widget.choices = [
+                ("", choices.empty_label),
+                *(
+                    (str(user.public_id), choices.label_from_instance(user))
+                    for user in possible_witnesses(actor)
+                ),
+            ]
+        self.order_fields([name for name in self.fields if name != "confirm"] + ["confirm"])

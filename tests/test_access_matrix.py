@@ -304,6 +304,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/ledger/lots/<uuid:lot_id>/adjustments/": CLINICIANS,
     "/staff/ledger/lots/<uuid:lot_id>/counts/": CLINICIANS,
     "/staff/ledger/inventories/<uuid:inventory_id>/": LEDGER_READERS,
+    "/staff/ledger/lots/<uuid:lot_id>/destroy/": CLINICIANS,
     "/staff/ledger/incidents/<uuid:incident_id>/": LEDGER_READERS,
     "/staff/ledger/inventories/take/<uuid:location_id>/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/": LEDGER_READERS,

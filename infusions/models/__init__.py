@@ -9,10 +9,16 @@ through the imports below):
 - ``discharge``: the discharge checklist;
 - ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement;
 - ``dea``: the DEA records beside it (each location's registration, its inventories, thefts
-  and losses).
+  and losses, destruction of stock).
 """
 
-from infusions.models.dea import DeaRegistration, Inventory, LossIncident, LossIncidentStep
+from infusions.models.dea import (
+    DeaRegistration,
+    Destruction,
+    Inventory,
+    LossIncident,
+    LossIncidentStep,
+)
 from infusions.models.discharge import Discharge
 from infusions.models.events import SessionEvent
 from infusions.models.ledger import LedgerEntry, Lot
@@ -23,6 +29,7 @@ from infusions.models.sessions import InfusionSession, SessionStateChange
 
 __all__ = [
     "DeaRegistration",
+    "Destruction",
     "Discharge",
     "DoseAdministration",
     "DoseOrder",

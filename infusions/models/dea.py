@@ -163,3 +163,50 @@ class LossIncidentStep(models.Model):
 
     def __str__(self) -> str:
         return self.get_step_display()
+
+
+class DestructionMethod(models.TextChoices):
+    REVERSE_DISTRIBUTOR = "reverse_distributor", "Handed to a reverse distributor"
+    ON_SITE = "on_site", "Destroyed on site"
+
+
+class Destruction(models.Model):
+    """Expired or unusable stock taken out of a lot to be destroyed, with what DEA Form 41
+    asks: the drug (product, strength, lot), the quantity (containers and mg), the reason,
+    the date, the method (a reverse distributor's name, address and DEA number, or how it
+    was made non-retrievable on site) and two witnesses. Its ledger entry
+    (kind ``destroyed``) takes the amount out of the lot."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    entry = models.OneToOneField(
+        "LedgerEntry", on_delete=models.PROTECT, related_name="destruction"
+    )
+    method = models.CharField(max_length=30, choices=DestructionMethod.choices)
+    reason = models.CharField(max_length=300)
+    containers = models.PositiveIntegerField("containers (whole or partial)")
+    reverse_distributor = models.CharField(max_length=150, blank=True)
+    reverse_distributor_address = models.CharField(max_length=300, blank=True)
+    reverse_distributor_dea_number = models.CharField(max_length=9, blank=True)
+    on_site_method = models.CharField("how it was destroyed", max_length=300, blank=True)
+    second_witness = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        method=DestructionMethod.REVERSE_DISTRIBUTOR,
+                        reverse_distributor_dea_number__regex=DEA_NUMBER_PATTERN,
+                    )
+                    & ~Q(reverse_distributor="")
+                    & ~Q(reverse_distributor_address="")
+                )
+                | (Q(method=DestructionMethod.ON_SITE) & ~Q(on_site_method="")),
+                name="destruction_method_details",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="destruction_has_reason"),
+            models.CheckConstraint(condition=Q(containers__gt=0), name="destruction_containers"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Destruction {self.get_method_display().lower()}"

@@ -106,6 +106,8 @@ class LedgerEntryKind(models.TextChoices):
     RECEIPT = "receipt", "Receipt"
     ADMINISTERED = "administered", "Administered"
     WASTED = "wasted", "Wasted"
+    # Stock destroyed or handed to a reverse distributor (DEA Form 41): infusions.destruction.
+    DESTROYED = "destroyed", "Destroyed"
     ADJUSTMENT = "adjustment", "Adjustment"
     COUNT = "count", "Count"
 
@@ -167,6 +169,7 @@ class LedgerEntry(models.Model):
                     Q(kind=LedgerEntryKind.RECEIPT, amount_mg__gt=0)
                     | Q(kind=LedgerEntryKind.ADMINISTERED, amount_mg__lt=0)
                     | Q(kind=LedgerEntryKind.WASTED, amount_mg__lt=0)
+                    | Q(kind=LedgerEntryKind.DESTROYED, amount_mg__lt=0)
                     | (Q(kind=LedgerEntryKind.ADJUSTMENT) & ~Q(amount_mg=0))
                     | Q(kind=LedgerEntryKind.COUNT, amount_mg=0)
                 ),
@@ -188,7 +191,8 @@ class LedgerEntry(models.Model):
                 name="entry_count_fields_only_on_counts",
             ),
             models.CheckConstraint(
-                condition=~Q(kind=LedgerEntryKind.WASTED) | Q(witness__isnull=False),
+                condition=~Q(kind__in=[LedgerEntryKind.WASTED, LedgerEntryKind.DESTROYED])
+                | Q(witness__isnull=False),
                 name="entry_waste_witnessed",
             ),
             models.CheckConstraint(

@@ -24,4 +24,5 @@ urlpatterns = [
     path("lots/<uuid:lot_id>/waste/", ledger.lot_waste, name="lot-waste"),
     path("lots/<uuid:lot_id>/adjustments/", ledger.lot_adjust, name="lot-adjust"),
     path("lots/<uuid:lot_id>/counts/", ledger.lot_count, name="lot-count"),
+    path("lots/<uuid:lot_id>/destroy/", dea.lot_destroy_page, name="lot-destroy"),
 ]

@@ -3,6 +3,7 @@
 - Inventories: when each location's next one is due, those taken, one inventory's counts,
   and taking one (``infusions.inventories.inventory_take``; nurses and physicians, with a
   witness).
+- Destruction of a lot's stock with two witnesses (``infusions.destruction``, Form 41).
 - Theft or significant loss: incidents, the one-business-day clock for the DEA field
   office notice, and the Form 106 step that closes one (``infusions.losses``).
 
@@ -35,8 +36,10 @@ from infusions.dea import (
     registration_problem_of,
     registrations_visible_to,
 )
+from infusions.destruction import lot_destroy
 from infusions.forms_dea import (
     DeaRegistrationForm,
+    DestructionForm,
     InventoryForm,
     LossIncidentForm,
     LossStepForm,
@@ -52,6 +55,7 @@ from infusions.losses import (
 )
 from infusions.models import Inventory, LossIncident
 from infusions.models.dea import LossStep
+from infusions.selectors import lot_for
 
 EARLIER_SHOWN = 5
 INVENTORIES_PER_PAGE = 25
@@ -312,3 +316,34 @@ def incident_page(request: HttpRequest, incident_id: UUID) -> HttpResponse:
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "infusions/ledger/incident.html", context, status=status)
+
+
+# --- Destruction ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(LEDGER_CAPABILITY)
+def lot_destroy_page(request: HttpRequest, lot_id: UUID) -> HttpResponse:
+    lot = lot_for(request.user, lot_id)
+    form = DestructionForm(request.POST or None, actor=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data.pop("confirm")
+        try:
+            destruction = lot_destroy(actor=request.user, lot=lot, request=request, **data)
+        except ValidationError as error:
+            show_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Recorded {-destruction.entry.amount_mg} mg of lot {lot.lot_number} destroyed "
+                f"({destruction.get_method_display().lower()}), with two witnesses. The balance "
+                f"is {destruction.entry.balance_after_mg} mg.",
+            )
+            return redirect("ledger:lot", lot_id=lot.public_id)
+    if form.is_bound:
+        form.data = form.data.copy()
+        form.data.pop("confirm", None)
+    context = {"form": form, "lot": lot, "can_record": True}
+    status = 400 if form.is_bound else 200
+    return render(request, "infusions/ledger/destroy.html", context, status=status)
