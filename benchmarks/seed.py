@@ -1238,6 +1238,12 @@ class Seeder:
                 lot_number=f"BN-{site_pk:02d}-{quarter}",
                 expiry_date=(received + timedelta(days=540)).date(),
                 supplier="Benchmark Pharmacy Supply",
+                # What 21 CFR 1304.22(c) asks of a receipt (the database refuses a lot
+                # without it): the supplier's address and DEA number, the containers.
+                supplier_address="400 Depot Road, Memphis, TN 38118",
+                supplier_dea_number="PB1234563",
+                container_volume_ml=Decimal(10),
+                containers_received=int(volume / 10),
                 invoice_number=f"INV-{site_pk:02d}-{quarter}",
                 received_by_id=site.nurses[0],
                 received_at=received,

@@ -9,7 +9,10 @@ from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
 - the patient chart (``patients.views.chart.chart_page``): the infusion sessions, for
   clinical staff;
 - the staff home (``clinic.contributions.staff_home_page``): the sessions with open alerts
-  where the clinician works, and for prescribers today's sessions waiting for a dose order.
+  where the clinician works; for prescribers, today's sessions waiting for a dose order;
+  for clinic admins and physicians (the registrant answers for them), the ketamine
+  inventories due within ``infusions.inventories.NOTICE_DAYS`` or overdue; and, for a
+  location's DEA registrant, its open theft or loss incidents.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from django.db.models import Exists, OuterRef, Q
 from clinic.contributions import staff_home_page
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
+from clinic.selectors import locations_visible_to
 from infusions.alerts import open_alerts_for
+from infusions.inventories import inventories_due
+from infusions.ledger import LEDGER_CAPABILITY
+from infusions.losses import incidents_for_registrant
 from infusions.models import DoseOrder, InfusionSession
 from infusions.orders import ORDER_STATES
 from infusions.selectors import sessions_of_patient, with_session_state
@@ -108,3 +115,24 @@ def orders_to_sign(user: Any, *, shown: Mapping[str, Any]) -> dict:
     if not user_can(user, Capability.SIGN_MEDICAL_ORDERS):
         return {"orders_to_sign": None}
     return {"orders_to_sign": sessions_awaiting_order(user)}
+
+
+@staff_home_page.register
+def inventories_due_soon(user: Any, *, shown: Mapping[str, Any]) -> dict:
+    # Clinic admins (who run the locations) and physicians (the registrant is one).
+    if not (
+        user_can(user, Capability.MANAGE_LOCATIONS)
+        or user_can(user, Capability.SIGN_MEDICAL_ORDERS)
+    ):
+        return {}
+    locations = locations_visible_to(user).filter(is_active=True).order_by("name")
+    return {
+        "inventories_due": [due for due in inventories_due(locations) if due.soon],
+        "can_take_inventory": user_can(user, LEDGER_CAPABILITY),
+    }
+
+
+@staff_home_page.register
+def open_loss_incidents(user: Any, *, shown: Mapping[str, Any]) -> dict:
+    # The registrant notifies the DEA: shown to them until Form 106 is filed.
+    return {"loss_incidents": incidents_for_registrant(user)}

@@ -1,6 +1,9 @@
 """The demo clinic's ketamine stock and an infusion to walk through, for ``manage.py
 seed_demo`` (with DEBUG on).
 
+- DEA registrations: each demo location without one is registered to the demo medical
+  director by the same (they are also a clinic admin), with a made-up, well-formed number,
+  since the ledger refuses to receive ketamine at a location without a current one.
 - Stock: each demo location without any lot receives one (50 mg/mL, 50 mL: 2,500 mg),
   received by the demo nurse through ``lot_receive`` like any delivery, expiring in a year.
 - An infusion: the demo patient approved for treatment (Samuel Okonkwo) signs the consent
@@ -23,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Location, User
+from infusions.dea import dea_check_digit, dea_registration_record, latest_registration
 from infusions.ledger import lot_receive
 from patients.models import ConsentSignature, Patient
 from patients.services.consent import (
@@ -37,6 +41,10 @@ from scheduling.services.book_and_reschedule import appointment_book
 from scheduling.services.free_time import SlotTaken
 
 DEMO_LOTS = {"Riverside": "RV-2611", "Mesa": "MS-2611"}
+# Made up: B for a clinic, D for the demo director's last name, six digits, the check digit.
+DEMO_DEA_DIGITS = {"Riverside": "261101", "Mesa": "261102"}
+DEMO_REGISTRATION_YEARS = 3
+DEMO_SUPPLIER_DEA = "PD2611019"  # made up: a distributor, D, 261101, check digit 9
 DEMO_PATIENT_EMAIL = "samuel.okonkwo@example.com"
 DEMO_INFUSION_LOCATION = "Riverside"
 SEARCH_DAYS = 7
@@ -49,23 +57,48 @@ def seed_demo_infusions() -> int:
     nurse = User.objects.filter(email=f"nurse@{settings.DEMO_EMAIL_DOMAIN}", is_active=True).first()
     if nurse is None:
         return 0
-    return _seed_lots(nurse) + _seed_infusion(nurse)
+    return _seed_registrations() + _seed_lots(nurse) + _seed_infusion(nurse)
+
+
+def _seed_registrations() -> int:
+    director = User.objects.filter(
+        email=f"director@{settings.DEMO_EMAIL_DOMAIN}", is_active=True
+    ).first()
+    if director is None:
+        return 0
+    created = 0
+    for location in Location.objects.filter(name__in=list(DEMO_DEA_DIGITS), is_active=True):
+        if latest_registration(location) is not None:
+            continue
+        digits = DEMO_DEA_DIGITS[location.name]
+        dea_registration_record(
+            actor=director,
+            location=location,
+            number=f"BD{digits}{dea_check_digit(digits)}",
+            registrant=director,
+            expires_on=location.local_now().date() + timedelta(days=365 * DEMO_REGISTRATION_YEARS),
+        )
+        created += 1
+    return created
 
 
 def _seed_lots(nurse: User) -> int:
     created = 0
     for location in Location.objects.filter(name__in=list(DEMO_LOTS), is_active=True):
-        if location.ketamine_lots.exists():
+        if location.ketamine_lots.exists() or latest_registration(location) is None:
             continue
         lot_receive(
             actor=nurse,
             location=location,
             product_name="Ketamine HCl injection 50 mg/mL (demo)",
             concentration_mg_per_ml=Decimal(50),
-            volume_ml=Decimal(50),
+            container_volume_ml=Decimal(10),
+            containers_received=5,
             lot_number=DEMO_LOTS[location.name],
             expiry_date=location.local_now().date() + timedelta(days=365),
             supplier="Demo Pharmacy Supply",
+            supplier_address="1 Warehouse Way, Memphis, TN 38118",
+            supplier_dea_number=DEMO_SUPPLIER_DEA,
             invoice_number=f"DEMO-{DEMO_LOTS[location.name]}",
         )
         created += 1

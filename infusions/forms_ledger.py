@@ -109,9 +109,16 @@ class LotReceiveForm(forms.Form):
         help_text="As on the label, e.g. Ketamine HCl injection 50 mg/mL.",
         required=False,  # the ledger says what is missing, with every other problem
     )
-    concentration_mg_per_ml = _amount_field("Concentration (mg/mL)", "e.g. 50 or 100.")
-    volume_ml = _amount_field(
-        "Volume received (mL)", "The total volume in this delivery of this lot, e.g. 10."
+    concentration_mg_per_ml = _amount_field("Strength (mg/mL)", "e.g. 50 or 100.")
+    container_volume_ml = _amount_field(
+        "Container size (mL)", "The volume of one vial as on its label, e.g. 10."
+    )
+    containers_received = forms.CharField(
+        label="Containers received",
+        max_length=10,
+        required=False,  # the ledger says what is missing, with every other problem
+        help_text="How many vials of this lot arrived, e.g. 5.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     lot_number = forms.CharField(
         label="Lot number",
@@ -127,9 +134,22 @@ class LotReceiveForm(forms.Form):
         },
     )
     supplier = forms.CharField(
-        label="Supplier",
+        label="Supplier's name",
         max_length=150,
         required=False,  # the ledger says what is missing, with every other problem
+    )
+    supplier_address = forms.CharField(
+        label="Supplier's address",
+        max_length=300,
+        required=False,  # the ledger says what is missing, with every other problem
+        help_text="As on the invoice: street, city, state and ZIP code.",
+    )
+    supplier_dea_number = forms.CharField(
+        label="Supplier's DEA number",
+        max_length=20,
+        required=False,  # the ledger checks it (format and check digit)
+        help_text="On the invoice or DEA Form 222, e.g. PS1234563.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
     )
     invoice_number = forms.CharField(
         label="Invoice number",
@@ -137,7 +157,7 @@ class LotReceiveForm(forms.Form):
         required=False,  # the ledger says what is missing, with every other problem
     )
     received_at = WallClockDateTimeField(
-        label="Received at (optional)",
+        label="Date and time received (optional)",
         required=False,
         help_text="On the location's clock. Leave empty for now.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

@@ -19,6 +19,10 @@ difference; it moves nothing. A non-zero difference must be explained, and is th
 as an adjustment entry that ``corrects`` the count, so the balance equals what is
 physically there and the book still shows both the shortfall and its explanation.
 
+Receiving and giving the drug need the location's current DEA registration
+(``infusions.dea.registration_problem``); waste, adjustments and counts do not, so that stock
+left at a location whose registration lapsed can still be counted and disposed of.
+
 Corrections are new entries: ``ledger_adjust(corrects=entry, …)``; nothing is edited or
 deleted, and there is no delete path at all (every foreign key to the ledger PROTECTs).
 """
@@ -38,7 +42,13 @@ from clinic.audit import Action, audit_record
 from clinic.cosign import cosigner_errors
 from clinic.models import Location, User
 from clinic.permissions import Capability, require
-from infusions.models import InfusionSession, LedgerEntry, Lot
+from infusions.dea import (
+    Registrant,
+    dea_number_problem,
+    normalized_dea_number,
+    registration_problem,
+)
+from infusions.models import InfusionSession, Inventory, LedgerEntry, Lot
 from infusions.models.ledger import MG, LedgerEntryKind
 from patients.models import Patient
 
@@ -51,6 +61,8 @@ LEDGER_CAPABILITY = Capability.HANDLE_CONTROLLED_SUBSTANCES
 LEDGER_READ_CAPABILITY = Capability.VIEW_LEDGER
 MG_PLACES = Decimal(1).scaleb(-MG["decimal_places"])  # 0.001
 MG_LIMIT = Decimal(10) ** (MG["max_digits"] - MG["decimal_places"])
+VOLUME_LIMIT = Decimal(10) ** 8  # Lot.volume_ml: 10 digits, 2 decimals
+CONTAINERS_LIMIT = 100_000
 BALANCE_CONSTRAINTS = frozenset({"lot_balance_not_negative", "entry_balance_not_negative"})
 
 
@@ -64,15 +76,21 @@ def lot_receive(
     location: Location,
     product_name: str,
     concentration_mg_per_ml: Decimal | str | int,
-    volume_ml: Decimal | str | int,
+    container_volume_ml: Decimal | str | int,
+    containers_received: int | str,
     lot_number: str,
     expiry_date: date,
     supplier: str,
+    supplier_address: str,
+    supplier_dea_number: str,
     invoice_number: str,
     received_at: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> Lot:
-    """Receive a delivery: a new lot holding concentration x volume mg, and its receipt."""
+    """Receive a delivery: a new lot holding concentration x container size x containers mg,
+    and its receipt, with what 21 CFR 1304.22(c) asks a receipt to record (the product,
+    its strength, the container size and count, the date received, and the supplier's
+    name, address and DEA number)."""
     require(actor, LEDGER_CAPABILITY)
     now = timezone.now()
     received_at = received_at or now
@@ -80,11 +98,15 @@ def lot_receive(
     concentration = _decimal(
         concentration_mg_per_ml, "concentration_mg_per_ml", "The concentration", "mg/mL", errors
     )
-    volume = _decimal(volume_ml, "volume_ml", "The volume", "mL", errors, places=2)
+    size = _decimal(
+        container_volume_ml, "container_volume_ml", "The container size", "mL", errors, places=2
+    )
+    containers = _containers(containers_received, errors)
     texts = {
         "product_name": ("the product name, as on the label", product_name),
         "lot_number": ("the lot number", lot_number),
-        "supplier": ("the supplier", supplier),
+        "supplier": ("the supplier's name", supplier),
+        "supplier_address": ("the supplier's address, as on the invoice", supplier_address),
         "invoice_number": ("the invoice number", invoice_number),
     }
     cleaned: dict[str, str] = {}
@@ -97,10 +119,17 @@ def lot_receive(
             errors.setdefault(field, []).append(
                 f"Shorten {label} to at most {max_length} characters."
             )
+    dea_number = normalized_dea_number(supplier_dea_number)
+    if problem := dea_number_problem(dea_number, registrant=Registrant.SUPPLIER):
+        errors.setdefault("supplier_dea_number", []).append(
+            f"{problem} (The supplier's number is on its invoice or DEA Form 222.)"
+        )
     if not location.is_active:
         errors.setdefault("location", []).append(
             f"{location} is no longer active: receive the stock at an active location."
         )
+    elif problem := registration_problem(location, received_at.astimezone(location.tz).date()):
+        errors.setdefault("location", []).append(problem)
     if received_at > now:
         errors.setdefault("received_at", []).append(
             "The time received is in the future: enter when the delivery arrived."
@@ -110,12 +139,14 @@ def lot_receive(
             f"This lot expired on {expiry_date:%Y-%m-%d}: do not take expired stock into the "
             "ledger; return it to the supplier."
         )
-    total_mg = Decimal(0)
-    if concentration is not None and volume is not None:
+    total_mg = volume = Decimal(0)
+    if concentration is not None and size is not None and containers is not None:
+        volume = size * containers
         total_mg = (concentration * volume).quantize(MG_PLACES, rounding=ROUND_HALF_UP)
-        if total_mg >= MG_LIMIT:
-            errors.setdefault("volume_ml", []).append(
-                "That is more drug than one lot can hold: check the concentration and volume."
+        if total_mg >= MG_LIMIT or volume >= VOLUME_LIMIT:
+            errors.setdefault("containers_received", []).append(
+                "That is more drug than one lot can hold: check the concentration, the "
+                "container size and the number of containers."
             )
     _raise_if(errors)
 
@@ -123,6 +154,9 @@ def lot_receive(
         location=location,
         concentration_mg_per_ml=concentration,
         volume_ml=volume,
+        container_volume_ml=size,
+        containers_received=containers,
+        supplier_dea_number=dea_number,
         expiry_date=expiry_date,
         received_by=actor,
         received_at=received_at,
@@ -141,7 +175,7 @@ def lot_receive(
         actor=actor,
         action=Action.CREATE,
         target=lot,
-        summary="received a ketamine lot (product, lot number, quantity, supplier, invoice)",
+        summary="received a ketamine lot (product, lot number, containers, supplier, invoice)",
         request=request,
     )
     return lot
@@ -172,6 +206,9 @@ def ledger_administer(
             f"Lot {locked.lot_number} expired on {locked.expiry_date:%Y-%m-%d}: give the dose "
             "from another lot, and record the expired stock as waste."
         )
+    local_day = occurred_at.astimezone(locked.location.tz).date()
+    if problem := registration_problem(locked.location, local_day):
+        errors.setdefault("lot", []).append(problem)
     _check_session(session, patient, locked, errors)
     return _booked(
         locked,
@@ -275,9 +312,11 @@ def ledger_count(
     counted_mg: Decimal | str | int,
     explanation: str = "",
     occurred_at: datetime | None = None,
+    inventory: Inventory | None = None,
     request: HttpRequest | None = None,
 ) -> LedgerEntry:
-    """Record an inventory count of ``lot``; returns the count entry.
+    """Record an inventory count of ``lot`` (in ``inventory``, when it is part of one);
+    returns the count entry.
 
     When the count differs from the book the difference must be explained; it is then also
     booked as an adjustment (``count.corrections``) bringing the balance to ``counted_mg``.
@@ -306,6 +345,7 @@ def ledger_count(
         discrepancy_mg=discrepancy,
         reason=explanation,
         occurred_at=occurred_at,
+        inventory=inventory,
         audit=("recorded a ketamine count (lot, counted, discrepancy)", request),
     )
     if discrepancy:
@@ -504,6 +544,17 @@ def _decimal(
         errors.setdefault(field, []).append(problem)
         return None
     return number
+
+
+def _containers(value: Any, errors: Errors) -> int | None:
+    """How many containers were received: a whole number of at least one."""
+    text = str(value if value is not None else "").strip()
+    if text.isdigit() and 0 < int(text) < CONTAINERS_LIMIT:
+        return int(text)
+    errors.setdefault("containers_received", []).append(
+        "Enter how many containers (vials) of this lot arrived: a whole number, e.g. 10."
+    )
+    return None
 
 
 def _raise_if(errors: Errors) -> None:

@@ -1,11 +1,12 @@
 """Reading the controlled-substance ledger: a lot's balance worked out from its entries
-(it must equal ``Lot.balance_mg``, which ``infusions.ledger`` keeps), and every entry of a
-period as CSV for inspections."""
+(it must equal ``Lot.balance_mg``, which ``infusions.ledger`` keeps), every entry of a
+period as CSV for inspections, and two inventories reconciled lot by lot."""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +15,8 @@ from django.db.models import Sum
 
 from clinic.models import User
 from infusions.ledger import MG_PLACES
-from infusions.models import LedgerEntry, Lot
+from infusions.models import Inventory, LedgerEntry, Lot
+from infusions.models.ledger import LedgerEntryKind
 
 
 def lot_balance_from_entries(lot: Lot) -> Decimal:
@@ -31,6 +33,10 @@ CSV_COLUMNS = [
     "lot_number",
     "lot_expiry",
     "supplier",
+    "supplier_address",
+    "supplier_dea_number",
+    "container_volume_ml",
+    "containers_received",
     "invoice_number",
     "kind",
     "occurred_at",
@@ -89,6 +95,10 @@ def ledger_csv(*, start: date, end: date) -> str:
                 _cell(lot.lot_number),
                 lot.expiry_date.isoformat(),
                 _cell(lot.supplier),
+                _cell(lot.supplier_address or ""),
+                lot.supplier_dea_number or "",
+                "" if lot.container_volume_ml is None else lot.container_volume_ml,
+                "" if lot.containers_received is None else lot.containers_received,
                 _cell(lot.invoice_number),
                 entry.kind,
                 occurred.isoformat(timespec="seconds"),
@@ -119,3 +129,87 @@ def _cell(value: str) -> str:
     if value and value[0] in "=+-@\t\r":
         return "'" + value
     return value
+
+
+# --- Reconciling two inventories -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LotReconciliation:
+    """One lot between two inventories: what the first counted, every movement in between
+    by kind, and what the second counted (0 for a lot it had no count of: none was left)."""
+
+    lot: Lot
+    opening_mg: Decimal
+    received_mg: Decimal
+    administered_mg: Decimal
+    wasted_mg: Decimal
+    destroyed_mg: Decimal
+    adjusted_mg: Decimal
+    closing_mg: Decimal
+
+    @property
+    def expected_mg(self) -> Decimal:
+        return (
+            self.opening_mg
+            + self.received_mg
+            - self.administered_mg
+            - self.wasted_mg
+            - self.destroyed_mg
+            + self.adjusted_mg
+        )
+
+    @property
+    def balanced(self) -> bool:
+        return self.expected_mg == self.closing_mg
+
+
+def inventories_reconciled(*, opening: Inventory, closing: Inventory) -> list[LotReconciliation]:
+    """For every lot at the location: opening count + receipts - administered - wasted -
+    destroyed +/- adjustments, against the closing count (three queries).
+
+    Movements are those that occurred after the opening inventory's time, up to and
+    including the closing one's: so the adjustments that booked the opening count's
+    differences (at its time) are already in the opening count, and those booking the
+    closing count's differences are in the movements. Counts move nothing.
+    """
+    if opening.location_id != closing.location_id or closing.taken_at <= opening.taken_at:
+        raise ValidationError(
+            {"closing": ["Choose a later inventory of the same location to reconcile with."]}
+        )
+    counted = {
+        (entry.inventory_id, entry.lot_id): entry.counted_mg
+        for entry in LedgerEntry.objects.filter(inventory__in=[opening, closing])
+    }
+    sums: dict[tuple[int, str], Decimal] = {
+        (row["lot_id"], row["kind"]): row["total"]
+        for row in LedgerEntry.objects.filter(
+            lot__location_id=opening.location_id,
+            occurred_at__gt=opening.taken_at,
+            occurred_at__lte=closing.taken_at,
+        )
+        .exclude(kind=LedgerEntryKind.COUNT)
+        .values("lot_id", "kind")
+        .annotate(total=Sum("amount_mg"))
+    }
+    lot_ids = {lot_id for (_, lot_id) in counted} | {lot_id for (lot_id, _) in sums}
+    zero = Decimal(0).quantize(MG_PLACES)
+    rows = []
+    for lot in Lot.objects.filter(pk__in=lot_ids).order_by("expiry_date", "received_at", "id"):
+
+        def moved(kind: str, lot: Lot = lot) -> Decimal:
+            return sums.get((lot.pk, kind), zero)
+
+        rows.append(
+            LotReconciliation(
+                lot=lot,
+                opening_mg=counted.get((opening.pk, lot.pk), zero),
+                received_mg=moved(LedgerEntryKind.RECEIPT),
+                administered_mg=-moved(LedgerEntryKind.ADMINISTERED),
+                wasted_mg=-moved(LedgerEntryKind.WASTED),
+                destroyed_mg=-moved(LedgerEntryKind.DESTROYED),
+                adjusted_mg=moved(LedgerEntryKind.ADJUSTMENT),
+                closing_mg=counted.get((closing.pk, lot.pk), zero),
+            )
+        )
+    return rows

@@ -67,6 +67,12 @@ ALLOWED = {
     "/staff/ledger/": {"nina", "phil", "alice"},
     "/staff/ledger/receive/": {"nina", "phil"},
     "/staff/ledger/export/": {"nina", "phil", "alice"},
+    # DEA registrations: read with the ledger; recorded by clinic admins (POST, tested in
+    # infusions/tests/test_dea.py).
+    "/staff/ledger/registrations/": {"nina", "phil", "alice"},
+    # Inventories: read with the ledger, taken by those who handle the drug.
+    "/staff/ledger/inventories/": {"nina", "phil", "alice"},
+    "/staff/ledger/incidents/": {"nina", "phil", "alice"},
     "/api/v1/ledger/lots/": {"nina", "phil", "alice"},
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},
@@ -320,6 +326,10 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/ledger/lots/<uuid:lot_id>/waste/": CLINICIANS,
     "/staff/ledger/lots/<uuid:lot_id>/adjustments/": CLINICIANS,
     "/staff/ledger/lots/<uuid:lot_id>/counts/": CLINICIANS,
+    "/staff/ledger/inventories/<uuid:inventory_id>/": LEDGER_READERS,
+    "/staff/ledger/lots/<uuid:lot_id>/destroy/": CLINICIANS,
+    "/staff/ledger/incidents/<uuid:incident_id>/": LEDGER_READERS,
+    "/staff/ledger/inventories/take/<uuid:location_id>/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/": LEDGER_READERS,
     "/api/v1/ledger/lots/<uuid:lot_id>/entries/": LEDGER_READERS,
     "/api/v1/ledger/lots/<uuid:lot_id>/waste/": CLINICIANS,

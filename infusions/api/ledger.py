@@ -106,6 +106,9 @@ class LotSerializer(serializers.ModelSerializer):
     location = LocationRefSerializer(read_only=True)
     concentration_mg_per_ml = _decimal()
     volume_ml = serializers.DecimalField(read_only=True, max_digits=10, decimal_places=2)
+    container_volume_ml = serializers.DecimalField(
+        read_only=True, max_digits=10, decimal_places=2, allow_null=True
+    )
     received_by = StaffRefSerializer(read_only=True)
     received_at = UtcDateTimeField(read_only=True)
     balance_mg = _decimal(help_text="What the book says is left, in mg.")
@@ -128,6 +131,10 @@ class LotSerializer(serializers.ModelSerializer):
             "expiry_date",
             "expired",
             "supplier",
+            "supplier_address",
+            "supplier_dea_number",
+            "container_volume_ml",
+            "containers_received",
             "invoice_number",
             "received_by",
             "received_at",
@@ -214,10 +221,19 @@ class LotReceiveSerializer(serializers.Serializer):
         max_length=120, help_text="As on the label, e.g. Ketamine HCl injection 50 mg/mL."
     )
     concentration_mg_per_ml = _amount("concentration in mg/mL")
-    volume_ml = _amount("volume received in mL", help_text='e.g. "10" (at most 2 decimals).')
+    container_volume_ml = _amount(
+        "container size in mL", help_text='One vial\'s volume, e.g. "10" (at most 2 decimals).'
+    )
+    containers_received = serializers.IntegerField(
+        min_value=1, max_value=99_999, help_text="How many containers of this lot arrived."
+    )
     lot_number = serializers.CharField(max_length=60)
     expiry_date = date_field("expiry date")
-    supplier = serializers.CharField(max_length=150)
+    supplier = serializers.CharField(max_length=150, help_text="The supplier's name.")
+    supplier_address = serializers.CharField(max_length=300)
+    supplier_dea_number = serializers.CharField(
+        max_length=20, help_text="The supplier's DEA registration number, e.g. PS1234563."
+    )
     invoice_number = serializers.CharField(max_length=60)
     received_at = UtcDateTimeField(
         required=False, help_text="When the delivery arrived; now if left out."

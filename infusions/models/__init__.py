@@ -7,9 +7,18 @@ through the imports below):
 - ``readings``: vital signs readings and the alerts they raise;
 - ``events``: side effects and interventions;
 - ``discharge``: the discharge checklist;
-- ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement.
+- ``ledger``: the controlled-substance ledger, ketamine stock by lot and every movement;
+- ``dea``: the DEA records beside it (each location's registration, its inventories, thefts
+  and losses, destruction of stock).
 """
 
+from infusions.models.dea import (
+    DeaRegistration,
+    Destruction,
+    Inventory,
+    LossIncident,
+    LossIncidentStep,
+)
 from infusions.models.discharge import Discharge
 from infusions.models.events import SessionEvent
 from infusions.models.ledger import LedgerEntry, Lot
@@ -19,11 +28,16 @@ from infusions.models.readings import SessionAlert, VitalsReading
 from infusions.models.sessions import InfusionSession, SessionStateChange
 
 __all__ = [
+    "DeaRegistration",
+    "Destruction",
     "Discharge",
     "DoseAdministration",
     "DoseOrder",
     "InfusionSession",
+    "Inventory",
     "LedgerEntry",
+    "LossIncident",
+    "LossIncidentStep",
     "Lot",
     "PreAssessment",
     "SessionAlert",

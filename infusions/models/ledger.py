@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Location, User
+from infusions.models.dea import DEA_NUMBER_PATTERN
 from patients.models import Patient
 
 MG = {"max_digits": 12, "decimal_places": 3}
@@ -42,6 +43,18 @@ class Lot(models.Model):
     expiry_date = models.DateField()
     supplier = models.CharField(max_length=150)
     invoice_number = models.CharField(max_length=60)
+    # What 21 CFR 1304.22(c) asks of a receipt, besides the above: the supplier's address
+    # and DEA number, and the containers (how many, of what size: volume_ml is their
+    # product). Empty on lots received before these were recorded (migration 0009); a
+    # trigger refuses a new lot without them.
+    supplier_address = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001
+    supplier_dea_number = models.CharField(  # noqa: DJ001
+        "supplier's DEA number", max_length=9, null=True, blank=True
+    )
+    container_volume_ml = models.DecimalField(
+        "container size (mL)", max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    containers_received = models.PositiveIntegerField(null=True, blank=True)
     received_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField(default=timezone.now)
     # The only column that ever changes, by infusions.ledger with the row locked.
@@ -55,6 +68,34 @@ class Lot(models.Model):
                 condition=Q(concentration_mg_per_ml__gt=0), name="lot_concentration_positive"
             ),
             models.CheckConstraint(condition=Q(volume_ml__gt=0), name="lot_volume_positive"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        supplier_address__isnull=True,
+                        supplier_dea_number__isnull=True,
+                        container_volume_ml__isnull=True,
+                        containers_received__isnull=True,
+                    )
+                    | (
+                        # Spelt out: a CHECK passes when it is NULL.
+                        Q(
+                            supplier_address__isnull=False,
+                            supplier_dea_number__isnull=False,
+                            container_volume_ml__isnull=False,
+                            containers_received__isnull=False,
+                        )
+                        & Q(
+                            supplier_dea_number__regex=DEA_NUMBER_PATTERN,
+                            container_volume_ml__gt=0,
+                            containers_received__gt=0,
+                            volume_ml=models.F("container_volume_ml")
+                            * models.F("containers_received"),
+                        )
+                        & ~Q(supplier_address="")
+                    )
+                ),
+                name="lot_receipt_details_complete",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -65,6 +106,8 @@ class LedgerEntryKind(models.TextChoices):
     RECEIPT = "receipt", "Receipt"
     ADMINISTERED = "administered", "Administered"
     WASTED = "wasted", "Wasted"
+    # Stock destroyed or handed to a reverse distributor (DEA Form 41): infusions.destruction.
+    DESTROYED = "destroyed", "Destroyed"
     ADJUSTMENT = "adjustment", "Adjustment"
     COUNT = "count", "Count"
 
@@ -107,6 +150,10 @@ class LedgerEntry(models.Model):
     corrects = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
     )
+    # The inventory (infusions.models.dea) a count was taken in, if any.
+    inventory = models.ForeignKey(
+        "Inventory", null=True, blank=True, on_delete=models.PROTECT, related_name="counts"
+    )
     occurred_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -122,6 +169,7 @@ class LedgerEntry(models.Model):
                     Q(kind=LedgerEntryKind.RECEIPT, amount_mg__gt=0)
                     | Q(kind=LedgerEntryKind.ADMINISTERED, amount_mg__lt=0)
                     | Q(kind=LedgerEntryKind.WASTED, amount_mg__lt=0)
+                    | Q(kind=LedgerEntryKind.DESTROYED, amount_mg__lt=0)
                     | (Q(kind=LedgerEntryKind.ADJUSTMENT) & ~Q(amount_mg=0))
                     | Q(kind=LedgerEntryKind.COUNT, amount_mg=0)
                 ),
@@ -143,7 +191,8 @@ class LedgerEntry(models.Model):
                 name="entry_count_fields_only_on_counts",
             ),
             models.CheckConstraint(
-                condition=~Q(kind=LedgerEntryKind.WASTED) | Q(witness__isnull=False),
+                condition=~Q(kind__in=[LedgerEntryKind.WASTED, LedgerEntryKind.DESTROYED])
+                | Q(witness__isnull=False),
                 name="entry_waste_witnessed",
             ),
             models.CheckConstraint(
@@ -153,6 +202,10 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind=LedgerEntryKind.ADMINISTERED) | Q(patient__isnull=False),
                 name="entry_dose_has_patient",
+            ),
+            models.CheckConstraint(
+                condition=Q(inventory__isnull=True) | Q(kind=LedgerEntryKind.COUNT),
+                name="entry_inventory_only_on_counts",
             ),
             models.CheckConstraint(
                 condition=~Q(kind=LedgerEntryKind.ADJUSTMENT) | ~Q(reason=""),

@@ -13,17 +13,33 @@ from decimal import Decimal
 from django.utils import timezone
 
 from clinic.models import Location, User
-from infusions.models import Discharge, DoseOrder, InfusionSession, PreAssessment, VitalsReading
+from clinic.roles import Role
+from infusions.dea import dea_check_digit, registration_problem
+from infusions.models import (
+    DeaRegistration,
+    Discharge,
+    DoseOrder,
+    InfusionSession,
+    PreAssessment,
+    VitalsReading,
+)
 from infusions.models.orders import DoseRoute
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
 from infusions.models.readings import ReadingSource, VitalsPhase
 from infusions.sessions import session_for_appointment
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus
+from scheduling.tests.factories import StaffFactory
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from tests.clock import travel_to
 
 WEIGHT_KG = Decimal("80.0")
+# The supplier's address and DEA number a receipt records (21 CFR 1304.22(c)): a
+# distributor (P), S for its name, 123456 and the check digit 3.
+SUPPLIER = {
+    "supplier_address": "400 Depot Road, Memphis, TN 38118",
+    "supplier_dea_number": "PS1234563",
+}
 # The appointment status a session state written straight to the database brings along (the
 # database refuses, at commit, an infusion appointment that disagrees with its session).
 APPOINTMENT_STATUS_IN = {
@@ -147,3 +163,26 @@ def signed_discharge(session: InfusionSession, nurse: User, **fields) -> Dischar
         "signed_by": nurse,
     }
     return Discharge.objects.create(session=session, **(defaults | fields))
+
+
+def dea_number(six_digits: str, prefix: str = "BR") -> str:
+    """A well-formed DEA number: ``prefix``, the six digits and their check digit."""
+    return f"{prefix}{six_digits}{dea_check_digit(six_digits)}"
+
+
+def dea_registered(location: Location, registrant: User | None = None) -> Location:
+    """``location`` with a current DEA registration (a new one, expiring in three years, to
+    ``registrant`` or Rhea Registrant, a physician, unless it has one): the ledger refuses
+    to receive or give ketamine at a location without one."""
+    if registration_problem(location, location.local_now().date()):
+        DeaRegistration.objects.create(
+            location=location,
+            number=dea_number(f"{location.pk % 1_000_000:06d}"),
+            registrant=registrant
+            or StaffFactory(
+                email="rhea@clinic.test", full_name="Rhea Registrant", roles=[Role.PHYSICIAN]
+            ),
+            expires_on=location.local_now().date() + timedelta(days=3 * 365),
+            recorded_by=registrant or User.objects.get(email="rhea@clinic.test"),
+        )
+    return location

@@ -23,6 +23,7 @@ from conftest import PASSWORD
 from infusions.ledger import ledger_adjust, ledger_administer
 from infusions.models import Lot
 from infusions.models.ledger import LedgerEntryKind
+from infusions.tests.factories import SUPPLIER, dea_registered
 from infusions.tests.test_ledger import receive
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
@@ -38,7 +39,7 @@ LIST_QUERIES = 4
 
 @pytest.fixture
 def location(db):
-    return LocationFactory(name="Lakeview", time_zone="America/Chicago")
+    return dea_registered(LocationFactory(name="Lakeview", time_zone="America/Chicago"))
 
 
 @pytest.fixture
@@ -64,7 +65,9 @@ def delivery(location, **fields) -> dict:
         "location": str(location.public_id),
         "product_name": "Ketamine HCl 100 mg/mL",
         "concentration_mg_per_ml": "100",
-        "volume_ml": 5,
+        "container_volume_ml": 5,
+        "containers_received": 1,
+        **SUPPLIER,
         "lot_number": "API-1",
         "expiry_date": (location.local_now().date() + timedelta(days=300)).isoformat(),
         "supplier": "Midwest Pharma Supply",
@@ -199,13 +202,18 @@ def test_a_bad_delivery_is_refused_by_field_and_saves_nothing(client, nina, loca
     response = post(
         client,
         LOTS,
-        delivery(location, concentration_mg_per_ml="12.3456", volume_ml="-1", expiry_date=expired),
+        delivery(
+            location,
+            concentration_mg_per_ml="12.3456",
+            container_volume_ml="-1",
+            expiry_date=expired,
+        ),
     )
 
     assert response.status_code == 400
     errors = response.json()
     assert "at most 3 decimals" in errors["concentration_mg_per_ml"][0]
-    assert "cannot be negative" in errors["volume_ml"][0]
+    assert "cannot be negative" in errors["container_volume_ml"][0]
     assert "return it to the supplier" in errors["expiry_date"][0]
     assert not Lot.objects.exists()
 

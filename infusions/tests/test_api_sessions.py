@@ -25,7 +25,13 @@ from infusions.models import (
 )
 from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_for_appointment, session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
+from infusions.tests.factories import (
+    SUPPLIER,
+    complete_pre_assessment,
+    dea_registered,
+    infusion_session,
+    signed_order,
+)
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
 from tests.clock import travel_to
 
@@ -447,13 +453,15 @@ def infusing(nina, phil, ready):
 def lot(nina, riverside):
     return lot_receive(
         actor=nina,
-        location=riverside,
+        location=dea_registered(riverside),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml="50",
-        volume_ml="10",
+        container_volume_ml="10",
+        containers_received=1,
         lot_number="K-001",
         expiry_date=riverside.local_now().date() + timedelta(days=365),
         supplier="Hospira",
+        **SUPPLIER,
         invoice_number="INV-1",
     )
 

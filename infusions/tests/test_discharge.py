@@ -27,7 +27,12 @@ from infusions.models import (
 from infusions.models.sessions import InfusionSessionState
 from infusions.readings import ReadingInput, reading_record
 from infusions.sessions import session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session, signed_order
+from infusions.tests.factories import (
+    SUPPLIER,
+    complete_pre_assessment,
+    infusion_session,
+    signed_order,
+)
 from scheduling.models import AppointmentStatus
 from tests.clock import advance
 
@@ -59,6 +64,9 @@ def give(session: InfusionSession, nurse) -> DoseAdministration:
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml=Decimal("50"),
         volume_ml=Decimal("10"),
+        container_volume_ml=Decimal("10"),
+        containers_received=1,
+        **SUPPLIER,
         lot_number="KX-2041",
         expiry_date=session.appointment.location.local_now().date() + timedelta(days=365),
         supplier="Acme Pharma",

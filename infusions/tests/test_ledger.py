@@ -30,6 +30,7 @@ from infusions.ledger import (
 from infusions.ledger_reports import ledger_csv, lot_balance_from_entries
 from infusions.models import LedgerEntry, Lot
 from infusions.models.ledger import LedgerEntryKind
+from infusions.tests.factories import SUPPLIER, dea_registered
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 
@@ -38,7 +39,7 @@ Kind = LedgerEntryKind
 
 @pytest.fixture
 def location(db):
-    return LocationFactory(name="Lakeview", time_zone="America/Chicago")
+    return dea_registered(LocationFactory(name="Lakeview", time_zone="America/Chicago"))
 
 
 @pytest.fixture
@@ -50,14 +51,16 @@ def receive(actor, location, **fields) -> Lot:
     values = {
         "product_name": "Ketamine HCl 50 mg/mL",
         "concentration_mg_per_ml": Decimal("50"),
-        "volume_ml": Decimal("10"),
+        "container_volume_ml": Decimal("10"),
+        "containers_received": 1,
+        **SUPPLIER,
         "lot_number": "KX-1001",
         "expiry_date": location.local_now().date() + timedelta(days=365),
         "supplier": "Midwest Pharma Supply",
         "invoice_number": "INV-77",
     }
     values.update(fields)
-    return lot_receive(actor=actor, location=location, **values)
+    return lot_receive(actor=actor, location=dea_registered(location), **values)
 
 
 @pytest.fixture
@@ -79,7 +82,13 @@ def snapshot(lot: Lot) -> tuple[Decimal, int, int]:
 
 
 def test_it_receives_a_lot_with_its_receipt(nina, location):
-    lot = receive(nina, location, volume_ml=Decimal("10.5"), concentration_mg_per_ml="100")
+    lot = receive(
+        nina,
+        location,
+        container_volume_ml=Decimal("5.25"),
+        containers_received="2",
+        concentration_mg_per_ml="100",
+    )
 
     lot.refresh_from_db()
     assert lot.balance_mg == Decimal("1050.000")
@@ -99,7 +108,7 @@ def test_it_refuses_an_incomplete_or_expired_delivery_and_saves_nothing(nina, lo
             location,
             lot_number=" ",
             invoice_number="",
-            volume_ml="0",
+            container_volume_ml="0",
             concentration_mg_per_ml="50.0001",
             expiry_date=location.local_now().date() - timedelta(days=1),  # the location's day
         )
@@ -108,7 +117,7 @@ def test_it_refuses_an_incomplete_or_expired_delivery_and_saves_nothing(nina, lo
     assert set(errors) == {
         "lot_number",
         "invoice_number",
-        "volume_ml",
+        "container_volume_ml",
         "concentration_mg_per_ml",
         "expiry_date",
     }

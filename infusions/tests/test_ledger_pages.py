@@ -23,7 +23,7 @@ from infusions.forms_ledger import CONFIRM_REQUIRED
 from infusions.ledger import ledger_adjust, ledger_administer, ledger_count, ledger_waste
 from infusions.models import Lot
 from infusions.models.ledger import LedgerEntryKind
-from infusions.tests.factories import infusion_session
+from infusions.tests.factories import SUPPLIER, dea_registered, infusion_session
 from infusions.tests.test_ledger import receive
 from infusions.views import ledger as ledger_views
 from patients.tests.factories import PatientFactory
@@ -36,7 +36,7 @@ EXPORT = "/staff/ledger/export/"
 # The session and the user; the paginator's count; the page of lots with their location and
 # receiver joined in; the locations for the filter. The same however many lots. (Measured
 # after a first page view, which also records the session's last activity.)
-LIST_QUERIES = 5
+LIST_QUERIES = 7  # with the locations and their latest inventories (due dates)
 # The session and the user; the lot; the paginator's count; the page of entries with who
 # and what they name joined in; the audit event; the witnesses to choose from; the entries
 # an adjustment may correct. The same however many entries.
@@ -45,7 +45,7 @@ LOT_QUERIES = 8
 
 @pytest.fixture
 def location(db):
-    return LocationFactory(name="Lakeview", time_zone="America/Chicago")
+    return dea_registered(LocationFactory(name="Lakeview", time_zone="America/Chicago"))
 
 
 @pytest.fixture
@@ -260,7 +260,9 @@ def delivery(location, **fields) -> dict:
         "location": str(location.public_id),
         "product_name": "Ketamine HCl 50 mg/mL",
         "concentration_mg_per_ml": "50",
-        "volume_ml": "20",
+        "container_volume_ml": "10",
+        "containers_received": "2",
+        **SUPPLIER,
         "lot_number": "NEW-1",
         "expiry_date": (location.local_now().date() + timedelta(days=400)).isoformat(),
         "supplier": "Midwest Pharma Supply",

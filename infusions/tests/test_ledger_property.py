@@ -31,6 +31,7 @@ from infusions.ledger import (
 from infusions.ledger_reports import lot_balance_from_entries
 from infusions.models import LedgerEntry, Lot
 from infusions.models.ledger import LedgerEntryKind
+from infusions.tests.factories import SUPPLIER, dea_registered
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 
@@ -172,12 +173,14 @@ def _run(nina, phil, location, patient, steps) -> None:
 def _receive(nina, location, lot_number: str, concentration: Decimal, volume: Decimal) -> Lot:
     return lot_receive(
         actor=nina,
-        location=location,
+        location=dea_registered(location),
         product_name="Ketamine HCl",
         concentration_mg_per_ml=concentration,
-        volume_ml=volume,
+        container_volume_ml=volume,
+        containers_received=1,
         lot_number=lot_number,
         expiry_date=location.local_now().date() + timedelta(days=730),
         supplier="Supplier",
+        **SUPPLIER,
         invoice_number="INV",
     )

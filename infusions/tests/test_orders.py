@@ -31,7 +31,12 @@ from infusions.orders import (
 from infusions.preassessment import pre_assessment_record, pre_assessment_vitals
 from infusions.readings import ReadingInput
 from infusions.sessions import session_for_appointment, session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session
+from infusions.tests.factories import (
+    SUPPLIER,
+    complete_pre_assessment,
+    dea_registered,
+    infusion_session,
+)
 from scheduling.tests.test_booking import book, next_week, riverside_for
 from tests.clock import advance, travel_to
 
@@ -90,13 +95,15 @@ def ready(nina, phil):
 def receive(nina, location, *, mg_per_ml: str = "50", ml: str = "10", **fields) -> Lot:
     return lot_receive(
         actor=nina,
-        location=location,
+        location=dea_registered(location),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml=mg_per_ml,
-        volume_ml=ml,
+        container_volume_ml=ml,
+        containers_received=1,
         lot_number=fields.pop("lot_number", "K-001"),
         expiry_date=fields.pop("expiry_date", location.local_now().date() + timedelta(days=365)),
         supplier="Hospira",
+        **SUPPLIER,
         invoice_number="INV-1",
         **fields,
     )
@@ -501,6 +508,9 @@ def test_an_expired_lot_is_refused(nina, phil, infusing):
         product_name="Ketamine",
         concentration_mg_per_ml=D("50"),
         volume_ml=D("10"),
+        container_volume_ml=D("10"),
+        containers_received=1,
+        **SUPPLIER,
         lot_number="OLD-1",
         expiry_date=infusing.appointment.location.local_now().date() - timedelta(days=2),
         supplier="Hospira",

@@ -18,7 +18,12 @@ from infusions.models import DoseAdministration, DoseOrder, LedgerEntry
 from infusions.models.sessions import InfusionSessionState
 from infusions.orders import dose_order_sign
 from infusions.sessions import session_for_appointment, session_transition
-from infusions.tests.factories import complete_pre_assessment, infusion_session
+from infusions.tests.factories import (
+    SUPPLIER,
+    complete_pre_assessment,
+    dea_registered,
+    infusion_session,
+)
 from scheduling.tests.test_booking import book, next_week
 from tests.clock import travel_to
 
@@ -72,13 +77,15 @@ def infusing(nina, phil, session):
 def lot(nina, session):
     return lot_receive(
         actor=nina,
-        location=session.appointment.location,
+        location=dea_registered(session.appointment.location),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml="50",
-        volume_ml="10",
+        container_volume_ml="10",
+        containers_received=1,
         lot_number="K-001",
         expiry_date=session.appointment.location.local_now().date() + timedelta(days=365),
         supplier="Hospira",
+        **SUPPLIER,
         invoice_number="INV-1",
     )
 
@@ -236,10 +243,12 @@ def test_the_administration_form_offers_usable_lots_and_other_clinicians(
         location=infusing.appointment.location,
         product_name="Ketamine",
         concentration_mg_per_ml="50",
-        volume_ml="1",
+        container_volume_ml="1",
+        containers_received=1,
         lot_number="EMPTY-1",
         expiry_date=infusing.appointment.location.local_now().date() + timedelta(days=30),
         supplier="Hospira",
+        **SUPPLIER,
         invoice_number="INV-2",
     )
     ledger_adjust(actor=nina, lot=empty, amount_mg="-50", reason="Broken vial")

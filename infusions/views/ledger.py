@@ -45,6 +45,7 @@ from infusions.forms_ledger import (
     LotReceiveForm,
     WasteForm,
 )
+from infusions.inventories import inventories_due
 from infusions.ledger import (
     LEDGER_CAPABILITY,
     LEDGER_READ_CAPABILITY,
@@ -93,6 +94,10 @@ def lot_list(request: HttpRequest) -> HttpResponse:
         "filtered": bool(filters.get("location") or filters.get("q")),
         "show_all": bool(filters.get("show_all")),
         "can_record": user_can(request.user, LEDGER_CAPABILITY),
+        # Inventories due soon or overdue, at the locations the list shows.
+        "due": inventories_due(
+            locations_visible_to(request.user).filter(is_active=True).order_by("name")
+        ),
     }
     return render(request, "infusions/ledger/lot_list.html", context)
 

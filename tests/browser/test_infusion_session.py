@@ -23,6 +23,7 @@ from playwright.sync_api import Page, expect
 from conftest import PASSWORD
 from infusions.ledger import lot_receive
 from infusions.models import DoseAdministration, InfusionSession, SessionAlert
+from infusions.tests.factories import SUPPLIER, dea_registered
 from patients.tests.factories import PatientFactory
 from scheduling.models import AppointmentStatus
 from scheduling.tests.test_booking import book, cleared_for_infusions, riverside_for
@@ -46,13 +47,15 @@ def ines_infusion(nina, phil):
     riverside = riverside_for(nina, phil)
     lot_receive(
         actor=nina,
-        location=riverside,
+        location=dea_registered(riverside),
         product_name="Ketamine HCl 50 mg/mL",
         concentration_mg_per_ml=Decimal(50),
-        volume_ml=Decimal(10),
+        container_volume_ml=Decimal(10),
+        containers_received=1,
         lot_number="KX-2001",
         expiry_date=timezone.localdate() + timedelta(days=365),
         supplier="Midwest Pharma Supply",
+        **SUPPLIER,
         invoice_number="INV-2001",
     )
     patient = PatientFactory(legal_first_name="Ines", legal_last_name="Moreau")
