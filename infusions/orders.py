@@ -31,6 +31,7 @@ from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any
 from infusions import dosing, ledger
+from infusions.dose_gap import recent_dose_problems
 from infusions.models import (
     DoseAdministration,
     DoseOrder,
@@ -78,6 +79,7 @@ def start_problems(session: InfusionSession) -> list[str]:
         problems.append("Record the pre-infusion checks first.")
     if assessment is not None and assessment.bp_status == BloodPressureStatus.HOLD:
         problems.append("The blood pressure is at or above the hold limit: no infusion today.")
+    problems.extend(recent_dose_problems(session))
     order = current_order(session)
     if order is None:
         problems.append("A physician must sign the dose order first.")
@@ -107,7 +109,8 @@ def dose_order_sign(
     """Sign a dose order for today's weight; it replaces the current order, if any.
 
     Refuses (changing nothing) unless a physician signs it, the session is checked in or has
-    passed its pre-assessment, today's weight is recorded, the dose is within the clinic's
+    passed its pre-assessment, the patient had no other infusion started within the minimum
+    gap (``infusions.dose_gap``), today's weight is recorded, the dose is within the clinic's
     limits and nothing of the current order has been given."""
     if not user_can(actor, Capability.SIGN_MEDICAL_ORDERS):
         raise PermissionDenied("Only a physician may sign a dose order: ask the physician.")
@@ -115,6 +118,9 @@ def dose_order_sign(
     state = State(locked.state)
     if state not in ORDER_STATES:
         raise ValidationError({"session": [_order_state_message(state)]})
+    too_soon = recent_dose_problems(locked)
+    if too_soon:
+        raise ValidationError({"session": too_soon})
     assessment = PreAssessment.objects.filter(session=locked).first()
     if not weighed_today(assessment, locked):
         raise ValidationError(

@@ -6,7 +6,8 @@ the escort home, when the patient last ate, and the pre-infusion vital signs
 (``pre_assessment_vitals``, a phase "pre" reading through ``infusions.readings``). Blood
 pressure at or above the caution limit needs a physician's acknowledgement
 (``pre_assessment_acknowledge_caution``); at or above the hold limit there is no infusion
-that day. Once the session has passed its pre-assessment the record is frozen.
+that day. Both are sticky for the session: a lower reading afterwards lifts neither
+(``infusions.pre_bp``). Once the session has passed its pre-assessment the record is frozen.
 
 Whether the checks are complete is ``infusions.preassessment_checklist``.
 """
@@ -29,6 +30,7 @@ from infusions import dosing, vitals
 from infusions.models import InfusionSession, PreAssessment
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
 from infusions.models.sessions import InfusionSessionState
+from infusions.pre_bp import pre_bp_refresh
 from infusions.preassessment_checklist import local_day, questionnaires_before_infusion
 from infusions.readings import ReadingInput, reading_record
 from patients.services.details import patient_update
@@ -156,8 +158,10 @@ def pre_assessment_vitals(
     request: HttpRequest | None = None,
 ) -> PreAssessment:
     """Take the pre-infusion vital signs: a phase "pre" reading on the flowsheet, judged
-    against the caution and hold limits. A new reading replaces the one on the checks, and
-    with it any earlier acknowledgement (which was for other numbers)."""
+    against the caution and hold limits. A new reading replaces the one shown on the checks,
+    but the session's ``bp_status`` is the worst of all its pre-infusion readings
+    (``infusions.pre_bp``): a hold stays for the day, a caution stays until acknowledged, and
+    a new caution reading needs a new acknowledgement."""
     require(actor, Capability.RECORD_CLINICAL)
     locked = _locked_checked_in(session)
     reading = reading_record(actor=actor, session=locked, values=values, request=request)
@@ -168,18 +172,19 @@ def pre_assessment_vitals(
         raise ValidationError({k: [v] for k, v in error.errors.items()}) from None
     assessment = _assessment_for_update(locked, actor)
     assessment.vitals = reading
-    assessment.bp_status = BloodPressureStatus(check.status.value)
-    assessment.caution_acknowledged_by = None
-    assessment.caution_acknowledged_at = None
-    assessment.caution_note = ""
     assessment.recorded_by = actor
     assessment.updated_at = timezone.now()
     assessment.save()
+    # The session's status is the worst of its readings, not this one's: a lower reading
+    # lifts no hold, and an acknowledged caution stays acknowledged unless this reading is
+    # itself a caution (``infusions.pre_bp``).
+    assessment = pre_bp_refresh(locked) or assessment
     audit_record(
         actor=actor,
         action=Action.UPDATE,
         target=locked,
-        summary=f"recorded pre-infusion vital signs ({check.status.value}) for patient "
+        summary=f"recorded pre-infusion vital signs ({check.status.value}; session "
+        f"{assessment.bp_status}) for patient "
         f"{locked.appointment.patient.public_id}",
         request=request,
     )

@@ -47,8 +47,9 @@ from infusions.flowsheet_rules import (
     time_in_session,
 )
 from infusions.models import InfusionSession, SessionAlert, VitalsReading
-from infusions.models.readings import AlertAction, ReadingSource
+from infusions.models.readings import AlertAction, ReadingSource, VitalsPhase
 from infusions.models.sessions import InfusionSessionState
+from infusions.pre_bp import pre_bp_refresh
 
 State = InfusionSessionState
 
@@ -139,6 +140,9 @@ def reading_record(
             message=" ".join(alert.message for alert in found),
             raised_at=taken_at,
         )
+    if phase == VitalsPhase.PRE:
+        # Whichever way a pre-infusion reading comes in, it counts for the day's hold.
+        pre_bp_refresh(locked)
     audit_record(
         actor=actor,
         action=Action.CREATE,
@@ -226,6 +230,9 @@ def reading_mark_in_error(
         action=AlertAction.CONTINUE,
         action_note=ERROR_NOTE + reason,
     )
+    if locked.phase == VitalsPhase.PRE:
+        # A reading in error no longer counts for the session's hold or caution.
+        pre_bp_refresh(InfusionSession.objects.select_for_update().get(pk=locked.session_id))
     audit_record(
         actor=actor,
         action=Action.UPDATE,

@@ -84,6 +84,15 @@ class Page:
 
 
 P = "/staff/patients/{patient}"
+# An approval: the scene's result has a fact not recorded (no baseline PHQ-9), so it is
+# acknowledged, with what the patient said.
+APPROVAL = {
+    "screening": "{screening}",
+    "decision": "approve",
+    "reason": "BP rechecked: 132/84.",
+    "missing_facts_acknowledged": "on",
+    "missing_facts_note": "Asked today: no thoughts of self-harm; PHQ-9 at the first visit.",
+}
 PAGES = [
     Page("patient list", "GET", "/staff/patients/", SEES_PATIENTS),
     Page("patient list search", "GET", "/staff/patients/?q=Lovelace", SEES_PATIENTS),
@@ -113,7 +122,7 @@ PAGES = [
         f"{P}/decision/new/",
         PHYSICIANS,
         302,
-        {"screening": "{screening}", "decision": "approve", "reason": "BP rechecked: 132/84."},
+        APPROVAL,
     ),
     Page("make a consent link", "POST", f"{P}/consent/link/", SEES_PATIENTS),
     Page("consent on a clinic tablet", "GET", f"{P}/consent/tablet/", SEES_PATIENTS),
@@ -162,7 +171,7 @@ PAGES = [
         "/api/v1/patients/{patient}/decisions/",
         PHYSICIANS,
         201,
-        {"screening": "{screening}", "decision": "approve", "reason": "BP rechecked: 132/84."},
+        APPROVAL,
     ),
 ]
 

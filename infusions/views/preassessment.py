@@ -104,10 +104,10 @@ def pre_assessment_vitals_save(request: HttpRequest, session_id: uuid.UUID) -> H
         else:
             done = {
                 BloodPressureStatus.OK: "The pre-infusion vital signs are saved: within limits.",
-                BloodPressureStatus.CAUTION: "Saved. The blood pressure is at or above the "
-                "caution limit: a physician must acknowledge it before the infusion.",
-                BloodPressureStatus.HOLD: "Saved. The blood pressure is at or above the hold "
-                "limit: there is no infusion today.",
+                BloodPressureStatus.CAUTION: "Saved. A blood pressure today is at or above "
+                "the caution limit: a physician must acknowledge it before the infusion.",
+                BloodPressureStatus.HOLD: "Saved. A blood pressure today is at or above the "
+                "hold limit: there is no infusion today, whatever later readings say.",
             }[BloodPressureStatus(assessment.bp_status)]
             return _saved(request, session, PRE_SECTION, done)
     return _refused(request, session, PRE_SECTION, pre_vitals_form=form)

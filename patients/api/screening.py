@@ -77,6 +77,8 @@ class DecisionSerializer(serializers.ModelSerializer):
             "reason",
             "needed",
             "override_justification",
+            "missing_facts_acknowledged",
+            "missing_facts_note",
         ]
         read_only_fields = fields
 
@@ -103,6 +105,16 @@ class DecisionWriteSerializer(serializers.Serializer):
     needed = text_field(help_text="Required to defer: what is needed first.")
     override_justification = text_field(
         help_text="Required to approve when the screening found a contraindication."
+    )
+    missing_facts_acknowledged = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Required (true) to approve while the screening lists facts not recorded "
+        "(findings with missing=true): you asked the patient about each of them.",
+    )
+    missing_facts_note = text_field(
+        help_text="Required to approve while facts are not recorded: what the patient "
+        "answered, or why treatment is safe without it."
     )
 
 
@@ -172,6 +184,8 @@ class PatientDecisions(PatientScoped, generics.ListAPIView):
                 reason=data.get("reason") or "",
                 needed=data.get("needed") or "",
                 override_justification=data.get("override_justification") or "",
+                missing_facts_acknowledged=data.get("missing_facts_acknowledged", False),
+                missing_facts_note=data.get("missing_facts_note") or "",
             )
         except DjangoValidationError as exc:
             if hasattr(exc, "error_dict"):

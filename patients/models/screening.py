@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -69,6 +70,14 @@ class ScreeningDecision(models.Model):
     override_justification = models.TextField(
         blank=True, help_text="Required to approve despite a contraindication."
     )
+    # An approval on a result with facts not recorded ("ask before deciding"): the rule ids
+    # of those findings the physician acknowledged, and what they learned or why it is safe.
+    missing_facts_acknowledged = ArrayField(
+        models.CharField(max_length=60), default=list, blank=True
+    )
+    missing_facts_note = models.TextField(
+        blank=True, help_text="Required to approve while facts are not recorded."
+    )
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -76,6 +85,10 @@ class ScreeningDecision(models.Model):
             models.CheckConstraint(
                 condition=~Q(decision="defer") | ~Q(needed=""),
                 name="decision_defer_says_what_is_needed",
+            ),
+            models.CheckConstraint(
+                condition=Q(missing_facts_acknowledged=[]) | ~Q(missing_facts_note=""),
+                name="decision_missing_facts_have_a_note",
             ),
         ]
 

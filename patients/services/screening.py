@@ -159,6 +159,32 @@ def course_scheduling_allowed(patient: Patient) -> tuple[bool, str]:
     return True, f"Approved by {decision.decided_by.full_name} on {when}."
 
 
+def missing_findings(screening: ScreeningResult) -> list[dict]:
+    """The result's findings of facts not recorded ("ask before deciding"), in its order."""
+    return [finding for finding in screening.findings if finding.get("missing")]
+
+
+def missing_fact_names(screening: ScreeningResult) -> list[str]:
+    """Each fact not recorded, as its rule's sentence up to the advice ("Allergy to ketamine
+    or esketamine is not recorded")."""
+    return [_fact_name(finding) for finding in missing_findings(screening)]
+
+
+def _fact_name(finding: dict) -> str:
+    return str(finding.get("reason", "")).split(";")[0].strip().rstrip(".")
+
+
+def _missing_refusal(missing: list[dict]) -> str:
+    count = len(missing)
+    listed = "; ".join(_fact_name(finding) for finding in missing)
+    return (
+        f"The screening has {count} fact{'' if count == 1 else 's'} not recorded, and a "
+        f"missing answer is never read as all clear: {listed}. Record the intake first and run "
+        "the screening again, or, to approve now, tick that you asked about each of them and "
+        "write what the patient said."
+    )
+
+
 # --- Writes ------------------------------------------------------------------------------
 
 
@@ -220,9 +246,20 @@ def decision_record(
     actor: User,
     needed: str = "",
     override_justification: str = "",
+    missing_facts_acknowledged: bool = False,
+    missing_facts_note: str = "",
     request: HttpRequest | None = None,
 ) -> ScreeningDecision:
-    """A physician approves, defers or declines treatment on the latest screening result."""
+    """A physician approves, defers or declines treatment on the latest screening result.
+
+    Approving on a result with facts not recorded (the rules' "missing" findings: "… is not
+    recorded; ask before deciding") needs ``missing_facts_acknowledged`` and a
+    ``missing_facts_note`` of at least ``MIN_OVERRIDE_JUSTIFICATION`` characters saying what
+    the patient answered or why treatment is safe without it, the way a contraindication
+    needs a written justification. The rules make a missing fact a *review* finding and
+    DOMAIN.md lets a physician decide on review findings, so approval is not refused
+    outright; but it is never given in one click over questions nobody asked. Deferring or
+    declining needs neither: record the intake and screen again instead."""
     if not user_can(actor, Capability.DECIDE_SCREENING):
         raise PermissionDenied(
             "Only a physician can approve, defer or decline treatment. Ask a physician to "
@@ -232,6 +269,7 @@ def decision_record(
     reason = (reason or "").strip()
     needed = (needed or "").strip()
     override_justification = (override_justification or "").strip()
+    missing_facts_note = (missing_facts_note or "").strip()
     if screening.patient_id != patient.pk:
         raise ValidationError(
             "This screening result belongs to another patient. Open the patient's own "
@@ -257,6 +295,16 @@ def decision_record(
         decision == ScreeningDecision.Decision.APPROVE
         and screening.outcome == ScreeningOutcome.CONTRAINDICATED
     )
+    missing = missing_findings(screening)
+    approving = decision == ScreeningDecision.Decision.APPROVE
+    if approving and missing and not missing_facts_acknowledged:
+        errors["missing_facts_acknowledged"] = [_missing_refusal(missing)]
+    if approving and missing and len(missing_facts_note) < MIN_OVERRIDE_JUSTIFICATION:
+        errors["missing_facts_note"] = [
+            "Write what the patient answered about each fact not recorded, or why treatment is "
+            f"safe without it (at least {MIN_OVERRIDE_JUSTIFICATION} characters); or record the "
+            "intake first and run the screening again."
+        ]
     if overriding and len(override_justification) < MIN_OVERRIDE_JUSTIFICATION:
         errors["override_justification"] = [
             "The screening found a contraindication. To approve anyway, write why treatment "
@@ -277,6 +325,12 @@ def decision_record(
         override_justification=(
             override_justification if choice == ScreeningDecision.Decision.APPROVE else ""
         ),
+        missing_facts_acknowledged=[finding["rule_id"] for finding in missing]
+        if choice == ScreeningDecision.Decision.APPROVE
+        else [],
+        missing_facts_note=missing_facts_note
+        if choice == ScreeningDecision.Decision.APPROVE and missing
+        else "",
     )
     audit_record(
         actor=actor,

@@ -32,6 +32,7 @@ from patients.tests.factories import (
     PatientFactory,
     ScreeningDecisionFactory,
 )
+from patients.tests.test_decision import baseline_phq9
 from patients.tests.test_intake import complete_answers
 from tests.api_tokens import api_key_for
 
@@ -79,9 +80,11 @@ def patient(db) -> Patient:
 
 @pytest.fixture
 def screened(patient, nina) -> ScreeningResult:
-    """An intake and a measurement, screened: the result a physician decides on."""
+    """An intake, a measurement and a baseline PHQ-9, screened: the result a physician
+    decides on, with no fact left unrecorded."""
     IntakeSubmissionFactory(patient=patient, answers=complete_answers())
     MeasurementFactory(patient=patient)
+    baseline_phq9(patient)
     return screening_run(patient=patient, actor=nina)
 
 

@@ -23,6 +23,7 @@ from patients.tests.factories import (
     IntakeSubmissionFactory,
     MeasurementFactory,
     PatientFactory,
+    QuestionnaireResponseFactory,
     ScreeningResultFactory,
 )
 from patients.tests.test_intake import complete_answers
@@ -38,10 +39,17 @@ def patient(db):
     return PatientFactory()
 
 
+def baseline_phq9(patient):
+    """A baseline PHQ-9 of zeros: with a complete intake and a measurement, no fact the rules
+    ask for is left unrecorded (approving over one needs an acknowledgement)."""
+    return QuestionnaireResponseFactory(patient=patient, answers={f"q{n}": 0 for n in range(1, 10)})
+
+
 @pytest.fixture
 def screened(patient, nina):
     IntakeSubmissionFactory(patient=patient, answers=complete_answers())
     MeasurementFactory(patient=patient)
+    baseline_phq9(patient)
     return screening_run(patient=patient, actor=nina)
 
 
@@ -112,6 +120,7 @@ def test_an_unknown_decision_is_refused(patient, screened, phil):
 def contraindicated(patient, nina):
     IntakeSubmissionFactory(patient=patient, answers=complete_answers(allergy_ketamine="yes"))
     MeasurementFactory(patient=patient)
+    baseline_phq9(patient)
     result = screening_run(patient=patient, actor=nina)
     assert result.outcome == ScreeningOutcome.CONTRAINDICATED
     return result

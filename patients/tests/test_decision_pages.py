@@ -9,6 +9,7 @@ from patients.models import PatientStatus, ScreeningDecision, ScreeningResult
 from patients.screening import RULESET_VERSION
 from patients.services.screening import screening_run
 from patients.tests.factories import IntakeSubmissionFactory, MeasurementFactory, PatientFactory
+from patients.tests.test_decision import baseline_phq9
 from patients.tests.test_intake import complete_answers
 
 
@@ -30,6 +31,7 @@ def signed_in(client):
 def contraindicated(patient, nina):
     IntakeSubmissionFactory(patient=patient, answers=complete_answers(allergy_ketamine="yes"))
     MeasurementFactory(patient=patient, systolic=150, diastolic=85)
+    baseline_phq9(patient)
     return screening_run(patient=patient, actor=nina)
 
 

@@ -27,6 +27,7 @@ from patients.services.screening import (
     decision_current,
     decision_is_stale,
     decision_record,
+    missing_fact_names,
     screening_latest,
     screening_run,
 )
@@ -69,6 +70,22 @@ class DecisionForm(forms.Form):
             f"safe for this patient, at least {MIN_OVERRIDE_JUSTIFICATION} characters."
         ),
     )
+    missing_facts_acknowledged = forms.BooleanField(
+        label="I asked the patient about every fact not recorded",
+        required=False,
+    )
+    missing_facts_note = forms.CharField(
+        label="What the patient said about the facts not recorded",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "Required to approve while the screening lists facts not recorded: what the "
+            "patient answered, or why treatment is safe without it, at least "
+            f"{MIN_OVERRIDE_JUSTIFICATION} characters. Better still: record the intake and run "
+            "the screening again."
+        ),
+    )
 
 
 @require_POST
@@ -106,6 +123,8 @@ def decision_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
                     reason=form.cleaned_data["reason"],
                     needed=form.cleaned_data["needed"],
                     override_justification=form.cleaned_data["override_justification"],
+                    missing_facts_acknowledged=form.cleaned_data["missing_facts_acknowledged"],
+                    missing_facts_note=form.cleaned_data["missing_facts_note"],
                     actor=request.user,
                     request=request,
                 )
@@ -130,6 +149,7 @@ def decision_new(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     }
     if screening is not None:
         context |= {
+            "missing_facts": missing_fact_names(screening),
             "intake": screening.intake,
             "measurement": screening.measurement,
             "phq9": screening.phq9,

@@ -40,6 +40,7 @@ The modules:
 - ``online_changes``: until when the patient may change an appointment online;
 - ``status_rules``: the status graph, the clock's guards, who may move an appointment;
 - ``booking_rules``: whether a booking may be asked for at all;
+- ``infusion_gap``: a patient's infusions at least ``COURSE_MIN_GAP_HOURS`` apart;
 - ``free_time``: whether the time is free, ``SlotTaken``, the savepointed write;
 - ``locks``: advisory and row locks;
 - ``checks``: who may act, and the pieces refusals are written with.

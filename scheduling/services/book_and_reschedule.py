@@ -27,6 +27,7 @@ from scheduling.services.free_time import (
     refuse_if_patient_busy,
     write_or_slot_taken,
 )
+from scheduling.services.infusion_gap import infusion_gap_errors
 from scheduling.services.locks import copy_fields, lock_bookings, locked_appointment
 
 Status = AppointmentStatus
@@ -79,6 +80,13 @@ def appointment_book(
     refuse_if_patient_busy(
         patient=patient, location=location, appointment_type=appointment_type, starts_at=starts_at
     )
+    # After the overlap check, so a double submit is still "already booked"; under the
+    # patient's lock, so two infusions of one patient are never both let through.
+    errors = infusion_gap_errors(
+        patient=patient, location=location, appointment_type=appointment_type, starts_at=starts_at
+    )
+    if errors:
+        raise ValidationError(errors)
     slot = free_slot_or_refuse(
         location=location,
         appointment_type=appointment_type,
@@ -161,6 +169,15 @@ def appointment_reschedule(
         starts_at=starts_at,
         excluding=current,
     )
+    errors = infusion_gap_errors(
+        patient=current.patient,
+        location=current.location,
+        appointment_type=current.appointment_type,
+        starts_at=starts_at,
+        excluding=current,
+    )
+    if errors:
+        raise ValidationError(errors)
     slot = free_slot_or_refuse(
         location=current.location,
         appointment_type=current.appointment_type,

@@ -110,6 +110,7 @@ PREGNANCY_REASON = "Pregnancy status is not recorded; ask before deciding."
 APPROVAL_REASON = (
     "Pregnancy test negative at the consultation; blood pressure 132/84 on a second reading."
 )
+MISSING_NOTE = "Asked at the consultation: not pregnant (test negative); the rest as answered."
 
 
 @pytest.fixture
@@ -264,13 +265,21 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     expect(desk.get_by_test_id("intakes").get_by_role("row").nth(1)).to_contain_text("Version 1")
     expect(desk.get_by_test_id("intakes")).to_contain_text("The patient, through a link")
 
-    # They decide on exactly that result, and approve with a reason.
+    # They decide on exactly that result. Approving in one click is refused while facts are
+    # not recorded; they ask the patient, tick, and write what she said.
     desk.get_by_role("link", name="Record a decision").click()
     expect(desk.get_by_role("heading", level=1)).to_have_text("Screening decision")
     expect(desk.get_by_test_id("findings")).to_contain_text(PREGNANCY_REASON)
     form = desk.get_by_test_id("decision-form")
+    expect(form.get_by_test_id("missing-facts")).to_contain_text("Pregnancy status is not recorded")
     form.get_by_label("Approve treatment").check()
     form.get_by_label("Reason").fill(APPROVAL_REASON)
+    form.get_by_role("button", name="Record decision").click()
+    form = desk.get_by_test_id("decision-form")
+    expect(form).to_contain_text("not recorded, and a missing answer is never read as all clear")
+    assert not ScreeningDecision.objects.filter(patient=patient).exists()
+    form.get_by_label("I asked the patient about every fact not recorded").check()
+    form.get_by_label("What the patient said about the facts not recorded").fill(MISSING_NOTE)
     form.get_by_role("button", name="Record decision").click()
 
     expect(desk).to_have_url(re.compile(rf"/staff/patients/{patient.public_id}/#decisions$"))
@@ -285,3 +294,5 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     decision = ScreeningDecision.objects.get(patient=patient)
     assert decision.decided_by == phil
     assert decision.screening == patient.screenings.order_by("-created_at", "-id").first()
+    assert "missing.pregnancy_status" in decision.missing_facts_acknowledged
+    assert decision.missing_facts_note == MISSING_NOTE

@@ -26,6 +26,7 @@ from infusions.orders import (
     dose_history,
     plain,
 )
+from infusions.pre_bp import worst_pre_reading
 from infusions.preassessment_checklist import (
     READ_NOW,
     pre_assessment_checklist,
@@ -227,21 +228,15 @@ def pre_assessment_context(
         assessment = _assessment(session)
     patient = session.appointment.patient
     editable = user_can(user, Capability.RECORD_CLINICAL) and session.state == State.CHECKED_IN
+    # The session's status is sticky (``infusions.pre_bp``): the box names the reading that
+    # set it, which may not be the latest.
     caution_reasons: tuple[str, ...] = ()
-    if assessment is not None and assessment.vitals is not None:
-        reading = assessment.vitals
-        caution_reasons = vitals.pre_infusion_status(
-            vitals.Reading(
-                systolic=reading.systolic,
-                diastolic=reading.diastolic,
-                heart_rate=reading.heart_rate,
-                spo2=reading.spo2,
-                respiratory_rate=reading.respiratory_rate,
-                consciousness=reading.consciousness,
-                pain=reading.pain,
-            ),
-            vitals.caution_hold_from_settings(),
-        ).reasons
+    status_reading = None
+    if assessment is not None and assessment.bp_status in (
+        BloodPressureStatus.HOLD,
+        BloodPressureStatus.CAUTION,
+    ):
+        status_reading, caution_reasons = worst_pre_reading(session, assessment.bp_status)
     is_hold = assessment is not None and assessment.bp_status == BloodPressureStatus.HOLD
     needs_ack = (
         assessment is not None
@@ -272,6 +267,7 @@ def pre_assessment_context(
         "pre_needs_ack": needs_ack,
         "pre_is_hold": is_hold,
         "pre_bp_reasons": caution_reasons,
+        "pre_bp_reading": status_reading,
         "pre_can_mark_not_started": user_can(user, Capability.RECORD_CLINICAL)
         and session.state in (State.CHECKED_IN, State.PRE_ASSESSMENT_PASSED, State.SCHEDULED),
         "pre_male": pregnancy_not_applicable(patient),

@@ -50,6 +50,7 @@ def session_context(request: HttpRequest, session: InfusionSession) -> dict[str,
         and infusion_minutes_run(session) < planned - settings.INFUSION_END_TOLERANCE_MINUTES
     )
     next_states = session_next_states(session)
+    context |= preassessment.section_context(request, session)
     # Check-in before its time (not the appointment's day, or earlier than the check-in
     # window) is refused by the clock guard the check-in itself runs: until it would pass,
     # the button is shown disabled with the guard's own reason, so page and action agree.
@@ -70,10 +71,11 @@ def session_context(request: HttpRequest, session: InfusionSession) -> dict[str,
         if state not in MOVES_WITH_THEIR_OWN_FORM
         and (can_record or state == State.CHECKED_IN)
         and not (state == State.INFUSING and waiting_for)
+        # On a blood-pressure hold the only way on is "not started" (the hold box says so).
+        and not (state == State.PRE_ASSESSMENT_PASSED and context["pre_is_hold"])
     ]
     context["moves"] = moves
     context["start_waits_for"] = waiting_for
-    context |= preassessment.section_context(request, session)
     context |= flowsheet.section_context(request, session)
     # The chart draws the readings and events the flowsheet has just read.
     context |= discharge.section_context(
