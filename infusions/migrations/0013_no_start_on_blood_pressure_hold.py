@@ -52,6 +52,6 @@ DROP FUNCTION IF EXISTS infusions_refuse_start_on_hold();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("infusions", "0007_infusion_day_agrees")]
+    dependencies = [("infusions", "0012_destruction")]
 
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("patients", "0004_patient_search_index"),
+        ("patients", "0005_medication_lists"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
