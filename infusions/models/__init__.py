@@ -13,7 +13,7 @@ through the imports below):
 from infusions.models.discharge import Discharge
 from infusions.models.events import SessionEvent
 from infusions.models.ledger import LedgerEntry, Lot
-from infusions.models.orders import DoseAdministration, DoseOrder
+from infusions.models.orders import DoseAdministration, DoseCorrection, DoseOrder
 from infusions.models.preassessment import PreAssessment
 from infusions.models.readings import SessionAlert, VitalsReading
 from infusions.models.sessions import InfusionSession, SessionStateChange
@@ -21,6 +21,7 @@ from infusions.models.sessions import InfusionSession, SessionStateChange
 __all__ = [
     "Discharge",
     "DoseAdministration",
+    "DoseCorrection",
     "DoseOrder",
     "InfusionSession",
     "LedgerEntry",
