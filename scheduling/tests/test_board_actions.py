@@ -246,10 +246,20 @@ def test_only_clinicians_record_an_infusions_progress(
 
 def test_the_front_desk_ends_a_consultation(client, fran, riverside):
     checked_in = consultation(riverside, Status.CHECKED_IN)
+    travel_to(checked_in.starts_at + timedelta(minutes=30))
 
     press(client, fran, checked_in, "discharge")
 
     assert status_of(checked_in) == Status.DISCHARGED
+
+
+def test_a_consultation_is_not_done_before_it_starts(client, fran, riverside):
+    checked_in = consultation(riverside, Status.CHECKED_IN)  # ten minutes before its start
+
+    response = press(client, fran, checked_in, "discharge", htmx=True)
+
+    assert status_of(checked_in) == Status.CHECKED_IN
+    assert "too early to mark the visit done" in response.content.decode()
 
 
 def test_a_clinic_admin_checks_patients_in(client, alice, riverside):
@@ -407,3 +417,19 @@ def test_content_editors_and_visitors_press_nothing(client, edie, riverside):
     assert response.status_code == 302
     assert response["Location"].startswith("/staff/login/")
     assert status_of(booked) == Status.BOOKED
+
+
+def test_a_checked_in_infusions_page_says_the_checks_are_next_on_the_session(
+    client, fran, nina, riverside
+):
+    booked = infusion(riverside)
+    press(client, fran, booked, "check-in")
+    assert status_of(booked) == Status.CHECKED_IN
+    signed_in(client, nina)
+
+    html = client.get(f"/staff/schedule/appointments/{booked.public_id}/").content.decode()
+
+    assert "Nothing more to do" not in html
+    assert "Next: pre-infusion checks, on the infusion session." in html
+    session = InfusionSession.objects.get(appointment=booked)
+    assert f'href="/staff/sessions/{session.public_id}/">Go to the session' in html

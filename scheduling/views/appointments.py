@@ -35,7 +35,7 @@ from clinic.permissions import Capability, capability_required, user_can
 from patients.models import Patient
 from patients.selectors import patient_for, patients_search
 from scheduling.availability import Slot, free_slots, nearest_free_slots
-from scheduling.board.cards import ACTIONS, board_entry, for_the_board
+from scheduling.board.cards import ACTIONS, SESSION_STEP, board_entry, for_the_board
 from scheduling.board.day import board_locations, local_instant
 from scheduling.forms import (
     CancelForm,
@@ -258,6 +258,9 @@ def appointment_detail(request: HttpRequest, appointment_id: uuid.UUID) -> HttpR
     }
     # The infusion session, for an infusion or booster (``infusions``).
     appointment_page.add_to(context, request.user, appointment)
+    # What the session does next (the entry above has no session state: not the board's query).
+    session = context.get("infusion_session")
+    context["session_next_step"] = SESSION_STEP.get(getattr(session, "state", ""), "")
     return render(request, "scheduling/appointments/detail.html", context)
 
 
