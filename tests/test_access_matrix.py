@@ -235,6 +235,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/schedule/appointments/<uuid:appointment_id>/cancel/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/reschedule/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/no-show/": CLINIC_STAFF,
+    "/staff/schedule/appointments/<uuid:appointment_id>/end-visit/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/undo/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/<str:action>/": CLINIC_STAFF,
     "/staff/schedule/waitlist/<uuid:entry_id>/remove/": CLINIC_STAFF,
