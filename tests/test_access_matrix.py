@@ -141,6 +141,9 @@ NOT_IN_THE_MATRIX = {
     # Signing in: the second step, for a session that has passed the password but not yet its
     # second factor (clinic/tests/test_second_factor.py, tests/browser/test_passkey.py).
     "/staff/second-factor/verify/": "the sign-in's second step",
+    # A clinic tablet handed to a patient: any signed-in staff session that locked it
+    # (patients/tests/test_consent_pages.py).
+    "/staff/tablet/hand-back/": "the locked tablet's page",
     "/staff/second-factor/set-up/": "the sign-in's second step",
     "/staff/second-factor/set-up/app/": "the sign-in's second step",
     "/staff/second-factor/set-up/passkey/": "the sign-in's second step",
