@@ -4,7 +4,8 @@
 session moves to discharged (the checklist must be signed). ``discharge_blockers`` says what
 must happen before the checklist can be signed at all: the session is recovering (or
 stopped early), every alert is acknowledged, and when the infusion started, what was given
-and wasted of the current dose order is recorded. An alert that is still unresolved (its
+and wasted of the current dose order is recorded (and, when an IV infusion ended early,
+what was really given of it: ``infusions.dose_corrections``). An alert that is still unresolved (its
 value is still outside the alert thresholds in the latest reading of that value), or less
 recovery than ``MIN_RECOVERY_MINUTES`` so far, needs a physician's note
 (``physician_review_reasons``). Signing is ``infusions.discharge``.
@@ -22,6 +23,7 @@ from django.utils import timezone
 from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability
 from infusions import vitals
+from infusions.dose_corrections import correction_needed
 from infusions.models import (
     Discharge,
     DoseAdministration,
@@ -149,6 +151,9 @@ def discharge_blockers(session: InfusionSession) -> list[str]:
                 "Record what was given and wasted of the dose first (with the witness for "
                 "any waste)."
             )
+    needed = correction_needed(session)
+    if needed is not None:
+        blockers.append(needed.sentence)
     return blockers
 
 

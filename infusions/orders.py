@@ -390,7 +390,7 @@ def dose_history(
         # What the dose history shows: each session's date and place, the order and what
         # was given (not the course or the signer: each join more costs planning, and a
         # model per row for a patient with a hundred sessions).
-        .select_related("session__appointment__location", "administration")
+        .select_related("session__appointment__location", "administration__correction")
     )
     if up_to is not None:
         orders = orders.filter(session__appointment__starts_at__lte=up_to.appointment.starts_at)

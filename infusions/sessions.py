@@ -33,7 +33,7 @@ Every move is a ``SessionStateChange`` row and an audit event (patient by ``publ
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -51,6 +51,7 @@ from infusions.models.sessions import (
     SESSION_FINAL_STATES,
     SESSION_STATES_NEEDING_REASON,
     InfusionSessionState,
+    minutes_infusing,
 )
 from infusions.orders import current_order, start_problems
 from infusions.preassessment_checklist import pre_assessment_problems
@@ -330,18 +331,8 @@ def planned_infusion_minutes(session: InfusionSession) -> int | None:
 
 def infusion_minutes_run(session: InfusionSession, now: datetime | None = None) -> int:
     """Whole minutes the infusion has been running, pauses left out (one query)."""
-    now = now or timezone.now()
-    running = timedelta()
-    since: datetime | None = None
-    for change in SessionStateChange.objects.filter(session=session).order_by("at", "id"):
-        if change.to_state == State.INFUSING and since is None:
-            since = change.at
-        elif change.to_state != State.INFUSING and since is not None:
-            running += change.at - since
-            since = None
-    if since is not None:
-        running += now - since
-    return int(running.total_seconds() // 60)
+    changes = SessionStateChange.objects.filter(session=session).order_by("at", "id")
+    return minutes_infusing([(change.to_state, change.at) for change in changes], now)
 
 
 # --- Undo ------------------------------------------------------------------------------------

@@ -8,17 +8,19 @@ expires, whether it was used, and keeps a patient's unsubmitted progress.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
 from clinic.audit import Action, audit_record
-from clinic.models import User
+from clinic.models import OutboxMessage, OutboxStatus, User
 from patients.models import ConsentDocument, Patient, PatientLink
 
 DEFAULT_LIFETIME = timedelta(days=7)
+CHANNEL_WORDS = {"email": "email", "sms": "text message"}
 
 
 class LinkError(Exception):
@@ -90,10 +92,18 @@ def link_for_token(
     if for_update:
         links = links.select_for_update(of=("self",))
     link = links.filter(public_id=public_id, purpose=purpose).first()
-    if link is None or link.revoked_at is not None:
+    if link is None:
         raise LinkError(
-            "This link has been replaced by a newer one. Use the link in the most recent "
-            "message from the clinic, or ask us to send a new one."
+            "This link no longer works. Please contact the clinic and we will send you a new one."
+        )
+    if link.revoked_at is not None:
+        # Staff may have made the newer link to hand over, not in a message: say whom to ask,
+        # never "use the most recent message", which may not exist.
+        location = link.patient.preferred_location
+        phone = f" on {location.phone}" if location is not None and location.phone else ""
+        raise LinkError(
+            "This link was replaced by a newer one the clinic made, so it no longer works. "
+            f"Please contact the clinic{phone} and we will give you the link that works."
         )
     if link.used_at is not None:
         raise LinkError(
@@ -103,6 +113,52 @@ def link_for_token(
     if link.expires_at <= timezone.now():
         raise LinkError("This link has expired. Contact the clinic and we will send you a new one.")
     return link
+
+
+@dataclass(frozen=True)
+class LiveLink:
+    """A link of a purpose the patient can still use, and the messages that carried it
+    (``sent``: when and by which channel, sent or still waiting in the outbox)."""
+
+    link: PatientLink
+    sent: list[tuple[datetime, str]]
+
+    def sentence(self, tz) -> str:
+        """ "… the link sent at 09:14 on 7 Dec by email." or the one made to copy."""
+        if not self.sent:
+            made = self.link.created_at.astimezone(tz)
+            return f"the link made at {made:%H:%M on %-d %b} to copy (not sent in a message)"
+        when, _ = self.sent[-1]
+        channels = " and ".join(dict.fromkeys(channel for _, channel in self.sent))
+        return f"the link sent at {when.astimezone(tz):%H:%M on %-d %b} by {channels}"
+
+
+def live_link(patient: Patient, purpose: PatientLink.Purpose) -> LiveLink | None:
+    """The patient's newest link of ``purpose`` that still works, with the messages carrying
+    it, or None (two queries)."""
+    link = (
+        PatientLink.objects.filter(
+            patient=patient,
+            purpose=purpose,
+            used_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if link is None:
+        return None
+    messages = OutboxMessage.objects.filter(
+        patient=patient,
+        context__link=str(link.public_id),
+        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT],
+    ).order_by("created_at")
+    sent = [
+        (message.sent_at or message.created_at, CHANNEL_WORDS.get(message.channel, "message"))
+        for message in messages
+    ]
+    return LiveLink(link=link, sent=sent)
 
 
 def link_mark_used(link: PatientLink) -> None:

@@ -224,6 +224,14 @@ class NoShowForm(forms.Form):
     )
 
 
+class EndVisitForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, the consultation has taken place and the patient is leaving",
+        required=False,
+        help_text="The visit ends and its invoice is drafted.",
+    )
+
+
 class RescheduleRangeForm(forms.Form):
     """Which days the reschedule page lists free times for (a GET form)."""
 

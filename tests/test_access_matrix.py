@@ -157,6 +157,9 @@ NOT_IN_THE_MATRIX = {
     # Signing in: the second step, for a session that has passed the password but not yet its
     # second factor (clinic/tests/test_second_factor.py, tests/browser/test_passkey.py).
     "/staff/second-factor/verify/": "the sign-in's second step",
+    # A clinic tablet handed to a patient: any signed-in staff session that locked it
+    # (patients/tests/test_consent_pages.py).
+    "/staff/tablet/hand-back/": "the locked tablet's page",
     "/staff/second-factor/set-up/": "the sign-in's second step",
     "/staff/second-factor/set-up/app/": "the sign-in's second step",
     "/staff/second-factor/set-up/passkey/": "the sign-in's second step",
@@ -255,6 +258,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/schedule/appointments/<uuid:appointment_id>/cancel/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/reschedule/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/no-show/": CLINIC_STAFF,
+    "/staff/schedule/appointments/<uuid:appointment_id>/end-visit/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/undo/": CLINIC_STAFF,
     "/staff/schedule/appointments/<uuid:appointment_id>/<str:action>/": CLINIC_STAFF,
     "/staff/schedule/waitlist/<uuid:entry_id>/remove/": CLINIC_STAFF,
@@ -293,6 +297,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/sessions/<uuid:session_id>/dose/order/": PHYSICIANS,
     "/staff/sessions/<uuid:session_id>/dose/calculate/": PHYSICIANS,
     "/staff/sessions/<uuid:session_id>/dose/administer/": CLINICIANS,
+    "/staff/sessions/<uuid:session_id>/dose/correct/": CLINICIANS,
     "/staff/sessions/<uuid:session_id>/flowsheet/": CLINICIANS,
     "/staff/sessions/<uuid:session_id>/readings/": CLINICIANS,
     "/staff/sessions/<uuid:session_id>/readings/<uuid:reading_id>/error/": CLINICIANS,
@@ -421,6 +426,7 @@ ASKED_WITH: dict[str, str] = {
     "/staff/sessions/<uuid:session_id>/dose/order/": "POST",
     "/staff/sessions/<uuid:session_id>/dose/calculate/": "POST",
     "/staff/sessions/<uuid:session_id>/dose/administer/": "POST",
+    "/staff/sessions/<uuid:session_id>/dose/correct/": "POST",
     "/staff/sessions/<uuid:session_id>/readings/": "POST",
     "/staff/sessions/<uuid:session_id>/alerts/<uuid:alert_id>/acknowledge/": "POST",
     "/staff/sessions/<uuid:session_id>/events/": "POST",

@@ -166,6 +166,8 @@ MIDDLEWARE = [
     # After SessionLifetimeMiddleware: a half-signed-in session (password, no second factor
     # yet) expires like any other.
     "clinic.middleware.SecondFactorMiddleware",
+    # After the second factor: a tablet handed to a patient shows only the hand-back page.
+    "clinic.tablet.TabletHandbackMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",

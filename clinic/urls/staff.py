@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from clinic.forms import StaffLoginForm
-from clinic.views import accounts, home
+from clinic.views import accounts, home, tablet
 
 urlpatterns = [
     path(
@@ -20,6 +20,7 @@ urlpatterns = [
         name="password-reset-done",
     ),
     path("", home.staff_home, name="home"),
+    path("tablet/hand-back/", tablet.tablet_handback, name="tablet-handback"),
     path("locations/", include("clinic.urls.locations")),
     path("accounts/", include("clinic.urls.accounts")),
     path("second-factor/", include("clinic.urls.second_factor")),

@@ -22,7 +22,7 @@ from infusions.models.dea import (
 from infusions.models.discharge import Discharge
 from infusions.models.events import SessionEvent
 from infusions.models.ledger import LedgerEntry, Lot
-from infusions.models.orders import DoseAdministration, DoseOrder
+from infusions.models.orders import DoseAdministration, DoseCorrection, DoseOrder
 from infusions.models.preassessment import PreAssessment
 from infusions.models.readings import SessionAlert, VitalsReading
 from infusions.models.sessions import InfusionSession, SessionStateChange
@@ -32,6 +32,7 @@ __all__ = [
     "Destruction",
     "Discharge",
     "DoseAdministration",
+    "DoseCorrection",
     "DoseOrder",
     "InfusionSession",
     "Inventory",

@@ -124,3 +124,54 @@ class DoseAdministration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.administered_mg} mg given, {self.wasted_mg} mg wasted"
+
+
+class DoseCorrection(models.Model):
+    """What was really given of a dose recorded in full when the infusion then stopped early
+    (``infusions.dose_corrections``), and the rest, wasted in front of a witness.
+
+    The dose's own record and its ledger entry stay as they were (append-only): the
+    correction is booked as two new ledger entries, an adjustment that ``corrects`` the
+    dose's entry by giving back what was not given (``correction_entry``), and the witnessed
+    waste of that amount (``wasted_entry``), so the lot's balance does not move and the
+    patient's administration record says what they received. ``given_mg`` + ``wasted_mg``
+    = the administration's ``administered_mg``; one correction per dose.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    administration = models.OneToOneField(
+        DoseAdministration, on_delete=models.PROTECT, related_name="correction"
+    )
+    given_mg = models.DecimalField(**MG)
+    wasted_mg = models.DecimalField(**MG)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    correction_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="+")
+    wasted_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(given_mg__gte=0) & Q(wasted_mg__gt=0),
+                name="dose_correction_amounts",
+            ),
+            models.CheckConstraint(
+                condition=~Q(witness=models.F("recorded_by")),
+                name="dose_correction_witness_not_recorder",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="dose_correction_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.given_mg} mg given, {self.wasted_mg} mg not given and wasted"
+
+    @property
+    def given_text(self) -> str:
+        """3.100 -> "3.1", 40.000 -> "40"."""
+        return f"{self.given_mg.normalize():f}"
+
+    @property
+    def wasted_text(self) -> str:
+        return f"{self.wasted_mg.normalize():f}"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -119,3 +120,19 @@ class SessionStateChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state} → {self.to_state}"
+
+
+def minutes_infusing(changes: list[tuple[str, datetime]], now: datetime | None = None) -> int:
+    """Whole minutes spent infusing in ``changes`` (each move's state and time, in order)."""
+    now = now or timezone.now()
+    running = timedelta()
+    since: datetime | None = None
+    for to_state, at in changes:
+        if to_state == InfusionSessionState.INFUSING and since is None:
+            since = at
+        elif to_state != InfusionSessionState.INFUSING and since is not None:
+            running += at - since
+            since = None
+    if since is not None:
+        running += now - since
+    return int(running.total_seconds() // 60)

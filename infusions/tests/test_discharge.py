@@ -16,6 +16,7 @@ from clinic.models import AuditEvent
 from conftest import PASSWORD
 from infusions.discharge import discharge_sign
 from infusions.discharge_readiness import discharge_blockers, discharge_problems, unresolved_alerts
+from infusions.dose_corrections import dose_correct
 from infusions.models import (
     Discharge,
     DoseAdministration,
@@ -81,6 +82,20 @@ def give(session: InfusionSession, nurse) -> DoseAdministration:
         administered_mg=order.total_mg,
         wasted_mg=Decimal("0"),
         given_by=nurse,
+    )
+
+
+def correct_dose(session: InfusionSession, nurse, witness) -> None:
+    """After an early stop: 4 mg of the dose was really given, the rest wasted before
+    ``witness`` (``infusions.dose_corrections``)."""
+    total = session.dose_orders.get(replaced_by__isnull=True).total_mg
+    dose_correct(
+        actor=nurse,
+        session=session,
+        given_mg="4",
+        wasted_mg=total - 4,
+        witness=witness,
+        witness_password=PASSWORD,
     )
 
 
@@ -420,6 +435,8 @@ def test_unresolved_is_judged_against_the_clinics_thresholds(nina, phil, recover
 def test_a_session_stopped_early_is_discharged_without_a_state_move(nina, phil):
     session = session_in(nina, phil, S.STOPPED_EARLY)
     assert session.appointment.status == AppointmentStatus.RECOVERING
+    assert "record what was actually given" in " ".join(discharge_blockers(session))
+    correct_dose(session, nina, phil)
     assert discharge_blockers(session) == []
 
     discharge = sign(nina, session)

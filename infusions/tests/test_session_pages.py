@@ -281,8 +281,9 @@ def test_an_open_safety_alert_shows_on_the_session_screen(client, nina, session)
 # alerts, and the people and lot the sections name. The chart draws the readings and events
 # the flowsheet read; nothing is read twice (six of these were, before issue 14). A session
 # not started yet reads seven more: whether consent and screening are current now (a
-# started one says they were checked when it started).
-SCREEN_QUERIES = 16
+# started one says they were checked when it started). One more: the session's moves, to tell
+# whether an infusion that ended early still needs what was really given of its dose.
+SCREEN_QUERIES = 17
 
 
 def test_the_screen_costs_the_same_number_of_queries_however_many_readings(

@@ -33,7 +33,7 @@ from infusions.preassessment_checklist import (
 )
 from infusions.sessions import infusion_minutes_run, session_for_appointment, session_transition
 from infusions.tests.factories import complete_pre_assessment, signed_order
-from infusions.tests.test_discharge import CHECKLIST, give
+from infusions.tests.test_discharge import CHECKLIST, correct_dose, give
 from patients.tests.factories import QuestionnaireResponseFactory
 from scheduling.models import Appointment, AppointmentStatus, AppointmentStatusChange
 from scheduling.services.status_changes import appointment_set_status
@@ -508,6 +508,7 @@ def test_recovery_after_stopping_early_counts_from_the_stop(clock, nina, phil, c
     clock(later(10))
     give(session, nina)
     session = move(nina, session, S.STOPPED_EARLY, reason=STOP_REASON)
+    correct_dose(session, nina, phil)
     clock(later(29))
 
     assert_refused(lambda: sign(nina, session), session, "29 of the 30", field="physician")

@@ -23,4 +23,5 @@ urlpatterns = [
     path("<uuid:session_id>/dose/order/", preassessment.dose_order, name="dose-order"),
     path("<uuid:session_id>/dose/calculate/", preassessment.dose_calculate, name="dose-calculate"),
     path("<uuid:session_id>/dose/administer/", preassessment.dose_give, name="dose-administer"),
+    path("<uuid:session_id>/dose/correct/", preassessment.dose_correct_view, name="dose-correct"),
 ]

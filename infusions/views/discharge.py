@@ -28,6 +28,7 @@ from clinic.models import User
 from clinic.permissions import Capability, capability_required
 from infusions.chart import chart_for_session, event_label
 from infusions.discharge import discharge_sign
+from infusions.dose_corrections import correction_needed
 from infusions.models import (
     Discharge,
     DoseAdministration,
@@ -118,7 +119,13 @@ def summary_context(request: HttpRequest, session: InfusionSession) -> dict[str,
         .prefetch_related(
             Prefetch(
                 "administration",
-                queryset=DoseAdministration.objects.select_related("lot", "given_by", "witness"),
+                queryset=DoseAdministration.objects.select_related(
+                    "lot",
+                    "given_by",
+                    "witness",
+                    "correction__recorded_by",
+                    "correction__witness",
+                ),
             )
         )
         .order_by("signed_at", "id")
@@ -165,6 +172,12 @@ def summary_context(request: HttpRequest, session: InfusionSession) -> dict[str,
         "order": current,
         "replaced_orders": [order for order in orders if order is not current],
         "administration": administration,
+        # An infusion that ended early with its dose still recorded in full: outstanding.
+        "dose_correction_needed": correction_needed(
+            session, order=current, administration=administration
+        )
+        if administration
+        else None,
         "readings": readings,
         "alerts": alerts,
         "events": events,

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from clinic.forms import show_service_errors
 from clinic.permissions import Capability, capability_required
 from infusions import dosing
+from infusions.dose_corrections import dose_correct
 from infusions.models import InfusionSession
 from infusions.models.preassessment import BloodPressureStatus
 from infusions.models.sessions import InfusionSessionState
@@ -41,6 +42,7 @@ from infusions.views.common import session_base_context, session_url
 from infusions.views.sections.preassessment import (
     AdministerForm,
     CautionForm,
+    DoseCorrectionForm,
     DoseOrderForm,
     PreAssessmentForm,
     PreVitalsForm,
@@ -235,6 +237,38 @@ def dose_give(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             done = f"Recorded: {plain(administration.administered_mg)} mg given{wasted}."
             return _saved(request, session, DOSE_SECTION, done)
     return _refused(request, session, DOSE_SECTION, dose_give_form=form)
+
+
+@require_POST
+@capability_required(Capability.HANDLE_CONTROLLED_SUBSTANCES)
+def dose_correct_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """Record what was really given of a dose after the infusion ended early, and the
+    witnessed waste of the rest (``infusions.dose_corrections``)."""
+    session = session_for(request.user, session_id)
+    form = DoseCorrectionForm(request.POST, actor=request.user, auto_id="correct-%s")
+    if form.is_valid():
+        data = form.cleaned_data
+        witness = next((u for u in form.witnesses if str(u.public_id) == data["witness"]), None)
+        try:
+            correction = dose_correct(
+                actor=request.user,
+                session=session,
+                given_mg=data["given_mg"],
+                wasted_mg=data["wasted_mg"],
+                witness=witness,
+                witness_password=data["witness_password"],
+                witness_otp=data["witness_otp"],
+                request=request,
+            )
+        except ValidationError as error:
+            show_service_errors(form, error)
+        else:
+            done = (
+                f"Recorded: {plain(correction.given_mg)} mg actually given, "
+                f"{plain(correction.wasted_mg)} mg not given and wasted."
+            )
+            return _saved(request, session, DOSE_SECTION, done)
+    return _refused(request, session, DOSE_SECTION, dose_correct_form=form)
 
 
 def _section_url(session: InfusionSession, section: str) -> str:

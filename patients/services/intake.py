@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest
+from django.utils import timezone
 
 from clinic.audit import Action, audit_record
 from clinic.models import User
@@ -25,7 +26,7 @@ from patients.intake.medications import (
     medication_models,
 )
 from patients.intake.questions import SECTION_KEYS
-from patients.links import link_create, link_for_token, link_mark_used, link_token
+from patients.links import link_create, link_for_token, link_mark_used, link_token, live_link
 from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import IntakeSubmission, Medication, Patient, PatientLink, PatientStatus
 from patients.services.details import patient_set_status
@@ -62,9 +63,14 @@ def intake_link_create(
     actor: User,
     patient: Patient,
     send_to_patient: bool = False,
+    replace_live: bool = False,
     request: HttpRequest | None = None,
 ) -> tuple[PatientLink, str]:
     """A single-use link for the patient to fill in the intake; returns (link, token).
+
+    A link only to copy (not sent) while the patient still holds a working intake link is
+    refused (ValidationError keyed ``replace_live`` saying when and how that one was sent)
+    unless ``replace_live``: staff confirmed the patient's link may stop working.
 
     Earlier unused intake links stop working. The patient's progress so far on those is
     not carried over: their answers reach the clinic only when submitted.
@@ -75,6 +81,21 @@ def intake_link_create(
     consent or an address nothing is queued, and the link is still shown.
     """
     require(actor, Capability.SEND_PATIENT_LINKS)
+    if not send_to_patient and not replace_live:
+        live = live_link(patient, PatientLink.Purpose.INTAKE)
+        if live is not None:
+            # A link to copy replaces the one the patient may be holding, with no message
+            # carrying the new one: staff say so first (``replace_live``).
+            location = patient.preferred_location
+            tz = location.tz if location is not None else timezone.get_default_timezone()
+            raise ValidationError(
+                {
+                    "replace_live": [
+                        f"A new link replaces {live.sentence(tz)}: that link will stop "
+                        "working, and the patient will need the new one from you."
+                    ]
+                }
+            )
     link, token = link_create(patient=patient, purpose=PatientLink.Purpose.INTAKE, created_by=actor)
     _mark_intake_started(patient, actor, request)
     if send_to_patient:

@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from clinic.models import AuditEvent, Location
+from conftest import PASSWORD
 from patients.links import link_create
 from patients.models import Channel, ConsentDocument, ConsentSignature, PatientLink
 from patients.services.consent import (
@@ -469,13 +470,48 @@ def test_staff_hand_over_a_tablet_and_witness_the_signature(
 
     response = client.post(url, sign_form(document), REMOTE_ADDR="192.0.2.44")
     signature = ConsentSignature.objects.get()
-    assert (
-        response["Location"] == f"/staff/patients/{jordan.public_id}/consent/{signature.public_id}/"
+    assert response["Location"] == "/staff/tablet/hand-back/"
+    # The patient holds the tablet: every staff page leads to the hand-back page.
+    assert client.get(f"/staff/patients/{jordan.public_id}/")["Location"] == (
+        "/staff/tablet/hand-back/"
     )
+    back = client.post("/staff/tablet/hand-back/", {"password": PASSWORD})
+    assert back["Location"] == f"/staff/patients/{jordan.public_id}/consent/{signature.public_id}/"
     assert signature.method == ConsentSignature.Method.TABLET
     assert signature.witnessed_by == witness
     assert signature.ip_address == "192.0.2.44"
     assert signature.via_link is None
+
+
+def test_the_hand_back_page_shows_no_staff_navigation_and_needs_the_password(
+    signed_in, nina, jordan, document
+):
+    client = signed_in(nina)
+    url = f"/staff/patients/{jordan.public_id}/consent/tablet/"
+    client.post(url, sign_form(document))
+
+    page = client.get("/staff/tablet/hand-back/").content.decode()
+    assert "please hand the tablet back to the front desk" in page
+    assert "/staff/patients/" not in page and "/staff/schedule/" not in page
+    wrong = client.post("/staff/tablet/hand-back/", {"password": "not it"})
+    assert wrong.status_code == 400
+    assert "That password is not right" in wrong.content.decode()
+    assert client.get("/staff/schedule/")["Location"] == "/staff/tablet/hand-back/"
+    for _ in range(4):  # five wrong passwords: the session is signed out
+        client.post("/staff/tablet/hand-back/", {"password": "not it"})
+    assert client.get("/staff/schedule/")["Location"].startswith("/staff/login/")
+
+
+def test_cancel_on_the_tablet_locks_it_too(signed_in, nina, jordan, document):
+    client = signed_in(nina)
+    url = f"/staff/patients/{jordan.public_id}/consent/tablet/"
+
+    response = client.post(url, {"cancel": "1"})
+
+    assert response["Location"] == "/staff/tablet/hand-back/"
+    assert not ConsentSignature.objects.exists()
+    back = client.post("/staff/tablet/hand-back/", {"password": PASSWORD})
+    assert back["Location"] == f"/staff/patients/{jordan.public_id}/"
 
 
 def test_editors_cannot_open_the_tablet_form(signed_in, edie, jordan, document):

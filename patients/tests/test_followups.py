@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from clinic.messaging.registry import kind_named
 from clinic.models import OutboxMessage
 from infusions.models.sessions import InfusionSessionState
-from infusions.tests.test_discharge import session_in, sign
+from infusions.tests.test_discharge import correct_dose, session_in, sign
 from patients.followup_messages import render_checkin, render_questionnaire
 from patients.followups import (
     checkin_send_at,
@@ -108,6 +108,7 @@ def test_discharge_queues_the_check_in_on_each_consented_channel_with_one_link(n
 
 def test_a_session_stopped_early_gets_its_check_in_too(nina, phil):
     session = session_in(nina, phil, InfusionSessionState.STOPPED_EARLY)
+    correct_dose(session, nina, phil)  # what was really given, before discharge
     consent(session.appointment.patient, Channel.EMAIL)
 
     sign(nina, session)

@@ -25,6 +25,7 @@ from clinic.client_address import client_ip
 from clinic.forms import show_service_errors
 from clinic.models import User
 from clinic.permissions import Capability, capability_required, user_can
+from clinic.tablet import tablet_hand_over
 from patients.forms_consent import (
     BaseConsentSectionFormSet,
     ConsentDocumentForm,
@@ -263,6 +264,9 @@ def consent_tablet(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     patient = patient_for(request.user, patient_id)
     if not services.can_witness(request.user):
         raise PermissionDenied
+    if request.method == "POST" and request.POST.get("cancel") == "1":
+        # The patient stopped: they still hold the tablet, so it locks like after signing.
+        return tablet_hand_over(request, back_to=_chart_url(patient))
     signature, form = _sign(request, patient=patient, witness=request.user)
     if signature is not None:
         messages.success(
@@ -270,8 +274,12 @@ def consent_tablet(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             f"Consent version {signature.document.version} signed, witnessed by "
             f"{request.user.full_name}. Print a copy for the patient if they would like one.",
         )
-        return redirect(
-            reverse("patients:consent-signature", args=[patient.public_id, signature.public_id])
+        # The patient holds the tablet: a locked thank-you page until staff sign back in.
+        return tablet_hand_over(
+            request,
+            back_to=reverse(
+                "patients:consent-signature", args=[patient.public_id, signature.public_id]
+            ),
         )
     if request.method != "POST":
         _audit_view(request, patient, "opened consent signing on a clinic tablet")

@@ -212,9 +212,22 @@ def intake_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     """Make an intake link and show it once, to copy into a message to the patient."""
     patient = patient_for(request.user, patient_id)
     send = request.POST.get("send") == "1"
-    link, token = intake_link_create(
-        actor=request.user, patient=patient, send_to_patient=send, request=request
-    )
+    try:
+        link, token = intake_link_create(
+            actor=request.user,
+            patient=patient,
+            send_to_patient=send,
+            replace_live=request.POST.get("replace") == "1",
+            request=request,
+        )
+    except ValidationError as error:
+        # A working link would stop working: say which, and ask before replacing it.
+        return render(
+            request,
+            "patients/intake/link_replace_confirm.html",
+            {"patient": patient, "problems": error.message_dict.get("replace_live", [])},
+            status=409,
+        )
     url = request.build_absolute_uri(reverse("patient_links:intake", args=[token]))
     return render(
         request,

@@ -62,7 +62,7 @@ ACTIONS: dict[str, BoardAction] = {
         BoardAction("no-show", "No-show…", Status.NO_SHOW, "outline-secondary"),
         BoardAction("start-infusion", "Start infusion", Status.INFUSING, "primary"),
         BoardAction("recovery", "Move to recovery", Status.RECOVERING, "primary"),
-        BoardAction("discharge", "Discharge", Status.DISCHARGED, "success"),
+        BoardAction("discharge", "Discharge…", Status.DISCHARGED, "success"),
     )
 }
 _ACTION_FOR_STATUS = {action.status: action for action in ACTIONS.values()}
@@ -209,10 +209,12 @@ def _offered(
     appointment: Appointment, status: Status, infusion: bool, session_state: str, now: datetime
 ) -> bool:
     """Whether the board offers the move at all: a no-show only once the grace period after
-    the start is over; for an infusion, "Start infusion" only when its session may start
-    (checks passed, a signed dose order) and no discharge button (the checklist is on the
-    session)."""
-    if status in (Status.CHECKED_IN, Status.NO_SHOW):
+    the start is over, a consultation's discharge only once it has started; for an infusion,
+    "Start infusion" only when its session may start (checks passed, a signed dose order)
+    and no discharge button (the checklist is on the session)."""
+    if status in (Status.CHECKED_IN, Status.NO_SHOW) or (
+        status == Status.DISCHARGED and not infusion
+    ):
         # Check-in on the day (not too early), a no-show after the grace period: the clock's
         # rules, so the board never offers a press that can only be refused.
         return not clock_refuses(appointment, status, now=now)

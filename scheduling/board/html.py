@@ -44,7 +44,11 @@ _BADGES = {
 }
 # What ``{% csrf_token %}`` is given when the view asked for none (it then writes nothing).
 NO_CSRF_TOKEN = "NOTPROVIDED"  # noqa: S105 - a marker, not a secret
-UNDO_WHAT = {Status.CHECKED_IN: "check-in", Status.NO_SHOW: "no-show"}
+UNDO_WHAT = {
+    Status.CHECKED_IN: "check-in",
+    Status.NO_SHOW: "no-show",
+    Status.DISCHARGED: "discharge",
+}
 
 
 def status_badge(appointment: Appointment) -> SafeString:
@@ -201,6 +205,12 @@ class CardHtml:
                     f'  <a class="btn btn-sm btn-{style} ms-auto" href="{card_url}no-show/'
                     f'?next={next_query}" data-action="no-show">{label}<span '
                     f'class="visually-hidden"> {name}</span></a>\n'
+                )
+            elif slug == "discharge":
+                parts.append(
+                    f'  <a class="btn btn-sm btn-{style}" href="{card_url}end-visit/'
+                    f'?next={next_query}" data-action="discharge">{label}<span '
+                    f'class="visually-hidden">: {name}</span></a>\n'
                 )
             else:
                 target = f"{card_url}{slug}/"

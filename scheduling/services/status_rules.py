@@ -125,7 +125,8 @@ def refuse_untimely(appointment: Appointment, status: Status) -> None:
 def untimely_refusal(appointment: Appointment, status: Status) -> str:
     """Why the clock says no to moving ``appointment`` to ``status`` now ("" if it doesn't):
     check-in on the appointment's local day, ``CHECK_IN_EARLY_MINUTES`` before the start at
-    the earliest; a no-show from ``NO_SHOW_GRACE_MINUTES`` after the start."""
+    the earliest; a no-show from ``NO_SHOW_GRACE_MINUTES`` after the start; a consultation or
+    follow-up discharged (done) not before its start."""
     return _clock_refusal(appointment, status, timezone.now(), explain=True)
 
 
@@ -161,6 +162,19 @@ def _clock_refusal(
                 f"{settings.CHECK_IN_EARLY_MINUTES} minutes before, at "
                 f"{earliest.astimezone(location.tz):%H:%M}."
             )
+    if (
+        status == Status.DISCHARGED
+        and not is_infusion(appointment.appointment_type)
+        and now < appointment.starts_at
+    ):
+        # A consultation or follow-up ends once it has begun: never "done" hours before.
+        if not explain:
+            return "too early"
+        return (
+            "It's too early to mark the visit done: it starts at "
+            f"{when_label(appointment.starts_at, location)}. Discharge the patient once it has "
+            "taken place."
+        )
     if status == Status.NO_SHOW:
         earliest = appointment.starts_at + timedelta(minutes=settings.NO_SHOW_GRACE_MINUTES)
         if now < earliest:

@@ -32,8 +32,11 @@ from scheduling.session_owner import session_owner
 
 Status = AppointmentStatus
 
-# Moves that may be undone for ``UNDO_MINUTES`` (``appointment_undo``).
-UNDOABLE_STATUSES = frozenset({Status.CHECKED_IN, Status.NO_SHOW, Status.CANCELLED})
+# Moves that may be undone for ``UNDO_MINUTES`` (``appointment_undo``); a discharge only of a
+# consultation or follow-up (an infusion's is its session's discharge checklist).
+UNDOABLE_STATUSES = frozenset(
+    {Status.CHECKED_IN, Status.NO_SHOW, Status.CANCELLED, Status.DISCHARGED}
+)
 
 
 @transaction.atomic
@@ -44,8 +47,9 @@ def appointment_undo(
     reason: str,
     request: HttpRequest | None = None,
 ) -> Appointment:
-    """Undo the appointment's last check-in, no-show or cancellation, within
-    ``UNDO_MINUTES`` of it, by someone holding a role of the person who made it, saying why.
+    """Undo the appointment's last check-in, no-show or cancellation (or a consultation's
+    discharge: back to checked in), within ``UNDO_MINUTES`` of it, by someone holding a role
+    of the person who made it, saying why.
 
     The appointment goes back to booked. An infusion's session goes back from checked in to
     scheduled (not once its pre-assessment is passed). After a no-show or a cancellation the
@@ -63,7 +67,11 @@ def appointment_undo(
     if refusal:
         raise ValidationError({"status": [refusal]})
     assert change is not None  # noqa: S101 - _undo_refusal said so
-    if change.to_status == Status.CHECKED_IN and is_infusion(current.appointment_type):
+    if change.to_status == Status.DISCHARGED:
+        # A consultation marked done by mistake: back to checked in. Its draft invoice stays
+        # (one per visit): ending the visit again finds it.
+        record_status(actor, current, Status.CHECKED_IN, reason, request, undo=True)
+    elif change.to_status == Status.CHECKED_IN and is_infusion(current.appointment_type):
         session_owner().undo_check_in(
             actor=actor, appointment=current, reason=reason, request=request
         )
@@ -99,6 +107,8 @@ def undoable_change(appointment: Appointment) -> AppointmentStatusChange | None:
     ``undo_refusal``'s to say. No query when the appointment came through
     ``with_last_status_change``."""
     if appointment.status not in UNDOABLE_STATUSES:
+        return None
+    if appointment.status == Status.DISCHARGED and is_infusion(appointment.appointment_type):
         return None
     change = last_status_change(appointment)
     if change is None or change.to_status != appointment.status or change.undo:
@@ -167,8 +177,14 @@ def _undo_refusal(
 ) -> str:
     if change is None or appointment.status not in UNDOABLE_STATUSES:
         return (
-            f"This appointment is {label(appointment.status)}: only a check-in, a no-show or "
-            "a cancellation can be undone, and only the latest one."
+            f"This appointment is {label(appointment.status)}: only a check-in, a no-show, "
+            "a cancellation or a consultation's discharge can be undone, and only the latest "
+            "one."
+        )
+    if appointment.status == Status.DISCHARGED and is_infusion(appointment.appointment_type):
+        return (
+            "An infusion is discharged by its session's signed checklist, which can't be "
+            "undone: record anything further on the session."
         )
     if not user_can(user, Capability.BOOK_APPOINTMENTS):
         return "You may not change appointments."

@@ -337,10 +337,14 @@ def test_a_session_stopped_early_says_gone_home_once_discharged(client, nina, ri
 
 def test_a_consultation_is_discharged_by_the_front_desk_and_never_infused(client, fran, riverside):
     day = next_week(riverside)
-    appointment(riverside, day, 9, kind="consultation", status=Status.CHECKED_IN)
+    visit = appointment(riverside, day, 9, kind="consultation", status=Status.CHECKED_IN)
+    travel_to(visit.starts_at - timedelta(minutes=10))
 
+    early = board(client, fran, location=riverside.public_id, date=day.isoformat())
+    travel_to(visit.starts_at)
     response = board(client, fran, location=riverside.public_id, date=day.isoformat())
 
+    assert _actions_by_hour(early) == {9: []}, "not done before it starts"
     assert _actions_by_hour(response) == {9: ["discharge"]}
 
 

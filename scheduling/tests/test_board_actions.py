@@ -244,10 +244,68 @@ def test_only_clinicians_record_an_infusions_progress(
     assert session_state(appointment) == SESSION_STATE_FOR[status]
 
 
-def test_the_front_desk_ends_a_consultation(client, fran, riverside):
+def end_visit_url(appointment) -> str:
+    return f"/staff/schedule/appointments/{appointment.public_id}/end-visit/"
+
+
+def test_the_front_desk_ends_a_consultation_after_confirming(client, fran, riverside):
     checked_in = consultation(riverside, Status.CHECKED_IN)
+    travel_to(checked_in.starts_at + timedelta(minutes=30))
+    signed_in(client, fran)
+
+    assert client.get(end_visit_url(checked_in)).status_code == 200
+    unconfirmed = client.post(end_visit_url(checked_in), {})
+    assert "Tick the box to confirm" in unconfirmed.content.decode()
+    assert status_of(checked_in) == Status.CHECKED_IN
+
+    client.post(end_visit_url(checked_in), {"confirm": "on"})
+
+    assert status_of(checked_in) == Status.DISCHARGED
+
+
+def test_discharge_is_not_one_click_on_the_board(client, fran, riverside):
+    checked_in = consultation(riverside, Status.CHECKED_IN)
+    travel_to(checked_in.starts_at + timedelta(minutes=30))
 
     press(client, fran, checked_in, "discharge")
+
+    assert status_of(checked_in) == Status.CHECKED_IN
+
+
+def test_a_consultation_is_not_done_before_it_starts(client, fran, riverside):
+    checked_in = consultation(riverside, Status.CHECKED_IN)  # ten minutes before its start
+    signed_in(client, fran)
+
+    response = client.post(end_visit_url(checked_in), {"confirm": "on"})
+
+    assert status_of(checked_in) == Status.CHECKED_IN
+    assert "too early to mark the visit done" in response.content.decode()
+
+
+def test_a_discharged_consultation_is_undone_within_minutes(client, fran, riverside):
+    checked_in = consultation(riverside, Status.CHECKED_IN)
+    travel_to(checked_in.starts_at + timedelta(minutes=30))
+    signed_in(client, fran)
+    client.post(end_visit_url(checked_in), {"confirm": "on"})
+    undo = f"/staff/schedule/appointments/{checked_in.public_id}/undo/"
+
+    assert "Undo the discharge" in client.get(undo).content.decode()
+    client.post(undo, {"reason": "Pressed by mistake"})
+
+    assert status_of(checked_in) == Status.CHECKED_IN
+
+
+def test_a_discharge_is_not_undone_after_the_undo_minutes(client, fran, riverside, settings):
+    checked_in = consultation(riverside, Status.CHECKED_IN)
+    travel_to(checked_in.starts_at + timedelta(minutes=30))
+    signed_in(client, fran)
+    client.post(end_visit_url(checked_in), {"confirm": "on"})
+    advance(settings.UNDO_MINUTES + 1)
+    signed_in(client, fran)
+
+    client.post(
+        f"/staff/schedule/appointments/{checked_in.public_id}/undo/", {"reason": "Too late"}
+    )
 
     assert status_of(checked_in) == Status.DISCHARGED
 
@@ -407,3 +465,19 @@ def test_content_editors_and_visitors_press_nothing(client, edie, riverside):
     assert response.status_code == 302
     assert response["Location"].startswith("/staff/login/")
     assert status_of(booked) == Status.BOOKED
+
+
+def test_a_checked_in_infusions_page_says_the_checks_are_next_on_the_session(
+    client, fran, nina, riverside
+):
+    booked = infusion(riverside)
+    press(client, fran, booked, "check-in")
+    assert status_of(booked) == Status.CHECKED_IN
+    signed_in(client, nina)
+
+    html = client.get(f"/staff/schedule/appointments/{booked.public_id}/").content.decode()
+
+    assert "Nothing more to do" not in html
+    assert "Next: pre-infusion checks, on the infusion session." in html
+    session = InfusionSession.objects.get(appointment=booked)
+    assert f'href="/staff/sessions/{session.public_id}/">Go to the session' in html

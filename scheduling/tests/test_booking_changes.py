@@ -396,6 +396,9 @@ def test_the_front_desk_ends_a_consultation(fran, riverside, jordan):
     appointment = book(fran, jordan, riverside)
     travel_to(appointment.starts_at - timedelta(minutes=10))
     appointment_set_status(actor=fran, appointment=appointment, status=S.CHECKED_IN)
+    with pytest.raises(ValidationError, match="too early to mark the visit done"):
+        appointment_set_status(actor=fran, appointment=appointment, status=S.DISCHARGED)
+    travel_to(appointment.starts_at)
     appointment_set_status(actor=fran, appointment=appointment, status=S.DISCHARGED)
 
     assert Appointment.objects.get().status == S.DISCHARGED

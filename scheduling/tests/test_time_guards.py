@@ -491,8 +491,8 @@ def test_only_the_latest_move_is_undone_and_only_once(clock, fran, phil, clinic)
     assert_refused(
         lambda: undo(fran, appointment),
         appointment,
-        "This appointment is booked: only a check-in, a no-show or a cancellation can be "
-        "undone, and only the latest one.",
+        "This appointment is booked: only a check-in, a no-show, a cancellation or a "
+        "consultation's discharge can be undone, and only the latest one.",
     )
 
 

@@ -1,8 +1,8 @@
 """The day board, appointments and the waitlist, under /staff/schedule/ (namespace
 "scheduling").
 
-"cancel/", "reschedule/", "no-show/" and "undo/" come before the status actions, which match
-any word.
+"cancel/", "reschedule/", "no-show/", "end-visit/" and "undo/" come before the status
+actions, which match any word.
 """
 
 from django.urls import path
@@ -31,6 +31,11 @@ staff_urlpatterns = [
         "appointments/<uuid:appointment_id>/no-show/",
         appointments.appointment_no_show_view,
         name="appointment-no-show",
+    ),
+    path(
+        "appointments/<uuid:appointment_id>/end-visit/",
+        appointments.appointment_end_visit_view,
+        name="appointment-end-visit",
     ),
     path(
         "appointments/<uuid:appointment_id>/undo/",

@@ -35,10 +35,11 @@ from clinic.permissions import Capability, capability_required, user_can
 from patients.models import Patient
 from patients.selectors import patient_for, patients_search
 from scheduling.availability import Slot, free_slots, nearest_free_slots
-from scheduling.board.cards import ACTIONS, board_entry, for_the_board
+from scheduling.board.cards import ACTIONS, SESSION_STEP, board_entry, for_the_board
 from scheduling.board.day import board_locations, local_instant
 from scheduling.forms import (
     CancelForm,
+    EndVisitForm,
     NoShowForm,
     RescheduleRangeForm,
     SlotChoiceForm,
@@ -48,6 +49,7 @@ from scheduling.forms import (
 from scheduling.models import INFUSION_KINDS, Appointment, AppointmentStatus, WaitlistEntry
 from scheduling.selectors import appointment_for, appointments_visible_to, booking_note_for
 from scheduling.services.book_and_reschedule import appointment_book, appointment_reschedule
+from scheduling.services.checks import is_infusion
 from scheduling.services.free_time import SlotTaken
 from scheduling.services.status_changes import appointment_cancel, appointment_set_status
 from scheduling.services.status_rules import appointment_move_problems, appointment_next_statuses
@@ -258,6 +260,9 @@ def appointment_detail(request: HttpRequest, appointment_id: uuid.UUID) -> HttpR
     }
     # The infusion session, for an infusion or booster (``infusions``).
     appointment_page.add_to(context, request.user, appointment)
+    # What the session does next (the entry above has no session state: not the board's query).
+    session = context.get("infusion_session")
+    context["session_next_step"] = SESSION_STEP.get(getattr(session, "state", ""), "")
     return render(request, "scheduling/appointments/detail.html", context)
 
 
@@ -273,8 +278,16 @@ def appointment_action(
     appointment = appointment_for(request.user, appointment_id)
     error = done = ""
     board_action = ACTIONS.get(action)
-    if board_action is not None and board_action.status == AppointmentStatus.NO_SHOW:
-        board_action = None  # confirmed on its own page (appointment_no_show_view)
+    if board_action is not None and (
+        board_action.status == AppointmentStatus.NO_SHOW
+        or (
+            board_action.status == AppointmentStatus.DISCHARGED
+            and not is_infusion(appointment.appointment_type)
+        )
+    ):
+        # Confirmed on their own pages (appointment_no_show_view, appointment_end_visit_view);
+        # an infusion's discharge is its session's (refused there with the reason).
+        board_action = None
     if board_action is None:
         names = ", ".join(f"“{one.label.lower()}”" for one in ACTIONS.values())
         error = (
@@ -352,6 +365,50 @@ def appointment_no_show_view(request: HttpRequest, appointment_id: uuid.UUID) ->
 
 
 @capability_required(Capability.BOOK_APPOINTMENTS)
+def appointment_end_visit_view(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
+    """Confirm that a consultation or follow-up is over (discharged): it drafts the visit's
+    invoice, so it is never one click, and it can be undone for a few minutes."""
+    appointment = appointment_for(request.user, appointment_id)
+    form = EndVisitForm(_posted(request))
+    back = _safe_next(request) or _board_for(appointment)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        if not form.cleaned_data["confirm"]:
+            form.add_error("confirm", "Tick the box to confirm the consultation is over.")
+        else:
+            try:
+                appointment_set_status(
+                    actor=request.user,
+                    appointment=appointment,
+                    status=AppointmentStatus.DISCHARGED,
+                    request=request,
+                )
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                messages.success(
+                    request,
+                    f"{appointment.patient.display_name}: discharged. You can undo this for "
+                    f"{settings.UNDO_MINUTES} minutes from the board.",
+                )
+                return redirect(back)
+    audit_patient_view(request, appointment.patient, "viewed the end-visit page of an appointment")
+    refusal = (
+        ["An infusion ends with the discharge checklist on its session."]
+        if is_infusion(appointment.appointment_type)
+        else appointment_move_problems(appointment, AppointmentStatus.DISCHARGED)
+    )
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "error": error,
+        "back": back,
+        "refusal": refusal,
+    }
+    return render(request, "scheduling/appointments/end_visit.html", context)
+
+
+@capability_required(Capability.BOOK_APPOINTMENTS)
 def appointment_undo_view(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
     """Undo the last check-in, no-show or cancellation, with a reason, within minutes."""
     appointment = appointment_for(request.user, appointment_id)
@@ -371,7 +428,8 @@ def appointment_undo_view(request: HttpRequest, appointment_id: uuid.UUID) -> Ht
         else:
             messages.success(
                 request,
-                f"{appointment.patient.display_name}: undone, the appointment is booked again.",
+                f"{appointment.patient.display_name}: undone, the appointment is "
+                f"{appointment.get_status_display().lower()} again.",
             )
             return redirect(back)
     audit_patient_view(request, appointment.patient, "viewed the undo page of an appointment")

@@ -15,6 +15,7 @@ from clinic.forms import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability, user_can
 from infusions import dosing, vitals
+from infusions.dose_corrections import correction_needed, given_of
 from infusions.models import InfusionSession, PreAssessment
 from infusions.models.orders import DoseRoute
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
@@ -204,6 +205,40 @@ class AdministerForm(forms.Form):
         ]
 
 
+class DoseCorrectionForm(forms.Form):
+    """What was really given of a dose recorded in full, when the infusion ended early."""
+
+    given_mg = forms.CharField(
+        label="Actually given (mg)", max_length=20, widget=forms.TextInput(attrs=DECIMAL)
+    )
+    wasted_mg = forms.CharField(
+        label="Not given, wasted (mg)",
+        max_length=20,
+        widget=forms.TextInput(attrs=DECIMAL),
+        help_text="The two must add up to the dose recorded as given.",
+    )
+    witness = forms.ChoiceField(
+        label="Waste witnessed by",
+        choices=[],
+        widget=forms.Select(attrs={"class": "form-select-lg"}),
+    )
+    witness_password = forms.CharField(
+        label="Witness's password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs=BIG | {"autocomplete": "off"}),
+        help_text="The witness types their own password.",
+    )
+    witness_otp = cosigner_code_field("Witness's 6-digit code", attrs=BIG)
+
+    def __init__(self, *args: Any, actor: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.witnesses = witnesses_for(actor)
+        self.fields["witness"].choices = [("", "Choose…")] + [
+            (str(user.public_id), user.full_name) for user in self.witnesses
+        ]
+
+
 # --- The sections' context ---------------------------------------------------------------------
 
 
@@ -329,7 +364,22 @@ def dose_context(
             actor=user,
             auto_id="give-%s",
         )
+    correction = (
+        correction_needed(session, order=order, administration=administration)
+        if administration is not None
+        else None
+    )
+    correct_form = forms_given.get("dose_correct_form")
+    if (
+        correct_form is None
+        and correction is not None
+        and user_can(user, Capability.HANDLE_CONTROLLED_SUBSTANCES)
+    ):
+        correct_form = DoseCorrectionForm(actor=user, auto_id="correct-%s")
     return {
+        "dose_correction_needed": correction,
+        "dose_correct_form": correct_form,
+        "dose_given_mg": given_of(administration),
         "dose_order": order,
         "dose_order_dose": plain(order.dose_mg_per_kg) if order else "",
         "dose_order_concentration": plain(order.concentration_mg_per_ml) if order else "",
