@@ -19,7 +19,7 @@ NOT_APPEND_ONLY = (
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("infusions", "0007_infusion_day_agrees"),
+        ("infusions", "0013_no_start_on_blood_pressure_hold"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
