@@ -168,7 +168,14 @@ def test_a_changed_list_after_approval_makes_the_decision_stale(patient, nina, p
 
     screening = screening_run(patient=patient, actor=nina)
     decision_record(
-        patient=patient, screening=screening, decision="approve", reason="Fine.", actor=phil
+        patient=patient,
+        screening=screening,
+        decision="approve",
+        reason="Fine.",
+        actor=phil,
+        # No baseline PHQ-9 here: approving over what was not recorded is acknowledged.
+        missing_facts_acknowledged=True,
+        missing_facts_note="Asked at the consultation: nothing of concern.",
     )
     assert course_scheduling_allowed(patient)[0] is True
 
