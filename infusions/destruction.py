@@ -21,7 +21,7 @@ from clinic.audit import Action, audit_record
 from clinic.cosign import cosigner_errors
 from clinic.models import User
 from infusions.dea import Registrant, dea_number_problem, normalized_dea_number
-from infusions.ledger import LEDGER_CAPABILITY, Errors, _booked, _containers, _opened
+from infusions.ledger import LEDGER_CAPABILITY, Errors, booked_movement, containers_in, lot_opened
 from infusions.models import Destruction, Lot
 from infusions.models.dea import DestructionMethod
 from infusions.models.ledger import LedgerEntryKind
@@ -49,10 +49,10 @@ def lot_destroy(
     occurred_at: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> Destruction:
-    locked, errors, amount, occurred_at = _opened(
+    locked, errors, amount, occurred_at = lot_opened(
         actor, lot, amount_mg, "amount_mg", "The amount destroyed", occurred_at
     )
-    count = _containers(containers, {})
+    count = containers_in(containers, {})
     if count is None:
         errors.setdefault("containers", []).append(
             "Enter how many containers (vials, whole or partial) are destroyed: a whole "
@@ -94,7 +94,7 @@ def lot_destroy(
         errors.setdefault("second_witness", []).append(
             "Destruction needs two different witnesses: choose someone else as the second."
         )
-    entry = _booked(
+    entry = booked_movement(
         locked,
         lot,
         errors,

@@ -19,7 +19,7 @@ discharge checklist lists it as outstanding (``correction_needed``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -39,14 +39,12 @@ from infusions.models import (
     LedgerEntry,
     Lot,
 )
-from infusions.models.ledger import MG
 from infusions.models.orders import DoseRoute
 from infusions.models.sessions import InfusionSessionState, minutes_infusing
 from infusions.orders import current_order
 
 State = InfusionSessionState
 Errors = dict[str, list[str]]
-MG_PLACES = Decimal(1).scaleb(-MG["decimal_places"])
 
 READ = object()  # "read it here" (``correction_needed``)
 
@@ -285,22 +283,7 @@ def _corrected(administration: DoseAdministration) -> bool:
 def _amount(
     value: Any, field: str, label: str, errors: Errors, *, allow_zero: bool = False
 ) -> Decimal | None:
-    text = str(value if value is not None else "").strip()
-    try:
-        number = Decimal(text)
-    except (InvalidOperation, ValueError):
-        number = None
-    problem = ""
-    if number is None or not number.is_finite():
-        problem = f"{label} must be a number of mg, e.g. 3.1."
-    elif number < 0 or (number == 0 and not allow_zero):
-        problem = f"{label} must be {'0 mg or more' if allow_zero else 'more than 0 mg'}."
-    elif number != number.quantize(MG_PLACES, rounding=ROUND_DOWN):
-        problem = f"{label} can have at most 3 decimals."
-    if problem:
-        errors.setdefault(field, []).append(problem)
-        return None
-    return number
+    return ledger.decimal_in(value, field, label, "mg", errors, allow_zero=allow_zero)
 
 
 def _plain(value: Decimal) -> str:

@@ -95,13 +95,13 @@ def lot_receive(
     now = timezone.now()
     received_at = received_at or now
     errors: Errors = {}
-    concentration = _decimal(
+    concentration = decimal_in(
         concentration_mg_per_ml, "concentration_mg_per_ml", "The concentration", "mg/mL", errors
     )
-    size = _decimal(
+    size = decimal_in(
         container_volume_ml, "container_volume_ml", "The container size", "mL", errors, places=2
     )
-    containers = _containers(containers_received, errors)
+    containers = containers_in(containers_received, errors)
     texts = {
         "product_name": ("the product name, as on the label", product_name),
         "lot_number": ("the lot number", lot_number),
@@ -196,7 +196,7 @@ def ledger_administer(
     request: HttpRequest | None = None,
 ) -> LedgerEntry:
     """Record a dose given to ``patient`` from ``lot`` by ``actor`` (in ``session``)."""
-    locked, errors, amount, occurred_at = _opened(
+    locked, errors, amount, occurred_at = lot_opened(
         actor, lot, amount_mg, "amount_mg", "The dose", occurred_at
     )
     if patient is None:
@@ -210,7 +210,7 @@ def ledger_administer(
     if problem := registration_problem(locked.location, local_day):
         errors.setdefault("lot", []).append(problem)
     _check_session(session, patient, locked, errors)
-    return _booked(
+    return booked_movement(
         locked,
         lot,
         errors,
@@ -241,12 +241,12 @@ def ledger_waste(
 ) -> LedgerEntry:
     """Record drug destroyed, seen by ``witness``, who confirms with their own password (and
     ``witness_otp``, a code from their second factor, when they have one)."""
-    locked, errors, amount, occurred_at = _opened(
+    locked, errors, amount, occurred_at = lot_opened(
         actor, lot, amount_mg, "amount_mg", "The amount wasted", occurred_at
     )
     _check_witness(actor, witness, witness_password, errors, request, otp=witness_otp)
     _check_session(session, patient, locked, errors)
-    return _booked(
+    return booked_movement(
         locked,
         lot,
         errors,
@@ -277,7 +277,7 @@ def ledger_adjust(
 
     This is how a mistaken entry is corrected: a new adjustment that ``corrects`` it.
     """
-    locked, errors, amount, occurred_at = _opened(
+    locked, errors, amount, occurred_at = lot_opened(
         actor, lot, amount_mg, "amount_mg", "The adjustment", occurred_at, signed=True
     )
     reason = (reason or "").strip()
@@ -290,7 +290,7 @@ def ledger_adjust(
         errors.setdefault("corrects", []).append(
             "That entry belongs to another lot: correct it with an adjustment on its own lot."
         )
-    return _booked(
+    return booked_movement(
         locked,
         lot,
         errors,
@@ -321,7 +321,7 @@ def ledger_count(
     When the count differs from the book the difference must be explained; it is then also
     booked as an adjustment (``count.corrections``) bringing the balance to ``counted_mg``.
     """
-    locked, errors, counted, occurred_at = _opened(
+    locked, errors, counted, occurred_at = lot_opened(
         actor, lot, counted_mg, "counted_mg", "The count", occurred_at, allow_zero=True
     )
     explanation = (explanation or "").strip()
@@ -366,7 +366,7 @@ def ledger_count(
 # --- Helpers -----------------------------------------------------------------------------
 
 
-def _opened(
+def lot_opened(
     actor: User,
     lot: Lot,
     value: Any,
@@ -376,17 +376,17 @@ def _opened(
     **number: Any,
 ) -> tuple[Lot, Errors, Decimal | None, datetime]:
     """The first steps of every movement: ``actor`` may handle the drug, the lot is locked,
-    and the amount (``value`` under ``field``, read by ``_decimal`` with ``number``'s options)
+    and the amount (``value`` under ``field``, read by ``decimal_in`` with ``number``'s options)
     and the time are checked. Returns the locked lot, the problems found so far (nothing is
     raised yet), the amount (None when refused) and the time."""
     require(actor, LEDGER_CAPABILITY)
     locked = _lock(lot)
     errors: Errors = {}
-    amount = _decimal(value, field, label, "mg", errors, **number)
+    amount = decimal_in(value, field, label, "mg", errors, **number)
     return locked, errors, amount, _occurred_at(locked, occurred_at, errors)
 
 
-def _booked(
+def booked_movement(
     locked: Lot, lot: Lot, errors: Errors, *, amount: Decimal | None, **entry: Any
 ) -> LedgerEntry:
     """The last steps of a movement that changes the balance: refuse it when it would take
@@ -509,7 +509,7 @@ def _check_session(
         )
 
 
-def _decimal(
+def decimal_in(
     value: Any,
     field: str,
     label: str,
@@ -546,7 +546,7 @@ def _decimal(
     return number
 
 
-def _containers(value: Any, errors: Errors) -> int | None:
+def containers_in(value: Any, errors: Errors) -> int | None:
     """How many containers were received: a whole number of at least one."""
     text = str(value if value is not None else "").strip()
     if text.isdigit() and 0 < int(text) < CONTAINERS_LIMIT:

@@ -28,7 +28,7 @@ from clinic.audit import Action, audit_record
 from clinic.models import Location, User
 from clinic.permissions import Capability, require, user_can
 from infusions.dea import latest_registration
-from infusions.ledger import LEDGER_CAPABILITY, _decimal
+from infusions.ledger import LEDGER_CAPABILITY, decimal_in
 from infusions.models import LossIncident, LossIncidentStep, Lot
 from infusions.models.dea import LossKind, LossStep
 
@@ -99,7 +99,7 @@ def loss_incident_report(
         ]
     amount = None
     if amount_mg not in (None, ""):
-        amount = _decimal(amount_mg, "amount_mg", "The amount missing", "mg", errors)
+        amount = decimal_in(amount_mg, "amount_mg", "The amount missing", "mg", errors)
     if lot is not None and lot.location_id != location.pk:
         errors["lot"] = [f"Lot {lot.lot_number} is stock of another location: choose one here."]
     if errors:

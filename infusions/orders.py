@@ -500,23 +500,7 @@ def _check_places(value: Any, field: str, label: str, places: Decimal, errors: E
 
 
 def _amount(value: Any, field: str, label: str, errors: Errors) -> Decimal | None:
-    try:
-        number = Decimal(str(_no_float(value)).strip())
-    except (InvalidOperation, ValueError):
-        number = None
-    problem = ""
-    if number is None or not number.is_finite():
-        problem = f"{label} must be a number of mg, e.g. 40.5."
-    elif number <= 0:
-        problem = f"{label} must be more than 0 mg."
-    elif number >= MG_LIMIT:
-        problem = f"{label} is too large: check the amount in mg."
-    elif number != number.quantize(MG_PLACES, rounding=ROUND_DOWN):
-        problem = f"{label} can have at most 3 decimals."
-    if problem:
-        errors.setdefault(field, []).append(problem)
-        return None
-    return number
+    return ledger.decimal_in(_no_float(value), field, label, "mg", errors)
 
 
 def _ledger_errors(error: ValidationError) -> ValidationError:

@@ -89,7 +89,7 @@ def _amount(what: str, **kwargs: Any) -> serializers.CharField:
     )
 
 
-def _decimal(**kwargs: Any) -> serializers.DecimalField:
+def decimal_in(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(read_only=True, **MG, **kwargs)
 
 
@@ -104,14 +104,14 @@ class StaffRefSerializer(serializers.Serializer):
 class LotSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     location = LocationRefSerializer(read_only=True)
-    concentration_mg_per_ml = _decimal()
+    concentration_mg_per_ml = decimal_in()
     volume_ml = serializers.DecimalField(read_only=True, max_digits=10, decimal_places=2)
     container_volume_ml = serializers.DecimalField(
         read_only=True, max_digits=10, decimal_places=2, allow_null=True
     )
     received_by = StaffRefSerializer(read_only=True)
     received_at = UtcDateTimeField(read_only=True)
-    balance_mg = _decimal(help_text="What the book says is left, in mg.")
+    balance_mg = decimal_in(help_text="What the book says is left, in mg.")
     balance_ml = serializers.SerializerMethodField(
         help_text="The balance in mL at the lot's concentration, to 2 decimals."
     )
@@ -158,10 +158,10 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     occurred_at = UtcDateTimeField(read_only=True)
     recorded_at = UtcDateTimeField(source="created_at", read_only=True)
-    amount_mg = _decimal(help_text="Signed: receipts add, doses and waste take away.")
-    balance_after_mg = _decimal(help_text="The lot's balance once this entry is applied.")
-    counted_mg = _decimal(allow_null=True, help_text="A count: what was counted.")
-    discrepancy_mg = _decimal(
+    amount_mg = decimal_in(help_text="Signed: receipts add, doses and waste take away.")
+    balance_after_mg = decimal_in(help_text="The lot's balance once this entry is applied.")
+    counted_mg = decimal_in(allow_null=True, help_text="A count: what was counted.")
+    discrepancy_mg = decimal_in(
         allow_null=True, help_text="A count: counted minus what the book expected."
     )
     patient = PatientRefSerializer(read_only=True, allow_null=True)

@@ -118,9 +118,9 @@ def test_the_correction_is_new_ledger_entries_and_the_balance_stays_right(
     "fields,field,message",
     [
         ({"given": "3.1", "wasted": "30"}, "wasted_mg", "must add up to the 40 mg"),
-        ({"given": "-1", "wasted": "41"}, "given_mg", "0 mg or more"),
+        ({"given": "-1", "wasted": "41"}, "given_mg", "cannot be negative"),
         ({"given": "abc", "wasted": "36.9"}, "given_mg", "number of mg"),
-        ({"given": "40", "wasted": "0"}, "wasted_mg", "more than 0 mg"),
+        ({"given": "40", "wasted": "0"}, "wasted_mg", "cannot be zero"),
         ({"given": "3.0001", "wasted": "36.9999"}, "given_mg", "at most 3 decimals"),
         ({"password": "wrong"}, "witness_password", ""),
     ],

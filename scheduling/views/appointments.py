@@ -18,6 +18,7 @@ from datetime import date, time, timedelta
 from itertools import groupby
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -330,38 +331,17 @@ def appointment_no_show_view(request: HttpRequest, appointment_id: uuid.UUID) ->
     """Confirm that the patient did not come: a no-show is final (but for a short undo) and
     frees the time for the waitlist, so it is never one click beside "Check in"."""
     appointment = appointment_for(request.user, appointment_id)
-    form = NoShowForm(_posted(request))
-    back = _safe_next(request) or _board_for(appointment)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        if not form.cleaned_data["confirm"]:
-            form.add_error("confirm", "Tick the box to confirm the patient did not come.")
-        else:
-            try:
-                appointment_set_status(
-                    actor=request.user,
-                    appointment=appointment,
-                    status=AppointmentStatus.NO_SHOW,
-                    request=request,
-                )
-            except ValidationError as exc:
-                error = " ".join(exc.messages)
-            else:
-                messages.success(
-                    request,
-                    f"{appointment.patient.display_name}: marked a no-show. You can undo this "
-                    f"for {settings.UNDO_MINUTES} minutes from the board.",
-                )
-                return redirect(back)
-    audit_patient_view(request, appointment.patient, "viewed the no-show page of an appointment")
-    context = {
-        "appointment": appointment,
-        "form": form,
-        "error": error,
-        "back": back,
-        "refusal": appointment_move_problems(appointment, AppointmentStatus.NO_SHOW),
-    }
-    return render(request, "scheduling/appointments/no_show.html", context)
+    return _confirmed_status(
+        request,
+        appointment,
+        AppointmentStatus.NO_SHOW,
+        NoShowForm(_posted(request)),
+        unticked="Tick the box to confirm the patient did not come.",
+        done="marked a no-show",
+        viewed="viewed the no-show page of an appointment",
+        refusal=appointment_move_problems(appointment, AppointmentStatus.NO_SHOW),
+        template="scheduling/appointments/no_show.html",
+    )
 
 
 @capability_required(Capability.BOOK_APPOINTMENTS)
@@ -369,35 +349,57 @@ def appointment_end_visit_view(request: HttpRequest, appointment_id: uuid.UUID) 
     """Confirm that a consultation or follow-up is over (discharged): it drafts the visit's
     invoice, so it is never one click, and it can be undone for a few minutes."""
     appointment = appointment_for(request.user, appointment_id)
-    form = EndVisitForm(_posted(request))
+    return _confirmed_status(
+        request,
+        appointment,
+        AppointmentStatus.DISCHARGED,
+        EndVisitForm(_posted(request)),
+        unticked="Tick the box to confirm the consultation is over.",
+        done="discharged",
+        viewed="viewed the end-visit page of an appointment",
+        refusal=(
+            ["An infusion ends with the discharge checklist on its session."]
+            if is_infusion(appointment.appointment_type)
+            else appointment_move_problems(appointment, AppointmentStatus.DISCHARGED)
+        ),
+        template="scheduling/appointments/end_visit.html",
+    )
+
+
+def _confirmed_status(
+    request: HttpRequest,
+    appointment: Appointment,
+    status: AppointmentStatus,
+    form: forms.Form,
+    *,
+    unticked: str,
+    done: str,
+    viewed: str,
+    refusal: list[str],
+    template: str,
+) -> HttpResponse:
+    """A status change that is never one click (a no-show, the end of a visit): the page
+    asks for the box ticked, then moves the appointment and says it can be undone."""
     back = _safe_next(request) or _board_for(appointment)
     error = ""
     if request.method == "POST" and form.is_valid():
         if not form.cleaned_data["confirm"]:
-            form.add_error("confirm", "Tick the box to confirm the consultation is over.")
+            form.add_error("confirm", unticked)
         else:
             try:
                 appointment_set_status(
-                    actor=request.user,
-                    appointment=appointment,
-                    status=AppointmentStatus.DISCHARGED,
-                    request=request,
+                    actor=request.user, appointment=appointment, status=status, request=request
                 )
             except ValidationError as exc:
                 error = " ".join(exc.messages)
             else:
                 messages.success(
                     request,
-                    f"{appointment.patient.display_name}: discharged. You can undo this for "
+                    f"{appointment.patient.display_name}: {done}. You can undo this for "
                     f"{settings.UNDO_MINUTES} minutes from the board.",
                 )
                 return redirect(back)
-    audit_patient_view(request, appointment.patient, "viewed the end-visit page of an appointment")
-    refusal = (
-        ["An infusion ends with the discharge checklist on its session."]
-        if is_infusion(appointment.appointment_type)
-        else appointment_move_problems(appointment, AppointmentStatus.DISCHARGED)
-    )
+    audit_patient_view(request, appointment.patient, viewed)
     context = {
         "appointment": appointment,
         "form": form,
@@ -405,7 +407,7 @@ def appointment_end_visit_view(request: HttpRequest, appointment_id: uuid.UUID) 
         "back": back,
         "refusal": refusal,
     }
-    return render(request, "scheduling/appointments/end_visit.html", context)
+    return render(request, template, context)
 
 
 @capability_required(Capability.BOOK_APPOINTMENTS)
