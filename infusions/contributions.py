@@ -84,9 +84,9 @@ def open_alerts(user: Any, *, shown: Mapping[str, Any]) -> dict:
 
 def sessions_awaiting_order(user: Any) -> list[InfusionSession]:
     """Today's sessions (each location's own today) that are checked in or past their
-    checks with no current dose order, at the locations of the prescriber's shifts (every
-    location they may see when they have none), in the order the patients are due: what
-    they have to sign next. Three queries (locations, shifts, the sessions)."""
+    checks, weighed today, with no current dose order, at the locations of the prescriber's
+    shifts (every location they may see when they have none), in the order the patients are
+    due: what they have to sign next. Three queries (locations, shifts, the sessions)."""
     locations = list(board_locations(user))
     shifts = set(shift_locations_of(user))
     if shifts:
@@ -99,6 +99,8 @@ def sessions_awaiting_order(user: Any) -> list[InfusionSession]:
             appointment__location=location,
             appointment__starts_at__gte=start,
             appointment__starts_at__lt=end,
+            # Weighed today: before that there is nothing a physician can sign yet.
+            pre_assessment__weighed_at__gte=start,
         )
     current = DoseOrder.objects.filter(session=OuterRef("pk"), replaced_by__isnull=True)
     return list(

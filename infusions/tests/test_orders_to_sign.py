@@ -15,11 +15,14 @@ def test_a_checked_in_patient_waits_for_the_physicians_order(client, nina, phil)
     session = session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
     client.force_login(phil)
 
-    waiting = client.get("/staff/")
+    not_weighed = client.get("/staff/")
     complete_pre_assessment(session, nina)
+    waiting = client.get("/staff/")
     sign(phil, session)
     signed = client.get("/staff/")
 
+    # Nothing to sign before the nurse has weighed the patient today.
+    assert not_weighed.context["orders_to_sign"] == []
     assert waiting.context["orders_to_sign"] == [session]
     html = waiting.content.decode()
     assert 'data-testid="order-to-sign"' in html
@@ -30,7 +33,8 @@ def test_a_checked_in_patient_waits_for_the_physicians_order(client, nina, phil)
 
 def test_only_prescribers_get_the_panel(client, nina, fran, phil):
     session = infusion_session(nina, phil)
-    session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    session = session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    complete_pre_assessment(session, nina)
 
     assert sessions_awaiting_order(phil)
     for user in (nina, fran):
