@@ -35,6 +35,7 @@ from patients.models import (
     ScreeningDecision,
     ScreeningResult,
 )
+from patients.questionnaires import definition_for
 from patients.services.consent import (
     consent_document_create_draft,
     consent_document_publish,
@@ -42,7 +43,11 @@ from patients.services.consent import (
 )
 from patients.services.intake import intake_submit
 from patients.services.measurements import measurement_record
-from patients.tests.factories import IntakeSubmissionFactory, PatientFactory
+from patients.tests.factories import (
+    IntakeSubmissionFactory,
+    PatientFactory,
+    QuestionnaireResponseFactory,
+)
 from patients.tests.test_intake import complete_answers, form_data
 
 SIGNED_IN = ["fran", "nina", "phil", "alice", "edie"]
@@ -84,8 +89,8 @@ class Page:
 
 
 P = "/staff/patients/{patient}"
-# An approval: the scene's result has a fact not recorded (no baseline PHQ-9), so it is
-# acknowledged, with what the patient said.
+# An approval, acknowledging whatever the scene's result has not recorded, with what the
+# patient said.
 APPROVAL = {
     "screening": "{screening}",
     "decision": "approve",
@@ -225,6 +230,11 @@ def scene(alice, nina) -> Scene:
     IntakeSubmissionFactory(patient=ada, version=1, answers=complete_answers(), entered_by=nina)
     IntakeSubmissionFactory(
         patient=ada, version=2, answers=complete_answers(alcohol="none"), entered_by=nina
+    )
+    # A baseline PHQ-9, which approval needs (patients.services.screening.MUST_BE_RECORDED);
+    # the measurement below screens with it.
+    QuestionnaireResponseFactory(
+        patient=ada, answers=dict.fromkeys(definition_for("phq9").item_keys, 0)
     )
     measurement_record(actor=nina, patient=ada, systolic=150, diastolic=95, heart_rate=76, spo2=98)
     document = publish_consent(alice)

@@ -159,6 +159,21 @@ def course_scheduling_allowed(patient: Patient) -> tuple[bool, str]:
     return True, f"Approved by {decision.decided_by.full_name} on {when}."
 
 
+# Facts not recorded that asking the patient cannot stand in for: a blood pressure is
+# measured, and question 9 of the PHQ-9 (thoughts of death or self-harm) is answered on the
+# questionnaire itself. Approval waits for them; each says how to record it.
+MUST_BE_RECORDED = {
+    "missing.blood_pressure": (
+        "Measure the blood pressure (Record measurements, on the chart) and run the "
+        "screening again."
+    ),
+    "missing.phq9_item9": (
+        "Have the patient answer a PHQ-9 (by link, or entered on the chart with them) and run "
+        "the screening again: question 9 asks about thoughts of death or self-harm."
+    ),
+}
+
+
 def missing_findings(screening: ScreeningResult) -> list[dict]:
     """The result's findings of facts not recorded ("ask before deciding"), in its order."""
     return [finding for finding in screening.findings if finding.get("missing")]
@@ -297,6 +312,12 @@ def decision_record(
     )
     missing = missing_findings(screening)
     approving = decision == ScreeningDecision.Decision.APPROVE
+    unmeasured = [
+        MUST_BE_RECORDED[f["rule_id"]] for f in missing if f["rule_id"] in MUST_BE_RECORDED
+    ]
+    if approving and unmeasured:
+        errors["decision"] = ["Not yet: " + " ".join(unmeasured)]
+    missing = [f for f in missing if f["rule_id"] not in MUST_BE_RECORDED]
     if approving and missing and not missing_facts_acknowledged:
         errors["missing_facts_acknowledged"] = [_missing_refusal(missing)]
     if approving and missing and len(missing_facts_note) < MIN_OVERRIDE_JUSTIFICATION:

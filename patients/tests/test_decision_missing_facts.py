@@ -31,9 +31,35 @@ def patient(db):
 
 @pytest.fixture
 def unasked(patient, nina):
-    """Screened with a measurement but no intake: every intake fact is "not recorded"."""
+    """Screened with a measurement and a baseline PHQ-9 but no intake: every intake fact is
+    "not recorded"."""
     MeasurementFactory(patient=patient)
+    QuestionnaireResponseFactory(patient=patient, answers=dict.fromkeys(_phq9_items(), 0))
     return screening_run(patient=patient, actor=nina)
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        ("phq9", "Measure the blood pressure"),
+        ("measurement", "Have the patient answer a PHQ-9"),
+    ],
+)
+def test_a_blood_pressure_or_phq9_not_recorded_cannot_be_acknowledged_away(
+    patient, nina, phil, record, said
+):
+    IntakeSubmissionFactory(patient=patient, answers=complete_answers())
+    if record == "phq9":
+        QuestionnaireResponseFactory(patient=patient, answers=dict.fromkeys(_phq9_items(), 0))
+    else:
+        MeasurementFactory(patient=patient)
+    screening = screening_run(patient=patient, actor=nina)
+
+    with pytest.raises(ValidationError) as refused:
+        approve(patient, screening, phil, missing_facts_acknowledged=True, missing_facts_note=NOTE)
+
+    assert said in " ".join(refused.value.message_dict["decision"])
+    assert not ScreeningDecision.objects.exists()
 
 
 @pytest.fixture

@@ -19,10 +19,15 @@ from patients.models import (
     MedicationReconciliation,
     PatientLink,
 )
+from patients.questionnaires import definition_for
 from patients.services.intake import intake_submit
 from patients.services.medications import medication_list_confirm
 from patients.services.screening import course_scheduling_allowed, decision_record
-from patients.tests.factories import MeasurementFactory, PatientFactory
+from patients.tests.factories import (
+    MeasurementFactory,
+    PatientFactory,
+    QuestionnaireResponseFactory,
+)
 from patients.tests.test_intake import complete_answers, form_data
 
 SERTRALINE = {"drug_key": "sertraline", "strength_mg": "50", "frequency": "once_daily"}
@@ -164,6 +169,9 @@ def test_the_diff_shows_what_changed_on_the_list(signed_in, nina, patient):
 def test_a_changed_list_after_approval_makes_the_decision_stale(patient, nina, phil):
     submission = submit(patient, nina, row(**SERTRALINE))
     MeasurementFactory(patient=patient)
+    QuestionnaireResponseFactory(
+        patient=patient, answers=dict.fromkeys(definition_for("phq9").item_keys, 0)
+    )
     from patients.services.screening import screening_run
 
     screening = screening_run(patient=patient, actor=nina)
@@ -173,7 +181,7 @@ def test_a_changed_list_after_approval_makes_the_decision_stale(patient, nina, p
         decision="approve",
         reason="Fine.",
         actor=phil,
-        # No baseline PHQ-9 here: approving over what was not recorded is acknowledged.
+        # Whatever the intake left unrecorded, approving over it is acknowledged.
         missing_facts_acknowledged=True,
         missing_facts_note="Asked at the consultation: nothing of concern.",
     )

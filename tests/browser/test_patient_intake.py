@@ -17,9 +17,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from patients.models import IntakeSubmission, Patient, PatientStatus, ScreeningDecision, SexAtBirth
+from patients.questionnaires import definition_for
 from patients.services.intake import intake_link_create
 from patients.services.measurements import measurement_record
-from patients.tests.factories import PatientFactory
+from patients.tests.factories import PatientFactory, QuestionnaireResponseFactory
 from tests.browser.staff import sign_in
 
 pytestmark = pytest.mark.browser
@@ -121,6 +122,10 @@ def patient(fran, nina) -> Patient:
         legal_last_name="Okafor",
         date_of_birth=date(1988, 6, 14),
         sex_at_birth=SexAtBirth.FEMALE,
+    )
+    # Her baseline PHQ-9, which approval needs (patients.services.screening.MUST_BE_RECORDED).
+    QuestionnaireResponseFactory(
+        patient=patient, answers=dict.fromkeys(definition_for("phq9").item_keys, 0)
     )
     measurement_record(
         actor=nina, patient=patient, systolic=150, diastolic=95, heart_rate=76, spo2=98
@@ -288,6 +293,7 @@ def test_a_patient_completes_intake_on_a_phone_and_a_physician_approves(
     expect(current).to_contain_text("Approved")
     expect(current).to_contain_text("Phil Physician")
     expect(current).to_contain_text(APPROVAL_REASON)
+    expect(current).to_contain_text(MISSING_NOTE)  # what she said, kept with the decision
 
     patient.refresh_from_db()
     assert patient.status == PatientStatus.APPROVED
