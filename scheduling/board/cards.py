@@ -62,7 +62,7 @@ ACTIONS: dict[str, BoardAction] = {
         BoardAction("no-show", "No-show…", Status.NO_SHOW, "outline-secondary"),
         BoardAction("start-infusion", "Start infusion", Status.INFUSING, "primary"),
         BoardAction("recovery", "Move to recovery", Status.RECOVERING, "primary"),
-        BoardAction("discharge", "Discharge…", Status.DISCHARGED, "success"),
+        BoardAction("discharge", "End the visit…", Status.DISCHARGED, "success"),
     )
 }
 _ACTION_FOR_STATUS = {action.status: action for action in ACTIONS.values()}

@@ -355,7 +355,7 @@ def appointment_end_visit_view(request: HttpRequest, appointment_id: uuid.UUID) 
         AppointmentStatus.DISCHARGED,
         EndVisitForm(_posted(request)),
         unticked="Tick the box to confirm the consultation is over.",
-        done="discharged",
+        done="the visit has ended",
         viewed="viewed the end-visit page of an appointment",
         refusal=(
             ["An infusion ends with the discharge checklist on its session."]
@@ -406,6 +406,7 @@ def _confirmed_status(
         "error": error,
         "back": back,
         "refusal": refusal,
+        "undo_minutes": settings.UNDO_MINUTES,
     }
     return render(request, template, context)
 
