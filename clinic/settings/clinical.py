@@ -11,6 +11,67 @@ from django.core.exceptions import ImproperlyConfigured
 from clinic.env import env
 
 # --- Rules for messages to patients (DOMAIN.md, "Messages to patients") -------------------
+# A consultation booked online whose reason mentions one of these raises a safety alert,
+# like PHQ-9 question 9 (patients.services.safety). Comma-separated; matched as whole words,
+# whatever the case, punctuation, hyphens and spacing ("self-harm" = "Self  harm").
+BOOKING_TRIAGE_PHRASES = env.list(
+    "BOOKING_TRIAGE_PHRASES",
+    [
+        "suicide",
+        "suicides",
+        "suicidal",
+        "suicidality",
+        "kill myself",
+        "killing myself",
+        "end my life",
+        "ending my life",
+        "take my own life",
+        "take my life",
+        "end it all",
+        "self harm",
+        "selfharm",
+        "self harming",
+        "self injury",
+        "hurt myself",
+        "hurting myself",
+        "harm myself",
+        "harming myself",
+        "cut myself",
+        "cutting myself",
+        "want to die",
+        "wanting to die",
+        "wanna die",
+        "better off dead",
+        "wish i was dead",
+        "wish i were dead",
+        "no reason to live",
+        # Said without the words suicide or self-harm (passive thoughts of death are asked
+        # about as such: PHQ-9 question 9 is "better off dead").
+        "better off without me",
+        "no point in living",
+        "no point living",
+        "not worth living",
+        "don't want to live",
+        "dont want to live",
+        "do not want to live",
+        "don't want to be alive",
+        "dont want to be alive",
+        "do not want to be alive",
+        "don't want to be here anymore",
+        "dont want to be here anymore",
+        "want to disappear",
+        "thoughts of dying",
+        "overdose",
+        "overdosed",
+        "overdosing",
+    ],
+)
+if not all(any(ch.isalnum() for ch in phrase) for phrase in BOOKING_TRIAGE_PHRASES):
+    raise ImproperlyConfigured(
+        "BOOKING_TRIAGE_PHRASES must be words or phrases separated by commas, e.g. "
+        "suicide,self harm,want to die."
+    )
+
 # No non-urgent text between these hours, location time (start, end): deferred to the end.
 MESSAGE_QUIET_HOURS = (
     env.int("MESSAGE_QUIET_HOURS_START", 21, min_value=0, max_value=23),
