@@ -27,3 +27,20 @@ def patient_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def replace_confirm(
+    request: HttpRequest, *, patient: Any, what: str, action: str, problems: list[str]
+) -> HttpResponse:
+    """Ask staff before a link only to copy replaces the one the patient holds (409).
+
+    ``patients.links.refuse_silent_replacement`` raised ``problems``; the page offers to send
+    a new link instead, to replace it anyway (``replace=1``), or to keep the current one."""
+    context = {
+        "patient": patient,
+        "what": what,
+        "title": f"{what.capitalize()} link",
+        "action": action,
+        "problems": problems,
+    }
+    return render(request, "patients/links/replace_confirm.html", context, status=409)
