@@ -541,5 +541,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The stripe package logs every request's URL at INFO (customer and payment ids);
+        # failures reach our own log through billing's services, which say what happened.
+        "stripe": {"level": "WARNING"},
     },
 }
