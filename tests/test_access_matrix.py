@@ -236,6 +236,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/patients/<uuid:patient_id>/consent/<uuid:signature_id>/": CLINIC_STAFF,
     "/staff/patients/<uuid:patient_id>/measurements/new/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/questionnaires/new/<str:instrument>/": CLINICIANS,
+    "/staff/patients/<uuid:patient_id>/questionnaires/link/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/new/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/diff/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/<int:version>/": CLINICIANS,

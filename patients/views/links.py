@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
 
@@ -30,13 +30,21 @@ def patient_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 def replace_confirm(
-    request: HttpRequest, *, patient: Any, what: str, action: str, problems: list[str]
+    request: HttpRequest,
+    *,
+    patient: Any,
+    what: str,
+    action: str,
+    problems: list[str],
+    keep: Sequence[tuple[str, str]] = (),
 ) -> HttpResponse:
     """Ask staff before a link only to copy replaces the one the patient holds (409).
 
     ``patients.links.refuse_silent_replacement`` raised ``problems``; the page offers to send
-    a new link instead, to replace it anyway (``replace=1``), or to keep the current one."""
+    a new link instead, to replace it anyway (``replace=1``), or to keep the current one.
+    ``keep``: the form's fields to post again with either choice."""
     context = {
+        "keep": keep,
         "patient": patient,
         "what": what,
         "title": f"{what.capitalize()} link",
