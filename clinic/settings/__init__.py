@@ -335,6 +335,9 @@ SMS_BACKEND = env.choice("SMS_BACKEND", "file", ["file", "http", "twilio"])
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", str(DATA_DIR / "sms"))
 # Where the FHIR bulk export writes its NDJSON files (interop.fhir.bulk), one folder a job.
 FHIR_EXPORT_DIR = Path(env.str("FHIR_EXPORT_DIR", str(DATA_DIR / "fhir-exports"))).resolve()
+# An export that has not moved for this long is taken as stopped (its worker died): it is
+# marked failed when anyone asks about it or starts another (interop.fhir.bulk).
+FHIR_EXPORT_STALL_MINUTES = env.int("FHIR_EXPORT_STALL_MINUTES", 15)
 SMS_API_URL = env.str("SMS_API_URL")
 SMS_API_TOKEN = env.secret("SMS_API_TOKEN")
 SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER")
