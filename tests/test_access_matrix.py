@@ -28,7 +28,7 @@ PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 
 CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
 NAVIGATION = {
-    "fran": CLINICAL_NAV,
+    "fran": [*CLINICAL_NAV, "Billing"],
     "nina": [*CLINICAL_NAV, "Ledger", "Outcomes"],
     "phil": [*CLINICAL_NAV, "Ledger", "Outcomes"],
     "alice": [
@@ -38,6 +38,7 @@ NAVIGATION = {
         "Locations",
         "Ledger",
         "Outcomes",
+        "Billing",
         "Content",
         # Under the "Admin" menu, in this order.
         "Staff accounts",
@@ -82,6 +83,13 @@ ALLOWED = {
     "/staff/accounts/": {"alice"},
     # The price list is the clinic admin's.
     "/staff/billing/prices/": {"alice"},
+    # The billing index and its reports: the front desk closes the day and chases balances.
+    "/staff/billing/": {"fran", "alice"},
+    "/staff/billing/close/": {"fran", "alice"},
+    "/staff/billing/close/csv/": {"fran", "alice"},
+    "/staff/billing/aged/": {"fran", "alice"},
+    "/staff/billing/aged/csv/": {"fran", "alice"},
+    "/staff/billing/open/": {"fran", "alice"},
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
