@@ -90,6 +90,11 @@ ALLOWED = {
     "/staff/billing/aged/": {"fran", "alice"},
     "/staff/billing/aged/csv/": {"fran", "alice"},
     "/staff/billing/open/": {"fran", "alice"},
+    # The billing API: the books for the front desk and clinic admins, prices for admins.
+    "/api/v1/prices/": {"alice"},
+    "/api/v1/invoices/": {"fran", "alice"},
+    "/api/v1/payments/": {"fran", "alice"},
+    "/api/v1/refunds/": {"fran", "alice"},
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
@@ -416,6 +421,14 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/billing/invoices/<uuid:invoice_id>/charge-card/": BILLING,
     "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/": BILLING,
     "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/<uuid:charge_id>/done/": BILLING,
+    # The billing API: the desk issues and takes payments; voids and refunds are an admin's;
+    # a patient's balance is for everyone who works with patients, as on the chart.
+    "/api/v1/invoices/<uuid:invoice_id>/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/issue/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/void/": CLINIC_ADMINS,
+    "/api/v1/invoices/<uuid:invoice_id>/payments/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": CLINIC_ADMINS,
+    "/api/v1/patients/<uuid:patient_id>/balance/": CLINIC_STAFF,
 }
 # The routes above that do not answer GET, with the method they are asked with instead (the
 # test checks that GET is refused with 405 for someone the row lets in).
@@ -476,6 +489,10 @@ ASKED_WITH: dict[str, str] = {
     "/staff/billing/invoices/<uuid:invoice_id>/lines/": "POST",
     "/staff/billing/invoices/<uuid:invoice_id>/lines/<int:line_id>/remove/": "POST",
     "/staff/billing/patients/<uuid:patient_id>/card/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/issue/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/void/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/payments/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": "POST",
 }
 # Routes above that also take a write whose rule is not the read's: the write's own row.
 WRITES_WITH_IDS: dict[str, tuple[str, set[str]]] = {
