@@ -310,9 +310,11 @@ def invoice_void(
                 }
             )
         if current.due > 0:
-            CreditNote.objects.create(
+            credit = CreditNote.objects.create(
                 invoice=current, amount=current.due, reason=reason, created_by=actor
             )
+            # The credit is a money move of its own: it takes the amount off the balance.
+            _audit_credit(actor, current, credit, "voiding the invoice", request)
     current.status = InvoiceStatus.VOID
     current.voided_at = timezone.now()
     current.voided_by = actor
@@ -354,7 +356,7 @@ def credit_note_create(
     credit = CreditNote.objects.create(
         invoice=current, amount=amount, reason=reason, created_by=actor
     )
-    _audit_invoice(actor, current, f"credited {_money(amount)} with a reason", request)
+    _audit_credit(actor, current, credit, "with a reason", request)
     return credit
 
 
@@ -556,5 +558,18 @@ def _audit_invoice(actor: User, invoice: Invoice, what: str, request: HttpReques
         action=Action.UPDATE,
         target=invoice,
         summary=f"{what} (patient {invoice.patient.public_id})",
+        request=request,
+    )
+
+
+def _audit_credit(
+    actor: User, invoice: Invoice, credit: CreditNote, how: str, request: HttpRequest | None
+) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=credit,
+        summary=f"credited {_money(credit.amount)} on invoice {invoice.number}, {how} "
+        f"(patient {invoice.patient.public_id})",
         request=request,
     )

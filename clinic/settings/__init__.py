@@ -492,9 +492,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Integration API for Chairside, practice management for ketamine clinics.\n\n"
         "Lists come in pages of 50. The long ones (appointments, patients, infusion "
-        "sessions, courses, invoices, payments, refunds) are not counted: each page has `next` and `previous` links "
-        "holding a `cursor`; follow `next` until it is null. The others also give `count` "
-        "and take `page`."
+        "sessions, courses, invoices, payments, refunds) are not counted: each page has "
+        "`next` and `previous` links holding a `cursor`; follow `next` until it is null. "
+        "The others also give `count` and take `page`."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
