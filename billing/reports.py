@@ -306,7 +306,7 @@ def daily_close_rows(close: DailyClose) -> list[list[str]]:
     numbers only: no patient is named."""
     tz = close.location.tz
     rows: list[list[str]] = [
-        ["Daily close", close.location.name, close.day.isoformat()],
+        ["Daily close", spreadsheet_text(close.location.name), close.day.isoformat()],
         ["Section", "Item", "Count", "Amount"],
     ]
     for row in close.payments:
@@ -341,7 +341,7 @@ def daily_close_rows(close: DailyClose) -> list[list[str]]:
                 move.method_label,
                 _f(move.amount if move.kind == "Payment" else -move.amount),
                 str(move.invoice_number or ""),
-                move.reference,
+                spreadsheet_text(move.reference),
             ]
         )
     return rows
@@ -349,6 +349,14 @@ def daily_close_rows(close: DailyClose) -> list[list[str]]:
 
 def _f(amount: Decimal) -> str:
     return f"{amount:.2f}"
+
+
+def spreadsheet_text(value: str) -> str:
+    """Text typed by people (a cheque's reference, a name) as a spreadsheet shows it, never
+    as a formula (CSV injection)."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
 
 
 # --- Aged balances -----------------------------------------------------------------------------

@@ -207,6 +207,20 @@ def test_the_close_csv_has_the_summary_and_each_move_without_patient_names(clien
         row[1:] == ["Payment", "Cheque", "120.00", str(invoice.number), "Chq 88"] for row in rows
     )
     assert "Zelda" not in body
+
+
+def test_text_in_the_csvs_never_reads_as_a_formula(client, fran, alice):
+    location = LocationFactory(name="=HYPERLINK(1)")
+    patient = PatientFactory(legal_first_name="@SUM(A1)")
+    invoice = issued(location=location, patient=patient, lines=["300"])
+    payment_take(actor=fran, invoice=invoice, method="cheque", amount="120", reference="+cmd")
+    client.force_login(alice)
+
+    close = client.get(f"{CLOSE}csv/?location={location.public_id}").content.decode()
+    aged = client.get("/staff/billing/aged/csv/").content.decode()
+
+    assert "'=HYPERLINK(1)" in close and "'+cmd" in close
+    assert "'@SUM(A1)" in aged
     assert AuditEvent.objects.filter(action="export", summary__contains="daily close").exists()
 
 

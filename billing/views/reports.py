@@ -28,6 +28,7 @@ from billing.reports import (
     daily_close_rows,
     local_today,
     reports_locations,
+    spreadsheet_text,
 )
 from billing.selectors import invoices_with_sums, settlement
 from clinic.audit import Action, audit_record
@@ -215,7 +216,7 @@ def aged_balances_csv(request: HttpRequest) -> HttpResponse:
             writer.writerow(
                 [
                     row["patient"].public_id,
-                    row["patient"].display_name,
+                    spreadsheet_text(row["patient"].display_name),
                     f"{row['owed']:.2f}",
                     row["invoices"],
                     row["oldest"].date().isoformat(),
