@@ -320,3 +320,32 @@ def test_the_billing_paths_are_in_the_schema(client):
         "/api/v1/patients/{patient_id}/balance/",
     ):
         assert path in schema["paths"]
+
+
+@pytest.mark.parametrize("count", [1, 8])
+def test_the_price_list_costs_the_same_queries_however_long(
+    client, alice, django_assert_num_queries, count
+):
+    for n in range(count):
+        price("infusion", LocationFactory(), f"{400 + n}")
+    client.force_login(alice)
+    client.get("/api/v1/me/")  # the first request of a test warms per-process caches
+
+    # The session, the user, the count and the page (prices are not patient data: no audit).
+    with django_assert_num_queries(4):
+        response = client.get("/api/v1/prices/")
+
+    assert response.json()["count"] == count
+
+
+def test_a_draft_owes_nothing_yet_and_issuing_it_twice_says_so(client, fran):
+    invoice = draft(lines=["90"])
+    client.force_login(fran)
+
+    assert client.get(invoice_url(invoice)).json()["due"] == "0.00"
+    assert post(client, invoice_url(invoice, "issue")).status_code == 200
+    again = post(client, invoice_url(invoice, "issue"))
+
+    assert again.status_code == 400
+    assert "This invoice is issued" in again.json()["invoice"][0]
+    assert Invoice.objects.get().number == 1
