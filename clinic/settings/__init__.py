@@ -495,9 +495,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Integration API for Chairside, practice management for ketamine clinics.\n\n"
         "Lists come in pages of 50. The long ones (appointments, patients, infusion "
-        "sessions, courses) are not counted: each page has `next` and `previous` links "
-        "holding a `cursor`; follow `next` until it is null. The others also give `count` "
-        "and take `page`."
+        "sessions, courses, invoices, payments, refunds) are not counted: each page has "
+        "`next` and `previous` links holding a `cursor`; follow `next` until it is null. "
+        "The others also give `count` and take `page`."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -505,6 +505,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # How a payment was made, and the methods the desk may record by hand (billing.api).
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentMethodEnum": "billing.models.PaymentMethod",
+        "DeskPaymentMethodEnum": [("terminal", "terminal"), ("cash", "cash"), ("cheque", "cheque")],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.api.schema.declare_errors_and_local_times",
