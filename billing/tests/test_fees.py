@@ -183,9 +183,7 @@ def test_charging_a_fee_to_the_card_on_file_goes_through_stripe(missed, fran, fa
 # --- Pages -------------------------------------------------------------------------------
 
 
-def test_the_fees_page_lists_the_open_fees_in_a_constant_number_of_queries(
-    client, fran, alice, django_assert_max_num_queries
-):
+def test_the_fees_page_lists_the_open_fees_in_a_constant_number_of_queries(client, fran):
     def open_fee():
         appointment = visit("consultation")
         FeeProposal.objects.create(
@@ -201,6 +199,7 @@ def test_the_fees_page_lists_the_open_fees_in_a_constant_number_of_queries(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    client.get("/staff/billing/fees/")  # the session and the user, read once and kept
     with CaptureQueriesContext(connection) as few:
         assert client.get("/staff/billing/fees/").status_code == 200
     for _ in range(4):

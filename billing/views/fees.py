@@ -88,7 +88,8 @@ def fee_charge_view(request: HttpRequest, fee_id: uuid.UUID) -> HttpResponse:
     done = reverse("billing:fees")
     card = card_on_file(proposal.patient) if cards_enabled() else None
     form = FeeChargeForm(
-        request.POST or None, initial={"how": HOW_CARD if card is not None else HOW_DESK}
+        request.POST if request.method == "POST" else None,
+        initial={"how": HOW_CARD if card is not None else HOW_DESK},
     )
     if card is None:
         form.fields["how"].choices = [c for c in form.fields["how"].choices if c[0] != HOW_CARD]
@@ -132,7 +133,7 @@ def fee_charge_view(request: HttpRequest, fee_id: uuid.UUID) -> HttpResponse:
 @capability_required(Capability.TAKE_PAYMENTS)
 def fee_waive_view(request: HttpRequest, fee_id: uuid.UUID) -> HttpResponse:
     proposal = fee_proposal_for(request.user, fee_id)
-    form = FeeWaiveForm(request.POST or None)
+    form = FeeWaiveForm(request.POST if request.method == "POST" else None)
 
     def act(data: dict) -> str:
         fee_waive(actor=request.user, proposal=proposal, reason=data["reason"], request=request)
@@ -205,7 +206,7 @@ def booking_policy_edit(request: HttpRequest, location_id: uuid.UUID) -> HttpRes
             "late_cancel_fee": policy.late_cancel_fee,
             "late_cancel_hours": policy.late_cancel_hours,
         }
-    form = BookingPolicyForm(request.POST or None, initial=initial)
+    form = BookingPolicyForm(request.POST if request.method == "POST" else None, initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():

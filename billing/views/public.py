@@ -57,7 +57,7 @@ def card_link_page(request: HttpRequest, token: str) -> HttpResponse:
         link = card_link_for_token(token)
     except CardLinkError as error:
         return _problem(request, error)
-    form = AgreeForm(request.POST or None)
+    form = AgreeForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
