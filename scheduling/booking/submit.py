@@ -35,6 +35,10 @@ _NONCE_LIFETIME_SECONDS = 24 * 60 * 60
 # First key of pg_advisory_xact_lock(int, int) for "this booking form" (``scheduling.services.
 # locks`` lists the others), taken before any other lock.
 _NONCE_LOCK = 7_306
+POLICY_NOT_AGREED = (
+    "Please read the cancellation and no-show policy and tick the box to agree to it: the "
+    "time can't be booked online without it."
+)
 
 
 def booking_nonce() -> str:
@@ -110,10 +114,7 @@ def booking_submit(
             f"{len(details.reason)}): you can tell the physician more at the consultation."
         ]
     if terms is not None and terms.policy and not agreed:
-        errors["agree_policy"] = [
-            "Please read the cancellation and no-show policy and tick the box to agree to it: "
-            "the time can't be booked online without it."
-        ]
+        errors["agree_policy"] = [POLICY_NOT_AGREED]
     try:
         patient = patient_match_or_create(details=details, location=location, request=request)
     except ValidationError as exc:

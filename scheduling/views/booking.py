@@ -51,7 +51,12 @@ from scheduling.booking.offer import (
     slot_value,
 )
 from scheduling.booking.rate_limits import RateLimited, booking_rate_limit
-from scheduling.booking.submit import booking_nonce, booking_replayed, booking_submit
+from scheduling.booking.submit import (
+    POLICY_NOT_AGREED,
+    booking_nonce,
+    booking_replayed,
+    booking_submit,
+)
 from scheduling.booking.summary import booking_summary, opening_hours_lines
 from scheduling.booking_terms import BookingTerms, booking_payment_page, booking_terms
 from scheduling.calendar_files import appointment_ics
@@ -201,6 +206,8 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
                 location=location, appointment_type=consultation, starts_at=starts_at
             ).get("starts_at", []):
                 form.add_error("starts_at", message)
+        if terms is not None and terms.policy and not form.cleaned_data.get("agree_policy"):
+            form.add_error("agree_policy", POLICY_NOT_AGREED)
         return _details_page(request, location, consultation, form, _posted_start(form), terms)
     starts_at = form.cleaned_data["starts_at"]
     details = form.details()
