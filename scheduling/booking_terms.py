@@ -11,6 +11,7 @@ With no keeper registered, booking online has no terms: nothing to agree to, not
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,6 +38,12 @@ class BookingTerms:
     @property
     def holds_the_time(self) -> bool:
         return bool(self.payment)
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the wording, carried by the booking form: the agreement is kept
+        only for the words the booker was shown."""
+        return hashlib.sha256(self.policy.encode()).hexdigest()[:32]
 
 
 class TermsKeeper(Protocol):

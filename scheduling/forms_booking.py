@@ -139,6 +139,7 @@ class BookingDetailsForm(forms.Form):
         required=False,
         label="I have read the cancellation and no-show policy above and agree to it.",
     )
+    policy_digest = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     # The honeypot: hidden from sight by CSS, labelled for screen readers, skipped by Tab.
     website = forms.CharField(
         label="Leave this field empty",

@@ -30,6 +30,7 @@ from billing.models import (
 )
 from clinic.models import OutboxMessage
 from scheduling.booking.offer import slot_value
+from scheduling.booking_terms import BookingTerms
 from scheduling.message_queue import CONFIRMATION
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.tests.factories import clinic_location
@@ -55,6 +56,9 @@ POLICY = (
     "If you cannot come, please tell us at least 24 hours before. A missed visit costs "
     "75.00 USD; a cancellation within 24 hours costs 40.00 USD."
 )
+
+
+SHOWN = BookingTerms(policy=POLICY).digest  # the form carries the wording it showed
 
 
 def set_policy(location, alice, requirement="nothing", deposit="", **fees) -> BookingPolicy:
@@ -161,12 +165,14 @@ def test_the_booking_page_shows_the_policy_and_refuses_a_booking_not_agreeing(
     assert POLICY in html and "I have read the cancellation and no-show policy" in html
     assert "keep a card on file" not in html  # cards are off: nothing to give
 
-    refused = client.post(details_url(riverside), form_data(when))
+    refused = client.post(details_url(riverside), form_data(when, policy_digest=SHOWN))
     assert refused.status_code == 200
     assert "tick the box to agree to it" in refused.content.decode()
     assert not Appointment.objects.exists() and not PolicyAgreement.objects.exists()
 
-    done = client.post(details_url(riverside), form_data(when, agree_policy="on"))
+    done = client.post(
+        details_url(riverside), form_data(when, agree_policy="on", policy_digest=SHOWN)
+    )
     assert done.status_code == 302 and done["Location"].startswith("/book/confirmed/")
     agreement = PolicyAgreement.objects.get()
     assert agreement.wording == POLICY and agreement.no_show_fee == Decimal("75.00")
@@ -191,7 +197,9 @@ def test_a_location_without_a_policy_books_as_before(client, riverside):
 def book_held(client, fake, riverside, alice, requirement="card", deposit=""):
     set_policy(riverside, alice, requirement=requirement, deposit=deposit)
     when = at(riverside, next_week(riverside), 10)
-    page = client.post(details_url(riverside), form_data(when, agree_policy="on"))
+    page = client.post(
+        details_url(riverside), form_data(when, agree_policy="on", policy_digest=SHOWN)
+    )
     assert page.status_code == 200, page.content.decode()[:500]
     assert "Continue to the secure card page" in page.content.decode()
     return Appointment.objects.get(), checkout_id(fake, page)
@@ -283,7 +291,9 @@ def test_stripe_out_of_reach_releases_the_time_and_says_so(client, fake_stripe, 
     set_policy(riverside, alice, requirement="card")
     fake_stripe.stop()
     when = at(riverside, next_week(riverside), 10)
-    page = client.post(details_url(riverside), form_data(when, agree_policy="on"))
+    page = client.post(
+        details_url(riverside), form_data(when, agree_policy="on", policy_digest=SHOWN)
+    )
     assert "couldn&#x27;t open the secure card page" in page.content.decode()
     assert Appointment.objects.get().status == AppointmentStatus.CANCELLED
     assert BookingHold.objects.get().status == BookingHoldStatus.RELEASED
@@ -291,3 +301,18 @@ def test_stripe_out_of_reach_releases_the_time_and_says_so(client, fake_stripe, 
 
 def test_an_unknown_hold_is_404(client):
     assert client.get(f"/pay/booking/{uuid.uuid4()}/done/").status_code == 404
+
+
+def test_a_policy_changed_while_the_booker_read_it_is_shown_again_to_agree_to(
+    client, riverside, alice, settings
+):
+    settings.STRIPE_SECRET_KEY = ""
+    set_policy(riverside, alice)
+    when = at(riverside, next_week(riverside), 10)
+    set_policy(riverside, alice, wording="New words: a missed visit costs 75.00 USD.")
+    page = client.post(
+        details_url(riverside), form_data(when, agree_policy="on", policy_digest=SHOWN)
+    )
+    html = page.content.decode()
+    assert "updated its cancellation and no-show policy while you were reading" in html
+    assert "New words" in html and not Appointment.objects.exists()

@@ -265,3 +265,25 @@ def test_the_no_show_status_stays_even_when_no_policy_exists(fran):
     no_show(appointment, fran)
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.NO_SHOW
+
+
+def test_the_front_desk_charges_a_fee_to_pay_at_the_desk_from_its_page(client, missed, fran):
+    no_show(missed, fran)
+    proposal = FeeProposal.objects.get()
+    client.force_login(fran)
+    url = f"/staff/billing/fees/{proposal.public_id}/charge/"
+    page = client.get(url).content.decode()
+    assert "Charge the card on file now" not in page  # no card: the desk only
+    confirm = client.post(url, {"how": HOW_DESK})
+    assert "Charge the no-show fee of 75.00 USD to pay at the desk" in confirm.content.decode()
+    done = client.post(url, {"how": HOW_DESK, "confirmed": "yes"})
+    assert done.status_code == 302
+    assert FeeProposal.objects.get().invoice.status == "issued"
+    again = client.post(url, {"how": HOW_DESK, "confirmed": "yes"})
+    assert again.status_code == 400 and "charged already" in again.content.decode()
+
+
+def test_a_late_cancel_by_the_patient_online_is_proposed_too(missed):
+    soon = later(missed.location, 3)
+    appointment_cancel(actor=None, appointment=soon, reason="cancelled by the patient online")
+    assert FeeProposal.objects.get(appointment=soon).kind == "late_cancel"

@@ -102,12 +102,13 @@ def fee_charge_view(request: HttpRequest, fee_id: uuid.UUID) -> HttpResponse:
         )
 
     def act(data: dict) -> str:
+        had_invoice = proposal.invoice_id is not None
         try:
             invoice, payment = fee_charge(
                 actor=request.user, proposal=proposal, how=data["how"], request=request
             )
         except ValidationError as exc:
-            if proposal.invoice is None:
+            if had_invoice or proposal.invoice is None:
                 raise  # refused before anything was recorded: the form says why
             # The invoice is issued; the card declined: it stays to pay at the desk.
             problems = " ".join(" ".join(p) for p in exc.message_dict.values())

@@ -35,6 +35,10 @@ _NONCE_LIFETIME_SECONDS = 24 * 60 * 60
 # First key of pg_advisory_xact_lock(int, int) for "this booking form" (``scheduling.services.
 # locks`` lists the others), taken before any other lock.
 _NONCE_LOCK = 7_306
+POLICY_CHANGED = (
+    "The clinic updated its cancellation and no-show policy while you were reading it: "
+    "please read it again and tick the box to agree to it."
+)
 POLICY_NOT_AGREED = (
     "Please read the cancellation and no-show policy and tick the box to agree to it: the "
     "time can't be booked online without it."

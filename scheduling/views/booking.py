@@ -52,6 +52,7 @@ from scheduling.booking.offer import (
 )
 from scheduling.booking.rate_limits import RateLimited, booking_rate_limit
 from scheduling.booking.submit import (
+    POLICY_CHANGED,
     POLICY_NOT_AGREED,
     booking_nonce,
     booking_replayed,
@@ -193,11 +194,27 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
             )
             return redirect(slots_url)
         form = BookingDetailsForm(
-            initial={"starts_at": slot_value(starts_at), "nonce": booking_nonce()}
+            initial={
+                "starts_at": slot_value(starts_at),
+                "nonce": booking_nonce(),
+                "policy_digest": terms.digest if terms is not None else "",
+            }
         )
         return _details_page(request, location, consultation, form, starts_at, terms)
 
     form = BookingDetailsForm(request.POST)
+    policy_changed = (
+        terms is not None and terms.policy and form.data.get("policy_digest") != terms.digest
+    )
+    if policy_changed:
+        # The policy was edited while the booker read it: they agree to the words they see.
+        data = request.POST.copy()
+        data["policy_digest"] = terms.digest
+        data.pop("agree_policy", None)
+        form = BookingDetailsForm(data)
+        form.is_valid()
+        form.add_error("agree_policy", POLICY_CHANGED)
+        return _details_page(request, location, consultation, form, _posted_start(form), terms)
     if not form.is_valid():
         starts_at = form.cleaned_data.get("starts_at")
         if starts_at is not None:
