@@ -287,3 +287,14 @@ def test_a_late_cancel_by_the_patient_online_is_proposed_too(missed):
     soon = later(missed.location, 3)
     appointment_cancel(actor=None, appointment=soon, reason="cancelled by the patient online")
     assert FeeProposal.objects.get(appointment=soon).kind == "late_cancel"
+
+
+def test_the_appointment_page_shows_the_front_desk_the_fee_and_not_the_nurse(
+    client, missed, fran, nina
+):
+    no_show(missed, fran)
+    page = f"/staff/schedule/appointments/{missed.public_id}/"
+    client.force_login(fran)
+    assert "No-show fee of 75.00 USD: open." in client.get(page).content.decode()
+    client.force_login(nina)
+    assert "No-show fee" not in client.get(page).content.decode()
