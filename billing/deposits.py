@@ -261,6 +261,11 @@ class BillingTermsKeeper:
                 request=request,
             )
 
+    def awaits_payment(self, appointment: Appointment) -> bool:
+        return BookingHold.objects.filter(
+            appointment=appointment, status=BookingHoldStatus.WAITING
+        ).exists()
+
     def payment_page(self, *, appointment: Appointment, base_url: str) -> str:
         hold = BookingHold.objects.select_related("appointment__patient").get(
             appointment=appointment

@@ -55,6 +55,9 @@ class TermsKeeper(Protocol):
         """In the booking's transaction: keep the agreement, and hold the time when the
         terms ask for a payment."""
 
+    def awaits_payment(self, appointment: Appointment) -> bool:
+        """Whether the appointment's time is still held for the card or the deposit."""
+
     def payment_page(self, *, appointment: Appointment, base_url: str) -> str:
         """After the booking committed: the address of the page where the booker saves the
         card or pays the deposit. Raises ``ValidationError`` (and releases the held time)
@@ -85,6 +88,10 @@ def booking_terms_record(
 ) -> None:
     if _keeper:
         _keeper[0].record(appointment=appointment, terms=terms, request=request)
+
+
+def booking_awaits_payment(appointment: Appointment) -> bool:
+    return bool(_keeper) and _keeper[0].awaits_payment(appointment)
 
 
 def booking_payment_page(*, appointment: Appointment, base_url: str) -> str:

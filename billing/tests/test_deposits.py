@@ -316,3 +316,26 @@ def test_a_policy_changed_while_the_booker_read_it_is_shown_again_to_agree_to(
     html = page.content.decode()
     assert "updated its cancellation and no-show policy while you were reading" in html
     assert "New words" in html and not Appointment.objects.exists()
+
+
+def test_a_form_sent_twice_while_the_time_is_held_goes_to_the_card_page_again(
+    client, fake_stripe, riverside, alice
+):
+    set_policy(riverside, alice, requirement="card")
+    data = form_data(
+        at(riverside, next_week(riverside), 10), agree_policy="on", policy_digest=SHOWN
+    )
+    first = client.post(details_url(riverside), data)
+    again = client.post(details_url(riverside), data)
+    assert "Continue to the secure card page" in first.content.decode()
+    assert "Continue to the secure card page" in again.content.decode()
+    assert Appointment.objects.count() == 1 and BookingHold.objects.get().status == "waiting"
+
+
+def test_the_beat_task_releases_the_holds_past_their_time(client, fake_stripe, riverside, alice):
+    from billing.tasks import release_expired_booking_holds
+
+    book_held(client, fake_stripe, riverside, alice)
+    assert release_expired_booking_holds() == 0  # not yet
+    BookingHold.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert release_expired_booking_holds() == 1

@@ -59,7 +59,12 @@ from scheduling.booking.submit import (
     booking_submit,
 )
 from scheduling.booking.summary import booking_summary, opening_hours_lines
-from scheduling.booking_terms import BookingTerms, booking_payment_page, booking_terms
+from scheduling.booking_terms import (
+    BookingTerms,
+    booking_awaits_payment,
+    booking_payment_page,
+    booking_terms,
+)
 from scheduling.calendar_files import appointment_ics
 from scheduling.forms_booking import BookingCancelForm, BookingDetailsForm, BookingRescheduleForm
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType
@@ -231,6 +236,8 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
     nonce = form.cleaned_data["nonce"] or booking_nonce()
     replayed = booking_replayed(nonce)
     if replayed is not None:
+        if booking_awaits_payment(replayed):  # sent twice while the time is held: pay still
+            return _payment_page(request, location, consultation, form, replayed, terms)
         return _confirmed_redirect(manage_token(replayed, emailed=details.consent_email))
     try:
         booking_rate_limit(
@@ -270,7 +277,7 @@ def _payment_page(
     consultation: AppointmentType,
     form: BookingDetailsForm,
     appointment: Appointment,
-    terms: BookingTerms,
+    terms: BookingTerms | None,
 ) -> HttpResponse:
     """The held time, and the link to the card (or deposit) page. A link the booker
     follows, not a redirect: the form may post only to the clinic (Content-Security-Policy
