@@ -236,7 +236,7 @@ class BillingTermsKeeper:
         if policy is None:
             return
         if terms.policy:
-            PolicyAgreement.objects.create(
+            agreement = PolicyAgreement.objects.create(
                 appointment=appointment,
                 patient=appointment.patient,
                 wording=terms.policy,
@@ -244,6 +244,14 @@ class BillingTermsKeeper:
                 late_cancel_fee=policy.late_cancel_fee,
                 late_cancel_hours=policy.late_cancel_hours,
                 method=AGREEMENT_METHOD,
+            )
+            audit_record(
+                actor=None,
+                action=Action.CREATE,
+                target=agreement,
+                summary=f"patient {appointment.patient.public_id} agreed to the booking policy "
+                f"of {appointment.location.name} when booking online",
+                request=request,
             )
         if terms.payment:
             hold = BookingHold.objects.create(
