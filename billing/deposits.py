@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.cards import card_setup_complete, card_setup_open, cards_enabled
+from billing.invoice_hooks import register as invoice_hook
 from billing.messages import RECEIPT, receipt_key
 from billing.models import (
     BookingHold,
@@ -41,6 +42,7 @@ from billing.models import (
     BookingPolicy,
     BookingRequirement,
     CardSetup,
+    CreditNote,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -437,6 +439,47 @@ def _deposit_record(hold: BookingHold, payment_intent_id: str, amount: Decimal |
         context={"payment": str(payment.public_id)},
     )
     return payment
+
+
+@invoice_hook
+def deposit_apply(*, invoice: Invoice, actor: User, request: HttpRequest | None = None) -> None:
+    """When a visit's invoice is issued (``billing.services.invoice_issue``, in its
+    transaction): the deposit paid for the visit when booking online comes off it, as a credit
+    note saying so (at most what the invoice charges). The patient then owes the price less
+    the deposit: charges (deposit + price) - payments (deposit) - credits (deposit)."""
+    if invoice.appointment_id is None:
+        return
+    hold = (
+        BookingHold.objects.select_for_update()
+        .select_related("deposit_payment__invoice")
+        .filter(
+            appointment_id=invoice.appointment_id,
+            deposit_payment__isnull=False,
+            deposit_credit__isnull=True,
+        )
+        .first()
+    )
+    if hold is None or hold.deposit_payment is None:
+        return
+    amount = min(hold.deposit_payment.amount, invoice.total)
+    if amount <= 0:
+        return
+    credit = CreditNote.objects.create(
+        invoice=invoice,
+        amount=amount,
+        reason=f"Deposit paid when booking online (invoice {hold.deposit_payment.invoice.number}).",
+        created_by=actor,
+    )
+    hold.deposit_credit = credit
+    hold.save(update_fields=["deposit_credit"])
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=credit,
+        summary=f"took the booking deposit of {_money(amount)} off invoice {invoice.number} "
+        f"for patient {invoice.patient.public_id}",
+        request=request,
+    )
 
 
 def booking_hold_release(hold: BookingHold, *, ask_stripe: bool = True) -> bool:

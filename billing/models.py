@@ -519,7 +519,8 @@ class BookingHold(models.Model):
     deposit (``deposit_charge``) on Stripe's page: confirmed once, by the webhook or the
     return from Stripe, or released (the appointment cancelled) when ``expires_at`` passes
     (``billing.tasks.release_expired_booking_holds``). A deposit is recorded in the books as
-    an invoice of its own, paid by card (``deposit_payment``)."""
+    an invoice of its own, paid by card (``deposit_payment``), and comes off the visit's
+    invoice as a credit note when that is issued (``deposit_credit``)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     appointment = models.OneToOneField(
@@ -536,6 +537,10 @@ class BookingHold(models.Model):
     )
     deposit_payment = models.OneToOneField(
         Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="booking_hold"
+    )
+    # The deposit taken off the visit's invoice when it is issued (billing.deposits).
+    deposit_credit = models.OneToOneField(
+        CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

@@ -339,3 +339,26 @@ def test_the_beat_task_releases_the_holds_past_their_time(client, fake_stripe, r
     assert release_expired_booking_holds() == 0  # not yet
     BookingHold.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert release_expired_booking_holds() == 1
+
+
+def test_the_deposit_comes_off_the_visits_invoice_when_it_is_issued(
+    client, fake_stripe, riverside, alice, fran
+):
+    from billing.selectors import balance_of
+    from billing.services import invoice_draft_for_visit, invoice_issue
+    from billing.tests.factories import price
+
+    price("consultation", riverside, "250.00")
+    appointment, session_id = book_held(
+        client, fake_stripe, riverside, alice, requirement="deposit", deposit="50"
+    )
+    fake_stripe.complete_checkout(session_id)
+    client.get(f"/pay/booking/{BookingHold.objects.get().public_id}/done/")
+    assert balance_of(appointment.patient).amount == Decimal("0.00")  # deposit charged, paid
+
+    visit_invoice = invoice_draft_for_visit(appointment=appointment, actor=fran)
+    invoice_issue(actor=fran, invoice=visit_invoice)
+    credit = visit_invoice.credit_notes.get()
+    assert credit.amount == Decimal("50.00") and credit.reason.startswith("Deposit paid")
+    assert BookingHold.objects.get().deposit_credit == credit
+    assert balance_of(appointment.patient).amount == Decimal("200.00")
