@@ -334,7 +334,11 @@ def test_a_form_sent_twice_while_the_time_is_held_goes_to_the_card_page_again(
 
 def test_the_beat_task_releases_the_holds_past_their_time(client, fake_stripe, riverside, alice):
     from billing.tasks import release_expired_booking_holds
+    from clinic.celery import app
 
+    entry = app.conf.beat_schedule["release-booking-holds"]
+    assert entry["task"] == "billing.tasks.release_expired_booking_holds"
+    assert entry["schedule"] == timedelta(minutes=5)
     book_held(client, fake_stripe, riverside, alice)
     assert release_expired_booking_holds() == 0  # not yet
     BookingHold.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
