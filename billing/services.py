@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
+from billing.invoice_hooks import invoice_issued
 from billing.messages import RECEIPT, receipt_key
 from billing.models import (
     MANUAL_METHODS,
@@ -282,6 +283,8 @@ def invoice_issue(*, actor: User, invoice: Invoice, request: HttpRequest | None 
     current.issued_by = actor
     current.save(update_fields=["number", "status", "issued_at", "issued_by"])
     _audit_invoice(actor, current, f"issued it for {_money(current.total)}", request)
+    # E.g. a deposit paid when booking the visit online comes off it (billing.deposits).
+    invoice_issued(invoice=current, actor=actor, request=request)
     _refresh(invoice, current)
     return current
 

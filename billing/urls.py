@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing.views import cards, invoices, patients, prices, reports
+from billing.views import card_links, cards, fees, invoices, patients, prices, reports
 
 app_name = "billing"
 
@@ -50,5 +50,19 @@ urlpatterns = [
         "invoices/<uuid:invoice_id>/pay-by-card/<uuid:charge_id>/done/",
         cards.checkout_done,
         name="checkout-done",
+    ),
+    path(
+        "patients/<uuid:patient_id>/card/send-link/",
+        card_links.card_link_send_view,
+        name="card-link-send",
+    ),
+    path("fees/", fees.fee_list, name="fees"),
+    path("fees/<uuid:fee_id>/charge/", fees.fee_charge_view, name="fee-charge"),
+    path("fees/<uuid:fee_id>/waive/", fees.fee_waive_view, name="fee-waive"),
+    path("booking-policies/", fees.booking_policies, name="booking-policies"),
+    path(
+        "booking-policies/<uuid:location_id>/",
+        fees.booking_policy_edit,
+        name="booking-policy",
     ),
 ]

@@ -95,6 +95,10 @@ ALLOWED = {
     "/api/v1/invoices/": {"fran", "alice"},
     "/api/v1/payments/": {"fran", "alice"},
     "/api/v1/refunds/": {"fran", "alice"},
+    # The fees a no-show or a late cancel proposes: the front desk decides them. What booking
+    # online asks for at each location is the clinic admin's.
+    "/staff/billing/fees/": {"fran", "alice"},
+    "/staff/billing/booking-policies/": {"alice"},
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
@@ -161,6 +165,9 @@ NOT_IN_THE_MATRIX = {
     "/m/sms/inbound/": "signed webhook",
     "/m/sms/twilio/": "signed webhook",
     "/hooks/stripe/": "signed webhook (billing/tests/test_webhooks.py)",
+    "/pay/card/<str:token>/": "a card link's token (billing/tests/test_card_links.py)",
+    "/pay/card/<str:token>/done/": "a card link's token (billing/tests/test_card_links.py)",
+    "/pay/booking/<uuid:hold_id>/done/": "a held booking (billing/tests/test_deposits.py)",
     # POST only, or needs parameters to mean anything; each view's tests check its roles.
     "/staff/logout/": "POST only, for anyone signed in",
     "/staff/content/preview/": "POST only (content/tests/test_staff_pages.py)",
@@ -430,6 +437,10 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/invoices/<uuid:invoice_id>/payments/": BILLING,
     "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": CLINIC_ADMINS,
     "/api/v1/patients/<uuid:patient_id>/balance/": CLINIC_STAFF,
+    "/staff/billing/patients/<uuid:patient_id>/card/send-link/": BILLING,
+    "/staff/billing/fees/<uuid:fee_id>/charge/": BILLING,
+    "/staff/billing/fees/<uuid:fee_id>/waive/": BILLING,
+    "/staff/billing/booking-policies/<uuid:location_id>/": CLINIC_ADMINS,
 }
 # The routes above that do not answer GET, with the method they are asked with instead (the
 # test checks that GET is refused with 405 for someone the row lets in).
@@ -494,6 +505,7 @@ ASKED_WITH: dict[str, str] = {
     "/api/v1/invoices/<uuid:invoice_id>/void/": "POST",
     "/api/v1/invoices/<uuid:invoice_id>/payments/": "POST",
     "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": "POST",
+    "/staff/billing/patients/<uuid:patient_id>/card/send-link/": "POST",
 }
 # Routes above that also take a write whose rule is not the read's: the write's own row.
 WRITES_WITH_IDS: dict[str, tuple[str, set[str]]] = {

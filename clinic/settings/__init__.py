@@ -205,6 +205,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6),
     },
 }
+# Frees the times booked online that were held for a card or a deposit never given
+# (billing.deposits); a run that waited past the next one is dropped.
+CELERY_BEAT_SCHEDULE["release-booking-holds"] = {
+    "task": "billing.tasks.release_expired_booking_holds",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 295},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Accounts, sessions and login -----------------------------------------------------
