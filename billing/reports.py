@@ -10,11 +10,9 @@ assigned to locations in Chairside, so the front desk may read the close of ever
 as they may open every location's invoices; nurses and physicians see a patient's balance
 on the chart only, not the reports.
 
-**Fees.** A fee (no-show or late cancel) is recognised from the data, not from a flag only
-the fee work would set: it is an issued invoice line whose visit did not happen, i.e. the
-invoice's appointment was marked a no-show or cancelled (``FEE_LINES``). A visit that did
-not happen is charged nothing but a fee, so nothing else matches. If lines later get a kind
-of their own, ``FEE_LINES`` is the one place to change.
+**Fees.** A fee (no-show or late cancel) is an issued invoice line of an invoice made by
+charging a proposed fee (``billing.fees``), or of an invoice whose visit did not happen
+(its appointment marked a no-show or cancelled): ``FEE_LINES``, the one place that says so.
 """
 
 from __future__ import annotations
@@ -52,8 +50,10 @@ from clinic.permissions import Capability, require
 from clinic.selectors import locations_visible_to
 from scheduling.models import AppointmentStatus
 
-# A line is a fee when its invoice's visit did not happen (see the module's docstring).
-FEE_LINES = Q(
+# A line is a fee when its invoice was made by charging a proposed no-show or late-cancel
+# fee (``billing.fees``: an invoice of its own, for no visit), or when its invoice's visit
+# did not happen (a fee staff billed by hand on that visit's invoice).
+FEE_LINES = Q(invoice__fee_proposal__isnull=False) | Q(
     invoice__appointment__status__in=[AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED]
 )
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from billing.deposits import booking_policy_set
 from billing.fees import HOW_CARD, HOW_DESK, fee_charge, fee_waive
 from billing.models import CardOnFile, FeeProposal, FeeProposalStatus, Payment, PolicyAgreement
+from billing.reports import daily_close
 from billing.tests.factories import visit
 from clinic.models import AuditEvent
 from scheduling.models import AppointmentStatus
@@ -158,6 +159,17 @@ def test_charging_a_fee_to_pay_at_the_desk_issues_an_invoice(missed, fran):
     assert invoice.lines.get().amount == Decimal("75.00")
     assert invoice.lines.get().description.startswith("No-show fee")
     assert FeeProposal.objects.get().invoice == invoice
+
+
+def test_a_charged_fee_counts_as_a_fee_in_the_daily_close(missed, fran):
+    no_show(missed, fran)
+    fee_charge(actor=fran, proposal=FeeProposal.objects.get(), how=HOW_DESK)
+    location = missed.location
+
+    close = daily_close(location, timezone.now().astimezone(location.tz).date())
+
+    assert (close.fees, close.fees_total) == (1, Decimal("75.00"))
+    assert (close.invoices_issued, close.invoiced) == (1, Decimal("75.00"))
 
 
 def test_charging_a_fee_to_a_patient_without_a_card_says_so_and_changes_nothing(
