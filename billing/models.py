@@ -518,6 +518,7 @@ class ServiceCode(models.Model):
     the first active one carries the visit's price (``billing.superbill``). A code no longer
     used is switched off, not deleted, so that the history of who changed what stays."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     appointment_type = models.ForeignKey(
         AppointmentType, on_delete=models.PROTECT, related_name="+"
     )
