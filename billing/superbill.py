@@ -120,6 +120,11 @@ class Superbill:
         return self.charges - self.credited - self.paid
 
     @property
+    def pointers(self) -> str:
+        """The diagnoses each service points to, by their numbers (a claim takes four)."""
+        return ", ".join(str(number) for number in range(1, min(len(self.diagnoses), 4) + 1))
+
+    @property
     def missing_codes(self) -> bool:
         return any(not line.code for visit in self.visits for line in visit.services)
 
