@@ -8,7 +8,8 @@ line without a code on a visit's invoice, the one drafted when the visit ended) 
 the visit's service codes (``ServiceCode`` of its kind, with units from
 ``billing.codes.units_for``): the first code that applies carries the line's charge, the
 others are shown at no extra charge ("included"), so the superbill adds up to the invoices.
-Lines the desk added with a code show as they are.
+Lines the desk added with a code show as they are. A visit that did not take place (a
+no-show's or a late cancellation's fee) is not a service: its lines show uncoded.
 
 Diagnoses are the patient's conditions coded as ICD-10-CM (``DiagnosisCode``). The scored
 questionnaires a visit counts (96127) are those completed from
@@ -49,7 +50,7 @@ from infusions.models import DoseOrder, InfusionSession
 from infusions.models.orders import DoseRoute
 from infusions.models.sessions import minutes_infusing
 from patients.models import Patient, QuestionnaireResponse
-from scheduling.models import Appointment
+from scheduling.models import Appointment, AppointmentStatus
 
 # The longest range one superbill covers.
 MAX_RANGE_DAYS = 366
@@ -220,7 +221,7 @@ def _superbill(patient: Patient, invoices: list[Invoice]) -> Superbill:
             list(invoice.lines.all()),
             codes.get(appointment.appointment_type_id, []) if appointment else [],
             facts.get(appointment.pk, VisitFacts()) if appointment else VisitFacts(),
-            is_visit=appointment is not None,
+            is_visit=appointment is not None and appointment.status == AppointmentStatus.DISCHARGED,
         )
         visits.append(visit)
     diagnoses, uncoded = _diagnoses(patient)

@@ -80,7 +80,7 @@ SERVICE_CODES = [
 
 # condition key (clinic.conditions.Condition), ICD-10-CM code, description
 DIAGNOSIS_CODES = [
-    ("trd", "F33.2", "Major depressive disorder, recurrent, severe without psychotic features"),
+    ("trd", "F33.2", "Major depressive disorder, recurrent severe without psychotic features"),
     (
         "mdd",
         "F32.2",

@@ -148,7 +148,7 @@ def test_a_location_bills_with_its_own_place_of_service(
 
 
 def test_a_consultation_is_coded_as_a_new_patient_visit(client, fran, robin, riverside):
-    appointment = visit("consultation", status="completed", patient=robin, location=riverside)
+    appointment = visit("consultation", status="discharged", patient=robin, location=riverside)
     invoice = draft(appointment=appointment, lines=["250.00"])
     InvoiceLine.objects.create(
         invoice=invoice,
@@ -167,6 +167,18 @@ def test_a_consultation_is_coded_as_a_new_patient_visit(client, fran, robin, riv
         ("99204", 1, Decimal("250.00")),
         ("36415", 1, Decimal("20.00")),
     ]
+
+
+def test_a_no_show_fee_is_no_service_and_gets_no_code(client, fran, robin, riverside):
+    missed = visit("infusion", status="no_show", patient=robin, location=riverside)
+    invoice = issued(appointment=missed, lines=["75.00"])
+    client.force_login(fran)
+
+    response = client.get(superbill_page(invoice))
+
+    services = response.context["bill"].visits[0].services
+    assert [(s.code, s.charge) for s in services] == [("", Decimal("75.00"))]
+    assert "Some charges have no CPT or HCPCS code" in response.content.decode()
 
 
 def test_the_codes_are_data_a_changed_code_shows_on_the_next_superbill(
