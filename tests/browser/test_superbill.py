@@ -6,10 +6,8 @@ the page passes axe-core with no serious violations."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 from playwright.sync_api import Page, expect
 
 from billing.codes import practice_details_set
@@ -22,12 +20,6 @@ from tests.browser.test_content import serious_violations
 pytestmark = pytest.mark.browser
 
 TABLET = {"viewport": {"width": 820, "height": 1180}, "has_touch": True}
-
-
-@pytest.fixture(autouse=True)
-def _superbill_defaults():
-    # A live server's test empties every table, the data migrations' rows too.
-    import_module("billing.migrations.0005_superbill_defaults").add_defaults(apps, None)
 
 
 def test_the_front_desk_prints_the_superbill_of_a_consultation(
@@ -68,3 +60,26 @@ def test_the_front_desk_prints_the_superbill_of_a_consultation(
     for paper in ("A4", "Letter"):
         pdf = page.pdf(format=paper, print_background=False)
         assert pdf.startswith(b"%PDF") and len(pdf) > 5_000
+
+
+def test_a_clinic_admin_codes_a_condition_on_a_tablet(new_page: Callable[..., Page], alice):
+    page = new_page(**TABLET)
+    sign_in(page, alice.email)
+
+    page.goto("/staff/locations/")
+    page.get_by_role("link", name="Superbill codes").click()
+    expect(page.get_by_test_id("service-codes-infusion")).to_contain_text("96366")
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="Change the code for Cluster headache").click()
+    page.get_by_label("ICD-10-CM code").fill("G4")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("a dot and up to four")).to_be_visible()
+    expect(page.get_by_label("ICD-10-CM code")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Description")).to_have_attribute("aria-invalid", "true")
+    assert serious_violations(page) == []
+    page.get_by_label("ICD-10-CM code").fill("G44.009")
+    page.get_by_label("Description").fill("Cluster headache syndrome, unspecified, not intractable")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("cluster headache")
+    expect(page.get_by_test_id("diagnosis-codes")).to_contain_text("G44.009")
