@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from billing.codes import Practice, VisitFacts, practice_for, units_for
 from billing.models import (
@@ -155,16 +155,13 @@ def range_superbill_for(
     # A day either side in UTC, then each visit's own local date decides.
     since = datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
-    invoices = [
-        invoice
-        for invoice in _issued(Invoice.objects.filter(patient=patient))
-        .filter(issued_at__isnull=False)
-        .exclude(appointment__starts_at__lt=since)
-        .exclude(appointment__starts_at__gte=until)
-        .exclude(appointment__isnull=True, issued_at__lt=since)
-        .exclude(appointment__isnull=True, issued_at__gte=until)
-        if start <= _service_day(invoice) <= end
-    ]
+    near = _issued(
+        Invoice.objects.filter(patient=patient).filter(
+            Q(appointment__starts_at__gte=since, appointment__starts_at__lt=until)
+            | Q(appointment__isnull=True, issued_at__gte=since, issued_at__lt=until)
+        )
+    )
+    invoices = [invoice for invoice in near if start <= _service_day(invoice) <= end]
     bill = _superbill(patient, invoices)
     bill.start, bill.end = start, end
     return bill

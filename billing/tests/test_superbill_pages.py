@@ -353,3 +353,19 @@ def test_alice_sets_the_practice_details_and_codes_on_the_staff_pages(client, al
 
     client.force_login(fran)
     assert client.get("/staff/billing/superbill-codes/").status_code == 403
+
+
+def test_an_invoice_for_no_visit_shows_on_the_day_it_was_issued(client, fran, robin, riverside):
+    invoice = issued(patient=robin, location=riverside, lines=["40.00"])
+    today = timezone.localdate()
+    client.force_login(fran)
+
+    bill = client.get(range_page(robin, today - timedelta(days=1), today + timedelta(days=1)))
+    earlier = client.get(range_page(robin, today - timedelta(days=9), today - timedelta(days=2)))
+
+    visits = bill.context["bill"].visits
+    assert [(v.invoice, v.what, [s.charge for s in v.services]) for v in visits] == [
+        (invoice, "Services", [Decimal("40.00")])
+    ]
+    assert earlier.context["bill"].visits == []
+    assert "No visits were charged in these dates" in earlier.content.decode()
