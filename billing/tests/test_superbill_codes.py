@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from billing.codes import (
     VisitFacts,
@@ -191,3 +193,20 @@ def test_alice_recodes_a_condition_and_clears_one(alice):
     assert not DiagnosisCode.objects.filter(condition="migraine").exists()
     with pytest.raises(ValidationError, match="ICD-10-CM"):
         diagnosis_code_set(actor=alice, condition="trd", code="F3", description="d")
+
+
+@given(minutes=st.integers(min_value=0, max_value=24 * 60))
+def test_the_hours_billed_never_leave_more_than_30_minutes_unbilled_nor_bill_an_hour_short(
+    minutes,
+):
+    first = infusion_first_hour_units(minutes)
+    additional = infusion_additional_hour_units(minutes)
+    billed_minutes = 60 * (first + additional)
+    if minutes > 15:
+        assert first == 1
+        # Every hour billed after the first had more than 30 minutes of it run ...
+        assert additional == 0 or minutes > 60 * additional + 30
+        # ... and no more than 30 minutes past the last billed hour go unbilled.
+        assert minutes - billed_minutes <= 30
+    else:
+        assert (first, additional) == (0, 0)
