@@ -175,6 +175,12 @@ class Practice:
             if not value
         ]
 
+    @property
+    def missing_text(self) -> str:
+        """``missing`` as words: "NPI", "NPI and tax id (EIN)", "NPI, tax id (EIN) and ..."."""
+        missing = self.missing
+        return " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+
 
 def practice_for(
     location: Location, details: list[PracticeDetails], *, clinic_name: str

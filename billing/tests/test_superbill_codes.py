@@ -17,6 +17,7 @@ from billing.codes import (
     normalised_ein,
     npi_problem,
     practice_details_set,
+    practice_for,
     service_code_save,
     units_for,
 )
@@ -210,3 +211,19 @@ def test_the_hours_billed_never_leave_more_than_30_minutes_unbilled_nor_bill_an_
         assert minutes - billed_minutes <= 30
     else:
         assert (first, additional) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_a_location_takes_the_clinic_details_it_does_not_set_and_is_told_what_is_missing():
+    riverside = LocationFactory()
+    clinic = PracticeDetails(location=None, practice_name="Calm Waters", npi="1234567893")
+    own = PracticeDetails(location=riverside, address="PO Box 7\nAlbany NY 12207")
+
+    practice = practice_for(riverside, [clinic, own], clinic_name="Chairside")
+    bare = practice_for(riverside, [], clinic_name="Chairside")
+
+    assert practice.name == "Calm Waters" and practice.npi == "1234567893"
+    assert practice.address_lines == ["PO Box 7", "Albany NY 12207"]
+    assert practice.missing_text == "tax id (EIN) and place of service"
+    assert bare.name == "Chairside" and bare.address_lines == riverside.address_lines
+    assert bare.missing_text == "NPI, tax id (EIN) and place of service"
