@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -315,7 +315,13 @@ def service_code_save(
     row.code, row.description, row.units_rule = code, description, units_rule
     row.position, row.is_active = position, is_active
     row.updated_by, row.updated_at = actor, timezone.now()
-    row.save()
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:  # the same code added at the same moment by someone else
+        raise ValidationError(
+            {"code": [f"{appointment_type.name} already has {code}: change that one instead."]}
+        ) from None
     audit_record(
         actor=actor,
         action=Action.CREATE if created else Action.UPDATE,
@@ -371,7 +377,13 @@ def diagnosis_code_set(
     row = existing or DiagnosisCode(condition=condition)
     row.code, row.description = code, description
     row.updated_by, row.updated_at = actor, timezone.now()
-    row.save()
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:  # coded at the same moment by someone else
+        raise ValidationError(
+            {"code": [f"{label} was coded a moment ago: look at the list and try again."]}
+        ) from None
     audit_record(
         actor=actor,
         action=Action.UPDATE if existing else Action.CREATE,
