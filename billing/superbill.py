@@ -318,14 +318,17 @@ def _questionnaires_per_visit(patient: Patient, appointments: list[Appointment])
     """How many scored questionnaires count for each of ``appointments`` (two queries): each
     questionnaire counts for the earliest of the patient's billed visits whose window (from
     ``PRE_INFUSION_QUESTIONNAIRE_HOURS`` before its start to the end of its recovery) holds
-    it."""
+    it. A billed visit is one that took place and whose invoice is not void; a draft's visit
+    counts, so that a questionnaire is never on two superbills, one printed before the draft
+    was issued and one after."""
     before = timedelta(hours=settings.PRE_INFUSION_QUESTIONNAIRE_HOURS)
     earliest = min(a.starts_at for a in appointments) - before
     latest = max(a.blocks_until for a in appointments)
     windows = list(
         Appointment.objects.filter(
             patient=patient,
-            invoice__isnull=False,
+            status=AppointmentStatus.DISCHARGED,
+            invoice__status__in=[InvoiceStatus.DRAFT, InvoiceStatus.ISSUED],
             blocks_until__gte=earliest,
             starts_at__lte=latest + before,
         )

@@ -264,6 +264,29 @@ def test_a_questionnaire_counts_once_for_the_first_visit_it_falls_before(
     assert codes == {first: ["96365", "96127"], second: ["96365"]}
 
 
+def test_a_missed_visit_takes_no_questionnaire_from_the_next(client, fran, nina, robin, riverside):
+    attended = infused_visit(robin, riverside, nina, minutes=40, days_ago=1)
+    missed = visit("infusion", status="no_show", patient=robin, location=riverside)
+    missed.starts_at = attended.appointment.starts_at - timedelta(hours=30)
+    missed.ends_at = missed.starts_at + timedelta(minutes=40)
+    missed.blocks_until = missed.ends_at + timedelta(minutes=45)
+    missed.save()
+    issued(appointment=missed, lines=["75.00"])  # its fee
+    QuestionnaireResponse.objects.create(
+        patient=robin,
+        instrument="gad7",
+        answers={},
+        total=8,
+        band="mild",
+        completed_at=missed.starts_at - timedelta(hours=1),
+    )
+    client.force_login(fran)
+
+    bill = client.get(superbill_page(attended)).context["bill"]
+
+    assert [s.code for s in bill.visits[0].services] == ["96365", "96127"]
+
+
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
