@@ -257,6 +257,14 @@ def card_charge(
                 amount=value,
                 created_by=actor,
             )
+            audit_record(
+                actor=actor,
+                action=Action.CREATE,
+                target=charge,
+                summary=f"asked Stripe to charge {_money(value)} to the card on file for "
+                f"invoice {current.number} (patient {current.patient.public_id})",
+                request=request,
+            )
         elif charge.amount != value:
             raise ValidationError(
                 {
@@ -318,6 +326,14 @@ def charge_failed(
         if payment_intent_id and locked.payment_intent_id is None:
             locked.payment_intent_id = payment_intent_id
         locked.save(update_fields=["status", "failure", "settled_at", "payment_intent_id"])
+        # Whoever learnt of it (the desk's answer or Stripe's webhook), the books say so.
+        audit_record(
+            actor=None,
+            action=Action.UPDATE,
+            target=locked,
+            summary=f"a card charge of {_money(locked.amount)} on invoice "
+            f"{locked.invoice.number} failed: nothing was taken",
+        )
     charge.status = locked.status
     return True
 

@@ -2,11 +2,17 @@
 
 from django.urls import path
 
-from billing.views import cards, invoices, patients, prices, superbill
+from billing.views import cards, invoices, patients, prices, reports, superbill
 
 app_name = "billing"
 
 urlpatterns = [
+    path("", reports.billing_index, name="index"),
+    path("close/", reports.daily_close_page, name="close"),
+    path("close/csv/", reports.daily_close_csv, name="close-csv"),
+    path("aged/", reports.aged_balances_page, name="aged"),
+    path("aged/csv/", reports.aged_balances_csv, name="aged-csv"),
+    path("open/", reports.open_invoices_page, name="open"),
     path("prices/", prices.prices, name="prices"),
     path("patients/<uuid:patient_id>/", patients.patient_billing, name="patient"),
     path("patients/<uuid:patient_id>/payments/", patients.patient_payment_list, name="payments"),

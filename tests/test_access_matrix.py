@@ -28,7 +28,7 @@ PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 
 CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
 NAVIGATION = {
-    "fran": CLINICAL_NAV,
+    "fran": [*CLINICAL_NAV, "Billing"],
     "nina": [*CLINICAL_NAV, "Ledger", "Outcomes"],
     "phil": [*CLINICAL_NAV, "Ledger", "Outcomes"],
     "alice": [
@@ -38,6 +38,7 @@ NAVIGATION = {
         "Locations",
         "Ledger",
         "Outcomes",
+        "Billing",
         "Content",
         # Under the "Admin" menu, in this order.
         "Staff accounts",
@@ -82,6 +83,18 @@ ALLOWED = {
     "/staff/accounts/": {"alice"},
     # The price list is the clinic admin's.
     "/staff/billing/prices/": {"alice"},
+    # The billing index and its reports: the front desk closes the day and chases balances.
+    "/staff/billing/": {"fran", "alice"},
+    "/staff/billing/close/": {"fran", "alice"},
+    "/staff/billing/close/csv/": {"fran", "alice"},
+    "/staff/billing/aged/": {"fran", "alice"},
+    "/staff/billing/aged/csv/": {"fran", "alice"},
+    "/staff/billing/open/": {"fran", "alice"},
+    # The billing API: the books for the front desk and clinic admins, prices for admins.
+    "/api/v1/prices/": {"alice"},
+    "/api/v1/invoices/": {"fran", "alice"},
+    "/api/v1/payments/": {"fran", "alice"},
+    "/api/v1/refunds/": {"fran", "alice"},
     # So are the superbill's codes and the practice details it prints.
     "/staff/billing/superbill-codes/": {"alice"},
     "/staff/billing/superbill-codes/practice/": {"alice"},
@@ -240,6 +253,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/patients/<uuid:patient_id>/consent/<uuid:signature_id>/": CLINIC_STAFF,
     "/staff/patients/<uuid:patient_id>/measurements/new/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/questionnaires/new/<str:instrument>/": CLINICIANS,
+    "/staff/patients/<uuid:patient_id>/questionnaires/link/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/new/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/diff/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/<int:version>/": CLINICIANS,
@@ -412,6 +426,14 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/billing/invoices/<uuid:invoice_id>/charge-card/": BILLING,
     "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/": BILLING,
     "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/<uuid:charge_id>/done/": BILLING,
+    # The billing API: the desk issues and takes payments; voids and refunds are an admin's;
+    # a patient's balance is for everyone who works with patients, as on the chart.
+    "/api/v1/invoices/<uuid:invoice_id>/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/issue/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/void/": CLINIC_ADMINS,
+    "/api/v1/invoices/<uuid:invoice_id>/payments/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": CLINIC_ADMINS,
+    "/api/v1/patients/<uuid:patient_id>/balance/": CLINIC_STAFF,
     # The superbill: the front desk's and clinic admins', like the invoices it is read from.
     "/staff/billing/invoices/<uuid:invoice_id>/superbill/": BILLING,
     "/staff/billing/patients/<uuid:patient_id>/superbill/": BILLING,
@@ -478,6 +500,10 @@ ASKED_WITH: dict[str, str] = {
     "/staff/billing/invoices/<uuid:invoice_id>/lines/": "POST",
     "/staff/billing/invoices/<uuid:invoice_id>/lines/<int:line_id>/remove/": "POST",
     "/staff/billing/patients/<uuid:patient_id>/card/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/issue/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/void/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/payments/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": "POST",
 }
 # Routes above that also take a write whose rule is not the read's: the write's own row.
 WRITES_WITH_IDS: dict[str, tuple[str, set[str]]] = {
