@@ -187,3 +187,4 @@ def _rows_seeded_by_data_migrations(request: pytest.FixtureRequest) -> None:
 
     import_module("scheduling.migrations.0002_default_appointment_types").add_defaults(apps, None)
     import_module("content.migrations.0002_initial_content").load_initial_content(apps, None)
+    import_module("billing.migrations.0006_superbill_defaults").add_defaults(apps, None)

@@ -648,3 +648,155 @@ class CardLink(models.Model):
 
     def __str__(self) -> str:
         return "Card link"
+
+
+# --- The superbill (billing.superbill, billing.codes) ----------------------------------------
+
+
+class PlaceOfService(models.TextChoices):
+    """The CMS place-of-service codes a ketamine clinic bills from (the two-digit code a
+    superbill and a CMS-1500 claim carry)."""
+
+    OFFICE = "11", "11 Office"
+    OUTPATIENT_HOSPITAL = "22", "22 On-campus outpatient hospital"
+    OFF_CAMPUS_OUTPATIENT_HOSPITAL = "19", "19 Off-campus outpatient hospital"
+    AMBULATORY_SURGICAL_CENTER = "24", "24 Ambulatory surgical center"
+    TELEHEALTH = "10", "10 Telehealth in the patient's home"
+    TELEHEALTH_ELSEWHERE = "02", "02 Telehealth elsewhere"
+    MENTAL_HEALTH_CLINIC = "53", "53 Community mental health center"
+
+
+class PracticeDetails(models.Model):
+    """What the superbill says about who billed: the practice's name, address, NPI, tax id
+    (EIN) and place of service. One clinic-wide row (``location`` empty) and, where a
+    location bills differently (its own NPI, a hospital-based place of service), a row for
+    that location whose filled-in fields override the clinic-wide ones; an empty field
+    means "as the clinic". The address, when no row gives one, is the location's own.
+    ``billing.codes.practice_details_set`` validates (the NPI's check digit, the EIN's
+    form) and audits; the checks below refuse the forms the database can see."""
+
+    location = models.OneToOneField(
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="practice_details",
+    )
+    practice_name = models.CharField(max_length=200, blank=True)
+    # Lines of the billing address; empty: the location's address.
+    address = models.TextField(blank=True)
+    npi = models.CharField("NPI", max_length=10, blank=True)
+    tax_id = models.CharField("tax id (EIN)", max_length=10, blank=True)
+    place_of_service = models.CharField(max_length=2, choices=PlaceOfService.choices, blank=True)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "practice details"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location"],
+                condition=Q(location__isnull=True),
+                nulls_distinct=False,
+                name="one_clinic_wide_practice_details",
+            ),
+            models.CheckConstraint(
+                condition=Q(npi="") | Q(npi__regex=r"^[12][0-9]{9}$"),
+                name="practice_npi_ten_digits",
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_id="") | Q(tax_id__regex=r"^[0-9]{2}-[0-9]{7}$"),
+                name="practice_tax_id_is_ein",
+            ),
+            models.CheckConstraint(
+                condition=Q(place_of_service="") | Q(place_of_service__regex=r"^[0-9]{2}$"),
+                name="practice_place_of_service_two_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Practice details for {self.location}" if self.location_id else "Practice details"
+
+
+class UnitsRule(models.TextChoices):
+    """How many units of a service code a visit bills (``billing.codes.units_for``)."""
+
+    PER_VISIT = "per_visit", "One per visit"
+    INFUSION_FIRST_HOUR = "infusion_first_hour", "Infusion, first hour (over 15 minutes run)"
+    INFUSION_ADDITIONAL_HOUR = (
+        "infusion_additional_hour",
+        "Infusion, each additional hour (over 30 minutes into it)",
+    )
+    PER_SCORED_QUESTIONNAIRE = "per_scored_questionnaire", "One per scored questionnaire"
+    PER_DRUG_GIVEN = "per_drug_given", "One per infusion given (the drug)"
+
+
+class ServiceCode(models.Model):
+    """A CPT or HCPCS code a kind of visit is billed with on the superbill, and how its units
+    are counted. Data clinic admins edit (*Billing → Superbill codes*); the defaults are in
+    migration ``0006_superbill_defaults`` and the README. ``position`` orders a visit's codes;
+    the first active one carries the visit's price (``billing.superbill``). A code no longer
+    used is switched off, not deleted, so that the history of who changed what stays."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="+"
+    )
+    code = models.CharField(max_length=5)
+    description = models.CharField(max_length=200)
+    units_rule = models.CharField(
+        max_length=30, choices=UnitsRule.choices, default=UnitsRule.PER_VISIT
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["appointment_type_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment_type", "code"], name="one_service_code_per_visit_kind"
+            ),
+            # CPT (five digits, or four and F/T/U) or HCPCS level II (a letter and four digits).
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$"),
+                name="service_code_is_cpt_or_hcpcs",
+            ),
+            models.CheckConstraint(condition=~Q(description=""), name="service_code_described"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.description}"
+
+
+class DiagnosisCode(models.Model):
+    """The ICD-10-CM code the superbill gives a condition the patient is treated for
+    (``Patient.conditions`` holds ``clinic.conditions.Condition`` keys). Data clinic admins
+    edit; a condition with no row is shown uncoded, asking an admin to add it."""
+
+    condition = models.CharField(max_length=30, unique=True)
+    code = models.CharField("ICD-10-CM code", max_length=8)
+    description = models.CharField(max_length=200)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            # A letter, two characters, then optionally a dot and one to four more.
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$"),
+                name="diagnosis_code_is_icd10cm",
+            ),
+            models.CheckConstraint(condition=~Q(description=""), name="diagnosis_code_described"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.description}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing.views import card_links, cards, fees, invoices, patients, prices, reports
+from billing.views import card_links, cards, fees, invoices, patients, prices, reports, superbill
 
 app_name = "billing"
 
@@ -64,5 +64,30 @@ urlpatterns = [
         "booking-policies/<uuid:location_id>/",
         fees.booking_policy_edit,
         name="booking-policy",
+    ),
+    # The superbill (billing.views.superbill).
+    path("invoices/<uuid:invoice_id>/superbill/", superbill.invoice_superbill, name="superbill"),
+    path(
+        "patients/<uuid:patient_id>/superbill/",
+        superbill.patient_superbill,
+        name="patient-superbill",
+    ),
+    path("superbill-codes/", superbill.superbill_codes, name="superbill-codes"),
+    path("superbill-codes/practice/", superbill.practice_edit, name="superbill-practice"),
+    path(
+        "superbill-codes/practice/<uuid:location_id>/",
+        superbill.practice_edit,
+        name="superbill-location-practice",
+    ),
+    path("superbill-codes/services/new/", superbill.service_code_edit, name="superbill-code-new"),
+    path(
+        "superbill-codes/services/<uuid:code_id>/",
+        superbill.service_code_edit,
+        name="superbill-code",
+    ),
+    path(
+        "superbill-codes/diagnoses/<str:condition>/",
+        superbill.diagnosis_edit,
+        name="superbill-diagnosis",
     ),
 ]

@@ -99,6 +99,10 @@ ALLOWED = {
     # online asks for at each location is the clinic admin's.
     "/staff/billing/fees/": {"fran", "alice"},
     "/staff/billing/booking-policies/": {"alice"},
+    # So are the superbill's codes and the practice details it prints.
+    "/staff/billing/superbill-codes/": {"alice"},
+    "/staff/billing/superbill-codes/practice/": {"alice"},
+    "/staff/billing/superbill-codes/services/new/": {"alice"},
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
@@ -441,6 +445,12 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/billing/fees/<uuid:fee_id>/charge/": BILLING,
     "/staff/billing/fees/<uuid:fee_id>/waive/": BILLING,
     "/staff/billing/booking-policies/<uuid:location_id>/": CLINIC_ADMINS,
+    # The superbill: the front desk's and clinic admins', like the invoices it is read from.
+    "/staff/billing/invoices/<uuid:invoice_id>/superbill/": BILLING,
+    "/staff/billing/patients/<uuid:patient_id>/superbill/": BILLING,
+    "/staff/billing/superbill-codes/practice/<uuid:location_id>/": CLINIC_ADMINS,
+    "/staff/billing/superbill-codes/services/<uuid:code_id>/": CLINIC_ADMINS,
+    "/staff/billing/superbill-codes/diagnoses/<str:condition>/": CLINIC_ADMINS,
 }
 # The routes above that do not answer GET, with the method they are asked with instead (the
 # test checks that GET is refused with 405 for someone the row lets in).
