@@ -67,6 +67,9 @@ ALLOWED = {
     "/staff/ledger/": {"nina", "phil", "alice"},
     "/staff/ledger/receive/": {"nina", "phil"},
     "/staff/ledger/export/": {"nina", "phil", "alice"},
+    # The inspection report names each dose's patient and address: for the registrant (a
+    # physician) and clinic admins, who answer the inspector.
+    "/staff/ledger/inspection/": {"phil", "alice"},
     # DEA registrations: read with the ledger; recorded by clinic admins (POST, tested in
     # infusions/tests/test_dea.py).
     "/staff/ledger/registrations/": {"nina", "phil", "alice"},
