@@ -77,6 +77,13 @@ ALLOWED = {
     "/staff/ledger/inventories/": {"nina", "phil", "alice"},
     "/staff/ledger/incidents/": {"nina", "phil", "alice"},
     "/api/v1/ledger/lots/": {"nina", "phil", "alice"},
+    # The DEA records through the API: read with the ledger (infusions/tests/test_api_dea.py
+    # has who may write them).
+    "/api/v1/dea/registrations/": {"nina", "phil", "alice"},
+    "/api/v1/dea/receipts/": {"nina", "phil", "alice"},
+    "/api/v1/dea/inventories/": {"nina", "phil", "alice"},
+    "/api/v1/dea/destructions/": {"nina", "phil", "alice"},
+    "/api/v1/dea/loss-incidents/": {"nina", "phil", "alice"},
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},
     # The full lists of who worsened and who is overdue name patients: clinicians only.
@@ -177,6 +184,7 @@ NOT_IN_THE_MATRIX = {
     "/api/v1/slots/": "needs a location and dates (scheduling/tests/test_api.py)",
     "/api/v1/courses/plan/": "POST only (scheduling/tests/test_api_courses.py)",
     "/api/v1/ledger/export.csv": "needs a date range (infusions/tests/test_api_ledger.py)",
+    "/api/v1/dea/inspection.csv": "needs a location (infusions/tests/test_api_dea.py)",
     # Routes with a token or a public slug in them: a token, not a role, opens them, and
     # the public pages are for everyone.
     "/book/<uuid:location_id>/": "public booking (scheduling/tests/test_public_booking.py)",
@@ -343,6 +351,8 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/ledger/lots/<uuid:lot_id>/waste/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/adjustments/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/counts/": CLINICIANS,
+    "/api/v1/dea/inventories/<uuid:inventory_id>/": LEDGER_READERS,
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/": LEDGER_READERS,
     # The public site's content.
     "/staff/content/faq/<uuid:public_id>/": CONTENT_EDITORS,
     "/staff/content/faq/<uuid:public_id>/move/": CONTENT_EDITORS,

@@ -502,6 +502,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Choice sets that share a field name with another ("kind") get a name of their own.
+    "ENUM_NAME_OVERRIDES": {"LossKindEnum": "infusions.models.dea.LossKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.api.schema.declare_errors_and_local_times",
