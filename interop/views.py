@@ -19,6 +19,7 @@ from interop.fhir.bulk import (
     export_jobs_visible_to,
     fhir_export_cancel,
     fhir_export_start,
+    fhir_exports_fail_stale,
 )
 from interop.models import EXPORT_UNDER_WAY, ExportJob
 
@@ -40,6 +41,8 @@ def export_page(request: HttpRequest) -> HttpResponse:
                 "here when it is done.",
             )
         return redirect("interop:export")
+    # A job whose worker died would otherwise show as running, and block a new one, for ever.
+    fhir_exports_fail_stale()
     jobs = export_jobs_visible_to(request.user).prefetch_related("files")
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {

@@ -205,6 +205,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6),
     },
 }
+# Fails the FHIR bulk exports whose worker died (interop.fhir.bulk.fhir_exports_fail_stale).
+CELERY_BEAT_SCHEDULE["fail-stale-fhir-exports"] = {
+    "task": "interop.tasks.fail_stale_fhir_exports",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 295},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Accounts, sessions and login -----------------------------------------------------
@@ -335,6 +341,9 @@ SMS_BACKEND = env.choice("SMS_BACKEND", "file", ["file", "http", "twilio"])
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", str(DATA_DIR / "sms"))
 # Where the FHIR bulk export writes its NDJSON files (interop.fhir.bulk), one folder a job.
 FHIR_EXPORT_DIR = Path(env.str("FHIR_EXPORT_DIR", str(DATA_DIR / "fhir-exports"))).resolve()
+# A bulk export whose worker has said nothing for this long (a batch takes seconds), or that
+# no worker has picked up in this long, is marked failed so that a new one can start.
+FHIR_EXPORT_STALE_MINUTES = env.int("FHIR_EXPORT_STALE_MINUTES", 15, min_value=2, max_value=1440)
 SMS_API_URL = env.str("SMS_API_URL")
 SMS_API_TOKEN = env.secret("SMS_API_TOKEN")
 SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER")

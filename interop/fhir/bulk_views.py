@@ -25,6 +25,7 @@ from interop.fhir.bulk import (
     export_job_for,
     fhir_export_cancel,
     fhir_export_start,
+    fhir_exports_fail_stale,
     requested_types,
 )
 from interop.fhir.common import instant
@@ -87,6 +88,8 @@ class BulkExportKickOff(FhirView):
 class BulkExportStatus(FhirView):
     def get(self, request: Request, job_id: uuid.UUID) -> Response | JsonResponse:
         job = export_job_for(request.user, job_id)
+        if job.under_way and fhir_exports_fail_stale():  # its worker may be gone
+            job.refresh_from_db()
         if job.status == ExportStatus.CANCELLED:
             raise Http404("This export was cancelled and its files deleted.")
         if job.under_way:
