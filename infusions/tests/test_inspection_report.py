@@ -142,6 +142,9 @@ def test_it_shows_every_kind_of_record_with_the_running_balance(
     page = response.content.decode()
     registration = DeaRegistration.objects.get(location=location)
     assert registration.number in page
+    # Printable: its own print layout, and a Print button that the print hides.
+    assert 'media="print" href="/static/css/print/inspection-report.css"' in page
+    assert "data-print-page" in page
     # The dose: who received it and where they live, how much, who gave it.
     assert "Dana Quill" in page
     assert "12 Orchard Lane, Evanston, IL 60201" in page
