@@ -353,6 +353,8 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/ledger/lots/<uuid:lot_id>/counts/": CLINICIANS,
     "/api/v1/dea/inventories/<uuid:inventory_id>/": LEDGER_READERS,
     "/api/v1/dea/loss-incidents/<uuid:incident_id>/": LEDGER_READERS,
+    # The DEA notice and Form 106: the registrant (a physician) or a clinic admin.
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/steps/": {"phil", "alice"},
     # The public site's content.
     "/staff/content/faq/<uuid:public_id>/": CONTENT_EDITORS,
     "/staff/content/faq/<uuid:public_id>/move/": CONTENT_EDITORS,
@@ -447,6 +449,7 @@ ASKED_WITH: dict[str, str] = {
     "/staff/ledger/lots/<uuid:lot_id>/waste/": "POST",
     "/staff/ledger/lots/<uuid:lot_id>/adjustments/": "POST",
     "/staff/ledger/lots/<uuid:lot_id>/counts/": "POST",
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/steps/": "POST",
     "/staff/content/faq/<uuid:public_id>/move/": "POST",
     "/staff/locations/<uuid:location_id>/reactivate/": "POST",
     "/staff/locations/<uuid:location_id>/chairs/<uuid:chair_id>/reactivate/": "POST",
@@ -516,6 +519,12 @@ REFUSED_WITH_THE_RECORD: dict[str, tuple[set[str], str]] = {
     "/api/v1/sessions/<uuid:session_id>/dose-orders/": (
         {"nina"},
         "infusions/tests/test_api_sessions.py::test_a_nurse_cannot_sign_an_order",
+    ),
+    # Those who read the ledger reach an incident; the service lets only the registrant
+    # physician or a clinic admin record the DEA reports.
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/steps/": (
+        {"nina"},
+        "infusions/tests/test_api_dea.py::test_a_nurse_cannot_record_the_dea_reports",
     ),
 }
 

@@ -8,7 +8,8 @@ ledger is; written by nurses and physicians, who handle the drug).
   lot at the location counted, a witness confirming with their own password);
 - ``destructions/``: stock destroyed (DEA Form 41); POST records one, with two witnesses;
 - ``loss-incidents/``: thefts and significant losses with the DEA notice's due time and the
-  reports made; POST records one, which starts the one-business-day clock;
+  reports made; POST records one, which starts the one-business-day clock; ``<id>/steps/``
+  records the field-office notice and then Form 106 (the registrant or a clinic admin);
 - ``inspection.csv``: the inspection report of a location and period as CSV (the registrant
   physician and clinic admins; audited as an EXPORT).
 
@@ -47,6 +48,7 @@ from clinic.api.errors import (
 from clinic.api.fields import UtcDateTimeField, date_field, id_field
 from clinic.api.serializers import cosigner_code_field
 from clinic.models import User
+from clinic.permissions import Capability
 from clinic.selectors import locations_visible_to
 from infusions.api.ledger import (
     EXPORT_DAYS,
@@ -62,7 +64,7 @@ from infusions.dea import registrations_visible_to
 from infusions.destruction import lot_destroy
 from infusions.inventories import inventory_take
 from infusions.ledger_reports import inspection_report
-from infusions.losses import loss_incident_report, notice_due_by
+from infusions.losses import loss_incident_report, loss_incident_step, notice_due_by
 from infusions.models import (
     Destruction,
     Inventory,
@@ -289,6 +291,20 @@ class LossIncidentRequestSerializer(serializers.Serializer):
     description = serializers.CharField(help_text="What is missing and how it was found.")
     lot = id_field("lot", LOTS, required=False, allow_null=True)
     amount_mg = _amount("amount missing in mg", required=False, allow_null=True)
+
+
+class LossStepRequestSerializer(serializers.Serializer):
+    step = serializers.ChoiceField(
+        choices=LossStep.choices,
+        error_messages={
+            "invalid_choice": 'Choose "field_office_notified" or "form_106_filed".',
+        },
+    )
+    reference = serializers.CharField(
+        max_length=200,
+        help_text="To whom and how the notice was sent, or Form 106's confirmation number.",
+    )
+    done_at = UtcDateTimeField(required=False, help_text="When; now if left out.")
 
 
 class InspectionQuerySerializer(serializers.Serializer):
@@ -555,6 +571,38 @@ class LossIncidentDetail(LedgerAPIView):
         return Response(LossIncidentSerializer(incident).data)
 
 
+class LossIncidentSteps(LedgerAPIView):
+    """Recording a report made about an incident: the location's registrant (a physician)
+    or a clinic admin. Anyone who reads the ledger reaches the incident; the service refuses
+    the others (403) once it has it."""
+
+    write_capability = Capability.VIEW_LEDGER
+    serializer_class = LossIncidentSerializer
+
+    @extend_schema(
+        request=LossStepRequestSerializer,
+        responses={201: LossIncidentSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Record the written notice to the DEA field office, then the filing of DEA Form
+        106, which closes the incident."""
+        incident = _incidents(request.user).filter(public_id=kwargs["incident_id"]).first()
+        if incident is None:
+            raise Http404("No such incident.")
+        data = self.validated(LossStepRequestSerializer)
+        with field_errors():
+            loss_incident_step(
+                actor=request.user,
+                incident=incident,
+                step=data["step"],
+                reference=data["reference"],
+                done_at=data.get("done_at"),
+                request=request,
+            )
+        incident = _incidents(request.user).get(pk=incident.pk)
+        return Response(LossIncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
+
+
 class InspectionExport(LedgerAPIView):
     """The inspection report names patients and their addresses: for the registrant
     physician and clinic admins only."""
@@ -605,6 +653,11 @@ urlpatterns = [
         "dea/loss-incidents/<uuid:incident_id>/",
         LossIncidentDetail.as_view(),
         name="dea-loss-incident-detail",
+    ),
+    path(
+        "dea/loss-incidents/<uuid:incident_id>/steps/",
+        LossIncidentSteps.as_view(),
+        name="dea-loss-incident-steps",
     ),
     path("dea/inspection.csv", InspectionExport.as_view(), name="dea-inspection-csv"),
 ]

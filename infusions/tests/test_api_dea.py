@@ -262,6 +262,41 @@ def test_a_bad_loss_report_is_refused_and_nothing_saved(
     assert not LossIncident.objects.exists()
 
 
+def report_theft(client, location) -> dict:
+    body = {"location": str(location.public_id), "kind": "theft", "description": "Gone"}
+    return post(client, f"{API}loss-incidents/", body).json()
+
+
+def test_the_registrant_records_the_notice_then_form_106_which_closes_it(
+    client, nina, phil, location
+):
+    client.force_login(nina)
+    incident = report_theft(client, location)
+    steps = f"{API}loss-incidents/{incident['id']}/steps/"
+    client.force_login(phil)
+    early = post(client, steps, {"step": "form_106_filed", "reference": "106-77"})
+    assert early.status_code == 400
+    assert "field office first" in early.json()["step"][0]
+    notice = {"step": "field_office_notified", "reference": "Fax to the field office"}
+    assert post(client, steps, notice).json()["open"] is True
+    closed = post(client, steps, {"step": "form_106_filed", "reference": "106-77"})
+    assert closed.status_code == 201
+    assert closed.json()["open"] is False
+    assert [step["step"] for step in closed.json()["steps"]] == [
+        "field_office_notified",
+        "form_106_filed",
+    ]
+
+
+def test_a_nurse_cannot_record_the_dea_reports(client, nina, location):
+    client.force_login(nina)
+    incident = report_theft(client, location)
+    steps = f"{API}loss-incidents/{incident['id']}/steps/"
+    response = post(client, steps, {"step": "field_office_notified", "reference": "Fax"})
+    assert response.status_code == 403
+    assert not LossIncident.objects.get().steps.exists()
+
+
 def test_a_lot_of_another_location_is_refused(client, nina, location):
     elsewhere = dea_registered(LocationFactory(name="Mesa", time_zone="America/Denver"))
     theirs = receive(nina, elsewhere, lot_number="MESA-1")
@@ -328,5 +363,6 @@ def test_every_dea_endpoint_is_in_the_openapi_schema(client, db):
         assert {"201", "400", "403"} <= set(paths[f"{API}{what}/"]["post"]["responses"])
     assert set(paths[f"{API}inventories/{{inventory_id}}/"]) == {"get"}
     assert set(paths[f"{API}loss-incidents/{{incident_id}}/"]) == {"get"}
+    assert set(paths[f"{API}loss-incidents/{{incident_id}}/steps/"]) == {"post"}
     inspection = paths[f"{API}inspection.csv"]["get"]
     assert "text/csv" in inspection["responses"]["200"]["content"]
