@@ -54,6 +54,9 @@ class Capability(StrEnum):
     # inspection; and the outcomes dashboard's aggregates (who worsened or is overdue is
     # clinical detail, shown with VIEW_CLINICAL only).
     VIEW_LEDGER = "view_ledger"
+    # The DEA inspection report of a location: the ledger with each dose's patient name and
+    # address, for the registrant (a physician) and clinic admins who answer the inspector.
+    INSPECT_DEA_RECORDS = "inspect_dea_records"
     VIEW_OUTCOMES = "view_outcomes"
     # Billing: what a patient owes (everyone who works with patients sees it on the chart);
     # the invoices and payments themselves (the front desk and clinic admins), taking a
@@ -97,7 +100,12 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.FRONT_DESK: frozenset(_CLINIC_STAFF | _MONEY),
     Role.NURSE: frozenset(_CLINICIAN),
     Role.PHYSICIAN: frozenset(
-        _CLINICIAN | {Capability.DECIDE_SCREENING, Capability.SIGN_MEDICAL_ORDERS}
+        _CLINICIAN
+        | {
+            Capability.DECIDE_SCREENING,
+            Capability.SIGN_MEDICAL_ORDERS,
+            Capability.INSPECT_DEA_RECORDS,
+        }
     ),
     Role.CLINIC_ADMIN: frozenset(
         _CLINIC_STAFF
@@ -115,6 +123,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             # Read, export and see the counts; recording a count (or anything else in the
             # ledger) means handling the drug, which stays with nurses and physicians.
             Capability.VIEW_LEDGER,
+            Capability.INSPECT_DEA_RECORDS,
             Capability.VIEW_OUTCOMES,
             Capability.EXPORT_CLINIC_DATA,
         }

@@ -312,3 +312,19 @@ def _within_range(day: date) -> date:
     if not EARLIEST <= day <= LATEST:
         raise forms.ValidationError(f"Enter a date between {EARLIEST} and {LATEST}.")
     return day
+
+
+class InspectionForm(ExportForm):
+    """Which location's records and which dates the inspection report covers."""
+
+    location = LocationChoiceField(
+        label="Location",
+        help_text="Each location keeps its records under its own DEA registration.",
+        error_messages={"required": "Choose the location being inspected."},
+    )
+    field_order = ["location", "start", "end"]
+
+    def __init__(self, *args: Any, locations: QuerySet[Location], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = locations.order_by("name")
+        self.order_fields(self.field_order)

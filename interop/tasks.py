@@ -1,6 +1,7 @@
-"""Background work for the FHIR export: the task is defined with its service
-(``interop.fhir.bulk.run_fhir_export``); importing it here lets the worker find it."""
+"""Background work for the FHIR export: the tasks are defined with their services
+(``interop.fhir.bulk.run_fhir_export``, ``fail_stale_fhir_exports``); importing them here
+lets the worker find them."""
 
-from interop.fhir.bulk import run_fhir_export
+from interop.fhir.bulk import fail_stale_fhir_exports, run_fhir_export
 
-__all__ = ["run_fhir_export"]
+__all__ = ["fail_stale_fhir_exports", "run_fhir_export"]

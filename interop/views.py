@@ -15,11 +15,11 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.permissions import Capability, capability_required
 from interop.fhir.bulk import (
-    export_fail_stalled,
     export_job_for,
     export_jobs_visible_to,
     fhir_export_cancel,
     fhir_export_start,
+    fhir_exports_fail_stale,
 )
 from interop.models import EXPORT_UNDER_WAY, ExportJob
 
@@ -41,7 +41,8 @@ def export_page(request: HttpRequest) -> HttpResponse:
                 "here when it is done.",
             )
         return redirect("interop:export")
-    export_fail_stalled()  # so a job whose worker died shows as failed, not "running" forever
+    # A job whose worker died would otherwise show as running, and block a new one, for ever.
+    fhir_exports_fail_stale()
     jobs = export_jobs_visible_to(request.user).prefetch_related("files")
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {

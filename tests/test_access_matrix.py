@@ -68,6 +68,9 @@ ALLOWED = {
     "/staff/ledger/": {"nina", "phil", "alice"},
     "/staff/ledger/receive/": {"nina", "phil"},
     "/staff/ledger/export/": {"nina", "phil", "alice"},
+    # The inspection report names each dose's patient and address: for the registrant (a
+    # physician) and clinic admins, who answer the inspector.
+    "/staff/ledger/inspection/": {"phil", "alice"},
     # DEA registrations: read with the ledger; recorded by clinic admins (POST, tested in
     # infusions/tests/test_dea.py).
     "/staff/ledger/registrations/": {"nina", "phil", "alice"},
@@ -75,6 +78,13 @@ ALLOWED = {
     "/staff/ledger/inventories/": {"nina", "phil", "alice"},
     "/staff/ledger/incidents/": {"nina", "phil", "alice"},
     "/api/v1/ledger/lots/": {"nina", "phil", "alice"},
+    # The DEA records through the API: read with the ledger (infusions/tests/test_api_dea.py
+    # has who may write them).
+    "/api/v1/dea/registrations/": {"nina", "phil", "alice"},
+    "/api/v1/dea/receipts/": {"nina", "phil", "alice"},
+    "/api/v1/dea/inventories/": {"nina", "phil", "alice"},
+    "/api/v1/dea/destructions/": {"nina", "phil", "alice"},
+    "/api/v1/dea/loss-incidents/": {"nina", "phil", "alice"},
     # Aggregates for clinic admins; only clinicians see who worsened or is overdue.
     "/staff/outcomes/": {"nina", "phil", "alice"},
     # The full lists of who worsened and who is overdue name patients: clinicians only.
@@ -198,6 +208,7 @@ NOT_IN_THE_MATRIX = {
     "/api/v1/slots/": "needs a location and dates (scheduling/tests/test_api.py)",
     "/api/v1/courses/plan/": "POST only (scheduling/tests/test_api_courses.py)",
     "/api/v1/ledger/export.csv": "needs a date range (infusions/tests/test_api_ledger.py)",
+    "/api/v1/dea/inspection.csv": "needs a location (infusions/tests/test_api_dea.py)",
     # Routes with a token or a public slug in them: a token, not a role, opens them, and
     # the public pages are for everyone.
     "/book/<uuid:location_id>/": "public booking (scheduling/tests/test_public_booking.py)",
@@ -365,6 +376,10 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/ledger/lots/<uuid:lot_id>/waste/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/adjustments/": CLINICIANS,
     "/api/v1/ledger/lots/<uuid:lot_id>/counts/": CLINICIANS,
+    "/api/v1/dea/inventories/<uuid:inventory_id>/": LEDGER_READERS,
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/": LEDGER_READERS,
+    # The DEA notice and Form 106: the registrant (a physician) or a clinic admin.
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/steps/": {"phil", "alice"},
     # The public site's content.
     "/staff/content/faq/<uuid:public_id>/": CONTENT_EDITORS,
     "/staff/content/faq/<uuid:public_id>/move/": CONTENT_EDITORS,
@@ -477,6 +492,7 @@ ASKED_WITH: dict[str, str] = {
     "/staff/ledger/lots/<uuid:lot_id>/waste/": "POST",
     "/staff/ledger/lots/<uuid:lot_id>/adjustments/": "POST",
     "/staff/ledger/lots/<uuid:lot_id>/counts/": "POST",
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/steps/": "POST",
     "/staff/content/faq/<uuid:public_id>/move/": "POST",
     "/staff/locations/<uuid:location_id>/reactivate/": "POST",
     "/staff/locations/<uuid:location_id>/chairs/<uuid:chair_id>/reactivate/": "POST",
@@ -551,6 +567,12 @@ REFUSED_WITH_THE_RECORD: dict[str, tuple[set[str], str]] = {
     "/api/v1/sessions/<uuid:session_id>/dose-orders/": (
         {"nina"},
         "infusions/tests/test_api_sessions.py::test_a_nurse_cannot_sign_an_order",
+    ),
+    # Those who read the ledger reach an incident; the service lets only the registrant
+    # physician or a clinic admin record the DEA reports.
+    "/api/v1/dea/loss-incidents/<uuid:incident_id>/steps/": (
+        {"nina"},
+        "infusions/tests/test_api_dea.py::test_a_nurse_cannot_record_the_dea_reports",
     ),
 }
 

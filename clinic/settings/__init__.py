@@ -212,6 +212,12 @@ CELERY_BEAT_SCHEDULE["release-booking-holds"] = {
     "schedule": timedelta(minutes=5),
     "options": {"expires": 295},
 }
+# Fails the FHIR bulk exports whose worker died (interop.fhir.bulk.fhir_exports_fail_stale).
+CELERY_BEAT_SCHEDULE["fail-stale-fhir-exports"] = {
+    "task": "interop.tasks.fail_stale_fhir_exports",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 295},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Accounts, sessions and login -----------------------------------------------------
@@ -342,9 +348,9 @@ SMS_BACKEND = env.choice("SMS_BACKEND", "file", ["file", "http", "twilio"])
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", str(DATA_DIR / "sms"))
 # Where the FHIR bulk export writes its NDJSON files (interop.fhir.bulk), one folder a job.
 FHIR_EXPORT_DIR = Path(env.str("FHIR_EXPORT_DIR", str(DATA_DIR / "fhir-exports"))).resolve()
-# An export that has not moved for this long is taken as stopped (its worker died): it is
-# marked failed when anyone asks about it or starts another (interop.fhir.bulk).
-FHIR_EXPORT_STALL_MINUTES = env.int("FHIR_EXPORT_STALL_MINUTES", 15)
+# A bulk export whose worker has said nothing for this long (a batch takes seconds), or that
+# no worker has picked up in this long, is marked failed so that a new one can start.
+FHIR_EXPORT_STALE_MINUTES = env.int("FHIR_EXPORT_STALE_MINUTES", 15, min_value=2, max_value=1440)
 SMS_API_URL = env.str("SMS_API_URL")
 SMS_API_TOKEN = env.secret("SMS_API_TOKEN")
 SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER")
@@ -512,10 +518,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    # How a payment was made, and the methods the desk may record by hand (billing.api).
+    # Choice sets that share a field name with another get a name of their own: how a
+    # payment was made and the methods the desk may record by hand (billing.api), the kinds
+    # of a loss (infusions' DEA records).
     "ENUM_NAME_OVERRIDES": {
         "PaymentMethodEnum": "billing.models.PaymentMethod",
         "DeskPaymentMethodEnum": [("terminal", "terminal"), ("cash", "cash"), ("cheque", "cheque")],
+        "LossKindEnum": "infusions.models.dea.LossKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -6,7 +6,7 @@ and corrected by new entries.
 
 from django.urls import path
 
-from infusions.views import dea, ledger
+from infusions.views import dea, inspection, ledger
 
 app_name = "ledger"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", ledger.lot_list, name="lot-list"),
     path("receive/", ledger.lot_receive_page, name="lot-receive"),
     path("export/", ledger.ledger_export, name="export"),
+    path("inspection/", inspection.inspection_page, name="inspection"),
     path("registrations/", dea.registrations_page, name="registrations"),
     path("inventories/", dea.inventories_page, name="inventories"),
     path("incidents/", dea.incidents_page, name="incidents"),

@@ -6,6 +6,14 @@ written per resource), so memory stays the same however large the clinic; after 
 it records its progress and stops if the job was cancelled meanwhile. Files go under
 ``settings.FHIR_EXPORT_DIR / <job public id>`` and are removed when the job is cancelled or
 fails.
+
+A worker can die mid-export (killed, the machine restarted) and leave its job "running"
+for ever, which would block every later export (one runs at a time). The running job
+records a heartbeat after each batch; ``fhir_exports_fail_stale`` (every five minutes from
+beat, and before each new export starts) marks failed a running job silent for longer than
+``FHIR_EXPORT_STALE_MINUTES``, or a queued one no worker took in that time, and deletes its
+files. Should the worker come back to life, its next progress report finds the job no
+longer running and it stops, as after a cancel. The admin then starts a new export.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +33,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -130,8 +138,8 @@ def fhir_export_start(
     """Queue an export of every patient's record for the worker; one at a time."""
     require(actor, Capability.EXPORT_CLINIC_DATA)
     types = list(resource_types)
+    fhir_exports_fail_stale()
     with transaction.atomic():
-        export_fail_stalled()
         if ExportJob.objects.filter(status__in=EXPORT_UNDER_WAY).exists():
             raise ValidationError(ALREADY_UNDER_WAY, code="under_way")
         try:
@@ -176,38 +184,49 @@ def fhir_export_cancel(*, actor: User, job: ExportJob, request: HttpRequest | No
     job.refresh_from_db()
 
 
-STALLED = (
-    "The export stopped making progress (the background worker may have been restarted or "
-    "stopped), and no file was kept. Start a new export; if it stops again, tell whoever "
-    "runs the server that the Celery worker is not running."
-)
+@shared_task(name="interop.tasks.fail_stale_fhir_exports")
+def fail_stale_fhir_exports() -> int:
+    """Beat's side: ``fhir_exports_fail_stale``; returns how many jobs it failed."""
+    return fhir_exports_fail_stale()
 
 
-def export_stalled_before() -> datetime:
-    """Jobs under way that have not moved since this moment lost their worker."""
-    return timezone.now() - timedelta(minutes=settings.FHIR_EXPORT_STALL_MINUTES)
-
-
-def export_fail_stalled() -> int:
-    """Mark failed every job under way that has not moved for FHIR_EXPORT_STALL_MINUTES (its
-    worker died mid-export, or none ever took it), so that a new export can start; returns
-    how many. One query when none has (the usual case). A worker that wakes up later finds
-    its job no longer running and stops (``_report``)."""
-    stalled = ExportJob.objects.filter(
-        status__in=EXPORT_UNDER_WAY, moved_at__lt=export_stalled_before()
+def fhir_exports_fail_stale() -> int:
+    """Mark failed, and delete the files of, every export whose worker is gone: running with
+    no heartbeat for ``FHIR_EXPORT_STALE_MINUTES``, or queued that long without a worker
+    taking it. Returns how many. Safe to run at any time and from several processes."""
+    minutes = settings.FHIR_EXPORT_STALE_MINUTES
+    now = timezone.now()
+    cutoff = now - timedelta(minutes=minutes)
+    gone = ExportJob.objects.filter(
+        Q(status=ExportStatus.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(status=ExportStatus.RUNNING, heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(status=ExportStatus.QUEUED, requested_at__lt=cutoff)
     )
-    if not stalled.exists():
+    # Nearly always none: one query, no transaction (the export page asks on every view).
+    if not gone.exists():
         return 0
+    failed = 0
     with transaction.atomic():
-        jobs = list(stalled.select_for_update(skip_locked=True))
-        for job in jobs:
+        stale = list(gone.select_for_update(skip_locked=True))
+        for job in stale:
+            if job.status == ExportStatus.RUNNING:
+                job.error = (
+                    f"The export stopped: the worker writing it gave no sign of life for "
+                    f"{minutes} minutes (it may have been restarted). No file was kept. "
+                    "Start a new export."
+                )
+            else:
+                job.error = (
+                    f"The export never started: no worker took it within {minutes} minutes. "
+                    "Check that the background worker is running, then start a new export."
+                )
             job.status = ExportStatus.FAILED
-            job.finished_at = timezone.now()
-            job.error = STALLED
-            job.save(update_fields=["status", "finished_at", "error"])
-            logger.warning("FHIR export %s stalled and was marked failed", job.public_id)
+            job.finished_at = now
+            job.save(update_fields=["status", "error", "finished_at"])
+            logger.warning("FHIR export %s marked failed: its worker is gone", job.public_id)
             transaction.on_commit(partial(_remove_files, job))
-    return len(jobs)
+            failed += 1
+    return failed
 
 
 def _remove_files(job: ExportJob) -> None:
@@ -235,8 +254,8 @@ def fhir_export_run(job_id: int) -> str:
         if job is None or job.status != ExportStatus.QUEUED:
             return job.status if job else "missing"
         job.status = ExportStatus.RUNNING
-        job.started_at = job.moved_at = timezone.now()
-        job.save(update_fields=["status", "started_at", "moved_at"])
+        job.started_at = job.heartbeat_at = timezone.now()
+        job.save(update_fields=["status", "started_at", "heartbeat_at"])
     directory = export_directory(job)
     directory.mkdir(parents=True, exist_ok=True)
     try:
@@ -453,7 +472,7 @@ def _report(job: ExportJob, done: int, total: int, step: str) -> None:
     """Record how far the job is (99 % at most until it is complete); stop if it was
     cancelled meanwhile."""
     updated = ExportJob.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(
-        progress=min(99, done * 100 // total), current_step=step, moved_at=timezone.now()
+        progress=min(99, done * 100 // total), current_step=step, heartbeat_at=timezone.now()
     )
     if not updated:
         raise _Cancelled

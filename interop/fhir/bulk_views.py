@@ -21,11 +21,11 @@ from clinic.audit import Action, audit_record
 from interop.fhir.api import FhirView, operation_outcome
 from interop.fhir.bulk import (
     AUDIT_TYPE,
-    export_fail_stalled,
     export_file_path,
     export_job_for,
     fhir_export_cancel,
     fhir_export_start,
+    fhir_exports_fail_stale,
     requested_types,
 )
 from interop.fhir.common import instant
@@ -87,8 +87,9 @@ class BulkExportKickOff(FhirView):
 
 class BulkExportStatus(FhirView):
     def get(self, request: Request, job_id: uuid.UUID) -> Response | JsonResponse:
-        export_fail_stalled()  # a job whose worker died answers with its error, not 202
         job = export_job_for(request.user, job_id)
+        if job.under_way and fhir_exports_fail_stale():  # its worker may be gone
+            job.refresh_from_db()
         if job.status == ExportStatus.CANCELLED:
             raise Http404("This export was cancelled and its files deleted.")
         if job.under_way:

@@ -13,6 +13,7 @@ from typing import NamedTuple
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED_CT = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
@@ -152,8 +153,8 @@ CONDITION_CONFIRMED = Code(CONDITION_VERIFICATION, "confirmed", "Confirmed")
 # ICD-10-CM codes from ../shared/DOMAIN.md, "Money" (the superbill defaults admins edit):
 # each condition the record stores (clinic.conditions.Condition) to the code listed there.
 # Conditions with no code in that list (substance use and eating disorders, neuropathic
-# and MS-related pain, cluster headache) are exported by name only. SNOMED CT codes are
-# left out: no source at hand confirmed them, and a wrong code is worse than none.
+# and MS-related pain, cluster headache) are exported by name only. SNOMED CT codes are in
+# SNOMED_BY_CONDITION, beside these.
 ICD10_BY_CONDITION: dict[str, Code] = {
     "trd": Code(
         ICD10CM,
@@ -175,4 +176,27 @@ ICD10_BY_CONDITION: dict[str, Code] = {
     "migraine": Code(
         ICD10CM, "G43.909", "Migraine, unspecified, not intractable, without status migrainosus"
     ),
+}
+
+
+# SNOMED CT concepts for the conditions, given beside the ICD-10-CM code (US Core accepts
+# either in Condition.code). Only where the same concept id and name agree across several
+# independent public sources: HL7's own FHIR examples as kept in client libraries' tests
+# (203082005 "Fibromyalgia (disorder)", 47505003 "Posttraumatic stress disorder"), OHDSI
+# vocabulary records (13746004 "Bipolar disorder"), Synthea's modules (370143000 "Major
+# depressive disorder"; 21897009 "Generalized anxiety disorder"), and eCQM value-set
+# queries (6471006 "Suicidal thoughts"; 37796009 "Migraine"). The depressions and bipolar
+# depression get the broader disorder, which they are kinds of, rather than a guess at a
+# narrower concept. Left out, for sources that disagree or are missing: OCD, CRPS,
+# substance use and eating disorders, neuropathic and MS-related pain, cluster headache. A
+# wrong code is worse than none; a terminology server check would be the next step.
+SNOMED_BY_CONDITION: dict[str, Code] = {
+    "trd": Code(SNOMED_CT, "370143000", "Major depressive disorder"),
+    "mdd": Code(SNOMED_CT, "370143000", "Major depressive disorder"),
+    "bipolar_depression": Code(SNOMED_CT, "13746004", "Bipolar disorder"),
+    "suicidal_ideation": Code(SNOMED_CT, "6471006", "Suicidal thoughts"),
+    "anxiety": Code(SNOMED_CT, "21897009", "Generalized anxiety disorder"),
+    "ptsd": Code(SNOMED_CT, "47505003", "Posttraumatic stress disorder"),
+    "fibromyalgia": Code(SNOMED_CT, "203082005", "Fibromyalgia"),
+    "migraine": Code(SNOMED_CT, "37796009", "Migraine"),
 }

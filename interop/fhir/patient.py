@@ -99,20 +99,25 @@ def _emergency_contact(patient: Patient) -> JSON:
 
 def condition_resources(patient: Patient) -> list[JSON]:
     """One US Core Condition (problem list item) for each condition on the patient's record,
-    coded in ICD-10-CM where ``codes.ICD10_BY_CONDITION`` has a code, else by name."""
+    coded in ICD-10-CM where ``codes.ICD10_BY_CONDITION`` has a code and in SNOMED CT where
+    ``codes.SNOMED_BY_CONDITION`` has one, and named in any case."""
     return [_condition(patient.public_id, key) for key in patient.conditions]
 
 
 def _condition(patient_public_id: uuid.UUID, key: str) -> JSON:
     label = ConditionKey(key).label if key in ConditionKey.values else key
-    icd10 = codes.ICD10_BY_CONDITION.get(key)
+    codings = [
+        code
+        for code in (codes.ICD10_BY_CONDITION.get(key), codes.SNOMED_BY_CONDITION.get(key))
+        if code is not None
+    ]
     return {
         "resourceType": "Condition",
         "id": record_id(patient_public_id, "condition", key),
         "meta": meta(codes.PROFILE_CONDITION),
         "clinicalStatus": concept(codes.CONDITION_ACTIVE),
         "category": [concept(codes.CONDITION_PROBLEM_LIST)],
-        "code": concept(*([icd10] if icd10 else []), text=label),
+        "code": concept(*codings, text=label),
         "subject": patient_reference(patient_public_id),
     }
 

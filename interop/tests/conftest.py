@@ -52,6 +52,8 @@ def riverside(nina, phil) -> Location:
 
 @pytest.fixture
 def lot(nina, riverside) -> Lot:
+    # With what a receipt records since the DEA records (21 CFR 1304.22(c)), at a location
+    # with a DEA registration: the ledger refuses to receive ketamine without them.
     return lot_receive(
         actor=nina,
         location=dea_registered(riverside),

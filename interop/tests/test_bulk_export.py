@@ -4,7 +4,7 @@ for the clinic admin who asked, audited, run by the worker's task in batches."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -266,83 +266,6 @@ def test_a_failed_export_says_so_keeps_no_file_and_leaks_nothing(
     assert kick_off(client).status_code == 202
 
 
-def stall(job: ExportJob, minutes: int) -> None:
-    """The job last moved ``minutes`` ago (its worker died then)."""
-    ExportJob.objects.filter(pk=job.pk).update(moved_at=timezone.now() - timedelta(minutes=minutes))
-
-
-@pytest.mark.parametrize("status", [ExportStatus.QUEUED, ExportStatus.RUNNING])
-def test_an_export_whose_worker_died_fails_and_a_new_one_can_start(client, alice, settings, status):
-    settings.FHIR_EXPORT_STALL_MINUTES = 15
-    client.force_login(alice)
-    old_status = path_of(kick_off(client)["Content-Location"])
-    old = ExportJob.objects.get()
-    ExportJob.objects.filter(pk=old.pk).update(status=status)
-    stall(old, 16)
-
-    answer = client.get(old_status)
-
-    assert answer.status_code == 500
-    assert "stopped making progress" in valid(answer.json()).issue[0].diagnostics
-    old.refresh_from_db()
-    assert old.status == ExportStatus.FAILED and old.finished_at is not None
-    assert kick_off(client).status_code == 202
-    assert ExportJob.objects.filter(status=ExportStatus.QUEUED).count() == 1
-
-
-def test_an_export_that_moved_recently_is_left_running(client, alice, settings):
-    settings.FHIR_EXPORT_STALL_MINUTES = 15
-    client.force_login(alice)
-    status = path_of(kick_off(client)["Content-Location"])
-    job = ExportJob.objects.get()
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING)
-    stall(job, 14)
-
-    assert client.get(status).status_code == 202
-    assert kick_off(client).status_code == 409
-    page = client.get("/staff/data-export/")
-    assert "An export is under way" in page.text
-    job.refresh_from_db()
-    assert job.status == ExportStatus.RUNNING
-
-
-def test_the_export_page_shows_a_dead_workers_export_as_failed(client, alice, settings):
-    settings.FHIR_EXPORT_STALL_MINUTES = 15
-    client.force_login(alice)
-    kick_off(client)
-    stall(ExportJob.objects.get(), 20)
-
-    page = client.get("/staff/data-export/")
-
-    assert "stopped making progress" in page.text
-    assert "An export is under way" not in page.text
-
-
-def test_a_worker_that_wakes_after_its_export_was_failed_keeps_no_file(
-    client, alice, monkeypatch, worker, export_dir
-):
-    PatientFactory.create_batch(5)
-    monkeypatch.setattr(bulk, "BATCH", 2)
-    report = bulk._report
-
-    def paused_past_the_stall(job, done, total, step):
-        if done >= 2:  # meanwhile, another admin's page found the job stalled
-            stall(job, 60)
-            bulk.export_fail_stalled()
-        report(job, done, total, step)
-
-    monkeypatch.setattr(bulk, "_report", paused_past_the_stall)
-    client.force_login(alice)
-
-    with worker():
-        kick_off(client, "?_type=Patient")
-
-    job = ExportJob.objects.get()
-    assert job.status == ExportStatus.FAILED
-    assert not (export_dir / str(job.public_id)).exists()
-    assert not job.files.exists()
-
-
 def test_a_task_delivered_twice_writes_once(client, alice, treated, worker):
     client.force_login(alice)
     with worker():
@@ -382,3 +305,126 @@ def test_the_demo_clinic_exports_valid_fhir_with_two_component_blood_pressures(
     assert sum(resource["resourceType"] == "Patient" for resource in resources) == (
         Patient.objects.count()
     )
+
+
+# --- A worker that died ------------------------------------------------------------------
+
+
+def stale(minutes: int = 16) -> datetime:
+    """A moment longer ago than FHIR_EXPORT_STALE_MINUTES (15 by default)."""
+    return timezone.now() - timedelta(minutes=minutes)
+
+
+def test_a_running_export_whose_worker_went_silent_is_failed_and_its_files_removed(
+    alice, export_dir, django_capture_on_commit_callbacks
+):
+    job = ExportJob.objects.create(
+        requested_by=alice,
+        status=ExportStatus.RUNNING,
+        started_at=stale(30),
+        heartbeat_at=stale(16),
+        progress=40,
+    )
+    (export_dir / str(job.public_id)).mkdir(parents=True)
+    busy = ExportJob.objects.create(
+        requested_by=alice,
+        status=ExportStatus.COMPLETED,
+        progress=100,
+        started_at=stale(60),
+        finished_at=stale(59),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert bulk.fail_stale_fhir_exports() == 1
+
+    job.refresh_from_db()
+    assert job.status == ExportStatus.FAILED
+    assert "gave no sign of life for 15 minutes" in job.error
+    assert job.finished_at is not None
+    assert not (export_dir / str(job.public_id)).exists()
+    busy.refresh_from_db()
+    assert busy.status == ExportStatus.COMPLETED
+
+
+def test_a_running_export_that_reported_recently_is_left_alone(alice):
+    job = ExportJob.objects.create(
+        requested_by=alice,
+        status=ExportStatus.RUNNING,
+        started_at=stale(120),
+        heartbeat_at=stale(2),
+    )
+    assert bulk.fhir_exports_fail_stale() == 0
+    job.refresh_from_db()
+    assert job.status == ExportStatus.RUNNING
+
+
+def test_an_export_no_worker_took_is_failed_with_what_to_check(alice):
+    job = ExportJob.objects.create(requested_by=alice, requested_at=stale(20))
+    assert bulk.fhir_exports_fail_stale() == 1
+    job.refresh_from_db()
+    assert job.status == ExportStatus.FAILED
+    assert "no worker took it" in job.error
+
+
+def test_a_new_export_starts_when_the_one_under_way_lost_its_worker(client, alice, treated, worker):
+    dead = ExportJob.objects.create(
+        requested_by=alice, status=ExportStatus.RUNNING, started_at=stale(), heartbeat_at=stale()
+    )
+    client.force_login(alice)
+
+    with worker():
+        response = kick_off(client)
+
+    assert response.status_code == 202
+    dead.refresh_from_db()
+    assert dead.status == ExportStatus.FAILED
+    assert ExportJob.objects.filter(status=ExportStatus.COMPLETED).count() == 1
+
+
+def test_the_status_url_of_a_dead_export_says_it_failed(client, alice):
+    job = ExportJob.objects.create(
+        requested_by=alice, status=ExportStatus.RUNNING, started_at=stale(), heartbeat_at=stale()
+    )
+    client.force_login(alice)
+    response = client.get(f"/fhir/R4/$export-status/{job.public_id}")
+    assert response.status_code == 500
+    assert "gave no sign of life" in json.dumps(response.json())
+
+
+def test_a_worker_that_comes_back_after_being_given_up_stops_and_keeps_nothing(
+    client, alice, monkeypatch, worker, export_dir
+):
+    PatientFactory.create_batch(5)
+    monkeypatch.setattr(bulk, "BATCH", 2)
+    report = bulk._report
+
+    def declared_dead_after_the_first_batch(job, done, total, step):
+        if done >= 2:
+            ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=stale())
+            bulk.fhir_exports_fail_stale()
+        report(job, done, total, step)
+
+    monkeypatch.setattr(bulk, "_report", declared_dead_after_the_first_batch)
+    client.force_login(alice)
+
+    with worker():
+        kick_off(client)
+
+    job = ExportJob.objects.get()
+    assert job.status == ExportStatus.FAILED
+    assert not (export_dir / str(job.public_id)).exists()
+    assert not job.files.exists()
+
+
+def test_each_batch_records_a_heartbeat(client, alice, treated, worker):
+    client.force_login(alice)
+    with worker():
+        kick_off(client)
+    job = ExportJob.objects.get()
+    assert job.heartbeat_at is not None and job.heartbeat_at >= job.started_at
+
+
+def test_beat_fails_stale_exports_every_five_minutes(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["fail-stale-fhir-exports"]
+    assert entry["task"] == "interop.tasks.fail_stale_fhir_exports"
+    assert entry["schedule"] == timedelta(minutes=5)

@@ -121,7 +121,8 @@ def test_the_page_runs_the_same_queries_for_one_export_or_many(
     client.force_login(alice)
     finished_export()
     client.get(PAGE)
-    with django_assert_num_queries(7) as one:  # 7: the check for an export whose worker died
+    # With the look for an export whose worker died (interop.fhir.bulk).
+    with django_assert_num_queries(7) as one:
         client.get(PAGE)
     for _ in range(4):
         finished_export()

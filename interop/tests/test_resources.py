@@ -73,13 +73,13 @@ def test_a_patient_with_only_the_required_fields_is_still_valid(db):
     assert "telecom" not in resource and "address" not in resource
 
 
-def test_conditions_are_coded_in_icd10_where_the_domain_lists_a_code_else_named(amara):
+def test_conditions_are_coded_in_icd10_and_snomed_where_known_else_named(amara):
     resources = condition_resources(amara)
 
     all_valid(resources)
     assert [codings(resource["code"]) for resource in resources] == [
-        [(codes.ICD10CM, "F33.2")],
-        [(codes.ICD10CM, "F43.10")],
+        [(codes.ICD10CM, "F33.2"), (codes.SNOMED_CT, "370143000")],
+        [(codes.ICD10CM, "F43.10"), (codes.SNOMED_CT, "47505003")],
         [],
     ]
     assert [resource["code"]["text"] for resource in resources] == [
@@ -301,3 +301,13 @@ def test_amounts_are_exact_decimals_never_float_noise(amara):
     [weight] = vital_sign_observations(signs, amara.public_id)
 
     assert repr(weight["valueQuantity"]["value"]) == "80.1"
+
+
+def test_every_condition_with_a_snomed_code_validates_with_both_codings():
+    patient = PatientFactory.build(conditions=list(codes.SNOMED_BY_CONDITION))
+    resources = condition_resources(patient)
+    all_valid(resources)
+    for resource in resources:
+        systems = [coding["system"] for coding in resource["code"]["coding"]]
+        assert systems == [codes.ICD10CM, codes.SNOMED_CT]
+        assert all(coding["code"].isdigit() for coding in resource["code"]["coding"][1:])
