@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability
-from infusions import vitals
+from infusions import rems, vitals
 from infusions.dose_corrections import correction_needed
 from infusions.models import (
     Discharge,
@@ -32,7 +32,7 @@ from infusions.models import (
     SessionAlert,
     VitalsReading,
 )
-from infusions.models.sessions import InfusionSessionState
+from infusions.models.sessions import InfusionSessionState, SessionKind
 from infusions.orders import current_order
 
 State = InfusionSessionState
@@ -154,6 +154,9 @@ def discharge_blockers(session: InfusionSession) -> list[str]:
     needed = correction_needed(session)
     if needed is not None:
         blockers.append(needed.sentence)
+    if session.kind == SessionKind.ESKETAMINE:
+        # The REMS: 2 hours and until the effects resolve, with no physician override.
+        blockers.extend(rems.discharge_blockers(session))
     return blockers
 
 
@@ -195,6 +198,9 @@ def physician_review_reasons(session: InfusionSession) -> list[str]:
     an alert still unresolved in the latest reading, or less recovery than
     ``MIN_RECOVERY_MINUTES`` so far."""
     reasons = [item.message for item in unresolved_alerts(session)]
+    if session.kind == SessionKind.ESKETAMINE:
+        # The REMS minimum is a blocker (``discharge_blockers``), not something to override.
+        return reasons
     shortfall = recovery_shortfall(session)
     if shortfall:
         reasons.append(shortfall)
