@@ -11,6 +11,10 @@ seed_demo`` (with DEBUG on).
   free time from now, unless he has one booked already, so a nurse can open the session
   from the schedule and take it from check-in to discharge.
 
+- Spravato (esketamine): each demo location is certified as a REMS setting and receives 28 mg
+  devices; Samuel Okonkwo is enrolled in the REMS and gets an esketamine session at Mesa at
+  the first free time from now (today when there is one), beside his IV infusion.
+
 Everything is looked up first, so running it again creates nothing; anything missing is
 skipped quietly, and seeding never fails because of it.
 """
@@ -57,7 +61,9 @@ def seed_demo_infusions() -> int:
     nurse = User.objects.filter(email=f"nurse@{settings.DEMO_EMAIL_DOMAIN}", is_active=True).first()
     if nurse is None:
         return 0
-    return _seed_registrations() + _seed_lots(nurse) + _seed_infusion(nurse)
+    return (
+        _seed_registrations() + _seed_lots(nurse) + _seed_infusion(nurse) + _seed_esketamine(nurse)
+    )
 
 
 def _seed_registrations() -> int:
@@ -159,3 +165,104 @@ def _sign_consent(patient: Patient, nurse: User) -> int:
         witnessed_by=nurse,
     )
     return 1
+
+
+DEMO_ESKETAMINE_LOTS = {"Riverside": "SPR-RV-2611", "Mesa": "SPR-MS-2611"}
+DEMO_CERTIFICATIONS = {"Riverside": "DEMO-HCS-2611", "Mesa": "DEMO-HCS-2612"}
+DEMO_REMS_PATIENT_ID = "DEMO-REMS-0001"
+DEMO_ESKETAMINE_LOCATION = "Mesa"
+
+
+def _seed_esketamine(nurse: User) -> int:
+    """REMS certifications and esketamine devices per location, Samuel's enrolment and an
+    esketamine session for him (today when there is a free time)."""
+    from infusions.esketamine import (
+        esketamine_lot_receive,
+        rems_certify,
+        rems_enrol,
+        session_kind_set,
+    )
+    from infusions.models import InfusionSession, RemsPatientEnrolment, RemsSettingCertification
+    from infusions.models.ledger import LotProduct
+    from infusions.models.sessions import SessionKind
+    from infusions.sessions import session_for_appointment
+
+    director = User.objects.filter(
+        email=f"director@{settings.DEMO_EMAIL_DOMAIN}", is_active=True
+    ).first()
+    created = 0
+    for location in Location.objects.filter(name__in=list(DEMO_CERTIFICATIONS), is_active=True):
+        today = location.local_now().date()
+        if (
+            director is not None
+            and not RemsSettingCertification.objects.filter(location=location).exists()
+        ):
+            rems_certify(
+                actor=director,
+                location=location,
+                certification_id=DEMO_CERTIFICATIONS[location.name],
+                certified_on=today - timedelta(days=180),
+            )
+            created += 1
+        if latest_registration(location) is None:
+            continue
+        if not location.ketamine_lots.filter(product=LotProduct.ESKETAMINE).exists():
+            esketamine_lot_receive(
+                actor=nurse,
+                location=location,
+                devices=24,
+                product_name="Spravato (esketamine) nasal spray 28 mg device (demo)",
+                lot_number=DEMO_ESKETAMINE_LOTS[location.name],
+                expiry_date=today + timedelta(days=365),
+                supplier="Demo Pharmacy Supply",
+                supplier_address="1 Warehouse Way, Memphis, TN 38118",
+                supplier_dea_number=DEMO_SUPPLIER_DEA,
+                invoice_number=f"DEMO-{DEMO_ESKETAMINE_LOTS[location.name]}",
+            )
+            created += 1
+
+    patient = Patient.objects.filter(email__iexact=DEMO_PATIENT_EMAIL).first()
+    location = Location.objects.filter(name=DEMO_ESKETAMINE_LOCATION, is_active=True).first()
+    infusion = AppointmentType.objects.filter(kind=AppointmentKind.INFUSION).first()
+    if patient is None or location is None or infusion is None:
+        return created
+    if not course_scheduling_allowed(patient)[0]:
+        return created
+    if not RemsPatientEnrolment.objects.filter(patient=patient).exists():
+        rems_enrol(
+            actor=nurse,
+            patient=patient,
+            rems_patient_id=DEMO_REMS_PATIENT_ID,
+            enrolled_on=location.local_now().date() - timedelta(days=7),
+        )
+        created += 1
+    if InfusionSession.objects.filter(
+        appointment__patient=patient,
+        kind=SessionKind.ESKETAMINE,
+        appointment__starts_at__gte=timezone.now() - timedelta(hours=12),
+    ).exists():
+        return created
+    today = location.local_now().date()
+    for slot in free_slots(
+        location=location,
+        appointment_type=infusion,
+        start_date=today,
+        end_date=today + timedelta(days=SEARCH_DAYS),
+        patient=patient,
+        step_minutes=30,
+    ):
+        try:
+            with transaction.atomic():
+                appointment = appointment_book(
+                    actor=nurse,
+                    patient=patient,
+                    location=location,
+                    appointment_type=infusion,
+                    starts_at=slot.starts_at,
+                )
+                session = session_for_appointment(appointment=appointment, actor=nurse)
+                session_kind_set(actor=nurse, session=session, kind=SessionKind.ESKETAMINE)
+        except (ValidationError, SlotTaken):
+            continue
+        return created + 1
+    return created

@@ -198,9 +198,6 @@ def physician_review_reasons(session: InfusionSession) -> list[str]:
     an alert still unresolved in the latest reading, or less recovery than
     ``MIN_RECOVERY_MINUTES`` so far."""
     reasons = [item.message for item in unresolved_alerts(session)]
-    if session.kind == SessionKind.ESKETAMINE:
-        # The REMS minimum is a blocker (``discharge_blockers``), not something to override.
-        return reasons
     shortfall = recovery_shortfall(session)
     if shortfall:
         reasons.append(shortfall)
@@ -218,6 +215,10 @@ def recovery_started_at(session: InfusionSession) -> datetime | None:
 def recovery_shortfall(session: InfusionSession, now: datetime | None = None) -> str:
     """ "" once the patient has been in recovery for ``MIN_RECOVERY_MINUTES``; otherwise a
     sentence saying how long so far and until when."""
+    if session.kind == SessionKind.ESKETAMINE:
+        # The REMS minimum is a blocker (``rems.discharge_blockers``), never a shortfall a
+        # physician's note may accept.
+        return ""
     minimum = settings.MIN_RECOVERY_MINUTES
     started = recovery_started_at(session)
     if started is None or minimum == 0:

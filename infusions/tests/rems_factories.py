@@ -14,7 +14,7 @@ from infusions.esketamine import (
     rems_enrol,
     session_kind_set,
 )
-from infusions.models import EsketamineDose, InfusionSession, Lot
+from infusions.models import EsketamineDose, InfusionSession, Lot, RemsSettingCertification
 from infusions.models.sessions import InfusionSessionState, SessionKind
 from infusions.sessions import session_transition
 from infusions.tests.factories import (
@@ -65,17 +65,23 @@ def certified(location: Location, physician: User) -> None:
 
 
 def esketamine_ready(
-    nurse: User, physician: User, *, enrol: bool = True, certify: bool = True
+    nurse: User,
+    physician: User,
+    *,
+    enrol: bool = True,
+    certify: bool = True,
+    location: Location | None = None,
+    hour: int = 9,
 ) -> tuple[InfusionSession, Lot]:
     """An esketamine session past its pre-infusion checks (BP 120/80), with stock, and (unless
-    told) the patient enrolled and the location certified."""
-    session = infusion_session(nurse, physician)
+    told) the patient enrolled and the location certified (a new Riverside unless given)."""
+    session = infusion_session(nurse, physician, location=location, hour=hour)
     session_kind_set(actor=nurse, session=session, kind=SessionKind.ESKETAMINE)
     location = session.appointment.location
-    lot = esketamine_stock(location, nurse)
+    lot = esketamine_stock(location, nurse, lot_number="SPR-2607" if hour == 9 else f"SPR-{hour}")
     if enrol:
         enrolled(session.appointment.patient, nurse)
-    if certify:
+    if certify and not RemsSettingCertification.objects.filter(location=location).exists():
         certified(location, physician)
     session = session_transition(actor=nurse, session=session, to_state=S.CHECKED_IN)
     complete_pre_assessment(session, nurse)
@@ -83,7 +89,9 @@ def esketamine_ready(
     return session, lot
 
 
-def dosed(nurse: User, physician: User, devices: int = 2) -> tuple[InfusionSession, EsketamineDose]:
-    session, lot = esketamine_ready(nurse, physician)
+def dosed(
+    nurse: User, physician: User, devices: int = 2, **where: object
+) -> tuple[InfusionSession, EsketamineDose]:
+    session, lot = esketamine_ready(nurse, physician, **where)
     dose = esketamine_dose_give(actor=nurse, session=session, devices=devices, lots=[lot] * devices)
     return session, dose
