@@ -181,9 +181,15 @@ def form_submitted(request: HttpRequest, form_id: uuid.UUID) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@capability_required(Capability.VIEW_CLINICAL)
+@capability_required(Capability.USE_STAFF_AREA)
 def certifications_page(request: HttpRequest) -> HttpResponse:
-    """Each location's REMS setting certification; physicians and clinic admins record one."""
+    """Each location's REMS setting certification, for clinicians and clinic admins;
+    physicians and clinic admins record one."""
+    if not (
+        user_can(request.user, Capability.VIEW_CLINICAL)
+        or user_can(request.user, Capability.MANAGE_LOCATIONS)
+    ):
+        raise PermissionDenied("The REMS certifications are for clinicians and clinic admins.")
     locations = list(locations_visible_to(request.user).filter(is_active=True).order_by("name"))
     may_record = user_can(request.user, Capability.SIGN_MEDICAL_ORDERS) or user_can(
         request.user, Capability.MANAGE_LOCATIONS
