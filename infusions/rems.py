@@ -56,6 +56,9 @@ from patients.models import Patient
 SEDATING_CLASSES = frozenset(
     {DrugClass.BENZODIAZEPINE, DrugClass.OPIOID, DrugClass.OTHER_CNS_DEPRESSANT}
 )
+# The label: consider delaying the dose when the blood pressure before it is above 140/90
+# (a prompt, not a stop: the caution and hold limits of the pre-infusion checks decide that).
+CONSIDER_DELAY_ABOVE = (140, 90)
 THREE = (
     ("sedation", "Sedation"),
     ("dissociation", "Dissociation"),
@@ -222,6 +225,16 @@ class Monitoring:
         return {
             name: any(getattr(a, name) == "present" for a in self.assessments) for name, _ in THREE
         }
+
+    @property
+    def consider_delay(self) -> bool:
+        """The blood pressure before the dose is above 140/90 (the label's "consider
+        delaying")."""
+        reading = self.bp_before
+        if reading is None:
+            return False
+        systolic, diastolic = CONSIDER_DELAY_ABOVE
+        return (reading.systolic or 0) > systolic or (reading.diastolic or 0) > diastolic
 
     def bp_status(self, reading: VitalsReading | None) -> str:
         if reading is None or self.limits is None:

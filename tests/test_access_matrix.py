@@ -58,6 +58,7 @@ ALLOWED = {
     "/staff/patients/consent-documents/": {"alice"},
     # Clinicians see the Spravato REMS settings' certifications; clinic admins record them too.
     "/staff/sessions/rems/certifications/": {"nina", "phil", "alice"},
+    "/staff/sessions/rems/receive/": {"nina", "phil"},
     "/api/v1/patients/": {"fran", "nina", "phil", "alice"},
     "/staff/schedule/": {"fran", "nina", "phil", "alice"},
     "/staff/schedule/waitlist/": {"fran", "nina", "phil", "alice"},

@@ -229,6 +229,15 @@ def test_the_kind_cannot_change_once_the_dose_is_given(nina, phil):
 # --- Monitoring and discharge ----------------------------------------------------------------
 
 
+def test_a_blood_pressure_above_140_90_before_the_dose_asks_to_consider_delaying(nina, phil):
+    session, _ = esketamine_ready(nina, phil)
+    assert not monitoring(session).consider_delay  # 120/80
+    from infusions.tests.factories import vitals_reading
+
+    vitals_reading(session, nina, systolic=146, diastolic=88)
+    assert monitoring(session).consider_delay
+
+
 def test_the_blood_pressure_40_minutes_after_the_dose_is_due_then(nina, phil):
     session, dose = dosed(nina, phil)
     at(dose, 20)

@@ -4,6 +4,7 @@ Monitoring Form, the clinicians' tracker of forms due, and the locations' certif
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -199,3 +200,30 @@ def test_a_physician_records_a_locations_certification(client, nina, phil):
     assert 'data-testid="rems-certified">Certified: HCS-1' in response.content.decode()
     client.force_login(nina)
     assert client.post("/staff/sessions/rems/certifications/", {}).status_code == 403
+
+
+def test_a_nurse_receives_spravato_devices_into_the_ledger(client, nina, phil):
+    from infusions.models import Lot
+    from infusions.tests.factories import SUPPLIER, dea_registered
+    from scheduling.tests.test_booking import riverside_for
+
+    location = dea_registered(riverside_for(nina, phil))
+    client.force_login(nina)
+    fields = {
+        "location": str(location.public_id),
+        "product_name": "Spravato (esketamine) nasal spray 28 mg device",
+        "containers_received": "6",
+        "lot_number": "SPR-77",
+        "expiry_date": (timezone.localdate() + timedelta(days=300)).isoformat(),
+        "supplier": "Acme Pharma",
+        "invoice_number": "INV-9",
+        **SUPPLIER,
+    }
+    response = client.post("/staff/sessions/rems/receive/", fields, follow=True)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    lot = Lot.objects.get(lot_number="SPR-77")
+    assert (lot.product, lot.devices_left, lot.balance_mg) == ("esketamine", 6, 168)
+    assert "6 devices of 28 mg" in client.get("/staff/ledger/").content.decode()
+
+    response = client.post("/staff/sessions/rems/receive/", fields | {"containers_received": ""})
+    assert response.status_code == 400

@@ -13,4 +13,5 @@ urlpatterns = [
     path("rems/forms/<uuid:form_id>/", rems.form_page, name="rems-form"),
     path("rems/forms/<uuid:form_id>/submitted/", rems.form_submitted, name="rems-form-submitted"),
     path("rems/certifications/", rems.certifications_page, name="rems-certifications"),
+    path("rems/receive/", rems.receive_page, name="rems-receive"),
 ]

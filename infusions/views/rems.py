@@ -23,6 +23,7 @@ from clinic.selectors import locations_visible_to
 from infusions import rems
 from infusions.esketamine import (
     esketamine_dose_give,
+    esketamine_lot_receive,
     rems_assessment_record,
     rems_certify,
     rems_enrol,
@@ -38,6 +39,7 @@ from infusions.views.sections.rems import (
     CertificationForm,
     EnrolmentForm,
     EsketamineDoseForm,
+    EsketamineReceiveForm,
     SubmittedForm,
 )
 from infusions.views.sections.screen import session_context
@@ -236,6 +238,38 @@ def certifications_page(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(Capability.HANDLE_CONTROLLED_SUBSTANCES)
+def receive_page(request: HttpRequest) -> HttpResponse:
+    """Receive Spravato devices into the ledger (``esketamine_lot_receive``)."""
+    form = EsketamineReceiveForm(request.POST or None, locations=locations_visible_to(request.user))
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        location = data.pop("location")
+        wall_clock = data.pop("received_at")
+        devices = data.pop("containers_received")
+        try:
+            lot = esketamine_lot_receive(
+                actor=request.user,
+                location=location,
+                devices=devices,
+                received_at=wall_clock.replace(tzinfo=location.tz) if wall_clock else None,
+                request=request,
+                **data,
+            )
+        except ValidationError as error:
+            show_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Received lot {lot.lot_number}: {lot.devices_left} Spravato devices at "
+                f"{location}.",
+            )
+            return redirect("ledger:lot", lot_id=lot.public_id)
+    status = 400 if form.errors else 200
+    return render(request, "infusions/rems/receive.html", {"form": form}, status=status)
 
 
 # --- Helpers -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from clinic.permissions import Capability, user_can
 from infusions import rems
 from infusions.esketamine import KIND_STATES
+from infusions.forms_ledger import LotReceiveForm
 from infusions.models import DoseOrder, InfusionSession, RemsMonitoringForm
 from infusions.models.rems import Presence
 from infusions.models.sessions import InfusionSessionState
@@ -75,6 +76,22 @@ class AssessmentForm(forms.Form):
     note = forms.CharField(
         label="Note (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class EsketamineReceiveForm(LotReceiveForm):
+    """A delivery of Spravato devices: the device is the container (28 mg), so there is no
+    strength or container size to enter, only how many devices arrived."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["concentration_mg_per_ml"]
+        del self.fields["container_volume_ml"]
+        self.fields["containers_received"].label = "Devices received"
+        self.fields["containers_received"].help_text = "How many 28 mg devices of this lot arrived."
+        self.fields[
+            "product_name"
+        ].help_text = "As on the label, e.g. Spravato (esketamine) nasal spray 28 mg."
+        self.fields["product_name"].initial = "Spravato (esketamine) nasal spray 28 mg device"
 
 
 class SubmittedForm(forms.Form):
