@@ -363,3 +363,17 @@ def test_an_unsubmitted_form_is_overdue_after_7_days(nina, phil):
 
 def test_front_desk_sees_no_tracker(fran):
     assert forms_due(fran) is None
+
+
+def test_an_esketamine_session_waits_for_no_ketamine_order_on_the_physicians_home(nina, phil):
+    from infusions.contributions import sessions_awaiting_order
+    from infusions.sessions import session_transition
+    from infusions.tests.factories import complete_pre_assessment
+
+    session, _ = esketamine_ready(nina, phil)
+    iv = infusion_session(nina, phil, location=session.appointment.location, hour=11)
+    iv = session_transition(actor=nina, session=iv, to_state=S.CHECKED_IN)
+    complete_pre_assessment(iv, nina)
+    waiting = sessions_awaiting_order(phil)
+    assert iv in waiting
+    assert session not in waiting
