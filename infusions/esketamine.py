@@ -78,9 +78,16 @@ def session_kind_set(
     locked = InfusionSession.objects.select_for_update().get(pk=session.pk)
     if locked.kind == kind:
         return locked
-    if locked.state not in KIND_STATES or EsketamineDose.objects.filter(session=locked).exists():
+    if EsketamineDose.objects.filter(session=locked).exists() or locked.state not in KIND_STATES:
+        state = State(locked.state)
         raise ValidationError(
-            {"kind": ["The dose has been given: the session's medicine can't change now."]}
+            {
+                "kind": [
+                    "The session has ended: its medicine can't change now."
+                    if state in (State.NOT_STARTED, State.DISCHARGED, State.STOPPED_EARLY)
+                    else "The dose has been given: the session's medicine can't change now."
+                ]
+            }
         )
     if DoseOrder.objects.filter(session=locked).exists():
         raise ValidationError(

@@ -212,8 +212,8 @@ class Monitoring:
 
     @property
     def still_present(self) -> list[str]:
-        """The labels of what the latest assessment found present (all three when there is
-        no assessment since the dose: none has been seen to resolve)."""
+        """The labels of what the latest assessment found present (none when there is no
+        assessment yet: ``blockers`` asks for one then)."""
         latest = self.latest_assessment
         if latest is None:
             return []
@@ -458,11 +458,11 @@ class FormDue:
     due_today: bool
 
 
-def forms_due(user: Any, locations: list[Location] | None = None) -> list[FormDue] | None:
-    """The monitoring forms not marked submitted at ``locations`` (the clinician's shift
-    locations, every location when they have none), soonest due first, each with whether
-    it is overdue: None for staff who do not see clinical records. Two queries (the shifts
-    and the forms)."""
+def forms_due(user: Any) -> list[FormDue] | None:
+    """The monitoring forms not marked submitted (each due 7 days after its dose) at the
+    locations of the clinician's shifts (every location when they have none), soonest due
+    first, each with whether it is overdue: None for staff who do not see clinical records.
+    Two queries (the shifts and the forms), however many forms."""
     if not user_can(user, Capability.VIEW_CLINICAL):
         return None
     from scheduling.shifts import shift_locations_of

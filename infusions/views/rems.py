@@ -31,7 +31,6 @@ from infusions.esketamine import (
     session_kind_set,
 )
 from infusions.models import InfusionSession, RemsSettingCertification
-from infusions.models.rems import ESKETAMINE_DOSES_MG
 from infusions.selectors import rems_form_for, session_for
 from infusions.views.common import audit_session_view, session_url
 from infusions.views.sections.rems import (
@@ -118,7 +117,7 @@ def dose_give(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         form.errors["devices"] = form.error_class(
             [
                 "Choose 56 mg (2 devices) or 84 mg (3 devices): those are the only esketamine "
-                f"doses ({', '.join(f'{mg} mg' for mg in ESKETAMINE_DOSES_MG.values())})."
+                "doses, 28 mg per device."
             ]
         )
     return _refused(request, session, rems_dose_form=form)
