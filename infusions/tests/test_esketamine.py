@@ -250,7 +250,7 @@ def test_the_blood_pressure_40_minutes_after_the_dose_is_due_then(nina, phil):
     assert state.bp_before is not None and state.bp_before.taken_at < dose.given_at
 
 
-def test_it_refuses_discharge_at_1_h_59_and_allows_it_at_2_h(nina, phil):
+def test_it_refuses_discharge_at_1_h_59_allows_it_at_2_h_and_completes_the_form(nina, phil):
     session, dose = monitored(nina, phil)
 
     at(dose, 119)
@@ -269,6 +269,10 @@ def test_it_refuses_discharge_at_1_h_59_and_allows_it_at_2_h(nina, phil):
     discharge_sign(actor=nina, session=session, **CHECKLIST)
     session.refresh_from_db()
     assert session.state == S.DISCHARGED
+    # And the session's monitoring form is complete (every field: see the next test).
+    contents = form_contents(RemsMonitoringForm.objects.get(session=session))
+    assert contents.missing == []
+    assert contents.form.could_have_left_at == dose.given_at + timedelta(minutes=120)
 
 
 def test_it_refuses_discharge_while_sedation_is_present(nina, phil):
