@@ -8,12 +8,13 @@ seed_demo`` (with DEBUG on).
   received by the demo nurse through ``lot_receive`` like any delivery, expiring in a year.
 - An infusion: the demo patient approved for treatment (Samuel Okonkwo) signs the consent
   form on the clinic tablet if he has not, and gets an infusion at Riverside at the first
-  free time from now, unless he has one booked already, so a nurse can open the session
+  free time after his Spravato session (below; infusions are at least
+  ``COURSE_MIN_GAP_HOURS`` apart), unless he has one booked already, so a nurse can open the session
   from the schedule and take it from check-in to discharge.
 
 - Spravato (esketamine): each demo location is certified as a REMS setting and receives 28 mg
   devices; Samuel Okonkwo is enrolled in the REMS and gets an esketamine session at Mesa at
-  the first free time from now (today when there is one), beside his IV infusion.
+  the first free time from now (today when there is one).
 
 Everything is looked up first, so running it again creates nothing; anything missing is
 skipped quietly, and seeding never fails because of it.
@@ -32,6 +33,7 @@ from django.utils import timezone
 from clinic.models import Location, User
 from infusions.dea import dea_check_digit, dea_registration_record, latest_registration
 from infusions.ledger import lot_receive
+from infusions.models.sessions import SessionKind
 from patients.models import ConsentSignature, Patient
 from patients.services.consent import (
     consent_current_signature,
@@ -61,8 +63,10 @@ def seed_demo_infusions() -> int:
     nurse = User.objects.filter(email=f"nurse@{settings.DEMO_EMAIL_DOMAIN}", is_active=True).first()
     if nurse is None:
         return 0
+    # The Spravato session first, so that it is today when a time is free: his IV infusion
+    # then comes at the first free time at least the gap between infusions later.
     return (
-        _seed_registrations() + _seed_lots(nurse) + _seed_infusion(nurse) + _seed_esketamine(nurse)
+        _seed_registrations() + _seed_lots(nurse) + _seed_esketamine(nurse) + _seed_infusion(nurse)
     )
 
 
@@ -124,6 +128,8 @@ def _seed_infusion(nurse: User) -> int:
         appointment_type=infusion,
         starts_at__gte=timezone.now() - timedelta(hours=12),
     ).exclude(status=AppointmentStatus.CANCELLED)
+    # His Spravato session is an infusion appointment too: it does not count here.
+    booked = booked.exclude(infusion_session__kind=SessionKind.ESKETAMINE)
     if booked.exists():
         return created
     today = location.local_now().date()
@@ -184,7 +190,6 @@ def _seed_esketamine(nurse: User) -> int:
     )
     from infusions.models import InfusionSession, RemsPatientEnrolment, RemsSettingCertification
     from infusions.models.ledger import LotProduct
-    from infusions.models.sessions import SessionKind
     from infusions.sessions import session_for_appointment
 
     director = User.objects.filter(
@@ -228,6 +233,7 @@ def _seed_esketamine(nurse: User) -> int:
         return created
     if not course_scheduling_allowed(patient)[0]:
         return created
+    created += _sign_consent(patient, nurse)
     if not RemsPatientEnrolment.objects.filter(patient=patient).exists():
         rems_enrol(
             actor=nurse,
