@@ -12,7 +12,8 @@ from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
   where the clinician works; for prescribers, today's sessions waiting for a dose order;
   for clinic admins and physicians (the registrant answers for them), the ketamine
   inventories due within ``infusions.inventories.NOTICE_DAYS`` or overdue; and, for a
-  location's DEA registrant, its open theft or loss incidents.
+  location's DEA registrant, its open theft or loss incidents; for clinicians, the Spravato
+  monitoring forms not yet marked submitted.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from infusions.inventories import inventories_due
 from infusions.ledger import LEDGER_CAPABILITY
 from infusions.losses import incidents_for_registrant
 from infusions.models import DoseOrder, InfusionSession
+from infusions.models.sessions import SessionKind
 from infusions.orders import ORDER_STATES
+from infusions.rems import forms_due
 from infusions.selectors import sessions_of_patient, with_session_state
 from infusions.session_alerts import with_open_alerts
 from patients.models import Patient
@@ -105,6 +108,7 @@ def sessions_awaiting_order(user: Any) -> list[InfusionSession]:
     current = DoseOrder.objects.filter(session=OuterRef("pk"), replaced_by__isnull=True)
     return list(
         InfusionSession.objects.filter(today, state__in=ORDER_STATES)
+        .exclude(kind=SessionKind.ESKETAMINE)
         .exclude(Exists(current))
         .select_related("appointment__patient", "appointment__location", "appointment__chair")
         .order_by("appointment__starts_at", "pk")
@@ -117,6 +121,13 @@ def orders_to_sign(user: Any, *, shown: Mapping[str, Any]) -> dict:
     if not user_can(user, Capability.SIGN_MEDICAL_ORDERS):
         return {"orders_to_sign": None}
     return {"orders_to_sign": sessions_awaiting_order(user)}
+
+
+@staff_home_page.register
+def rems_forms_due(user: Any, *, shown: Mapping[str, Any]) -> dict:
+    # Clinicians: the Spravato monitoring forms not yet marked submitted (due within 7
+    # days of each session), where they work.
+    return {"rems_forms_due": forms_due(user)}
 
 
 @staff_home_page.register

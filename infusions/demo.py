@@ -8,8 +8,13 @@ seed_demo`` (with DEBUG on).
   received by the demo nurse through ``lot_receive`` like any delivery, expiring in a year.
 - An infusion: the demo patient approved for treatment (Samuel Okonkwo) signs the consent
   form on the clinic tablet if he has not, and gets an infusion at Riverside at the first
-  free time from now, unless he has one booked already, so a nurse can open the session
+  free time after his Spravato session (below; infusions are at least
+  ``COURSE_MIN_GAP_HOURS`` apart), unless he has one booked already, so a nurse can open the session
   from the schedule and take it from check-in to discharge.
+
+- Spravato (esketamine): each demo location is certified as a REMS setting and receives 28 mg
+  devices; Samuel Okonkwo is enrolled in the REMS and gets an esketamine session at Mesa at
+  the first free time from now (today when there is one).
 
 Everything is looked up first, so running it again creates nothing; anything missing is
 skipped quietly, and seeding never fails because of it.
@@ -28,6 +33,7 @@ from django.utils import timezone
 from clinic.models import Location, User
 from infusions.dea import dea_check_digit, dea_registration_record, latest_registration
 from infusions.ledger import lot_receive
+from infusions.models.sessions import SessionKind
 from patients.models import ConsentSignature, Patient
 from patients.services.consent import (
     consent_current_signature,
@@ -57,7 +63,11 @@ def seed_demo_infusions() -> int:
     nurse = User.objects.filter(email=f"nurse@{settings.DEMO_EMAIL_DOMAIN}", is_active=True).first()
     if nurse is None:
         return 0
-    return _seed_registrations() + _seed_lots(nurse) + _seed_infusion(nurse)
+    # The Spravato session first, so that it is today when a time is free: his IV infusion
+    # then comes at the first free time at least the gap between infusions later.
+    return (
+        _seed_registrations() + _seed_lots(nurse) + _seed_esketamine(nurse) + _seed_infusion(nurse)
+    )
 
 
 def _seed_registrations() -> int:
@@ -118,6 +128,8 @@ def _seed_infusion(nurse: User) -> int:
         appointment_type=infusion,
         starts_at__gte=timezone.now() - timedelta(hours=12),
     ).exclude(status=AppointmentStatus.CANCELLED)
+    # His Spravato session is an infusion appointment too: it does not count here.
+    booked = booked.exclude(infusion_session__kind=SessionKind.ESKETAMINE)
     if booked.exists():
         return created
     today = location.local_now().date()
@@ -159,3 +171,104 @@ def _sign_consent(patient: Patient, nurse: User) -> int:
         witnessed_by=nurse,
     )
     return 1
+
+
+DEMO_ESKETAMINE_LOTS = {"Riverside": "SPR-RV-2611", "Mesa": "SPR-MS-2611"}
+DEMO_CERTIFICATIONS = {"Riverside": "DEMO-HCS-2611", "Mesa": "DEMO-HCS-2612"}
+DEMO_REMS_PATIENT_ID = "DEMO-REMS-0001"
+DEMO_ESKETAMINE_LOCATION = "Mesa"
+
+
+def _seed_esketamine(nurse: User) -> int:
+    """REMS certifications and esketamine devices per location, Samuel's enrolment and an
+    esketamine session for him (today when there is a free time)."""
+    from infusions.esketamine import (
+        esketamine_lot_receive,
+        rems_certify,
+        rems_enrol,
+        session_kind_set,
+    )
+    from infusions.models import InfusionSession, RemsPatientEnrolment, RemsSettingCertification
+    from infusions.models.ledger import LotProduct
+    from infusions.sessions import session_for_appointment
+
+    director = User.objects.filter(
+        email=f"director@{settings.DEMO_EMAIL_DOMAIN}", is_active=True
+    ).first()
+    created = 0
+    for location in Location.objects.filter(name__in=list(DEMO_CERTIFICATIONS), is_active=True):
+        today = location.local_now().date()
+        if (
+            director is not None
+            and not RemsSettingCertification.objects.filter(location=location).exists()
+        ):
+            rems_certify(
+                actor=director,
+                location=location,
+                certification_id=DEMO_CERTIFICATIONS[location.name],
+                certified_on=today - timedelta(days=180),
+            )
+            created += 1
+        if latest_registration(location) is None:
+            continue
+        if not location.ketamine_lots.filter(product=LotProduct.ESKETAMINE).exists():
+            esketamine_lot_receive(
+                actor=nurse,
+                location=location,
+                devices=24,
+                product_name="Spravato (esketamine) nasal spray 28 mg device (demo)",
+                lot_number=DEMO_ESKETAMINE_LOTS[location.name],
+                expiry_date=today + timedelta(days=365),
+                supplier="Demo Pharmacy Supply",
+                supplier_address="1 Warehouse Way, Memphis, TN 38118",
+                supplier_dea_number=DEMO_SUPPLIER_DEA,
+                invoice_number=f"DEMO-{DEMO_ESKETAMINE_LOTS[location.name]}",
+            )
+            created += 1
+
+    patient = Patient.objects.filter(email__iexact=DEMO_PATIENT_EMAIL).first()
+    location = Location.objects.filter(name=DEMO_ESKETAMINE_LOCATION, is_active=True).first()
+    infusion = AppointmentType.objects.filter(kind=AppointmentKind.INFUSION).first()
+    if patient is None or location is None or infusion is None:
+        return created
+    if not course_scheduling_allowed(patient)[0]:
+        return created
+    created += _sign_consent(patient, nurse)
+    if not RemsPatientEnrolment.objects.filter(patient=patient).exists():
+        rems_enrol(
+            actor=nurse,
+            patient=patient,
+            rems_patient_id=DEMO_REMS_PATIENT_ID,
+            enrolled_on=location.local_now().date() - timedelta(days=7),
+        )
+        created += 1
+    if InfusionSession.objects.filter(
+        appointment__patient=patient,
+        kind=SessionKind.ESKETAMINE,
+        appointment__starts_at__gte=timezone.now() - timedelta(hours=12),
+    ).exists():
+        return created
+    today = location.local_now().date()
+    for slot in free_slots(
+        location=location,
+        appointment_type=infusion,
+        start_date=today,
+        end_date=today + timedelta(days=SEARCH_DAYS),
+        patient=patient,
+        step_minutes=30,
+    ):
+        try:
+            with transaction.atomic():
+                appointment = appointment_book(
+                    actor=nurse,
+                    patient=patient,
+                    location=location,
+                    appointment_type=infusion,
+                    starts_at=slot.starts_at,
+                )
+                session = session_for_appointment(appointment=appointment, actor=nurse)
+                session_kind_set(actor=nurse, session=session, kind=SessionKind.ESKETAMINE)
+        except (ValidationError, SlotTaken):
+            continue
+        return created + 1
+    return created

@@ -34,8 +34,9 @@ from infusions.discharge_readiness import (
     discharge_blockers,
     physician_review_reasons,
 )
+from infusions.esketamine import rems_form_complete
 from infusions.models import Discharge, InfusionSession
-from infusions.models.sessions import InfusionSessionState
+from infusions.models.sessions import InfusionSessionState, SessionKind
 from infusions.sessions import session_transition
 from patients.followups import followup_checkin_enqueue
 from scheduling.models import Appointment, AppointmentStatus
@@ -144,6 +145,8 @@ def discharge_sign(
         + (" with a physician's note" if physician_note else ""),
         request=request,
     )
+    if current.kind == SessionKind.ESKETAMINE:
+        rems_form_complete(session=current)
     if current.state == State.RECOVERING:
         # session_transition moves the appointment along too.
         current = _move_to_discharged(actor, current, request)

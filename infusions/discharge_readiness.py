@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from clinic.models import User
 from clinic.permissions import ROLE_CAPABILITIES, Capability
-from infusions import vitals
+from infusions import rems, vitals
 from infusions.dose_corrections import correction_needed
 from infusions.models import (
     Discharge,
@@ -32,7 +32,7 @@ from infusions.models import (
     SessionAlert,
     VitalsReading,
 )
-from infusions.models.sessions import InfusionSessionState
+from infusions.models.sessions import InfusionSessionState, SessionKind
 from infusions.orders import current_order
 
 State = InfusionSessionState
@@ -154,6 +154,9 @@ def discharge_blockers(session: InfusionSession) -> list[str]:
     needed = correction_needed(session)
     if needed is not None:
         blockers.append(needed.sentence)
+    if session.kind == SessionKind.ESKETAMINE:
+        # The REMS: 2 hours and until the effects resolve, with no physician override.
+        blockers.extend(rems.discharge_blockers(session))
     return blockers
 
 
@@ -212,6 +215,10 @@ def recovery_started_at(session: InfusionSession) -> datetime | None:
 def recovery_shortfall(session: InfusionSession, now: datetime | None = None) -> str:
     """ "" once the patient has been in recovery for ``MIN_RECOVERY_MINUTES``; otherwise a
     sentence saying how long so far and until when."""
+    if session.kind == SessionKind.ESKETAMINE:
+        # The REMS minimum is a blocker (``rems.discharge_blockers``), never a shortfall a
+        # physician's note may accept.
+        return ""
     minimum = settings.MIN_RECOVERY_MINUTES
     started = recovery_started_at(session)
     if started is None or minimum == 0:

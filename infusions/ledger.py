@@ -49,7 +49,7 @@ from infusions.dea import (
     registration_problem,
 )
 from infusions.models import InfusionSession, Inventory, LedgerEntry, Lot
-from infusions.models.ledger import MG, LedgerEntryKind
+from infusions.models.ledger import ESKETAMINE_MG_PER_DEVICE, MG, LedgerEntryKind, LotProduct
 from patients.models import Patient
 
 Errors = dict[str, list[str]]
@@ -85,12 +85,14 @@ def lot_receive(
     supplier_dea_number: str,
     invoice_number: str,
     received_at: datetime | None = None,
+    product: str = LotProduct.KETAMINE,
     request: HttpRequest | None = None,
 ) -> Lot:
     """Receive a delivery: a new lot holding concentration x container size x containers mg,
     and its receipt, with what 21 CFR 1304.22(c) asks a receipt to record (the product,
     its strength, the container size and count, the date received, and the supplier's
-    name, address and DEA number)."""
+    name, address and DEA number). ``product`` esketamine is Spravato nasal spray, whose
+    containers are its 28 mg devices (``infusions.esketamine.esketamine_lot_receive``)."""
     require(actor, LEDGER_CAPABILITY)
     now = timezone.now()
     received_at = received_at or now
@@ -161,6 +163,8 @@ def lot_receive(
         received_by=actor,
         received_at=received_at,
         balance_mg=total_mg,
+        product=product,
+        mg_per_device=ESKETAMINE_MG_PER_DEVICE if product == LotProduct.ESKETAMINE else None,
         **cleaned,
     )
     LedgerEntry.objects.create(

@@ -30,7 +30,7 @@ from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any
-from infusions import dosing, ledger
+from infusions import dosing, ledger, rems
 from infusions.dose_gap import recent_dose_problems
 from infusions.models import (
     DoseAdministration,
@@ -40,10 +40,10 @@ from infusions.models import (
     Lot,
     PreAssessment,
 )
-from infusions.models.ledger import MG
+from infusions.models.ledger import MG, LotProduct
 from infusions.models.orders import DOSE
 from infusions.models.preassessment import BloodPressureStatus
-from infusions.models.sessions import InfusionSessionState
+from infusions.models.sessions import InfusionSessionState, SessionKind
 from infusions.preassessment_checklist import weighed_today
 from patients.models import Patient
 from scheduling.models import Appointment
@@ -69,7 +69,10 @@ def current_order(session: InfusionSession) -> DoseOrder | None:
 
 
 def start_problems(session: InfusionSession) -> list[str]:
-    """What stops the infusion starting now; empty when it may start."""
+    """What stops the infusion starting now; empty when it may start. An esketamine
+    session starts with its dose instead (``infusions.rems.start_problems``)."""
+    if session.kind == SessionKind.ESKETAMINE:
+        return rems.start_problems(session)
     problems = []
     assessment: PreAssessment | None
     try:
@@ -118,6 +121,15 @@ def dose_order_sign(
     state = State(locked.state)
     if state not in ORDER_STATES:
         raise ValidationError({"session": [_order_state_message(state)]})
+    if locked.kind == SessionKind.ESKETAMINE:
+        raise ValidationError(
+            {
+                "session": [
+                    "This is a Spravato (esketamine) session: record the esketamine dose "
+                    "(56 or 84 mg) on the session instead of a ketamine order."
+                ]
+            }
+        )
     too_soon = recent_dose_problems(locked)
     if too_soon:
         raise ValidationError({"session": too_soon})
@@ -271,6 +283,11 @@ def dose_administer(
         )
     if DoseAdministration.objects.filter(order=order).exists():
         raise ValidationError({"order": ["The dose of this order has been recorded already."]})
+    if lot.product != LotProduct.KETAMINE:
+        errors.setdefault("lot", []).append(
+            f"Lot {lot.lot_number} is Spravato (esketamine) nasal spray: draw the ketamine "
+            "from a ketamine lot."
+        )
     drawn = _amount(drawn_mg, "drawn_mg", "The amount drawn", errors)
     given = _amount(administered_mg, "administered_mg", "The amount given", errors)
     wasted = Decimal(0)
@@ -446,9 +463,12 @@ def administration_lots(session: InfusionSession) -> list[Lot]:
     location = session.appointment.location
     today = timezone.now().astimezone(location.tz).date()
     return list(
-        Lot.objects.filter(location=location, expiry_date__gte=today, balance_mg__gt=0).order_by(
-            "expiry_date", "received_at"
-        )
+        Lot.objects.filter(
+            location=location,
+            product=LotProduct.KETAMINE,
+            expiry_date__gte=today,
+            balance_mg__gt=0,
+        ).order_by("expiry_date", "received_at")
     )
 
 

@@ -20,7 +20,7 @@ from django.http import Http404
 
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any
-from infusions.models import DoseOrder, InfusionSession, Lot
+from infusions.models import DoseOrder, InfusionSession, Lot, RemsMonitoringForm
 from infusions.orders import DoseHistoryEntry, doses_of_sessions
 from patients.models import Patient
 from scheduling.models import Appointment
@@ -60,6 +60,31 @@ def session_for(user: Any, public_id: uuid.UUID | str) -> InfusionSession:
         )
     except (InfusionSession.DoesNotExist, ValueError, ValidationError):
         raise Http404("No such infusion session.") from None
+
+
+def rems_form_for(user: Any, public_id: uuid.UUID | str) -> RemsMonitoringForm:
+    """The Patient Monitoring Form ``user`` may see: that of a session they may see
+    (``sessions_visible_to``); 403 without ``VIEW_CLINICAL``, 404 when there is none."""
+    require(user, Capability.VIEW_CLINICAL)
+    try:
+        uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404("No such monitoring form.") from None
+    form = (
+        RemsMonitoringForm.objects.filter(
+            public_id=public_id, session__in=sessions_visible_to(user).values("pk")
+        )
+        .select_related(
+            "session__appointment__patient",
+            "session__appointment__location",
+            "session__appointment__appointment_type",
+            "submitted_by",
+        )
+        .first()
+    )
+    if form is None:
+        raise Http404("No such monitoring form.")
+    return form
 
 
 def lots_visible_to(user: Any) -> QuerySet[Lot]:

@@ -213,6 +213,21 @@ INFUSION_END_TOLERANCE_MINUTES = env.int(
 )
 # Least time in recovery before discharge, unless a physician overrides it with a reason.
 MIN_RECOVERY_MINUTES = env.int("MIN_RECOVERY_MINUTES", 30, min_value=0, max_value=480)
+# Spravato (esketamine) under its REMS (infusions.rems): at least 2 hours of monitoring after
+# the dose (the REMS minimum: a clinic may ask for more, never less), blood pressure about 40
+# minutes after the dose (give or take the tolerance) and within the last minutes before
+# discharge, and the Patient Monitoring Form within 7 days.
+ESKETAMINE_MIN_MONITORING_MINUTES = env.int(
+    "ESKETAMINE_MIN_MONITORING_MINUTES", 120, min_value=120, max_value=480
+)
+REMS_BP_AFTER_DOSE_MINUTES = env.int("REMS_BP_AFTER_DOSE_MINUTES", 40, min_value=20, max_value=90)
+REMS_BP_AFTER_DOSE_TOLERANCE_MINUTES = env.int(
+    "REMS_BP_AFTER_DOSE_TOLERANCE_MINUTES", 10, min_value=0, max_value=20
+)
+REMS_BP_BEFORE_DISCHARGE_MINUTES = env.int(
+    "REMS_BP_BEFORE_DISCHARGE_MINUTES", 30, min_value=5, max_value=120
+)
+REMS_FORM_DUE_DAYS = 7
 # Questionnaires count as "before this infusion" when taken this many hours before it at most.
 PRE_INFUSION_QUESTIONNAIRE_HOURS = env.int(
     "PRE_INFUSION_QUESTIONNAIRE_HOURS", 72, min_value=1, max_value=336

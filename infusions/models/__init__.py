@@ -25,6 +25,14 @@ from infusions.models.ledger import LedgerEntry, Lot
 from infusions.models.orders import DoseAdministration, DoseCorrection, DoseOrder
 from infusions.models.preassessment import PreAssessment
 from infusions.models.readings import SessionAlert, VitalsReading
+from infusions.models.rems import (
+    EsketamineDevice,
+    EsketamineDose,
+    RemsAssessment,
+    RemsMonitoringForm,
+    RemsPatientEnrolment,
+    RemsSettingCertification,
+)
 from infusions.models.sessions import InfusionSession, SessionStateChange
 
 __all__ = [
@@ -34,6 +42,8 @@ __all__ = [
     "DoseAdministration",
     "DoseCorrection",
     "DoseOrder",
+    "EsketamineDevice",
+    "EsketamineDose",
     "InfusionSession",
     "Inventory",
     "LedgerEntry",
@@ -41,6 +51,10 @@ __all__ = [
     "LossIncidentStep",
     "Lot",
     "PreAssessment",
+    "RemsAssessment",
+    "RemsMonitoringForm",
+    "RemsPatientEnrolment",
+    "RemsSettingCertification",
     "SessionAlert",
     "SessionEvent",
     "SessionStateChange",

@@ -19,7 +19,9 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from clinic.models import Location, User
@@ -27,6 +29,18 @@ from infusions.models.dea import DEA_NUMBER_PATTERN
 from patients.models import Patient
 
 MG = {"max_digits": 12, "decimal_places": 3}
+
+
+class LotProduct(models.TextChoices):
+    """What a lot holds. Ketamine is counted in mg from mL; Spravato (esketamine) nasal spray
+    comes in single-use devices of 28 mg each (``mg_per_device``): its lots are booked in mg
+    like the rest of the ledger, always whole devices, and shown as devices."""
+
+    KETAMINE = "ketamine", "Ketamine"
+    ESKETAMINE = "esketamine", "Spravato (esketamine) nasal spray"
+
+
+ESKETAMINE_MG_PER_DEVICE = 28
 
 
 class Lot(models.Model):
@@ -59,6 +73,8 @@ class Lot(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     # The only column that ever changes, by infusions.ledger with the row locked.
     balance_mg = models.DecimalField(**MG)
+    product = models.CharField(max_length=20, choices=LotProduct.choices, default="ketamine")
+    mg_per_device = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["expiry_date", "received_at"]
@@ -96,10 +112,29 @@ class Lot(models.Model):
                 ),
                 name="lot_receipt_details_complete",
             ),
+            models.CheckConstraint(
+                condition=Q(product=LotProduct.KETAMINE, mg_per_device__isnull=True)
+                | (
+                    Q(product=LotProduct.ESKETAMINE, mg_per_device=ESKETAMINE_MG_PER_DEVICE)
+                    & Exact(Mod(F("balance_mg"), ESKETAMINE_MG_PER_DEVICE), 0)
+                ),
+                name="lot_devices_whole",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.product_name} lot {self.lot_number}"
+
+    @property
+    def is_devices(self) -> bool:
+        return self.product == LotProduct.ESKETAMINE
+
+    @property
+    def devices_left(self) -> int | None:
+        """Whole devices left in an esketamine lot; None for ketamine."""
+        if not self.mg_per_device:
+            return None
+        return int(self.balance_mg // self.mg_per_device)
 
 
 class LedgerEntryKind(models.TextChoices):

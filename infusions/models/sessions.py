@@ -53,6 +53,14 @@ SESSION_STATE_SENTENCES: dict[str, str] = {
 }
 
 
+class SessionKind(models.TextChoices):
+    """What is given in the session: IV ketamine, or Spravato (esketamine) nasal spray under
+    its REMS (``infusions.esketamine``)."""
+
+    IV_KETAMINE = "iv_ketamine", "Ketamine"
+    ESKETAMINE = "esketamine", "Spravato (esketamine) nasal spray"
+
+
 class InfusionSession(models.Model):
     """The patient's time in the chair for one infusion or booster appointment.
 
@@ -72,6 +80,11 @@ class InfusionSession(models.Model):
         max_length=30, choices=InfusionSessionState.choices, default=InfusionSessionState.SCHEDULED
     )
     stop_reason = models.TextField(blank=True)
+    # Chosen before the dose (``infusions.esketamine.session_kind_set``); esketamine sessions
+    # have their own dose, monitoring and discharge rules.
+    kind = models.CharField(
+        max_length=20, choices=SessionKind.choices, default=SessionKind.IV_KETAMINE
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -87,10 +100,17 @@ class InfusionSession(models.Model):
                 condition=Q(ended_at__isnull=True) | Q(state__in=sorted(SESSION_FINAL_STATES)),
                 name="session_ended_only_when_final",
             ),
+            models.CheckConstraint(
+                condition=Q(kind__in=SessionKind.values), name="session_kind_known"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_state_display()} infusion session"
+
+    @property
+    def is_esketamine(self) -> bool:
+        return self.kind == SessionKind.ESKETAMINE
 
     @property
     def state_sentence(self) -> str:

@@ -8,7 +8,13 @@ import pytest
 from django.core.management import call_command
 
 from infusions.ledger_reports import lot_balance_from_entries
-from infusions.models import LedgerEntry, Lot
+from infusions.models import (
+    InfusionSession,
+    LedgerEntry,
+    Lot,
+    RemsPatientEnrolment,
+    RemsSettingCertification,
+)
 from patients.models import Patient
 from patients.services.consent import infusion_start_allowed
 from scheduling.models import AppointmentKind
@@ -20,7 +26,8 @@ def test_each_demo_location_gets_a_lot_that_balances(settings):
     settings.DEBUG = True
     call_command("seed_demo", verbosity=0)
 
-    lots = Lot.objects.select_related("location").order_by("location__name")
+    lots = Lot.objects.filter(product="ketamine").select_related("location")
+    lots = lots.order_by("location__name")
     assert [lot.location.name for lot in lots] == ["Mesa", "Riverside"]
     for lot in lots:
         assert lot.balance_mg == Decimal("2500.000")
@@ -35,8 +42,23 @@ def test_the_approved_demo_patient_is_consented_and_booked_for_an_infusion(setti
     samuel = Patient.objects.get(email="samuel.okonkwo@example.com")
     assert infusion_start_allowed(samuel)[0]
     infusions = samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION)
-    assert infusions.count() == 1
-    assert infusions.get().location.name == "Riverside"
+    # His IV infusion at Riverside, and his Spravato session at Mesa.
+    assert infusions.count() == 2
+    assert infusions.filter(location__name="Riverside").count() == 1
+
+
+def test_the_demo_patient_is_enrolled_in_the_rems_with_a_spravato_session(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+
+    samuel = Patient.objects.get(email="samuel.okonkwo@example.com")
+    assert RemsPatientEnrolment.objects.get(patient=samuel).rems_patient_id == "DEMO-REMS-0001"
+    session = InfusionSession.objects.get(appointment__patient=samuel, kind="esketamine")
+    assert session.appointment.location.name == "Mesa"
+    assert RemsSettingCertification.objects.count() == 2
+    for lot in Lot.objects.filter(product="esketamine"):
+        assert lot.devices_left == 24
+        assert lot_balance_from_entries(lot) == lot.balance_mg
 
 
 def test_running_it_again_adds_no_stock_and_no_second_infusion(settings):
@@ -48,7 +70,7 @@ def test_running_it_again_adds_no_stock_and_no_second_infusion(settings):
 
     assert (Lot.objects.count(), LedgerEntry.objects.count()) == before
     samuel = Patient.objects.get(email="samuel.okonkwo@example.com")
-    assert samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION).count() == 1
+    assert samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION).count() == 2
 
 
 def test_there_is_no_demo_stock_without_debug(settings):

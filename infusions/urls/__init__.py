@@ -4,7 +4,7 @@ Each part of the session screen has its own module; the ledger's pages are in
 ``infusions.urls.ledger`` under /staff/ledger/.
 """
 
-from infusions.urls import discharge, flowsheet, preassessment, session
+from infusions.urls import discharge, flowsheet, preassessment, rems, session
 
 app_name = "infusions"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     *preassessment.urlpatterns,
     *flowsheet.urlpatterns,
     *discharge.urlpatterns,
+    *rems.urlpatterns,
 ]

@@ -14,7 +14,7 @@ from infusions.models.sessions import SESSION_STATES_NEEDING_REASON, InfusionSes
 from infusions.orders import start_problems
 from infusions.sessions import infusion_minutes_run, planned_infusion_minutes, session_next_states
 from infusions.views.common import session_base_context
-from infusions.views.sections import discharge, flowsheet, preassessment
+from infusions.views.sections import discharge, flowsheet, preassessment, rems
 from scheduling.models import AppointmentStatus
 from scheduling.services.status_rules import untimely_refusal
 
@@ -35,8 +35,11 @@ MOVE_LABELS: dict[State, str] = {
 MOVES_WITH_THEIR_OWN_FORM = frozenset({State.DISCHARGED})
 
 
-def session_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    """Everything the session screen shows ``request.user``: the header and each part."""
+def session_context(
+    request: HttpRequest, session: InfusionSession, *, rems_forms: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything the session screen shows ``request.user``: the header and each part
+    (``rems_forms``: the Spravato forms refused, to show with their errors)."""
     context = session_base_context(request, session)
     can_record = context["can_record"]
     waiting_for = []
@@ -51,6 +54,7 @@ def session_context(request: HttpRequest, session: InfusionSession) -> dict[str,
     )
     next_states = session_next_states(session)
     context |= preassessment.section_context(request, session)
+    context |= rems.section_context(request, session, **(rems_forms or {}))
     # Check-in before its time (not the appointment's day, or earlier than the check-in
     # window) is refused by the clock guard the check-in itself runs: until it would pass,
     # the button is shown disabled with the guard's own reason, so page and action agree.
