@@ -6,5 +6,6 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # A draft invoice when a visit ends (scheduling.visit_end); the balance on the chart
-        # (patients.views.chart.chart_page).
-        from billing import contributions, visits  # noqa: F401
+        # (patients.views.chart.chart_page); what is left of the patient's packages on the
+        # chart and the appointment page.
+        from billing import contributions, package_contributions, visits  # noqa: F401

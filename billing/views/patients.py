@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from billing.cards import CARD_ON_FILE_POLICY, card_on_file, cards_enabled
+from billing.package_selectors import patient_packages
 from billing.selectors import (
     balance_of,
     billing_patient_for,
@@ -50,6 +51,8 @@ def patient_billing(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
         "card": card_on_file(patient),
         "card_policy": CARD_ON_FILE_POLICY,
         "may_take_payments": user_can(request.user, Capability.TAKE_PAYMENTS),
+        # Every package, voided ones too (a patient holds a handful): one query.
+        "packages": list(patient_packages(patient)),
     }
     return render(request, "billing/patient.html", context)
 
