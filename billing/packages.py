@@ -265,6 +265,7 @@ def _visit_line_description(appointment: Appointment) -> str:
     return f"{appointment.appointment_type.name} on {visit_date(appointment):%b %-d, %Y}"
 
 
+@transaction.atomic
 def package_cover_visit(
     *, invoice: Invoice, appointment: Appointment, actor: User | None
 ) -> PackageUse | None:

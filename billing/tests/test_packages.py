@@ -432,3 +432,29 @@ def test_a_package_use_is_never_deleted_nor_changed_but_to_give_it_back(fran, pa
     assert "package_use_release_has_reason" in refused(
         lambda: PackageUse.objects.filter(pk=use.pk).update(released_at=use.used_at)
     )
+
+
+def test_undoing_the_end_of_a_visit_with_no_price_takes_its_covered_line_off(fran, pat, riverside):
+    package = package_sell(actor=fran, patient=pat, offer=offer(), location=riverside)
+    consultation = visit_of(pat, riverside)
+    invoice = end(consultation, fran)
+
+    appointment_undo(actor=fran, appointment=consultation, reason="Not done yet")
+
+    assert not invoice.lines.exists()
+    use = PackageUse.objects.get()
+    assert use.released_at is not None and use.line is None
+    assert left_of(package) == 6
+
+
+def test_an_issued_visit_invoice_keeps_its_package_visit_when_the_end_is_undone(
+    fran, pat, riverside
+):
+    package = package_sell(actor=fran, patient=pat, offer=offer(), location=riverside)
+    consultation = visit_of(pat, riverside)
+    invoice_issue(actor=fran, invoice=end(consultation, fran))
+
+    appointment_undo(actor=fran, appointment=consultation, reason="Not done yet")
+
+    # The books do not change with the visit: voiding the invoice gives the visit back.
+    assert left_of(package) == 5
