@@ -55,6 +55,8 @@ CARD_ON_FILE_POLICY = (
     "the card at any time."
 )
 CONSENT_METHOD_DESK = "Stripe's card page, opened at the front desk"
+CONSENT_METHOD_LINK = "Stripe's card page, from a link the clinic sent"
+CONSENT_METHOD_BOOKING = "Stripe's card page, when booking online"
 
 
 def cards_enabled() -> bool:
@@ -105,7 +107,33 @@ def card_setup_start(
     """Open Stripe's page to save a card for ``patient`` at the desk; the page's address.
     ``success_url`` may hold ``{setup}``, replaced by the setup's public id."""
     require(actor, Capability.TAKE_PAYMENTS)
-    setup = CardSetup(patient=patient, consent_wording=CARD_ON_FILE_POLICY, requested_by=actor)
+    setup = card_setup_open(
+        patient=patient, requested_by=actor, success_url=success_url, cancel_url=cancel_url
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=setup,
+        summary=f"opened Stripe's page to save a card for patient {patient.public_id}",
+        request=request,
+    )
+    return setup.checkout_url
+
+
+def card_setup_open(
+    *,
+    patient: Patient,
+    requested_by: User | None,
+    success_url: str,
+    cancel_url: str,
+    wording: str = CARD_ON_FILE_POLICY,
+) -> CardSetup:
+    """The one way a card is saved, wherever it is asked for (the desk, a link sent to the
+    patient, a booking online): a ``CardSetup`` with the card policy the patient agrees to,
+    and Stripe's page in setup mode showing it, whose address is ``setup.checkout_url`` (not
+    stored). Completed by ``card_setup_complete``. ``success_url`` may hold ``{setup}``.
+    Raises ``ValidationError`` with Stripe's problem, having saved nothing."""
+    setup = CardSetup(patient=patient, consent_wording=wording, requested_by=requested_by)
     try:
         setup.customer_id = _customer_id(patient)
         session = gateway.start_card_setup(
@@ -115,20 +143,14 @@ def card_setup_start(
             cancel_url=cancel_url,
             reference=str(setup.public_id),
             idempotency_key=str(setup.public_id),
-            consent_text=CARD_ON_FILE_POLICY,
+            consent_text=wording,
         )
     except PaymentError as error:
         raise _refused(error) from None
     setup.checkout_session_id = session.id
     setup.save()
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        target=setup,
-        summary=f"opened Stripe's page to save a card for patient {patient.public_id}",
-        request=request,
-    )
-    return session.url or ""
+    setup.checkout_url = session.url or ""
+    return setup
 
 
 def card_setup_complete(
@@ -164,7 +186,7 @@ def card_setup_complete(
             exp_month=card.exp_month,
             exp_year=card.exp_year,
             consent_wording=locked.consent_wording,
-            consent_method=CONSENT_METHOD_DESK,
+            consent_method=_consent_method(locked),
             consent_at=now,
             consent_recorded_by=locked.requested_by,
         )
@@ -179,6 +201,15 @@ def card_setup_complete(
         )
     setup.completed_at = locked.completed_at
     return saved
+
+
+def _consent_method(setup: CardSetup) -> str:
+    """How the patient came to Stripe's page: at the desk, by a link, or booking online."""
+    if CardSetup.objects.filter(pk=setup.pk, link__isnull=False).exists():
+        return CONSENT_METHOD_LINK
+    if CardSetup.objects.filter(pk=setup.pk, booking_hold__isnull=False).exists():
+        return CONSENT_METHOD_BOOKING
+    return CONSENT_METHOD_DESK
 
 
 @transaction.atomic
@@ -257,6 +288,14 @@ def card_charge(
                 amount=value,
                 created_by=actor,
             )
+            audit_record(
+                actor=actor,
+                action=Action.CREATE,
+                target=charge,
+                summary=f"asked Stripe to charge {_money(value)} to the card on file for "
+                f"invoice {current.number} (patient {current.patient.public_id})",
+                request=request,
+            )
         elif charge.amount != value:
             raise ValidationError(
                 {
@@ -318,6 +357,14 @@ def charge_failed(
         if payment_intent_id and locked.payment_intent_id is None:
             locked.payment_intent_id = payment_intent_id
         locked.save(update_fields=["status", "failure", "settled_at", "payment_intent_id"])
+        # Whoever learnt of it (the desk's answer or Stripe's webhook), the books say so.
+        audit_record(
+            actor=None,
+            action=Action.UPDATE,
+            target=locked,
+            summary=f"a card charge of {_money(locked.amount)} on invoice "
+            f"{locked.invoice.number} failed: nothing was taken",
+        )
     charge.status = locked.status
     return True
 

@@ -54,6 +54,44 @@ def seed_demo_prices() -> int:
     return created
 
 
+# The demo's online booking policy, at Riverside: a card on file to book a consultation online
+# (off, so booking works, when no Stripe keys are configured), and the fees it explains.
+DEMO_POLICY_LOCATION = "Riverside"
+DEMO_POLICY_WORDING = (
+    "If you can't come, please tell us at least 24 hours before your visit so that someone "
+    "else can have the time. A consultation missed without telling us costs 75.00 USD, and "
+    "cancelling less than 24 hours before costs 40.00 USD. The front desk may waive a fee, "
+    "for example when something unexpected kept you away."
+)
+
+
+@transaction.atomic
+def seed_demo_booking_policy() -> int:
+    """Give the demo's Riverside its online booking policy unless it has one: 1 if made."""
+    from billing.deposits import booking_policy_set
+    from billing.models import BookingPolicy
+
+    admin = User.objects.filter(email=f"admin@{settings.DEMO_EMAIL_DOMAIN}", is_active=True).first()
+    location = Location.objects.filter(name=DEMO_POLICY_LOCATION, is_active=True).first()
+    if (
+        admin is None
+        or location is None
+        or BookingPolicy.objects.filter(location=location).exists()
+    ):
+        return 0
+    booking_policy_set(
+        actor=admin,
+        location=location,
+        requirement="card",
+        deposit_amount="",
+        wording=DEMO_POLICY_WORDING,
+        no_show_fee="75.00",
+        late_cancel_fee="40.00",
+        late_cancel_hours="24",
+    )
+    return 1
+
+
 # --- Packages --------------------------------------------------------------------------------
 
 DEMO_OFFER = "Induction series of six infusions"

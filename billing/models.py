@@ -428,6 +428,228 @@ class CardCharge(models.Model):
         return f"Card charge ({self.status})"
 
 
+# --- Booking online: the location's policy, the agreement, the held time, the fees ----------
+# (billing.deposits, billing.fees, billing.card_links)
+
+
+class BookingRequirement(models.TextChoices):
+    NOTHING = "nothing", "Nothing"
+    CARD = "card", "A card on file"
+    DEPOSIT = "deposit", "A deposit"
+
+
+class BookingPolicy(models.Model):
+    """What booking a consultation online at a location asks for (nothing, a card on file, a
+    deposit), and its no-show and late-cancel fees with the wording the booker agrees to.
+    One per location; a location without one asks nothing. Edited by clinic admins."""
+
+    location = models.OneToOneField(Location, on_delete=models.PROTECT, related_name="+")
+    requirement = models.CharField(
+        max_length=10, choices=BookingRequirement.choices, default=BookingRequirement.NOTHING
+    )
+    deposit_amount = models.DecimalField(null=True, blank=True, **AMOUNT)
+    wording = models.TextField(blank=True)
+    no_show_fee = models.DecimalField(default=0, **AMOUNT)
+    late_cancel_fee = models.DecimalField(default=0, **AMOUNT)
+    late_cancel_hours = models.PositiveSmallIntegerField(default=24)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(requirement="deposit") | Q(deposit_amount__gt=0),
+                name="booking_policy_deposit_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(no_show_fee__gte=0, late_cancel_fee__gte=0),
+                name="booking_policy_fees_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(late_cancel_hours__gte=1, late_cancel_hours__lte=168),
+                name="booking_policy_window_range",
+            ),
+            # A fee nobody was told about is never proposed.
+            models.CheckConstraint(
+                condition=Q(no_show_fee=0, late_cancel_fee=0) | ~Q(wording=""),
+                name="booking_policy_fees_have_wording",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking policy of {self.location}"
+
+
+class PolicyAgreement(models.Model):
+    """The booker's agreement to a location's policy when booking online: the exact wording
+    they read, the fees and window it set, and when. One per booking; never changed."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="policy_agreement"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    wording = models.TextField()
+    no_show_fee = models.DecimalField(**AMOUNT)
+    late_cancel_fee = models.DecimalField(**AMOUNT)
+    late_cancel_hours = models.PositiveSmallIntegerField()
+    method = models.CharField(max_length=120)
+    agreed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-agreed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(wording=""), name="agreement_has_wording"),
+        ]
+
+    def __str__(self) -> str:
+        return "Policy agreement"
+
+
+class BookingHoldStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting for the card"
+    CONFIRMED = "confirmed", "Confirmed"
+    RELEASED = "released", "Released"
+
+
+class BookingHold(models.Model):
+    """An online booking held while the booker saves a card (``card_setup``) or pays a
+    deposit (``deposit_charge``) on Stripe's page: confirmed once, by the webhook or the
+    return from Stripe, or released (the appointment cancelled) when ``expires_at`` passes
+    (``billing.tasks.release_expired_booking_holds``). A deposit is recorded in the books as
+    an invoice of its own, paid by card (``deposit_payment``), and comes off the visit's
+    invoice as a credit note when that is issued (``deposit_credit``)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="booking_hold"
+    )
+    requirement = models.CharField(max_length=10, choices=BookingRequirement.choices)
+    amount = models.DecimalField(null=True, blank=True, **AMOUNT)
+    status = models.CharField(
+        max_length=10, choices=BookingHoldStatus.choices, default=BookingHoldStatus.WAITING
+    )
+    # Stripe's page: setup mode for a card, payment mode (keeping the card) for a deposit.
+    card_setup = models.OneToOneField(
+        CardSetup, null=True, blank=True, on_delete=models.PROTECT, related_name="booking_hold"
+    )
+    deposit_payment = models.OneToOneField(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="booking_hold"
+    )
+    # The deposit taken off the visit's invoice when it is issued (billing.deposits).
+    deposit_credit = models.OneToOneField(
+        CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="booking_hold_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(requirement__in=["card", "deposit"]), name="booking_hold_requirement"
+            ),
+            models.CheckConstraint(
+                condition=~Q(requirement="deposit") | Q(amount__gt=0),
+                name="booking_hold_deposit_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="waiting", settled_at__isnull=True)
+                | (~Q(status="waiting") & Q(settled_at__isnull=False)),
+                name="booking_hold_settled_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking hold ({self.status})"
+
+
+class FeeKind(models.TextChoices):
+    NO_SHOW = "no_show", "No-show fee"
+    LATE_CANCEL = "late_cancel", "Late-cancel fee"
+
+
+class FeeProposalStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CHARGED = "charged", "Charged"
+    WAIVED = "waived", "Waived"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class FeeProposal(models.Model):
+    """A no-show or late-cancel fee that the location's policy proposes to the front desk,
+    which charges it (an invoice, paid at the desk or from the card on file) or waives it
+    with a reason. One per appointment (the database refuses a second); undoing the no-show
+    or the cancellation withdraws an open one, and doing it again opens it again."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="fee_proposal"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=FeeKind.choices)
+    amount = models.DecimalField(**AMOUNT)
+    status = models.CharField(
+        max_length=10, choices=FeeProposalStatus.choices, default=FeeProposalStatus.OPEN
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    waive_reason = models.TextField(blank=True)
+    invoice = models.OneToOneField(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_proposal"
+    )
+
+    class Meta:
+        ordering = ["proposed_at", "id"]
+        indexes = [models.Index(fields=["status", "proposed_at"], name="fee_proposal_open_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="fee_proposal_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="waived") | (~Q(waive_reason="") & Q(decided_by__isnull=False)),
+                name="fee_waived_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="charged") | Q(invoice__isnull=False),
+                name="fee_charged_has_invoice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.status})"
+
+
+class CardLink(models.Model):
+    """A link staff send the patient to save a card on file from their phone. The URL holds
+    a signature of ``public_id`` (``billing.card_links``), made again when the message is
+    written, so no usable link sits in the outbox. The patient reads the card policy, agrees,
+    and saves the card on Stripe's page (``setup``). Expires; replaced by a newer one; used
+    once the card is saved."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    sent_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    setup = models.OneToOneField(
+        CardSetup, null=True, blank=True, on_delete=models.PROTECT, related_name="link"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return "Card link"
+
+
 # --- Packages (billing.packages) -------------------------------------------------------------
 
 

@@ -11,10 +11,10 @@ infusions at a package price) and used one visit at a time.
   the line is priced at zero and names the package, and a ``PackageUse`` records it.
 - The visit goes back to the package when its end is undone (``package_visit_give_back``),
   when the covered line is taken off the draft (``billing.services.invoice_remove_line``), or
-  when its invoice is voided (the database does it, migration ``0004_packages``).
+  when its invoice is voided (the database does it, migration ``0005_packages``).
 
 The database refuses more uses than visits bought, a second use of one visit, and changes to
-what was sold (``billing.models``, migration ``0004_packages``).
+what was sold (``billing.models``, migration ``0005_packages``).
 """
 
 from __future__ import annotations

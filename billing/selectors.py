@@ -245,3 +245,37 @@ def price_in_effect(appointment: Appointment) -> Price | None:
 def visit_date(appointment: Appointment) -> date:
     """The visit's date where it happens."""
     return appointment.starts_at.astimezone(appointment.location.tz).date()
+
+
+# --- Lists for the API -----------------------------------------------------------------------
+
+
+def invoices_visible_to(user: Any) -> QuerySet[Invoice]:
+    """Every invoice ``user`` may read (none without billing access), newest first, with its
+    sums, patient, location and visit joined in; lines are prefetched by the caller."""
+    if not can_see_billing(user):
+        return Invoice.objects.none()
+    return invoices_with_sums(
+        Invoice.objects.select_related("patient", "location", "appointment__appointment_type")
+    ).order_by("-created_at", "-id")
+
+
+def payments_visible_to(user: Any) -> QuerySet[Payment]:
+    """Every payment ``user`` may read (none without billing access), newest first, with what
+    was refunded of each."""
+    if not can_see_billing(user):
+        return Payment.objects.none()
+    return (
+        Payment.objects.select_related("invoice__patient", "taken_by")
+        .annotate(refunded=_sum_of(Refund.objects.filter(payment=OuterRef("pk")), "payment"))
+        .order_by("-taken_at", "-id")
+    )
+
+
+def refunds_visible_to(user: Any) -> QuerySet[Refund]:
+    """Every refund ``user`` may read (none without billing access), newest first."""
+    if not can_see_billing(user):
+        return Refund.objects.none()
+    return Refund.objects.select_related("payment__invoice__patient", "refunded_by").order_by(
+        "-refunded_at", "-id"
+    )

@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
+from billing.invoice_hooks import invoice_issued
 from billing.messages import RECEIPT, receipt_key
 from billing.models import (
     MANUAL_METHODS,
@@ -295,6 +296,8 @@ def invoice_issue(*, actor: User, invoice: Invoice, request: HttpRequest | None 
     current.issued_by = actor
     current.save(update_fields=["number", "status", "issued_at", "issued_by"])
     _audit_invoice(actor, current, f"issued it for {_money(current.total)}", request)
+    # E.g. a deposit paid when booking the visit online comes off it (billing.deposits).
+    invoice_issued(invoice=current, actor=actor, request=request)
     _refresh(invoice, current)
     return current
 
@@ -306,7 +309,7 @@ def invoice_void(
     """Void an invoice, saying why. A draft simply never charges; an issued invoice is
     credited for what it still charges (a credit note, in the same transaction), once any
     money taken for it has been refunded. A visit a package covered goes back to the package
-    (the database does it with the void, migration ``0004_packages``); a package's own invoice
+    (the database does it with the void, migration ``0005_packages``); a package's own invoice
     is voided only while none of its visits is used."""
     require(actor, Capability.CORRECT_BILLING)
     reason = _reason(reason, "the invoice is void")
@@ -335,9 +338,11 @@ def invoice_void(
                 }
             )
         if current.due > 0:
-            CreditNote.objects.create(
+            credit = CreditNote.objects.create(
                 invoice=current, amount=current.due, reason=reason, created_by=actor
             )
+            # The credit is a money move of its own: it takes the amount off the balance.
+            _audit_credit(actor, current, credit, "voiding the invoice", request)
     current.status = InvoiceStatus.VOID
     current.voided_at = timezone.now()
     current.voided_by = actor
@@ -379,7 +384,7 @@ def credit_note_create(
     credit = CreditNote.objects.create(
         invoice=current, amount=amount, reason=reason, created_by=actor
     )
-    _audit_invoice(actor, current, f"credited {_money(amount)} with a reason", request)
+    _audit_credit(actor, current, credit, "with a reason", request)
     return credit
 
 
@@ -394,12 +399,17 @@ def payment_take(
     method: str,
     amount: object,
     reference: str = "",
+    public_id: uuid.UUID | None = None,
     request: HttpRequest | None = None,
 ) -> Payment:
     """Record money received at the desk for an issued invoice: by the clinic's card
     terminal, cash or cheque, never more than the invoice still owes. The patient's receipt
     is queued by email in the same transaction (``billing.messages``; sent on their email
-    consent)."""
+    consent).
+
+    ``public_id``, when the caller chooses it (the API's ``id``), makes the request safe to
+    send again: a payment already recorded with that id for the same invoice, method, amount
+    and reference is returned as it is, and nothing is written twice."""
     require(actor, Capability.TAKE_PAYMENTS)
     errors: dict[str, list[str]] = {}
     if method not in MANUAL_METHODS:
@@ -414,6 +424,16 @@ def payment_take(
     if errors:
         raise ValidationError(errors)
     current = _locked(invoice)
+    if public_id is not None:
+        # Checked with the invoice locked: the same request sent twice at once waits here.
+        earlier = Payment.objects.filter(public_id=public_id).first()
+        if earlier is not None:
+            same = (earlier.invoice_id, earlier.method, earlier.amount, earlier.reference)
+            if same == (current.pk, method, amount, reference):
+                return earlier
+            raise ValidationError(
+                {"id": ["Another payment has this id already: send a new id for a new payment."]}
+            )
     if current.status != InvoiceStatus.ISSUED:
         what = "Issue it first." if current.status == InvoiceStatus.DRAFT else "Nothing is owed."
         raise ValidationError(
@@ -436,7 +456,12 @@ def payment_take(
             }
         )
     payment = Payment.objects.create(
-        invoice=current, method=method, amount=amount, reference=reference, taken_by=actor
+        invoice=current,
+        method=method,
+        amount=amount,
+        reference=reference,
+        taken_by=actor,
+        **({"public_id": public_id} if public_id is not None else {}),
     )
     audit_record(
         actor=actor,
@@ -464,16 +489,27 @@ def refund_make(
     payment: Payment,
     amount: object,
     reason: str,
+    public_id: uuid.UUID | None = None,
     request: HttpRequest | None = None,
 ) -> Refund:
     """Give back ``amount`` of a payment (the same way it was paid), saying why; never more
-    than is left of it."""
+    than is left of it. With ``public_id`` chosen by the caller (the API's ``id``), a refund
+    already made with that id of the same payment and amount is returned as it is; for a
+    card, that id is also Stripe's idempotency key."""
     require(actor, Capability.CORRECT_BILLING)
     amount = _amount(amount, "amount")
     reason = _reason(reason, "the money goes back")
     locked = (
         Payment.objects.select_for_update().select_related("invoice__patient").get(pk=payment.pk)
     )
+    if public_id is not None:
+        earlier = Refund.objects.filter(public_id=public_id).first()
+        if earlier is not None:
+            if (earlier.payment_id, earlier.amount) == (locked.pk, amount):
+                return earlier
+            raise ValidationError(
+                {"id": ["Another refund has this id already: send a new id for a new refund."]}
+            )
     left = locked.amount - sum(r.amount for r in locked.refunds.all())
     if amount > left:
         raise ValidationError(
@@ -485,7 +521,7 @@ def refund_make(
                 ]
             }
         )
-    public_id = uuid.uuid4()
+    public_id = public_id or uuid.uuid4()
     stripe_refund = None
     if locked.method == PaymentMethod.CARD:
         # Given back at Stripe first, while the payment is locked (so two refunds at once
@@ -550,5 +586,18 @@ def _audit_invoice(actor: User, invoice: Invoice, what: str, request: HttpReques
         action=Action.UPDATE,
         target=invoice,
         summary=f"{what} (patient {invoice.patient.public_id})",
+        request=request,
+    )
+
+
+def _audit_credit(
+    actor: User, invoice: Invoice, credit: CreditNote, how: str, request: HttpRequest | None
+) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        target=credit,
+        summary=f"credited {_money(credit.amount)} on invoice {invoice.number}, {how} "
+        f"(patient {invoice.patient.public_id})",
         request=request,
     )

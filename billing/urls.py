@@ -2,11 +2,17 @@
 
 from django.urls import path
 
-from billing.views import cards, invoices, packages, patients, prices
+from billing.views import card_links, cards, fees, invoices, packages, patients, prices, reports
 
 app_name = "billing"
 
 urlpatterns = [
+    path("", reports.billing_index, name="index"),
+    path("close/", reports.daily_close_page, name="close"),
+    path("close/csv/", reports.daily_close_csv, name="close-csv"),
+    path("aged/", reports.aged_balances_page, name="aged"),
+    path("aged/csv/", reports.aged_balances_csv, name="aged-csv"),
+    path("open/", reports.open_invoices_page, name="open"),
     path("prices/", prices.prices, name="prices"),
     path("patients/<uuid:patient_id>/", patients.patient_billing, name="patient"),
     path("patients/<uuid:patient_id>/payments/", patients.patient_payment_list, name="payments"),
@@ -44,6 +50,20 @@ urlpatterns = [
         "invoices/<uuid:invoice_id>/pay-by-card/<uuid:charge_id>/done/",
         cards.checkout_done,
         name="checkout-done",
+    ),
+    path(
+        "patients/<uuid:patient_id>/card/send-link/",
+        card_links.card_link_send_view,
+        name="card-link-send",
+    ),
+    path("fees/", fees.fee_list, name="fees"),
+    path("fees/<uuid:fee_id>/charge/", fees.fee_charge_view, name="fee-charge"),
+    path("fees/<uuid:fee_id>/waive/", fees.fee_waive_view, name="fee-waive"),
+    path("booking-policies/", fees.booking_policies, name="booking-policies"),
+    path(
+        "booking-policies/<uuid:location_id>/",
+        fees.booking_policy_edit,
+        name="booking-policy",
     ),
     # Packages (billing.views.packages).
     path("packages/", packages.package_offers, name="package-offers"),

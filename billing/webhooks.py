@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.cards import card_setup_complete, charge_failed, charge_succeeded
+from billing.deposits import booking_hold_for_setup, booking_hold_settle
 from billing.models import CardCharge, CardChargeStatus, CardSetup, Payment, Refund, StripeEvent
 from billing.stripe.money import from_minor_units
 from billing.stripe.webhooks import StripeEvent as Event
@@ -80,7 +81,15 @@ def _checkout_completed(event: Event) -> str:
     setup = CardSetup.objects.filter(checkout_session_id=session_id).first()
     if setup is not None:
         card = card_setup_complete(setup)
-        return f"card saved ({card.public_id})" if card else "setup not complete yet"
+        if card is None:
+            return "setup not complete yet"
+        hold = booking_hold_for_setup(setup)
+        if hold is not None:  # a time booked online, held for this card (billing.deposits)
+            confirmed = booking_hold_settle(hold)
+            return f"card saved ({card.public_id}); booking " + (
+                "confirmed" if confirmed else "not confirmed (released)"
+            )
+        return f"card saved ({card.public_id})"
     charge = CardCharge.objects.filter(checkout_session_id=session_id).first()
     if charge is None:
         charge = _by_reference(CardCharge, event.reference)

@@ -27,6 +27,7 @@ STAFF_NAVIGATION: list[NavItem] = [
     NavItem("Locations", "staff:location-list", Capability.VIEW_LOCATIONS),
     NavItem("Ledger", "ledger:lot-list", Capability.VIEW_LEDGER),
     NavItem("Outcomes", "outcomes:dashboard", Capability.VIEW_OUTCOMES),
+    NavItem("Billing", "billing:index", Capability.VIEW_BILLING),
     NavItem("Content", "content_staff:index", Capability.EDIT_CONTENT),
     NavItem("Staff accounts", "staff:account-list", Capability.MANAGE_STAFF, admin=True),
     NavItem(

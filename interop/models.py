@@ -43,6 +43,9 @@ class ExportJob(models.Model):
     # What the job is writing, for the X-Progress header and the page ("Observation").
     current_step = models.CharField(max_length=40, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the job last moved (queued, started, or wrote a batch): a job under way that has
+    # not moved for FHIR_EXPORT_STALL_MINUTES lost its worker (``export_fail_stalled``).
+    moved_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     # What went wrong, in words for the admin; never patient data.
     error = models.CharField(max_length=300, blank=True)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.permissions import Capability, capability_required
 from interop.fhir.bulk import (
+    export_fail_stalled,
     export_job_for,
     export_jobs_visible_to,
     fhir_export_cancel,
@@ -40,6 +41,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
                 "here when it is done.",
             )
         return redirect("interop:export")
+    export_fail_stalled()  # so a job whose worker died shows as failed, not "running" forever
     jobs = export_jobs_visible_to(request.user).prefetch_related("files")
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {

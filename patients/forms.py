@@ -23,6 +23,7 @@ from patients.models import (
     QuestionnaireResponse,
     SexAtBirth,
 )
+from patients.questionnaires import DEFINITIONS
 from patients.selectors import search_date
 
 DATE_OF_BIRTH_FORMATS = ["%Y-%m-%d", "%m/%d/%Y"]
@@ -229,6 +230,28 @@ class QuestionnaireContextForm(forms.Form):
         initial=QuestionnaireResponse.Context.BASELINE,
         error_messages={"required": "Choose when the questionnaire was completed."},
     )
+
+
+class QuestionnaireLinkForm(forms.Form):
+    """Which questionnaires a link asks, and what the answers count as."""
+
+    instruments = forms.MultipleChoiceField(
+        label="Questionnaires",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one questionnaire to send."},
+    )
+    context = forms.ChoiceField(
+        label="The answers count as",
+        choices=QuestionnaireResponse.Context.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose what the answers count as."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["instruments"].choices = [
+            (instrument.value, definition.title) for instrument, definition in DEFINITIONS.items()
+        ]
 
 
 class PatientFilterForm(forms.Form):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -159,6 +160,28 @@ def live_link(patient: Patient, purpose: PatientLink.Purpose) -> LiveLink | None
         for message in messages
     ]
     return LiveLink(link=link, sent=sent)
+
+
+def refuse_silent_replacement(patient: Patient, purpose: PatientLink.Purpose) -> None:
+    """Refuse (ValidationError keyed ``replace_live``) a link only to copy while the patient
+    still holds a working link of ``purpose``, saying when and how that one was sent.
+
+    A new link revokes the old one (``link_create``), and a link to copy reaches the patient
+    in no message: staff confirm first that the link in the patient's inbox may stop working.
+    Sending the new link by message needs no confirmation: the message carries it."""
+    live = live_link(patient, purpose)
+    if live is None:
+        return
+    location = patient.preferred_location
+    tz = location.tz if location is not None else timezone.get_default_timezone()
+    raise ValidationError(
+        {
+            "replace_live": [
+                f"A new link replaces {live.sentence(tz)}: that link will stop working, and "
+                "the patient will need the new one from you."
+            ]
+        }
+    )
 
 
 def link_mark_used(link: PatientLink) -> None:

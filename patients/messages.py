@@ -1,9 +1,11 @@
-"""Messages with a patient's single-use links: the intake form and the consent form.
+"""Messages with a patient's single-use links that staff send: the intake form, the consent
+form, and questionnaires.
 
-Kinds ``intake_link`` and ``consent_link`` (``clinic.messaging.registry``), by email and by
-text, queued by ``patient_link_enqueue`` when staff make a link and choose to send it
-(``patients.services.intake.intake_link_create`` and
-``patients.services.consent.consent_link_create`` with ``send_to_patient=True``).
+Kinds ``intake_link``, ``consent_link`` and ``questionnaire_link``
+(``clinic.messaging.registry``), by email and by text, queued by ``patient_link_enqueue``
+when staff make a link and choose to send it (``intake_link_create``,
+``consent_link_create`` and ``questionnaire_link_create`` with ``send_to_patient=True``).
+The scheduled follow-up questionnaires have their own kinds (``patients.followup_messages``).
 
 The row keeps the link's ``public_id`` and the site's address, never the link itself: the
 URL is signed again when the message is written (``patients.links.link_token``; any
@@ -36,22 +38,27 @@ from patients.selectors import contact_consents_current
 
 INTAKE_LINK = "intake_link"
 CONSENT_LINK = "consent_link"
+QUESTIONNAIRE_LINK = "questionnaire_link"
 
 _KIND_OF_PURPOSE = {
     PatientLink.Purpose.INTAKE: INTAKE_LINK,
     PatientLink.Purpose.CONSENT: CONSENT_LINK,
+    PatientLink.Purpose.QUESTIONNAIRE: QUESTIONNAIRE_LINK,
 }
 _URL_NAME = {
     PatientLink.Purpose.INTAKE: "patient_links:intake",
     PatientLink.Purpose.CONSENT: "patient_links:consent",
+    PatientLink.Purpose.QUESTIONNAIRE: "patient_links:questionnaire",
 }
 _WHAT = {
     PatientLink.Purpose.INTAKE: "your intake form",
     PatientLink.Purpose.CONSENT: "your consent form",
+    PatientLink.Purpose.QUESTIONNAIRE: "a short questionnaire from your care team",
 }
 _ACTION = {
     PatientLink.Purpose.INTAKE: "fill in",
     PatientLink.Purpose.CONSENT: "read and sign",
+    PatientLink.Purpose.QUESTIONNAIRE: "answer",
 }
 
 
@@ -198,5 +205,15 @@ register(
         still_wanted=_link_usable,
         transactional=True,
         description="The link to the consent form",
+    )
+)
+register(
+    MessageKind(
+        name=QUESTIONNAIRE_LINK,
+        render=_render,
+        still_wanted=_link_usable,
+        # Staff sent it for the patient's care (e.g. the PHQ-9 before approval): not a nudge.
+        transactional=True,
+        description="A questionnaire link staff sent",
     )
 )

@@ -133,6 +133,13 @@ class BookingDetailsForm(forms.Form):
     )
     consent_sms = forms.BooleanField(required=False)
     consent_email = forms.BooleanField(required=False)
+    # Shown only where the location has a cancellation policy (scheduling.booking_terms); the
+    # booking service says what to do when it is not ticked.
+    agree_policy = forms.BooleanField(
+        required=False,
+        label="I have read the cancellation and no-show policy above and agree to it.",
+    )
+    policy_digest = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     # The honeypot: hidden from sight by CSS, labelled for screen readers, skipped by Tab.
     website = forms.CharField(
         label="Leave this field empty",

@@ -28,7 +28,7 @@ PERSONAS = [*SIGNED_IN, "olga", "anonymous"]
 
 CLINICAL_NAV = ["Home", "Schedule", "Patients", "Locations"]
 NAVIGATION = {
-    "fran": CLINICAL_NAV,
+    "fran": [*CLINICAL_NAV, "Billing"],
     "nina": [*CLINICAL_NAV, "Ledger", "Outcomes"],
     "phil": [*CLINICAL_NAV, "Ledger", "Outcomes"],
     "alice": [
@@ -38,6 +38,7 @@ NAVIGATION = {
         "Locations",
         "Ledger",
         "Outcomes",
+        "Billing",
         "Content",
         # Under the "Admin" menu, in this order.
         "Staff accounts",
@@ -82,6 +83,22 @@ ALLOWED = {
     "/staff/accounts/": {"alice"},
     # The price list is the clinic admin's.
     "/staff/billing/prices/": {"alice"},
+    # The billing index and its reports: the front desk closes the day and chases balances.
+    "/staff/billing/": {"fran", "alice"},
+    "/staff/billing/close/": {"fran", "alice"},
+    "/staff/billing/close/csv/": {"fran", "alice"},
+    "/staff/billing/aged/": {"fran", "alice"},
+    "/staff/billing/aged/csv/": {"fran", "alice"},
+    "/staff/billing/open/": {"fran", "alice"},
+    # The billing API: the books for the front desk and clinic admins, prices for admins.
+    "/api/v1/prices/": {"alice"},
+    "/api/v1/invoices/": {"fran", "alice"},
+    "/api/v1/payments/": {"fran", "alice"},
+    "/api/v1/refunds/": {"fran", "alice"},
+    # The fees a no-show or a late cancel proposes: the front desk decides them. What booking
+    # online asks for at each location is the clinic admin's.
+    "/staff/billing/fees/": {"fran", "alice"},
+    "/staff/billing/booking-policies/": {"alice"},
     # So are the package offers and the package liability report; the offers are read through
     # the API by those who see the books.
     "/staff/billing/packages/": {"alice"},
@@ -153,6 +170,9 @@ NOT_IN_THE_MATRIX = {
     "/m/sms/inbound/": "signed webhook",
     "/m/sms/twilio/": "signed webhook",
     "/hooks/stripe/": "signed webhook (billing/tests/test_webhooks.py)",
+    "/pay/card/<str:token>/": "a card link's token (billing/tests/test_card_links.py)",
+    "/pay/card/<str:token>/done/": "a card link's token (billing/tests/test_card_links.py)",
+    "/pay/booking/<uuid:hold_id>/done/": "a held booking (billing/tests/test_deposits.py)",
     # POST only, or needs parameters to mean anything; each view's tests check its roles.
     "/staff/logout/": "POST only, for anyone signed in",
     "/staff/content/preview/": "POST only (content/tests/test_staff_pages.py)",
@@ -241,6 +261,7 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/patients/<uuid:patient_id>/consent/<uuid:signature_id>/": CLINIC_STAFF,
     "/staff/patients/<uuid:patient_id>/measurements/new/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/questionnaires/new/<str:instrument>/": CLINICIANS,
+    "/staff/patients/<uuid:patient_id>/questionnaires/link/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/new/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/diff/": CLINICIANS,
     "/staff/patients/<uuid:patient_id>/intake/<int:version>/": CLINICIANS,
@@ -413,6 +434,18 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/billing/invoices/<uuid:invoice_id>/charge-card/": BILLING,
     "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/": BILLING,
     "/staff/billing/invoices/<uuid:invoice_id>/pay-by-card/<uuid:charge_id>/done/": BILLING,
+    # The billing API: the desk issues and takes payments; voids and refunds are an admin's;
+    # a patient's balance is for everyone who works with patients, as on the chart.
+    "/api/v1/invoices/<uuid:invoice_id>/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/issue/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/void/": CLINIC_ADMINS,
+    "/api/v1/invoices/<uuid:invoice_id>/payments/": BILLING,
+    "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": CLINIC_ADMINS,
+    "/api/v1/patients/<uuid:patient_id>/balance/": CLINIC_STAFF,
+    "/staff/billing/patients/<uuid:patient_id>/card/send-link/": BILLING,
+    "/staff/billing/fees/<uuid:fee_id>/charge/": BILLING,
+    "/staff/billing/fees/<uuid:fee_id>/waive/": BILLING,
+    "/staff/billing/booking-policies/<uuid:location_id>/": CLINIC_ADMINS,
     # Packages: the front desk sells them; the offers are the clinic admin's; clinicians see
     # what is left on the chart only.
     "/staff/billing/patients/<uuid:patient_id>/packages/": BILLING,
@@ -480,6 +513,11 @@ ASKED_WITH: dict[str, str] = {
     "/staff/billing/invoices/<uuid:invoice_id>/lines/": "POST",
     "/staff/billing/invoices/<uuid:invoice_id>/lines/<int:line_id>/remove/": "POST",
     "/staff/billing/patients/<uuid:patient_id>/card/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/issue/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/void/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/payments/": "POST",
+    "/api/v1/invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refunds/": "POST",
+    "/staff/billing/patients/<uuid:patient_id>/card/send-link/": "POST",
 }
 # Routes above that also take a write whose rule is not the read's: the write's own row.
 WRITES_WITH_IDS: dict[str, tuple[str, set[str]]] = {

@@ -6,16 +6,18 @@ history."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.models import Invoice, PackageUse, PatientPackage
+from billing.models import Invoice, PackageUse, PatientPackage, Payment
 from billing.package_selectors import with_use_counts
 from billing.packages import package_cover_visit, package_sell
 from billing.selectors import balance_of, invoices_with_sums
@@ -104,6 +106,77 @@ def test_every_balance_is_charges_less_payments_plus_refunds_less_credits(steps)
     with CaptureQueriesContext(connection) as queries:
         balance_of(patients[0])
     assert len(queries) == 1
+
+
+# --- The same through the API ----------------------------------------------------------------
+
+api_operations = st.one_of(
+    st.tuples(st.just("issue"), which),
+    st.tuples(st.just("pay"), which, amounts, st.sampled_from(["cash", "cheque", "terminal"])),
+    st.tuples(st.just("pay again"), which),
+    st.tuples(st.just("refund"), which, amounts),
+    st.tuples(st.just("void"), which),
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(api_operations, max_size=15))
+def test_the_sums_hold_for_writes_through_the_api_too(steps):
+    # Every write the API offers, at random, with payments repeated by their id: the balance
+    # still follows the equation, a refused request (400) changes nothing, and a repeated
+    # payment is taken once.
+    admin = make_staff(f"admin{next(_admins)}@clinic.test", "Admin", Role.CLINIC_ADMIN)
+    client = Client()
+    client.force_login(admin)
+    patients = [PatientFactory(), PatientFactory()]
+    invoices = [
+        draft(patient=patients[n % 2], lines=[f"{100 + 35 * n}.50", "20"]) for n in range(INVOICES)
+    ]
+    last_payment: dict[int, dict] = {}
+
+    def post(url: str, data: dict | None = None):
+        return client.post(url, data or {}, content_type="application/json")
+
+    for step in steps:
+        kind, index = step[0], step[1]
+        url = f"/api/v1/invoices/{invoices[index].public_id}/"
+        before = {p.pk: balance_of(p).amount for p in patients}
+        payments_before = Payment.objects.count()
+        if kind == "issue":
+            response = post(url + "issue/")
+        elif kind == "pay":
+            last_payment[index] = {
+                "method": step[3],
+                "amount": f"{step[2]:.2f}",
+                "id": str(uuid.uuid4()),
+            }
+            response = post(url + "payments/", last_payment[index])
+        elif kind == "pay again":
+            if index not in last_payment:
+                continue
+            response = post(url + "payments/", last_payment[index])
+            assert response.status_code in (200, 400)
+            assert Payment.objects.count() == payments_before
+        elif kind == "refund":
+            payment = invoices[index].payments.order_by("id").last()
+            if payment is None:
+                continue
+            response = post(
+                f"{url}payments/{payment.public_id}/refunds/",
+                {"amount": f"{step[2]:.2f}", "reason": "Asked"},
+            )
+        else:
+            response = post(url + "void/", {"reason": "Mistake"})
+        assert response.status_code in (200, 201, 400), response.content
+        if response.status_code in (200, 400) and kind != "issue" and kind != "void":
+            assert {p.pk: balance_of(p).amount for p in patients} == before
+        if response.status_code == 400:
+            assert {p.pk: balance_of(p).amount for p in patients} == before
+        for patient in patients:
+            assert balance_of(patient).amount == expected(patient)
+            answered = client.get(f"/api/v1/patients/{patient.public_id}/balance/").json()
+            assert Decimal(answered["owed"]) == expected(patient)
 
 
 # --- With packages sold and used -------------------------------------------------------------

@@ -6,6 +6,7 @@ with no gap and no repeat; two refunds of the same payment never give back more 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -90,3 +91,40 @@ def test_two_refunds_at_once_never_give_back_more_than_was_paid(fran, alice):
 
     assert (len(done), len(refused)) == (1, 1)
     assert sum(Refund.objects.values_list("amount", flat=True)) == Decimal("60.00")
+
+
+def test_the_same_payment_sent_at_once_with_one_id_is_taken_once(fran):
+    # An integration that times out and sends again while the first is still running.
+    invoice = issued(lines=["200"])
+    same = uuid.uuid4()
+
+    done, refused = race(
+        [
+            lambda: payment_take(
+                actor=fran, invoice=invoice, method="cash", amount="50", public_id=same
+            )
+            for _ in range(THREADS)
+        ]
+    )
+
+    assert (len(done), refused) == (THREADS, [])
+    assert {payment.pk for payment in done} == {Payment.objects.get().pk}
+    assert Payment.objects.get().public_id == same
+
+
+def test_the_same_refund_sent_at_once_with_one_id_is_made_once(fran, alice):
+    invoice = issued(lines=["100"])
+    payment = payment_take(actor=fran, invoice=invoice, method="cash", amount="100")
+    same = uuid.uuid4()
+
+    done, refused = race(
+        [
+            lambda: refund_make(
+                actor=alice, payment=payment, amount="30", reason="Asked", public_id=same
+            )
+            for _ in range(3)
+        ]
+    )
+
+    assert (len(done), refused) == (3, [])
+    assert Refund.objects.get().public_id == same

@@ -37,6 +37,19 @@ def test_no_demo_prices_without_the_demo_logins(settings):
     assert not Price.objects.exists()
 
 
+def test_the_demo_riverside_has_an_online_booking_policy_once(settings):
+    from billing.models import BookingPolicy
+
+    settings.DEBUG = True
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+
+    policy = BookingPolicy.objects.get()
+    assert policy.location.name == "Riverside" and policy.requirement == "card"
+    assert policy.no_show_fee == Decimal("75.00") and "24 hours" in policy.wording
+
+
 def test_the_demo_clinic_offers_the_induction_series_and_the_demo_patient_bought_it(settings):
     settings.DEBUG = True
 

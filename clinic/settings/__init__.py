@@ -205,6 +205,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6),
     },
 }
+# Frees the times booked online that were held for a card or a deposit never given
+# (billing.deposits); a run that waited past the next one is dropped.
+CELERY_BEAT_SCHEDULE["release-booking-holds"] = {
+    "task": "billing.tasks.release_expired_booking_holds",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 295},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Accounts, sessions and login -----------------------------------------------------
@@ -335,6 +342,9 @@ SMS_BACKEND = env.choice("SMS_BACKEND", "file", ["file", "http", "twilio"])
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", str(DATA_DIR / "sms"))
 # Where the FHIR bulk export writes its NDJSON files (interop.fhir.bulk), one folder a job.
 FHIR_EXPORT_DIR = Path(env.str("FHIR_EXPORT_DIR", str(DATA_DIR / "fhir-exports"))).resolve()
+# An export that has not moved for this long is taken as stopped (its worker died): it is
+# marked failed when anyone asks about it or starts another (interop.fhir.bulk).
+FHIR_EXPORT_STALL_MINUTES = env.int("FHIR_EXPORT_STALL_MINUTES", 15)
 SMS_API_URL = env.str("SMS_API_URL")
 SMS_API_TOKEN = env.secret("SMS_API_TOKEN")
 SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER")
@@ -492,9 +502,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Integration API for Chairside, practice management for ketamine clinics.\n\n"
         "Lists come in pages of 50. The long ones (appointments, patients, infusion "
-        "sessions, courses) are not counted: each page has `next` and `previous` links "
-        "holding a `cursor`; follow `next` until it is null. The others also give `count` "
-        "and take `page`."
+        "sessions, courses, invoices, payments, refunds) are not counted: each page has "
+        "`next` and `previous` links holding a `cursor`; follow `next` until it is null. "
+        "The others also give `count` and take `page`."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -502,6 +512,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # How a payment was made, and the methods the desk may record by hand (billing.api).
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentMethodEnum": "billing.models.PaymentMethod",
+        "DeskPaymentMethodEnum": [("terminal", "terminal"), ("cash", "cash"), ("cheque", "cheque")],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.api.schema.declare_errors_and_local_times",
@@ -541,5 +556,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The stripe package logs every request's URL at INFO (customer and payment ids);
+        # failures reach our own log through billing's services, which say what happened.
+        "stripe": {"level": "WARNING"},
     },
 }

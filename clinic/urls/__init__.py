@@ -9,6 +9,7 @@ urlpatterns = [
     path("staff/outcomes/", include("outcomes.urls")),
     path("staff/billing/", include("billing.urls")),
     path("hooks/", include("billing.webhook_urls")),
+    path("pay/", include("billing.public_urls")),
     path("book/", include("scheduling.urls.public")),
     path("staff/content/", include("content.urls.staff")),
     path("staff/data-export/", include("interop.urls_staff")),

@@ -1,6 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from billing.api import urlpatterns as billing_api
 from billing.packages_api import urlpatterns as billing_packages_api
 from clinic.api.locations import LocationDetail, LocationList
 from clinic.api.views import MeView
@@ -68,6 +69,7 @@ v1 = [
     ),
     *infusions_api,
     *content_api,
+    *billing_api,
     *billing_packages_api,
 ]
 

@@ -16,6 +16,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -130,6 +131,7 @@ def fhir_export_start(
     require(actor, Capability.EXPORT_CLINIC_DATA)
     types = list(resource_types)
     with transaction.atomic():
+        export_fail_stalled()
         if ExportJob.objects.filter(status__in=EXPORT_UNDER_WAY).exists():
             raise ValidationError(ALREADY_UNDER_WAY, code="under_way")
         try:
@@ -174,6 +176,40 @@ def fhir_export_cancel(*, actor: User, job: ExportJob, request: HttpRequest | No
     job.refresh_from_db()
 
 
+STALLED = (
+    "The export stopped making progress (the background worker may have been restarted or "
+    "stopped), and no file was kept. Start a new export; if it stops again, tell whoever "
+    "runs the server that the Celery worker is not running."
+)
+
+
+def export_stalled_before() -> datetime:
+    """Jobs under way that have not moved since this moment lost their worker."""
+    return timezone.now() - timedelta(minutes=settings.FHIR_EXPORT_STALL_MINUTES)
+
+
+def export_fail_stalled() -> int:
+    """Mark failed every job under way that has not moved for FHIR_EXPORT_STALL_MINUTES (its
+    worker died mid-export, or none ever took it), so that a new export can start; returns
+    how many. One query when none has (the usual case). A worker that wakes up later finds
+    its job no longer running and stops (``_report``)."""
+    stalled = ExportJob.objects.filter(
+        status__in=EXPORT_UNDER_WAY, moved_at__lt=export_stalled_before()
+    )
+    if not stalled.exists():
+        return 0
+    with transaction.atomic():
+        jobs = list(stalled.select_for_update(skip_locked=True))
+        for job in jobs:
+            job.status = ExportStatus.FAILED
+            job.finished_at = timezone.now()
+            job.error = STALLED
+            job.save(update_fields=["status", "finished_at", "error"])
+            logger.warning("FHIR export %s stalled and was marked failed", job.public_id)
+            transaction.on_commit(partial(_remove_files, job))
+    return len(jobs)
+
+
 def _remove_files(job: ExportJob) -> None:
     shutil.rmtree(export_directory(job), ignore_errors=True)
 
@@ -199,8 +235,8 @@ def fhir_export_run(job_id: int) -> str:
         if job is None or job.status != ExportStatus.QUEUED:
             return job.status if job else "missing"
         job.status = ExportStatus.RUNNING
-        job.started_at = timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        job.started_at = job.moved_at = timezone.now()
+        job.save(update_fields=["status", "started_at", "moved_at"])
     directory = export_directory(job)
     directory.mkdir(parents=True, exist_ok=True)
     try:
@@ -417,7 +453,7 @@ def _report(job: ExportJob, done: int, total: int, step: str) -> None:
     """Record how far the job is (99 % at most until it is complete); stop if it was
     cancelled meanwhile."""
     updated = ExportJob.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(
-        progress=min(99, done * 100 // total), current_step=step
+        progress=min(99, done * 100 // total), current_step=step, moved_at=timezone.now()
     )
     if not updated:
         raise _Cancelled

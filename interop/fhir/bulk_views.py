@@ -21,6 +21,7 @@ from clinic.audit import Action, audit_record
 from interop.fhir.api import FhirView, operation_outcome
 from interop.fhir.bulk import (
     AUDIT_TYPE,
+    export_fail_stalled,
     export_file_path,
     export_job_for,
     fhir_export_cancel,
@@ -86,6 +87,7 @@ class BulkExportKickOff(FhirView):
 
 class BulkExportStatus(FhirView):
     def get(self, request: Request, job_id: uuid.UUID) -> Response | JsonResponse:
+        export_fail_stalled()  # a job whose worker died answers with its error, not 202
         job = export_job_for(request.user, job_id)
         if job.status == ExportStatus.CANCELLED:
             raise Http404("This export was cancelled and its files deleted.")

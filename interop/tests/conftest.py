@@ -16,7 +16,13 @@ from clinic.models import Location, User
 from infusions.ledger import lot_receive
 from infusions.models import DoseAdministration, InfusionSession, Lot
 from infusions.sessions import session_for_appointment
-from infusions.tests.factories import appointment_follows, signed_order, vitals_reading
+from infusions.tests.factories import (
+    SUPPLIER,
+    appointment_follows,
+    dea_registered,
+    signed_order,
+    vitals_reading,
+)
 from patients.models import Channel, Patient, ScreeningResult
 from patients.questionnaires import definition_for
 from patients.tests.factories import (
@@ -48,13 +54,15 @@ def riverside(nina, phil) -> Location:
 def lot(nina, riverside) -> Lot:
     return lot_receive(
         actor=nina,
-        location=riverside,
+        location=dea_registered(riverside),
         product_name="Ketamine HCl injection 50 mg/mL",
         concentration_mg_per_ml="50",
-        volume_ml="10",
+        container_volume_ml="10",
+        containers_received=1,
         lot_number="K-001",
         expiry_date=riverside.local_now().date() + timedelta(days=365),
         supplier="Hospira",
+        **SUPPLIER,
         invoice_number="INV-1",
     )
 

@@ -4,10 +4,12 @@ for the clinic admin who asked, audited, run by the worker's task in batches."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from clinic.models import AuditEvent
 from clinic.roles import Role
@@ -262,6 +264,83 @@ def test_a_failed_export_says_so_keeps_no_file_and_leaks_nothing(
     assert not (export_dir / str(job.public_id)).exists()
     # A new one may start.
     assert kick_off(client).status_code == 202
+
+
+def stall(job: ExportJob, minutes: int) -> None:
+    """The job last moved ``minutes`` ago (its worker died then)."""
+    ExportJob.objects.filter(pk=job.pk).update(moved_at=timezone.now() - timedelta(minutes=minutes))
+
+
+@pytest.mark.parametrize("status", [ExportStatus.QUEUED, ExportStatus.RUNNING])
+def test_an_export_whose_worker_died_fails_and_a_new_one_can_start(client, alice, settings, status):
+    settings.FHIR_EXPORT_STALL_MINUTES = 15
+    client.force_login(alice)
+    old_status = path_of(kick_off(client)["Content-Location"])
+    old = ExportJob.objects.get()
+    ExportJob.objects.filter(pk=old.pk).update(status=status)
+    stall(old, 16)
+
+    answer = client.get(old_status)
+
+    assert answer.status_code == 500
+    assert "stopped making progress" in valid(answer.json()).issue[0].diagnostics
+    old.refresh_from_db()
+    assert old.status == ExportStatus.FAILED and old.finished_at is not None
+    assert kick_off(client).status_code == 202
+    assert ExportJob.objects.filter(status=ExportStatus.QUEUED).count() == 1
+
+
+def test_an_export_that_moved_recently_is_left_running(client, alice, settings):
+    settings.FHIR_EXPORT_STALL_MINUTES = 15
+    client.force_login(alice)
+    status = path_of(kick_off(client)["Content-Location"])
+    job = ExportJob.objects.get()
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING)
+    stall(job, 14)
+
+    assert client.get(status).status_code == 202
+    assert kick_off(client).status_code == 409
+    page = client.get("/staff/data-export/")
+    assert "An export is under way" in page.text
+    job.refresh_from_db()
+    assert job.status == ExportStatus.RUNNING
+
+
+def test_the_export_page_shows_a_dead_workers_export_as_failed(client, alice, settings):
+    settings.FHIR_EXPORT_STALL_MINUTES = 15
+    client.force_login(alice)
+    kick_off(client)
+    stall(ExportJob.objects.get(), 20)
+
+    page = client.get("/staff/data-export/")
+
+    assert "stopped making progress" in page.text
+    assert "An export is under way" not in page.text
+
+
+def test_a_worker_that_wakes_after_its_export_was_failed_keeps_no_file(
+    client, alice, monkeypatch, worker, export_dir
+):
+    PatientFactory.create_batch(5)
+    monkeypatch.setattr(bulk, "BATCH", 2)
+    report = bulk._report
+
+    def paused_past_the_stall(job, done, total, step):
+        if done >= 2:  # meanwhile, another admin's page found the job stalled
+            stall(job, 60)
+            bulk.export_fail_stalled()
+        report(job, done, total, step)
+
+    monkeypatch.setattr(bulk, "_report", paused_past_the_stall)
+    client.force_login(alice)
+
+    with worker():
+        kick_off(client, "?_type=Patient")
+
+    job = ExportJob.objects.get()
+    assert job.status == ExportStatus.FAILED
+    assert not (export_dir / str(job.public_id)).exists()
+    assert not job.files.exists()
 
 
 def test_a_task_delivered_twice_writes_once(client, alice, treated, worker):

@@ -31,7 +31,14 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record, changed_fields_summary
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
-from patients.links import LinkError, link_create, link_for_token, link_mark_used, link_token
+from patients.links import (
+    LinkError,
+    link_create,
+    link_for_token,
+    link_mark_used,
+    link_token,
+    refuse_silent_replacement,
+)
 from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import ConsentDocument, ConsentSignature, Patient, PatientLink
 
@@ -385,13 +392,16 @@ def consent_link_create(
     actor: User,
     patient: Patient,
     send_to_patient: bool = False,
+    replace_live: bool = False,
     request: HttpRequest | None = None,
 ) -> tuple[PatientLink, str]:
     """A single-use link for the patient to sign the current version; returns (link, token).
 
     The link is always returned for staff to hand over. With ``send_to_patient`` (staff
     chose to send it) it is also queued to the patient by email and/or text, on the
-    channels they agreed to and have an address for (``patients.messages``)."""
+    channels they agreed to and have an address for (``patients.messages``). A link only to
+    copy while the patient holds a working one is refused until staff confirm
+    (``replace_live``; ``patients.links.refuse_silent_replacement``)."""
     require(actor, Capability.SEND_PATIENT_LINKS)
     document = consent_document_current()
     if document is None:
@@ -399,6 +409,8 @@ def consent_link_create(
             "No consent form has been published yet, so there is nothing to sign. A clinic "
             "admin publishes one under Consent forms."
         )
+    if not send_to_patient and not replace_live:
+        refuse_silent_replacement(patient, PatientLink.Purpose.CONSENT)
     link, token = link_create(
         patient=patient,
         purpose=PatientLink.Purpose.CONSENT,

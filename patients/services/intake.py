@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest
-from django.utils import timezone
 
 from clinic.audit import Action, audit_record
 from clinic.models import User
@@ -26,7 +25,13 @@ from patients.intake.medications import (
     medication_models,
 )
 from patients.intake.questions import SECTION_KEYS
-from patients.links import link_create, link_for_token, link_mark_used, link_token, live_link
+from patients.links import (
+    link_create,
+    link_for_token,
+    link_mark_used,
+    link_token,
+    refuse_silent_replacement,
+)
 from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import IntakeSubmission, Medication, Patient, PatientLink, PatientStatus
 from patients.services.details import patient_set_status
@@ -82,20 +87,7 @@ def intake_link_create(
     """
     require(actor, Capability.SEND_PATIENT_LINKS)
     if not send_to_patient and not replace_live:
-        live = live_link(patient, PatientLink.Purpose.INTAKE)
-        if live is not None:
-            # A link to copy replaces the one the patient may be holding, with no message
-            # carrying the new one: staff say so first (``replace_live``).
-            location = patient.preferred_location
-            tz = location.tz if location is not None else timezone.get_default_timezone()
-            raise ValidationError(
-                {
-                    "replace_live": [
-                        f"A new link replaces {live.sentence(tz)}: that link will stop "
-                        "working, and the patient will need the new one from you."
-                    ]
-                }
-            )
+        refuse_silent_replacement(patient, PatientLink.Purpose.INTAKE)
     link, token = link_create(patient=patient, purpose=PatientLink.Purpose.INTAKE, created_by=actor)
     _mark_intake_started(patient, actor, request)
     if send_to_patient:

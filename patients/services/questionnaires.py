@@ -14,6 +14,9 @@ from django.http import HttpRequest
 
 from clinic.audit import Action, audit_record
 from clinic.models import User
+from clinic.permissions import Capability, require
+from patients.links import link_create, refuse_silent_replacement
+from patients.messages import message_base_url, patient_link_enqueue
 from patients.models import Patient, PatientLink, QuestionnaireResponse, SafetyAlert
 from patients.questionnaires import Instrument, QuestionnaireError, definition_for, score
 from patients.services.safety import safety_alert_raise
@@ -82,3 +85,41 @@ def questionnaire_record(
     if result.instrument is Instrument.PHQ9 and context == QuestionnaireResponse.Context.BASELINE:
         screening_run(patient=locked, actor=actor, request=request)
     return response
+
+
+@transaction.atomic
+def questionnaire_link_create(
+    *,
+    actor: User,
+    patient: Patient,
+    instruments: list[Instrument],
+    context: QuestionnaireResponse.Context | str,
+    send_to_patient: bool = False,
+    replace_live: bool = False,
+    request: HttpRequest | None = None,
+) -> tuple[PatientLink, str]:
+    """A single-use link for the patient to answer ``instruments`` on their phone, kept as
+    ``context`` (e.g. the baseline PHQ-9 a physician needs before approving treatment);
+    returns (link, token).
+
+    As the intake and consent links: any questionnaire link the patient has not answered
+    stops working (a scheduled one's message is then not sent), so a link only to copy
+    while the patient holds a working one is refused until staff confirm
+    (``replace_live``). With ``send_to_patient`` it is queued to the patient on the
+    channels they agreed to (``patients.messages``)."""
+    require(actor, Capability.SEND_PATIENT_LINKS)
+    if not instruments:
+        raise ValidationError({"instruments": ["Choose at least one questionnaire to send."]})
+    if context not in QuestionnaireResponse.Context.values:
+        raise ValidationError({"context": ["Choose when the answers count for."]})
+    if not send_to_patient and not replace_live:
+        refuse_silent_replacement(patient, PatientLink.Purpose.QUESTIONNAIRE)
+    link, token = link_create(
+        patient=patient, purpose=PatientLink.Purpose.QUESTIONNAIRE, created_by=actor
+    )
+    link.instruments = [Instrument(instrument).value for instrument in instruments]
+    link.questionnaire_context = context
+    link.save(update_fields=["instruments", "questionnaire_context"])
+    if send_to_patient:
+        patient_link_enqueue(link=link, base_url=message_base_url(request))
+    return link, token

@@ -278,6 +278,29 @@ def test_the_front_desk_makes_a_consent_link_shown_once(signed_in, fran, jordan,
     assert views_of(jordan).exists()
 
 
+def test_a_second_link_to_copy_asks_before_the_first_stops_working(
+    signed_in, fran, jordan, document
+):
+    url = f"/staff/patients/{jordan.public_id}/consent/link/"
+    client = signed_in(fran)
+    client.post(url)
+
+    response = client.post(url)
+
+    assert response.status_code == 409
+    content = response.content.decode()
+    assert "Replace the patient's consent link?" in content
+    assert "to copy (not sent in a message): that link will stop working" in content
+    assert f'action="{url}"' in content and 'name="replace" value="1"' in content
+    assert PatientLink.objects.filter(patient=jordan, revoked_at__isnull=True).count() == 1
+
+    response = client.post(url, {"replace": "1"})
+
+    assert response.status_code == 200
+    assert PatientLink.objects.filter(patient=jordan).count() == 2
+    assert PatientLink.objects.filter(patient=jordan, revoked_at__isnull=True).count() == 1
+
+
 def test_a_consent_link_can_be_sent_by_text(signed_in, fran, jordan, document, settings):
     settings.MESSAGE_QUIET_HOURS = (0, 0)  # none: the text goes at once, whatever the hour
     jordan.mobile = "+13125550123"

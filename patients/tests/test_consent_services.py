@@ -356,7 +356,7 @@ def test_an_expired_link_signs_nothing(alice, fran, jordan):
 def test_a_link_replaced_by_a_newer_one_signs_nothing(alice, fran, jordan):
     document = published(alice)
     old, _token = consent_link_create(actor=fran, patient=jordan)
-    consent_link_create(actor=fran, patient=jordan)
+    consent_link_create(actor=fran, patient=jordan, replace_live=True)
     with pytest.raises(LinkError) as error:
         sign_by_link(jordan, document, old)
     assert "replaced by a newer one" in str(error.value)

@@ -16,6 +16,11 @@ staff_urlpatterns = [
     path("<uuid:patient_id>/contact-consent/", records.contact_consent, name="contact-consent"),
     path("<uuid:patient_id>/measurements/new/", records.measurement_new, name="measurement-new"),
     path(
+        "<uuid:patient_id>/questionnaires/link/",
+        records.questionnaire_link,
+        name="questionnaire-link",
+    ),
+    path(
         "<uuid:patient_id>/questionnaires/new/<str:instrument>/",
         records.questionnaire_new,
         name="questionnaire-new",

@@ -36,7 +36,7 @@ from patients.links import LinkError, link_for_token
 from patients.models import ConsentDocument, ConsentSignature, Patient, PatientLink
 from patients.selectors import patient_for
 from patients.services import consent as services
-from patients.views.links import patient_only
+from patients.views.links import patient_only, replace_confirm
 from patients.views.records import sent_channels
 
 DOCUMENTS_PER_PAGE = 25
@@ -241,9 +241,22 @@ def consent_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     try:
         send = request.POST.get("send") == "1"
         link, token = services.consent_link_create(
-            actor=request.user, patient=patient, send_to_patient=send, request=request
+            actor=request.user,
+            patient=patient,
+            send_to_patient=send,
+            replace_live=request.POST.get("replace") == "1",
+            request=request,
         )
     except ValidationError as exc:
+        if hasattr(exc, "error_dict") and "replace_live" in exc.error_dict:
+            # A working link would stop working: say which, and ask before replacing it.
+            return replace_confirm(
+                request,
+                patient=patient,
+                what="consent",
+                action=reverse("patients:consent-link", args=[patient.public_id]),
+                problems=exc.message_dict["replace_live"],
+            )
         messages.error(request, " ".join(exc.messages))
         return redirect(_chart_url(patient))
     _audit_view(request, patient, "made a consent link")

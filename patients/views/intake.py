@@ -54,7 +54,7 @@ from patients.views.intake_medicines import (
     medicines_post,
     pending_medicine,
 )
-from patients.views.links import patient_only
+from patients.views.links import patient_only, replace_confirm
 from patients.views.records import audit_patient_view, sent_channels
 
 REVIEW_STEP = "review"
@@ -222,11 +222,12 @@ def intake_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         )
     except ValidationError as error:
         # A working link would stop working: say which, and ask before replacing it.
-        return render(
+        return replace_confirm(
             request,
-            "patients/intake/link_replace_confirm.html",
-            {"patient": patient, "problems": error.message_dict.get("replace_live", [])},
-            status=409,
+            patient=patient,
+            what="intake",
+            action=reverse("patients:intake-link", args=[patient.public_id]),
+            problems=error.message_dict.get("replace_live", []),
         )
     url = request.build_absolute_uri(reverse("patient_links:intake", args=[token]))
     return render(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
 
@@ -27,3 +27,28 @@ def patient_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def replace_confirm(
+    request: HttpRequest,
+    *,
+    patient: Any,
+    what: str,
+    action: str,
+    problems: list[str],
+    keep: Sequence[tuple[str, str]] = (),
+) -> HttpResponse:
+    """Ask staff before a link only to copy replaces the one the patient holds (409).
+
+    ``patients.links.refuse_silent_replacement`` raised ``problems``; the page offers to send
+    a new link instead, to replace it anyway (``replace=1``), or to keep the current one.
+    ``keep``: the form's fields to post again with either choice."""
+    context = {
+        "keep": keep,
+        "patient": patient,
+        "what": what,
+        "title": f"{what.capitalize()} link",
+        "action": action,
+        "problems": problems,
+    }
+    return render(request, "patients/links/replace_confirm.html", context, status=409)

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 
 from clinic.audit import Action, audit_record
 from clinic.forms import show_service_errors
@@ -31,10 +32,16 @@ from patients.forms import (
     PatientFilterForm,
     PatientForm,
     QuestionnaireContextForm,
+    QuestionnaireLinkForm,
 )
 from patients.messages import link_channels_said
 from patients.models import Patient, QuestionnaireResponse
-from patients.questionnaires import Instrument, definition_for, questionnaire_form_class
+from patients.questionnaires import (
+    Instrument,
+    definition_for,
+    instruments_for_conditions,
+    questionnaire_form_class,
+)
 from patients.selectors import (
     contact_consent_history,
     contact_consents_current,
@@ -44,7 +51,8 @@ from patients.selectors import (
 from patients.services import details
 from patients.services.contact_consent import contact_consent_record
 from patients.services.measurements import measurement_record
-from patients.services.questionnaires import questionnaire_record
+from patients.services.questionnaires import questionnaire_link_create, questionnaire_record
+from patients.views.links import replace_confirm
 
 PATIENTS_PER_PAGE = 25
 
@@ -270,3 +278,66 @@ def questionnaire_new(request: HttpRequest, patient_id: uuid.UUID, instrument: s
         "next_url": next_url,
     }
     return render(request, "patients/records/questionnaire_form.html", context)
+
+
+@capability_required(Capability.RECORD_CLINICAL)
+@capability_required(Capability.SEND_PATIENT_LINKS)
+@never_cache
+def questionnaire_link(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """Choose questionnaires and send the patient a link to answer them (or show it to copy).
+
+    Clinicians' (the suggestion follows the conditions treated, and the scores are
+    clinical): those for the conditions, as the baseline until the patient has answered
+    any questionnaire, then as a follow-up."""
+    patient = patient_for(request.user, patient_id, clinical=True)
+    initial = {
+        "instruments": [i.value for i in instruments_for_conditions(patient.conditions)],
+        "context": (
+            QuestionnaireResponse.Context.FOLLOW_UP
+            if patient.questionnaires.exists()
+            else QuestionnaireResponse.Context.BASELINE
+        ),
+    }
+    form = QuestionnaireLinkForm(request.POST or None, initial=initial)
+    action = reverse("patients:questionnaire-link", args=[patient.public_id])
+    if request.method == "POST" and form.is_valid():
+        send = request.POST.get("send") == "1"
+        try:
+            link, token = questionnaire_link_create(
+                actor=request.user,
+                patient=patient,
+                instruments=[Instrument(value) for value in form.cleaned_data["instruments"]],
+                context=form.cleaned_data["context"],
+                send_to_patient=send,
+                replace_live=request.POST.get("replace") == "1",
+                request=request,
+            )
+        except ValidationError as exc:
+            if "replace_live" in exc.message_dict:
+                return replace_confirm(
+                    request,
+                    patient=patient,
+                    what="questionnaire",
+                    action=action,
+                    problems=exc.message_dict["replace_live"],
+                    keep=[("instruments", value) for value in form.cleaned_data["instruments"]]
+                    + [("context", form.cleaned_data["context"])],
+                )
+            show_service_errors(form, exc)
+        else:
+            context = {
+                "patient": patient,
+                "link": link,
+                "url": request.build_absolute_uri(
+                    reverse("patient_links:questionnaire", args=[token])
+                ),
+                "instruments": [definition_for(value).short_name for value in link.instruments],
+                "sent_to": sent_channels(patient, send),
+            }
+            return render(request, "patients/questionnaire_link/link_created.html", context)
+    return render(
+        request,
+        "patients/questionnaire_link/link_form.html",
+        {"patient": patient, "form": form, "action": action},
+        status=400 if form.errors else 200,
+    )

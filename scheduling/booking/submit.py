@@ -22,6 +22,7 @@ from patients.models import Channel
 from patients.services.safety import safety_alert_for_booking_reason
 from scheduling.booking.booker import BookingDetails, consents_record, patient_match_or_create
 from scheduling.booking.offer import TAKEN_MESSAGE, Errors, booking_slot_errors
+from scheduling.booking_terms import BookingTerms, booking_terms_record
 from scheduling.message_queue import confirmation_enqueue
 from scheduling.models import Appointment, AppointmentType
 from scheduling.services.book_and_reschedule import appointment_book
@@ -34,6 +35,14 @@ _NONCE_LIFETIME_SECONDS = 24 * 60 * 60
 # First key of pg_advisory_xact_lock(int, int) for "this booking form" (``scheduling.services.
 # locks`` lists the others), taken before any other lock.
 _NONCE_LOCK = 7_306
+POLICY_CHANGED = (
+    "The clinic updated its cancellation and no-show policy while you were reading it: "
+    "please read it again and tick the box to agree to it."
+)
+POLICY_NOT_AGREED = (
+    "Please read the cancellation and no-show policy and tick the box to agree to it: the "
+    "time can't be booked online without it."
+)
 
 
 def booking_nonce() -> str:
@@ -65,6 +74,8 @@ def booking_submit(
     nonce: str,
     base_url: str,
     request: HttpRequest | None = None,
+    terms: BookingTerms | None = None,
+    agreed: bool = False,
 ) -> Appointment:
     """Book a consultation for whoever filled in the form, all or nothing.
 
@@ -87,7 +98,11 @@ def booking_submit(
     Raises ``ValidationError`` keyed by form field (nothing saved) and ``SlotTaken`` with
     ``TAKEN_MESSAGE`` and the nearest free times (nothing saved). A time already taken is
     refused before anything else is done, so a crowd asking for one time is answered
-    quickly (the booking itself checks again, under its locks)."""
+    quickly (the booking itself checks again, under its locks).
+
+    ``terms`` (``scheduling.booking_terms``): the location's policy, which the booker must
+    have ``agreed`` to (kept with its wording), and a card or deposit to give first: then the
+    time is held, and the confirmation waits until they have (the keeper sends it)."""
     advisory_lock(_NONCE_LOCK, nonce)
     replayed = booking_replayed(nonce)
     if replayed is not None:
@@ -102,6 +117,8 @@ def booking_submit(
             f"Please keep this to {BOOKING_NOTE_MAX_LENGTH} characters (it has "
             f"{len(details.reason)}): you can tell the physician more at the consultation."
         ]
+    if terms is not None and terms.policy and not agreed:
+        errors["agree_policy"] = [POLICY_NOT_AGREED]
     try:
         patient = patient_match_or_create(details=details, location=location, request=request)
     except ValidationError as exc:
@@ -134,6 +151,10 @@ def booking_submit(
     )
     if nonce:
         cache.set(_nonce_key(nonce), str(appointment.public_id), _NONCE_LIFETIME_SECONDS)
+    if terms is not None:
+        booking_terms_record(appointment=appointment, terms=terms, request=request)
+        if terms.holds_the_time:
+            return appointment
     ticked = {Channel.EMAIL: details.consent_email, Channel.SMS: details.consent_sms}
     confirmation_enqueue(
         appointment,

@@ -28,6 +28,7 @@ from scheduling.services.status_rules import (
 )
 from scheduling.services.waitlist import offer_freed_time
 from scheduling.session_owner import session_owner
+from scheduling.status_hooks import status_changed
 from scheduling.visit_end import visit_ended
 
 Status = AppointmentStatus
@@ -179,6 +180,8 @@ def record_status(
         f"{current.patient.public_id}" + (" with a reason" if reason else ""),
         request=request,
     )
+    # Fees a no-show or a late cancellation proposes, withdrawn by its undo (status_hooks).
+    status_changed(appointment=current, previous=previous, actor=actor, undo=undo)
     if status == Status.DISCHARGED and not undo:
         # The visit is over: its invoice is drafted in this transaction (scheduling.visit_end).
         visit_ended(appointment=current, actor=actor)

@@ -51,8 +51,20 @@ from scheduling.booking.offer import (
     slot_value,
 )
 from scheduling.booking.rate_limits import RateLimited, booking_rate_limit
-from scheduling.booking.submit import booking_nonce, booking_replayed, booking_submit
+from scheduling.booking.submit import (
+    POLICY_CHANGED,
+    POLICY_NOT_AGREED,
+    booking_nonce,
+    booking_replayed,
+    booking_submit,
+)
 from scheduling.booking.summary import booking_summary, opening_hours_lines
+from scheduling.booking_terms import (
+    BookingTerms,
+    booking_awaits_payment,
+    booking_payment_page,
+    booking_terms,
+)
 from scheduling.calendar_files import appointment_ics
 from scheduling.forms_booking import BookingCancelForm, BookingDetailsForm, BookingRescheduleForm
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType
@@ -175,6 +187,8 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
     if consultation is None:
         return _unavailable(request, location)
     slots_url = reverse("booking:slots", args=[location.public_id])
+    # The location's policy to agree to, and a card or deposit to give first, if any.
+    terms = booking_terms(location)
     if request.method == "GET":
         starts_at = slot_parse(request.GET.get("start"))
         if starts_at is None or booking_slot_errors(
@@ -185,11 +199,27 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
             )
             return redirect(slots_url)
         form = BookingDetailsForm(
-            initial={"starts_at": slot_value(starts_at), "nonce": booking_nonce()}
+            initial={
+                "starts_at": slot_value(starts_at),
+                "nonce": booking_nonce(),
+                "policy_digest": terms.digest if terms is not None else "",
+            }
         )
-        return _details_page(request, location, consultation, form, starts_at)
+        return _details_page(request, location, consultation, form, starts_at, terms)
 
     form = BookingDetailsForm(request.POST)
+    policy_changed = (
+        terms is not None and terms.policy and form.data.get("policy_digest") != terms.digest
+    )
+    if policy_changed:
+        # The policy was edited while the booker read it: they agree to the words they see.
+        data = request.POST.copy()
+        data["policy_digest"] = terms.digest
+        data.pop("agree_policy", None)
+        form = BookingDetailsForm(data)
+        form.is_valid()
+        form.add_error("agree_policy", POLICY_CHANGED)
+        return _details_page(request, location, consultation, form, _posted_start(form), terms)
     if not form.is_valid():
         starts_at = form.cleaned_data.get("starts_at")
         if starts_at is not None:
@@ -198,12 +228,16 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
                 location=location, appointment_type=consultation, starts_at=starts_at
             ).get("starts_at", []):
                 form.add_error("starts_at", message)
-        return _details_page(request, location, consultation, form, _posted_start(form))
+        if terms is not None and terms.policy and not form.cleaned_data.get("agree_policy"):
+            form.add_error("agree_policy", POLICY_NOT_AGREED)
+        return _details_page(request, location, consultation, form, _posted_start(form), terms)
     starts_at = form.cleaned_data["starts_at"]
     details = form.details()
     nonce = form.cleaned_data["nonce"] or booking_nonce()
     replayed = booking_replayed(nonce)
     if replayed is not None:
+        if booking_awaits_payment(replayed):  # sent twice while the time is held: pay still
+            return _payment_page(request, location, consultation, form, replayed, terms)
         return _confirmed_redirect(manage_token(replayed, emailed=details.consent_email))
     try:
         booking_rate_limit(
@@ -224,13 +258,47 @@ def booking_details(request: HttpRequest, location_id: uuid.UUID) -> HttpRespons
             nonce=nonce,
             base_url=_base_url(request),
             request=request,
+            terms=terms,
+            agreed=form.cleaned_data["agree_policy"],
         )
     except SlotTaken as taken:
         return _taken_page(request, location, starts_at, taken)
     except ValidationError as exc:
         show_service_errors(form, exc, field_for=lambda key: _DETAILS_FIELD.get(key, key))
-        return _details_page(request, location, consultation, form, starts_at)
+        return _details_page(request, location, consultation, form, starts_at, terms)
+    if terms is not None and terms.holds_the_time:
+        return _payment_page(request, location, consultation, form, appointment, terms)
     return _confirmed_redirect(manage_token(appointment, emailed=details.consent_email))
+
+
+def _payment_page(
+    request: HttpRequest,
+    location: Location,
+    consultation: AppointmentType,
+    form: BookingDetailsForm,
+    appointment: Appointment,
+    terms: BookingTerms | None,
+) -> HttpResponse:
+    """The held time, and the link to the card (or deposit) page. A link the booker
+    follows, not a redirect: the form may post only to the clinic (Content-Security-Policy
+    ``form-action 'self'``). If that page can't be opened, the time is released and the form
+    says so."""
+    try:
+        url = booking_payment_page(appointment=appointment, base_url=_base_url(request))
+    except ValidationError as exc:
+        form.add_error(None, " ".join(exc.messages))
+        return _details_page(request, location, consultation, form, appointment.starts_at, terms)
+    return render(
+        request,
+        "scheduling/booking/payment.html",
+        {
+            "location": location,
+            "consultation": consultation,
+            "when": when_text(appointment.starts_at, location),
+            "terms": terms,
+            "payment_url": url,
+        },
+    )
 
 
 def _taken_page(
@@ -265,6 +333,7 @@ def _details_page(
     consultation: AppointmentType,
     form: BookingDetailsForm,
     starts_at: datetime | None,
+    terms: BookingTerms | None = None,
 ) -> HttpResponse:
     return render(
         request,
@@ -277,6 +346,7 @@ def _details_page(
             "slots_url": reverse("booking:slots", args=[location.public_id]),
             "action_url": reverse("booking:details", args=[location.public_id]),
             "crisis_line_text": settings.CRISIS_LINE_TEXT,
+            "terms": terms,
         },
     )
 

@@ -15,12 +15,12 @@ CLINICIAN_NAV = ["Home", "Schedule", "Patients", "Locations", "Ledger", "Outcome
 ADMIN_MENU = ["Staff accounts", "Consent forms", "Data export", "Audit log", "Django admin"]
 # Each login: the role shown by the name, the menu bar's links, and the "Admin" menu's.
 ROLE_NAVIGATION = {
-    "frontdesk": ("Front desk", ["Home", "Schedule", "Patients", "Locations"], []),
+    "frontdesk": ("Front desk", ["Home", "Schedule", "Patients", "Locations", "Billing"], []),
     "nurse": ("Nurse", CLINICIAN_NAV, []),
     "physician": ("Physician", CLINICIAN_NAV, []),
-    "admin": ("Clinic admin", [*CLINICIAN_NAV, "Content"], ADMIN_MENU),
+    "admin": ("Clinic admin", [*CLINICIAN_NAV, "Billing", "Content"], ADMIN_MENU),
     "editor": ("Content editor", ["Home", "Content"], []),
-    "director": ("Physician, Clinic admin", [*CLINICIAN_NAV, "Content"], ADMIN_MENU),
+    "director": ("Physician, Clinic admin", [*CLINICIAN_NAV, "Billing", "Content"], ADMIN_MENU),
 }
 
 

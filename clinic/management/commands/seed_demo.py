@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from billing.demo import seed_demo_packages, seed_demo_prices
+from billing.demo import seed_demo_booking_policy, seed_demo_packages, seed_demo_prices
 from clinic import second_factor
 from clinic.audit import audit_record
 from clinic.models import AuditEvent, Chair, Location, User
@@ -159,6 +159,8 @@ class Command(BaseCommand):
                 created += seed_demo_infusions()
                 # A price for each kind of visit, so an ended visit drafts a real invoice.
                 created += seed_demo_prices()
+                # Riverside's online booking policy (a card on file, the no-show fees).
+                created += seed_demo_booking_policy()
                 # The induction series on offer, bought by the demo patient with an infusion.
                 created += seed_demo_packages()
         if verbosity == 0:

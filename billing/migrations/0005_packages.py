@@ -167,7 +167,7 @@ DROP FUNCTION IF EXISTS billing_packageoffer_guard();
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0003_cards_and_stripe_events"),
+        ("billing", "0004_booking_policies_and_fees"),
         ("clinic", "0005_staff_sessions_and_tokens"),
         ("patients", "0006_decision_missing_facts_acknowledged"),
         ("scheduling", "0005_list_order_indexes"),

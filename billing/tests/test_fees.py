@@ -1,0 +1,300 @@
+"""No-show and late-cancel fees: a confirmed no-show, or a cancellation inside the location's
+window, proposes the fee (once per appointment, the database refusing a second); undoing it
+withdraws the proposal; the front desk charges it (to pay at the desk, or the card on file
+through the fake Stripe) or waives it with a reason; clinicians see the balance only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.deposits import booking_policy_set
+from billing.fees import HOW_CARD, HOW_DESK, fee_charge, fee_waive
+from billing.models import CardOnFile, FeeProposal, FeeProposalStatus, Payment, PolicyAgreement
+from billing.tests.factories import visit
+from clinic.models import AuditEvent
+from scheduling.models import AppointmentStatus
+from scheduling.services.status_changes import appointment_cancel, appointment_set_status
+from scheduling.services.undo import appointment_undo
+from scheduling.tests.factories import AppointmentFactory, appointment_type
+
+pytestmark = pytest.mark.django_db
+
+POLICY = "A missed visit costs 75.00 USD; a cancellation within 24 hours costs 40.00 USD."
+
+
+@pytest.fixture
+def missed(alice):
+    """A consultation that started an hour ago at a location with a fee policy."""
+    appointment = visit("consultation")
+    booking_policy_set(
+        actor=alice,
+        location=appointment.location,
+        requirement="nothing",
+        deposit_amount="",
+        wording=POLICY,
+        no_show_fee="75.00",
+        late_cancel_fee="40.00",
+        late_cancel_hours="24",
+    )
+    return appointment
+
+
+def no_show(appointment, actor):
+    return appointment_set_status(actor=actor, appointment=appointment, status="no_show")
+
+
+def later(location, hours: float):
+    return AppointmentFactory(
+        appointment_type=appointment_type("consultation"),
+        location=location,
+        starts_at=(timezone.now() + timedelta(hours=hours)).replace(second=0, microsecond=0),
+    )
+
+
+# --- Proposing ---------------------------------------------------------------------------
+
+
+def test_a_confirmed_no_show_proposes_the_locations_fee(missed, fran):
+    no_show(missed, fran)
+    proposal = FeeProposal.objects.get()
+    assert proposal.kind == "no_show" and proposal.amount == Decimal("75.00")
+    assert proposal.status == FeeProposalStatus.OPEN and proposal.patient == missed.patient
+
+
+def test_the_fee_the_patient_agreed_to_when_booking_is_the_one_proposed(missed, fran):
+    PolicyAgreement.objects.create(
+        appointment=missed,
+        patient=missed.patient,
+        wording="Older words",
+        no_show_fee=Decimal("60.00"),
+        late_cancel_fee=Decimal("30.00"),
+        late_cancel_hours=48,
+        method="test",
+    )
+    no_show(missed, fran)
+    assert FeeProposal.objects.get().amount == Decimal("60.00")
+
+
+def test_a_location_without_a_policy_proposes_nothing(fran):
+    appointment = visit("consultation")
+    no_show(appointment, fran)
+    assert not FeeProposal.objects.exists()
+
+
+def test_a_second_proposal_for_one_appointment_is_refused_by_the_database(missed, fran):
+    no_show(missed, fran)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FeeProposal.objects.create(
+            appointment=missed,
+            patient=missed.patient,
+            location=missed.location,
+            kind="late_cancel",
+            amount=Decimal("1.00"),
+        )
+
+
+def test_a_waiver_without_a_reason_is_refused_by_the_database(missed, fran):
+    no_show(missed, fran)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FeeProposal.objects.filter(appointment=missed).update(status="waived", decided_by=fran)
+
+
+def test_undoing_the_no_show_withdraws_the_fee_and_marking_it_again_opens_it(missed, fran):
+    no_show(missed, fran)
+    appointment_undo(actor=fran, appointment=missed, reason="pressed by mistake")
+    assert FeeProposal.objects.get().status == FeeProposalStatus.WITHDRAWN
+    no_show(missed, fran)
+    assert FeeProposal.objects.get().status == FeeProposalStatus.OPEN
+
+
+def test_a_cancellation_inside_the_window_proposes_the_late_cancel_fee(missed, fran):
+    soon = later(missed.location, 5)
+    appointment_cancel(actor=fran, appointment=soon, reason="patient called, unwell")
+    proposal = FeeProposal.objects.get(appointment=soon)
+    assert proposal.kind == "late_cancel" and proposal.amount == Decimal("40.00")
+
+
+def test_a_cancellation_in_good_time_proposes_nothing(missed, fran):
+    far = later(missed.location, 30)
+    appointment_cancel(actor=fran, appointment=far, reason="patient called")
+    assert not FeeProposal.objects.filter(appointment=far).exists()
+
+
+# --- Deciding ----------------------------------------------------------------------------
+
+
+def test_the_front_desk_waives_a_fee_with_a_reason_which_is_audited(missed, fran):
+    no_show(missed, fran)
+    proposal = FeeProposal.objects.get()
+    with pytest.raises(ValidationError) as refused:
+        fee_waive(actor=fran, proposal=proposal, reason="  ")
+    assert "Say why the fee is waived" in refused.value.message_dict["reason"][0]
+    assert FeeProposal.objects.get().status == FeeProposalStatus.OPEN
+
+    fee_waive(actor=fran, proposal=proposal, reason="Car broke down, called ahead")
+    waived = FeeProposal.objects.get()
+    assert waived.status == "waived" and waived.decided_by == fran
+    assert AuditEvent.objects.filter(summary__contains="waived the no-show fee").exists()
+    with pytest.raises(ValidationError, match="waived already"):
+        fee_waive(actor=fran, proposal=proposal, reason="again")
+
+
+def test_a_nurse_may_not_decide_a_fee(missed, fran, nina):
+    no_show(missed, fran)
+    with pytest.raises(PermissionDenied):
+        fee_waive(actor=nina, proposal=FeeProposal.objects.get(), reason="kind")
+
+
+def test_charging_a_fee_to_pay_at_the_desk_issues_an_invoice(missed, fran):
+    no_show(missed, fran)
+    invoice, payment = fee_charge(actor=fran, proposal=FeeProposal.objects.get(), how=HOW_DESK)
+    assert payment is None and invoice.status == "issued" and invoice.number
+    assert invoice.lines.get().amount == Decimal("75.00")
+    assert invoice.lines.get().description.startswith("No-show fee")
+    assert FeeProposal.objects.get().invoice == invoice
+
+
+def test_charging_a_fee_to_a_patient_without_a_card_says_so_and_changes_nothing(
+    missed, fran, fake_stripe
+):
+    no_show(missed, fran)
+    with pytest.raises(ValidationError, match="no card on file"):
+        fee_charge(actor=fran, proposal=FeeProposal.objects.get(), how=HOW_CARD)
+    assert FeeProposal.objects.get().status == FeeProposalStatus.OPEN
+
+
+def test_charging_a_fee_to_the_card_on_file_goes_through_stripe(missed, fran, fake_stripe):
+    from billing.tests.test_webhooks import saved_card
+
+    saved_card(fake_stripe, fran, missed.patient)
+    assert CardOnFile.objects.filter(patient=missed.patient).exists()
+    no_show(missed, fran)
+    invoice, payment = fee_charge(actor=fran, proposal=FeeProposal.objects.get(), how=HOW_CARD)
+    assert payment.amount == Decimal("75.00") and payment.method == "card"
+    assert len(fake_stripe.charges) == 1 and Payment.objects.get().invoice == invoice
+
+
+# --- Pages -------------------------------------------------------------------------------
+
+
+def test_the_fees_page_lists_the_open_fees_in_a_constant_number_of_queries(client, fran):
+    def open_fee():
+        appointment = visit("consultation")
+        FeeProposal.objects.create(
+            appointment=appointment,
+            patient=appointment.patient,
+            location=appointment.location,
+            kind="no_show",
+            amount=Decimal("75.00"),
+        )
+
+    open_fee()
+    client.force_login(fran)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get("/staff/billing/fees/")  # the session and the user, read once and kept
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/staff/billing/fees/").status_code == 200
+    for _ in range(4):
+        open_fee()
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/staff/billing/fees/")
+    assert len(many) == len(few)
+    assert page.content.decode().count("Charge…") == 5
+
+
+def test_the_fees_page_is_for_the_front_desk_and_clinic_admins(client, fran, alice, nina, phil):
+    for member, status in [(fran, 200), (alice, 200), (nina, 403), (phil, 403)]:
+        client.force_login(member)
+        assert client.get("/staff/billing/fees/").status_code == status, member
+
+
+def test_an_empty_fees_page_says_where_fees_come_from(client, fran):
+    client.force_login(fran)
+    assert "No fees to decide" in client.get("/staff/billing/fees/").content.decode()
+
+
+def test_the_front_desk_waives_a_fee_on_its_page_after_confirming(client, missed, fran):
+    no_show(missed, fran)
+    proposal = FeeProposal.objects.get()
+    client.force_login(fran)
+    url = f"/staff/billing/fees/{proposal.public_id}/waive/"
+    missing = client.post(url, {"reason": ""})
+    assert missing.status_code == 400 and "Say why the fee is waived" in missing.content.decode()
+    confirm = client.post(url, {"reason": "First time"})
+    assert "Waive the no-show fee of 75.00 USD" in confirm.content.decode()
+    assert FeeProposal.objects.get().status == "open"
+    done = client.post(url, {"reason": "First time", "confirmed": "yes"})
+    assert done.status_code == 302 and FeeProposal.objects.get().status == "waived"
+
+
+def test_a_nurse_cannot_open_a_fees_action_page(client, missed, fran, nina):
+    no_show(missed, fran)
+    client.force_login(nina)
+    proposal = FeeProposal.objects.get()
+    assert client.get(f"/staff/billing/fees/{proposal.public_id}/charge/").status_code == 403
+
+
+def test_the_staff_home_shows_the_front_desk_the_fees_to_decide(client, missed, fran, nina):
+    no_show(missed, fran)
+    client.force_login(fran)
+    home = client.get("/staff/").content.decode()
+    assert "Fees to decide" in home and "no-show fee of 75.00 USD" in home
+    client.force_login(nina)
+    assert "Fees to decide" not in client.get("/staff/").content.decode()
+
+
+def test_a_clinician_sees_the_balance_on_the_chart_not_the_fees(client, missed, fran, nina):
+    no_show(missed, fran)
+    fee_charge(actor=fran, proposal=FeeProposal.objects.get(), how=HOW_DESK)
+    client.force_login(nina)
+    chart = client.get(f"/staff/patients/{missed.patient.public_id}/").content.decode()
+    assert "75.00" in chart
+    assert client.get(f"/staff/billing/patients/{missed.patient.public_id}/").status_code == 403
+
+
+def test_the_no_show_status_stays_even_when_no_policy_exists(fran):
+    appointment = visit("consultation")
+    no_show(appointment, fran)
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.NO_SHOW
+
+
+def test_the_front_desk_charges_a_fee_to_pay_at_the_desk_from_its_page(client, missed, fran):
+    no_show(missed, fran)
+    proposal = FeeProposal.objects.get()
+    client.force_login(fran)
+    url = f"/staff/billing/fees/{proposal.public_id}/charge/"
+    page = client.get(url).content.decode()
+    assert "Charge the card on file now" not in page  # no card: the desk only
+    confirm = client.post(url, {"how": HOW_DESK})
+    assert "Charge the no-show fee of 75.00 USD to pay at the desk" in confirm.content.decode()
+    done = client.post(url, {"how": HOW_DESK, "confirmed": "yes"})
+    assert done.status_code == 302
+    assert FeeProposal.objects.get().invoice.status == "issued"
+    again = client.post(url, {"how": HOW_DESK, "confirmed": "yes"})
+    assert again.status_code == 400 and "charged already" in again.content.decode()
+
+
+def test_a_late_cancel_by_the_patient_online_is_proposed_too(missed):
+    soon = later(missed.location, 3)
+    appointment_cancel(actor=None, appointment=soon, reason="cancelled by the patient online")
+    assert FeeProposal.objects.get(appointment=soon).kind == "late_cancel"
+
+
+def test_the_appointment_page_shows_the_front_desk_the_fee_and_not_the_nurse(
+    client, missed, fran, nina
+):
+    no_show(missed, fran)
+    page = f"/staff/schedule/appointments/{missed.public_id}/"
+    client.force_login(fran)
+    assert "No-show fee of 75.00 USD: open." in client.get(page).content.decode()
+    client.force_login(nina)
+    assert "No-show fee" not in client.get(page).content.decode()
