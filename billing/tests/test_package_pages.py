@@ -281,3 +281,11 @@ def test_with_nothing_sold_the_report_says_so(client, alice):
     client.force_login(alice)
 
     assert "No package has been sold yet" in text(client.get(REPORT))
+
+
+def test_the_billing_index_links_the_package_pages_for_clinic_admins_only(client, fran, alice):
+    client.force_login(fran)
+    assert REPORT not in text(client.get("/staff/billing/"))
+    client.force_login(alice)
+    page = text(client.get("/staff/billing/"))
+    assert REPORT in page and OFFERS in page
