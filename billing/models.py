@@ -800,3 +800,145 @@ class DiagnosisCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.description}"
+
+
+# --- Packages (billing.packages) -------------------------------------------------------------
+
+
+class PackageOffer(models.Model):
+    """A series of visits of one kind sold together at a package price, e.g. "Induction
+    series of six infusions". Clinic admins define it; its kind of visit and its number of
+    visits never change (a different series is a new offer: a trigger holds this), its price
+    is effective-dated (``PackagePrice``), and it is retired when it is no longer sold. A
+    package sold copies the name, the visits and the price, so nothing done to the offer
+    afterwards rewrites what was sold. Sold at ``locations``, or at every location when it
+    names none."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120)
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="+"
+    )
+    visits = models.PositiveSmallIntegerField()
+    locations = models.ManyToManyField(Location, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visits__gte=1) & Q(visits__lte=50), name="offer_visits_1_to_50"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="offer_has_name"),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(retired_at__isnull=True),
+                name="one_offer_on_sale_per_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackagePrice(models.Model):
+    """What a package offer costs from ``effective_from`` (the local date of the sale) on,
+    until the next price of the offer takes over. The package sold copies the amount."""
+
+    offer = models.ForeignKey(PackageOffer, on_delete=models.PROTECT, related_name="prices")
+    effective_from = models.DateField()
+    amount = models.DecimalField(**AMOUNT)
+    set_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["offer", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "effective_from"], name="one_package_price_per_day"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="package_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer} from {self.effective_from}"
+
+
+class PatientPackage(models.Model):
+    """A package sold to a patient: ``visits`` visits of the offer's kind, bought for
+    ``price`` on the issued invoice ``invoice`` (paid like any invoice). Name, visits and price
+    are copied from the offer when sold. Append-only; voiding the sale invoice voids the package
+    (refused by the database while any of its visits is used)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="packages")
+    offer = models.ForeignKey(PackageOffer, on_delete=models.PROTECT, related_name="sold")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=120)
+    visits = models.PositiveSmallIntegerField()
+    price = models.DecimalField(**AMOUNT)
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="package")
+    sold_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    sold_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["sold_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(visits__gte=1), name="package_visits_positive"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="package_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackageUse(models.Model):
+    """One visit of a package used: the visit ``appointment`` whose draft invoice ``invoice``
+    has the line ``line`` priced at zero, covered by the package. At most one per visit while
+    it stands; the database refuses more uses than visits bought. Given back (``released_at``,
+    with who and why) when the visit's end is undone, its covered line is removed, or its
+    invoice is voided; never deleted."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    package = models.ForeignKey(PatientPackage, on_delete=models.PROTECT, related_name="uses")
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="package_uses")
+    line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    used_at = models.DateTimeField(default=timezone.now)
+    used_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["used_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment"],
+                condition=Q(released_at__isnull=True),
+                name="one_package_use_per_visit",
+            ),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True, release_reason="")
+                | (Q(released_at__isnull=False) & ~Q(release_reason="")),
+                name="package_use_release_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Package visit"

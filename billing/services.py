@@ -28,6 +28,7 @@ from billing.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    PackageUse,
     Payment,
     PaymentMethod,
     Price,
@@ -259,8 +260,20 @@ def invoice_remove_line(
     line = current.lines.filter(pk=line_id).first()
     if line is None:
         raise ValidationError({"invoice": ["That line is not on this draft any more."]})
+    # A visit covered by a package: taking its line off gives the visit back to the package.
+    given_back = PackageUse.objects.filter(line=line, released_at__isnull=True).update(
+        released_at=timezone.now(),
+        released_by=actor,
+        release_reason="The covered line was taken off the draft: the visit is charged instead.",
+    )
     line.delete()
-    _audit_invoice(actor, current, f"removed a line of {_money(line.amount)}", request)
+    what = f"removed a line of {_money(line.amount)}"
+    _audit_invoice(
+        actor,
+        current,
+        what + (" and gave its visit back to the package" if given_back else ""),
+        request,
+    )
 
 
 @transaction.atomic
@@ -295,12 +308,24 @@ def invoice_void(
 ) -> Invoice:
     """Void an invoice, saying why. A draft simply never charges; an issued invoice is
     credited for what it still charges (a credit note, in the same transaction), once any
-    money taken for it has been refunded."""
+    money taken for it has been refunded. A visit a package covered goes back to the package
+    (the database does it with the void, migration ``0007_packages``); a package's own invoice
+    is voided only while none of its visits is used."""
     require(actor, Capability.CORRECT_BILLING)
     reason = _reason(reason, "the invoice is void")
     current = _locked(invoice)
     if current.status == InvoiceStatus.VOID:
         raise ValidationError({"invoice": ["This invoice is void already."]})
+    if PackageUse.objects.filter(package__invoice=current, released_at__isnull=True).exists():
+        raise ValidationError(
+            {
+                "invoice": [
+                    "This invoice sold a package some of whose visits have been used: void "
+                    "those visits' invoices first (which gives the visits back), or write a "
+                    "credit note for part of the package."
+                ]
+            }
+        )
     if current.status == InvoiceStatus.ISSUED:
         net_paid = current.paid - current.refunded
         if net_paid > 0:

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from billing.views import card_links, cards, fees, invoices, patients, prices, reports, superbill
+from billing.views import (
+    card_links,
+    cards,
+    fees,
+    invoices,
+    packages,
+    patients,
+    prices,
+    reports,
+    superbill,
+)
 
 app_name = "billing"
 
@@ -90,4 +100,23 @@ urlpatterns = [
         superbill.diagnosis_edit,
         name="superbill-diagnosis",
     ),
+    # Packages (billing.views.packages).
+    path("packages/", packages.package_offers, name="package-offers"),
+    path("packages/<uuid:offer_id>/", packages.package_offer_page, name="package-offer"),
+    path(
+        "packages/<uuid:offer_id>/retire/",
+        packages.package_offer_retire_view,
+        name="package-offer-retire",
+    ),
+    path(
+        "patients/<uuid:patient_id>/packages/",
+        packages.patient_package_list,
+        name="patient-packages",
+    ),
+    path(
+        "patients/<uuid:patient_id>/packages/sell/",
+        packages.package_sell_view,
+        name="package-sell",
+    ),
+    path("reports/packages/", packages.package_liability_view, name="package-liability"),
 ]

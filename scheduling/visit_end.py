@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 VisitEnded = Callable[..., None]
 """Called as ``listener(appointment=..., actor=...)``; ``actor`` is None for the system."""
 
+VisitReopened = Callable[..., None]
+"""Called as ``listener(appointment=..., actor=..., reason=...)`` when a visit's end is undone."""
+
 _listeners: list[VisitEnded] = []
+_reopen_listeners: list[VisitReopened] = []
 
 
 def register(listener: VisitEnded) -> VisitEnded:
@@ -39,3 +43,18 @@ def visit_ended(*, appointment: Appointment, actor: User | None) -> None:
     """Tell every listener that ``appointment`` (locked, just discharged) has ended."""
     for listener in _listeners:
         listener(appointment=appointment, actor=actor)
+
+
+def register_reopened(listener: VisitReopened) -> VisitReopened:
+    """Call ``listener`` whenever a visit's end is undone (``scheduling.services.undo``), in
+    the transaction that undoes it: ``billing`` gives a package visit back. Once, as
+    ``register``."""
+    if listener not in _reopen_listeners:
+        _reopen_listeners.append(listener)
+    return listener
+
+
+def visit_reopened(*, appointment: Appointment, actor: User | None, reason: str) -> None:
+    """Tell every listener that ``appointment`` (locked, back to checked in) has not ended."""
+    for listener in _reopen_listeners:
+        listener(appointment=appointment, actor=actor, reason=reason)

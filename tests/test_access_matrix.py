@@ -116,6 +116,11 @@ ALLOWED = {
     "/staff/billing/superbill-codes/": {"alice"},
     "/staff/billing/superbill-codes/practice/": {"alice"},
     "/staff/billing/superbill-codes/services/new/": {"alice"},
+    # So are the package offers and the package liability report; the offers are read through
+    # the API by those who see the books.
+    "/staff/billing/packages/": {"alice"},
+    "/staff/billing/reports/packages/": {"alice"},
+    "/api/v1/package-offers/": {"fran", "alice"},
     # Everyone's own account page, and making a personal API token there.
     "/staff/accounts/me/tokens/new/": {"fran", "nina", "phil", "alice", "edie"},
     "/staff/audit/": {"alice"},
@@ -475,6 +480,13 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/staff/billing/superbill-codes/practice/<uuid:location_id>/": CLINIC_ADMINS,
     "/staff/billing/superbill-codes/services/<uuid:code_id>/": CLINIC_ADMINS,
     "/staff/billing/superbill-codes/diagnoses/<str:condition>/": CLINIC_ADMINS,
+    # Packages: the front desk sells them; the offers are the clinic admin's; clinicians see
+    # what is left on the chart only.
+    "/staff/billing/patients/<uuid:patient_id>/packages/": BILLING,
+    "/staff/billing/patients/<uuid:patient_id>/packages/sell/": BILLING,
+    "/api/v1/patients/<uuid:patient_id>/packages/": BILLING,
+    "/staff/billing/packages/<uuid:offer_id>/": CLINIC_ADMINS,
+    "/staff/billing/packages/<uuid:offer_id>/retire/": CLINIC_ADMINS,
 }
 # The routes above that do not answer GET, with the method they are asked with instead (the
 # test checks that GET is refused with 405 for someone the row lets in).

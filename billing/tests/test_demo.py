@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from billing.models import Price
+from billing.models import Invoice, PackageOffer, PatientPackage, Price
+from billing.selectors import invoices_with_sums
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +48,16 @@ def test_the_demo_riverside_has_an_online_booking_policy_once(settings):
     policy = BookingPolicy.objects.get()
     assert policy.location.name == "Riverside" and policy.requirement == "card"
     assert policy.no_show_fee == Decimal("75.00") and "24 hours" in policy.wording
+
+
+def test_the_demo_clinic_offers_the_induction_series_and_the_demo_patient_bought_it(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+
+    offer = PackageOffer.objects.get()
+    assert (offer.name, offer.visits) == ("Induction series of six infusions", 6)
+    package = PatientPackage.objects.get()
+    assert package.patient.email == "samuel.okonkwo@example.com"
+    assert invoices_with_sums(Invoice.objects.filter(pk=package.invoice_id)).get().due == 0

@@ -194,12 +194,13 @@ def test_the_billing_page_costs_the_same_queries_however_long_the_history(
     client.force_login(fran)
     client.get(f"/staff/billing/patients/{small.public_id}/")  # the session, warmed up
 
-    with django_assert_num_queries(8) as small_queries:  # the card on file is one of them
+    # The card on file is one of them, the packages another.
+    with django_assert_num_queries(9) as small_queries:
         small_page = client.get(f"/staff/billing/patients/{small.public_id}/")
     with django_assert_num_queries(len(small_queries)):
         large_page = client.get(f"/staff/billing/patients/{large.public_id}/")
-    # No balance, no "latest" list, no card on file.
-    with django_assert_num_queries(len(small_queries) - 3):
+    # No balance, no "latest" list, no card on file, no packages.
+    with django_assert_num_queries(len(small_queries) - 4):
         client.get(f"/staff/billing/patients/{large.public_id}/payments/")
 
     assert "120.00 USD" in small_page.content.decode()

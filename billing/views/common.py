@@ -42,8 +42,10 @@ def confirmed_action(
     summary: Callable[[dict[str, Any]], str],
     act: Callable[[dict[str, Any]], str],
     done_url: str,
+    template: str = "billing/action.html",
 ) -> HttpResponse:
-    """The page of one action on the books (``billing/action.html``).
+    """The page of one action on the books (``template``, ``billing/action.html`` unless
+    another page frames it).
 
     GET shows the form. A valid POST shows ``summary(cleaned_data)`` (what will happen) with
     Confirm and Change buttons, the values carried along in hidden fields; the confirmed POST
@@ -74,4 +76,4 @@ def confirmed_action(
         "summary": summary(form.cleaned_data) if step == "confirm" else "",
         "cancel_url": done_url,
     }
-    return render(request, "billing/action.html", page, status=status)
+    return render(request, template, page, status=status)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from billing.cards import CARD_ON_FILE_POLICY, card_on_file, cards_enabled
+from billing.models import PackageUse
+from billing.package_selectors import patient_packages
 from billing.selectors import (
     balance_of,
     billing_patient_for,
@@ -33,8 +36,13 @@ LATEST_PAYMENTS = 5
 def patient_billing(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     patient = billing_patient_for(request.user, patient_id)
     audit_patient_view(request, patient, "viewed the billing page")
+    # Whether a package covers the visit, so that a draft at no charge is not taken for one
+    # with no price (in the same query).
+    covered = PackageUse.objects.filter(invoice=OuterRef("pk"), released_at__isnull=True)
     page = list_page(
-        patient_invoices(patient), per_page=INVOICES_PER_PAGE, number=request.GET.get("page")
+        patient_invoices(patient).annotate(covered=Exists(covered)),
+        per_page=INVOICES_PER_PAGE,
+        number=request.GET.get("page"),
     )
     invoices = [(invoice, settlement(invoice)) for invoice in page.object_list]
     latest = list(patient_payments(patient)[: LATEST_PAYMENTS + 1])
@@ -50,6 +58,8 @@ def patient_billing(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
         "card": card_on_file(patient),
         "card_policy": CARD_ON_FILE_POLICY,
         "may_take_payments": user_can(request.user, Capability.TAKE_PAYMENTS),
+        # Every package, voided ones too (a patient holds a handful): one query.
+        "packages": list(patient_packages(patient)),
     }
     return render(request, "billing/patient.html", context)
 

@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from billing.api import urlpatterns as billing_api
+from billing.packages_api import urlpatterns as billing_packages_api
 from clinic.api.locations import LocationDetail, LocationList
 from clinic.api.views import MeView
 from content.api import urlpatterns as content_api
@@ -69,6 +70,7 @@ v1 = [
     *infusions_api,
     *content_api,
     *billing_api,
+    *billing_packages_api,
 ]
 
 urlpatterns = [

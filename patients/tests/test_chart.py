@@ -29,16 +29,17 @@ NON_CLINICAL = ["fran", "alice"]
 
 # The session and the user, the patient (with its location), the audit event, the
 # current contact consent per channel, the consent document and signatures, the
-# appointments to come and the treatment courses, and the balance (billing).
-SUMMARY_QUERIES = 10
+# appointments to come and the treatment courses, and the balance and what is left of the
+# packages (billing).
+SUMMARY_QUERIES = 11
 # The same, then the latest screening and PHQ-9, the intakes (with the latest one's answer
 # on suicidal thoughts), the decisions (the first is the current one), the measurements
 # (the first is the latest), whether the current decision is stale (one more: the latest
 # baseline PHQ-9), the questionnaires and audit trail, the infusion sessions (two more,
 # for the latest listed and their doses, when there are any), the open safety alerts, the
 # outcomes' scores and the next-day check-ins; the latest intake's medication list and its
-# latest confirmation; and the balance (billing).
-CHART_QUERIES = 24  # with the appointments and the courses
+# latest confirmation; and the balance and what is left of the packages (billing).
+CHART_QUERIES = 25  # with the appointments and the courses
 
 ANEURYSM = {
     "rule_id": "vascular.aneurysm_avm",

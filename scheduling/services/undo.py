@@ -29,6 +29,7 @@ from scheduling.services.locks import copy_fields, lock_bookings, locked_appoint
 from scheduling.services.status_changes import record_status
 from scheduling.services.waitlist import withdraw_offers
 from scheduling.session_owner import session_owner
+from scheduling.visit_end import visit_reopened
 
 Status = AppointmentStatus
 
@@ -69,8 +70,9 @@ def appointment_undo(
     assert change is not None  # noqa: S101 - _undo_refusal said so
     if change.to_status == Status.DISCHARGED:
         # A consultation marked done by mistake: back to checked in. Its draft invoice stays
-        # (one per visit): ending the visit again finds it.
+        # (one per visit): ending the visit again finds it. A package visit it used goes back.
         record_status(actor, current, Status.CHECKED_IN, reason, request, undo=True)
+        visit_reopened(appointment=current, actor=actor, reason=reason)
     elif change.to_status == Status.CHECKED_IN and is_infusion(current.appointment_type):
         session_owner().undo_check_in(
             actor=actor, appointment=current, reason=reason, request=request

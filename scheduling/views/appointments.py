@@ -62,8 +62,10 @@ PATIENT_MATCHES = 20
 
 appointment_page = Contributions("appointment page")
 """Contributors take ``(user, appointment, *, shown)``. The page shows ``infusion_session``
-(the appointment's infusion session or None, from ``infusions``) and ``visit_invoice`` (the
-visit's invoice or None, from ``billing``) when they are there."""
+(the appointment's infusion session or None, from ``infusions``), ``visit_invoice`` (the
+visit's invoice or None, from ``billing``) and ``packages_left`` (what is left of the
+patient's packages, from ``billing``, where the front desk checks the patient in) when they
+are there."""
 
 
 # --- Shared helpers ------------------------------------------------------------------------

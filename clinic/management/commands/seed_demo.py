@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from billing.demo import seed_demo_booking_policy, seed_demo_prices
+from billing.demo import seed_demo_booking_policy, seed_demo_packages, seed_demo_prices
 from clinic import second_factor
 from clinic.audit import audit_record
 from clinic.models import AuditEvent, Chair, Location, User
@@ -161,6 +161,8 @@ class Command(BaseCommand):
                 created += seed_demo_prices()
                 # Riverside's online booking policy (a card on file, the no-show fees).
                 created += seed_demo_booking_policy()
+                # The induction series on offer, bought by the demo patient with an infusion.
+                created += seed_demo_packages()
         if verbosity == 0:
             return
         chairs = Chair.objects.filter(location__name__in=[d.name for d in DEMO_LOCATIONS])

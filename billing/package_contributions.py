@@ -1,0 +1,30 @@
+"""What is left of a patient's packages, on pages other apps own (registered from
+``BillingConfig.ready``): on the chart, under the balance (``patients.views.chart.chart_page``),
+and on the appointment page where the front desk checks the patient in
+(``scheduling.views.appointments.appointment_page``). For everyone who sees the balance:
+clinicians see what is left, not what it cost."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from billing.package_selectors import packages_left_for
+from patients.models import Patient
+from patients.views.chart import chart_page
+from scheduling.models import Appointment
+from scheduling.views.appointments import appointment_page
+
+
+@chart_page.register
+def chart_packages_left(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -> dict:
+    left = packages_left_for(user, patient)
+    return {} if left is None else {"packages_left": left}
+
+
+@appointment_page.register
+def check_in_packages_left(
+    user: Any, appointment: Appointment, *, shown: Mapping[str, Any]
+) -> dict:
+    left = packages_left_for(user, appointment.patient)
+    return {} if left is None else {"packages_left": left}
