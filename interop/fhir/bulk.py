@@ -40,9 +40,13 @@ from django.utils import timezone
 from clinic.audit import Action, audit_record
 from clinic.models import User
 from clinic.permissions import Capability, require, user_can
-from infusions.models import DoseAdministration, VitalsReading
+from infusions.models import DoseAdministration, EsketamineDevice, VitalsReading
 from interop.fhir import codes
-from interop.fhir.care import appointment_resource, medication_administration_resource
+from interop.fhir.care import (
+    appointment_resource,
+    esketamine_administration_resource,
+    medication_administration_resource,
+)
 from interop.fhir.common import JSON
 from interop.fhir.everything import contact_consents_in_order
 from interop.fhir.observations import (
@@ -397,6 +401,15 @@ def _sources() -> list[_Source]:
                 "order__session__appointment__patient__public_id",
             ),
             _each(lambda row: [medication_administration_resource(row, row.patient_public_id)]),
+        ),
+        _Source(
+            "Spravato devices given",
+            frozenset({"MedicationAdministration"}),
+            with_patient(
+                EsketamineDevice.objects.select_related("dose__given_by", "lot").order_by("pk"),
+                "dose__session__appointment__patient__public_id",
+            ),
+            _each(lambda row: [esketamine_administration_resource(row, row.patient_public_id)]),
         ),
         _Source(
             "signed consents",

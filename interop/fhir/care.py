@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from infusions.models import DoseAdministration
+from infusions.models import DoseAdministration, EsketamineDevice
+from infusions.models.ledger import ESKETAMINE_MG_PER_DEVICE
 from interop.fhir import codes
 from interop.fhir.common import JSON, concept, instant, patient_reference, quantity
 from scheduling.models import Appointment, AppointmentStatus
@@ -87,4 +88,45 @@ def medication_administration_resource(
         "effectiveDateTime": instant(administration.recorded_at),
         "performer": [{"actor": {"display": administration.given_by.full_name}}],
         "dosage": dosage,
+    }
+
+
+def esketamine_administration_resource(
+    device: EsketamineDevice, patient_public_id: uuid.UUID
+) -> JSON:
+    """One Spravato device used (28 mg of esketamine, intranasal), as the ledger records it:
+    a dose of 56 or 84 mg is two or three of these, each with its own lot. The drug is named
+    by text only: no source at hand confirmed esketamine's RxNorm code, and a wrong code is
+    worse than none (``codes``). Reads ``dose``, ``dose.given_by`` and ``lot``."""
+    dose = device.dose
+    lot = device.lot
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": f"{dose.public_id}-{device.position}",
+        "contained": [
+            {
+                "resourceType": "Medication",
+                "id": "drug",
+                "code": concept(text=f"esketamine ({lot.product_name})"),
+                "batch": {
+                    "lotNumber": lot.lot_number,
+                    "expirationDate": lot.expiry_date.isoformat(),
+                },
+            }
+        ],
+        "status": "completed",
+        "medicationReference": {"reference": "#drug", "display": lot.product_name},
+        "subject": patient_reference(patient_public_id),
+        "effectiveDateTime": instant(dose.given_at),
+        "performer": [{"actor": {"display": dose.given_by.full_name}}],
+        "note": [
+            {
+                "text": f"Device {device.position} of {dose.devices} "
+                f"({dose.dose_mg} mg esketamine nasal spray in all)."
+            }
+        ],
+        "dosage": {
+            "route": {"text": "Intranasal"},
+            "dose": quantity(ESKETAMINE_MG_PER_DEVICE, codes.MILLIGRAM),
+        },
     }

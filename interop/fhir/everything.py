@@ -17,9 +17,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from infusions.models import DoseAdministration, VitalsReading
+from infusions.models import DoseAdministration, EsketamineDevice, VitalsReading
 from infusions.selectors import sessions_visible_to
-from interop.fhir.care import appointment_resource, medication_administration_resource
+from interop.fhir.care import (
+    appointment_resource,
+    esketamine_administration_resource,
+    medication_administration_resource,
+)
 from interop.fhir.common import JSON, instant
 from interop.fhir.observations import (
     body_height_observation,
@@ -56,6 +60,7 @@ class PatientRecords:
     appointments: list[Appointment]
     readings: list[VitalsReading]
     administrations: list[DoseAdministration]
+    esketamine_devices: list[EsketamineDevice]
     signatures: list[ConsentSignature]
     contact_consents: list[CommunicationConsent]
 
@@ -83,6 +88,11 @@ def patient_records(user: Any, public_id: uuid.UUID | str) -> PatientRecords:
             DoseAdministration.objects.filter(order__session__in=sessions)
             .select_related("order", "lot", "given_by")
             .order_by("recorded_at", "id")
+        ),
+        esketamine_devices=list(
+            EsketamineDevice.objects.filter(dose__session__in=sessions)
+            .select_related("dose__given_by", "lot")
+            .order_by("dose__given_at", "dose_id", "position")
         ),
         signatures=list(
             patient.consent_signatures.select_related("document").order_by("signed_at", "id")
@@ -117,6 +127,8 @@ def patient_resources(records: PatientRecords) -> Iterator[JSON]:
         yield appointment_resource(appointment, key)
     for administration in records.administrations:
         yield medication_administration_resource(administration, key)
+    for device in records.esketamine_devices:
+        yield esketamine_administration_resource(device, key)
     for signature in records.signatures:
         yield treatment_consent_resource(signature, key)
     yield from contact_consent_resources(records.contact_consents, key)

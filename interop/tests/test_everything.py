@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from fhir.resources.R4B.bundle import Bundle
 
 from clinic.models import AuditEvent
+from infusions.tests.rems_factories import dosed
 from interop.tests.conftest import given_infusion, valid
 from tests.api_tokens import api_key_for
 
@@ -135,12 +136,13 @@ def test_the_number_of_queries_does_not_grow_with_the_record(
     given_infusion(nina, phil, amara, riverside, lot)
     client.force_login(nina)
     client.get(everything_url(amara))  # the session's first request settles its own rows
-    with django_assert_num_queries(11):
+    # 12: with the Spravato devices given (one query, however many)
+    with django_assert_num_queries(12):
         one = client.get(everything_url(amara))
 
     for days in range(1, 5):
         given_infusion(nina, phil, amara, riverside, lot, days=days)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         five = client.get(everything_url(amara))
 
     def count(response, kind):
@@ -179,3 +181,24 @@ def test_an_exported_bundle_reads_back_the_same(client, nina, treated):
     again = json.loads(bundle.model_dump_json())
     ours = json.loads(exported.decode().replace('+00:00"', 'Z"'))
     assert again["entry"] == ours["entry"]
+
+
+def test_a_spravato_dose_is_exported_as_one_administration_per_device(client, nina, phil):
+    session, dose = dosed(nina, phil, devices=3)
+    patient = session.appointment.patient
+    client.force_login(nina)
+
+    bundle = client.get(everything_url(patient)).json()
+
+    given = [
+        valid(resource)
+        for resource in resources_of(bundle)
+        if resource["resourceType"] == "MedicationAdministration"
+    ]
+    assert [item.id for item in given] == [f"{dose.public_id}-{n}" for n in (1, 2, 3)]
+    for item in given:
+        assert item.dosage.dose.value == 28 and item.dosage.dose.code == "mg"
+        assert item.dosage.route.text == "Intranasal"
+        assert item.contained[0].code.text.startswith("esketamine")
+        assert not item.contained[0].code.coding  # ketamine's RxNorm code is not esketamine's
+        assert "84 mg" in item.note[0].text
