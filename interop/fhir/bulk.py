@@ -22,7 +22,7 @@ import json
 import logging
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -59,6 +59,7 @@ from interop.fhir.observations import (
 from interop.fhir.patient import (
     condition_resources,
     contact_consent_resource,
+    diagnosis_codes,
     patient_resource,
     treatment_consent_resource,
 )
@@ -312,11 +313,11 @@ def _each(build: Callable[[Any], list[JSON]]) -> Callable[[Iterator[Any]], Itera
     return lambda rows: (build(row) for row in rows)
 
 
-def _patient(patient: Patient) -> list[JSON]:
+def _patient(patient: Patient, icd10: Mapping[str, codes.Code]) -> list[JSON]:
     height = body_height_observation(patient)
     return [
         patient_resource(patient),
-        *condition_resources(patient),
+        *condition_resources(patient, icd10),
         *([height] if height else []),
     ]
 
@@ -342,12 +343,13 @@ def _sources() -> list[_Source]:
     def with_patient(rows: QuerySet, path: str) -> QuerySet:
         return rows.annotate(patient_public_id=F(path))
 
+    icd10 = diagnosis_codes()
     return [
         _Source(
             "patients",
             frozenset({"Patient", "Condition", "Observation"}),
             Patient.objects.order_by("pk"),
-            _each(_patient),
+            _each(lambda patient: _patient(patient, icd10)),
         ),
         _Source(
             "consultation measurements",

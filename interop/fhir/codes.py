@@ -150,33 +150,9 @@ CONDITION_PROBLEM_LIST = Code(CONDITION_CATEGORY, "problem-list-item", "Problem 
 CONDITION_ACTIVE = Code(CONDITION_CLINICAL, "active", "Active")
 CONDITION_CONFIRMED = Code(CONDITION_VERIFICATION, "confirmed", "Confirmed")
 
-# ICD-10-CM codes from ../shared/DOMAIN.md, "Money" (the superbill defaults admins edit):
-# each condition the record stores (clinic.conditions.Condition) to the code listed there.
-# Conditions with no code in that list (substance use and eating disorders, neuropathic
-# and MS-related pain, cluster headache) are exported by name only. SNOMED CT codes are in
-# SNOMED_BY_CONDITION, beside these.
-ICD10_BY_CONDITION: dict[str, Code] = {
-    "trd": Code(
-        ICD10CM,
-        "F33.2",
-        "Major depressive disorder, recurrent severe without psychotic features",
-    ),
-    "mdd": Code(
-        ICD10CM,
-        "F32.2",
-        "Major depressive disorder, single episode, severe without psychotic features",
-    ),
-    "bipolar_depression": Code(ICD10CM, "F31.9", "Bipolar disorder, unspecified"),
-    "suicidal_ideation": Code(ICD10CM, "R45.851", "Suicidal ideations"),
-    "anxiety": Code(ICD10CM, "F41.1", "Generalized anxiety disorder"),
-    "ocd": Code(ICD10CM, "F42.2", "Mixed obsessional thoughts and acts"),
-    "ptsd": Code(ICD10CM, "F43.10", "Post-traumatic stress disorder, unspecified"),
-    "crps": Code(ICD10CM, "G90.50", "Complex regional pain syndrome I, unspecified"),
-    "fibromyalgia": Code(ICD10CM, "M79.7", "Fibromyalgia"),
-    "migraine": Code(
-        ICD10CM, "G43.909", "Migraine, unspecified, not intractable, without status migrainosus"
-    ),
-}
+# ICD-10-CM codes of the conditions are the clinic's own data, kept for its superbills
+# (billing.models.DiagnosisCode: defaults from ../shared/DOMAIN.md, "Money", edited by clinic
+# admins); the export reads them there (interop.fhir.patient.diagnosis_codes).
 
 
 # SNOMED CT concepts for the conditions, given beside the ICD-10-CM code (US Core accepts

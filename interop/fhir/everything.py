@@ -24,6 +24,7 @@ from interop.fhir.care import (
     esketamine_administration_resource,
     medication_administration_resource,
 )
+from interop.fhir.codes import Code
 from interop.fhir.common import JSON, instant
 from interop.fhir.observations import (
     body_height_observation,
@@ -35,6 +36,7 @@ from interop.fhir.observations import (
 from interop.fhir.patient import (
     condition_resources,
     contact_consent_resources,
+    diagnosis_codes,
     patient_resource,
     treatment_consent_resource,
 )
@@ -63,6 +65,7 @@ class PatientRecords:
     esketamine_devices: list[EsketamineDevice]
     signatures: list[ConsentSignature]
     contact_consents: list[CommunicationConsent]
+    icd10: dict[str, Code]  # the clinic's ICD-10-CM code per condition
 
 
 def patient_records(user: Any, public_id: uuid.UUID | str) -> PatientRecords:
@@ -98,6 +101,7 @@ def patient_records(user: Any, public_id: uuid.UUID | str) -> PatientRecords:
             patient.consent_signatures.select_related("document").order_by("signed_at", "id")
         ),
         contact_consents=list(contact_consents_in_order(patient.contact_consents.all())),
+        icd10=diagnosis_codes(),
     )
 
 
@@ -113,7 +117,7 @@ def patient_resources(records: PatientRecords) -> Iterator[JSON]:
     patient = records.patient
     key = patient.public_id
     yield patient_resource(patient)
-    yield from condition_resources(patient)
+    yield from condition_resources(patient, records.icd10)
     height = body_height_observation(patient)
     if height is not None:
         yield height

@@ -4,10 +4,12 @@ Consent. Pure functions of our models: no query runs here (the callers load the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from billing.models import DiagnosisCode
 from clinic.conditions import Condition as ConditionKey
 from interop.fhir import codes
+from interop.fhir.codes import Code
 from interop.fhir.common import JSON, concept, instant, meta, patient_reference, record_id
 from patients.models import (
     CommunicationConsent,
@@ -97,19 +99,27 @@ def _emergency_contact(patient: Patient) -> JSON:
     return contact
 
 
-def condition_resources(patient: Patient) -> list[JSON]:
+def diagnosis_codes() -> dict[str, Code]:
+    """The ICD-10-CM code of each condition, as the clinic keeps it for its superbills
+    (``billing.models.DiagnosisCode``, which clinic admins edit; the defaults come from
+    DOMAIN.md), so the export and the superbill never disagree. One query."""
+    return {
+        row.condition: Code(codes.ICD10CM, row.code, row.description)
+        for row in DiagnosisCode.objects.all()
+    }
+
+
+def condition_resources(patient: Patient, icd10: Mapping[str, Code]) -> list[JSON]:
     """One US Core Condition (problem list item) for each condition on the patient's record,
-    coded in ICD-10-CM where ``codes.ICD10_BY_CONDITION`` has a code and in SNOMED CT where
-    ``codes.SNOMED_BY_CONDITION`` has one, and named in any case."""
-    return [_condition(patient.public_id, key) for key in patient.conditions]
+    coded in ICD-10-CM where ``icd10`` (``diagnosis_codes()``) has a code and in SNOMED CT
+    where ``codes.SNOMED_BY_CONDITION`` has one, and named in any case."""
+    return [_condition(patient.public_id, key, icd10) for key in patient.conditions]
 
 
-def _condition(patient_public_id: uuid.UUID, key: str) -> JSON:
+def _condition(patient_public_id: uuid.UUID, key: str, icd10: Mapping[str, Code]) -> JSON:
     label = ConditionKey(key).label if key in ConditionKey.values else key
     codings = [
-        code
-        for code in (codes.ICD10_BY_CONDITION.get(key), codes.SNOMED_BY_CONDITION.get(key))
-        if code is not None
+        code for code in (icd10.get(key), codes.SNOMED_BY_CONDITION.get(key)) if code is not None
     ]
     return {
         "resourceType": "Condition",

@@ -136,13 +136,13 @@ def test_the_number_of_queries_does_not_grow_with_the_record(
     given_infusion(nina, phil, amara, riverside, lot)
     client.force_login(nina)
     client.get(everything_url(amara))  # the session's first request settles its own rows
-    # 12: with the Spravato devices given (one query, however many)
-    with django_assert_num_queries(12):
+    # 13: with the Spravato devices given and the clinic's ICD-10-CM codes (one query each)
+    with django_assert_num_queries(13):
         one = client.get(everything_url(amara))
 
     for days in range(1, 5):
         given_infusion(nina, phil, amara, riverside, lot, days=days)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         five = client.get(everything_url(amara))
 
     def count(response, kind):

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from billing.codes import diagnosis_code_set
 from infusions.models import DoseAdministration, VitalsReading
 from interop.fhir import codes
 from interop.fhir.care import appointment_resource, medication_administration_resource
@@ -22,6 +23,7 @@ from interop.fhir.observations import (
 from interop.fhir.patient import (
     condition_resources,
     contact_consent_resources,
+    diagnosis_codes,
     patient_resource,
     treatment_consent_resource,
 )
@@ -74,7 +76,7 @@ def test_a_patient_with_only_the_required_fields_is_still_valid(db):
 
 
 def test_conditions_are_coded_in_icd10_and_snomed_where_known_else_named(amara):
-    resources = condition_resources(amara)
+    resources = condition_resources(amara, diagnosis_codes())
 
     all_valid(resources)
     assert [codings(resource["code"]) for resource in resources] == [
@@ -91,10 +93,19 @@ def test_conditions_are_coded_in_icd10_and_snomed_where_known_else_named(amara):
         resource["subject"] == {"reference": f"Patient/{amara.public_id}"} for resource in resources
     )
     # Stable, opaque ids: the same in every export, none of them a database key.
-    assert [resource["id"] for resource in condition_resources(amara)] == [
+    assert [resource["id"] for resource in condition_resources(amara, diagnosis_codes())] == [
         resource["id"] for resource in resources
     ]
     assert len({resource["id"] for resource in resources}) == 3
+
+
+def test_a_condition_is_coded_as_the_clinic_codes_it_for_its_superbills(amara, alice):
+    diagnosis_code_set(actor=alice, condition="ptsd", code="F43.12", description="PTSD, chronic")
+
+    resources = condition_resources(amara, diagnosis_codes())
+
+    assert (codes.ICD10CM, "F43.12") in codings(resources[1]["code"])
+    all_valid(resources)
 
 
 def test_a_consultation_gives_a_blood_pressure_panel_and_each_vital_sign(amara):
@@ -305,7 +316,7 @@ def test_amounts_are_exact_decimals_never_float_noise(amara):
 
 def test_every_condition_with_a_snomed_code_validates_with_both_codings():
     patient = PatientFactory.build(conditions=list(codes.SNOMED_BY_CONDITION))
-    resources = condition_resources(patient)
+    resources = condition_resources(patient, diagnosis_codes())
     all_valid(resources)
     for resource in resources:
         systems = [coding["system"] for coding in resource["code"]["coding"]]
