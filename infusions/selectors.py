@@ -18,6 +18,8 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.lookups import IsNull
 from django.http import Http404
 
+from clinic.fragments import rows_version
+from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any
 from infusions.models import DoseOrder, InfusionSession, Lot, RemsMonitoringForm
@@ -133,18 +135,7 @@ def sessions_of_patient(
     one, and the ``latest`` (None: all) with their appointment, place and dose. Three
     queries however many sessions, and models only for those listed: a patient on weekly
     boosters has a hundred sessions after two years, and the chart lists ten."""
-    visible = (
-        sessions_visible_to(user)
-        # Only what the chart shows: each join more costs the planner (and, at chain
-        # scale, the executor) more than reading the place of each session.
-        .select_related(None)
-        # Through the session's unique index on its appointment, not a scan of every
-        # session (clinic.queries says why).
-        .filter(
-            equals_any("appointment_id", Appointment.objects.filter(patient=patient).values("pk"))
-        )
-        .order_by("-appointment__starts_at", "-pk")
-    )
+    visible = _patient_sessions_visible_to(user, patient)
     every = list(visible.values_list("pk", "started_at"))
     if not every:
         return PatientSessions(starts=(), listed=[])
@@ -158,6 +149,41 @@ def sessions_of_patient(
         listed=[
             PatientSession(session=session, dose=doses.get(session.pk)) for session in sessions
         ],
+    )
+
+
+def session_starts_of_patient(user: Any, patient: Patient) -> list[tuple[int, datetime | None]]:
+    """``(pk, started_at)`` of each of the patient's sessions ``user`` may see, newest first
+    (None: not started). One query, no models."""
+    return list(_patient_sessions_visible_to(user, patient).values_list("pk", "started_at"))
+
+
+def patient_sessions_version(user: Any, patient: Patient, session_ids: list[int]) -> str:
+    """A version of what the chart's list of ``patient``'s sessions shows (``session_ids``:
+    those ``user`` may see, from ``session_starts_of_patient``): the sessions, their
+    appointments and places, and every dose order (the escalation compares each with the one
+    before). It changes with any write to them (``clinic.fragments.rows_version``). One
+    query."""
+    return rows_version(
+        InfusionSession.objects.filter(pk__in=session_ids),
+        Appointment.objects.filter(infusion_session__pk__in=session_ids),
+        Location.objects.all(),  # every place: a dozen rows, cheaper whole than joined
+        DoseOrder.objects.filter(session_id__in=session_ids),
+    )
+
+
+def _patient_sessions_visible_to(user: Any, patient: Patient) -> QuerySet[InfusionSession]:
+    return (
+        sessions_visible_to(user)
+        # Only what the chart shows: each join more costs the planner (and, at chain
+        # scale, the executor) more than reading the place of each session.
+        .select_related(None)
+        # Through the session's unique index on its appointment, not a scan of every
+        # session (clinic.queries says why).
+        .filter(
+            equals_any("appointment_id", Appointment.objects.filter(patient=patient).values("pk"))
+        )
+        .order_by("-appointment__starts_at", "-pk")
     )
 
 

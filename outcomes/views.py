@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET
 
 from clinic.audit import Action, audit_record
 from clinic.forms import LocationChoiceField
+from clinic.fragments import cached_fragment
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
 from outcomes.dashboard import CONDITION_GROUPS, clinic_outcomes, flagged_patients
@@ -34,6 +35,10 @@ from outcomes.trajectory import trajectory_svg
 from patients.models import Patient
 
 # --- The chart section ------------------------------------------------------------------
+
+# The picture's markup version in the fragment cache (clinic.fragments): change it when
+# outcomes.trajectory draws differently, so copies drawn before are not shown.
+TRAJECTORY_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -63,12 +68,23 @@ def chart_outcomes(
         outcome.instrument: [(point.completed_at, point.total) for point in outcome.series]
         for outcome in instruments
     }
-    svg = trajectory_svg(
-        series,
-        list(infusions),
-        zoneinfo.ZoneInfo(time_zone),
-        title="Questionnaire scores over time, with infusions marked",
-        id_prefix="outcomes-trajectory",
+    # Drawn again only when what it shows changes: the key is the scores, the infusions and
+    # the time zone themselves (read above for the tables), so no stale picture is possible.
+    svg = cached_fragment(
+        "outcomes-trajectory",
+        TRAJECTORY_VERSION,
+        (
+            tuple((str(instrument), tuple(points)) for instrument, points in series.items()),
+            tuple(infusions),
+            time_zone,
+        ),
+        lambda: trajectory_svg(
+            series,
+            list(infusions),
+            zoneinfo.ZoneInfo(time_zone),
+            title="Questionnaire scores over time, with infusions marked",
+            id_prefix="outcomes-trajectory",
+        ),
     )
     return ChartOutcomes(instruments=instruments, infusions=infusions, svg=svg, time_zone=time_zone)
 
