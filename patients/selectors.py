@@ -18,6 +18,8 @@ from typing import Any
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Collate, Reverse
+from django.db.models.lookups import StartsWith
 from django.http import Http404
 
 from clinic.models import Location
@@ -95,8 +97,9 @@ def patients_search(
 ) -> QuerySet[Patient]:
     """The staff patient list, with each patient's preferred location, in name order.
 
-    ``search`` is read as a date of birth when it looks like one; as a phone number when
-    it is digits (four that could be a year also match the year of birth); as an email
+    ``search`` is read as a date of birth when it looks like one; as the start (with the
+    country code) or the end of a phone number when it is digits (four that could be a
+    year also match the year of birth); as an email
     when it has an @; and otherwise as words that must each begin a word of a name (legal
     or preferred) or of the email address ("riv" finds Rivera, "example.org" finds
     amara@example.org; "vera" does not find Rivera). Names are found through the
@@ -117,6 +120,16 @@ def patients_search(
     return patients.order_by("legal_last_name", "legal_first_name", "id")
 
 
+def _phone_filter(digits: str) -> Q:
+    """Mobiles (stored as +<country code><number>) that start with ``digits`` after the "+"
+    ("+44 20 7946") or end with them ("0142", "212 555 0142"): each a prefix match through
+    its own index (patient_mobile_start_idx, patient_mobile_end_idx on the reversed number),
+    where a match anywhere inside would read every patient."""
+    return Q(mobile__startswith=f"+{digits}") | Q(
+        StartsWith(Collate(Reverse("mobile"), "C"), digits[::-1])
+    )
+
+
 def _search_filter(search: str) -> Q:
     try:
         born = search_date(search)
@@ -127,8 +140,8 @@ def _search_filter(search: str) -> Q:
     digits = re.sub(r"\D", "", search)
     if _PHONE_LIKE.fullmatch(search) and len(digits) >= PHONE_SEARCH_MIN_DIGITS:
         if re.fullmatch(r"(19|20)\d\d", search):  # a year of birth, or a phone's last four
-            return Q(mobile__contains=digits) | Q(date_of_birth__year=int(search))
-        return Q(mobile__contains=digits)
+            return _phone_filter(digits) | Q(date_of_birth__year=int(search))
+        return _phone_filter(digits)
     words = _words_query(search)
     if words is None:
         return Q(pk__in=[])
