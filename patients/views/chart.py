@@ -28,7 +28,8 @@ chart_page = Contributions("patient chart")
 """Contributors take ``(user, patient, *, shown)``. The chart shows ``appointments``,
 ``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions``
 and ``infusion_sessions_html`` (infusions: every start, and the section listing the
-latest) and ``outcomes_chart`` (outcomes) when they are
+latest) and ``outcomes_chart`` and ``outcomes_html`` (outcomes: the figures, and the
+section drawn from them) when they are
 there. ``shown["show_in_full"]`` names the long list the reader asked to see whole
 (``?show=<name>``); a contributor lists only the latest of its long lists otherwise."""
 
