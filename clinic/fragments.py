@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
 logger = logging.getLogger(__name__)
@@ -39,8 +41,19 @@ logger = logging.getLogger(__name__)
 FRAGMENT_SECONDS = 24 * 3600
 
 
-def rows_version(*querysets: QuerySet) -> str:
-    """A version of the rows of ``querysets`` that changes with every write to any of them,
+@dataclass(frozen=True)
+class RowsOf:
+    """The rows of ``model`` whose ``field`` is one of ``values`` (every row when ``values``
+    is None), for ``rows_version``: one array parameter where a queryset would be compiled
+    with a parameter per id."""
+
+    model: type[Model]
+    field: str = "pk"
+    values: Sequence[Any] | None = None
+
+
+def rows_version(*sources: QuerySet | RowsOf) -> str:
+    """A version of the rows of ``sources`` that changes with every write to any of them,
     in one query: for each, how many rows and a digest of each row's id, ``xmin`` (the
     transaction that wrote this version of the row) and ``ctid`` (where this version lies:
     a second update in the same transaction writes a new one elsewhere, and a place is only
@@ -48,17 +61,26 @@ def rows_version(*querysets: QuerySet) -> str:
     row takes its id out; inserting one puts its id in."""
     parts, params = [], []
     quote = connection.ops.quote_name
-    for queryset in querysets:
-        meta = queryset.model._meta
+    for source in sources:
+        meta = source.model._meta
         table, pk = quote(meta.db_table), quote(meta.pk.column)
-        ids, ids_params = queryset.order_by().values("pk").query.sql_with_params()
-        # Names from the model, quoted; every value a parameter of the compiled queryset.
+        if isinstance(source, RowsOf):
+            if source.values is None:
+                where, where_params = "true", []
+            else:
+                field = meta.pk if source.field == "pk" else meta.get_field(source.field)
+                column = quote(field.column)
+                where, where_params = f"v.{column} = ANY(%s)", [list(source.values)]
+        else:
+            ids, where_params = source.order_by().values("pk").query.sql_with_params()
+            where = f"v.{pk} IN ({ids})"
+        # Names from the model, quoted; every value a parameter.
         parts.append(
             f"(SELECT count(*)::text || '.' || coalesce(md5(string_agg("  # noqa: S608
             f"v.{pk}::text || ':' || v.xmin::text || ':' || v.ctid::text, ',' "
-            f"ORDER BY v.{pk})), '') FROM {table} v WHERE v.{pk} IN ({ids}))"
+            f"ORDER BY v.{pk})), '') FROM {table} v WHERE {where})"
         )
-        params.extend(ids_params)
+        params.extend(where_params)
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + " || '/' || ".join(parts), params)
         return cursor.fetchone()[0]

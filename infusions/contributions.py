@@ -92,8 +92,8 @@ def patient_sessions(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -
         return {}
     latest = None if shown.get("show_in_full") == "sessions" else CHART_SESSIONS
     every = session_starts_of_patient(user, patient)
-    starts = PatientSessions(starts=tuple(started_at for _, started_at in every), listed=[])
-    version = patient_sessions_version(user, patient, [pk for pk, _ in every]) if every else ""
+    starts = PatientSessions(starts=tuple(started_at for _, started_at, _ in every), listed=[])
+    version = patient_sessions_version(every) if every else ""
     html = cached_fragment(
         "chart-sessions",
         CHART_SESSIONS_FRAGMENT,

@@ -18,7 +18,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.lookups import IsNull
 from django.http import Http404
 
-from clinic.fragments import rows_version
+from clinic.fragments import RowsOf, rows_version
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any
@@ -152,23 +152,29 @@ def sessions_of_patient(
     )
 
 
-def session_starts_of_patient(user: Any, patient: Patient) -> list[tuple[int, datetime | None]]:
-    """``(pk, started_at)`` of each of the patient's sessions ``user`` may see, newest first
-    (None: not started). One query, no models."""
-    return list(_patient_sessions_visible_to(user, patient).values_list("pk", "started_at"))
+def session_starts_of_patient(
+    user: Any, patient: Patient
+) -> list[tuple[int, datetime | None, int]]:
+    """``(pk, started_at, appointment_id)`` of each of the patient's sessions ``user`` may
+    see, newest first (``started_at`` None: not started). One query, no models."""
+    return list(
+        _patient_sessions_visible_to(user, patient).values_list(
+            "pk", "started_at", "appointment_id"
+        )
+    )
 
 
-def patient_sessions_version(user: Any, patient: Patient, session_ids: list[int]) -> str:
-    """A version of what the chart's list of ``patient``'s sessions shows (``session_ids``:
-    those ``user`` may see, from ``session_starts_of_patient``): the sessions, their
-    appointments and places, and every dose order (the escalation compares each with the one
-    before). It changes with any write to them (``clinic.fragments.rows_version``). One
-    query."""
+def patient_sessions_version(sessions: list[tuple[int, datetime | None, int]]) -> str:
+    """A version of what the chart's list of a patient's ``sessions`` shows (from
+    ``session_starts_of_patient``): the sessions, their appointments, the places, and every
+    dose order (the escalation compares each with the one before). It changes with any
+    write to them (``clinic.fragments.rows_version``). One query."""
+    session_ids = [pk for pk, _, _ in sessions]
     return rows_version(
-        InfusionSession.objects.filter(pk__in=session_ids),
-        Appointment.objects.filter(infusion_session__pk__in=session_ids),
-        Location.objects.all(),  # every place: a dozen rows, cheaper whole than joined
-        DoseOrder.objects.filter(session_id__in=session_ids),
+        RowsOf(InfusionSession, "pk", session_ids),
+        RowsOf(Appointment, "pk", [appointment_id for _, _, appointment_id in sessions]),
+        RowsOf(Location),  # every place: a dozen rows, cheaper whole than joined
+        RowsOf(DoseOrder, "session", session_ids),
     )
 
 

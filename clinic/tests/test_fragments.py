@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from clinic.fragments import cached_fragment, rows_version
+from clinic.fragments import RowsOf, cached_fragment, rows_version
 from clinic.models import Location
 
 
@@ -80,3 +80,15 @@ def test_a_cache_that_fails_costs_the_drawing_not_the_page(db, monkeypatch):
     monkeypatch.setattr(cache, "get", broken)
 
     assert cached_fragment("test", "1", ("b",), lambda: "<p>drawn</p>") == "<p>drawn</p>"
+
+
+def test_rows_named_by_ids_have_the_same_version_as_their_queryset(places):
+    ids = [place.pk for place in places]
+
+    by_ids = rows_version(RowsOf(Location, "pk", ids))
+    by_queryset = rows_version(Location.objects.filter(pk__in=ids))
+    every = rows_version(RowsOf(Location))
+    Location.objects.filter(pk=ids[0]).update(name="Riverside East")
+
+    assert by_ids == by_queryset == every  # the two places are every place here
+    assert rows_version(RowsOf(Location, "pk", ids)) != by_ids
