@@ -11,11 +11,14 @@ from typing import Any
 from django.conf import settings
 
 from billing.models import Invoice
-from billing.selectors import balance_for, can_see_billing
+from billing.selectors import balance_for, can_see_billing, with_balance
 from patients.models import Patient
-from patients.views.chart import chart_page
+from patients.views.chart import chart_page, chart_patient
 from scheduling.models import Appointment
 from scheduling.views.appointments import appointment_page
+
+# The chart reads its patient with the balance: the contribution below asks nothing more.
+chart_patient.register(with_balance)
 
 
 @chart_page.register

@@ -22,8 +22,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
+from django.template.loader import render_to_string
 
 from clinic.contributions import staff_home_page
+from clinic.fragments import cached_fragment
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from clinic.selectors import locations_visible_to
@@ -35,7 +37,13 @@ from infusions.models import DoseOrder, InfusionSession
 from infusions.models.sessions import SessionKind
 from infusions.orders import ORDER_STATES
 from infusions.rems import forms_due
-from infusions.selectors import sessions_of_patient, with_session_state
+from infusions.selectors import (
+    PatientSessions,
+    patient_sessions_version,
+    session_starts_of_patient,
+    sessions_of_patient,
+    with_session_state,
+)
 from infusions.session_alerts import with_open_alerts
 from patients.models import Patient
 from patients.selectors import can_see_clinical
@@ -66,16 +74,36 @@ def appointment_session(user: Any, appointment: Appointment, *, shown: Mapping[s
 CHART_SESSIONS = 10
 
 
+# The markup version of the chart's list in the fragment cache (clinic.fragments): change it
+# when templates/infusions/partials/_patient_sessions.html changes.
+CHART_SESSIONS_FRAGMENT = "1"
+
+
 @chart_page.register
 def patient_sessions(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -> dict:
+    """``infusion_sessions``: every session's start (for the count and the outcomes
+    section), and ``infusion_sessions_html``, the section listing the latest of them.
+
+    The list is the same for every clinician who may see it (no form, nothing of the
+    reader's in it), so it is kept rendered, keyed by the patient, how many are listed and
+    the version of the rows it shows: two queries when it is cached (the starts, the
+    version), five when it is drawn."""
     if not can_see_clinical(user):
         return {}
-    in_full = shown.get("show_in_full") == "sessions"
-    return {
-        "infusion_sessions": sessions_of_patient(
-            user, patient, latest=None if in_full else CHART_SESSIONS
-        )
-    }
+    latest = None if shown.get("show_in_full") == "sessions" else CHART_SESSIONS
+    every = session_starts_of_patient(user, patient)
+    starts = PatientSessions(starts=tuple(started_at for _, started_at, _ in every), listed=[])
+    version = patient_sessions_version(every) if every else ""
+    html = cached_fragment(
+        "chart-sessions",
+        CHART_SESSIONS_FRAGMENT,
+        ("clinical", patient.pk, latest, version),
+        lambda: render_to_string(
+            "infusions/partials/_patient_sessions.html",
+            {"sessions": sessions_of_patient(user, patient, latest=latest) if every else starts},
+        ),
+    )
+    return {"infusion_sessions": starts, "infusion_sessions_html": html}
 
 
 @staff_home_page.register

@@ -427,15 +427,23 @@ def doses_of_sessions(
     in the patient's whole history, by session. One query, reading of each order only what
     the escalation and the chart's list need (not what was given: ``given`` would cost a
     query an entry), so the latest ten of a hundred sessions cost ten entries, not a
-    hundred."""
-    orders = _current_orders(patient).only("session_id", "dose_mg_per_kg", "total_mg")
-    return {
-        order.session_id: DoseHistoryEntry(
-            order=order, session=sessions[order.session_id], escalation=escalation
+    hundred. Every order is read as plain values; models are made for the listed ones."""
+    rows = _current_orders(patient).values_list("pk", "session_id", "dose_mg_per_kg", "total_mg")
+    entries: dict[int, DoseHistoryEntry] = {}
+    previous: Decimal | None = None
+    for pk, session_id, dose_mg_per_kg, total_mg in rows:
+        escalation = dosing.escalation(previous, dose_mg_per_kg)
+        previous = dose_mg_per_kg
+        if session_id not in sessions:
+            continue
+        order = DoseOrder(
+            pk=pk, session_id=session_id, dose_mg_per_kg=dose_mg_per_kg, total_mg=total_mg
         )
-        for order, escalation in _with_escalations(orders)
-        if order.session_id in sessions
-    }
+        order._state.adding = False  # read from the database, as a queryset's would be
+        entries[session_id] = DoseHistoryEntry(
+            order=order, session=sessions[session_id], escalation=escalation
+        )
+    return entries
 
 
 def _current_orders(patient: Patient) -> QuerySet[DoseOrder]:

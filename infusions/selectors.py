@@ -18,6 +18,8 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.lookups import IsNull
 from django.http import Http404
 
+from clinic.fragments import RowsOf, rows_version
+from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any
 from infusions.models import DoseOrder, InfusionSession, Lot, RemsMonitoringForm
@@ -133,18 +135,7 @@ def sessions_of_patient(
     one, and the ``latest`` (None: all) with their appointment, place and dose. Three
     queries however many sessions, and models only for those listed: a patient on weekly
     boosters has a hundred sessions after two years, and the chart lists ten."""
-    visible = (
-        sessions_visible_to(user)
-        # Only what the chart shows: each join more costs the planner (and, at chain
-        # scale, the executor) more than reading the place of each session.
-        .select_related(None)
-        # Through the session's unique index on its appointment, not a scan of every
-        # session (clinic.queries says why).
-        .filter(
-            equals_any("appointment_id", Appointment.objects.filter(patient=patient).values("pk"))
-        )
-        .order_by("-appointment__starts_at", "-pk")
-    )
+    visible = _patient_sessions_visible_to(user, patient)
     every = list(visible.values_list("pk", "started_at"))
     if not every:
         return PatientSessions(starts=(), listed=[])
@@ -158,6 +149,47 @@ def sessions_of_patient(
         listed=[
             PatientSession(session=session, dose=doses.get(session.pk)) for session in sessions
         ],
+    )
+
+
+def session_starts_of_patient(
+    user: Any, patient: Patient
+) -> list[tuple[int, datetime | None, int]]:
+    """``(pk, started_at, appointment_id)`` of each of the patient's sessions ``user`` may
+    see, newest first (``started_at`` None: not started). One query, no models."""
+    return list(
+        _patient_sessions_visible_to(user, patient).values_list(
+            "pk", "started_at", "appointment_id"
+        )
+    )
+
+
+def patient_sessions_version(sessions: list[tuple[int, datetime | None, int]]) -> str:
+    """A version of what the chart's list of a patient's ``sessions`` shows (from
+    ``session_starts_of_patient``): the sessions, their appointments, the places, and every
+    dose order (the escalation compares each with the one before). It changes with any
+    write to them (``clinic.fragments.rows_version``). One query."""
+    session_ids = [pk for pk, _, _ in sessions]
+    return rows_version(
+        RowsOf(InfusionSession, "pk", session_ids),
+        RowsOf(Appointment, "pk", [appointment_id for _, _, appointment_id in sessions]),
+        RowsOf(Location),  # every place: a dozen rows, cheaper whole than joined
+        RowsOf(DoseOrder, "session", session_ids),
+    )
+
+
+def _patient_sessions_visible_to(user: Any, patient: Patient) -> QuerySet[InfusionSession]:
+    return (
+        sessions_visible_to(user)
+        # Only what the chart shows: each join more costs the planner (and, at chain
+        # scale, the executor) more than reading the place of each session.
+        .select_related(None)
+        # Through the session's unique index on its appointment, not a scan of every
+        # session (clinic.queries says why).
+        .filter(
+            equals_any("appointment_id", Appointment.objects.filter(patient=patient).values("pk"))
+        )
+        .order_by("-appointment__starts_at", "-pk")
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from outcomes.views import chart_outcomes
+from outcomes.views import chart_outcomes, chart_outcomes_section
 from patients.models import Patient
 from patients.selectors import can_see_clinical
 from patients.views.chart import chart_page
@@ -18,4 +18,5 @@ from patients.views.chart import chart_page
 def outcomes_chart(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -> dict[str, Any]:
     if not can_see_clinical(user):
         return {}
-    return {"outcomes_chart": chart_outcomes(patient, shown.get("infusion_sessions"))}
+    outcomes = chart_outcomes(patient, shown.get("infusion_sessions"))
+    return {"outcomes_chart": outcomes, "outcomes_html": chart_outcomes_section(outcomes)}

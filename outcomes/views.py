@@ -20,11 +20,13 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clinic.audit import Action, audit_record
 from clinic.forms import LocationChoiceField
+from clinic.fragments import cached_fragment
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
 from outcomes.dashboard import CONDITION_GROUPS, clinic_outcomes, flagged_patients
@@ -34,6 +36,18 @@ from outcomes.trajectory import trajectory_svg
 from patients.models import Patient
 
 # --- The chart section ------------------------------------------------------------------
+
+# The picture's markup version in the fragment cache (clinic.fragments): change it when
+# outcomes.trajectory draws differently, so copies drawn before are not shown.
+TRAJECTORY_VERSION = "1"
+# The same for the whole section: change it when _outcomes.html or outcome_tables changes.
+OUTCOMES_SECTION_VERSION = "1"
+
+
+def worsening_setting() -> dict[str, Any]:
+    """The clinic's worsening thresholds by instrument (settings.OUTCOME_WORSENING_POINTS),
+    which decide the section's "Worsened" badges."""
+    return dict(getattr(settings, "OUTCOME_WORSENING_POINTS", {}) or {})
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,9 @@ class ChartOutcomes:
     infusions: tuple[datetime, ...]
     svg: str
     time_zone: str
+    # What the section is drawn from (clinic.fragments keys): the scores, the infusion
+    # starts and the time zone.
+    drawn_from: tuple[Any, ...] = ()
 
 
 def chart_outcomes(
@@ -63,14 +80,47 @@ def chart_outcomes(
         outcome.instrument: [(point.completed_at, point.total) for point in outcome.series]
         for outcome in instruments
     }
-    svg = trajectory_svg(
-        series,
-        list(infusions),
-        zoneinfo.ZoneInfo(time_zone),
-        title="Questionnaire scores over time, with infusions marked",
-        id_prefix="outcomes-trajectory",
+    # Drawn again only when what it shows changes: the key is the scores, the infusions and
+    # the time zone themselves (read above for the tables), so no stale picture is possible.
+    drawn_from = (
+        tuple((str(instrument), tuple(points)) for instrument, points in series.items()),
+        tuple(infusions),
+        time_zone,
     )
-    return ChartOutcomes(instruments=instruments, infusions=infusions, svg=svg, time_zone=time_zone)
+    svg = cached_fragment(
+        "outcomes-trajectory",
+        TRAJECTORY_VERSION,
+        drawn_from,
+        lambda: trajectory_svg(
+            series,
+            list(infusions),
+            zoneinfo.ZoneInfo(time_zone),
+            title="Questionnaire scores over time, with infusions marked",
+            id_prefix="outcomes-trajectory",
+        ),
+    )
+    return ChartOutcomes(
+        instruments=instruments,
+        infusions=infusions,
+        svg=svg,
+        time_zone=time_zone,
+        drawn_from=drawn_from,
+    )
+
+
+def chart_outcomes_section(outcomes: ChartOutcomes) -> str:
+    """The chart's outcomes section (templates/patients/chart/partials/_outcomes.html),
+    kept rendered: it is the same for every clinician, and a function of the scores, the
+    infusion starts, the time zone and the clinic's worsening thresholds alone (no clock,
+    no form), so those are its key."""
+    return cached_fragment(
+        "chart-outcomes",
+        OUTCOMES_SECTION_VERSION,
+        (outcomes.drawn_from, repr(sorted(worsening_setting().items()))),
+        lambda: render_to_string(
+            "patients/chart/partials/_outcomes.html", {"outcomes_chart": outcomes}
+        ),
+    )
 
 
 # --- The dashboard ----------------------------------------------------------------------

@@ -31,7 +31,12 @@ from patients.models import (
     ScreeningDecision,
     ScreeningResult,
 )
-from patients.questionnaires import Definition, definition_for, instruments_for_conditions
+from patients.questionnaires import (
+    Definition,
+    Instrument,
+    definition_for,
+    instruments_for_conditions,
+)
 from patients.selectors import ChannelConsent, contact_consents_current
 from patients.services.consent import ConsentStatus, consent_status
 from patients.services.screening import decision_is_stale
@@ -103,9 +108,7 @@ def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
 
 def _clinical_chart(patient: Patient) -> ClinicalChart:
     screening = patient.screenings.order_by("-created_at", "-id").first()
-    latest_phq9 = (
-        patient.questionnaires.filter(instrument="phq9").order_by("-completed_at", "-id").first()
-    )
+    questionnaires, latest_phq9, baseline_phq9 = _questionnaires_of(patient)
     # The latest intake, measurement and decision are the first of the lists the chart
     # shows: read once, for the list and for the alerts and staleness that need the latest.
     intakes = list(
@@ -132,11 +135,6 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
             :CHART_MEASUREMENTS
         ]
     )
-    questionnaires = list(
-        patient.questionnaires.select_related("entered_by").order_by("-completed_at", "-id")[
-            :CHART_QUESTIONNAIRES
-        ]
-    )
     safety = patient.safety_alerts.for_chart()
     return ClinicalChart(
         alerts=chart_alerts(
@@ -160,6 +158,7 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
             screening=screening,
             intake=intakes[0] if intakes else None,
             measurement=measurements[0] if measurements else None,
+            baseline_phq9=baseline_phq9,
         ),
         measurements=measurements,
         questionnaires=[
@@ -172,6 +171,41 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
         ],
         audit_events=list(patient_audit_trail(patient)[:CHART_AUDIT_EVENTS]),
     )
+
+
+def _questionnaires_of(
+    patient: Patient,
+) -> tuple[list[QuestionnaireResponse], QuestionnaireResponse | None, QuestionnaireResponse | None]:
+    """The latest ``CHART_QUESTIONNAIRES`` questionnaires (newest first), the latest PHQ-9
+    (for the urgent alert) and the latest baseline PHQ-9 (whether the decision is stale),
+    in one query: the last two are usually among the first, and are read with them."""
+    newest = ("-completed_at", "-id")
+    mine = QuestionnaireResponse.objects.filter(patient=patient)
+    phq9 = mine.filter(instrument=Instrument.PHQ9)
+    latest = mine.order_by(*newest).values("pk")[:CHART_QUESTIONNAIRES]
+    latest_phq9 = phq9.order_by(*newest).values("pk")[:1]
+    baseline = (
+        phq9.filter(context=QuestionnaireResponse.Context.BASELINE)
+        .order_by(*newest)
+        .values("pk")[:1]
+    )
+    rows = list(
+        mine.filter(Q(pk__in=latest) | Q(pk__in=latest_phq9) | Q(pk__in=baseline))
+        .select_related("entered_by")
+        .order_by(*newest)
+    )
+    # Newest first, so the first PHQ-9 is the latest: the query included it whatever its age.
+    first_phq9 = next((row for row in rows if row.instrument == Instrument.PHQ9), None)
+    first_baseline = next(
+        (
+            row
+            for row in rows
+            if row.instrument == Instrument.PHQ9
+            and row.context == QuestionnaireResponse.Context.BASELINE
+        ),
+        None,
+    )
+    return rows[:CHART_QUESTIONNAIRES], first_phq9, first_baseline
 
 
 def chart_alerts(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Collate, Reverse
+from django.db.models.lookups import StartsWith
 from django.http import Http404
 
 from clinic.models import Location
@@ -31,15 +34,23 @@ def patients_visible_to(user: Any) -> QuerySet[Patient]:
     return Patient.objects.all()
 
 
-def patient_for(user: Any, public_id: uuid.UUID | str, *, clinical: bool = False) -> Patient:
-    """The patient ``user`` may see; 403 without the capability, 404 if there is none."""
+def patient_for(
+    user: Any,
+    public_id: uuid.UUID | str,
+    *,
+    clinical: bool = False,
+    refine: Callable[[QuerySet[Patient]], QuerySet[Patient]] | None = None,
+) -> Patient:
+    """The patient ``user`` may see; 403 without the capability, 404 if there is none.
+    ``refine`` adds to the query (a page's annotations, read in the same query)."""
     require(user, Capability.VIEW_PATIENTS)
     if clinical:
         require(user, Capability.VIEW_CLINICAL)
+    patients = patients_visible_to(user).select_related("preferred_location")
+    if refine is not None:
+        patients = refine(patients)
     try:
-        return (
-            patients_visible_to(user).select_related("preferred_location").get(public_id=public_id)
-        )
+        return patients.get(public_id=public_id)
     except (Patient.DoesNotExist, ValueError, ValidationError):
         raise Http404("No such patient.") from None
 
@@ -86,8 +97,9 @@ def patients_search(
 ) -> QuerySet[Patient]:
     """The staff patient list, with each patient's preferred location, in name order.
 
-    ``search`` is read as a date of birth when it looks like one; as a phone number when
-    it is digits (four that could be a year also match the year of birth); as an email
+    ``search`` is read as a date of birth when it looks like one; as the start (with the
+    country code) or the end of a phone number when it is digits (four that could be a
+    year also match the year of birth); as an email
     when it has an @; and otherwise as words that must each begin a word of a name (legal
     or preferred) or of the email address ("riv" finds Rivera, "example.org" finds
     amara@example.org; "vera" does not find Rivera). Names are found through the
@@ -108,6 +120,16 @@ def patients_search(
     return patients.order_by("legal_last_name", "legal_first_name", "id")
 
 
+def _phone_filter(digits: str) -> Q:
+    """Mobiles (stored as +<country code><number>) that start with ``digits`` after the "+"
+    ("+44 20 7946") or end with them ("0142", "212 555 0142"): each a prefix match through
+    its own index (patient_mobile_start_idx, patient_mobile_end_idx on the reversed number),
+    where a match anywhere inside would read every patient."""
+    return Q(mobile__startswith=f"+{digits}") | Q(
+        StartsWith(Collate(Reverse("mobile"), "C"), digits[::-1])
+    )
+
+
 def _search_filter(search: str) -> Q:
     try:
         born = search_date(search)
@@ -118,8 +140,8 @@ def _search_filter(search: str) -> Q:
     digits = re.sub(r"\D", "", search)
     if _PHONE_LIKE.fullmatch(search) and len(digits) >= PHONE_SEARCH_MIN_DIGITS:
         if re.fullmatch(r"(19|20)\d\d", search):  # a year of birth, or a phone's last four
-            return Q(mobile__contains=digits) | Q(date_of_birth__year=int(search))
-        return Q(mobile__contains=digits)
+            return _phone_filter(digits) | Q(date_of_birth__year=int(search))
+        return _phone_filter(digits)
     words = _words_query(search)
     if words is None:
         return Q(pk__in=[])

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clinic.models import Location
+from clinic.paging import EstimatedCountPaginator
 
 
 @pytest.fixture
@@ -76,3 +77,31 @@ def test_the_audit_list_offers_record_types_without_reading_every_event(client, 
     assert b"clinic.location" in response.content  # offered from the installed models
     assert not any("DISTINCT" in query["sql"] for query in queries.captured_queries)
     assert filtered.status_code == 200
+
+
+def test_a_long_list_is_numbered_from_the_planners_estimate_not_counted(
+    client, alice, riverside, monkeypatch
+):
+    for number in range(3):
+        Location.objects.create(name=f"Place {number}", time_zone="America/New_York")
+    client.force_login(alice)
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 0)  # every list is "long"
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/admin/clinic/location/")
+
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert response.status_code == 200
+    assert b"Riverside" in response.content
+    assert not any("COUNT(" in statement for statement in sql)
+    assert any(statement.startswith("EXPLAIN") for statement in sql)
+
+
+def test_a_short_list_is_still_counted_exactly(client, alice, riverside):
+    for number in range(3):
+        Location.objects.create(name=f"Place {number}", time_zone="America/New_York")
+    client.force_login(alice)
+
+    response = client.get("/admin/clinic/location/")
+
+    assert response.context["cl"].result_count == 4

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from clinic.models import Location
+from infusions.models import DoseOrder
 from infusions.selectors import sessions_of_patient
 from infusions.tests.factories import infusion_session, signed_order
 from patients.tests.factories import PatientFactory
@@ -102,3 +104,61 @@ def test_a_long_list_shows_the_latest_and_links_to_all(client, nina, two_session
     assert "Show all 2 sessions" in html
     assert whole.count('data-testid="patient-session"') == 2
     assert 'data-testid="all-sessions"' not in whole
+
+
+# --- The list is kept rendered (clinic.fragments): never stale, never shown to the wrong reader
+
+
+def test_a_dose_changed_after_the_list_was_kept_shows_on_the_next_view(
+    client, nina, phil, two_sessions
+):
+    first, second = two_sessions
+    patient = first.appointment.patient
+    before = chart(client, nina, patient).content.decode()
+
+    signed_order(second, phil, dose="0.6", replaces=DoseOrder.objects.get(session=second))
+    after = chart(client, nina, patient).content.decode()
+
+    assert "0.75 mg/kg (60.0 mg)" in before
+    assert "0.6 mg/kg (48.0 mg)" in after
+    assert "0.75 mg/kg" not in after
+    assert "+20 %" in after
+
+
+def test_a_new_session_and_a_renamed_place_show_on_the_next_view(client, nina, phil, two_sessions):
+    first, _ = two_sessions
+    patient = first.appointment.patient
+    location = first.appointment.location
+    chart(client, nina, patient)
+
+    third = infusion_session(nina, phil, patient=patient, location=location, hour=16)
+    Location.objects.filter(pk=location.pk).update(name="Riverside East")
+    html = chart(client, nina, patient).content.decode()
+
+    assert str(third.public_id) in html
+    assert html.count('data-testid="patient-session"') == 3
+    assert html.count("<td>Riverside East</td>") == 3
+
+
+def test_the_kept_list_is_not_shown_to_the_front_desk(client, nina, fran, two_sessions):
+    patient = two_sessions[0].appointment.patient
+    clinician = chart(client, nina, patient).content.decode()
+
+    front_desk = chart(client, fran, patient).content.decode()
+
+    assert str(two_sessions[0].public_id) in clinician
+    assert "Infusion sessions" not in front_desk
+    assert str(two_sessions[0].public_id) not in front_desk
+
+
+def test_a_kept_list_costs_two_queries(nina, two_sessions, django_assert_num_queries):
+    from infusions.contributions import patient_sessions
+
+    patient = two_sessions[0].appointment.patient
+    patient_sessions(nina, patient, shown={})
+
+    with django_assert_num_queries(2):  # every start, and the version of the rows
+        added = patient_sessions(nina, patient, shown={})
+
+    assert added["infusion_sessions"].total == 2
+    assert added["infusion_sessions_html"].count('data-testid="patient-session"') == 2

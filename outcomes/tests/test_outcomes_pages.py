@@ -116,6 +116,55 @@ def test_the_front_desk_and_admins_get_no_outcomes_on_the_chart(client, request,
     assert "baseline 20/27" not in page
 
 
+def test_a_score_after_the_section_was_kept_shows_on_the_next_view(client, nina, treated):
+    client.force_login(nina)
+    before = client.get(chart_url(treated)).content.decode()
+
+    score(treated, "phq9", 8, timezone.now() - timedelta(days=1))
+    after = client.get(chart_url(treated)).content.decode()
+
+    assert "latest 16/27" in before
+    assert "latest 8/27" in after
+    assert "latest 16/27" not in after
+    assert after.count('<g class="point">') == before.count('<g class="point">') + 1
+
+
+def test_a_new_infusion_after_the_section_was_kept_shows_on_the_next_view(
+    client, nina, riverside, treated
+):
+    client.force_login(nina)
+    before = client.get(chart_url(treated)).content.decode()
+
+    infusion(treated, riverside, timezone.now() - timedelta(days=1))
+    after = client.get(chart_url(treated)).content.decode()
+
+    assert before.count('<g class="infusion">') == 2 * 2
+    assert after.count('<g class="infusion">') == 3 * 2
+
+
+def test_a_changed_worsening_threshold_shows_on_the_next_view(client, nina, treated, settings):
+    client.force_login(nina)
+    before = client.get(chart_url(treated)).content.decode()
+
+    settings.OUTCOME_WORSENING_POINTS = {"phq9": 10}  # a rise of 7 is no longer meaningful
+    after = client.get(chart_url(treated)).content.decode()
+
+    assert "PHQ-9 rose 7 points, from 9 to 16" in before
+    assert "PHQ-9 rose 7 points" not in after
+    assert "had responded" in after  # still worse: the response was lost
+
+
+def test_a_section_kept_for_a_clinician_is_not_shown_to_the_front_desk(client, nina, fran, treated):
+    client.force_login(nina)
+    client.get(chart_url(treated))
+
+    client.force_login(fran)
+    page = client.get(chart_url(treated)).content.decode()
+
+    assert 'id="outcomes"' not in page
+    assert "baseline 20/27" not in page
+
+
 # --- The dashboard ----------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Collate, Reverse
 from django.utils import timezone
 
 from clinic.conditions import Condition
@@ -126,6 +127,14 @@ class Patient(models.Model):
             GinIndex(patient_search_document(), name="patient_search_idx"),
             models.Index(fields=["date_of_birth"], name="patient_dob_idx"),
             models.Index(fields=["status"], name="patient_status_idx"),
+            # Phone search (patients.selectors): a number from its start, with the country
+            # code, and from its end (the last digits, or the number without the country
+            # code), each a prefix match through its index instead of reading every patient.
+            models.Index(
+                fields=["mobile"], opclasses=["text_pattern_ops"], name="patient_mobile_start_idx"
+            ),
+            # (The "C" collation lets LIKE 'x%' use the index, as text_pattern_ops does.)
+            models.Index(Collate(Reverse("mobile"), "C"), name="patient_mobile_end_idx"),
         ]
         constraints = [
             models.CheckConstraint(

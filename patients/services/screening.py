@@ -112,11 +112,13 @@ def decision_is_stale(
     screening: ScreeningResult | object | None = READ_NOW,
     intake: IntakeSubmission | object | None = READ_NOW,
     measurement: Measurement | object | None = READ_NOW,
+    baseline_phq9: QuestionnaireResponse | object | None = READ_NOW,
 ) -> bool:
     """True when something was learned after the result the decision was made on: a newer
     screening result, or a newer intake, measurement or baseline PHQ-9 (even one that has
     not been screened yet). Runs up to four queries, fewer when the caller passes the
-    patient's latest ``screening``, ``intake`` and ``measurement`` (None: there is none)."""
+    patient's latest ``screening``, ``intake``, ``measurement`` and ``baseline_phq9``
+    (None: there is none)."""
     # The decided-on result is the latest one, or the decision is stale already.
     if screening is READ_NOW:
         screening = _screening_latest(decision.patient_id)
@@ -126,12 +128,14 @@ def decision_is_stale(
         intake = _latest_intake(decision.patient_id)
     if measurement is READ_NOW:
         measurement = _latest_measurement(decision.patient_id)
-    phq9 = _latest_baseline_phq9(decision.patient_id)
+    phq9 = (
+        _latest_baseline_phq9(decision.patient_id) if baseline_phq9 is READ_NOW else baseline_phq9
+    )
     return (
         (intake.pk if isinstance(intake, IntakeSubmission) else None) != screening.intake_id
         or (measurement.pk if isinstance(measurement, Measurement) else None)
         != screening.measurement_id
-        or (phq9.pk if phq9 else None) != screening.phq9_id
+        or (phq9.pk if isinstance(phq9, QuestionnaireResponse) else None) != screening.phq9_id
     )
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clinic.audit import Action, audit_record
 from clinic.models import AuditEvent, Location
+from patients.chart import CHART_QUESTIONNAIRES
 from patients.models import ConsentDocument, ConsentSignature, Patient, PatientStatus, SafetyAlert
 from patients.services.safety import safety_alert_raise, safety_alert_resolve
 from patients.tests.factories import (
@@ -27,19 +28,19 @@ from tests.clock import travel_to
 CLINICAL = ["nina", "phil"]
 NON_CLINICAL = ["fran", "alice"]
 
-# The session and the user, the patient (with its location), the audit event, the
-# current contact consent per channel, the consent document and signatures, the
-# appointments to come and the treatment courses, and the balance and what is left of the
+# The session and the user, the patient (with its location and, for billing, its balance),
+# the audit event, the current contact consent per channel, the consent document and
+# signatures, the appointments to come and the treatment courses, and what is left of the
 # packages (billing).
-SUMMARY_QUERIES = 11
-# The same, then the latest screening and PHQ-9, the intakes (with the latest one's answer
-# on suicidal thoughts), the decisions (the first is the current one), the measurements
-# (the first is the latest), whether the current decision is stale (one more: the latest
-# baseline PHQ-9), the questionnaires and audit trail, the infusion sessions (two more,
-# for the latest listed and their doses, when there are any), the open safety alerts, the
-# outcomes' scores and the next-day check-ins; the latest intake's medication list and its
-# latest confirmation; and the balance and what is left of the packages (billing).
-CHART_QUERIES = 25  # with the appointments and the courses
+SUMMARY_QUERIES = 10
+# The same, then the latest screening, the questionnaires (the latest ones, with the latest
+# PHQ-9 and the latest baseline PHQ-9 however old), the intakes (with the latest one's answer
+# on suicidal thoughts), the decisions (the first is the current one), the measurements (the
+# first is the latest), the audit trail, the infusion sessions (two more, for the latest
+# listed and their doses, when there are any), the open safety alerts, the outcomes' scores
+# and the next-day check-ins; the latest intake's medication list and its latest
+# confirmation.
+CHART_QUERIES = 22  # with the appointments and the courses
 
 ANEURYSM = {
     "rule_id": "vascular.aneurysm_avm",
@@ -295,6 +296,48 @@ def test_a_positive_question_9_alerts_even_before_screening(signed_in, nina, pat
     [alert] = response.context["chart"].clinical.alerts
     assert alert.level == "urgent"
     assert b"Urgent: Suicidal thoughts reported" in response.content
+
+
+def test_a_positive_phq9_older_than_the_questionnaires_listed_still_raises_the_alert(
+    signed_in, nina, patient
+):
+    QuestionnaireResponseFactory(
+        patient=patient,
+        answers={f"q{n}": 0 for n in range(1, 9)} | {"q9": 2},
+        completed_at=timezone.now() - timedelta(days=30),
+    )
+    for days in range(CHART_QUESTIONNAIRES + 1):
+        QuestionnaireResponseFactory(
+            patient=patient,
+            instrument="gad7",
+            context="follow_up",
+            completed_at=timezone.now() - timedelta(days=days),
+        )
+
+    response = signed_in(nina).get(chart_url(patient))
+
+    clinical = response.context["chart"].clinical
+    assert [alert.level for alert in clinical.alerts] == ["urgent"]
+    assert len(clinical.questionnaires) == CHART_QUESTIONNAIRES
+    assert {q.response.instrument for q in clinical.questionnaires} == {"gad7"}
+
+
+def test_a_baseline_phq9_older_than_the_questionnaires_listed_still_decides_staleness(
+    signed_in, phil, full_record
+):
+    later = timezone.now() + timedelta(days=1)
+    for _ in range(CHART_QUESTIONNAIRES + 1):
+        QuestionnaireResponseFactory(
+            patient=full_record, instrument="gad7", context="follow_up", completed_at=later
+        )
+
+    fresh = signed_in(phil).get(chart_url(full_record)).context["chart"].clinical
+    # A new baseline PHQ-9 after the screened one, older than the questionnaires listed.
+    QuestionnaireResponseFactory(patient=full_record, completed_at=later - timedelta(hours=1))
+    stale = signed_in(phil).get(chart_url(full_record)).context["chart"].clinical
+
+    assert fresh.decision_is_stale is False
+    assert stale.decision_is_stale is True
 
 
 def test_the_urgent_flag_follows_the_safety_alert_and_its_follow_up(signed_in, nina, patient):

@@ -97,6 +97,8 @@ def test_it_asks_visitors_to_sign_in(client, people):
         ("212 555 0142", ["Rivera"]),
         ("+44 20 7946", ["Okafor"]),
         ("0142", ["Rivera"]),  # the last four digits
+        ("12125550142", ["Rivera"]),  # the whole number, without the "+"
+        ("0958", ["Okafor"]),
         ("1990", ["Okafor"]),  # the year of birth
         ("amara@example.org", ["Okafor"]),
         ("example.org", ["Okafor"]),
@@ -113,6 +115,22 @@ def test_it_searches_by_name_date_of_birth_phone_and_email(signed_in, fran, peop
     response = signed_in(fran).get("/staff/patients/", {"q": search})
 
     assert names(response) == found
+
+
+def test_a_phone_search_can_use_the_indexes_instead_of_reading_every_patient(fran, people):
+    from django.db import connection
+
+    from patients.selectors import patients_search
+
+    found = patients_search(fran, search="212 555 0142")
+    sql, params = found.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a few rows: make the plan show it
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "patient_mobile_start_idx" in plan
+    assert "patient_mobile_end_idx" in plan
 
 
 def test_it_explains_a_date_that_does_not_exist(signed_in, fran, people):

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from clinic.contributions import Contributions
+from clinic.contributions import Contributions, Refinements
 from clinic.permissions import Capability, capability_required, user_can
 from patients.chart import chart_for
 from patients.followups import recent_check_ins
@@ -27,15 +27,22 @@ from patients.views.records import audit_patient_view
 chart_page = Contributions("patient chart")
 """Contributors take ``(user, patient, *, shown)``. The chart shows ``appointments``,
 ``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions``
-(infusions: every start, and the latest listed) and ``outcomes_chart`` (outcomes) when they are
+and ``infusion_sessions_html`` (infusions: every start, and the section listing the
+latest) and ``outcomes_chart`` and ``outcomes_html`` (outcomes: the figures, and the
+section drawn from them) when they are
 there. ``shown["show_in_full"]`` names the long list the reader asked to see whole
 (``?show=<name>``); a contributor lists only the latest of its long lists otherwise."""
+
+chart_patient = Refinements("patient chart's patient")
+"""Refiners of the query that reads the chart's patient: an app above ``patients`` adds what
+its section shows of the patient (billing: the balance) to that query instead of asking again
+(one query fewer each). What a refiner adds is on the patient its contributor is given."""
 
 
 @require_GET
 @capability_required(Capability.VIEW_PATIENTS)
 def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    patient = patient_for(request.user, patient_id)
+    patient = patient_for(request.user, patient_id, refine=chart_patient.apply)
     clinical = can_see_clinical(request.user)
     audit_patient_view(request, patient, "viewed the chart" if clinical else "viewed the summary")
     user = request.user

@@ -1,0 +1,117 @@
+"""Pieces of staff pages kept rendered in the cache (Django's cache framework: Redis in
+production, the file cache under ``.data/`` without ``REDIS_URL``), so that a page drawing
+the same thing again does not draw it again.
+
+A fragment is stored under a key made of everything it is drawn from, so a stale copy can
+never be read: when what it shows changes, so does its key, and the old copy is simply never
+asked for again (it expires on its own, ``FRAGMENT_SECONDS``). The key's ``parts`` are one of:
+
+- the data itself (a drawing's points, say), already read for the page: the key is a digest
+  of it, and the cache saves the drawing, not the reading;
+- a version of the rows it shows that every write to them changes (``rows_version``: each
+  row's id and the PostgreSQL version of the row, in one cheap query), so an insert, update
+  or delete by any path (a service, the admin, a migration, SQL by hand) makes a new key:
+  the cache saves the reading too.
+
+And, for what differs by reader, the facts that decide what they may see or do (their
+permissions): a fragment is shown only to readers with the same facts as the one it was
+drawn for. A fragment may carry no CSRF token or anything else tied to one reader.
+
+Each caller names its fragment (``kind``) and a ``version`` of its own markup, changed when
+the markup changes, so a new release does not show copies drawn by the old one. The cache
+failing (Redis down) costs the drawing, never the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Model, QuerySet
+from django.utils.safestring import SafeString, mark_safe
+
+logger = logging.getLogger(__name__)
+
+# A day: a fragment nobody asks for again goes; one that is asked for is drawn again daily.
+FRAGMENT_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class RowsOf:
+    """The rows of ``model`` whose ``field`` is one of ``values`` (every row when ``values``
+    is None), for ``rows_version``: one array parameter where a queryset would be compiled
+    with a parameter per id."""
+
+    model: type[Model]
+    field: str = "pk"
+    values: Sequence[Any] | None = None
+
+
+def rows_version(*sources: QuerySet | RowsOf) -> str:
+    """A version of the rows of ``sources`` that changes with every write to any of them,
+    in one query: for each, how many rows and a digest of each row's id, ``xmin`` (the
+    transaction that wrote this version of the row) and ``ctid`` (where this version lies:
+    a second update in the same transaction writes a new one elsewhere, and a place is only
+    reused after the transaction that left it has ended, with a new ``xmin``). Deleting a
+    row takes its id out; inserting one puts its id in."""
+    parts, params = [], []
+    quote = connection.ops.quote_name
+    for source in sources:
+        meta = source.model._meta
+        table, pk = quote(meta.db_table), quote(meta.pk.column)
+        if isinstance(source, RowsOf):
+            if source.values is None:
+                where, where_params = "true", []
+            else:
+                field = meta.pk if source.field == "pk" else meta.get_field(source.field)
+                column = quote(field.column)
+                where, where_params = f"v.{column} = ANY(%s)", [list(source.values)]
+        else:
+            ids, where_params = source.order_by().values("pk").query.sql_with_params()
+            where = f"v.{pk} IN ({ids})"
+        # Names from the model, quoted; every value a parameter.
+        parts.append(
+            f"(SELECT count(*)::text || '.' || coalesce(md5(string_agg("  # noqa: S608
+            f"v.{pk}::text || ':' || v.xmin::text || ':' || v.ctid::text, ',' "
+            f"ORDER BY v.{pk})), '') FROM {table} v WHERE {where})"
+        )
+        params.extend(where_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + " || '/' || ".join(parts), params)
+        return cursor.fetchone()[0]
+
+
+def fragment_key(kind: str, version: str, parts: Hashable) -> str:
+    """The cache key of fragment ``kind`` (markup ``version``) drawn from ``parts``: a digest
+    of their ``repr``, which for the values used here (numbers, strings, dates and times,
+    tuples of them) says everything they hold."""
+    # The database's name keeps installs and test runs that share a cache apart.
+    database = str(connection.settings_dict.get("NAME", ""))
+    digest = hashlib.sha256(repr((database, parts)).encode()).hexdigest()
+    return f"fragment:{kind}:{version}:{digest}"
+
+
+def cached_fragment(
+    kind: str, version: str, parts: Hashable, draw: Callable[[], str]
+) -> SafeString:
+    """The markup ``draw()`` returns for ``parts``, from the cache when it was drawn before.
+    ``draw`` must return safe markup (every text in it escaped)."""
+    key = fragment_key(kind, version, parts)
+    try:
+        stored = cache.get(key)
+    except Exception:  # the cache is a saving, not a dependency
+        logger.warning("Could not read the fragment cache; drawing %s instead.", kind)
+        return mark_safe(draw())  # noqa: S308 (draw returns safe markup)
+    if stored is not None:
+        return mark_safe(stored)  # noqa: S308 (what draw returned before)
+    markup = draw()
+    try:
+        cache.set(key, str(markup), FRAGMENT_SECONDS)
+    except Exception:
+        logger.warning("Could not keep %s in the fragment cache.", kind)
+    return mark_safe(markup)  # noqa: S308 (draw returns safe markup)

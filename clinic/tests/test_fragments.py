@@ -1,0 +1,94 @@
+"""Rendered fragments kept in the cache (clinic.fragments): the version of the rows changes
+with every write to them, so a kept fragment is never shown stale."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from clinic.fragments import RowsOf, cached_fragment, rows_version
+from clinic.models import Location
+
+
+@pytest.fixture
+def places(db) -> list[Location]:
+    return [
+        Location.objects.create(name=name, time_zone="America/New_York")
+        for name in ("Riverside", "Hillcrest")
+    ]
+
+
+def version(*ids: int) -> str:
+    return rows_version(Location.objects.filter(pk__in=ids))
+
+
+def test_the_version_stays_while_nothing_is_written(places):
+    ids = [place.pk for place in places]
+
+    assert version(*ids) == version(*ids)
+
+
+def test_every_update_makes_a_new_version_even_twice_in_one_transaction(places):
+    ids = [place.pk for place in places]
+    seen = {version(*ids)}
+
+    Location.objects.filter(pk=ids[0]).update(name="Riverside East")
+    seen.add(version(*ids))
+    Location.objects.filter(pk=ids[0]).update(name="Riverside")  # back as it was
+    seen.add(version(*ids))
+
+    assert len(seen) == 3
+
+
+def test_an_insert_or_a_delete_makes_a_new_version(places):
+    first = version(*Location.objects.values_list("pk", flat=True))
+
+    third = Location.objects.create(name="Lakeside", time_zone="America/Chicago")
+    with_third = version(*Location.objects.values_list("pk", flat=True))
+    third.delete()
+    without = version(*Location.objects.values_list("pk", flat=True))
+
+    assert len({first, with_third}) == 2
+    assert without == first
+
+
+def test_one_query_for_several_tables(places, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        rows_version(Location.objects.all(), Location.objects.filter(pk=places[0].pk))
+
+
+def test_a_kept_fragment_is_drawn_once_for_the_same_parts(db):
+    cache.clear()
+    drawn = []
+
+    def draw() -> str:
+        drawn.append(1)
+        return "<p>drawn</p>"
+
+    first = cached_fragment("test", "1", ("a", 1), draw)
+    again = cached_fragment("test", "1", ("a", 1), draw)
+    other = cached_fragment("test", "1", ("a", 2), draw)
+
+    assert first == again == other == "<p>drawn</p>"
+    assert len(drawn) == 2
+
+
+def test_a_cache_that_fails_costs_the_drawing_not_the_page(db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("the cache is down")
+
+    monkeypatch.setattr(cache, "get", broken)
+
+    assert cached_fragment("test", "1", ("b",), lambda: "<p>drawn</p>") == "<p>drawn</p>"
+
+
+def test_rows_named_by_ids_have_the_same_version_as_their_queryset(places):
+    ids = [place.pk for place in places]
+
+    by_ids = rows_version(RowsOf(Location, "pk", ids))
+    by_queryset = rows_version(Location.objects.filter(pk__in=ids))
+    every = rows_version(RowsOf(Location))
+    Location.objects.filter(pk=ids[0]).update(name="Riverside East")
+
+    assert by_ids == by_queryset == every  # the two places are every place here
+    assert rows_version(RowsOf(Location, "pk", ids)) != by_ids
