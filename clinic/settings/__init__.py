@@ -520,11 +520,12 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Choice sets that share a field name with another get a name of their own: how a
     # payment was made and the methods the desk may record by hand (billing.api), the kinds
-    # of a loss (infusions' DEA records).
+    # of a loss and the ways of destroying stock (infusions' DEA records).
     "ENUM_NAME_OVERRIDES": {
         "PaymentMethodEnum": "billing.models.PaymentMethod",
         "DeskPaymentMethodEnum": [("terminal", "terminal"), ("cash", "cash"), ("cheque", "cheque")],
         "LossKindEnum": "infusions.models.dea.LossKind",
+        "DestructionMethodEnum": "infusions.models.dea.DestructionMethod",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
