@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.staff import sign_in
 
 LAPTOP = {"viewport": {"width": 1366, "height": 768}}
+TABLET_UPRIGHT = {"viewport": {"width": 1024, "height": 1366}, "has_touch": True}
 
 
 @pytest.mark.parametrize("persona", ["fran", "alice"])
@@ -30,3 +31,21 @@ def test_the_staff_bar_passes_axe_on_a_laptop(
         if violation["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+@pytest.mark.parametrize("persona", ["fran", "nina", "phil", "alice"])
+def test_on_an_upright_tablet_no_staff_page_is_wider_than_the_screen(
+    new_page: Callable[..., Page], request: pytest.FixtureRequest, persona: str
+):
+    page = new_page(**TABLET_UPRIGHT)
+    sign_in(page, request.getfixturevalue(persona).email)
+
+    for path in ["/staff/", "/staff/patients/"]:
+        page.goto(path)
+        expect(
+            page.get_by_role("link", name="Sign out").or_(
+                page.get_by_role("button", name="Sign out")
+            )
+        ).to_be_in_viewport()
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 1024, f"{path} is {width} px wide for {persona}"
