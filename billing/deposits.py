@@ -515,6 +515,18 @@ def deposit_unused(invoice: Invoice) -> UnusedDeposit | None:
     return UnusedDeposit(hold=hold, payment=payment, amount=amount) if amount > 0 else None
 
 
+def deposit_to_come_off(invoice: Invoice) -> Decimal | None:
+    """The deposit paid when booking ``invoice``'s visit, while that invoice is a draft (it
+    comes off when the invoice is issued); None when there is none."""
+    if invoice.appointment_id is None or invoice.status != InvoiceStatus.DRAFT:
+        return None
+    return (
+        Payment.objects.filter(booking_hold__appointment_id=invoice.appointment_id)
+        .values_list("amount", flat=True)
+        .first()
+    )
+
+
 @transaction.atomic
 def deposit_give_back(
     *, actor: User, invoice: Invoice, request: HttpRequest | None = None

@@ -368,7 +368,9 @@ def test_the_deposit_comes_off_the_visits_invoice_when_it_is_issued(
     assert balance_of(appointment.patient).amount == Decimal("200.00")
 
 
-def deposit_paid_and_visit_issued(client, fake, riverside, alice, fran, *, package: bool):
+def deposit_paid_and_visit_issued(
+    client, fake, riverside, alice, fran, *, package: bool, issue: bool = True
+):
     """Jordan books with a 50.00 deposit; a package covers her consultation (or it costs
     30.00, less than the deposit); the visit ends and its invoice is issued."""
     from billing.packages import package_sell
@@ -388,7 +390,7 @@ def deposit_paid_and_visit_issued(client, fake, riverside, alice, fran, *, packa
         package_sell(actor=fran, patient=appointment.patient, offer=offer(), location=riverside)
     draft_the_visit_invoice(appointment=appointment, actor=fran)
     visit_invoice = Invoice.objects.get(appointment=appointment)
-    return invoice_issue(actor=fran, invoice=visit_invoice)
+    return invoice_issue(actor=fran, invoice=visit_invoice) if issue else visit_invoice
 
 
 def test_a_deposit_for_a_visit_a_package_covered_is_given_back_once_and_the_books_agree(
@@ -449,11 +451,17 @@ def test_the_part_of_a_deposit_a_cheaper_visit_did_not_use_is_given_back(
 def test_the_invoice_page_prompts_to_give_back_an_unneeded_deposit_and_does_it_on_confirm(
     client, fake_stripe, riverside, alice, fran
 ):
+    from billing.services import invoice_issue
+
     visit_invoice = deposit_paid_and_visit_issued(
-        client, fake_stripe, riverside, alice, fran, package=True
+        client, fake_stripe, riverside, alice, fran, package=True, issue=False
     )
     url = f"/staff/billing/invoices/{visit_invoice.public_id}/"
     client.force_login(fran)
+    draft = client.get(url).content.decode()
+    assert "A deposit of 50.00 USD was paid when booking this visit" in draft
+    assert "was not needed" not in draft
+    invoice_issue(actor=fran, invoice=visit_invoice)
     page = client.get(url).content.decode()
     assert "50.00 USD of the deposit paid when booking this visit was not needed" in page
     assert "a clinic admin gives it back" in page

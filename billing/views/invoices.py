@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.cards import card_on_file, cards_enabled, pending_card_charge
-from billing.deposits import deposit_give_back, deposit_unused
+from billing.deposits import deposit_give_back, deposit_to_come_off, deposit_unused
 from billing.forms import CreditForm, LineForm, PaymentForm, RefundForm, VoidForm
 from billing.models import Invoice, InvoiceStatus, Refund
 from billing.selectors import (
@@ -91,6 +91,7 @@ def _page_context(request: HttpRequest, invoice: Invoice, **extra: Any) -> dict[
         "can_void": may_correct and invoice.status != InvoiceStatus.VOID,
         "line_form": extra.pop("line_form", None) or LineForm(),
         "unused_deposit": deposit_unused(invoice) if issued else None,
+        "deposit_to_come_off": deposit_to_come_off(invoice) if is_draft else None,
         "can_give_back": may_correct,
         **_card_context(invoice, issued and may_take and invoice.due > 0),
         **extra,
