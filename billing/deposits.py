@@ -28,7 +28,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -51,8 +51,8 @@ from billing.models import (
     PolicyAgreement,
 )
 from billing.money import format_amount, parse_amount
-from billing.selectors import visit_date
-from billing.services import _NUMBERING_LOCK
+from billing.selectors import invoices_with_sums, visit_date
+from billing.services import _NUMBERING_LOCK, credit_note_create, refund_make
 from billing.stripe import gateway
 from billing.stripe.errors import PaymentError
 from clinic.audit import Action, audit_record
@@ -446,7 +446,9 @@ def deposit_apply(*, invoice: Invoice, actor: User, request: HttpRequest | None 
     """When a visit's invoice is issued (``billing.services.invoice_issue``, in its
     transaction): the deposit paid for the visit when booking online comes off it, as a credit
     note saying so (at most what the invoice charges). The patient then owes the price less
-    the deposit: charges (deposit + price) - payments (deposit) - credits (deposit)."""
+    the deposit: charges (deposit + price) - payments (deposit) - credits (deposit). What the
+    invoice did not use (all of it when a package covered the visit) is given back by staff
+    (``deposit_unused``, ``deposit_give_back``): the invoice page says so."""
     if invoice.appointment_id is None:
         return
     hold = (
@@ -480,6 +482,81 @@ def deposit_apply(*, invoice: Invoice, actor: User, request: HttpRequest | None 
         f"for patient {invoice.patient.public_id}",
         request=request,
     )
+
+
+@dataclass(frozen=True)
+class UnusedDeposit:
+    """The part of a booking deposit its visit's issued invoice did not use: all of it when
+    a package covered the visit (the invoice charges nothing), the rest when the visit cost
+    less than the deposit. The patient paid it and owes nothing for it, so it goes back to
+    them (``deposit_give_back``)."""
+
+    hold: BookingHold
+    payment: Payment  # the deposit's
+    amount: Decimal
+
+
+def deposit_unused(invoice: Invoice) -> UnusedDeposit | None:
+    """What is left to give back of the deposit paid when booking ``invoice``'s visit, once
+    that invoice is issued (what it charges is then final); None when nothing is."""
+    if invoice.appointment_id is None or invoice.status != InvoiceStatus.ISSUED:
+        return None
+    hold = (
+        BookingHold.objects.select_related("deposit_payment__invoice", "deposit_credit")
+        .filter(appointment_id=invoice.appointment_id, deposit_payment__isnull=False)
+        .first()
+    )
+    if hold is None or hold.deposit_payment is None:
+        return None
+    payment = hold.deposit_payment
+    used = hold.deposit_credit.amount if hold.deposit_credit is not None else Decimal(0)
+    given_back = payment.refunds.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    amount = payment.amount - used - given_back
+    return UnusedDeposit(hold=hold, payment=payment, amount=amount) if amount > 0 else None
+
+
+def deposit_to_come_off(invoice: Invoice) -> Decimal | None:
+    """The deposit paid when booking ``invoice``'s visit, while that invoice is a draft (it
+    comes off when the invoice is issued); None when there is none."""
+    if invoice.appointment_id is None or invoice.status != InvoiceStatus.DRAFT:
+        return None
+    return (
+        Payment.objects.filter(booking_hold__appointment_id=invoice.appointment_id)
+        .values_list("amount", flat=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def deposit_give_back(
+    *, actor: User, invoice: Invoice, request: HttpRequest | None = None
+) -> UnusedDeposit:
+    """Give back the part of the booking deposit ``invoice`` (the visit's, issued) did not
+    use: it is refunded from the deposit's payment (to the card, through Stripe) and the
+    deposit's own invoice is credited for it, in one transaction. So the deposit invoice
+    ends settled (charged, paid, refunded and credited the same), and the patient's balance
+    (charges - payments + refunds - credits) is unchanged, as nothing is owed either way."""
+    require(actor, Capability.CORRECT_BILLING)
+    # The hold is locked first: two clicks give the deposit back once.
+    BookingHold.objects.select_for_update().filter(appointment_id=invoice.appointment_id).first()
+    unused = deposit_unused(Invoice.objects.get(pk=invoice.pk))
+    if unused is None:
+        raise ValidationError(
+            {"invoice": ["No booking deposit is left to give back for this visit."]}
+        )
+    payment = unused.payment
+    charged = invoices_with_sums(Invoice.objects.filter(pk=invoice.pk)).get().total
+    why = (
+        "a package covered the visit"
+        if charged == 0
+        else f"the visit cost {_money(charged)} (invoice {invoice.number})"
+    )
+    reason = f"Booking deposit not needed: {why}."
+    refund_make(actor=actor, payment=payment, amount=unused.amount, reason=reason, request=request)
+    credit_note_create(
+        actor=actor, invoice=payment.invoice, amount=unused.amount, reason=reason, request=request
+    )
+    return unused
 
 
 def booking_hold_release(hold: BookingHold, *, ask_stripe: bool = True) -> bool:

@@ -43,6 +43,11 @@ urlpatterns = [
     path("invoices/<uuid:invoice_id>/credit/", invoices.credit_view, name="invoice-credit"),
     path("invoices/<uuid:invoice_id>/void/", invoices.void_view, name="invoice-void"),
     path(
+        "invoices/<uuid:invoice_id>/give-back-deposit/",
+        invoices.deposit_give_back_view,
+        name="deposit-give-back",
+    ),
+    path(
         "invoices/<uuid:invoice_id>/payments/<uuid:payment_id>/refund/",
         invoices.refund_view,
         name="payment-refund",

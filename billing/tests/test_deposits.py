@@ -366,3 +366,113 @@ def test_the_deposit_comes_off_the_visits_invoice_when_it_is_issued(
     assert credit.amount == Decimal("50.00") and credit.reason.startswith("Deposit paid")
     assert BookingHold.objects.get().deposit_credit == credit
     assert balance_of(appointment.patient).amount == Decimal("200.00")
+
+
+def deposit_paid_and_visit_issued(
+    client, fake, riverside, alice, fran, *, package: bool, issue: bool = True
+):
+    """Jordan books with a 50.00 deposit; a package covers her consultation (or it costs
+    30.00, less than the deposit); the visit ends and its invoice is issued."""
+    from billing.packages import package_sell
+    from billing.services import invoice_issue
+    from billing.tests.factories import price
+    from billing.tests.package_factories import offer
+    from billing.visits import draft_the_visit_invoice
+
+    price("consultation", riverside, "30.00")
+    appointment, session_id = book_held(
+        client, fake, riverside, alice, requirement="deposit", deposit="50"
+    )
+    fake.complete_checkout(session_id)
+    client.get(f"/pay/booking/{BookingHold.objects.get().public_id}/done/")
+    if package:
+        # Its invoice is issued when sold; paying it is not the point here.
+        package_sell(actor=fran, patient=appointment.patient, offer=offer(), location=riverside)
+    draft_the_visit_invoice(appointment=appointment, actor=fran)
+    visit_invoice = Invoice.objects.get(appointment=appointment)
+    return invoice_issue(actor=fran, invoice=visit_invoice) if issue else visit_invoice
+
+
+def test_a_deposit_for_a_visit_a_package_covered_is_given_back_once_and_the_books_agree(
+    client, fake_stripe, riverside, alice, fran
+):
+    from billing.deposits import deposit_give_back, deposit_unused
+    from billing.selectors import balance_of, invoices_with_sums, settlement
+
+    visit_invoice = deposit_paid_and_visit_issued(
+        client, fake_stripe, riverside, alice, fran, package=True
+    )
+    patient = visit_invoice.patient
+    hold = BookingHold.objects.get()
+    assert hold.deposit_credit is None  # nothing to take it off: the visit charged 0.00
+    before = balance_of(patient).amount  # the package's price, unpaid; the deposit settled
+    assert before == Decimal("1200.00")
+    assert deposit_unused(visit_invoice).amount == Decimal("50.00")
+
+    with pytest.raises(PermissionDenied):
+        deposit_give_back(actor=fran, invoice=visit_invoice)  # front desk: not a correction
+    given = deposit_give_back(actor=alice, invoice=visit_invoice)
+
+    assert given.amount == Decimal("50.00")
+    refund = hold.deposit_payment.refunds.get()
+    assert refund.amount == Decimal("50.00") and "package covered" in refund.reason
+    assert refund.stripe_refund  # given back to the card
+    deposit_invoice = invoices_with_sums(
+        Invoice.objects.filter(pk=hold.deposit_payment.invoice_id)
+    ).get()
+    assert deposit_invoice.due == 0 and settlement(deposit_invoice) == "Credited"
+    balance = balance_of(patient)
+    assert balance.amount == before  # nothing was owed on the deposit either way
+    assert balance.amount == balance.charges - balance.payments + balance.refunds - balance.credits
+    assert deposit_unused(visit_invoice) is None
+    with pytest.raises(ValidationError, match="No booking deposit is left"):
+        deposit_give_back(actor=alice, invoice=visit_invoice)
+    assert hold.deposit_payment.refunds.count() == 1
+
+
+def test_the_part_of_a_deposit_a_cheaper_visit_did_not_use_is_given_back(
+    client, fake_stripe, riverside, alice, fran
+):
+    from billing.deposits import deposit_give_back, deposit_unused
+    from billing.selectors import balance_of
+
+    visit_invoice = deposit_paid_and_visit_issued(
+        client, fake_stripe, riverside, alice, fran, package=False
+    )
+    assert BookingHold.objects.get().deposit_credit.amount == Decimal("30.00")
+    assert balance_of(visit_invoice.patient).amount == 0
+    assert deposit_unused(visit_invoice).amount == Decimal("20.00")
+
+    deposit_give_back(actor=alice, invoice=visit_invoice)
+    assert BookingHold.objects.get().deposit_payment.refunds.get().amount == Decimal("20.00")
+    assert balance_of(visit_invoice.patient).amount == 0
+
+
+def test_the_invoice_page_prompts_to_give_back_an_unneeded_deposit_and_does_it_on_confirm(
+    client, fake_stripe, riverside, alice, fran
+):
+    from billing.services import invoice_issue
+
+    visit_invoice = deposit_paid_and_visit_issued(
+        client, fake_stripe, riverside, alice, fran, package=True, issue=False
+    )
+    url = f"/staff/billing/invoices/{visit_invoice.public_id}/"
+    client.force_login(fran)
+    draft = client.get(url).content.decode()
+    assert "A deposit of 50.00 USD was paid when booking this visit" in draft
+    assert "was not needed" not in draft
+    invoice_issue(actor=fran, invoice=visit_invoice)
+    page = client.get(url).content.decode()
+    assert "50.00 USD of the deposit paid when booking this visit was not needed" in page
+    assert "a clinic admin gives it back" in page
+    assert client.get(f"{url}give-back-deposit/").status_code == 403
+
+    client.force_login(alice)
+    assert "give-back-deposit/" in client.get(url).content.decode()
+    confirm = client.post(f"{url}give-back-deposit/", {})
+    assert "Give back 50.00 USD of the booking deposit" in confirm.content.decode()
+    assert not BookingHold.objects.get().deposit_payment.refunds.exists()  # not before Confirm
+    done = client.post(f"{url}give-back-deposit/", {"confirmed": "yes"}, follow=True)
+    assert "50.00 USD of the booking deposit is given back" in done.content.decode()
+    assert "was not needed" not in done.content.decode()
+    assert BookingHold.objects.get().deposit_payment.refunds.count() == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.cards import card_on_file, cards_enabled, pending_card_charge
+from billing.deposits import deposit_give_back, deposit_to_come_off, deposit_unused
 from billing.forms import CreditForm, LineForm, PaymentForm, RefundForm, VoidForm
 from billing.models import Invoice, InvoiceStatus, Refund
 from billing.selectors import (
@@ -88,6 +90,9 @@ def _page_context(request: HttpRequest, invoice: Invoice, **extra: Any) -> dict[
         "can_refund": may_correct,
         "can_void": may_correct and invoice.status != InvoiceStatus.VOID,
         "line_form": extra.pop("line_form", None) or LineForm(),
+        "unused_deposit": deposit_unused(invoice) if issued else None,
+        "deposit_to_come_off": deposit_to_come_off(invoice) if is_draft else None,
+        "can_give_back": may_correct,
         **_card_context(invoice, issued and may_take and invoice.due > 0),
         **extra,
     }
@@ -292,6 +297,36 @@ def void_view(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
         request,
         form,
         context=_action_context(invoice, "Void the invoice", "Void it"),
+        summary=summary,
+        act=act,
+        done_url=invoice_url(invoice),
+    )
+
+
+@capability_required(Capability.CORRECT_BILLING)
+def deposit_give_back_view(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    """Give back the booking deposit the visit's invoice did not use (a package covered the
+    visit, or it cost less), after confirming."""
+    invoice = invoice_for(request.user, invoice_id, to_correct=True)
+    form = forms.Form(request.POST if request.method == "POST" else None)  # nothing to fill
+
+    def act(data: dict[str, Any]) -> str:
+        given = deposit_give_back(actor=request.user, invoice=invoice, request=request)
+        return f"{money(given.amount)} of the booking deposit is given back to the patient."
+
+    def summary(data: dict[str, Any]) -> str:
+        unused = deposit_unused(invoice)
+        if unused is None:
+            return "No booking deposit is left to give back for this visit."
+        return (
+            f"Give back {money(unused.amount)} of the booking deposit: it is refunded the way "
+            "it was paid, and the deposit's invoice is credited for it."
+        )
+
+    return confirmed_action(
+        request,
+        form,
+        context=_action_context(invoice, "Give back the booking deposit", "Give it back"),
         summary=summary,
         act=act,
         done_url=invoice_url(invoice),

@@ -32,6 +32,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.browser.billing_steps import card_riverside  # noqa: F401 (a fixture)
 from tests.fake_stripe import fake_stripe  # noqa: F401 (the fixture, for the card tests)
 from tests.services import chromium_path
 

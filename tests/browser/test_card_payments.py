@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from billing.models import CardOnFile, Payment, StripeEvent
 from billing.stripe import gateway
 from billing.tests.factories import issued
+from tests.browser.billing_steps import save_a_card_on_stripes_page
 from tests.browser.staff import sign_in
 
 pytestmark = pytest.mark.browser
@@ -36,10 +37,7 @@ def test_a_card_saved_on_stripes_page_is_charged_and_the_webhook_records_it(
     expect(page.get_by_test_id("policy")).to_contain_text("By saving this card")
     page.get_by_role("link", name="Open Stripe's page").click()
 
-    expect(page.get_by_role("heading", name="Fake Stripe Checkout")).to_be_visible()
-    expect(page.get_by_text("By saving this card you allow the clinic")).to_be_visible()
-    page.get_by_label("Test card").select_option("pm_card_visa")
-    page.get_by_role("button", name="Save card").click()
+    save_a_card_on_stripes_page(page)
 
     expect(page).to_have_url(re.compile(rf"/staff/billing/patients/{patient.public_id}/$"))
     expect(page.get_by_test_id("card-on-file")).to_contain_text("Visa ending 4242")
