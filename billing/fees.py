@@ -2,10 +2,13 @@
 
 A confirmed no-show, or a cancellation later than the location's window, proposes the
 location's fee (``FeeProposal``, one per appointment): the terms the patient agreed to when
-booking online if they did (``PolicyAgreement``), else the location's policy now. The front
-desk charges it (an invoice of its own, issued; then the card on file through
-``billing.cards.card_charge``, or paid at the desk) or waives it with a reason. Undoing the
-no-show or the cancellation (``scheduling.services.undo``) withdraws an open proposal.
+booking online if they did (``PolicyAgreement``), else the location's policy now. No
+late-cancel fee when the clinic cancelled (``Appointment.cancelled_by_clinic``), nor when the
+appointment was booked already inside the window (the patient never had the chance to
+cancel in time). The front desk charges it (an invoice of its own, issued; then the card on
+file through ``billing.cards.card_charge``, or paid at the desk) or waives it with a reason.
+Undoing the no-show or the cancellation (``scheduling.services.undo``) withdraws an open
+proposal.
 
 The proposal is made in the transaction of the status change, through
 ``scheduling.status_hooks`` (registered from ``BillingConfig.ready``).
@@ -82,6 +85,10 @@ def fee_due(appointment: Appointment, previous: str, now=None) -> tuple[str, Dec
         now = now or timezone.now()
         if appointment.starts_at - now > timedelta(hours=hours):
             return None
+        if appointment.cancelled_by_clinic:
+            return None  # the clinic cancelled, not the patient
+        if appointment.starts_at - appointment.created_at <= timedelta(hours=hours):
+            return None  # booked inside the window: never a chance to cancel in time
         if BookingHold.objects.filter(
             appointment=appointment, status=BookingHoldStatus.RELEASED
         ).exists():

@@ -50,11 +50,13 @@ def no_show(appointment, actor):
     return appointment_set_status(actor=actor, appointment=appointment, status="no_show")
 
 
-def later(location, hours: float):
+def later(location, hours: float, *, booked_hours_ago: float = 24 * 7):
+    """A consultation ``hours`` from now, booked ``booked_hours_ago`` (a week: in good time)."""
     return AppointmentFactory(
         appointment_type=appointment_type("consultation"),
         location=location,
         starts_at=(timezone.now() + timedelta(hours=hours)).replace(second=0, microsecond=0),
+        created_at=timezone.now() - timedelta(hours=booked_hours_ago),
     )
 
 
@@ -125,6 +127,41 @@ def test_a_cancellation_in_good_time_proposes_nothing(missed, fran):
     far = later(missed.location, 30)
     appointment_cancel(actor=fran, appointment=far, reason="patient called")
     assert not FeeProposal.objects.filter(appointment=far).exists()
+
+
+def test_an_appointment_booked_inside_the_window_is_cancelled_without_a_fee(missed, fran):
+    # Booked online 10 minutes ago for 5 hours from now: never a chance to cancel in time.
+    soon = later(missed.location, 5, booked_hours_ago=1 / 6)
+    appointment_cancel(actor=None, appointment=soon, reason="cancelled by the patient online")
+    assert not FeeProposal.objects.filter(appointment=soon).exists()
+
+
+def test_the_clinic_cancelling_inside_the_window_proposes_no_fee(missed, fran):
+    soon = later(missed.location, 5)
+    appointment_cancel(actor=fran, appointment=soon, reason="clinic closed: flood", by_clinic=True)
+    soon.refresh_from_db()
+    assert soon.cancelled_by_clinic
+    assert not FeeProposal.objects.filter(appointment=soon).exists()
+
+
+def test_only_a_cancelled_appointment_may_say_the_clinic_cancelled_it(missed):
+    soon = later(missed.location, 5)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(soon).objects.filter(pk=soon.pk).update(cancelled_by_clinic=True)
+
+
+def test_the_staff_cancel_page_offers_the_clinic_cancelled_choice(client, missed, fran):
+    soon = later(missed.location, 5)
+    client.force_login(fran)
+    url = f"/staff/schedule/appointments/{soon.public_id}/cancel/"
+    assert "The clinic cancelled" in client.get(url).content.decode()
+
+    response = client.post(url, {"reason": "clinic closed", "who": "clinic"})
+
+    assert response.status_code == 302
+    soon.refresh_from_db()
+    assert soon.status == AppointmentStatus.CANCELLED and soon.cancelled_by_clinic
+    assert not FeeProposal.objects.filter(appointment=soon).exists()
 
 
 # --- Deciding ----------------------------------------------------------------------------
