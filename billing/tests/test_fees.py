@@ -19,7 +19,8 @@ from billing.models import CardOnFile, FeeProposal, FeeProposalStatus, Payment, 
 from billing.reports import daily_close
 from billing.tests.factories import visit
 from clinic.models import AuditEvent
-from scheduling.models import AppointmentStatus
+from scheduling.booking.manage import manage_token
+from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services.status_changes import appointment_cancel, appointment_set_status
 from scheduling.services.undo import appointment_undo
 from scheduling.tests.factories import AppointmentFactory, appointment_type
@@ -347,3 +348,55 @@ def test_the_appointment_page_shows_the_front_desk_the_fee_and_not_the_nurse(
     assert "No-show fee of 75.00 USD: open." in client.get(page).content.decode()
     client.force_login(nina)
     assert "No-show fee" not in client.get(page).content.decode()
+
+
+# --- Cancelling online -------------------------------------------------------------------
+
+
+def booked_online(location, hours: float, *, booked_hours_ago: float):
+    appointment = later(location, hours, booked_hours_ago=booked_hours_ago)
+    appointment.source = Appointment.Source.ONLINE
+    appointment.save(update_fields=["source"])
+    return appointment
+
+
+def test_the_online_cancel_page_says_the_fee_and_its_amount_before_the_patient_confirms(
+    client, missed, alice
+):
+    booking_policy_set(
+        actor=alice,
+        location=missed.location,
+        requirement="nothing",
+        deposit_amount="",
+        wording=POLICY,
+        no_show_fee="75.00",
+        late_cancel_fee="40.00",
+        late_cancel_hours="48",
+    )
+    appointment = booked_online(missed.location, 30, booked_hours_ago=24 * 7)
+    url = f"/book/manage/{manage_token(appointment)}/cancel/"
+
+    page = client.get(url).content.decode()
+
+    assert 'data-testid="cancel-fee-notice"' in page
+    assert "late-cancellation fee of 40.00" in page
+    client.post(url, {"note": ""})
+    assert FeeProposal.objects.get(appointment=appointment).amount == Decimal("40.00")
+
+
+def test_a_patient_who_booked_inside_the_window_cancels_online_without_fee_or_warning(
+    client, missed
+):
+    # Booked online ten minutes ago for five hours from now; the confirmation said they could
+    # cancel online within the hour.
+    appointment = booked_online(missed.location, 5, booked_hours_ago=1 / 6)
+    url = f"/book/manage/{manage_token(appointment)}/cancel/"
+
+    page = client.get(url).content.decode()
+    response = client.post(url, {"note": "changed my mind"})
+
+    assert response.status_code == 302
+    assert "cancel-fee-notice" not in page
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CANCELLED
+    assert not FeeProposal.objects.filter(appointment=appointment).exists()
