@@ -400,3 +400,20 @@ def test_a_patient_who_booked_inside_the_window_cancels_online_without_fee_or_wa
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.CANCELLED
     assert not FeeProposal.objects.filter(appointment=appointment).exists()
+
+
+@pytest.mark.parametrize("action", ["waive", "charge"])
+def test_the_charge_and_waive_pages_say_whose_fee_for_which_visit_and_how_much(
+    client, missed, fran, action
+):
+    no_show(missed, fran)
+    proposal = FeeProposal.objects.get()
+    client.force_login(fran)
+
+    page = client.get(f"/staff/billing/fees/{proposal.public_id}/{action}/").content.decode()
+
+    assert 'data-testid="fee-subject"' in page
+    subject = page.split('data-testid="fee-subject"', 1)[1].split("</div>", 1)[0]
+    assert "No-show fee" in subject and "75.00" in subject
+    assert missed.patient.display_name in subject
+    assert "Consultation" in subject and missed.location.name in subject
