@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.cards import card_setup_complete, card_setup_open, cards_enabled
+from billing.fees import late_cancel_notice
 from billing.invoice_hooks import register as invoice_hook
 from billing.messages import RECEIPT, receipt_key
 from billing.models import (
@@ -275,6 +276,9 @@ class BillingTermsKeeper:
         return BookingHold.objects.filter(
             appointment=appointment, status=BookingHoldStatus.WAITING
         ).exists()
+
+    def cancel_fee_notice(self, appointment: Appointment) -> str:
+        return late_cancel_notice(appointment)
 
     def payment_page(self, *, appointment: Appointment, base_url: str) -> str:
         hold = BookingHold.objects.select_related("appointment__patient").get(

@@ -2,10 +2,13 @@
 
 A confirmed no-show, or a cancellation later than the location's window, proposes the
 location's fee (``FeeProposal``, one per appointment): the terms the patient agreed to when
-booking online if they did (``PolicyAgreement``), else the location's policy now. The front
-desk charges it (an invoice of its own, issued; then the card on file through
-``billing.cards.card_charge``, or paid at the desk) or waives it with a reason. Undoing the
-no-show or the cancellation (``scheduling.services.undo``) withdraws an open proposal.
+booking online if they did (``PolicyAgreement``), else the location's policy now. No
+late-cancel fee when the clinic cancelled (``Appointment.cancelled_by_clinic``), nor when the
+appointment was booked already inside the window (the patient never had the chance to
+cancel in time). The front desk charges it (an invoice of its own, issued; then the card on
+file through ``billing.cards.card_charge``, or paid at the desk) or waives it with a reason.
+Undoing the no-show or the cancellation (``scheduling.services.undo``) withdraws an open
+proposal.
 
 The proposal is made in the transaction of the status change, through
 ``scheduling.status_hooks`` (registered from ``BillingConfig.ready``).
@@ -72,26 +75,54 @@ def fee_due(appointment: Appointment, previous: str, now=None) -> tuple[str, Dec
     """The fee a move to the appointment's status proposes, as (kind, amount), or None."""
     if previous != AppointmentStatus.BOOKED:
         return None  # e.g. an infusion's session not started: the patient came
+    if appointment.status == AppointmentStatus.NO_SHOW:
+        terms = _terms(appointment)
+        if terms is None or terms[0] <= 0:
+            return None
+        return FeeKind.NO_SHOW, terms[0]
+    if appointment.status == AppointmentStatus.CANCELLED:
+        if appointment.cancelled_by_clinic:
+            return None  # the clinic cancelled, not the patient
+        amount = late_cancel_fee(appointment, now)
+        return None if amount is None else (FeeKind.LATE_CANCEL, amount)
+    return None
+
+
+def late_cancel_fee(appointment: Appointment, now=None) -> Decimal | None:
+    """The late-cancel fee the patient cancelling ``appointment`` at ``now`` is proposed, or
+    None: none when cancelled before the window, when it was booked already inside the
+    window (never a chance to cancel in time), or when its time was released for want of a
+    card. The patient's online cancel page says it before they confirm."""
     terms = _terms(appointment)
     if terms is None:
         return None
-    no_show_fee, late_cancel_fee, hours = terms
-    if appointment.status == AppointmentStatus.NO_SHOW:
-        kind, amount = FeeKind.NO_SHOW, no_show_fee
-    elif appointment.status == AppointmentStatus.CANCELLED:
-        now = now or timezone.now()
-        if appointment.starts_at - now > timedelta(hours=hours):
-            return None
-        if BookingHold.objects.filter(
-            appointment=appointment, status=BookingHoldStatus.RELEASED
-        ).exists():
-            return None  # released for want of a card: never a booking to cancel
-        kind, amount = FeeKind.LATE_CANCEL, late_cancel_fee
-    else:
+    _, amount, hours = terms
+    window = timedelta(hours=hours)
+    now = now or timezone.now()
+    if appointment.starts_at - now > window:
         return None
-    if amount <= 0:
-        return None
-    return kind, amount
+    if appointment.starts_at - appointment.created_at <= window:
+        return None  # booked inside the window: never a chance to cancel in time
+    if BookingHold.objects.filter(
+        appointment=appointment, status=BookingHoldStatus.RELEASED
+    ).exists():
+        return None  # released for want of a card: never a booking to cancel
+    return amount if amount > 0 else None
+
+
+def late_cancel_notice(appointment: Appointment, now=None) -> str:
+    """What the patient's online cancel page says before they confirm: the fee cancelling
+    now will propose, with its amount ("" when none)."""
+    amount = late_cancel_fee(appointment, now)
+    if amount is None:
+        return ""
+    terms = _terms(appointment)
+    hours = terms[2] if terms else 0
+    return (
+        f"Your appointment is less than {hours} hours away, so cancelling now means a "
+        f"late-cancellation fee of {_money(amount)}, under the clinic's cancellation policy. "
+        "The front desk will be in touch about it."
+    )
 
 
 @register

@@ -6,8 +6,13 @@ charges nothing yet, a void one was credited in full), each line's charge as the
 has it, and what was paid on them (payments - refunds). Each visit's price line (the first
 line without a code on a visit's invoice, the one drafted when the visit ended) is shown as
 the visit's service codes (``ServiceCode`` of its kind, with units from
-``billing.codes.units_for``): the first code that applies carries the line's charge, the
-others are shown at no extra charge ("included"), so the superbill adds up to the invoices.
+``billing.codes.units_for``): the primary code (the first by position: 96365 for an
+infusion, 99204 or 99214 for a visit) carries the line's charge, the others that apply are
+shown at no extra charge ("included"), so the superbill adds up to the invoices. When the
+primary code does not apply (an infusion of 15 minutes or fewer), the charge is shown on a
+line without a code saying why, never against a code of another kind of service.
+The rendering provider of an infusion is the physician who signed its dose; of any other
+visit, the appointment's clinician.
 Lines the desk added with a code show as they are. A visit that did not take place (a
 no-show's or a late cancellation's fee) is not a service: its lines show uncoded.
 
@@ -35,7 +40,13 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
-from billing.codes import Practice, VisitFacts, practice_for, units_for
+from billing.codes import (
+    INFUSION_MINIMUM_MINUTES,
+    Practice,
+    VisitFacts,
+    practice_for,
+    units_for,
+)
 from billing.models import (
     DiagnosisCode,
     Invoice,
@@ -43,6 +54,7 @@ from billing.models import (
     InvoiceStatus,
     PracticeDetails,
     ServiceCode,
+    UnitsRule,
 )
 from billing.selectors import billing_patient_for, invoice_for, invoices_with_sums
 from clinic.conditions import Condition
@@ -70,6 +82,8 @@ class ServiceLine:
     units: int
     charge: Decimal
     included: bool = False
+    # Why a visit's price has no code (its primary code does not apply): the description.
+    uncoded_reason: bool = False
 
 
 @dataclass
@@ -127,7 +141,11 @@ class Superbill:
 
     @property
     def missing_codes(self) -> bool:
-        return any(not line.code for visit in self.visits for line in visit.services)
+        return any(
+            not line.code and not line.uncoded_reason
+            for visit in self.visits
+            for line in visit.services
+        )
 
 
 class NotBillableYet(Exception):
@@ -243,30 +261,52 @@ def _services(
                 ServiceLine(line.service_code, line.description, line.quantity, line.amount)
             )
             continue
-        coded = [(code, units_for(code.units_rule, facts)) for code in codes]
-        coded = [(code, units) for code, units in coded if units > 0]
-        if is_visit and not price_line_seen and coded:
+        if is_visit and not price_line_seen and codes:
             price_line_seen = True
-            for index, (code, units) in enumerate(coded):
-                result.append(
-                    ServiceLine(
-                        code.code,
-                        code.description,
-                        units,
-                        line.amount if index == 0 else Decimal("0.00"),
-                        included=index > 0,
-                    )
-                )
+            result.extend(_visit_services(line, codes, facts))
             continue
         result.append(ServiceLine("", line.description, line.quantity, line.amount))
     return result
+
+
+def _visit_services(
+    line: InvoiceLine, codes: list[ServiceCode], facts: VisitFacts
+) -> list[ServiceLine]:
+    """The visit's price ``line`` as its codes (``codes``: its kind's, by position). The
+    price goes against the primary code (the first) only: when that one does not apply (an
+    infusion of 15 minutes or fewer has no 96365), it is shown on a line without a code
+    saying why, never against a code of another kind of service (a questionnaire's 96127);
+    the other codes that apply are shown included either way."""
+    primary = codes[0]
+    applying = [(code, units_for(code.units_rule, facts)) for code in codes]
+    applying = [(code, units) for code, units in applying if units > 0]
+    result: list[ServiceLine] = []
+    if applying and applying[0][0] == primary:
+        code, units = applying.pop(0)
+        result.append(ServiceLine(code.code, code.description, units, line.amount))
+    else:
+        result.append(
+            ServiceLine("", _not_coded(primary), line.quantity, line.amount, uncoded_reason=True)
+        )
+    result.extend(
+        ServiceLine(code.code, code.description, units, Decimal("0.00"), included=True)
+        for code, units in applying
+    )
+    return result
+
+
+def _not_coded(primary: ServiceCode) -> str:
+    """Why a visit's price has no code: its primary code does not apply."""
+    if primary.units_rule == UnitsRule.INFUSION_FIRST_HOUR:
+        return f"Infusion under {INFUSION_MINIMUM_MINUTES + 1} minutes: no time-based code applies"
+    return f"{primary.code} ({primary.description}) does not apply to this visit: no code"
 
 
 def _visit_facts(
     patient: Patient, appointments: list[Appointment]
 ) -> tuple[dict[int, VisitFacts], dict[int, str]]:
     """Each visit's infusion minutes, drug given and questionnaires, and who rendered it (the
-    visit's clinician, or the physician who ordered the infusion's dose): five queries."""
+    physician who signed an infusion's dose, else the visit's clinician): five queries."""
     if not appointments:
         return {}, {}
     ids = [a.pk for a in appointments]
@@ -274,9 +314,9 @@ def _visit_facts(
         Prefetch("state_changes"),
         Prefetch(
             "dose_orders",
-            queryset=DoseOrder.objects.select_related("administration", "ordered_by").order_by(
-                "signed_at", "id"
-            ),
+            queryset=DoseOrder.objects.select_related(
+                "administration__correction", "ordered_by"
+            ).order_by("signed_at", "id"),
         ),
     )
     minutes: dict[int, int] = {}
@@ -301,15 +341,19 @@ def _visit_facts(
         )
         for a in appointments
     }
+    # An infusion's provider is the physician who signed its dose (the appointment's
+    # clinician is the nurse in the chair); a consultation's, the appointment's clinician.
     providers = {
-        a.pk: a.clinician.full_name if a.clinician else orderer.get(a.pk, "") for a in appointments
+        a.pk: orderer.get(a.pk) or (a.clinician.full_name if a.clinician else "")
+        for a in appointments
     }
     return facts, providers
 
 
 def _administered(order: DoseOrder) -> bool:
     try:
-        return order.administration.administered_mg > 0
+        # What was really given (after an early stop, the corrected figure).
+        return order.administration.given_mg > 0
     except DoseOrder.administration.RelatedObjectDoesNotExist:
         return False
 

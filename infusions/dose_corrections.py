@@ -215,14 +215,10 @@ def dose_correct(
 
 
 def given_of(administration: DoseAdministration | None) -> Decimal | None:
-    """What the patient received of ``administration``: the correction's figure when the
-    infusion stopped early and it is recorded, else what was recorded at the start."""
-    if administration is None:
-        return None
-    try:
-        return administration.correction.given_mg
-    except DoseCorrection.DoesNotExist:
-        return administration.administered_mg
+    """What the patient received of ``administration`` (``DoseAdministration.given_mg``:
+    the correction's figure when the infusion stopped early and it is recorded, else what
+    was recorded at the start)."""
+    return None if administration is None else administration.given_mg
 
 
 def _book(

@@ -392,6 +392,13 @@ class DoseHistoryEntry:
         except DoseAdministration.DoesNotExist:
             return None
 
+    @property
+    def given_mg(self) -> Decimal | None:
+        """What the patient received of this dose (``DoseAdministration.given_mg``: after
+        an early stop, the corrected figure); None when nothing was given."""
+        given = self.given
+        return None if given is None else given.given_mg
+
 
 def dose_history(
     patient: Patient, *, up_to: InfusionSession | None = None, latest: int | None = None

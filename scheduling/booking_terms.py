@@ -58,6 +58,10 @@ class TermsKeeper(Protocol):
     def awaits_payment(self, appointment: Appointment) -> bool:
         """Whether the appointment's time is still held for the card or the deposit."""
 
+    def cancel_fee_notice(self, appointment: Appointment) -> str:
+        """What the patient's online cancel page says before they confirm about the fee
+        cancelling now will propose, with its amount ("" when none)."""
+
     def payment_page(self, *, appointment: Appointment, base_url: str) -> str:
         """After the booking committed: the address of the page where the booker saves the
         card or pays the deposit. Raises ``ValidationError`` (and releases the held time)
@@ -92,6 +96,12 @@ def booking_terms_record(
 
 def booking_awaits_payment(appointment: Appointment) -> bool:
     return bool(_keeper) and _keeper[0].awaits_payment(appointment)
+
+
+def booking_cancel_fee_notice(appointment: Appointment) -> str:
+    """The fee cancelling ``appointment`` online now will propose, in the patient's words
+    ("" when none, or no keeper)."""
+    return _keeper[0].cancel_fee_notice(appointment) if _keeper else ""
 
 
 def booking_payment_page(*, appointment: Appointment, base_url: str) -> str:

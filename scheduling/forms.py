@@ -203,6 +203,16 @@ class CancelForm(forms.Form):
         widget=forms.TextInput(attrs={"required": True, "autocomplete": "off"}),
         help_text="Required. Kept with the appointment, e.g. “patient unwell” or “clinic closed”.",
     )
+    who = forms.ChoiceField(
+        label="Who cancelled",
+        choices=[
+            ("patient", "The patient cancelled"),
+            ("clinic", "The clinic cancelled (closed, staff away, equipment): no late-cancel fee"),
+        ],
+        initial="patient",
+        required=False,
+        widget=forms.RadioSelect,
+    )
 
 
 class UndoForm(forms.Form):

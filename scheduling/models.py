@@ -223,6 +223,9 @@ class Appointment(models.Model):
     )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    # The clinic cancelled (closed, staff away), not the patient: no late-cancel fee
+    # (``billing.fees.fee_due``). Only a cancelled appointment says so.
+    cancelled_by_clinic = models.BooleanField(default=False)
     # What the patient wrote in "Tell us a little more" when booking online, in their own
     # words (``scheduling.booking.submit.booking_submit``). Patient data: never in logs, audit
     # summaries or URLs, nor in the admin; staff read it through
@@ -254,6 +257,10 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="cancelled") | ~Q(cancel_reason=""),
                 name="appointment_cancel_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="cancelled") | Q(cancelled_by_clinic=False),
+                name="appointment_clinic_cancel_is_cancelled",
             ),
             ExclusionConstraint(
                 name="no_overlapping_chair_bookings",

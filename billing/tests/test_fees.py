@@ -19,7 +19,8 @@ from billing.models import CardOnFile, FeeProposal, FeeProposalStatus, Payment, 
 from billing.reports import daily_close
 from billing.tests.factories import visit
 from clinic.models import AuditEvent
-from scheduling.models import AppointmentStatus
+from scheduling.booking.manage import manage_token
+from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services.status_changes import appointment_cancel, appointment_set_status
 from scheduling.services.undo import appointment_undo
 from scheduling.tests.factories import AppointmentFactory, appointment_type
@@ -50,11 +51,13 @@ def no_show(appointment, actor):
     return appointment_set_status(actor=actor, appointment=appointment, status="no_show")
 
 
-def later(location, hours: float):
+def later(location, hours: float, *, booked_hours_ago: float = 24 * 7):
+    """A consultation ``hours`` from now, booked ``booked_hours_ago`` (a week: in good time)."""
     return AppointmentFactory(
         appointment_type=appointment_type("consultation"),
         location=location,
         starts_at=(timezone.now() + timedelta(hours=hours)).replace(second=0, microsecond=0),
+        created_at=timezone.now() - timedelta(hours=booked_hours_ago),
     )
 
 
@@ -125,6 +128,41 @@ def test_a_cancellation_in_good_time_proposes_nothing(missed, fran):
     far = later(missed.location, 30)
     appointment_cancel(actor=fran, appointment=far, reason="patient called")
     assert not FeeProposal.objects.filter(appointment=far).exists()
+
+
+def test_an_appointment_booked_inside_the_window_is_cancelled_without_a_fee(missed, fran):
+    # Booked online 10 minutes ago for 5 hours from now: never a chance to cancel in time.
+    soon = later(missed.location, 5, booked_hours_ago=1 / 6)
+    appointment_cancel(actor=None, appointment=soon, reason="cancelled by the patient online")
+    assert not FeeProposal.objects.filter(appointment=soon).exists()
+
+
+def test_the_clinic_cancelling_inside_the_window_proposes_no_fee(missed, fran):
+    soon = later(missed.location, 5)
+    appointment_cancel(actor=fran, appointment=soon, reason="clinic closed: flood", by_clinic=True)
+    soon.refresh_from_db()
+    assert soon.cancelled_by_clinic
+    assert not FeeProposal.objects.filter(appointment=soon).exists()
+
+
+def test_only_a_cancelled_appointment_may_say_the_clinic_cancelled_it(missed):
+    soon = later(missed.location, 5)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(soon).objects.filter(pk=soon.pk).update(cancelled_by_clinic=True)
+
+
+def test_the_staff_cancel_page_offers_the_clinic_cancelled_choice(client, missed, fran):
+    soon = later(missed.location, 5)
+    client.force_login(fran)
+    url = f"/staff/schedule/appointments/{soon.public_id}/cancel/"
+    assert "The clinic cancelled" in client.get(url).content.decode()
+
+    response = client.post(url, {"reason": "clinic closed", "who": "clinic"})
+
+    assert response.status_code == 302
+    soon.refresh_from_db()
+    assert soon.status == AppointmentStatus.CANCELLED and soon.cancelled_by_clinic
+    assert not FeeProposal.objects.filter(appointment=soon).exists()
 
 
 # --- Deciding ----------------------------------------------------------------------------
@@ -310,3 +348,72 @@ def test_the_appointment_page_shows_the_front_desk_the_fee_and_not_the_nurse(
     assert "No-show fee of 75.00 USD: open." in client.get(page).content.decode()
     client.force_login(nina)
     assert "No-show fee" not in client.get(page).content.decode()
+
+
+# --- Cancelling online -------------------------------------------------------------------
+
+
+def booked_online(location, hours: float, *, booked_hours_ago: float):
+    appointment = later(location, hours, booked_hours_ago=booked_hours_ago)
+    appointment.source = Appointment.Source.ONLINE
+    appointment.save(update_fields=["source"])
+    return appointment
+
+
+def test_the_online_cancel_page_says_the_fee_and_its_amount_before_the_patient_confirms(
+    client, missed, alice
+):
+    booking_policy_set(
+        actor=alice,
+        location=missed.location,
+        requirement="nothing",
+        deposit_amount="",
+        wording=POLICY,
+        no_show_fee="75.00",
+        late_cancel_fee="40.00",
+        late_cancel_hours="48",
+    )
+    appointment = booked_online(missed.location, 30, booked_hours_ago=24 * 7)
+    url = f"/book/manage/{manage_token(appointment)}/cancel/"
+
+    page = client.get(url).content.decode()
+
+    assert 'data-testid="cancel-fee-notice"' in page
+    assert "late-cancellation fee of 40.00" in page
+    client.post(url, {"note": ""})
+    assert FeeProposal.objects.get(appointment=appointment).amount == Decimal("40.00")
+
+
+def test_a_patient_who_booked_inside_the_window_cancels_online_without_fee_or_warning(
+    client, missed
+):
+    # Booked online ten minutes ago for five hours from now; the confirmation said they could
+    # cancel online within the hour.
+    appointment = booked_online(missed.location, 5, booked_hours_ago=1 / 6)
+    url = f"/book/manage/{manage_token(appointment)}/cancel/"
+
+    page = client.get(url).content.decode()
+    response = client.post(url, {"note": "changed my mind"})
+
+    assert response.status_code == 302
+    assert "cancel-fee-notice" not in page
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CANCELLED
+    assert not FeeProposal.objects.filter(appointment=appointment).exists()
+
+
+@pytest.mark.parametrize("action", ["waive", "charge"])
+def test_the_charge_and_waive_pages_say_whose_fee_for_which_visit_and_how_much(
+    client, missed, fran, action
+):
+    no_show(missed, fran)
+    proposal = FeeProposal.objects.get()
+    client.force_login(fran)
+
+    page = client.get(f"/staff/billing/fees/{proposal.public_id}/{action}/").content.decode()
+
+    assert 'data-testid="fee-subject"' in page
+    subject = page.split('data-testid="fee-subject"', 1)[1].split("</div>", 1)[0]
+    assert "No-show fee" in subject and "75.00" in subject
+    assert missed.patient.display_name in subject
+    assert "Consultation" in subject and missed.location.name in subject

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import CreditNote, Invoice, Payment, Refund
-from billing.services import invoice_issue, payment_take
+from billing.services import invoice_issue, invoice_void, payment_take
 from billing.tests.factories import draft, issued, price, visit
 from clinic.models import AuditEvent
 from patients.tests.factories import PatientFactory
@@ -235,3 +235,30 @@ def test_the_front_desk_finds_the_visit_s_invoice_on_the_appointment_page(client
     assert page(invoice) in client.get(url).content.decode()
     client.force_login(nina)
     assert page(invoice) not in client.get(url).content.decode()
+
+
+def test_the_pay_page_of_a_draft_says_to_issue_it_once_and_offers_no_payment_form(client, fran):
+    invoice = draft(lines=["300.00"])
+    client.force_login(fran)
+
+    for response in (
+        client.get(page(invoice, "pay")),
+        client.post(page(invoice, "pay"), {"method": "cash", "amount": "300.00"}),
+        client.post(page(invoice, "pay"), {"method": "cash", "amount": "300", "confirmed": "yes"}),
+    ):
+        shown = response.content.decode()
+        assert shown.count("This invoice is draft") + shown.count("is a draft") == 1
+        assert 'name="amount"' not in shown and 'name="method"' not in shown
+        assert f'href="{page(invoice, "issue")}"' in shown
+    assert not Payment.objects.exists()
+
+
+def test_the_pay_page_of_a_void_invoice_offers_no_payment_form(client, fran, alice):
+    invoice = issued(lines=["300.00"])
+    invoice_void(actor=alice, invoice=invoice, reason="billed to the wrong patient")
+    client.force_login(fran)
+
+    shown = client.get(page(invoice, "pay")).content.decode()
+
+    assert 'name="amount"' not in shown and "nothing is owed" in shown.lower()
+    assert page(invoice, "issue") not in shown

@@ -20,6 +20,7 @@ from billing.services import invoice_issue
 from billing.tests.factories import draft, issued, visit
 from clinic.models import AuditEvent
 from infusions.models import SessionStateChange
+from infusions.tests.factories import signed_order
 from patients.models import QuestionnaireResponse
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
@@ -392,3 +393,63 @@ def test_an_invoice_for_no_visit_shows_on_the_day_it_was_issued(client, fran, ro
     ]
     assert earlier.context["bill"].visits == []
     assert "No visits were charged in these dates" in earlier.content.decode()
+
+
+def test_an_infusion_under_16_minutes_shows_its_price_on_an_uncoded_line_saying_why(
+    client, fran, nina, robin, riverside
+):
+    invoice = infused_visit(robin, riverside, nina, minutes=12, price="495.00")
+    QuestionnaireResponse.objects.create(
+        patient=robin,
+        instrument="phq9",
+        answers={},
+        total=14,
+        band="moderate",
+        completed_at=invoice.appointment.starts_at - timedelta(hours=2),
+    )
+    client.force_login(fran)
+
+    response = client.get(superbill_page(invoice))
+
+    bill = response.context["bill"]
+    rows = [(s.code, s.units, s.charge, s.included) for s in bill.visits[0].services]
+    # Never the infusion's price against the questionnaire's code (96127).
+    assert rows == [
+        ("", 1, Decimal("495.00"), False),
+        ("96127", 1, Decimal("0.00"), True),
+    ]
+    assert bill.visits[0].services[0].description == (
+        "Infusion under 16 minutes: no time-based code applies"
+    )
+    assert bill.charges == bill.visits[0].invoice.total == Decimal("495.00")
+    shown = response.content.decode()
+    assert "Infusion under 16 minutes: no time-based code applies" in shown
+    # A reason is given: not a charge someone forgot to code.
+    assert not bill.missing_codes
+
+
+def test_an_infusions_rendering_provider_is_the_physician_who_signed_the_dose(
+    client, fran, nina, phil, robin, riverside
+):
+    invoice = infused_visit(robin, riverside, nina, minutes=40)
+    appointment = invoice.appointment
+    appointment.clinician = nina
+    appointment.save(update_fields=["clinician"])
+    signed_order(appointment.infusion_session, phil)
+    client.force_login(fran)
+
+    bill = client.get(superbill_page(invoice)).context["bill"]
+
+    assert bill.visits[0].provider == phil.full_name
+
+
+def test_a_consultations_rendering_provider_is_its_clinician(client, fran, phil, robin, riverside):
+    appointment = visit("consultation", status="discharged", patient=robin, location=riverside)
+    appointment.clinician = phil
+    appointment.save(update_fields=["clinician"])
+    invoice = issued(appointment=appointment, lines=["300.00"])
+    client.force_login(fran)
+
+    bill = client.get(superbill_page(invoice)).context["bill"]
+
+    assert bill.visits[0].provider == phil.full_name

@@ -202,6 +202,25 @@ def invoice_issue_view(request: HttpRequest, invoice_id: uuid.UUID) -> HttpRespo
 @capability_required(Capability.TAKE_PAYMENTS)
 def payment_take_view(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
     invoice = invoice_for(request.user, invoice_id, to_take_payment=True)
+    if invoice.status != InvoiceStatus.ISSUED:
+        # Nothing to take: say why once, with no form to fill in, and for a draft the way to
+        # issue it (whoever may take a payment may issue one that has lines).
+        draft = invoice.status == InvoiceStatus.DRAFT
+        issuable = draft and invoice.lines.exists()
+        if issuable:
+            why = "This invoice is a draft: issue it first, then take the payment."
+        elif draft:
+            why = "This invoice is a draft with no lines yet: add them and issue it first."
+        else:
+            why = f"This invoice is {invoice.get_status_display().lower()}: nothing is owed."
+        context = _action_context(invoice, "Take a payment", "Take the payment") | {
+            "cancel_url": invoice_url(invoice),
+            "not_payable": why,
+            "issue_url": reverse("billing:invoice-issue", args=[invoice.public_id])
+            if issuable
+            else "",
+        }
+        return render(request, "billing/action.html", context)
     form = PaymentForm(request.POST or None, initial={"amount": f"{invoice.due:.2f}"})
     if request.method == "GET":
         audit_invoice_view(request, invoice, "the invoice to take a payment")

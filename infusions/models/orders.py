@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -124,6 +126,28 @@ class DoseAdministration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.administered_mg} mg given, {self.wasted_mg} mg wasted"
+
+    @property
+    def given_mg(self) -> Decimal:
+        """What the patient received: the correction's figure when the infusion stopped
+        early and it is recorded (``DoseCorrection``), else what was recorded at the start.
+        The one reader of "mg given" (pages, exports, billing): select ``correction`` with
+        the row, or this costs a query."""
+        try:
+            return self.correction.given_mg
+        except ObjectDoesNotExist:
+            return self.administered_mg
+
+    @property
+    def given_text(self) -> str:
+        """``given_mg`` in plain figures: 3.100 -> "3.1", 40.000 -> "40"."""
+        return f"{self.given_mg.normalize():f}"
+
+    @property
+    def corrected(self) -> bool:
+        """Whether what was given was corrected after an early stop (``given_mg`` says
+        how much); reads ``correction`` like ``given_mg``."""
+        return hasattr(self, "correction")
 
 
 class DoseCorrection(models.Model):

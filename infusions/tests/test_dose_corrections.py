@@ -17,6 +17,7 @@ from infusions.ledger_reports import lot_balance_from_entries
 from infusions.models import DoseCorrection, LedgerEntry
 from infusions.models.ledger import LedgerEntryKind
 from infusions.models.sessions import InfusionSessionState
+from infusions.orders import dose_history
 from infusions.sessions import session_transition
 from infusions.tests.test_orders import give, infusing, lot  # noqa: F401 - fixtures
 from tests.clock import advance
@@ -227,3 +228,29 @@ def test_the_front_desk_may_not_correct_a_dose(client, fran, nina, given):
     response = client.post(f"/staff/sessions/{session.public_id}/dose/correct/", {})
 
     assert response.status_code == 403
+
+
+def test_after_the_correction_every_given_on_the_session_page_is_what_was_really_given(
+    client, nina, phil, given
+):
+    session = stop_early(nina, given)
+    correct(nina, session, phil)
+    client.force_login(nina)
+
+    html = client.get(f"/staff/sessions/{session.public_id}/").content.decode()
+
+    assert 'data-testid="dose-given">3.1 mg' in html
+    assert 'data-testid="dose-history-given">3.1 mg' in html
+    assert 'data-testid="dose-history-given">40' not in html
+
+
+def test_the_dose_history_reads_the_correction_with_the_doses_in_one_query(
+    nina, phil, given, django_assert_num_queries
+):
+    session = stop_early(nina, given)
+    correct(nina, session, phil)
+    patient = session.appointment.patient
+
+    with django_assert_num_queries(1):
+        (entry,) = dose_history(patient)
+        assert entry.given_mg == D("3.1")

@@ -397,9 +397,9 @@ def _sources() -> list[_Source]:
             "doses given",
             frozenset({"MedicationAdministration"}),
             with_patient(
-                DoseAdministration.objects.select_related("order", "lot", "given_by").order_by(
-                    "pk"
-                ),
+                DoseAdministration.objects.select_related(
+                    "order", "lot", "given_by", "correction"
+                ).order_by("pk"),
                 "order__session__appointment__patient__public_id",
             ),
             _each(lambda row: [medication_administration_resource(row, row.patient_public_id)]),

@@ -58,13 +58,14 @@ def medication_administration_resource(
     administration: DoseAdministration, patient_public_id: uuid.UUID
 ) -> JSON:
     """One dose of ketamine given: the drug (RxNorm) with the lot it came from, the amount
-    given (the waste stays in the ledger), the route and rate ordered, who gave it and when.
-    Reads ``order``, ``lot`` and ``given_by`` (select them with the row)."""
+    given (the waste stays in the ledger; after an early stop, what was really given:
+    ``DoseAdministration.given_mg``), the route and rate ordered, who gave it and when.
+    Reads ``order``, ``lot``, ``given_by`` and ``correction`` (select them with the row)."""
     order = administration.order
     lot = administration.lot
     dosage: JSON = {
         "route": {"text": order.get_route_display()},
-        "dose": quantity(administration.administered_mg, codes.MILLIGRAM),
+        "dose": quantity(administration.given_mg, codes.MILLIGRAM),
     }
     if order.rate_mg_per_h is not None:
         dosage["rateQuantity"] = quantity(order.rate_mg_per_h, codes.MILLIGRAM_PER_HOUR)

@@ -89,7 +89,7 @@ def patient_records(user: Any, public_id: uuid.UUID | str) -> PatientRecords:
         ),
         administrations=list(
             DoseAdministration.objects.filter(order__session__in=sessions)
-            .select_related("order", "lot", "given_by")
+            .select_related("order", "lot", "given_by", "correction")
             .order_by("recorded_at", "id")
         ),
         esketamine_devices=list(

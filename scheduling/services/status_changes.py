@@ -40,11 +40,13 @@ def appointment_cancel(
     actor: User | None,
     appointment: Appointment,
     reason: str,
+    by_clinic: bool = False,
     request: HttpRequest | None = None,
 ) -> Appointment:
     """Cancel an active appointment, saying why; its time blocks nothing from then on. If it
     was still to come, the first waitlisted patient who fits is offered the freed time.
-    ``actor=None`` is the patient (through a manage link) or the system.
+    ``actor=None`` is the patient (through a manage link) or the system. ``by_clinic``: the
+    clinic cancelled (closed, staff away), not the patient, so no late-cancel fee is due.
 
     An infusion whose patient has checked in is no longer the booking's to cancel: its
     session decides (undo the check-in, or mark the session not started with a reason)."""
@@ -52,7 +54,15 @@ def appointment_cancel(
     reason = clean_cancel_reason(reason)
     current = locked_appointment(appointment)
     refuse_transition(current, Status.CANCELLED)
-    record_status(actor, current, Status.CANCELLED, reason, request, cancel_reason=reason)
+    record_status(
+        actor,
+        current,
+        Status.CANCELLED,
+        reason,
+        request,
+        cancel_reason=reason,
+        by_clinic=by_clinic,
+    )
     copy_fields(current, appointment)
     appointment_change_enqueue(current, kind=CANCELLED, base_url=message_base_url(request))
     offer_freed_time(current, actor=actor, request=request)
@@ -147,6 +157,7 @@ def record_status(
     request: HttpRequest | None,
     *,
     cancel_reason: str | None = None,
+    by_clinic: bool = False,
     undo: bool = False,
 ) -> None:
     """Write the new status of the locked ``current``, its history row and the audit event
@@ -156,10 +167,12 @@ def record_status(
     fields = ["status", "updated_at"]
     if cancel_reason is not None:
         current.cancel_reason = cancel_reason
-        fields.append("cancel_reason")
+        current.cancelled_by_clinic = by_clinic
+        fields += ["cancel_reason", "cancelled_by_clinic"]
     elif undo:
         current.cancel_reason = ""
-        fields.append("cancel_reason")
+        current.cancelled_by_clinic = False
+        fields += ["cancel_reason", "cancelled_by_clinic"]
     # A savepoint: taking a freed time back (undo) may collide with a booking made since.
     write_or_slot_taken(current, update_fields=fields)
     AppointmentStatusChange.objects.create(

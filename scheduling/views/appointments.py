@@ -461,6 +461,7 @@ def appointment_cancel_view(request: HttpRequest, appointment_id: uuid.UUID) -> 
                 actor=request.user,
                 appointment=appointment,
                 reason=form.cleaned_data["reason"],
+                by_clinic=form.cleaned_data["who"] == "clinic",
                 request=request,
             )
         except ValidationError as exc:

@@ -62,6 +62,7 @@ from scheduling.booking.summary import booking_summary, opening_hours_lines
 from scheduling.booking_terms import (
     BookingTerms,
     booking_awaits_payment,
+    booking_cancel_fee_notice,
     booking_payment_page,
     booking_terms,
 )
@@ -465,7 +466,11 @@ def booking_manage_cancel(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "scheduling/booking/cancel.html",
-        {**_booking_context(link, token), "form": form},
+        {
+            **_booking_context(link, token),
+            "form": form,
+            "fee_notice": booking_cancel_fee_notice(link.appointment),
+        },
     )
 
 
