@@ -48,6 +48,7 @@ from infusions.models.events import Severity
 from infusions.models.ledger import ESKETAMINE_MG_PER_DEVICE, LotProduct
 from infusions.models.preassessment import BloodPressureStatus
 from infusions.models.readings import VitalsPhase
+from infusions.models.sessions import SessionKind
 from infusions.pre_bp import reading_bp_status
 from patients.medicines import DrugClass, drug_by_key
 from patients.models import Patient
@@ -96,6 +97,42 @@ def certification_problem(location: Location) -> str:
             f"{location.name} has no REMS setting certification recorded: a physician or "
             "clinic admin records it under Spravato REMS before esketamine is given here."
         )
+    return ""
+
+
+# The chair time a Spravato session needs besides the monitoring: checking the patient, the
+# blood pressure before the dose, the devices (the "Spravato session" type: 15 + 120 minutes).
+DOSE_MINUTES = 15
+
+
+def chair_minutes_needed() -> int:
+    """How long the appointment must keep the chair for an esketamine session: the dose and
+    the minimum monitoring after it."""
+    return DOSE_MINUTES + min_monitoring_minutes()
+
+
+def kind_problem(session: InfusionSession, kind: str) -> str:
+    """Why ``session`` may not become a ``kind`` session ("" when it may): the kind follows
+    the appointment, so a Spravato appointment stays esketamine, and an esketamine session
+    needs an appointment whose chair time covers the dose and the 2 hours after it."""
+    from scheduling.models import AppointmentKind
+
+    appointment = session.appointment
+    spravato = appointment.appointment_type.kind == AppointmentKind.SPRAVATO
+    if kind == SessionKind.IV_KETAMINE and spravato:
+        return (
+            "This is a Spravato session appointment: for IV ketamine, book an infusion "
+            "appointment instead."
+        )
+    if kind == SessionKind.ESKETAMINE:
+        booked = int((appointment.blocks_until - appointment.starts_at).total_seconds() // 60)
+        if booked < chair_minutes_needed():
+            return (
+                f"This appointment keeps the chair for {hours_minutes(booked)}, but a Spravato "
+                f"patient is watched for at least {hours_minutes(min_monitoring_minutes())} "
+                f"after the dose ({hours_minutes(chair_minutes_needed())} in all): book a "
+                "Spravato session appointment instead."
+            )
     return ""
 
 

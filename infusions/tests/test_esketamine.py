@@ -226,6 +226,38 @@ def test_the_kind_cannot_change_once_the_dose_is_given(nina, phil):
         session_kind_set(actor=nina, session=session, kind=SessionKind.IV_KETAMINE)
 
 
+def test_a_spravato_appointment_opens_an_esketamine_session_that_keeps_the_chair(nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
+
+    assert session.kind == SessionKind.ESKETAMINE
+    appointment = session.appointment
+    # 15 minutes for the dose and 2 hours of monitoring: the board keeps the chair till then.
+    assert appointment.blocks_until - appointment.starts_at == timedelta(minutes=135)
+
+
+def test_an_infusion_appointment_is_too_short_for_esketamine_and_changes_nothing(nina, phil):
+    session = infusion_session(nina, phil)
+
+    with pytest.raises(ValidationError) as error:
+        session_kind_set(actor=nina, session=session, kind=SessionKind.ESKETAMINE)
+
+    message = error.value.message_dict["kind"][0]
+    assert "Spravato session appointment" in message and "2 h" in message
+    session.refresh_from_db()
+    assert session.kind == SessionKind.IV_KETAMINE
+
+
+def test_a_spravato_appointment_stays_an_esketamine_session(nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
+
+    with pytest.raises(ValidationError) as error:
+        session_kind_set(actor=nina, session=session, kind=SessionKind.IV_KETAMINE)
+
+    assert "infusion appointment" in error.value.message_dict["kind"][0]
+    session.refresh_from_db()
+    assert session.kind == SessionKind.ESKETAMINE
+
+
 # --- Monitoring and discharge ----------------------------------------------------------------
 
 

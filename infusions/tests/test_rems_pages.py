@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from infusions.discharge import discharge_sign
-from infusions.esketamine import session_kind_set
 from infusions.models import EsketamineDose, RemsMonitoringForm, RemsPatientEnrolment
 from infusions.models.sessions import SessionKind
 from infusions.tests.factories import infusion_session
@@ -23,20 +22,32 @@ def page(session) -> str:
     return f"/staff/sessions/{session.public_id}/"
 
 
-def test_a_nurse_makes_a_session_an_esketamine_one_before_the_dose(client, nina, phil):
-    session = infusion_session(nina, phil)
+def test_a_spravato_appointment_opens_as_an_esketamine_session(client, nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
     client.force_login(nina)
-    assert 'data-testid="rems-make-esketamine"' in client.get(page(session)).content.decode()
 
-    response = client.post(f"{page(session)}rems/kind/", {"kind": "esketamine"})
-
-    assert response.status_code == 302
-    session.refresh_from_db()
     assert session.kind == SessionKind.ESKETAMINE
     html = client.get(page(session)).content.decode()
+    assert "Make it an IV ketamine session" not in html
     assert 'data-testid="rems"' in html
     assert 'data-testid="rems-not-enrolled"' in html
     assert 'data-testid="dose-order-form"' not in html  # no IV order for esketamine
+
+
+def test_an_infusion_appointment_is_not_switched_to_spravato_and_says_what_to_book(
+    client, nina, phil
+):
+    session = infusion_session(nina, phil)
+    client.force_login(nina)
+    html = client.get(page(session)).content.decode()
+    assert 'data-testid="rems-make-esketamine"' not in html
+    assert 'data-testid="rems-book-spravato"' in html
+
+    response = client.post(f"{page(session)}rems/kind/", {"kind": "esketamine"}, follow=True)
+
+    assert "book a Spravato session appointment" in response.content.decode()
+    session.refresh_from_db()
+    assert session.kind == SessionKind.IV_KETAMINE
 
 
 def test_the_dose_without_enrolment_is_refused_with_a_clear_message(client, nina, phil):
@@ -179,8 +190,7 @@ def test_an_overdue_form_is_highlighted_on_the_home_page(client, nina, phil):
 
 
 def test_a_physician_records_a_locations_certification(client, nina, phil):
-    session = infusion_session(nina, phil)
-    session_kind_set(actor=nina, session=session, kind=SessionKind.ESKETAMINE)
+    session = infusion_session(nina, phil, kind="spravato")
     location = session.appointment.location
     client.force_login(phil)
     response = client.post(
