@@ -10,8 +10,8 @@ The rules (DOMAIN.md, "Spravato (esketamine) nasal spray REMS"):
   respiratory depression have all resolved;
 - blood pressure before the dose (the pre-infusion checks, with their caution and hold
   limits: ``infusions.pre_bp``), about ``REMS_BP_AFTER_DOSE_MINUTES`` (40) after it (the
-  session page prompts when it is due) and before discharge (within
-  ``REMS_BP_BEFORE_DISCHARGE_MINUTES`` of it);
+  session page prompts when it is due) and before discharge (the last reading after the
+  40-minute one, within ``REMS_BP_BEFORE_DISCHARGE_MINUTES`` of it);
 - a Patient Monitoring Form per session, due within ``REMS_FORM_DUE_DAYS`` (7) of the dose.
 
 Discharge before the 2 hours, or with any of the three still present, is refused outright:
@@ -379,14 +379,12 @@ def monitoring(session: InfusionSession, now: datetime | None = None) -> Monitor
     in_window = [r for r in readings if low <= r.taken_at <= high]
     if in_window:
         result.bp_after = min(in_window, key=lambda r: abs((r.taken_at - due).total_seconds()))
+    # Before discharge: the last reading after the ~40-minute one (after its window when it
+    # was missed), taken in the last minutes before now (the discharge, once signed); never
+    # one taken just after the dose.
     since = now - timedelta(minutes=settings.REMS_BP_BEFORE_DISCHARGE_MINUTES)
-    later = [
-        r
-        for r in readings
-        if r.taken_at > dose.given_at
-        and r.taken_at >= since
-        and (result.bp_after is None or r.taken_at > result.bp_after.taken_at)
-    ]
+    after = result.bp_after.taken_at if result.bp_after is not None else high
+    later = [r for r in readings if r.taken_at > after and r.taken_at >= since]
     result.bp_discharge = later[-1] if later else None
     result.assessments = list(
         RemsAssessment.objects.filter(session=session, assessed_at__gte=dose.given_at)

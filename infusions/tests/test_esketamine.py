@@ -334,6 +334,37 @@ def test_it_refuses_discharge_without_a_recent_blood_pressure(nina, phil):
     assert any("Take the blood pressure before discharge" in b for b in blockers)
 
 
+def test_a_reading_just_after_the_dose_is_not_the_one_before_discharge(nina, phil):
+    session, dose = dosed(nina, phil)
+    at(dose, 1)
+    reading_record(actor=nina, session=session, values=BP)
+
+    at(dose, 5)
+    assert monitoring(session).bp_discharge is None
+    at(dose, 40)
+    reading_record(actor=nina, session=session, values=BP)
+    state = monitoring(session)
+    assert state.bp_after.taken_at == dose.given_at + timedelta(minutes=40)
+    assert state.bp_discharge is None  # the 40-minute one is not also the last one
+    at(dose, 100)
+    reading_record(actor=nina, session=session, values=BP)
+    assert monitoring(session).bp_discharge.taken_at == dose.given_at + timedelta(minutes=100)
+
+
+def test_without_a_40_minute_reading_only_a_later_one_counts_before_discharge(nina, phil):
+    session, dose = dosed(nina, phil)
+    at(dose, 1)
+    reading_record(actor=nina, session=session, values=BP)
+    at(dose, 25)
+    assert monitoring(session).bp_discharge is None
+    form = form_contents(RemsMonitoringForm.objects.get(session=session))
+    assert "No blood pressure before discharge." in form.missing
+
+    at(dose, 100)
+    reading_record(actor=nina, session=session, values=BP)
+    assert monitoring(session).bp_discharge.taken_at == dose.given_at + timedelta(minutes=100)
+
+
 # --- The Patient Monitoring Form ---------------------------------------------------------------
 
 

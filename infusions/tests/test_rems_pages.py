@@ -149,6 +149,26 @@ def test_the_monitoring_form_prints_complete_and_is_marked_submitted(client, nin
     assert 'data-testid="rems-form-submitted"' in response.content.decode()
 
 
+def test_an_incomplete_form_offers_no_mark_submitted_and_a_post_is_refused(client, nina, phil):
+    session, _ = dosed(nina, phil)
+    form = RemsMonitoringForm.objects.get(session=session)
+    client.force_login(nina)
+    url = f"/staff/sessions/rems/forms/{form.public_id}/"
+
+    html = client.get(url).content.decode()
+    assert 'data-testid="rems-form-missing"' in html
+    assert 'data-testid="rems-submit-form"' not in html
+    assert 'data-testid="rems-submit-not-yet"' in html
+
+    today = timezone.now().astimezone(session.appointment.location.tz).date()
+    response = client.post(f"{url}submitted/", {"submitted_on": today.isoformat()})
+
+    assert response.status_code == 400
+    assert "The form is not complete" in response.content.decode()
+    form.refresh_from_db()
+    assert form.submitted_on is None
+
+
 def test_front_desk_may_not_read_the_form_and_an_unknown_one_is_404(client, nina, phil, fran):
     session, _ = dosed(nina, phil)
     form = RemsMonitoringForm.objects.get(session=session)
