@@ -30,9 +30,11 @@ from infusions.models import (
 from infusions.models.ledger import LedgerEntryKind
 from infusions.models.sessions import InfusionSessionState, SessionKind
 from infusions.orders import administration_lots, dose_order_sign
+from infusions.preassessment_checklist import pre_assessment_checklist, pre_assessment_problems
 from infusions.readings import ReadingInput, reading_record
 from infusions.rems import form_contents, forms_due, monitoring
-from infusions.tests.factories import infusion_session
+from infusions.sessions import session_transition
+from infusions.tests.factories import complete_pre_assessment, infusion_session
 from infusions.tests.rems_factories import dosed, esketamine_ready
 from tests.clock import travel_to
 
@@ -444,3 +446,23 @@ def test_an_esketamine_session_waits_for_no_ketamine_order_on_the_physicians_hom
     waiting = sessions_awaiting_order(phil)
     assert iv in waiting
     assert session not in waiting
+
+
+# --- Before the dose: food and drink ------------------------------------------------------------
+
+
+def test_a_spravato_patient_may_have_eaten_3_hours_before_the_dose(nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
+    session = session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    assessment = complete_pre_assessment(
+        session, nina, last_ate_at=timezone.now() - timedelta(hours=3)
+    )
+    # An IV session asks for 4 hours; the Spravato label for 2 hours without food.
+    assert pre_assessment_problems(session) == []
+    (fasting,) = [i for i in pre_assessment_checklist(session) if i.key == "fasting"]
+    assert "2 hours" in fasting.label and "30 minutes" in fasting.label
+
+    assessment.last_ate_at = timezone.now() - timedelta(minutes=90)
+    assessment.save()
+    (problem,) = pre_assessment_problems(session)
+    assert "less than 2 hours ago" in problem
