@@ -257,3 +257,41 @@ def test_a_nurse_receives_spravato_devices_into_the_ledger(client, nina, phil):
 
     response = client.post("/staff/sessions/rems/receive/", fields | {"containers_received": ""})
     assert response.status_code == 400
+
+
+# --- Words for a nasal spray, not an IV ---------------------------------------------------------
+
+
+def test_a_spravato_session_page_speaks_of_the_dose_not_an_infusion(client, nina, phil):
+    session, dose = dosed(nina, phil)
+    at(dose, 5)
+    client.force_login(nina)
+
+    html = client.get(page(session)).content.decode()
+
+    assert "<title>Spravato session" in html
+    assert "Infusion session" not in html
+    assert "Infusion ended" not in html and "infusion started" not in html
+    assert "Dose given" in html
+    assert "Stop early" not in html
+
+
+def test_the_flash_after_the_checks_of_a_spravato_session_names_no_dose_order(client, nina, phil):
+    from infusions.models.sessions import InfusionSessionState
+    from infusions.sessions import session_transition
+    from infusions.tests.factories import complete_pre_assessment
+
+    session = infusion_session(nina, phil, kind="spravato")
+    session = session_transition(
+        actor=nina, session=session, to_state=InfusionSessionState.CHECKED_IN
+    )
+    complete_pre_assessment(session, nina)
+    client.force_login(nina)
+
+    response = client.post(
+        f"{page(session)}move/", {"to_state": "pre_assessment_passed"}, follow=True
+    )
+
+    html = response.content.decode()
+    assert "dose order" not in html
+    assert "record the Spravato dose" in html
