@@ -362,3 +362,24 @@ def test_the_inventories_page_reads_a_constant_number_of_queries(
         page = client.get(INVENTORIES).content.decode()
 
     assert page.count('data-testid="inventory-row"') == 4
+
+
+def test_a_lot_count_of_spravato_is_entered_in_devices_on_the_lot_page(
+    client, nina, phil, location, spravato
+):
+    client.force_login(nina)
+    url = f"/staff/ledger/lots/{spravato.public_id}/"
+    assert "Counted (devices)" in client.get(url).content.decode()
+
+    response = client.post(
+        f"{url}counts/",
+        {"count-counted_mg": "23", "count-explanation": "One dropped.", "count-confirm": "on"},
+    )
+
+    assert response.status_code == 302
+    spravato.refresh_from_db()
+    assert spravato.devices_left == 23
+    response = client.post(f"{url}counts/", {"count-counted_mg": "22.5", "count-confirm": "on"})
+    assert "whole number of devices" in response.content.decode()
+    spravato.refresh_from_db()
+    assert spravato.devices_left == 23
