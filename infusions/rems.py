@@ -320,7 +320,8 @@ class Monitoring:
         if self.bp_discharge is None:
             blockers.append(
                 "Take the blood pressure before discharge (none in the last "
-                f"{settings.REMS_BP_BEFORE_DISCHARGE_MINUTES} minutes)."
+                f"{settings.REMS_BP_BEFORE_DISCHARGE_MINUTES} minutes since the one about "
+                f"{settings.REMS_BP_AFTER_DOSE_MINUTES} minutes after the dose)."
             )
         return blockers
 
