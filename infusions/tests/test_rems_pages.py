@@ -274,6 +274,7 @@ def test_a_spravato_session_page_speaks_of_the_dose_not_an_infusion(client, nina
     assert "Infusion ended" not in html and "infusion started" not in html
     assert "Dose given" in html
     assert "Stop early" not in html
+    assert "Checks before the dose" in html
 
 
 def test_the_flash_after_the_checks_of_a_spravato_session_names_no_dose_order(client, nina, phil):
@@ -287,6 +288,9 @@ def test_the_flash_after_the_checks_of_a_spravato_session_names_no_dose_order(cl
     )
     complete_pre_assessment(session, nina)
     client.force_login(nina)
+    html = client.get(page(session)).content.decode()
+    assert "Last ate" in html and "Last ate or drank" not in html
+    assert "no food in the 120 minutes (2 hours)" in html
 
     response = client.post(
         f"{page(session)}move/", {"to_state": "pre_assessment_passed"}, follow=True

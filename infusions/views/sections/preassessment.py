@@ -283,6 +283,9 @@ def pre_assessment_context(
         pre_form = forms_given.get("pre_form") or PreAssessmentForm(
             initial=_pre_initial(assessment, session), auto_id="pre-%s"
         )
+    if session.is_esketamine:
+        # Spravato's advice is about food (2 hours) and drinks (30 minutes) apart.
+        pre_form.fields["last_ate_at"].label = "Last ate"
     questionnaires = pre_session_questionnaires(session)
     checklist = pre_assessment_checklist(
         session, assessment=assessment, questionnaires=questionnaires
