@@ -394,7 +394,7 @@ def chart_for_session(
     ]
     marks = []
     for change in session.state_changes.order_by("at", "id"):
-        mark = _state_mark(change.from_state, change.to_state, state)
+        mark = _state_mark(change.from_state, change.to_state, state, session.is_esketamine)
         if mark is not None:
             marks.append(ChartMark(at=change.at, label=mark[0], kind=mark[1]))
     if events is None:
@@ -411,7 +411,12 @@ def chart_for_session(
     )
 
 
-def _state_mark(from_state: str, to_state: str, state) -> tuple[str, str] | None:
+def _state_mark(
+    from_state: str, to_state: str, state, esketamine: bool = False
+) -> tuple[str, str] | None:
+    if esketamine:
+        # The nasal spray: the dose starts and ends the "infusing" step at once.
+        return ("Dose given", "start") if to_state == state.INFUSING else None
     if to_state == state.INFUSING:
         return ("Resumed", "resume") if from_state == state.PAUSED else ("Started", "start")
     if to_state == state.PAUSED:

@@ -13,7 +13,8 @@ seed_demo`` (with DEBUG on).
   from the schedule and take it from check-in to discharge.
 
 - Spravato (esketamine): each demo location is certified as a REMS setting and receives 28 mg
-  devices; Samuel Okonkwo is enrolled in the REMS and gets an esketamine session at Mesa at
+  devices; Samuel Okonkwo is enrolled in the REMS and gets a Spravato session appointment (the
+  chair kept for the dose and 2 hours of monitoring) at Mesa at
   the first free time from now (today when there is one).
 
 Everything is looked up first, so running it again creates nothing; anything missing is
@@ -128,8 +129,6 @@ def _seed_infusion(nurse: User) -> int:
         appointment_type=infusion,
         starts_at__gte=timezone.now() - timedelta(hours=12),
     ).exclude(status=AppointmentStatus.CANCELLED)
-    # His Spravato session is an infusion appointment too: it does not count here.
-    booked = booked.exclude(infusion_session__kind=SessionKind.ESKETAMINE)
     if booked.exists():
         return created
     today = location.local_now().date()
@@ -186,7 +185,6 @@ def _seed_esketamine(nurse: User) -> int:
         esketamine_lot_receive,
         rems_certify,
         rems_enrol,
-        session_kind_set,
     )
     from infusions.models import InfusionSession, RemsPatientEnrolment, RemsSettingCertification
     from infusions.models.ledger import LotProduct
@@ -228,8 +226,8 @@ def _seed_esketamine(nurse: User) -> int:
 
     patient = Patient.objects.filter(email__iexact=DEMO_PATIENT_EMAIL).first()
     location = Location.objects.filter(name=DEMO_ESKETAMINE_LOCATION, is_active=True).first()
-    infusion = AppointmentType.objects.filter(kind=AppointmentKind.INFUSION).first()
-    if patient is None or location is None or infusion is None:
+    spravato = AppointmentType.objects.filter(kind=AppointmentKind.SPRAVATO).first()
+    if patient is None or location is None or spravato is None:
         return created
     if not course_scheduling_allowed(patient)[0]:
         return created
@@ -251,7 +249,7 @@ def _seed_esketamine(nurse: User) -> int:
     today = location.local_now().date()
     for slot in free_slots(
         location=location,
-        appointment_type=infusion,
+        appointment_type=spravato,
         start_date=today,
         end_date=today + timedelta(days=SEARCH_DAYS),
         patient=patient,
@@ -259,15 +257,16 @@ def _seed_esketamine(nurse: User) -> int:
     ):
         try:
             with transaction.atomic():
+                # A Spravato session appointment: its session is an esketamine one, and the
+                # chair stays booked for the dose and the 2 hours of monitoring.
                 appointment = appointment_book(
                     actor=nurse,
                     patient=patient,
                     location=location,
-                    appointment_type=infusion,
+                    appointment_type=spravato,
                     starts_at=slot.starts_at,
                 )
-                session = session_for_appointment(appointment=appointment, actor=nurse)
-                session_kind_set(actor=nurse, session=session, kind=SessionKind.ESKETAMINE)
+                session_for_appointment(appointment=appointment, actor=nurse)
         except (ValidationError, SlotTaken):
             continue
         return created + 1

@@ -1,6 +1,8 @@
 """Spravato (esketamine) nasal spray sessions under the REMS: the writes.
 
-- ``session_kind_set``: make a session an esketamine one (or back), before any dose;
+- ``session_kind_set``: make a session an esketamine one (or back), before any dose, when its
+  appointment allows it (``rems.kind_problem``: a Spravato session appointment opens an
+  esketamine session; other appointments are too short for the 2 hours of monitoring);
 - ``rems_enrol``: the patient's REMS enrolment (REMS patient ID, enrolment date);
 - ``rems_certify``: the location's certification as a REMS healthcare setting;
 - ``esketamine_lot_receive``: esketamine stock into the ledger, as 28 mg devices;
@@ -98,6 +100,9 @@ def session_kind_set(
                 ]
             }
         )
+    problem = rems.kind_problem(locked, kind)
+    if problem:
+        raise ValidationError({"kind": [problem]})
     locked.kind = kind
     locked.save(update_fields=["kind"])
     audit_record(

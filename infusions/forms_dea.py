@@ -112,13 +112,24 @@ class InventoryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.lots = lots
         for lot in lots:
+            # Spravato is counted in whole devices, as it is received (the ledger in mg).
+            book = (
+                f"{lot.devices_left} devices ({lot.balance_mg.normalize():f} mg)"
+                if lot.is_devices
+                else f"{lot.balance_mg} mg"
+            )
             self.fields[count_field(lot)] = forms.CharField(
-                label=f"Lot {lot.lot_number}: counted (mg)",
+                label=f"Lot {lot.lot_number}: counted ({'devices' if lot.is_devices else 'mg'})",
                 required=False,
                 max_length=30,
                 help_text=f"{lot.product_name}, expires {lot.expiry_date:%Y-%m-%d}. "
-                "The book says " + f"{lot.balance_mg} mg.",
-                widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+                f"The book says {book}.",
+                widget=forms.TextInput(
+                    attrs={
+                        "inputmode": "numeric" if lot.is_devices else "decimal",
+                        "autocomplete": "off",
+                    }
+                ),
             )
             self.fields[explanation_field(lot)] = forms.CharField(
                 label=f"Lot {lot.lot_number}: explanation of any difference",

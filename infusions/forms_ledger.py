@@ -273,6 +273,30 @@ class CountForm(forms.Form):
 
     prefix = "count"
 
+    def __init__(self, *args: Any, lot: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lot = lot
+        if lot is not None and lot.is_devices:
+            # Spravato is counted in whole devices, as it is received; the ledger gets mg.
+            self.fields["counted_mg"] = _amount_field(
+                "Counted (devices)",
+                "How many 28 mg Spravato devices are physically in this lot now (0 when it "
+                "is empty).",
+                inputmode="numeric",
+            )
+
+    def clean_counted_mg(self) -> Any:
+        value = self.cleaned_data.get("counted_mg", "")
+        if self.lot is None or not self.lot.is_devices or value in (None, ""):
+            return value
+        text = str(value).strip()
+        if not text.isdigit() or len(text) > 6:
+            raise forms.ValidationError(
+                "Enter the whole number of devices counted (0 if none is there): Spravato is "
+                "counted in devices, not mg."
+            )
+        return int(text) * self.lot.mg_per_device
+
 
 # --- The export --------------------------------------------------------------------------
 

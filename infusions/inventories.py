@@ -9,6 +9,9 @@ as of the opening or the close of business, signed by the person counting and a 
   pointing at the inventory, and a discrepancy must be explained and is booked as an
   adjustment correcting that count, as any count's is. All of it or nothing: one lot's
   problem refuses the whole inventory.
+- A Spravato (esketamine) lot is counted in whole 28 mg devices, as it is received
+  (``infusions.esketamine.esketamine_lot_receive``): the count is turned into mg for the
+  ledger, and a difference is said in devices.
 - The witness confirms on the counter's screen with their own password (and second factor):
   ``clinic.cosign``, as witnessed waste does.
 """
@@ -133,11 +136,14 @@ def inventory_take(
     witness_password: str,
     witness_otp: str = "",
     taken_at: datetime | None = None,
+    devices_counted: bool = True,
     request: HttpRequest | None = None,
 ) -> Inventory:
     """Record ``location``'s inventory: ``counts`` has what was counted in every lot
-    ``lots_to_count`` lists. Refuses with a ValidationError keyed by field (a lot's under
-    ``count_field(lot)``) and then writes nothing."""
+    ``lots_to_count`` lists, in mg, but in devices for an esketamine lot (unless
+    ``devices_counted`` is False: the API's counts are all in mg). Refuses with a
+    ValidationError keyed by field (a lot's under ``count_field(lot)``) and then writes
+    nothing."""
     require(actor, LEDGER_CAPABILITY)
     explanations = explanations or {}
     now = timezone.now()
@@ -171,6 +177,8 @@ def inventory_take(
                 f"Enter what you counted in lot {lot.lot_number} (0 if it is not there): an "
                 "inventory counts every lot."
             ]
+        elif lot.is_devices and devices_counted:
+            counted[lot.pk] = _devices_in_mg(lot, counted[lot.pk], errors)
     if errors:
         raise ValidationError(errors)
 
@@ -210,6 +218,19 @@ def inventory_take(
         request=request,
     )
     return inventory
+
+
+def _devices_in_mg(lot: Lot, value: Any, errors: Errors) -> Decimal | None:
+    """A count of whole devices in an esketamine lot, in mg (28 mg each), or None with what
+    to fix in ``errors``."""
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 6:
+        errors[count_field(lot)] = [
+            f"Enter the whole number of devices counted in lot {lot.lot_number} (0 if none "
+            "is there): Spravato is counted in devices, not mg."
+        ]
+        return None
+    return Decimal(int(text) * lot.mg_per_device)
 
 
 def _explanation(explanations: Mapping[Any, str], lot: Lot) -> str:

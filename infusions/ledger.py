@@ -331,12 +331,25 @@ def ledger_count(
     explanation = (explanation or "").strip()
     expected = locked.balance_mg
     discrepancy = counted - expected if counted is not None else Decimal(0)
-    if discrepancy and not explanation:
+    per_device = locked.mg_per_device if locked.is_devices else None
+    if per_device and counted is not None and counted % per_device:
+        errors.setdefault("counted_mg", []).append(
+            f"Spravato is counted in whole devices of {per_device} mg: {counted} mg is not a "
+            "whole number of devices."
+        )
+    elif discrepancy and not explanation:
         direction = "less" if discrepancy < 0 else "more"
+        if per_device:
+            devices = int(abs(discrepancy) // per_device)
+            difference = (
+                f"{devices} device{'s' if devices != 1 else ''} {direction} than the book's "
+                f"{locked.devices_left} devices ({abs(discrepancy)} mg)"
+            )
+        else:
+            difference = f"{abs(discrepancy)} mg {direction} than the book's {expected} mg"
         errors.setdefault("explanation", []).append(
-            f"You counted {abs(discrepancy)} mg {direction} than the book's {expected} mg: "
-            "explain the difference before saving (a significant loss must also be reported "
-            "to the DEA)."
+            f"You counted {difference}: explain the difference before saving (a significant "
+            "loss must also be reported to the DEA)."
         )
     _raise_if(errors)
     count = _book(

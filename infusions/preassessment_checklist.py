@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from infusions.models import InfusionSession, PreAssessment
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
+from infusions.models.rems import ESKETAMINE_NO_DRINK_MINUTES, ESKETAMINE_NO_FOOD_MINUTES
 from infusions.models.sessions import InfusionSessionState
 from patients.models import Patient, QuestionnaireResponse, SexAtBirth
 from patients.questionnaires import Instrument, definition_for, instruments_for_conditions
@@ -93,8 +94,9 @@ def pre_assessment_checklist(
         # The start was refused without both (``sessions.GATED_STATES``): what the list
         # says of a started session is how it was then, not whether a consent signed a
         # year ago is still current today (and two reads fewer on every refresh).
-        consented, consent_text = True, "Checked when the infusion started."
-        approved, screening_text = True, "Checked when the infusion started."
+        started = "the dose was given" if session.is_esketamine else "the infusion started"
+        consented, consent_text = True, f"Checked when {started}."
+        approved, screening_text = True, f"Checked when {started}."
     else:
         consented, consent_text = infusion_start_allowed(patient)
         approved, screening_text = course_scheduling_allowed(patient)
@@ -291,19 +293,27 @@ def _assessment_items(session: InfusionSession, assessment: PreAssessment) -> li
     )
 
     fasting_hours = settings.PRE_INFUSION_FASTING_HOURS
-    if fasting_hours:
+    if session.is_esketamine:
+        # The Spravato label's advice, whatever the clinic asks before an IV infusion.
+        fasting_minutes = ESKETAMINE_NO_FOOD_MINUTES
+        fasting_text = hours_text(fasting_minutes)
+        label = (
+            f"No food for {fasting_text} before the dose, and nothing to drink in the last "
+            f"{ESKETAMINE_NO_DRINK_MINUTES} minutes"
+        )
+        ask = "Ask when the patient last ate."
+        ate = "ate"
+    else:
+        fasting_minutes = fasting_hours * 60
+        fasting_text = f"{fasting_hours} hours"
         label = f"Nothing to eat or drink (but water) for {fasting_hours} hours"
+        ask = "Ask when the patient last ate or drank (other than water)."
+        ate = "ate or drank"
+    if fasting_minutes:
         if assessment.last_ate_at is None:
-            items.append(
-                CheckItem(
-                    "fasting",
-                    label,
-                    False,
-                    todo="Ask when the patient last ate or drank (other than water).",
-                )
-            )
+            items.append(CheckItem("fasting", label, False, todo=ask))
         else:
-            ready_at = assessment.last_ate_at + timedelta(hours=fasting_hours)
+            ready_at = assessment.last_ate_at + timedelta(minutes=fasting_minutes)
             last = assessment.last_ate_at.astimezone(tz)
             if now < ready_at:
                 items.append(
@@ -312,7 +322,7 @@ def _assessment_items(session: InfusionSession, assessment: PreAssessment) -> li
                         label,
                         False,
                         detail=f"Last ate at {last:%H:%M}",
-                        todo=f"The patient ate or drank less than {fasting_hours} hours ago: "
+                        todo=f"The patient {ate} less than {fasting_text} ago: "
                         f"wait until {ready_at.astimezone(tz):%H:%M}, or rebook.",
                     )
                 )
@@ -372,3 +382,11 @@ def _assessment_or_none(session: InfusionSession) -> PreAssessment | None:
 
 def local_day(moment: datetime, tz: Any) -> date:
     return moment.astimezone(tz).date()
+
+
+def hours_text(minutes: int) -> str:
+    """120 -> "2 hours", 90 -> "90 minutes"."""
+    hours, rest = divmod(minutes, 60)
+    if rest:
+        return f"{minutes} minutes"
+    return f"{hours} hour{'s' if hours != 1 else ''}"

@@ -10,8 +10,8 @@ The rules (DOMAIN.md, "Spravato (esketamine) nasal spray REMS"):
   respiratory depression have all resolved;
 - blood pressure before the dose (the pre-infusion checks, with their caution and hold
   limits: ``infusions.pre_bp``), about ``REMS_BP_AFTER_DOSE_MINUTES`` (40) after it (the
-  session page prompts when it is due) and before discharge (within
-  ``REMS_BP_BEFORE_DISCHARGE_MINUTES`` of it);
+  session page prompts when it is due) and before discharge (the last reading after the
+  40-minute one, within ``REMS_BP_BEFORE_DISCHARGE_MINUTES`` of it);
 - a Patient Monitoring Form per session, due within ``REMS_FORM_DUE_DAYS`` (7) of the dose.
 
 Discharge before the 2 hours, or with any of the three still present, is refused outright:
@@ -48,6 +48,7 @@ from infusions.models.events import Severity
 from infusions.models.ledger import ESKETAMINE_MG_PER_DEVICE, LotProduct
 from infusions.models.preassessment import BloodPressureStatus
 from infusions.models.readings import VitalsPhase
+from infusions.models.sessions import SessionKind
 from infusions.pre_bp import reading_bp_status
 from patients.medicines import DrugClass, drug_by_key
 from patients.models import Patient
@@ -96,6 +97,42 @@ def certification_problem(location: Location) -> str:
             f"{location.name} has no REMS setting certification recorded: a physician or "
             "clinic admin records it under Spravato REMS before esketamine is given here."
         )
+    return ""
+
+
+# The chair time a Spravato session needs besides the monitoring: checking the patient, the
+# blood pressure before the dose, the devices (the "Spravato session" type: 15 + 120 minutes).
+DOSE_MINUTES = 15
+
+
+def chair_minutes_needed() -> int:
+    """How long the appointment must keep the chair for an esketamine session: the dose and
+    the minimum monitoring after it."""
+    return DOSE_MINUTES + min_monitoring_minutes()
+
+
+def kind_problem(session: InfusionSession, kind: str) -> str:
+    """Why ``session`` may not become a ``kind`` session ("" when it may): the kind follows
+    the appointment, so a Spravato appointment stays esketamine, and an esketamine session
+    needs an appointment whose chair time covers the dose and the 2 hours after it."""
+    from scheduling.models import AppointmentKind
+
+    appointment = session.appointment
+    spravato = appointment.appointment_type.kind == AppointmentKind.SPRAVATO
+    if kind == SessionKind.IV_KETAMINE and spravato:
+        return (
+            "This is a Spravato session appointment: for IV ketamine, book an infusion "
+            "appointment instead."
+        )
+    if kind == SessionKind.ESKETAMINE:
+        booked = int((appointment.blocks_until - appointment.starts_at).total_seconds() // 60)
+        if booked < chair_minutes_needed():
+            return (
+                f"This appointment keeps the chair for {hours_minutes(booked)}, but a Spravato "
+                f"patient is watched for at least {hours_minutes(min_monitoring_minutes())} "
+                f"after the dose ({hours_minutes(chair_minutes_needed())} in all): book a "
+                "Spravato session appointment instead."
+            )
     return ""
 
 
@@ -283,7 +320,8 @@ class Monitoring:
         if self.bp_discharge is None:
             blockers.append(
                 "Take the blood pressure before discharge (none in the last "
-                f"{settings.REMS_BP_BEFORE_DISCHARGE_MINUTES} minutes)."
+                f"{settings.REMS_BP_BEFORE_DISCHARGE_MINUTES} minutes since the one about "
+                f"{settings.REMS_BP_AFTER_DOSE_MINUTES} minutes after the dose)."
             )
         return blockers
 
@@ -342,14 +380,12 @@ def monitoring(session: InfusionSession, now: datetime | None = None) -> Monitor
     in_window = [r for r in readings if low <= r.taken_at <= high]
     if in_window:
         result.bp_after = min(in_window, key=lambda r: abs((r.taken_at - due).total_seconds()))
+    # Before discharge: the last reading after the ~40-minute one (after its window when it
+    # was missed), taken in the last minutes before now (the discharge, once signed); never
+    # one taken just after the dose.
     since = now - timedelta(minutes=settings.REMS_BP_BEFORE_DISCHARGE_MINUTES)
-    later = [
-        r
-        for r in readings
-        if r.taken_at > dose.given_at
-        and r.taken_at >= since
-        and (result.bp_after is None or r.taken_at > result.bp_after.taken_at)
-    ]
+    after = result.bp_after.taken_at if result.bp_after is not None else high
+    later = [r for r in readings if r.taken_at > after and r.taken_at >= since]
     result.bp_discharge = later[-1] if later else None
     result.assessments = list(
         RemsAssessment.objects.filter(session=session, assessed_at__gte=dose.given_at)

@@ -51,13 +51,14 @@ from infusions.models.sessions import (
     SESSION_FINAL_STATES,
     SESSION_STATES_NEEDING_REASON,
     InfusionSessionState,
+    SessionKind,
     minutes_infusing,
 )
 from infusions.orders import current_order, start_problems
 from infusions.preassessment_checklist import pre_assessment_problems
 from patients.services.consent import infusion_start_allowed
 from patients.services.screening import course_scheduling_allowed
-from scheduling.models import INFUSION_KINDS, Appointment, AppointmentStatus
+from scheduling.models import INFUSION_KINDS, Appointment, AppointmentKind, AppointmentStatus
 from scheduling.services.status_changes import appointment_follow_session
 from scheduling.services.status_rules import appointment_move_problems, require_status_permission
 
@@ -108,7 +109,15 @@ def session_for_appointment(
                 ]
             }
         )
-    session, created = InfusionSession.objects.get_or_create(appointment=locked)
+    # A Spravato session appointment is an esketamine session from the start.
+    kind = (
+        SessionKind.ESKETAMINE
+        if locked.appointment_type.kind == AppointmentKind.SPRAVATO
+        else SessionKind.IV_KETAMINE
+    )
+    session, created = InfusionSession.objects.get_or_create(
+        appointment=locked, defaults={"kind": kind}
+    )
     if created:
         audit_record(
             actor=actor,

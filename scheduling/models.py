@@ -43,10 +43,15 @@ class AppointmentKind(models.TextChoices):
     INFUSION = "infusion", "Infusion"
     BOOSTER = "booster", "Booster infusion"
     FOLLOW_UP = "follow_up", "Follow-up visit"
+    SPRAVATO = "spravato", "Spravato session"
 
 
-# The kinds of appointment that are an infusion (and so have an infusion session).
-INFUSION_KINDS = frozenset({AppointmentKind.INFUSION, AppointmentKind.BOOSTER})
+# The kinds of appointment that are an infusion (and so have an infusion session, take a
+# chair and count for the gap between infusions). A Spravato session is one: its session is
+# an esketamine one, and its chair time covers the dose and the 2 hours of monitoring.
+INFUSION_KINDS = frozenset(
+    {AppointmentKind.INFUSION, AppointmentKind.BOOSTER, AppointmentKind.SPRAVATO}
+)
 
 
 class AppointmentType(models.Model):

@@ -15,6 +15,7 @@ VISIT_WORDS = {
     AppointmentKind.INFUSION: "infusion appointment",
     AppointmentKind.BOOSTER: "infusion appointment",
     AppointmentKind.FOLLOW_UP: "follow-up visit",
+    AppointmentKind.SPRAVATO: "treatment appointment",
 }
 
 

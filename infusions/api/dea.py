@@ -407,6 +407,7 @@ class InventoryList(_Located):
                 witness_password=data["witness_password"],
                 witness_otp=data["witness_otp"],
                 taken_at=data.get("taken_at"),
+                devices_counted=False,  # counted_mg, whatever the lot
                 request=request,
             )
         except ValidationError as error:

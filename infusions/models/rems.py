@@ -30,6 +30,10 @@ from patients.models import Patient
 
 # The doses the label allows, by the number of 28 mg devices.
 ESKETAMINE_DOSES_MG = {2: 56, 3: 84}
+# The label's advice before the dose (nausea and vomiting): no food for 2 hours, nothing to
+# drink for 30 minutes. The checks before the dose ask when the patient last ate.
+ESKETAMINE_NO_FOOD_MINUTES = 120
+ESKETAMINE_NO_DRINK_MINUTES = 30
 
 
 class RemsPatientEnrolment(models.Model):

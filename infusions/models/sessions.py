@@ -51,6 +51,18 @@ SESSION_STATE_SENTENCES: dict[str, str] = {
     InfusionSessionState.STOPPED_EARLY: "The infusion was stopped early.",
     InfusionSessionState.NOT_STARTED: "The infusion was not started.",
 }
+# The same for a Spravato (esketamine) session: a nasal spray dose, then monitoring.
+ESKETAMINE_STATE_SENTENCES: dict[str, str] = SESSION_STATE_SENTENCES | {
+    InfusionSessionState.CHECKED_IN: "Checked in: the checks before the dose come next.",
+    InfusionSessionState.PRE_ASSESSMENT_PASSED: (
+        "Pre-assessment passed: record the Spravato dose once the patient has taken it."
+    ),
+    InfusionSessionState.INFUSING: "The dose is being given.",
+    InfusionSessionState.PAUSED: "The dose is being given.",
+    InfusionSessionState.RECOVERING: "Dose given: the patient is being monitored.",
+    InfusionSessionState.STOPPED_EARLY: "The session ended before discharge.",
+    InfusionSessionState.NOT_STARTED: "No dose was given: the session did not go ahead.",
+}
 
 
 class SessionKind(models.TextChoices):
@@ -115,7 +127,9 @@ class InfusionSession(models.Model):
     @property
     def state_sentence(self) -> str:
         """Where the session stands, e.g. "The infusion is running."
-        (``SESSION_STATE_SENTENCES``)."""
+        (``SESSION_STATE_SENTENCES``; ``ESKETAMINE_STATE_SENTENCES`` for Spravato)."""
+        if self.is_esketamine:
+            return ESKETAMINE_STATE_SENTENCES[self.state]
         return SESSION_STATE_SENTENCES[self.state]
 
 

@@ -72,14 +72,16 @@ def infusion_session(
     patient: Patient | None = None,
     location: Location | None = None,
     hour: int = 9,
+    kind: str = "infusion",
 ) -> InfusionSession:
-    """A scheduled session for a cleared patient's infusion at ``location`` (a new Riverside
-    with ``nurse`` and ``physician`` on shift unless given), booked for next week; the
+    """A scheduled session for a cleared patient's infusion (or ``kind`` of appointment) at
+    ``location`` (a new Riverside with ``nurse`` and ``physician`` on shift unless given),
+    booked for next week; the
     clock then moves to ten minutes before it (``tests.clock``), when the patient may
     check in."""
     location = location or riverside_for(nurse, physician)
     patient = cleared_for_infusions(physician, patient)
-    appointment = book(nurse, patient, location, "infusion", hour=hour)
+    appointment = book(nurse, patient, location, kind, hour=hour)
     travel_to(appointment.starts_at - timedelta(minutes=10))
     return session_for_appointment(appointment=appointment, actor=nurse)
 

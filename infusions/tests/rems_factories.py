@@ -12,10 +12,9 @@ from infusions.esketamine import (
     esketamine_lot_receive,
     rems_certify,
     rems_enrol,
-    session_kind_set,
 )
 from infusions.models import EsketamineDose, InfusionSession, Lot, RemsSettingCertification
-from infusions.models.sessions import InfusionSessionState, SessionKind
+from infusions.models.sessions import InfusionSessionState
 from infusions.sessions import session_transition
 from infusions.tests.factories import (
     SUPPLIER,
@@ -73,10 +72,10 @@ def esketamine_ready(
     location: Location | None = None,
     hour: int = 9,
 ) -> tuple[InfusionSession, Lot]:
-    """An esketamine session past its pre-infusion checks (BP 120/80), with stock, and (unless
-    told) the patient enrolled and the location certified (a new Riverside unless given)."""
-    session = infusion_session(nurse, physician, location=location, hour=hour)
-    session_kind_set(actor=nurse, session=session, kind=SessionKind.ESKETAMINE)
+    """An esketamine session (a Spravato session appointment) past its pre-infusion checks
+    (BP 120/80), with stock, and (unless told) the patient enrolled and the location
+    certified (a new Riverside unless given)."""
+    session = infusion_session(nurse, physician, location=location, hour=hour, kind="spravato")
     location = session.appointment.location
     lot = esketamine_stock(location, nurse, lot_number="SPR-2607" if hour == 9 else f"SPR-{hour}")
     if enrol:

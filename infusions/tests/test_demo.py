@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -43,7 +44,7 @@ def test_the_approved_demo_patient_is_consented_and_booked_for_an_infusion(setti
     assert infusion_start_allowed(samuel)[0]
     infusions = samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION)
     # His IV infusion at Riverside, and his Spravato session at Mesa.
-    assert infusions.count() == 2
+    assert infusions.count() == 1
     assert infusions.filter(location__name="Riverside").count() == 1
 
 
@@ -55,6 +56,10 @@ def test_the_demo_patient_is_enrolled_in_the_rems_with_a_spravato_session(settin
     assert RemsPatientEnrolment.objects.get(patient=samuel).rems_patient_id == "DEMO-REMS-0001"
     session = InfusionSession.objects.get(appointment__patient=samuel, kind="esketamine")
     assert session.appointment.location.name == "Mesa"
+    # Booked as a Spravato session: the chair stays taken for the dose and 2 h of monitoring.
+    appointment = session.appointment
+    assert appointment.appointment_type.kind == AppointmentKind.SPRAVATO
+    assert appointment.blocks_until - appointment.starts_at >= timedelta(minutes=135)
     assert RemsSettingCertification.objects.count() == 2
     for lot in Lot.objects.filter(product="esketamine"):
         assert lot.devices_left == 24
@@ -70,7 +75,8 @@ def test_running_it_again_adds_no_stock_and_no_second_infusion(settings):
 
     assert (Lot.objects.count(), LedgerEntry.objects.count()) == before
     samuel = Patient.objects.get(email="samuel.okonkwo@example.com")
-    assert samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION).count() == 2
+    assert samuel.appointments.filter(appointment_type__kind=AppointmentKind.INFUSION).count() == 1
+    assert samuel.appointments.filter(appointment_type__kind=AppointmentKind.SPRAVATO).count() == 1
 
 
 def test_there_is_no_demo_stock_without_debug(settings):

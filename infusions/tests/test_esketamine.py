@@ -30,9 +30,11 @@ from infusions.models import (
 from infusions.models.ledger import LedgerEntryKind
 from infusions.models.sessions import InfusionSessionState, SessionKind
 from infusions.orders import administration_lots, dose_order_sign
+from infusions.preassessment_checklist import pre_assessment_checklist, pre_assessment_problems
 from infusions.readings import ReadingInput, reading_record
 from infusions.rems import form_contents, forms_due, monitoring
-from infusions.tests.factories import infusion_session
+from infusions.sessions import session_transition
+from infusions.tests.factories import complete_pre_assessment, infusion_session
 from infusions.tests.rems_factories import dosed, esketamine_ready
 from tests.clock import travel_to
 
@@ -226,6 +228,38 @@ def test_the_kind_cannot_change_once_the_dose_is_given(nina, phil):
         session_kind_set(actor=nina, session=session, kind=SessionKind.IV_KETAMINE)
 
 
+def test_a_spravato_appointment_opens_an_esketamine_session_that_keeps_the_chair(nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
+
+    assert session.kind == SessionKind.ESKETAMINE
+    appointment = session.appointment
+    # 15 minutes for the dose and 2 hours of monitoring: the board keeps the chair till then.
+    assert appointment.blocks_until - appointment.starts_at == timedelta(minutes=135)
+
+
+def test_an_infusion_appointment_is_too_short_for_esketamine_and_changes_nothing(nina, phil):
+    session = infusion_session(nina, phil)
+
+    with pytest.raises(ValidationError) as error:
+        session_kind_set(actor=nina, session=session, kind=SessionKind.ESKETAMINE)
+
+    message = error.value.message_dict["kind"][0]
+    assert "Spravato session appointment" in message and "2 h" in message
+    session.refresh_from_db()
+    assert session.kind == SessionKind.IV_KETAMINE
+
+
+def test_a_spravato_appointment_stays_an_esketamine_session(nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
+
+    with pytest.raises(ValidationError) as error:
+        session_kind_set(actor=nina, session=session, kind=SessionKind.IV_KETAMINE)
+
+    assert "infusion appointment" in error.value.message_dict["kind"][0]
+    session.refresh_from_db()
+    assert session.kind == SessionKind.ESKETAMINE
+
+
 # --- Monitoring and discharge ----------------------------------------------------------------
 
 
@@ -300,6 +334,37 @@ def test_it_refuses_discharge_without_a_recent_blood_pressure(nina, phil):
     at(dose, 125)
     blockers = discharge_blockers(session)
     assert any("Take the blood pressure before discharge" in b for b in blockers)
+
+
+def test_a_reading_just_after_the_dose_is_not_the_one_before_discharge(nina, phil):
+    session, dose = dosed(nina, phil)
+    at(dose, 1)
+    reading_record(actor=nina, session=session, values=BP)
+
+    at(dose, 5)
+    assert monitoring(session).bp_discharge is None
+    at(dose, 40)
+    reading_record(actor=nina, session=session, values=BP)
+    state = monitoring(session)
+    assert state.bp_after.taken_at == dose.given_at + timedelta(minutes=40)
+    assert state.bp_discharge is None  # the 40-minute one is not also the last one
+    at(dose, 100)
+    reading_record(actor=nina, session=session, values=BP)
+    assert monitoring(session).bp_discharge.taken_at == dose.given_at + timedelta(minutes=100)
+
+
+def test_without_a_40_minute_reading_only_a_later_one_counts_before_discharge(nina, phil):
+    session, dose = dosed(nina, phil)
+    at(dose, 1)
+    reading_record(actor=nina, session=session, values=BP)
+    at(dose, 25)
+    assert monitoring(session).bp_discharge is None
+    form = form_contents(RemsMonitoringForm.objects.get(session=session))
+    assert "No blood pressure before discharge." in form.missing
+
+    at(dose, 100)
+    reading_record(actor=nina, session=session, values=BP)
+    assert monitoring(session).bp_discharge.taken_at == dose.given_at + timedelta(minutes=100)
 
 
 # --- The Patient Monitoring Form ---------------------------------------------------------------
@@ -381,3 +446,23 @@ def test_an_esketamine_session_waits_for_no_ketamine_order_on_the_physicians_hom
     waiting = sessions_awaiting_order(phil)
     assert iv in waiting
     assert session not in waiting
+
+
+# --- Before the dose: food and drink ------------------------------------------------------------
+
+
+def test_a_spravato_patient_may_have_eaten_3_hours_before_the_dose(nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
+    session = session_transition(actor=nina, session=session, to_state=S.CHECKED_IN)
+    assessment = complete_pre_assessment(
+        session, nina, last_ate_at=timezone.now() - timedelta(hours=3)
+    )
+    # An IV session asks for 4 hours; the Spravato label for 2 hours without food.
+    assert pre_assessment_problems(session) == []
+    (fasting,) = [i for i in pre_assessment_checklist(session) if i.key == "fasting"]
+    assert "2 hours" in fasting.label and "30 minutes" in fasting.label
+
+    assessment.last_ate_at = timezone.now() - timedelta(minutes=90)
+    assessment.save()
+    (problem,) = pre_assessment_problems(session)
+    assert "less than 2 hours ago" in problem

@@ -166,6 +166,84 @@ def test_inventories_are_append_only_and_witnessed_by_someone_else(nina, phil, l
         )  # fmt: skip
 
 
+# --- Spravato devices ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def spravato(nina, location):
+    """24 Spravato devices (672 mg) received at Lakeview."""
+    from infusions.tests.rems_factories import esketamine_stock
+
+    return esketamine_stock(location, nina, devices=24)
+
+
+def test_an_esketamine_lot_is_counted_in_devices(nina, phil, location, spravato):
+    inventory = take(nina, location, {spravato: "24"}, witness=phil)
+
+    count = inventory.counts.get()
+    assert (count.counted_mg, count.discrepancy_mg) == (Decimal("672.000"), Decimal(0))
+    spravato.refresh_from_db()
+    assert spravato.devices_left == 24
+
+
+def test_a_missing_device_is_said_in_devices_and_booked_in_mg(nina, phil, location, spravato):
+    with pytest.raises(ValidationError) as caught:
+        take(nina, location, {spravato: "23"}, witness=phil)
+    message = refusal(caught, explanation_field(spravato))
+    assert "1 device less than the book's 24 devices" in message
+    assert "mg less" not in message
+
+    inventory = take(
+        nina,
+        location,
+        {spravato: "23"},
+        explanations={spravato: "A device was dropped and not recorded."},
+        witness=phil,
+    )
+    assert inventory.counts.get().discrepancy_mg == Decimal("-28.000")
+
+
+@pytest.mark.parametrize("typed", ["23.5", "-1", "two", "672 mg"])
+def test_a_device_count_must_be_a_whole_number(nina, phil, location, spravato, typed):
+    with pytest.raises(ValidationError) as caught:
+        take(nina, location, {spravato: typed}, witness=phil)
+    assert "whole number of devices" in refusal(caught, count_field(spravato))
+    assert not Inventory.objects.exists()
+
+
+def test_the_inventory_page_asks_for_devices_for_an_esketamine_lot(
+    client, nina, phil, location, spravato
+):
+    client.force_login(nina)
+    html = client.get(f"{INVENTORIES}take/{location.public_id}/").content.decode()
+    assert f"Lot {spravato.lot_number}: counted (devices)" in html
+    assert "The book says 24 devices" in html
+
+
+def test_the_inventory_the_lot_and_the_inspection_report_show_devices(
+    client, nina, phil, location, spravato
+):
+    inventory = take(
+        nina,
+        location,
+        {spravato: "23"},
+        explanations={spravato: "A device was dropped and not recorded."},
+        witness=phil,
+    )
+    client.force_login(phil)
+
+    html = client.get(f"{INVENTORIES}{inventory.public_id}/").content.decode()
+    assert "644.000 mg (23 devices)" in html and "-28.000 mg (-1 device)" in html
+    html = client.get(f"/staff/ledger/lots/{spravato.public_id}/").content.decode()
+    assert "counted 644.000 mg (23 devices)" in html and "23 devices of 28 mg left" in html
+    today = location.local_now().date()
+    html = client.get(
+        "/staff/ledger/inspection/",
+        {"location": str(location.public_id), "start": today.isoformat(), "end": today.isoformat()},
+    ).content.decode()
+    assert "644.000 (23 devices)" in html and "-28.000 (-1 device)" in html
+
+
 # --- When the next one is due ---------------------------------------------------------------
 
 
@@ -284,3 +362,24 @@ def test_the_inventories_page_reads_a_constant_number_of_queries(
         page = client.get(INVENTORIES).content.decode()
 
     assert page.count('data-testid="inventory-row"') == 4
+
+
+def test_a_lot_count_of_spravato_is_entered_in_devices_on_the_lot_page(
+    client, nina, phil, location, spravato
+):
+    client.force_login(nina)
+    url = f"/staff/ledger/lots/{spravato.public_id}/"
+    assert "Counted (devices)" in client.get(url).content.decode()
+
+    response = client.post(
+        f"{url}counts/",
+        {"count-counted_mg": "23", "count-explanation": "One dropped.", "count-confirm": "on"},
+    )
+
+    assert response.status_code == 302
+    spravato.refresh_from_db()
+    assert spravato.devices_left == 23
+    response = client.post(f"{url}counts/", {"count-counted_mg": "22.5", "count-confirm": "on"})
+    assert "whole number of devices" in response.content.decode()
+    spravato.refresh_from_db()
+    assert spravato.devices_left == 23

@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from infusions.discharge import discharge_sign
-from infusions.esketamine import session_kind_set
 from infusions.models import EsketamineDose, RemsMonitoringForm, RemsPatientEnrolment
 from infusions.models.sessions import SessionKind
 from infusions.tests.factories import infusion_session
@@ -23,20 +22,32 @@ def page(session) -> str:
     return f"/staff/sessions/{session.public_id}/"
 
 
-def test_a_nurse_makes_a_session_an_esketamine_one_before_the_dose(client, nina, phil):
-    session = infusion_session(nina, phil)
+def test_a_spravato_appointment_opens_as_an_esketamine_session(client, nina, phil):
+    session = infusion_session(nina, phil, kind="spravato")
     client.force_login(nina)
-    assert 'data-testid="rems-make-esketamine"' in client.get(page(session)).content.decode()
 
-    response = client.post(f"{page(session)}rems/kind/", {"kind": "esketamine"})
-
-    assert response.status_code == 302
-    session.refresh_from_db()
     assert session.kind == SessionKind.ESKETAMINE
     html = client.get(page(session)).content.decode()
+    assert "Make it an IV ketamine session" not in html
     assert 'data-testid="rems"' in html
     assert 'data-testid="rems-not-enrolled"' in html
     assert 'data-testid="dose-order-form"' not in html  # no IV order for esketamine
+
+
+def test_an_infusion_appointment_is_not_switched_to_spravato_and_says_what_to_book(
+    client, nina, phil
+):
+    session = infusion_session(nina, phil)
+    client.force_login(nina)
+    html = client.get(page(session)).content.decode()
+    assert 'data-testid="rems-make-esketamine"' not in html
+    assert 'data-testid="rems-book-spravato"' in html
+
+    response = client.post(f"{page(session)}rems/kind/", {"kind": "esketamine"}, follow=True)
+
+    assert "book a Spravato session appointment" in response.content.decode()
+    session.refresh_from_db()
+    assert session.kind == SessionKind.IV_KETAMINE
 
 
 def test_the_dose_without_enrolment_is_refused_with_a_clear_message(client, nina, phil):
@@ -138,6 +149,26 @@ def test_the_monitoring_form_prints_complete_and_is_marked_submitted(client, nin
     assert 'data-testid="rems-form-submitted"' in response.content.decode()
 
 
+def test_an_incomplete_form_offers_no_mark_submitted_and_a_post_is_refused(client, nina, phil):
+    session, _ = dosed(nina, phil)
+    form = RemsMonitoringForm.objects.get(session=session)
+    client.force_login(nina)
+    url = f"/staff/sessions/rems/forms/{form.public_id}/"
+
+    html = client.get(url).content.decode()
+    assert 'data-testid="rems-form-missing"' in html
+    assert 'data-testid="rems-submit-form"' not in html
+    assert 'data-testid="rems-submit-not-yet"' in html
+
+    today = timezone.now().astimezone(session.appointment.location.tz).date()
+    response = client.post(f"{url}submitted/", {"submitted_on": today.isoformat()})
+
+    assert response.status_code == 400
+    assert "The form is not complete" in response.content.decode()
+    form.refresh_from_db()
+    assert form.submitted_on is None
+
+
 def test_front_desk_may_not_read_the_form_and_an_unknown_one_is_404(client, nina, phil, fran):
     session, _ = dosed(nina, phil)
     form = RemsMonitoringForm.objects.get(session=session)
@@ -179,8 +210,7 @@ def test_an_overdue_form_is_highlighted_on_the_home_page(client, nina, phil):
 
 
 def test_a_physician_records_a_locations_certification(client, nina, phil):
-    session = infusion_session(nina, phil)
-    session_kind_set(actor=nina, session=session, kind=SessionKind.ESKETAMINE)
+    session = infusion_session(nina, phil, kind="spravato")
     location = session.appointment.location
     client.force_login(phil)
     response = client.post(
@@ -227,3 +257,45 @@ def test_a_nurse_receives_spravato_devices_into_the_ledger(client, nina, phil):
 
     response = client.post("/staff/sessions/rems/receive/", fields | {"containers_received": ""})
     assert response.status_code == 400
+
+
+# --- Words for a nasal spray, not an IV ---------------------------------------------------------
+
+
+def test_a_spravato_session_page_speaks_of_the_dose_not_an_infusion(client, nina, phil):
+    session, dose = dosed(nina, phil)
+    at(dose, 5)
+    client.force_login(nina)
+
+    html = client.get(page(session)).content.decode()
+
+    assert "<title>Spravato session" in html
+    assert "Infusion session" not in html
+    assert "Infusion ended" not in html and "infusion started" not in html
+    assert "Dose given" in html
+    assert "Stop early" not in html
+    assert "Checks before the dose" in html
+
+
+def test_the_flash_after_the_checks_of_a_spravato_session_names_no_dose_order(client, nina, phil):
+    from infusions.models.sessions import InfusionSessionState
+    from infusions.sessions import session_transition
+    from infusions.tests.factories import complete_pre_assessment
+
+    session = infusion_session(nina, phil, kind="spravato")
+    session = session_transition(
+        actor=nina, session=session, to_state=InfusionSessionState.CHECKED_IN
+    )
+    complete_pre_assessment(session, nina)
+    client.force_login(nina)
+    html = client.get(page(session)).content.decode()
+    assert "Last ate" in html and "Last ate or drank" not in html
+    assert "no food in the 120 minutes (2 hours)" in html
+
+    response = client.post(
+        f"{page(session)}move/", {"to_state": "pre_assessment_passed"}, follow=True
+    )
+
+    html = response.content.decode()
+    assert "dose order" not in html
+    assert "record the Spravato dose" in html

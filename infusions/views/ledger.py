@@ -240,7 +240,7 @@ def lot_adjust(request: HttpRequest, lot_id: UUID) -> HttpResponse:
 @capability_required(LEDGER_CAPABILITY)
 def lot_count(request: HttpRequest, lot_id: UUID) -> HttpResponse:
     lot = lot_for(request.user, lot_id)
-    form = CountForm(request.POST)
+    form = CountForm(request.POST, lot=lot)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -336,7 +336,11 @@ def _lot_page(
         "waste_form": waste_form or WasteForm(actor=request.user),
         "adjust_form": adjust_form
         or AdjustmentForm(entries=_entries_to_correct(lot), describe=describe_entry),
-        "count_form": count_form or CountForm(initial={"counted_mg": lot.balance_mg}),
+        "count_form": count_form
+        or CountForm(
+            lot=lot,
+            initial={"counted_mg": lot.devices_left if lot.is_devices else lot.balance_mg},
+        ),
         "open_form": (
             "waste" if waste_form else "adjust" if adjust_form else "count" if count_form else ""
         ),

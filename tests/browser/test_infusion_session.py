@@ -80,7 +80,8 @@ def fill_pre_infusion_checks(page: Page, appointment) -> None:
     last_ate = timezone.localtime(
         timezone.now() - timedelta(hours=8), appointment.location.tz
     ).strftime("%Y-%m-%dT%H:%M")
-    checks.get_by_label("Last ate or drank (other than water)").fill(last_ate)
+    # "Last ate" before a Spravato dose, "Last ate or drank (other than water)" before an IV.
+    checks.get_by_label("Last ate").fill(last_ate)
     checks.get_by_role("button", name="Save the checks").click()
     expect(page.get_by_test_id("pre-done")).to_be_visible()
     vitals = page.get_by_test_id("pre-vitals-form")

@@ -1,7 +1,7 @@
 """A nurse runs a Spravato (esketamine) session on a tablet, under the REMS.
 
-She makes the appointment's session a Spravato one, checks the patient in, records the
-pre-infusion checks with the blood pressure before the dose, records the patient's REMS
+She opens the session of the patient's Spravato session appointment, checks the patient in,
+records the checks before the dose with the blood pressure, records the patient's REMS
 enrolment, and the 56 mg dose with each device's lot. About 40 minutes later the page asks
 for the blood pressure; she takes it on the flowsheet and assesses sedation, dissociation and
 respiratory depression until they resolve. At 1 h 59 min discharge is refused; at 2 h it is
@@ -33,13 +33,13 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def appointment(nina, phil):
-    """Ravi Shah's infusion appointment at 09:00 next week at a certified Riverside with 12
+    """Ravi Shah's Spravato session appointment at 09:00 next week at a certified Riverside with 12
     esketamine devices, and the clock at 08:50 that day."""
     riverside = riverside_for(nina, phil)
     esketamine_stock(riverside, nina)
     certified(riverside, phil)
     patient = PatientFactory(legal_first_name="Ravi", legal_last_name="Shah")
-    appointment = book(nina, cleared_for_infusions(phil, patient), riverside, "infusion", hour=9)
+    appointment = book(nina, cleared_for_infusions(phil, patient), riverside, "spravato", hour=9)
     travel_to(appointment.starts_at - timedelta(minutes=10))
     return appointment
 
@@ -80,7 +80,6 @@ def test_a_nurse_runs_a_spravato_session_on_a_tablet(
     # A Spravato session, checked in, past its checks (the blood pressure before the dose).
     chair.goto(f"/staff/schedule/appointments/{appointment.public_id}/")
     chair.get_by_test_id("open-session").click()
-    chair.get_by_test_id("rems-make-esketamine").click()
     expect(chair.get_by_role("heading", level=1)).to_contain_text("Spravato session")
     expect(chair.get_by_test_id("rems-not-enrolled")).to_be_visible()
     chair.get_by_test_id("move-checked_in").click()

@@ -19,6 +19,7 @@ from infusions.dose_corrections import correction_needed, given_of
 from infusions.models import InfusionSession, PreAssessment
 from infusions.models.orders import DoseRoute
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
+from infusions.models.rems import ESKETAMINE_NO_DRINK_MINUTES, ESKETAMINE_NO_FOOD_MINUTES
 from infusions.models.sessions import InfusionSessionState
 from infusions.orders import (
     ADMINISTER_STATES,
@@ -282,6 +283,9 @@ def pre_assessment_context(
         pre_form = forms_given.get("pre_form") or PreAssessmentForm(
             initial=_pre_initial(assessment, session), auto_id="pre-%s"
         )
+    if session.is_esketamine:
+        # Spravato's advice is about food (2 hours) and drinks (30 minutes) apart.
+        pre_form.fields["last_ate_at"].label = "Last ate"
     questionnaires = pre_session_questionnaires(session)
     checklist = pre_assessment_checklist(
         session, assessment=assessment, questionnaires=questionnaires
@@ -307,7 +311,9 @@ def pre_assessment_context(
         and session.state in (State.CHECKED_IN, State.PRE_ASSESSMENT_PASSED, State.SCHEDULED),
         "pre_male": pregnancy_not_applicable(patient),
         "pre_questionnaires": questionnaires,
-        "pre_fasting_hours": _fasting_hours(),
+        "pre_fasting_hours": 0 if session.is_esketamine else _fasting_hours(),
+        "pre_no_food_minutes": ESKETAMINE_NO_FOOD_MINUTES,
+        "pre_no_drink_minutes": ESKETAMINE_NO_DRINK_MINUTES,
         "pre_done": forms_given.get("pre_done", ""),
         "pre_errors": non_field_errors(forms_given),
     }

@@ -18,7 +18,7 @@ from infusions.esketamine import KIND_STATES
 from infusions.forms_ledger import LotReceiveForm
 from infusions.models import DoseOrder, InfusionSession, RemsMonitoringForm
 from infusions.models.rems import Presence
-from infusions.models.sessions import InfusionSessionState
+from infusions.models.sessions import InfusionSessionState, SessionKind
 
 State = InfusionSessionState
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -108,7 +108,13 @@ def section_context(
         and session.state in KIND_STATES
         and not DoseOrder.objects.filter(session=session).exists()
     )
-    context: dict[str, Any] = {"rems_may_switch": may_switch}
+    other = SessionKind.IV_KETAMINE if session.is_esketamine else SessionKind.ESKETAMINE
+    switch_problem = rems.kind_problem(session, other) if may_switch else ""
+    context: dict[str, Any] = {
+        "rems_may_switch": may_switch and not switch_problem,
+        # Why an IV session can't become a Spravato one (its chair time is too short).
+        "rems_switch_problem": switch_problem if not session.is_esketamine else "",
+    }
     if not session.is_esketamine:
         return context
     appointment = session.appointment

@@ -77,6 +77,8 @@ def session_context(
         and not (state == State.INFUSING and waiting_for)
         # On a blood-pressure hold the only way on is "not started" (the hold box says so).
         and not (state == State.PRE_ASSESSMENT_PASSED and context["pre_is_hold"])
+        # Spravato has no infusion to stop: the patient is monitored, then discharged.
+        and not (state == State.STOPPED_EARLY and session.is_esketamine)
     ]
     context["moves"] = moves
     context["start_waits_for"] = waiting_for
