@@ -20,7 +20,7 @@ def add_spravato(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("scheduling", "0005_list_order_indexes")]
+    dependencies = [("scheduling", "0006_appointment_cancelled_by_clinic")]
 
     operations = [
         migrations.AlterField(
