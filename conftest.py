@@ -186,5 +186,6 @@ def _rows_seeded_by_data_migrations(request: pytest.FixtureRequest) -> None:
     from django.apps import apps
 
     import_module("scheduling.migrations.0002_default_appointment_types").add_defaults(apps, None)
+    import_module("scheduling.migrations.0007_spravato_session_type").add_spravato(apps, None)
     import_module("content.migrations.0002_initial_content").load_initial_content(apps, None)
     import_module("billing.migrations.0006_superbill_defaults").add_defaults(apps, None)
