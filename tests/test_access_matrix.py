@@ -472,6 +472,8 @@ ALLOWED_WITH_IDS: dict[str, set[str]] = {
     "/api/v1/patients/<uuid:patient_id>/balance/": CLINIC_STAFF,
     "/staff/billing/patients/<uuid:patient_id>/card/send-link/": BILLING,
     "/staff/billing/fees/<uuid:fee_id>/charge/": BILLING,
+    # A deposit the visit did not use is given back by whoever may correct the books.
+    "/staff/billing/invoices/<uuid:invoice_id>/give-back-deposit/": CLINIC_ADMINS,
     "/staff/billing/fees/<uuid:fee_id>/waive/": BILLING,
     "/staff/billing/booking-policies/<uuid:location_id>/": CLINIC_ADMINS,
     # The superbill: the front desk's and clinic admins', like the invoices it is read from.
