@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,9 +28,9 @@ from billing.models import CardLink
 from clinic.audit import Action, audit_record
 from clinic.messaging.outbox import outbox_enqueue
 from clinic.messaging.registry import MessageKind, NotWanted, Rendered, register
-from clinic.models import OutboxChannel, OutboxMessage, User
+from clinic.models import OutboxMessage, User
 from clinic.permissions import Capability, require
-from patients.messages import patient_message_channels
+from patients.messages import link_message, patient_message_channels
 from patients.models import Patient
 
 CARD_LINK = "card_link"
@@ -179,27 +177,13 @@ def _render(message: OutboxMessage) -> Rendered:
     link = _link(message)
     if link is None:
         raise ValueError("The link of this message no longer exists.")
-    location = message.location
-    zone = location.tz if location is not None else timezone.get_default_timezone()
-    until = link.expires_at.astimezone(zone)
-    clock = until.strftime("%I:%M %p").lstrip("0")
-    context = {
-        "clinic_name": settings.CLINIC_NAME,
-        "what": "a card to keep on file with us",
-        "action": "save",
-        "url": (message.context or {}).get("base_url", "")
+    return link_message(
+        message,
+        what="a card to keep on file with us",
+        action="save",
+        url=(message.context or {}).get("base_url", "")
         + reverse("billing_public:card-link", args=[card_link_token(link)]),
-        "until": f"{until:%A, %B} {until.day}, {until.year}, {clock} {until.tzname()}",
-        "phone": location.phone if location is not None else "",
-        "location_name": location.name if location is not None else "",
-    }
-    if message.channel == OutboxChannel.SMS:
-        body = render_to_string("messages/patient_link_sms.txt", context)
-        return Rendered(body=" ".join(body.split()))
-    return Rendered(
-        subject=f"{settings.CLINIC_NAME}: please save a card to keep on file",
-        body=render_to_string("messages/patient_link_email.txt", context).strip() + "\n",
-        html=render_to_string("messages/patient_link_email.html", context),
+        until=link.expires_at,
     )
 
 

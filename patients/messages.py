@@ -161,21 +161,20 @@ def _moment_text(local: datetime) -> str:
     return f"{local:%A, %B} {local.day}, {local.year}, {clock} {local.tzname()}"
 
 
-def _render(message: OutboxMessage) -> Rendered:
-    link = _link(message)
-    if link is None:
-        raise ValueError("The link of this message no longer exists.")
-    purpose = PatientLink.Purpose(link.purpose)
-    base_url = (message.context or {}).get("base_url", "")
-    url = base_url + reverse(_URL_NAME[purpose], args=[link_token(link)])
+def link_message(
+    message: OutboxMessage, *, what: str, action: str, url: str, until: datetime
+) -> Rendered:
+    """A message carrying a patient's single-use link ("please <action> <what>: <url>, until
+    <until>"), by email or text, in the words every link message shares: the clinic's name,
+    the link, until when it works, how to reach the location. No name, condition or drug.
+    Billing's card link is written by it too."""
     location = message.location
-    expires = link.expires_at.astimezone(_zone(location))
     context: dict[str, Any] = {
         "clinic_name": settings.CLINIC_NAME,
-        "what": _WHAT[purpose],
-        "action": _ACTION[purpose],
+        "what": what,
+        "action": action,
         "url": url,
-        "until": _moment_text(expires),
+        "until": _moment_text(until.astimezone(_zone(location))),
         "phone": location.phone if location is not None else "",
         "location_name": location.name if location is not None else "",
     }
@@ -183,9 +182,24 @@ def _render(message: OutboxMessage) -> Rendered:
         body = render_to_string("messages/patient_link_sms.txt", context)
         return Rendered(body=" ".join(body.split()))
     return Rendered(
-        subject=f"{settings.CLINIC_NAME}: please {_ACTION[purpose]} {_WHAT[purpose]}",
+        subject=f"{settings.CLINIC_NAME}: please {action} {what}",
         body=render_to_string("messages/patient_link_email.txt", context).strip() + "\n",
         html=render_to_string("messages/patient_link_email.html", context),
+    )
+
+
+def _render(message: OutboxMessage) -> Rendered:
+    link = _link(message)
+    if link is None:
+        raise ValueError("The link of this message no longer exists.")
+    purpose = PatientLink.Purpose(link.purpose)
+    base_url = (message.context or {}).get("base_url", "")
+    return link_message(
+        message,
+        what=_WHAT[purpose],
+        action=_ACTION[purpose],
+        url=base_url + reverse(_URL_NAME[purpose], args=[link_token(link)]),
+        until=link.expires_at,
     )
 
 
