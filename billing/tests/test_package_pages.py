@@ -289,3 +289,20 @@ def test_the_billing_index_links_the_package_pages_for_clinic_admins_only(client
     client.force_login(alice)
     page = text(client.get("/staff/billing/"))
     assert REPORT in page and OFFERS in page
+
+
+def test_selling_infusions_to_a_patient_not_approved_yet_says_so_before_confirming(
+    client, fran, riverside
+):
+    made = offer("Induction series", kind="infusion", amount="2400")
+    waiting = PatientFactory(status="awaiting_decision")
+    approved = PatientFactory(status="approved")
+    client.force_login(fran)
+    form = {"offer": str(made.public_id), "location": str(riverside.public_id)}
+
+    warned = text(client.post(sell_url(waiting), form))
+    not_warned = text(client.post(sell_url(approved), form))
+
+    assert "is not approved for treatment yet (awaiting screening decision)" in warned
+    assert "not approved" not in not_warned
+    assert not PatientPackage.objects.exists()

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from billing.models import PackageOffer
 from billing.package_forms import OfferForm, PackagePriceForm, RetireForm, SellForm
 from billing.package_selectors import (
     liability_totals,
@@ -36,7 +37,9 @@ from billing.views.common import confirmed_action, money
 from clinic.audit import Action, audit_record
 from clinic.forms import show_service_errors
 from clinic.permissions import Capability, capability_required
+from patients.models import Patient, PatientStatus
 from patients.views.records import audit_patient_view
+from scheduling.models import INFUSION_KINDS
 
 # --- Offers (clinic admins) ------------------------------------------------------------------
 
@@ -136,6 +139,22 @@ def package_offer_retire_view(request: HttpRequest, offer_id: uuid.UUID) -> Http
 # --- Selling (front desk) --------------------------------------------------------------------
 
 
+# A patient in one of these may be treated: a package of treatments sold before is money
+# the clinic may have to give back if the physician does not approve.
+CLEARED_FOR_TREATMENT = (PatientStatus.APPROVED, PatientStatus.IN_TREATMENT)
+
+
+def _not_cleared_yet(patient: Patient, offer: PackageOffer) -> str:
+    """A warning for the confirmation: a package of treatments for a patient not approved."""
+    if offer.appointment_type.kind not in INFUSION_KINDS or patient.status in CLEARED_FOR_TREATMENT:
+        return ""
+    return (
+        f" Note: {patient.display_name} is not approved for treatment yet "
+        f"({patient.get_status_display().lower()}); treatments are usually sold after the "
+        "physician's approval, or the money may have to be given back."
+    )
+
+
 @capability_required(Capability.TAKE_PAYMENTS)
 def package_sell_view(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     """Choose the package and where it is sold, read what will happen, confirm: the invoice is
@@ -161,7 +180,7 @@ def package_sell_view(request: HttpRequest, patient_id: uuid.UUID) -> HttpRespon
                         f"{location.name} for {money(price.amount)}. An invoice for that amount "
                         "is issued now; you take the payment on its page. Each visit of the kind "
                         "that ends is then covered by the package."
-                    )
+                    ) + _not_cleared_yet(patient, offer)
                 else:
                     package = package_sell(
                         actor=request.user,
