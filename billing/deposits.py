@@ -277,6 +277,12 @@ class BillingTermsKeeper:
             appointment=appointment, status=BookingHoldStatus.WAITING
         ).exists()
 
+    def agreed_policy(self, appointment: Appointment) -> str:
+        agreed = PolicyAgreement.objects.filter(appointment=appointment).values_list(
+            "wording", flat=True
+        )
+        return agreed.first() or ""
+
     def cancel_fee_notice(self, appointment: Appointment) -> str:
         return late_cancel_notice(appointment)
 

@@ -58,6 +58,9 @@ class TermsKeeper(Protocol):
     def awaits_payment(self, appointment: Appointment) -> bool:
         """Whether the appointment's time is still held for the card or the deposit."""
 
+    def agreed_policy(self, appointment: Appointment) -> str:
+        """The policy wording the booker agreed to when booking ``appointment`` ("" none)."""
+
     def cancel_fee_notice(self, appointment: Appointment) -> str:
         """What the patient's online cancel page says before they confirm about the fee
         cancelling now will propose, with its amount ("" when none)."""
@@ -96,6 +99,12 @@ def booking_terms_record(
 
 def booking_awaits_payment(appointment: Appointment) -> bool:
     return bool(_keeper) and _keeper[0].awaits_payment(appointment)
+
+
+def booking_agreed_policy(appointment: Appointment) -> str:
+    """The cancellation and no-show policy the booker agreed to, word for word, for the
+    booking's confirmation ("" when none, or no keeper)."""
+    return _keeper[0].agreed_policy(appointment) if _keeper else ""
 
 
 def booking_cancel_fee_notice(appointment: Appointment) -> str:

@@ -49,6 +49,7 @@ from django.utils.dateparse import parse_datetime
 from clinic.messaging.registry import MessageKind, NotWanted, Rendered, register
 from clinic.models import OutboxChannel, OutboxMessage, OutboxStatus
 from scheduling.booking.manage import manage_token
+from scheduling.booking_terms import booking_agreed_policy
 from scheduling.calendar_files import appointment_ics, course_ics
 from scheduling.message_queue import (
     CANCELLED,
@@ -231,6 +232,9 @@ def _render_appointment(message: OutboxMessage, *, change: str, hours: int = 0) 
             what=what, when=when
         ),
     }
+    if message.channel == OutboxChannel.EMAIL and change == CONFIRMATION:
+        # What the booker agreed to, word for word, to keep with the booking.
+        context["policy"] = booking_agreed_policy(appointment)
     if message.channel == OutboxChannel.EMAIL and change != "reminder":
         host = urlsplit(base_url).hostname or "chairside.invalid"
         name = "consultation.ics" if visit == AppointmentKind.CONSULTATION else "appointment.ics"

@@ -28,6 +28,7 @@ from billing.models import (
     PolicyAgreement,
     StripeEvent,
 )
+from clinic.messaging.registry import kind_named
 from clinic.models import OutboxMessage
 from scheduling.booking.offer import slot_value
 from scheduling.booking_terms import BookingTerms
@@ -178,7 +179,10 @@ def test_the_booking_page_shows_the_policy_and_refuses_a_booking_not_agreeing(
     assert agreement.wording == POLICY and agreement.no_show_fee == Decimal("75.00")
     assert agreement.appointment.status == AppointmentStatus.BOOKED
     assert not BookingHold.objects.exists()
-    assert OutboxMessage.objects.filter(kind=CONFIRMATION).exists()
+    confirmation = OutboxMessage.objects.get(kind=CONFIRMATION, channel="email")
+    rendered = kind_named(CONFIRMATION).render(confirmation)
+    assert "The cancellation and no-show policy you agreed to when booking:" in rendered.body
+    assert POLICY in rendered.body and POLICY in rendered.html
 
 
 def test_a_location_without_a_policy_books_as_before(client, riverside):
