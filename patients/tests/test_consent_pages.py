@@ -514,7 +514,7 @@ def test_the_hand_back_page_shows_no_staff_navigation_and_needs_the_password(
     client.post(url, sign_form(document))
 
     page = client.get("/staff/tablet/hand-back/").content.decode()
-    assert "please hand the tablet back to the front desk" in page
+    assert "please hand the tablet back to the member of staff who gave it to you" in page
     assert "/staff/patients/" not in page and "/staff/schedule/" not in page
     wrong = client.post("/staff/tablet/hand-back/", {"password": "not it"})
     assert wrong.status_code == 400
