@@ -19,7 +19,12 @@ from django.db.models import Min, Q
 
 from patients.followups import Due, due_source, local_moment
 from patients.models import QuestionnaireResponse
-from scheduling.models import Appointment, AppointmentKind, AppointmentStatus, TreatmentCourse
+from scheduling.models import (
+    INFUSION_KINDS,
+    Appointment,
+    AppointmentStatus,
+    TreatmentCourse,
+)
 
 Context = QuestionnaireResponse.Context
 
@@ -30,10 +35,10 @@ def starts_at_key(moment: datetime) -> str:
 
 @due_source
 def pre_session_due(now: datetime) -> list[Due]:
-    """Questionnaires for the infusions and boosters of the location's tomorrow (and of
-    today, if the day before was missed and the infusion is still ahead)."""
+    """Questionnaires for the infusions, boosters and Spravato sessions of the location's
+    tomorrow (and of today, if the day before was missed and the treatment is still ahead)."""
     appointments = Appointment.objects.filter(
-        appointment_type__kind__in=[AppointmentKind.INFUSION, AppointmentKind.BOOSTER],
+        appointment_type__kind__in=INFUSION_KINDS,
         status=AppointmentStatus.BOOKED,
         starts_at__gt=now,
         # The local tomorrow ends at most ~2 days (plus a time zone) from now.

@@ -238,6 +238,20 @@ def test_the_day_before_an_infusion_it_queues_a_questionnaire_at_10_local_across
     assert link.appointment == appointment
 
 
+def test_the_day_before_a_spravato_session_it_queues_a_questionnaire_too(jordan, chicago_clinic):
+    now = chicago(date(2030, 3, 9), 7).astimezone(UTC)
+    session = AppointmentFactory(
+        patient=jordan,
+        location=chicago_clinic,
+        appointment_type=appointment_type("spravato"),
+        starts_at=chicago(date(2030, 3, 10), 9),
+    )
+
+    assert followups_enqueue_due(now) == 2
+    link = PatientLink.objects.get(purpose=PatientLink.Purpose.QUESTIONNAIRE)
+    assert (link.appointment, link.questionnaire_context) == (session, "pre_session")
+
+
 def test_running_the_daily_task_twice_queues_each_message_once(jordan, chicago_clinic):
     now = chicago(date(2030, 3, 9), 7).astimezone(UTC)
     infusion(jordan, chicago_clinic, chicago(date(2030, 3, 10), 9))

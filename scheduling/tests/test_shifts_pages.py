@@ -371,7 +371,7 @@ def type_form(kind: str, minutes="45", recovery="0", online=False) -> dict[str, 
     return data
 
 
-def test_it_lists_the_four_types_with_their_minutes(client, alice, django_assert_num_queries):
+def test_it_lists_the_five_types_with_their_minutes(client, alice, django_assert_num_queries):
     client.force_login(alice)
 
     # The session and the user; the types; the session's last-activity update (savepoint,
@@ -380,7 +380,7 @@ def test_it_lists_the_four_types_with_their_minutes(client, alice, django_assert
         response = client.get(TYPES_URL)
 
     page = page_text(response)
-    assert page.count('data-testid="appointment-type"') == 4
+    assert page.count('data-testid="appointment-type"') == 5  # with the Spravato session
     assert "Now 40 minutes and 45 minutes of recovery" in page
     assert 'name="consultation-bookable_online"' in page
     assert 'name="infusion-bookable_online"' not in page
