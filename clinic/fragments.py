@@ -15,7 +15,10 @@ asked for again (it expires on its own, ``FRAGMENT_SECONDS``). The key's ``parts
 
 And, for what differs by reader, the facts that decide what they may see or do (their
 permissions): a fragment is shown only to readers with the same facts as the one it was
-drawn for. A fragment may carry no CSRF token or anything else tied to one reader.
+drawn for. A fragment may carry nothing tied to one reader but forms' CSRF tokens: drawn with
+``KEPT_CSRF`` in the context (``{"csrf_token": ...}``), it holds a placeholder that
+``cached_fragment(..., request=request)`` replaces with the reader's own token each time it is
+served. A fragment showing times relative to now keeps ``this_minute()`` among its parts.
 
 Each caller names its fragment (``kind``) and a ``version`` of its own markup, changed when
 the markup changes, so a new release does not show copies drawn by the old one. The cache
@@ -33,12 +36,29 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 logger = logging.getLogger(__name__)
 
 # A day: a fragment nobody asks for again goes; one that is asked for is drawn again daily.
 FRAGMENT_SECONDS = 24 * 3600
+
+# What a kept fragment holds where a form's CSRF token goes: drawn with ``KEPT_CSRF`` in its
+# context, replaced by the reader's own token when served. Letters and dashes only, so
+# escaping leaves it as it is; no reader's text is ever replaced (it is searched for only in
+# markup drawn from the templates, where a reader's text is escaped: a patient's name holding
+# it would be replaced by a token, never the other way round).
+CSRF_PLACEHOLDER = "chairside-kept-csrf-token-3c41d9"
+KEPT_CSRF = {"csrf_token": CSRF_PLACEHOLDER}
+
+
+def this_minute() -> Any:
+    """The current minute, for the parts of a fragment that shows times relative to now
+    ("in 5 min", a "now" line): it is drawn again at most once a minute."""
+    return timezone.now().replace(second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -97,21 +117,32 @@ def fragment_key(kind: str, version: str, parts: Hashable) -> str:
 
 
 def cached_fragment(
-    kind: str, version: str, parts: Hashable, draw: Callable[[], str]
+    kind: str,
+    version: str,
+    parts: Hashable,
+    draw: Callable[[], str],
+    *,
+    request: HttpRequest | None = None,
 ) -> SafeString:
     """The markup ``draw()`` returns for ``parts``, from the cache when it was drawn before.
-    ``draw`` must return safe markup (every text in it escaped)."""
+    ``draw`` must return safe markup (every text in it escaped). With ``request``, the
+    fragment's forms were drawn with ``KEPT_CSRF`` and get the reader's CSRF token."""
     key = fragment_key(kind, version, parts)
     try:
         stored = cache.get(key)
     except Exception:  # the cache is a saving, not a dependency
         logger.warning("Could not read the fragment cache; drawing %s instead.", kind)
-        return mark_safe(draw())  # noqa: S308 (draw returns safe markup)
-    if stored is not None:
-        return mark_safe(stored)  # noqa: S308 (what draw returned before)
-    markup = draw()
-    try:
-        cache.set(key, str(markup), FRAGMENT_SECONDS)
-    except Exception:
-        logger.warning("Could not keep %s in the fragment cache.", kind)
+        stored = None
+        markup = str(draw())
+    else:
+        if stored is None:
+            markup = str(draw())
+            try:
+                cache.set(key, markup, FRAGMENT_SECONDS)
+            except Exception:
+                logger.warning("Could not keep %s in the fragment cache.", kind)
+        else:
+            markup = stored
+    if request is not None and CSRF_PLACEHOLDER in markup:
+        markup = markup.replace(CSRF_PLACEHOLDER, get_token(request))
     return mark_safe(markup)  # noqa: S308 (draw returns safe markup)

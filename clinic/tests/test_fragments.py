@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.middleware.csrf import CSRF_TOKEN_LENGTH, _unmask_cipher_token
+from django.template import engines
+from django.test import RequestFactory
 
-from clinic.fragments import RowsOf, cached_fragment, rows_version
+from clinic.fragments import KEPT_CSRF, RowsOf, cached_fragment, rows_version
 from clinic.models import Location
 
 
@@ -92,3 +95,25 @@ def test_rows_named_by_ids_have_the_same_version_as_their_queryset(places):
 
     assert by_ids == by_queryset == every  # the two places are every place here
     assert rows_version(RowsOf(Location, "pk", ids)) != by_ids
+
+
+def test_a_kept_form_gets_each_readers_own_csrf_token(db):
+    """A fragment with a form is drawn once; each reader is served it with a token of
+    their own CSRF secret, never the token of whoever it was drawn for."""
+    cache.clear()
+    template = engines["django"].from_string(
+        '<form method="post">{% csrf_token %}<button>Save</button></form>'
+    )
+    factory = RequestFactory()
+    readers = [factory.get("/"), factory.get("/")]
+    served = [
+        cached_fragment("test-form", "1", ("c",), lambda: template.render(KEPT_CSRF), request=r)
+        for r in readers
+    ]
+
+    tokens = [html.split('value="')[1].split('"')[0] for html in served]
+    secrets = [r.META["CSRF_COOKIE"] for r in readers]
+    assert [len(t) for t in tokens] == [CSRF_TOKEN_LENGTH, CSRF_TOKEN_LENGTH]
+    assert [_unmask_cipher_token(t) for t in tokens] == secrets
+    assert secrets[0] != secrets[1]
+    assert served[0].replace(tokens[0], "T") == served[1].replace(tokens[1], "T")
