@@ -106,6 +106,13 @@ def rows_version(*sources: QuerySet | RowsOf) -> str:
         return cursor.fetchone()[0]
 
 
+def rows_counts(version: str) -> list[int]:
+    """How many rows each source of ``rows_version`` had, in order: a version starts each
+    source's part with its count (a page that shows how many rows it drew can say so without
+    reading them when it serves a kept fragment)."""
+    return [int(part.split(".", 1)[0]) for part in version.split("/")]
+
+
 def fragment_key(kind: str, version: str, parts: Hashable) -> str:
     """The cache key of fragment ``kind`` (markup ``version``) drawn from ``parts``: a digest
     of their ``repr``, which for the values used here (numbers, strings, dates and times,

@@ -2,7 +2,8 @@
 from ``InfusionsConfig.ready`` (``clinic.contributions`` says how):
 
 - the day board's cards (``scheduling.board.cards.board_cards``): each appointment's open vitals
-  alerts and its session's state, in the board's own query;
+  alerts and its session's state, in the board's own query; and the rows these come from
+  (``scheduling.board.kept.board_card_rows``), so that a kept board changes with them;
 - the day board (``scheduling.views.board.board_page``): the banner of the sessions with
   open alerts at the location;
 - the appointment page (``scheduling.views.appointments.appointment_page``): its session;
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 
 from clinic.contributions import staff_home_page
@@ -30,10 +31,11 @@ from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from clinic.selectors import locations_visible_to
 from infusions.alerts import open_alerts_for
+from infusions.flowsheet_rules import OPEN_ALERT
 from infusions.inventories import inventories_due
 from infusions.ledger import LEDGER_CAPABILITY
 from infusions.losses import incidents_for_registrant
-from infusions.models import DoseOrder, InfusionSession
+from infusions.models import DoseOrder, InfusionSession, SessionAlert
 from infusions.models.sessions import SessionKind
 from infusions.orders import ORDER_STATES
 from infusions.rems import forms_due
@@ -50,6 +52,7 @@ from patients.selectors import can_see_clinical
 from patients.views.chart import chart_page
 from scheduling.board.cards import board_cards
 from scheduling.board.day import board_locations, local_day_bounds
+from scheduling.board.kept import board_card_rows
 from scheduling.models import Appointment
 from scheduling.shifts import shift_locations_of
 from scheduling.views.appointments import appointment_page
@@ -57,6 +60,17 @@ from scheduling.views.board import board_page
 
 board_cards.register(with_open_alerts)
 board_cards.register(with_session_state)
+
+
+@board_card_rows.register
+def session_rows(appointments: QuerySet, *, shown: Mapping[str, Any]) -> dict:
+    # What ``with_open_alerts`` and ``with_session_state`` read of these appointments.
+    ids = appointments.values("pk")
+    return {
+        "infusion_sessions": InfusionSession.objects.filter(appointment__in=ids),
+        "dose_orders": DoseOrder.objects.filter(session__appointment__in=ids),
+        "open_vitals_alerts": SessionAlert.objects.filter(OPEN_ALERT, session__appointment__in=ids),
+    }
 
 
 @board_page.register

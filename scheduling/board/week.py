@@ -76,12 +76,17 @@ class WeekBoard:
         return self.first_day + timedelta(days=WEEK)
 
 
+def week_of(day: date) -> tuple[date, date]:
+    """The Monday and the Sunday of ``day``'s week."""
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=WEEK - 1)
+
+
 def week_board(*, user: Any, location: Location, day: date) -> WeekBoard:
     """The week (Monday to Sunday) around the local ``day`` at ``location``: appointments
     per chair and day, consultations and follow-ups per day, and every appointment in a
     list. Five queries however many appointments (as ``day_board``)."""
-    monday = day - timedelta(days=day.weekday())
-    sunday = monday + timedelta(days=WEEK - 1)
+    monday, sunday = week_of(day)
     with_hours(location, monday, sunday)
     chairs = list(location.chairs.order_by("name", "id"))
     # One reverse() for the week rather than one per row: an appointment's page is its

@@ -8,7 +8,7 @@ buttons on it post to ``scheduling.views.appointments``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -21,8 +21,9 @@ from clinic.contributions import Contributions
 from clinic.models import Location
 from clinic.permissions import Capability, capability_required, user_can
 from patients.models import Patient
-from scheduling.board.day import board_locations, day_board
-from scheduling.board.week import week_board
+from scheduling.board.day import board_locations
+from scheduling.board.kept import kept_day_board, kept_week_board
+from scheduling.board.week import WEEK, week_of
 from scheduling.forms import BoardFilterForm
 from scheduling.shifts import home_location
 
@@ -60,26 +61,35 @@ def board(request: HttpRequest) -> HttpResponse:
         "week_url": board_url(location, day, "week"),
         "today_url": board_url(location, location.local_now().date(), view),
     }
-    # E.g. the sessions at this location with open vitals alerts: the day board's banner.
-    board_page.add_to(context, request.user, location)
     if view == "week":
-        week = week_board(user=request.user, location=location, day=day)
-        shown = sum(len(one.entries) for one in week.days)
+        monday, _ = week_of(day)
         context.update(
-            week=week,
-            previous_url=board_url(location, week.previous_week, view),
-            next_period_url=board_url(location, week.next_week, view),
+            first_day=monday,
+            previous_url=board_url(location, monday - timedelta(days=WEEK), view),
+            next_period_url=board_url(location, monday + timedelta(days=WEEK), view),
         )
+        # The grid and the list, kept rendered for every reader with the same roles.
+        board_html, shown = kept_week_board(request, location, day)
         template = "scheduling/board/week.html"
     else:
-        board = day_board(user=request.user, location=location, day=day)
-        shown = board.attending_count + len(board.not_attending)
         context.update(
-            board=board,
-            previous_url=board_url(location, board.previous_day, view),
-            next_period_url=board_url(location, board.next_day, view),
+            previous_url=board_url(location, day - timedelta(days=1), view),
+            next_period_url=board_url(location, day + timedelta(days=1), view),
+        )
+        # E.g. the sessions at this location with open vitals alerts: the day board's
+        # banner, read on every view (never kept).
+        board_page.add_to(context, request.user, location)
+        board_html, shown = kept_day_board(
+            request,
+            location,
+            day,
+            {
+                name: context[name]
+                for name in ("next_url", "next_period_url", "week_url", "can_book")
+            },
         )
         template = "scheduling/board/day.html"
+    context["board_html"] = board_html
     if shown:
         # Patients' names are on the page: reading it is reading patient data.
         audit_record(
