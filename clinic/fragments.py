@@ -79,6 +79,13 @@ def rows_version(*sources: QuerySet | RowsOf) -> str:
     a second update in the same transaction writes a new one elsewhere, and a place is only
     reused after the transaction that left it has ended, with a new ``xmin``). Deleting a
     row takes its id out; inserting one puts its id in."""
+    return version_of(*rows_version_query(*sources))
+
+
+def rows_version_query(*sources: QuerySet | RowsOf) -> tuple[str, list[Any]]:
+    """The SQL and parameters of ``rows_version(*sources)``, for a caller that runs the same
+    query often with other values (compiling a dozen querysets can cost more than running
+    them): it keeps them and runs them with ``version_of``."""
     parts, params = [], []
     quote = connection.ops.quote_name
     for source in sources:
@@ -101,8 +108,13 @@ def rows_version(*sources: QuerySet | RowsOf) -> str:
             f"ORDER BY v.{pk})), '') FROM {table} v WHERE {where})"
         )
         params.extend(where_params)
+    return "SELECT " + " || '/' || ".join(parts), params
+
+
+def version_of(sql: str, params: Sequence[Any]) -> str:
+    """Run a ``rows_version_query``."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + " || '/' || ".join(parts), params)
+        cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
 

@@ -22,11 +22,13 @@ looked up; the open vitals alerts' banner (clinical, drawn per request) is not i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 
@@ -36,8 +38,9 @@ from clinic.fragments import (
     RowsOf,
     cached_fragment,
     rows_counts,
-    rows_version,
+    rows_version_query,
     this_minute,
+    version_of,
 )
 from clinic.models import Chair, Closure, Location, OpeningHours, User
 from patients.models import Patient
@@ -63,23 +66,28 @@ they read for those appointments, so that a kept day board changes with them."""
 
 
 def board_sources(
-    location: Location, first: date, last: date, *, cards: bool, reader: Any = None
+    location_id: int,
+    starts: datetime,
+    ends: datetime,
+    *,
+    cards: bool,
+    reader_id: int | None = None,
+    since: datetime | None = None,
 ) -> list[QuerySet | RowsOf]:
-    """What a board of ``location`` from ``first`` to ``last`` (local days) is drawn from, for
-    ``rows_version``. The first source is the appointments shown (for the week: those
+    """What a board of location ``location_id`` from ``starts`` to ``ends`` is drawn from,
+    for ``rows_version``. The first source is the appointments shown (for the week: those
     attending, then the others, as the week counts them apart), whose count
-    ``rows_counts`` gives. With ``cards`` (the day), also what the cards show and the
-    status changes by ``reader`` they may still undo."""
-    starts, ends = local_day_bounds(location, first, last)
+    ``rows_counts`` gives. With ``cards`` (the day), also what the cards show, and the
+    status changes by ``reader_id`` since ``since`` (those they may still undo)."""
     in_range = Appointment.objects.filter(
-        location=location, starts_at__gte=starts, starts_at__lt=ends
+        location_id=location_id, starts_at__gte=starts, starts_at__lt=ends
     )
     if cards:
         appointments: list[QuerySet | RowsOf] = [in_range]
     else:
         not_attending = Q(status__in=NON_BLOCKING_STATUSES)
         appointments = [in_range.exclude(not_attending), in_range.filter(not_attending)]
-    place = [location.pk]
+    place = [location_id]
     sources = [
         *appointments,
         RowsOf(Location, "pk", place),
@@ -92,15 +100,57 @@ def board_sources(
     ]
     if cards:
         changes = AppointmentStatusChange.objects.filter(appointment__in=in_range.values("pk"))
-        # Undoable for a few minutes after the change (``scheduling.services.undo``):
-        # a change older than that shows no button to anyone, however the key is cut.
-        since = this_minute() - timedelta(minutes=settings.UNDO_MINUTES)
         sources.append(changes)
-        sources.append(changes.filter(by_id=getattr(reader, "pk", None), at__gte=since))
+        sources.append(changes.filter(by_id=reader_id, at__gte=since))
         added: dict[str, Any] = {}
         board_card_rows.add_to(added, in_range)
         sources.extend(added.values())
     return sources
+
+
+# Stand-ins for the values of one board, to compile its version query once per process (see
+# ``_board_version``): none is a value a board is ever asked with.
+_LOCATION, _READER = -7_000_001, -7_000_002
+_STARTS, _ENDS, _SINCE = (datetime(year, 1, 1, tzinfo=UTC) for year in (1901, 1902, 1903))
+
+
+@functools.cache
+def _compiled(cards: bool) -> tuple[str, tuple[Any, ...]]:
+    sql, params = rows_version_query(
+        *board_sources(_LOCATION, _STARTS, _ENDS, cards=cards, reader_id=_READER, since=_SINCE)
+    )
+    flat = {item for param in params for item in (param if isinstance(param, list) else [param])}
+    stand_ins = {_LOCATION, _STARTS, _ENDS} | ({_READER, _SINCE} if cards else set())
+    if not stand_ins <= flat:  # each must be a parameter, never written into the SQL
+        raise ImproperlyConfigured("A board's version query holds a value in its SQL.")
+    return sql, tuple(params)
+
+
+def _board_version(
+    location: Location, first: date, last: date, *, cards: bool, reader: Any = None
+) -> str:
+    """``rows_version(*board_sources(...))`` for ``location``'s local days ``first`` to
+    ``last``. Compiling its dozen querysets cost more than running the query, so it is
+    compiled once, with stand-ins, and each board's values are put in their places."""
+    starts, ends = local_day_bounds(location, first, last)
+    # Undoable for a few minutes after the change (``scheduling.services.undo``): an older
+    # change shows no button to anyone, however the key is cut.
+    since = this_minute() - timedelta(minutes=settings.UNDO_MINUTES)
+    values = {
+        _LOCATION: location.pk,
+        _READER: getattr(reader, "pk", None),
+        _STARTS: starts,
+        _ENDS: ends,
+        _SINCE: since,
+    }
+    sql, stand_ins = _compiled(cards)
+    params = [
+        [values.get(item, item) for item in param]
+        if isinstance(param, list)
+        else values.get(param, param)
+        for param in stand_ins
+    ]
+    return version_of(sql, params)
 
 
 def reader_facts(user: Any) -> tuple[str, ...]:
@@ -110,9 +160,8 @@ def reader_facts(user: Any) -> tuple[str, ...]:
 
 
 def _kept(
-    kind: str, version: str, sources: list, parts: tuple, draw: Callable[[], str], request: Any
+    kind: str, version: str, rows: str, parts: tuple, draw: Callable[[], str], request: Any
 ) -> tuple[str, int]:
-    rows = rows_version(*sources)
     html = cached_fragment(kind, version, (*parts, rows), draw, request=request)
     return html, rows_counts(rows)[0]
 
@@ -141,8 +190,8 @@ def kept_day_board(
         context["next_period_url"],
         context["week_url"],
     )
-    sources = board_sources(location, day, day, cards=True, reader=user)
-    return _kept("day-board", DAY_FRAGMENT, sources, parts, draw, request)
+    rows = _board_version(location, day, day, cards=True, reader=user)
+    return _kept("day-board", DAY_FRAGMENT, rows, parts, draw, request)
 
 
 def kept_week_board(request: Any, location: Location, day: date) -> tuple[str, int]:
@@ -158,5 +207,5 @@ def kept_week_board(request: Any, location: Location, day: date) -> tuple[str, i
         )
 
     parts = (location.pk, monday, reader_facts(user), location.local_now().date())
-    sources = board_sources(location, monday, sunday, cards=False)
-    return _kept("week-board", WEEK_FRAGMENT, sources, parts, draw, None)
+    rows = _board_version(location, monday, sunday, cards=False)
+    return _kept("week-board", WEEK_FRAGMENT, rows, parts, draw, None)
