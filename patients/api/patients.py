@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.api.pagination import KeysetPagination, page_said
+from clinic.api.rows import RowWriter
 from clinic.conditions import Condition
 from clinic.models import Location
 from clinic.permissions import Capability
@@ -251,14 +252,22 @@ class PatientList(PatientsAPIView, generics.ListAPIView):
 
     @extend_schema(parameters=[PatientFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        # The page as PatientSerializer writes it, from plain rows (clinic.api.rows).
+        clinical = RowWriter(PatientClinicalSerializer())
+        shows_clinical = self.get_serializer_context()["clinical"]
+        writer = RowWriter(
+            self.get_serializer(),
+            written={"clinical": clinical.write_one if shows_clinical else lambda row: None},
+            reads=clinical.columns,
+        )
+        page = self.paginate_queryset(self.get_queryset().values(*writer.columns))
         # The list shows names and dates of birth: reading it is reading patient data.
         self.audit_read(
             None,
             f"read the patient list through the API: {page_said(self.paginator)}, "
             f"{len(page)} shown",
         )
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response(writer.write(page))
 
     @extend_schema(
         request=PatientWriteSerializer,
