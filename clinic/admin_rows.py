@@ -92,26 +92,23 @@ def _foreign_shown(field: models.Field, empty: str) -> Callable[[models.Model], 
 
 
 def _value_shown(field: models.Field, empty: str, *, link: bool) -> Callable[[models.Model], str]:
-    """The value as ``display_for_field`` gives it, escaped; a choice's label looked up in
-    the choices read once, and escaped once a page."""
-    try:
-        labels = dict(field.flatchoices) if getattr(field, "flatchoices", None) else None
-    except TypeError:  # list-like choices: display_for_field's own way
-        labels = None
-    escaped: dict[Any, str] = {}
+    """The value as ``display_for_field`` gives it, escaped. Several rows often show the
+    same value (a status; appointments starting at the same time at different locations):
+    each is worked out (a choice's label, a date: ~30 µs) once a page."""
+    shown: dict[Any, str] = {}
 
     def show(row: models.Model) -> str:
         value = getattr(row, field.attname)
         if isinstance(value, str) and value.strip() == "":
             value = ""
-        if labels is not None:
-            try:
-                if value not in escaped:
-                    escaped[value] = conditional_escape(labels.get(value, empty))
-                return escaped[value]
-            except TypeError:  # an unhashable value: display_for_field's own way
-                pass
-        return conditional_escape(display_for_field(value, field, empty, avoid_link=link))
+        try:
+            if value not in shown:
+                shown[value] = conditional_escape(
+                    display_for_field(value, field, empty, avoid_link=link)
+                )
+            return shown[value]
+        except TypeError:  # an unhashable value
+            return conditional_escape(display_for_field(value, field, empty, avoid_link=link))
 
     return show
 
