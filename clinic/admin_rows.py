@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.admin.templatetags.admin_list import ResultList
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import display_for_field
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import conditional_escape, escape
@@ -60,7 +60,7 @@ def _cell(cl: Any, name: Any, empty: str, *, link: bool) -> Cell | None:
         field = cl.lookup_opts.get_field(name)
     except FieldDoesNotExist:
         return None
-    if field.auto_created or (field.is_relation and not field.many_to_one):
+    if field.auto_created or not field.concrete or (field.is_relation and not field.many_to_one):
         return None
     nowrap = isinstance(field, models.DateField | models.TimeField | models.ForeignKey)
     opening = f'class="field-{name}{" nowrap" if nowrap else ""}"'
@@ -84,7 +84,10 @@ def _foreign_shown(field: models.Field, empty: str) -> Callable[[models.Model], 
     def show(row: models.Model) -> str:
         key = getattr(row, field.attname)
         if key not in shown:
-            related = getattr(row, field.name)
+            try:
+                related = getattr(row, field.name)
+            except ObjectDoesNotExist:  # as items_for_result
+                related = None
             shown[key] = empty if related is None else conditional_escape(related)
         return shown[key]
 

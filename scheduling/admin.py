@@ -97,7 +97,9 @@ class AppointmentChangeList(ChangeList):
     """The list reads only what it shows (the columns, and what the location's, type's,
     chair's and clinician's names are made of): a page of 100 appointments read whole is
     five times the columns to fetch and set. The chair (with its location) and clinician
-    are read by one query each, for the page's rows."""
+    are read by one query each, for the page's rows. A column added to list_display needs
+    its field here, or each row reads it in a query of its own (the query-count test
+    fails)."""
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: object = None) -> QuerySet:
         return (
