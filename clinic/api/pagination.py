@@ -87,8 +87,10 @@ class KeysetPagination(CursorPagination):
             raise _invalid()
         return direction, anchor
 
-    def encode_cursor(self, direction: str, row: Model) -> str:
-        token = urlsafe_b64encode(f"{direction}:{row.public_id}".encode("ascii")).decode()
+    def encode_cursor(self, direction: str, row: Model | dict[str, Any]) -> str:
+        # A row is a model instance, or a dict for a list read as plain values.
+        public_id = row["public_id"] if isinstance(row, dict) else row.public_id
+        token = urlsafe_b64encode(f"{direction}:{public_id}".encode("ascii")).decode()
         return replace_query_param(self.base_url, self.cursor_query_param, token)
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:

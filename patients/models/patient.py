@@ -153,8 +153,7 @@ class Patient(models.Model):
 
     @property
     def display_name(self) -> str:
-        first = self.preferred_name or self.legal_first_name
-        return f"{first} {self.legal_last_name}"
+        return display_name_of(self.preferred_name, self.legal_first_name, self.legal_last_name)
 
     @property
     def legal_name(self) -> str:
@@ -243,3 +242,9 @@ class PatientLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} link {self.public_id}"
+
+
+def display_name_of(preferred_name: str, legal_first_name: str, legal_last_name: str) -> str:
+    """The name staff call a patient by (``Patient.display_name``), from the three names:
+    for lists that read plain rows instead of patients."""
+    return f"{preferred_name or legal_first_name} {legal_last_name}"

@@ -37,6 +37,7 @@ from clinic.api.fields import (
 )
 from clinic.api.pagination import KeysetPagination
 from clinic.models import Location
+from scheduling.api.appointment_rows import appointment_rows, appointments_json
 from scheduling.api.common import (
     ERRORS_409,
     ChairRefSerializer,
@@ -335,8 +336,11 @@ class AppointmentList(ScheduleAPIView, generics.ListAPIView):
         responses={200: AppointmentSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The page's rows as plain values, written as AppointmentSerializer writes them.
+        page = self.paginate_queryset(appointment_rows(self.get_queryset()))
         # Who comes when: reading the schedule is reading patient data.
-        return self.audited_page(Appointment, "appointment list")
+        self.audit_list_read(Appointment, "appointment list", len(page))
+        return self.get_paginated_response(appointments_json(page, request.user))
 
     @extend_schema(
         request=AppointmentBookingSerializer,

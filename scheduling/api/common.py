@@ -9,6 +9,7 @@ error responses and base view every API module uses are in ``clinic.api``.
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -36,7 +37,12 @@ M = TypeVar("M", bound=Model)
 
 def local_time(instant: datetime, location: Location) -> str:
     """``instant`` on the location's clock, ISO 8601 with its offset."""
-    return instant.astimezone(location.tz).isoformat()
+    return local_time_in(instant, location.time_zone)
+
+
+def local_time_in(instant: datetime, time_zone: str) -> str:
+    """``instant`` on the clock of ``time_zone`` (a location's), ISO 8601 with its offset."""
+    return instant.astimezone(zoneinfo.ZoneInfo(time_zone)).isoformat()
 
 
 # --- Fields -----------------------------------------------------------------------------------
