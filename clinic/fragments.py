@@ -72,6 +72,18 @@ class RowsOf:
     values: Sequence[Any] | None = None
 
 
+def writes_of(*models: type[Model]) -> RowsOf:
+    """For ``rows_version``: the notes of writes to the whole tables of ``models``
+    (``clinic.models.TableWrite``), for a fragment drawn from every row of a large table,
+    where a version of each row would cost reading them all. Each table needs the trigger
+    that notes its writes (``clinic_note_table_write``, see
+    ``outcomes/migrations/0002_note_writes_for_the_dashboard.py``): without it the version
+    would never change."""
+    from clinic.models import TableWrite
+
+    return RowsOf(TableWrite, "table_name", [model._meta.db_table for model in models])
+
+
 def rows_version(*sources: QuerySet | RowsOf) -> str:
     """A version of the rows of ``sources`` that changes with every write to any of them,
     in one query: for each, how many rows and a digest of each row's id, ``xmin`` (the
@@ -146,3 +158,25 @@ def cached_fragment(
     if request is not None and CSRF_PLACEHOLDER in markup:
         markup = markup.replace(CSRF_PLACEHOLDER, get_token(request))
     return mark_safe(markup)  # noqa: S308 (draw returns safe markup)
+
+
+def kept_value(kind: str, version: str, parts: Hashable, compute: Callable[[], Any]) -> Any:
+    """What ``compute()`` returns for ``parts``, from the cache when it was computed before:
+    ``cached_fragment`` for a drawing that comes with plain values the page needs too (a
+    tuple of markup and counts, say). Keyed and kept by the same rules; the value must be
+    plain data (strings, numbers, tuples), and any markup in it is the caller's to mark
+    safe."""
+    key = fragment_key(kind, version, parts)
+    try:
+        stored = cache.get(key)
+    except Exception:  # the cache is a saving, not a dependency
+        logger.warning("Could not read the fragment cache; computing %s instead.", kind)
+        return compute()
+    if stored is not None:
+        return stored
+    value = compute()
+    try:
+        cache.set(key, value, FRAGMENT_SECONDS)
+    except Exception:
+        logger.warning("Could not keep %s in the fragment cache.", kind)
+    return value

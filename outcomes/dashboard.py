@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from clinic.conditions import (
     PAIN_CONDITIONS,
     PTSD_CONDITIONS,
 )
+from clinic.fragments import RowsOf, rows_version, writes_of
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from outcomes.facts import (
@@ -33,6 +34,7 @@ from outcomes.facts import (
     dashboard_figures,
     flagged_slice,
 )
+from outcomes.models import OutcomeFactsCount, PatientOutcomeFacts
 from outcomes.scores import (
     KNOWN_INSTRUMENTS,
     InstrumentOutcome,
@@ -40,6 +42,7 @@ from outcomes.scores import (
     instrument_order,
     instrument_outcome,
     overdue_days,
+    worsening_points,
 )
 from patients import questionnaires
 from patients.models import Patient, QuestionnaireResponse
@@ -216,6 +219,36 @@ def clinic_outcomes(
         overdue_count=figures.flagged["overdue"].count,
         names_patients=names_patients,
         as_of=figures.as_of,
+    )
+
+
+def clinic_outcomes_drawn_from(
+    user: Any, *, location: Location | None = None, condition: str | None = None
+) -> tuple[Any, ...]:
+    """What ``clinic_outcomes(user, location=..., condition=...)`` is drawn from, for a key
+    of the kept dashboard (``clinic.fragments``), in one query: the notes of writes to every
+    table it reads whole (the patients, their scores and the counted facts, with
+    ``writes_of``), a version of the count's row and of the locations, and which patients
+    ``user`` may see and whether they may see who (the access rule's SQL itself, so a rule
+    that comes to differ by user makes different keys). The clock is not in it:
+    ``clinic_outcomes`` judges overdue at its ``now``, which the caller adds to the key."""
+    try:
+        visible: Any = patients_visible_to(user).order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        visible = None
+    version = rows_version(
+        writes_of(Patient, QuestionnaireResponse, PatientOutcomeFacts),
+        RowsOf(OutcomeFactsCount),
+        RowsOf(Location),
+    )
+    return (
+        version,
+        visible,
+        user_can(user, Capability.VIEW_CLINICAL),
+        location.pk if location is not None else None,
+        condition,
+        overdue_days(),
+        tuple(worsening_points(instrument) for instrument in Instrument),
     )
 
 
