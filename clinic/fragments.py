@@ -36,6 +36,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Model, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import timezone
@@ -72,6 +73,16 @@ class RowsOf:
     values: Sequence[Any] | None = None
 
 
+@dataclass(frozen=True)
+class RowsMatching:
+    """The rows ``queryset`` reads, for ``rows_version``: read by the queryset's own plan
+    (its indexes), where a queryset given as is is matched by id against the whole table,
+    which PostgreSQL may read through for a few hundred ids. Each row counts once per row
+    the queryset gives (a join may give one several times)."""
+
+    queryset: QuerySet
+
+
 def writes_of(*models: type[Model]) -> RowsOf:
     """For ``rows_version``: the notes of writes to the whole tables of ``models``
     (``clinic.models.TableWrite``), for a fragment drawn from every row of a large table,
@@ -84,7 +95,7 @@ def writes_of(*models: type[Model]) -> RowsOf:
     return RowsOf(TableWrite, "table_name", [model._meta.db_table for model in models])
 
 
-def rows_version(*sources: QuerySet | RowsOf) -> str:
+def rows_version(*sources: QuerySet | RowsOf | RowsMatching) -> str:
     """A version of the rows of ``sources`` that changes with every write to any of them,
     in one query: for each, how many rows and a digest of each row's id, ``xmin`` (the
     transaction that wrote this version of the row) and ``ctid`` (where this version lies:
@@ -94,6 +105,11 @@ def rows_version(*sources: QuerySet | RowsOf) -> str:
     parts, params = [], []
     quote = connection.ops.quote_name
     for source in sources:
+        if isinstance(source, RowsMatching):
+            part, part_params = _rows_matching(source.queryset)
+            parts.append(part)
+            params.extend(part_params)
+            continue
         meta = source.model._meta
         table, pk = quote(meta.db_table), quote(meta.pk.column)
         if isinstance(source, RowsOf):
@@ -116,6 +132,21 @@ def rows_version(*sources: QuerySet | RowsOf) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + " || '/' || ".join(parts), params)
         return cursor.fetchone()[0]
+
+
+def _rows_matching(queryset: QuerySet) -> tuple[str, Sequence[Any]]:
+    """``rows_version``'s part for ``RowsMatching``: the same digest, of the rows as the
+    queryset reads them (the base table keeps its own name as its alias in Django's SQL)."""
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    stamp = RawSQL(f"{table}.xmin::text || ':' || {table}.ctid::text", [])  # noqa: S611
+    rows = queryset.order_by().annotate(_row_stamp=stamp).values_list("pk", "_row_stamp")
+    sql, params = rows.query.sql_with_params()
+    return (
+        "(SELECT count(*)::text || '.' || coalesce(md5(string_agg("  # noqa: S608
+        "v.id::text || ':' || v.stamp, ',' ORDER BY v.id, v.stamp)), '') "
+        f"FROM ({sql}) v (id, stamp))",
+        params,
+    )
 
 
 def fragment_key(kind: str, version: str, parts: Hashable) -> str:
