@@ -191,19 +191,28 @@ def cached_fragment(
     return mark_safe(markup)  # noqa: S308 (draw returns safe markup)
 
 
-def kept_value(kind: str, version: str, parts: Hashable, compute: Callable[[], Any]) -> Any:
+def kept_value(
+    kind: str,
+    version: str,
+    parts: Hashable,
+    compute: Callable[[], Any],
+    *,
+    still_good: Callable[[Any], bool] | None = None,
+) -> Any:
     """What ``compute()`` returns for ``parts``, from the cache when it was computed before:
     ``cached_fragment`` for a drawing that comes with plain values the page needs too (a
     tuple of markup and counts, say). Keyed and kept by the same rules; the value must be
     plain data (strings, numbers, tuples), and any markup in it is the caller's to mark
-    safe."""
+    safe. ``still_good(value)``: whether a kept value may be shown now (for a value that
+    says itself until when it holds, where a minute in the key would draw it too often);
+    when not, it is computed again and kept in its place."""
     key = fragment_key(kind, version, parts)
     try:
         stored = cache.get(key)
     except Exception:  # the cache is a saving, not a dependency
         logger.warning("Could not read the fragment cache; computing %s instead.", kind)
         return compute()
-    if stored is not None:
+    if stored is not None and (still_good is None or still_good(stored)):
         return stored
     value = compute()
     try:

@@ -128,6 +128,9 @@ class Dashboard:
     overdue_count: int = 0
     names_patients: bool = True
     as_of: datetime | None = None  # when the facts were counted (None: nothing to count)
+    # Until when ``overdue`` holds, at the latest, if nothing is written: the moment the
+    # next patient's latest questionnaire becomes too old (None: no one's will).
+    overdue_holds_until: datetime | None = None
 
     @property
     def worsened_more(self) -> int:
@@ -219,6 +222,11 @@ def clinic_outcomes(
         overdue_count=figures.flagged["overdue"].count,
         names_patients=names_patients,
         as_of=figures.as_of,
+        overdue_holds_until=(
+            figures.oldest_recent_questionnaire_at + timedelta(days=days)
+            if figures.oldest_recent_questionnaire_at is not None
+            else None
+        ),
     )
 
 
@@ -231,7 +239,8 @@ def clinic_outcomes_drawn_from(
     ``writes_of``), a version of the count's row and of the locations, and which patients
     ``user`` may see and whether they may see who (the access rule's SQL itself, so a rule
     that comes to differ by user makes different keys). The clock is not in it:
-    ``clinic_outcomes`` judges overdue at its ``now``, which the caller adds to the key."""
+    ``clinic_outcomes`` judges overdue at its ``now``, and says until when that holds
+    (``Dashboard.overdue_holds_until``)."""
     try:
         visible: Any = patients_visible_to(user).order_by().values("pk").query.sql_with_params()
     except EmptyResultSet:

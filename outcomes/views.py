@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET
 
 from clinic.audit import Action, audit_record
 from clinic.forms import LocationChoiceField
-from clinic.fragments import cached_fragment, kept_value, this_minute
+from clinic.fragments import cached_fragment, kept_value
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
 from outcomes.dashboard import (
@@ -175,7 +175,7 @@ def filter_query(filters: dict[str, Any]) -> str:
 
 # The dashboard's markup version in the fragment cache: change it when
 # outcomes/partials/_dashboard.html (or what it includes) changes.
-OUTCOMES_DASHBOARD_VERSION = "1"
+OUTCOMES_DASHBOARD_VERSION = "2"
 
 
 @require_GET
@@ -187,18 +187,18 @@ def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
     # Kept rendered (clinic.fragments): the filters' form, the table and the first patients
     # who worsened or are overdue are the same for every reader with the same access, and a
     # function of the tables clinic_outcomes_drawn_from versions, the filters as given (the
-    # form shows them, and its errors), the locations the form offers, and the minute:
-    # overdue is judged at its start.
-    now = this_minute()
+    # form shows them, and its errors), the locations the form offers, and the time:
+    # overdue is judged when drawn, and the drawing is shown until the next patient would
+    # become overdue (overdue_holds_until), then drawn again.
     parts = (
         clinic_outcomes_drawn_from(request.user, **filters),
         _query_shape(locations),
         (request.GET.get("location"), request.GET.get("condition")),
-        now,
+        timezone.get_current_timezone_name(),
     )
 
-    def draw() -> tuple[str, int, int, int, bool, datetime | None]:
-        dashboard = clinic_outcomes(request.user, now=now, **filters)
+    def draw() -> tuple[str, int, int, int, bool, datetime | None, datetime | None]:
+        dashboard = clinic_outcomes(request.user, **filters)
         markup = render_to_string(
             "outcomes/partials/_dashboard.html",
             {
@@ -215,10 +215,15 @@ def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
             dashboard.overdue_count,
             dashboard.names_patients,
             dashboard.as_of,
+            dashboard.overdue_holds_until,
         )
 
-    markup, patients, worsened, overdue, names_patients, as_of = kept_value(
-        "outcomes-dashboard", OUTCOMES_DASHBOARD_VERSION, parts, draw
+    def still_good(kept: tuple[Any, ...]) -> bool:
+        holds_until = kept[-1]
+        return holds_until is None or timezone.now() < holds_until
+
+    markup, patients, worsened, overdue, names_patients, as_of, _ = kept_value(
+        "outcomes-dashboard", OUTCOMES_DASHBOARD_VERSION, parts, draw, still_good=still_good
     )
     # For clinical staff the page names the patients who worsened or are overdue: reading
     # it is reading patient data. The summary says how many, never who.

@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.models import AuditEvent
-from outcomes import views
 from outcomes.facts import outcome_facts_refresh
 from outcomes.models import PatientOutcomeFacts
 from outcomes.tests.test_outcomes import course, infusion, score
@@ -198,16 +198,26 @@ def test_a_renamed_location_shows_on_the_next_view(client, nina, riverside, trea
     assert "Riverbend" in page.split('name="location"')[1].split("</select>")[0]
 
 
-def test_overdue_is_judged_at_the_current_minute(client, nina, treated, monkeypatch):
+def test_a_patient_becomes_overdue_on_time_and_not_before(
+    client, nina, riverside, treated, monkeypatch
+):
+    """The kept page holds until the next patient's latest questionnaire is too old."""
+    now = timezone.now()
+    due = PatientFactory(legal_first_name="Dana", legal_last_name="Due", conditions=["mdd"])
+    course(due, riverside, "induction")
+    score(due, "phq9", 12, now - timedelta(days=settings.OUTCOME_OVERDUE_DAYS, minutes=-60))
+    outcome_facts_refresh()
     client.force_login(nina)
     assert 'data-testid="overdue-count">0<' in kept_view(client)
-    in_a_month = views.this_minute() + timedelta(days=30)
 
-    monkeypatch.setattr(views, "this_minute", lambda: in_a_month)
+    monkeypatch.setattr(timezone, "now", lambda: now + timedelta(minutes=59))
+    almost = kept_view(client)
+    monkeypatch.setattr(timezone, "now", lambda: now + timedelta(minutes=61))
+    overdue = view(client)
 
-    page = view(client)
-    assert 'data-testid="overdue-count">1<' in page
-    assert "Jordan Rivera" in section(page, "overdue")
+    assert 'data-testid="overdue-count">0<' in almost
+    assert 'data-testid="overdue-count">1<' in overdue
+    assert "Dana Due" in section(overdue, "overdue")
 
 
 def test_a_page_kept_for_a_clinician_is_not_shown_to_a_clinic_admin(client, nina, alice, treated):
