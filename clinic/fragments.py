@@ -36,6 +36,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Model, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import timezone
@@ -72,7 +73,29 @@ class RowsOf:
     values: Sequence[Any] | None = None
 
 
-def rows_version(*sources: QuerySet | RowsOf) -> str:
+@dataclass(frozen=True)
+class RowsMatching:
+    """The rows ``queryset`` reads, for ``rows_version``: read by the queryset's own plan
+    (its indexes), where a queryset given as is is matched by id against the whole table,
+    which PostgreSQL may read through for a few hundred ids. Each row counts once per row
+    the queryset gives (a join may give one several times)."""
+
+    queryset: QuerySet
+
+
+def writes_of(*models: type[Model]) -> RowsOf:
+    """For ``rows_version``: the notes of writes to the whole tables of ``models``
+    (``clinic.models.TableWrite``), for a fragment drawn from every row of a large table,
+    where a version of each row would cost reading them all. Each table needs the trigger
+    that notes its writes (``clinic_note_table_write``, see
+    ``outcomes/migrations/0002_note_writes_for_the_dashboard.py``): without it the version
+    would never change."""
+    from clinic.models import TableWrite
+
+    return RowsOf(TableWrite, "table_name", [model._meta.db_table for model in models])
+
+
+def rows_version(*sources: QuerySet | RowsOf | RowsMatching) -> str:
     """A version of the rows of ``sources`` that changes with every write to any of them,
     in one query: for each, how many rows and a digest of each row's id, ``xmin`` (the
     transaction that wrote this version of the row) and ``ctid`` (where this version lies:
@@ -82,13 +105,18 @@ def rows_version(*sources: QuerySet | RowsOf) -> str:
     return version_of(*rows_version_query(*sources))
 
 
-def rows_version_query(*sources: QuerySet | RowsOf) -> tuple[str, list[Any]]:
+def rows_version_query(*sources: QuerySet | RowsOf | RowsMatching) -> tuple[str, list[Any]]:
     """The SQL and parameters of ``rows_version(*sources)``, for a caller that runs the same
     query often with other values (compiling a dozen querysets can cost more than running
     them): it keeps them and runs them with ``version_of``."""
     parts, params = [], []
     quote = connection.ops.quote_name
     for source in sources:
+        if isinstance(source, RowsMatching):
+            part, part_params = _rows_matching(source.queryset)
+            parts.append(part)
+            params.extend(part_params)
+            continue
         meta = source.model._meta
         table, pk = quote(meta.db_table), quote(meta.pk.column)
         if isinstance(source, RowsOf):
@@ -123,6 +151,21 @@ def rows_counts(version: str) -> list[int]:
     source's part with its count (a page that shows how many rows it drew can say so without
     reading them when it serves a kept fragment)."""
     return [int(part.split(".", 1)[0]) for part in version.split("/")]
+
+
+def _rows_matching(queryset: QuerySet) -> tuple[str, Sequence[Any]]:
+    """``rows_version``'s part for ``RowsMatching``: the same digest, of the rows as the
+    queryset reads them (the base table keeps its own name as its alias in Django's SQL)."""
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    stamp = RawSQL(f"{table}.xmin::text || ':' || {table}.ctid::text", [])  # noqa: S611
+    rows = queryset.order_by().annotate(_row_stamp=stamp).values_list("pk", "_row_stamp")
+    sql, params = rows.query.sql_with_params()
+    return (
+        "(SELECT count(*)::text || '.' || coalesce(md5(string_agg("  # noqa: S608
+        "v.id::text || ':' || v.stamp, ',' ORDER BY v.id, v.stamp)), '') "
+        f"FROM ({sql}) v (id, stamp))",
+        params,
+    )
 
 
 def fragment_key(kind: str, version: str, parts: Hashable) -> str:
@@ -165,3 +208,34 @@ def cached_fragment(
     if request is not None and CSRF_PLACEHOLDER in markup:
         markup = markup.replace(CSRF_PLACEHOLDER, get_token(request))
     return mark_safe(markup)  # noqa: S308 (draw returns safe markup)
+
+
+def kept_value(
+    kind: str,
+    version: str,
+    parts: Hashable,
+    compute: Callable[[], Any],
+    *,
+    still_good: Callable[[Any], bool] | None = None,
+) -> Any:
+    """What ``compute()`` returns for ``parts``, from the cache when it was computed before:
+    ``cached_fragment`` for a drawing that comes with plain values the page needs too (a
+    tuple of markup and counts, say). Keyed and kept by the same rules; the value must be
+    plain data (strings, numbers, tuples), and any markup in it is the caller's to mark
+    safe. ``still_good(value)``: whether a kept value may be shown now (for a value that
+    says itself until when it holds, where a minute in the key would draw it too often);
+    when not, it is computed again and kept in its place."""
+    key = fragment_key(kind, version, parts)
+    try:
+        stored = cache.get(key)
+    except Exception:  # the cache is a saving, not a dependency
+        logger.warning("Could not read the fragment cache; computing %s instead.", kind)
+        return compute()
+    if stored is not None and (still_good is None or still_good(stored)):
+        return stored
+    value = compute()
+    try:
+        cache.set(key, value, FRAGMENT_SECONDS)
+    except Exception:
+        logger.warning("Could not keep %s in the fragment cache.", kind)
+    return value

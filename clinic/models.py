@@ -473,3 +473,19 @@ class SecondFactorPolicy(models.Model):
     def __str__(self) -> str:
         label = Role(self.role).label
         return f"{label}: {'required' if self.required else 'optional'}"
+
+
+class TableWrite(models.Model):
+    """A note that a transaction wrote to a table (``clinic.table_writes``): a kept fragment
+    drawn from a whole large table (every patient, say) is keyed by the notes of that table,
+    where reading a version of each of its rows would cost a scan. The notes are written by
+    a trigger on the table, by every path (services, the admin, SQL by hand), and nothing
+    else writes here."""
+
+    table_name = models.CharField(max_length=63)
+
+    class Meta:
+        indexes = [models.Index(fields=["table_name", "id"], name="table_write_idx")]
+
+    def __str__(self) -> str:
+        return f"a write to {self.table_name}"

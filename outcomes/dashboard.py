@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from clinic.conditions import (
     PAIN_CONDITIONS,
     PTSD_CONDITIONS,
 )
+from clinic.fragments import RowsOf, rows_version, writes_of
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from outcomes.facts import (
@@ -33,6 +34,7 @@ from outcomes.facts import (
     dashboard_figures,
     flagged_slice,
 )
+from outcomes.models import OutcomeFactsCount, PatientOutcomeFacts
 from outcomes.scores import (
     KNOWN_INSTRUMENTS,
     InstrumentOutcome,
@@ -40,6 +42,7 @@ from outcomes.scores import (
     instrument_order,
     instrument_outcome,
     overdue_days,
+    worsening_points,
 )
 from patients import questionnaires
 from patients.models import Patient, QuestionnaireResponse
@@ -125,6 +128,9 @@ class Dashboard:
     overdue_count: int = 0
     names_patients: bool = True
     as_of: datetime | None = None  # when the facts were counted (None: nothing to count)
+    # Until when ``overdue`` holds, at the latest, if nothing is written: the moment the
+    # next patient's latest questionnaire becomes too old (None: no one's will).
+    overdue_holds_until: datetime | None = None
 
     @property
     def worsened_more(self) -> int:
@@ -216,6 +222,42 @@ def clinic_outcomes(
         overdue_count=figures.flagged["overdue"].count,
         names_patients=names_patients,
         as_of=figures.as_of,
+        overdue_holds_until=(
+            figures.oldest_recent_questionnaire_at + timedelta(days=days)
+            if figures.oldest_recent_questionnaire_at is not None
+            else None
+        ),
+    )
+
+
+def clinic_outcomes_drawn_from(
+    user: Any, *, location: Location | None = None, condition: str | None = None
+) -> tuple[Any, ...]:
+    """What ``clinic_outcomes(user, location=..., condition=...)`` is drawn from, for a key
+    of the kept dashboard (``clinic.fragments``), in one query: the notes of writes to every
+    table it reads whole (the patients, their scores and the counted facts, with
+    ``writes_of``), a version of the count's row and of the locations, and which patients
+    ``user`` may see and whether they may see who (the access rule's SQL itself, so a rule
+    that comes to differ by user makes different keys). The clock is not in it:
+    ``clinic_outcomes`` judges overdue at its ``now``, and says until when that holds
+    (``Dashboard.overdue_holds_until``)."""
+    try:
+        visible: Any = patients_visible_to(user).order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        visible = None
+    version = rows_version(
+        writes_of(Patient, QuestionnaireResponse, PatientOutcomeFacts),
+        RowsOf(OutcomeFactsCount),
+        RowsOf(Location),
+    )
+    return (
+        version,
+        visible,
+        user_can(user, Capability.VIEW_CLINICAL),
+        location.pk if location is not None else None,
+        condition,
+        overdue_days(),
+        tuple(worsening_points(instrument) for instrument in Instrument),
     )
 
 

@@ -97,6 +97,10 @@ class Figures:
     groups: list[GroupCounts]
     flagged: dict[Flag, FlaggedList]
     as_of: datetime | None  # when the facts were counted; None: nothing to count
+    # The latest questionnaire, among patients in a course and not overdue, that was done
+    # first: when it is as old as the overdue limit, one more patient is overdue (None:
+    # nobody will be until the facts change).
+    oldest_recent_questionnaire_at: datetime | None = None
 
 
 # The order of every list of patients: the patient list's (``Patient.Meta.ordering``).
@@ -272,6 +276,7 @@ _FLAGGED = """
 
 _AS_OF = "(SELECT counted_at FROM {count} WHERE id = 1)"
 _FLAGGED_COUNT = "(SELECT count(*) FROM fact WHERE {flag})"
+_OLDEST_RECENT = "(SELECT min(last_at) FROM fact WHERE course_state <> '' AND last_at >= %s)"
 
 
 def _thresholds(name: str, values: dict[Instrument, int | None]) -> tuple[str, list[Any]]:
@@ -450,9 +455,10 @@ def dashboard_figures(
     listed: int,
 ) -> Figures:
     """The counts per condition group and location, how many patients, the first
-    ``listed`` patients who worsened and who are overdue, and when the facts were
-    counted. One query, from the stored facts; when none were ever stored, they are
-    counted first (``outcome_facts_refresh``)."""
+    ``listed`` patients who worsened and who are overdue, when the facts were counted,
+    and the questionnaire that will be the next to make someone overdue. One query, from
+    the stored facts; when none were ever stored, they are counted first
+    (``outcome_facts_refresh``)."""
     try:
         read, params = _read_sql(user, groups, location=location, since=since)
     except EmptyResultSet:
@@ -463,8 +469,10 @@ def dashboard_figures(
         sql, flag_params = _flagged_sql(flag, listed, 0)
         selects.append(sql)
         select_params += flag_params
+    selects.append(_OLDEST_RECENT)
+    select_params.append(since)
     row = _fetch_counted(read + "SELECT " + ",\n".join(selects), [*params, *select_params])
-    as_of, counted, *listed_facts = row
+    as_of, counted, *listed_facts, oldest_recent = row
     counted = counted or []
     everyone = next((line for line in counted if line["everyone"]), None)
     return Figures(
@@ -475,6 +483,7 @@ def dashboard_figures(
             for n, flag in enumerate(FLAGS)
         },
         as_of=as_of,
+        oldest_recent_questionnaire_at=oldest_recent,
     )
 
 

@@ -18,18 +18,26 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from clinic.audit import Action, audit_record
 from clinic.forms import LocationChoiceField
-from clinic.fragments import cached_fragment
+from clinic.fragments import cached_fragment, kept_value
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
-from outcomes.dashboard import CONDITION_GROUPS, clinic_outcomes, flagged_patients
+from outcomes.dashboard import (
+    CONDITION_GROUPS,
+    clinic_outcomes,
+    clinic_outcomes_drawn_from,
+    flagged_patients,
+)
 from outcomes.facts import Flag
 from outcomes.scores import InstrumentOutcome, patient_outcomes
 from outcomes.trajectory import trajectory_svg
@@ -165,12 +173,58 @@ def filter_query(filters: dict[str, Any]) -> str:
     return urlencode(query)
 
 
+# The dashboard's markup version in the fragment cache: change it when
+# outcomes/partials/_dashboard.html (or what it includes) changes.
+OUTCOMES_DASHBOARD_VERSION = "2"
+
+
 @require_GET
 @capability_required(Capability.VIEW_OUTCOMES)
 def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
-    form = OutcomeFilterForm(request.GET, locations=locations_visible_to(request.user))
+    locations = locations_visible_to(request.user)
+    form = OutcomeFilterForm(request.GET, locations=locations)
     filters = form.filters()
-    dashboard = clinic_outcomes(request.user, **filters)
+    # Kept rendered (clinic.fragments): the filters' form, the table and the first patients
+    # who worsened or are overdue are the same for every reader with the same access, and a
+    # function of the tables clinic_outcomes_drawn_from versions, the filters as given (the
+    # form shows them, and its errors), the locations the form offers, and the time:
+    # overdue is judged when drawn, and the drawing is shown until the next patient would
+    # become overdue (overdue_holds_until), then drawn again.
+    parts = (
+        clinic_outcomes_drawn_from(request.user, **filters),
+        _query_shape(locations),
+        (request.GET.get("location"), request.GET.get("condition")),
+        timezone.get_current_timezone_name(),
+    )
+
+    def draw() -> tuple[str, int, int, int, bool, datetime | None, datetime | None]:
+        dashboard = clinic_outcomes(request.user, **filters)
+        markup = render_to_string(
+            "outcomes/partials/_dashboard.html",
+            {
+                "form": form,
+                "dashboard": dashboard,
+                "filtered": any(value is not None for value in filters.values()),
+                "filter_query": filter_query(filters),
+            },
+        )
+        return (
+            markup,
+            dashboard.patient_count,
+            dashboard.worsened_count,
+            dashboard.overdue_count,
+            dashboard.names_patients,
+            dashboard.as_of,
+            dashboard.overdue_holds_until,
+        )
+
+    def still_good(kept: tuple[Any, ...]) -> bool:
+        holds_until = kept[-1]
+        return holds_until is None or timezone.now() < holds_until
+
+    markup, patients, worsened, overdue, names_patients, as_of, _ = kept_value(
+        "outcomes-dashboard", OUTCOMES_DASHBOARD_VERSION, parts, draw, still_good=still_good
+    )
     # For clinical staff the page names the patients who worsened or are overdue: reading
     # it is reading patient data. The summary says how many, never who.
     audit_record(
@@ -178,20 +232,26 @@ def outcomes_dashboard(request: HttpRequest) -> HttpResponse:
         action=Action.VIEW,
         object_type=Patient._meta.label_lower,
         summary=(
-            f"viewed the outcomes dashboard: {dashboard.patient_count} patients, "
-            f"{dashboard.worsened_count} worsened, {dashboard.overdue_count} overdue"
-            + ("" if dashboard.names_patients else " (counts only, no names shown)")
+            f"viewed the outcomes dashboard: {patients} patients, "
+            f"{worsened} worsened, {overdue} overdue"
+            + ("" if names_patients else " (counts only, no names shown)")
         ),
         request=request,
     )
     context = {
-        "form": form,
-        "dashboard": dashboard,
-        "filtered": any(value is not None for value in filters.values()),
-        "filter_query": filter_query(filters),
-        **freshness(dashboard.as_of),
+        "dashboard_markup": mark_safe(markup),  # noqa: S308 (drawn from the template above)
+        "as_of": as_of,
+        **freshness(as_of),
     }
     return render(request, "outcomes/dashboard.html", context)
+
+
+def _query_shape(queryset: QuerySet) -> Any:
+    """A queryset's SQL and parameters, for a key: which rows it reads (None: none)."""
+    try:
+        return queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return None
 
 
 FLAGGED_AUDIT_NAMES = {"worsened": "who worsened", "overdue": "overdue a questionnaire"}

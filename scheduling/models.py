@@ -251,6 +251,11 @@ class Appointment(models.Model):
             models.Index(fields=["status", "starts_at", "id"], name="appointment_status_start_idx"),
             models.Index(fields=["location", "starts_at"], name="appointment_location_start_idx"),
             models.Index(fields=["patient", "starts_at"], name="appointment_patient_start_idx"),
+            # What could clash with a time from now on (scheduling.availability: the
+            # location's and the clinicians' appointments that end after the range starts):
+            # by start, every past appointment would be read too.
+            models.Index(fields=["location", "blocks_until"], name="appointment_loc_block_idx"),
+            models.Index(fields=["clinician", "blocks_until"], name="appointment_clin_block_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -9,7 +9,14 @@ from django.middleware.csrf import CSRF_TOKEN_LENGTH, _unmask_cipher_token
 from django.template import engines
 from django.test import RequestFactory
 
-from clinic.fragments import KEPT_CSRF, RowsOf, cached_fragment, rows_version
+from clinic.fragments import (
+    KEPT_CSRF,
+    RowsMatching,
+    RowsOf,
+    cached_fragment,
+    kept_value,
+    rows_version,
+)
 from clinic.models import Location
 
 
@@ -117,3 +124,54 @@ def test_a_kept_form_gets_each_readers_own_csrf_token(db):
     assert [_unmask_cipher_token(t) for t in tokens] == secrets
     assert secrets[0] != secrets[1]
     assert served[0].replace(tokens[0], "T") == served[1].replace(tokens[1], "T")
+
+
+def test_rows_matching_a_queryset_changes_with_each_write_to_them(places):
+    def matching() -> str:
+        return rows_version(RowsMatching(Location.objects.filter(time_zone="America/New_York")))
+
+    seen = [matching()]
+    Location.objects.filter(pk=places[0].pk).update(name="Riverside East")
+    seen.append(matching())
+    third = Location.objects.create(name="Lakeside", time_zone="America/New_York")
+    seen.append(matching())
+    third.delete()
+    seen.append(matching())
+    Location.objects.filter(pk=places[1].pk).update(time_zone="America/Chicago")  # leaves
+    seen.append(matching())
+
+    assert len(set(seen[:3])) == 3
+    assert seen[3] == seen[1]  # the same rows as before Lakeside
+    assert seen[4] != seen[3]
+
+
+def test_rows_matching_stays_while_nothing_is_written(places):
+    rows = RowsMatching(Location.objects.filter(name__startswith="R"))
+
+    assert rows_version(rows) == rows_version(rows)
+    assert rows_version(rows).startswith("1.")
+
+
+def test_a_kept_value_is_computed_once_per_parts(db):
+    cache.clear()
+    computed = []
+
+    def compute() -> tuple[str, int]:
+        computed.append(1)
+        return ("<p>drawn</p>", len(computed))
+
+    first = kept_value("test-value", "1", ("a", 1), compute)
+    again = kept_value("test-value", "1", ("a", 1), compute)
+    other = kept_value("test-value", "1", ("a", 2), compute)
+
+    assert first == again == ("<p>drawn</p>", 1)
+    assert other == ("<p>drawn</p>", 2)
+
+
+def test_a_cache_that_fails_costs_the_value_not_the_page(db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("the cache is down")
+
+    monkeypatch.setattr(cache, "get", broken)
+
+    assert kept_value("test-value", "1", ("b",), lambda: 42) == 42

@@ -9,17 +9,20 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import BooleanField, F, Func, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from clinic.models import Location
+from clinic.fragments import RowsMatching, RowsOf, rows_version
+from clinic.models import Chair, Closure, Location, OpeningHours, User
 from clinic.selectors import location_hours_on, locations_public
 from patients.models import Patient
 from scheduling.availability import Slot, free_slots
-from scheduling.models import Appointment, AppointmentKind, AppointmentType
+from scheduling.models import Appointment, AppointmentKind, AppointmentType, StaffShift
 from scheduling.wording import day_text, zone_on
 
 Errors = dict[str, list[str]]
@@ -36,9 +39,13 @@ def booking_locations() -> QuerySet[Location]:
     return locations_public().order_by("name")
 
 
-def booking_location(public_id: uuid.UUID | str) -> Location:
-    """An active location with its opening hours and closures prefetched, or 404."""
-    location = booking_locations().filter(public_id=public_id).first()
+def booking_location(public_id: uuid.UUID | str, *, prefetch: bool = True) -> Location:
+    """An active location with its opening hours and closures prefetched (unless not
+    ``prefetch``: one query, for a page that mostly shows a kept list), or 404."""
+    if prefetch:
+        location = booking_locations().filter(public_id=public_id).first()
+    else:
+        location = locations_public().filter(public_id=public_id).prefetch_related(None).first()
     if location is None:
         raise Http404("No location taking online bookings has that id.")
     return location
@@ -92,10 +99,12 @@ def booking_week(
     week: int = 0,
     patient: Patient | None = None,
     excluding: Appointment | None = None,
+    not_before: datetime | None = None,
 ) -> BookingWeek:
     """The free times in week ``week`` of the booking horizon (today to today +
-    BOOKING_HORIZON_DAYS, local), grouped by local day. ``week`` is clamped into range.
-    A fixed number of queries (``free_slots``) however many appointments there are."""
+    BOOKING_HORIZON_DAYS, local), grouped by local day, none before ``not_before`` (now).
+    ``week`` is clamped into range. A fixed number of queries (``free_slots``) however many
+    appointments there are."""
     today = location.local_now().date()
     last = today + timedelta(days=settings.BOOKING_HORIZON_DAYS)
     count = (last - today).days // DAYS_PER_WEEK + 1
@@ -110,6 +119,7 @@ def booking_week(
         patient=patient,
         step_minutes=STEP_MINUTES,
         excluding=excluding,
+        not_before=not_before,
     )
     by_day: dict[date, list[Slot]] = defaultdict(list)
     for slot in slots:
@@ -120,6 +130,47 @@ def booking_week(
         days.append(SlotDay(day=day, zone=zone_on(location, day), slots=by_day.get(day, [])))
         day += timedelta(days=1)
     return BookingWeek(number=week, count=count, first_day=first_day, last_day=last_day, days=days)
+
+
+class _AnyOf(Func):
+    """``expression = ANY(array)``, as a condition."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        value, array = self.get_source_expressions()
+        value_sql, value_params = compiler.compile(value)
+        array_sql, array_params = compiler.compile(array)
+        return f"{value_sql} = ANY({array_sql})", [*value_params, *array_params]
+
+
+def booking_week_drawn_from(
+    *, location: Location, appointment_type: AppointmentType, week: int, minute: datetime
+) -> str:
+    """A version of everything ``booking_week`` (for no patient, nothing excluded) reads
+    for ``week`` during ``minute``, for the public list kept rendered (``clinic.fragments``),
+    in one query: the location, its opening hours, closures and chairs, the appointment
+    types, the location's shifts and their staff, and every appointment that could clash
+    (at the location, or of anyone with a shift there) still blocking after ``minute`` and
+    starting before the week can end (a generous bound: a few more rows than the week's
+    cost nothing, one fewer would be a taken time offered as free)."""
+    weeks = settings.BOOKING_HORIZON_DAYS // DAYS_PER_WEEK + 1
+    until = minute + timedelta(days=DAYS_PER_WEEK * (min(max(week, 0), weeks) + 1) + 2)
+    staff = StaffShift.objects.filter(location=location).order_by().values("staff_id")
+    clashing = Appointment.objects.filter(blocks_until__gt=minute, starts_at__lt=until)
+    return rows_version(
+        RowsOf(Location, "pk", [location.pk]),
+        RowsOf(OpeningHours, "location", [location.pk]),
+        RowsOf(Closure, "location", [location.pk]),
+        RowsOf(Chair, "location", [location.pk]),
+        RowsOf(AppointmentType),
+        RowsOf(StaffShift, "location", [location.pk]),
+        User.objects.filter(pk__in=staff),
+        RowsMatching(clashing.filter(location=location)),
+        # ANY(ARRAY(...)): the shifts' staff first, then their appointments off the
+        # (clinician, blocks_until) index; a join or IN (...) reads every appointment.
+        RowsMatching(clashing.filter(_AnyOf(F("clinician_id"), ArraySubquery(staff)))),
+    )
 
 
 def booking_week_of(location: Location, starts_at: datetime) -> int:

@@ -12,7 +12,7 @@ The rules are ``scheduling.booking``'s; these views only coordinate them.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,12 +21,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.client_address import client_ip
 from clinic.forms import show_service_errors
+from clinic.fragments import cached_fragment, this_minute
 from clinic.models import Location
 from patients.services.safety import booking_reason_alerted
 from scheduling.availability import Slot
@@ -46,6 +48,7 @@ from scheduling.booking.offer import (
     booking_locations,
     booking_slot_errors,
     booking_week,
+    booking_week_drawn_from,
     booking_week_of,
     slot_parse,
     slot_value,
@@ -152,27 +155,66 @@ def booking_start(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def booking_slots(request: HttpRequest, location_id: uuid.UUID) -> HttpResponse:
-    location = booking_location(location_id)
+    location = booking_location(location_id, prefetch=False)
     consultation = booking_consultation_type()
     if consultation is None:
         return _unavailable(request, location)
     return _slots_page(request, location, consultation, week_number=_week_number(request))
 
 
+# The week's markup in the fragment cache: change it when _week.html (or the time_buttons
+# tag) draws differently.
+BOOKING_WEEK_VERSION = "1"
+
+
 def _slots_page(
     request: HttpRequest, location: Location, consultation: AppointmentType, *, week_number: int
 ) -> HttpResponse:
-    week = booking_week(location=location, appointment_type=consultation, week=week_number)
+    page_url = reverse("booking:slots", args=[location.public_id])
     details_url = reverse("booking:details", args=[location.public_id])
+    # The week's times are kept rendered (clinic.fragments): they are the same for every
+    # visitor, drawn again after any write to what they are worked out from
+    # (booking_week_drawn_from) and every minute. Within a minute they are worked out from
+    # its end, so a time that has passed is never offered (one that falls within the
+    # minute goes at its start).
+    minute = this_minute()
+    parts = (
+        location.pk,
+        consultation.pk,
+        week_number,
+        minute,
+        settings.BOOKING_HORIZON_DAYS,
+        settings.INFUSIONS_PER_NURSE,
+        page_url,
+        booking_week_drawn_from(
+            location=location, appointment_type=consultation, week=week_number, minute=minute
+        ),
+    )
+
+    def draw() -> str:
+        week = booking_week(
+            location=location,
+            appointment_type=consultation,
+            week=week_number,
+            not_before=minute + timedelta(minutes=1),
+        )
+        return render_to_string(
+            "scheduling/booking/partials/_week.html",
+            {
+                "location": location,
+                "week": week,
+                "days": _slot_links(week, details_url),
+                "page_url": page_url,
+            },
+        )
+
     return render(
         request,
         "scheduling/booking/slots.html",
         {
             "location": location,
             "consultation": consultation,
-            "week": week,
-            "days": _slot_links(week, details_url),
-            "page_url": reverse("booking:slots", args=[location.public_id]),
+            "week_markup": cached_fragment("booking-week", BOOKING_WEEK_VERSION, parts, draw),
         },
     )
 
