@@ -20,19 +20,25 @@ drawn for. A fragment may carry nothing tied to one reader but forms' CSRF token
 ``cached_fragment(..., request=request)`` replaces with the reader's own token each time it is
 served. A fragment showing times relative to now keeps ``this_minute()`` among its parts.
 
-Each caller names its fragment (``kind``) and a ``version`` of its own markup, changed when
-the markup changes, so a new release does not show copies drawn by the old one. The cache
-failing (Redis down) costs the drawing, never the page.
+Each caller names its fragment (``kind``) and a ``version`` of its own markup; every key also
+holds a digest of the project's code and templates (``release()``), so a new release never
+shows copies drawn by the old one, even where a version was not changed. The cache failing
+(Redis down) costs the drawing, never the page.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import django
+from django.apps import apps
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Model, QuerySet
@@ -172,10 +178,29 @@ def fragment_key(kind: str, version: str, parts: Hashable) -> str:
     """The cache key of fragment ``kind`` (markup ``version``) drawn from ``parts``: a digest
     of their ``repr``, which for the values used here (numbers, strings, dates and times,
     tuples of them) says everything they hold."""
-    # The database's name keeps installs and test runs that share a cache apart.
+    # The database's name keeps installs and test runs that share a cache apart; the
+    # release keeps copies drawn by other code apart (a version a caller forgot to change).
     database = str(connection.settings_dict.get("NAME", ""))
-    digest = hashlib.sha256(repr((database, parts)).encode()).hexdigest()
+    digest = hashlib.sha256(repr((database, release(), parts)).encode()).hexdigest()
     return f"fragment:{kind}:{version}:{digest}"
+
+
+@functools.cache
+def release() -> str:
+    """A digest of the code and templates that draw fragments: this project's apps (their
+    Python and templates), the project's templates and Django's version, read once a
+    process. A release that changes any of them draws every fragment anew."""
+    base = Path(settings.BASE_DIR).resolve()
+    roots = [base / "templates"]
+    for app in apps.get_app_configs():
+        path = Path(app.path).resolve()
+        if path.is_relative_to(base) and ".venv" not in path.parts:
+            roots.append(path)
+    digest = hashlib.sha256(django.get_version().encode())
+    for path in sorted({file for root in roots for file in root.rglob("*.*")}):
+        if path.suffix in {".py", ".html", ".txt", ".svg"} and "tests" not in path.parts:
+            digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def cached_fragment(

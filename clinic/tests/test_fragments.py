@@ -175,3 +175,26 @@ def test_a_cache_that_fails_costs_the_value_not_the_page(db, monkeypatch):
     monkeypatch.setattr(cache, "get", broken)
 
     assert kept_value("test-value", "1", ("b",), lambda: 42) == 42
+
+
+def test_a_change_to_any_template_or_module_is_a_new_release(tmp_path, settings):
+    """Kept copies are keyed by the release, so markup drawn by older code is never
+    served after a deploy, whether or not a fragment's own version was changed."""
+    from clinic.fragments import release
+
+    (tmp_path / "templates").mkdir()
+    page = tmp_path / "templates" / "page.html"
+    page.write_text("<p>one</p>")
+    settings.BASE_DIR = tmp_path
+    try:
+        release.cache_clear()
+        first = release()
+        release.cache_clear()
+        same = release()
+        page.write_text("<p>two</p>")
+        release.cache_clear()
+        changed = release()
+    finally:
+        release.cache_clear()
+
+    assert first == same != changed
