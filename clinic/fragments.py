@@ -72,19 +72,47 @@ class RowsOf:
     values: Sequence[Any] | None = None
 
 
-def rows_version(*sources: QuerySet | RowsOf) -> str:
+@dataclass(frozen=True)
+class RowsReferencedBy:
+    """The rows of ``model`` that the foreign keys ``columns`` of the rows of ``by`` whose
+    ``field`` is one of ``values`` point to (the staff who recorded a session's readings,
+    say), for ``rows_version``: a subquery, so the ids need not be read first."""
+
+    model: type[Model]
+    by: type[Model]
+    columns: tuple[str, ...]
+    field: str
+    values: Sequence[Any]
+
+
+def rows_version(*sources: QuerySet | RowsOf | RowsReferencedBy) -> str:
     """A version of the rows of ``sources`` that changes with every write to any of them,
     in one query: for each, how many rows and a digest of each row's id, ``xmin`` (the
     transaction that wrote this version of the row) and ``ctid`` (where this version lies:
     a second update in the same transaction writes a new one elsewhere, and a place is only
     reused after the transaction that left it has ended, with a new ``xmin``). Deleting a
     row takes its id out; inserting one puts its id in."""
+    return "/".join(rows_versions(*sources))
+
+
+def rows_versions(*sources: QuerySet | RowsOf | RowsReferencedBy) -> list[str]:
+    """The version of each of ``sources`` (as ``rows_version``), in one query: for a page
+    keeping several fragments, each drawn from some of them."""
     parts, params = [], []
     quote = connection.ops.quote_name
     for source in sources:
         meta = source.model._meta
         table, pk = quote(meta.db_table), quote(meta.pk.column)
-        if isinstance(source, RowsOf):
+        if isinstance(source, RowsReferencedBy):
+            by = source.by._meta
+            pointers = ", ".join(f"r.{quote(by.get_field(name).column)}" for name in source.columns)
+            field = by.pk if source.field == "pk" else by.get_field(source.field)
+            where = (  # names from the models, quoted; the values a parameter
+                f"v.{pk} IN (SELECT unnest(ARRAY[{pointers}]) FROM {quote(by.db_table)} r "  # noqa: S608
+                f"WHERE r.{quote(field.column)} = ANY(%s))"
+            )
+            where_params = [list(source.values)]
+        elif isinstance(source, RowsOf):
             if source.values is None:
                 where, where_params = "true", []
             else:
@@ -102,8 +130,8 @@ def rows_version(*sources: QuerySet | RowsOf) -> str:
         )
         params.extend(where_params)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + " || '/' || ".join(parts), params)
-        return cursor.fetchone()[0]
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        return list(cursor.fetchone())
 
 
 def fragment_key(kind: str, version: str, parts: Hashable) -> str:

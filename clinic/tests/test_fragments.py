@@ -9,8 +9,15 @@ from django.middleware.csrf import CSRF_TOKEN_LENGTH, _unmask_cipher_token
 from django.template import engines
 from django.test import RequestFactory
 
-from clinic.fragments import KEPT_CSRF, RowsOf, cached_fragment, rows_version
-from clinic.models import Location
+from clinic.fragments import (
+    KEPT_CSRF,
+    RowsOf,
+    RowsReferencedBy,
+    cached_fragment,
+    rows_version,
+    rows_versions,
+)
+from clinic.models import Chair, Location
 
 
 @pytest.fixture
@@ -117,3 +124,22 @@ def test_a_kept_form_gets_each_readers_own_csrf_token(db):
     assert [_unmask_cipher_token(t) for t in tokens] == secrets
     assert secrets[0] != secrets[1]
     assert served[0].replace(tokens[0], "T") == served[1].replace(tokens[1], "T")
+
+
+def test_the_rows_others_point_to_have_a_version_of_their_own(places, django_assert_num_queries):
+    riverside, hillcrest = places
+    chair = Chair.objects.create(location=riverside, name="Chair 1")
+    place_of_chair = RowsReferencedBy(Location, Chair, ("location",), "pk", [chair.pk])
+    with django_assert_num_queries(1):
+        first = rows_versions(RowsOf(Chair, "pk", [chair.pk]), place_of_chair)
+    assert rows_version(RowsOf(Chair, "pk", [chair.pk]), place_of_chair) == "/".join(first)
+
+    Location.objects.filter(pk=hillcrest.pk).update(name="Hillcrest North")  # not its place
+    assert rows_versions(place_of_chair) == first[1:]
+
+    Location.objects.filter(pk=riverside.pk).update(name="Riverside East")  # its place
+    renamed = rows_versions(place_of_chair)
+    assert renamed != first[1:]
+
+    Chair.objects.filter(pk=chair.pk).update(location=hillcrest)  # moved
+    assert rows_versions(place_of_chair) not in (first[1:], renamed)

@@ -15,6 +15,7 @@ from infusions.orders import start_problems
 from infusions.sessions import infusion_minutes_run, planned_infusion_minutes, session_next_states
 from infusions.views.common import session_base_context
 from infusions.views.sections import discharge, flowsheet, preassessment, rems
+from infusions.views.sections.kept import chart_html, screen_versions
 from scheduling.models import AppointmentStatus
 from scheduling.services.status_rules import untimely_refusal
 
@@ -82,12 +83,10 @@ def session_context(
     ]
     context["moves"] = moves
     context["start_waits_for"] = waiting_for
-    context |= flowsheet.section_context(request, session)
-    # The chart draws the readings and events the flowsheet has just read.
-    context |= discharge.section_context(
-        request,
-        session,
-        readings=[row.reading for row in context["flowsheet"].rows],
-        events=context["events"],
-    )
+    # The flowsheet's live part and the chart are kept rendered (``kept``): one query says
+    # whether what they draw has changed.
+    versions = screen_versions(session, chart=True)
+    context |= flowsheet.section_context(request, session, versions=versions)
+    context |= discharge.section_context(request, session)
+    context["chart_html"] = chart_html(session, versions, events=context["events"])
     return context
