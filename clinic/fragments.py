@@ -69,7 +69,21 @@ class RowsOf:
 
     model: type[Model]
     field: str = "pk"
-    values: Sequence[Any] | None = None
+    values: Sequence[Any] | ValuesOf | None = None
+
+
+@dataclass(frozen=True)
+class ValuesOf:
+    """The values of ``column`` of the rows of ``model`` whose ``field`` is one of
+    ``values``, as the ``values`` of ``RowsOf``, ``RowsReferencedBy`` or another
+    ``ValuesOf``: a plain subquery, so the ids need not be read first (a patient's sessions:
+    ``ValuesOf(InfusionSession, "pk", "appointment", ValuesOf(Appointment, "pk", "patient",
+    [patient.pk]))``)."""
+
+    model: type[Model]
+    column: str
+    field: str
+    values: Sequence[Any] | ValuesOf
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,25 @@ class RowsReferencedBy:
     by: type[Model]
     columns: tuple[str, ...]
     field: str
-    values: Sequence[Any]
+    values: Sequence[Any] | ValuesOf
+
+
+def _column(model: type[Model], name: str) -> str:
+    meta = model._meta
+    return connection.ops.quote_name((meta.pk if name == "pk" else meta.get_field(name)).column)
+
+
+def _one_of(column: str, values: Sequence[Any] | ValuesOf, depth: int = 0) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values``, in SQL, and its parameters."""
+    if not isinstance(values, ValuesOf):
+        return f"{column} = ANY(%s)", [list(values)]
+    table = connection.ops.quote_name(values.model._meta.db_table)
+    alias = f"s{depth}"
+    field = f"{alias}.{_column(values.model, values.field)}"
+    inner, params = _one_of(field, values.values, depth + 1)
+    # Names from the models, quoted; every value a parameter.
+    select = f"SELECT {alias}.{_column(values.model, values.column)} FROM {table} {alias}"  # noqa: S608
+    return f"{column} IN ({select} WHERE {inner})", params
 
 
 def rows_version(*sources: QuerySet | RowsOf | RowsReferencedBy) -> str:
@@ -104,21 +136,19 @@ def rows_versions(*sources: QuerySet | RowsOf | RowsReferencedBy) -> list[str]:
         meta = source.model._meta
         table, pk = quote(meta.db_table), quote(meta.pk.column)
         if isinstance(source, RowsReferencedBy):
-            by = source.by._meta
-            pointers = ", ".join(f"r.{quote(by.get_field(name).column)}" for name in source.columns)
-            field = by.pk if source.field == "pk" else by.get_field(source.field)
-            where = (  # names from the models, quoted; the values a parameter
-                f"v.{pk} IN (SELECT unnest(ARRAY[{pointers}]) FROM {quote(by.db_table)} r "  # noqa: S608
-                f"WHERE r.{quote(field.column)} = ANY(%s))"
+            pointers = ", ".join(f"r.{_column(source.by, name)}" for name in source.columns)
+            inner, where_params = _one_of(f"r.{_column(source.by, source.field)}", source.values)
+            where = (  # names from the models, quoted; the values parameters
+                f"v.{pk} IN (SELECT unnest(ARRAY[{pointers}]) "  # noqa: S608
+                f"FROM {quote(source.by._meta.db_table)} r WHERE {inner})"
             )
-            where_params = [list(source.values)]
         elif isinstance(source, RowsOf):
             if source.values is None:
                 where, where_params = "true", []
             else:
-                field = meta.pk if source.field == "pk" else meta.get_field(source.field)
-                column = quote(field.column)
-                where, where_params = f"v.{column} = ANY(%s)", [list(source.values)]
+                where, where_params = _one_of(
+                    f"v.{_column(source.model, source.field)}", source.values
+                )
         else:
             ids, where_params = source.order_by().values("pk").query.sql_with_params()
             where = f"v.{pk} IN ({ids})"
@@ -132,6 +162,11 @@ def rows_versions(*sources: QuerySet | RowsOf | RowsReferencedBy) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(parts), params)
         return list(cursor.fetchone())
+
+
+class DrawnForOneReader(str):
+    """What a ``draw`` returns for markup to serve but not keep: it holds something of this
+    reader's alone (a form that lists the other staff, say), so no other reader may get it."""
 
 
 def fragment_key(kind: str, version: str, parts: Hashable) -> str:
@@ -153,7 +188,8 @@ def cached_fragment(
     request: HttpRequest | None = None,
 ) -> SafeString:
     """The markup ``draw()`` returns for ``parts``, from the cache when it was drawn before.
-    ``draw`` must return safe markup (every text in it escaped). With ``request``, the
+    ``draw`` must return safe markup (every text in it escaped); wrapped in
+    ``DrawnForOneReader``, it is served but not kept. With ``request``, the
     fragment's forms were drawn with ``KEPT_CSRF`` and get the reader's CSRF token."""
     key = fragment_key(kind, version, parts)
     try:
@@ -164,9 +200,11 @@ def cached_fragment(
         markup = str(draw())
     else:
         if stored is None:
-            markup = str(draw())
+            drawn = draw()
+            markup = str(drawn)
             try:
-                cache.set(key, markup, FRAGMENT_SECONDS)
+                if not isinstance(drawn, DrawnForOneReader):
+                    cache.set(key, markup, FRAGMENT_SECONDS)
             except Exception:
                 logger.warning("Could not keep %s in the fragment cache.", kind)
         else:

@@ -24,18 +24,33 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from clinic.fragments import KEPT_CSRF, RowsOf, RowsReferencedBy, cached_fragment, rows_versions
-from clinic.models import User
+from clinic.fragments import (
+    KEPT_CSRF,
+    RowsOf,
+    RowsReferencedBy,
+    ValuesOf,
+    cached_fragment,
+    rows_versions,
+)
+from clinic.models import Location, User
 from infusions.chart import chart_for_session
 from infusions.flowsheet import Flowsheet, flowsheet_for, readings_due_for
 from infusions.models import (
+    Discharge,
+    DoseAdministration,
+    DoseCorrection,
+    DoseOrder,
     InfusionSession,
+    Lot,
+    PreAssessment,
     SessionAlert,
     SessionEvent,
     SessionStateChange,
     VitalsReading,
 )
 from infusions.vitals import alert_thresholds_from_settings
+from patients.models import Patient, QuestionnaireResponse, SafetyAlert
+from scheduling.models import Appointment
 
 # The markup versions of the kept parts: change LIVE_FRAGMENT when
 # templates/infusions/flowsheet/_live.html, _acknowledge.html, _field.html or the
@@ -56,11 +71,56 @@ class SessionVersions:
     staff: str  # who recorded, acknowledged or marked in error a reading or alert
     state_changes: str = ""
     events: str = ""
+    record: str = ""  # what a finished session's record shows (``record_sources``)
 
 
-def screen_versions(session: InfusionSession, *, chart: bool = False) -> SessionVersions:
-    """The versions of the rows of ``session`` the flowsheet's live part draws (and, with
-    ``chart``, the chart too): one query."""
+def record_sources(session: InfusionSession) -> list[Any]:
+    """Every row the record of a finished session draws (``infusions.views.sections.record``)
+    beyond its readings, alerts, moves and events: the pre-infusion checks and who recorded
+    and acknowledged them, the patient and their questionnaires and appointments (the dose
+    history's dates), every dose order, administration and correction of the patient (the
+    history and its escalations), who signed, gave and witnessed this session's dose and
+    its lot, the events' staff, the discharge and who signed it, and the patient's safety
+    alerts with their places and who followed them up."""
+    ids, patient = [session.pk], [session.appointment.patient_id]
+    sessions = ValuesOf(
+        InfusionSession, "pk", "appointment", ValuesOf(Appointment, "pk", "patient", patient)
+    )
+    orders = ValuesOf(DoseOrder, "pk", "session", sessions)
+    this_order = ValuesOf(DoseOrder, "pk", "session", ids)
+    given = ValuesOf(DoseAdministration, "pk", "order", this_order)
+    administrations = ValuesOf(DoseAdministration, "pk", "order", orders)
+    staff = ("recorded_by", "entered_in_error_by")
+    return [
+        RowsOf(PreAssessment, "session", ids),
+        RowsReferencedBy(
+            User, PreAssessment, ("recorded_by", "caution_acknowledged_by"), "session", ids
+        ),
+        RowsOf(Patient, "pk", patient),
+        RowsOf(QuestionnaireResponse, "patient", patient),
+        RowsOf(Appointment, "patient", patient),
+        RowsOf(DoseOrder, "session", sessions),
+        RowsOf(DoseAdministration, "order", orders),
+        RowsOf(DoseCorrection, "administration", administrations),
+        RowsReferencedBy(User, DoseOrder, ("ordered_by",), "session", ids),
+        RowsReferencedBy(User, DoseAdministration, ("given_by", "witness"), "order", this_order),
+        RowsReferencedBy(User, DoseCorrection, ("witness",), "administration", given),
+        RowsReferencedBy(Lot, DoseAdministration, ("lot",), "order", this_order),
+        RowsReferencedBy(User, SessionEvent, staff, "session", ids),
+        RowsOf(Discharge, "session", ids),
+        RowsReferencedBy(User, Discharge, ("signed_by", "physician"), "session", ids),
+        RowsOf(SafetyAlert, "patient", patient),
+        RowsReferencedBy(User, SafetyAlert, ("resolved_by",), "patient", patient),
+        RowsReferencedBy(Location, SafetyAlert, ("location",), "patient", patient),
+    ]
+
+
+def screen_versions(
+    session: InfusionSession, *, chart: bool = False, record: bool = False
+) -> SessionVersions:
+    """The versions of the rows of ``session`` the flowsheet's live part draws (with
+    ``chart``, the chart's too; with ``record``, a finished session's record's): one
+    query."""
     ids = [session.pk]
     sources: list[Any] = [
         RowsOf(VitalsReading, "session", ids),
@@ -75,9 +135,13 @@ def screen_versions(session: InfusionSession, *, chart: bool = False) -> Session
             RowsOf(SessionStateChange, "session", ids),
             RowsOf(SessionEvent, "session", ids),
         ]
+    if record:
+        sources += record_sources(session)
     versions = rows_versions(*sources)
     staff = versions[2] + "/" + versions[3]
-    return SessionVersions(versions[0], versions[1], staff, *versions[4:])
+    chart_versions = versions[4:6] if chart else ["", ""]
+    rest = versions[6:] if chart else versions[4:]
+    return SessionVersions(versions[0], versions[1], staff, *chart_versions, record="/".join(rest))
 
 
 def _session_facts(session: InfusionSession) -> tuple[Any, ...]:
