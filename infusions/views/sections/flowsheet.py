@@ -234,10 +234,10 @@ def flowsheet_context(
     state = InfusionSessionState(session.state)
     can_record = user_can(request.user, Capability.RECORD_CLINICAL)
     polls = state not in _ENDED and state != InfusionSessionState.SCHEDULED
+    if reading_form is None and can_record and state in PHASE_FOR_STATE:  # else not shown
+        reading_form = ReadingForm(initial={"taken_at": _now_on_clock(location)})
     context: dict[str, Any] = {
-        "reading_form": mark_invalid(
-            reading_form or ReadingForm(initial={"taken_at": _now_on_clock(location)})
-        ),
+        "reading_form": None if reading_form is None else mark_invalid(reading_form),
         "reading_error": error_form,
         "flowsheet_open": state in PHASE_FOR_STATE,
         "flowsheet_polls": polls,
