@@ -80,6 +80,8 @@ def record_html(request: Any, session: InfusionSession, versions: SessionVersion
         str(session.public_id),
         session.state,
         session.kind,
+        session.started_at,
+        session.ended_at,
         session.appointment.location.time_zone,
         versions.readings,
         versions.alerts,
