@@ -76,7 +76,7 @@ class RowsOf:
 
     model: type[Model]
     field: str = "pk"
-    values: Sequence[Any] | None = None
+    values: Sequence[Any] | ValuesOf | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,55 @@ def writes_of(*models: type[Model]) -> RowsOf:
     return RowsOf(TableWrite, "table_name", [model._meta.db_table for model in models])
 
 
-def rows_version(*sources: QuerySet | RowsOf | RowsMatching) -> str:
+@dataclass(frozen=True)
+class ValuesOf:
+    """The values of ``column`` of the rows of ``model`` whose ``field`` is one of
+    ``values``, as the ``values`` of ``RowsOf``, ``RowsReferencedBy`` or another
+    ``ValuesOf``: a plain subquery, so the ids need not be read first (a patient's sessions:
+    ``ValuesOf(InfusionSession, "pk", "appointment", ValuesOf(Appointment, "pk", "patient",
+    [patient.pk]))``)."""
+
+    model: type[Model]
+    column: str
+    field: str
+    values: Sequence[Any] | ValuesOf
+
+
+@dataclass(frozen=True)
+class RowsReferencedBy:
+    """The rows of ``model`` that the foreign keys ``columns`` of the rows of ``by`` whose
+    ``field`` is one of ``values`` point to (the staff who recorded a session's readings,
+    say), for ``rows_version``: a subquery, so the ids need not be read first."""
+
+    model: type[Model]
+    by: type[Model]
+    columns: tuple[str, ...]
+    field: str
+    values: Sequence[Any] | ValuesOf
+
+
+def _column(model: type[Model], name: str) -> str:
+    meta = model._meta
+    return connection.ops.quote_name((meta.pk if name == "pk" else meta.get_field(name)).column)
+
+
+def _one_of(column: str, values: Sequence[Any] | ValuesOf, depth: int = 0) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values``, in SQL, and its parameters."""
+    if not isinstance(values, ValuesOf):
+        return f"{column} = ANY(%s)", [list(values)]
+    table = connection.ops.quote_name(values.model._meta.db_table)
+    alias = f"s{depth}"
+    field = f"{alias}.{_column(values.model, values.field)}"
+    inner, params = _one_of(field, values.values, depth + 1)
+    # Names from the models, quoted; every value a parameter.
+    select = f"SELECT {alias}.{_column(values.model, values.column)} FROM {table} {alias}"  # noqa: S608
+    return f"{column} IN ({select} WHERE {inner})", params
+
+
+Source = QuerySet | RowsOf | RowsMatching | RowsReferencedBy
+
+
+def rows_version(*sources: Source) -> str:
     """A version of the rows of ``sources`` that changes with every write to any of them,
     in one query: for each, how many rows and a digest of each row's id, ``xmin`` (the
     transaction that wrote this version of the row) and ``ctid`` (where this version lies:
@@ -111,10 +159,25 @@ def rows_version(*sources: QuerySet | RowsOf | RowsMatching) -> str:
     return version_of(*rows_version_query(*sources))
 
 
-def rows_version_query(*sources: QuerySet | RowsOf | RowsMatching) -> tuple[str, list[Any]]:
+def rows_versions(*sources: Source) -> list[str]:
+    """The version of each of ``sources`` (as ``rows_version``), in one query: for a page
+    keeping several fragments, each drawn from some of them."""
+    parts, params = _version_parts(sources)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        return list(cursor.fetchone())
+
+
+def rows_version_query(*sources: Source) -> tuple[str, list[Any]]:
     """The SQL and parameters of ``rows_version(*sources)``, for a caller that runs the same
     query often with other values (compiling a dozen querysets can cost more than running
     them): it keeps them and runs them with ``version_of``."""
+    parts, params = _version_parts(sources)
+    return "SELECT " + " || '/' || ".join(parts), params
+
+
+def _version_parts(sources: Sequence[Source]) -> tuple[list[str], list[Any]]:
+    """Each source's part of a version query (its count and digest), and the parameters."""
     parts, params = [], []
     quote = connection.ops.quote_name
     for source in sources:
@@ -125,13 +188,20 @@ def rows_version_query(*sources: QuerySet | RowsOf | RowsMatching) -> tuple[str,
             continue
         meta = source.model._meta
         table, pk = quote(meta.db_table), quote(meta.pk.column)
-        if isinstance(source, RowsOf):
+        if isinstance(source, RowsReferencedBy):
+            pointers = ", ".join(f"r.{_column(source.by, name)}" for name in source.columns)
+            inner, where_params = _one_of(f"r.{_column(source.by, source.field)}", source.values)
+            where = (  # names from the models, quoted; the values parameters
+                f"v.{pk} IN (SELECT unnest(ARRAY[{pointers}]) "  # noqa: S608
+                f"FROM {quote(source.by._meta.db_table)} r WHERE {inner})"
+            )
+        elif isinstance(source, RowsOf):
             if source.values is None:
                 where, where_params = "true", []
             else:
-                field = meta.pk if source.field == "pk" else meta.get_field(source.field)
-                column = quote(field.column)
-                where, where_params = f"v.{column} = ANY(%s)", [list(source.values)]
+                where, where_params = _one_of(
+                    f"v.{_column(source.model, source.field)}", source.values
+                )
         else:
             ids, where_params = source.order_by().values("pk").query.sql_with_params()
             where = f"v.{pk} IN ({ids})"
@@ -142,7 +212,7 @@ def rows_version_query(*sources: QuerySet | RowsOf | RowsMatching) -> tuple[str,
             f"ORDER BY v.{pk})), '') FROM {table} v WHERE {where})"
         )
         params.extend(where_params)
-    return "SELECT " + " || '/' || ".join(parts), params
+    return parts, params
 
 
 def version_of(sql: str, params: Sequence[Any]) -> str:
@@ -150,6 +220,11 @@ def version_of(sql: str, params: Sequence[Any]) -> str:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+class DrawnForOneReader(str):
+    """What a ``draw`` returns for markup to serve but not keep: it holds something of this
+    reader's alone (a form that lists the other staff, say), so no other reader may get it."""
 
 
 def rows_counts(version: str) -> list[int]:
@@ -212,7 +287,8 @@ def cached_fragment(
     request: HttpRequest | None = None,
 ) -> SafeString:
     """The markup ``draw()`` returns for ``parts``, from the cache when it was drawn before.
-    ``draw`` must return safe markup (every text in it escaped). With ``request``, the
+    ``draw`` must return safe markup (every text in it escaped); wrapped in
+    ``DrawnForOneReader``, it is served but not kept. With ``request``, the
     fragment's forms were drawn with ``KEPT_CSRF`` and get the reader's CSRF token."""
     key = fragment_key(kind, version, parts)
     try:
@@ -223,9 +299,11 @@ def cached_fragment(
         markup = str(draw())
     else:
         if stored is None:
-            markup = str(draw())
+            drawn = draw()
+            markup = str(drawn)
             try:
-                cache.set(key, markup, FRAGMENT_SECONDS)
+                if not isinstance(drawn, DrawnForOneReader):
+                    cache.set(key, markup, FRAGMENT_SECONDS)
             except Exception:
                 logger.warning("Could not keep %s in the fragment cache.", kind)
         else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from infusions import vitals
@@ -134,13 +135,44 @@ def phase_started_at(session: InfusionSession) -> datetime | None:
     )
 
 
+def readings_due_for(session: InfusionSession, now: datetime) -> ReadingsDue | None:
+    """When the next reading of ``session`` is due at ``now``, as ``flowsheet_for`` says,
+    without reading the readings: one query (the start of the current phase and the latest
+    reading not in error) while a reading schedule runs, none otherwise."""
+    if State(session.state) not in SCHEDULE_PHASE_FOR_STATE:
+        return None
+    latest = (
+        VitalsReading.objects.filter(session=OuterRef("pk"), entered_in_error_at__isnull=True)
+        .order_by("-taken_at", "-id")
+        .values("taken_at")[:1]
+    )
+    started = (
+        SessionStateChange.objects.filter(
+            session=OuterRef("pk"), to_state__in=[State.INFUSING, State.RECOVERING]
+        )
+        .order_by("-at", "-id")
+        .values("at")[:1]
+    )
+    started_at, last_reading_at = (
+        InfusionSession.objects.filter(pk=session.pk)
+        .values_list(Subquery(started), Subquery(latest))
+        .get()
+    )
+    return _due(session, now, last_reading_at, started_at=started_at)
+
+
 def _due(
-    session: InfusionSession, now: datetime, last_reading_at: datetime | None
+    session: InfusionSession,
+    now: datetime,
+    last_reading_at: datetime | None,
+    *,
+    started_at: datetime | None = None,
 ) -> ReadingsDue | None:
     phase = SCHEDULE_PHASE_FOR_STATE.get(State(session.state))
     if phase is None:
         return None
-    started_at = phase_started_at(session)
+    if started_at is None:
+        started_at = phase_started_at(session)
     if started_at is None:  # cannot happen through session_transition; be safe
         return None
     interval_infusing = settings.VITALS_INTERVAL_INFUSING_MINUTES

@@ -11,13 +11,17 @@ from django.test import RequestFactory
 
 from clinic.fragments import (
     KEPT_CSRF,
+    DrawnForOneReader,
     RowsMatching,
     RowsOf,
+    RowsReferencedBy,
+    ValuesOf,
     cached_fragment,
     kept_value,
     rows_version,
+    rows_versions,
 )
-from clinic.models import Location
+from clinic.models import Chair, Location
 
 
 @pytest.fixture
@@ -198,3 +202,54 @@ def test_a_change_to_any_template_or_module_is_a_new_release(tmp_path, settings)
         release.cache_clear()
 
     assert first == same != changed
+
+
+def test_the_rows_others_point_to_have_a_version_of_their_own(places, django_assert_num_queries):
+    riverside, hillcrest = places
+    chair = Chair.objects.create(location=riverside, name="Chair 1")
+    place_of_chair = RowsReferencedBy(Location, Chair, ("location",), "pk", [chair.pk])
+    with django_assert_num_queries(1):
+        first = rows_versions(RowsOf(Chair, "pk", [chair.pk]), place_of_chair)
+    assert rows_version(RowsOf(Chair, "pk", [chair.pk]), place_of_chair) == "/".join(first)
+
+    Location.objects.filter(pk=hillcrest.pk).update(name="Hillcrest North")  # not its place
+    assert rows_versions(place_of_chair) == first[1:]
+
+    Location.objects.filter(pk=riverside.pk).update(name="Riverside East")  # its place
+    renamed = rows_versions(place_of_chair)
+    assert renamed != first[1:]
+
+    Chair.objects.filter(pk=chair.pk).update(location=hillcrest)  # moved
+    assert rows_versions(place_of_chair) not in (first[1:], renamed)
+
+
+def test_rows_named_through_a_chain_of_subqueries(places):
+    riverside, hillcrest = places
+    chair = Chair.objects.create(location=riverside, name="Chair 1")
+    chairs_of_riverside = ValuesOf(Chair, "pk", "location", [riverside.pk])
+    places_of_those_chairs = RowsOf(
+        Location, "pk", ValuesOf(Chair, "location", "pk", chairs_of_riverside)
+    )
+    first = rows_version(places_of_those_chairs)
+    assert first == rows_version(RowsOf(Location, "pk", [riverside.pk]))
+
+    Location.objects.filter(pk=hillcrest.pk).update(name="Hillcrest North")
+    assert rows_version(places_of_those_chairs) == first
+    Chair.objects.filter(pk=chair.pk).update(name="Chair 1A")  # the chair row, not the place
+    assert rows_version(places_of_those_chairs) == first
+    Location.objects.filter(pk=riverside.pk).update(name="Riverside East")
+    assert rows_version(places_of_those_chairs) != first
+
+
+def test_a_fragment_drawn_for_one_reader_is_served_but_not_kept(db):
+    drawings = []
+
+    def draw():
+        drawings.append(1)
+        return DrawnForOneReader("<p>a form for this reader</p>")
+
+    first = cached_fragment("test-one-reader", "1", ("same",), draw)
+    second = cached_fragment("test-one-reader", "1", ("same",), draw)
+
+    assert first == second == "<p>a form for this reader</p>"
+    assert len(drawings) == 2

@@ -403,6 +403,7 @@ def _page_queries(client, session) -> int:
 def test_the_session_page_takes_the_same_queries_with_a_longer_history(client, nina, phil, session):
     sign(phil, session)
     client.force_login(nina)
+    _page_queries(client, session)  # the flowsheet and the chart drawn, then kept
     before = _page_queries(client, session)
     location = session.appointment.location
     patient = session.appointment.patient

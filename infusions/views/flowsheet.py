@@ -63,7 +63,6 @@ SECTION_CONTEXTS: dict[str, Callable[..., dict[str, Any]]] = {
     FLOWSHEET: flowsheet_context,
     EVENTS: events_context,
 }
-LIVE_TEMPLATE = "infusions/flowsheet/_live.html"
 IN_ERROR_TEMPLATE = "infusions/flowsheet/_in_error_form.html"
 # The "mark in error" form of a record in each section: what it calls the record, the URL it
 # posts to, and what reading it is in the audit log.
@@ -156,7 +155,7 @@ def flowsheet_section(request: HttpRequest, session_id: Any) -> HttpResponse:
     audit_session_view(request, session, "infusion session vital signs")
     context = session_base_context(request, session) | flowsheet_context(request, session)
     if request.GET.get("part") == "live":
-        response = render(request, LIVE_TEMPLATE, context)
+        response = HttpResponse(context["flowsheet_live"])
         status = discharge_status_context(session)
         if status is not None:  # a monitor's reading may have come in meanwhile
             oob = context | status | {"oob": True}

@@ -52,7 +52,8 @@ def session_open(request: HttpRequest, appointment_id: Any) -> HttpResponse:
 def session_detail(request: HttpRequest, session_id: Any) -> HttpResponse:
     session = session_for(request.user, session_id)
     audit_session_view(request, session, "infusion session")
-    return render(request, "infusions/session/detail.html", session_context(request, session))
+    context = session_context(request, session, keep_record=True)
+    return render(request, "infusions/session/detail.html", context)
 
 
 @require_POST

@@ -13,7 +13,6 @@ from django.http import HttpRequest
 from clinic.forms import cosigner_code_field
 from clinic.models import User
 from clinic.permissions import Capability, user_can
-from infusions.chart import chart_for_session
 from infusions.discharge_readiness import (
     DISCHARGE_STATES,
     baseline_reading,
@@ -83,17 +82,10 @@ class DischargeForm(forms.Form):
         self.fields["physician"].queryset = physicians()
 
 
-def section_context(
-    request: HttpRequest,
-    session: InfusionSession,
-    *,
-    readings: list[Any] | None = None,
-    events: list[Any] | None = None,
-) -> dict[str, Any]:
-    """What the discharge and chart parts of the session screen show; the chart draws
-    ``readings`` and ``events`` when the screen has read them already (its flowsheet)."""
-    chart = chart_for_session(session, readings=readings, events=events)
-    return discharge_context(request, session) | {"chart": chart}
+def section_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
+    """What the discharge part of the session screen shows (its chart is kept rendered:
+    ``kept.chart_html``)."""
+    return discharge_context(request, session)
 
 
 def discharge_context(

@@ -10,8 +10,9 @@ from django import forms
 from django.http import HttpRequest
 
 from clinic.models import Location
+from clinic.permissions import Capability, user_can
 from infusions import vitals
-from infusions.flowsheet import flowsheet_for
+from infusions.flowsheet import Flowsheet, flowsheet_for
 from infusions.flowsheet_rules import PHASE_FOR_STATE
 from infusions.models import InfusionSession, SessionAlert
 from infusions.models.events import MedicationRoute, Severity
@@ -19,6 +20,7 @@ from infusions.models.readings import AlertAction
 from infusions.models.sessions import InfusionSessionState
 from infusions.readings import VALUE_FIELDS, ReadingInput
 from infusions.session_events import events_for
+from infusions.views.sections.kept import SessionVersions, live_html
 from patients.models import SideEffect
 
 # Final states: the record is closed, nothing refreshes.
@@ -191,9 +193,28 @@ class AlertItem:
     form: AcknowledgeForm
 
 
-def section_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
-    """What the flowsheet and events sections of the session screen show."""
-    return flowsheet_context(request, session) | events_context(request, session)
+def section_context(
+    request: HttpRequest, session: InfusionSession, *, versions: SessionVersions | None = None
+) -> dict[str, Any]:
+    """What the flowsheet and events sections of the session screen show (``versions``: the
+    screen's, ``kept.screen_versions``, when it has read them)."""
+    return flowsheet_context(request, session, versions=versions) | events_context(request, session)
+
+
+def alert_items(
+    sheet: Flowsheet, bound_ack: tuple[SessionAlert, AcknowledgeForm] | None = None
+) -> list[AlertItem]:
+    """The open alerts of ``sheet``, each with its acknowledge form (``bound_ack``: the one
+    refused, with its errors)."""
+    items = []
+    for alert in sheet.open_alerts:
+        if bound_ack is not None and bound_ack[0].pk == alert.pk:
+            form = bound_ack[1]
+        else:
+            form = AcknowledgeForm()
+        form.auto_id = f"ack-{alert.public_id.hex}-%s"  # one form per alert on the page
+        items.append(AlertItem(alert=alert, form=mark_invalid(form)))
+    return items
 
 
 def flowsheet_context(
@@ -204,35 +225,44 @@ def flowsheet_context(
     bound_ack: tuple[SessionAlert, AcknowledgeForm] | None = None,
     error_form: tuple[Any, InErrorForm] | None = None,
     done: str = "",
+    versions: SessionVersions | None = None,
 ) -> dict[str, Any]:
+    """The flowsheet section's context. Its live part is ``flowsheet_live``, kept rendered
+    (``kept.live_html``), unless it shows a refused form of its own or says what was just
+    done (its colour follows the open alerts): then ``flowsheet`` and ``alert_items``, drawn."""
     location = session.appointment.location
-    sheet = flowsheet_for(session)
-    items = []
-    for alert in sheet.open_alerts:
-        if bound_ack is not None and bound_ack[0].pk == alert.pk:
-            form = bound_ack[1]
-        else:
-            form = AcknowledgeForm()
-        form.auto_id = f"ack-{alert.public_id.hex}-%s"  # one form per alert on the page
-        items.append(AlertItem(alert=alert, form=mark_invalid(form)))
-    problem = ""
-    if bound_ack is not None and not any(item.alert.pk == bound_ack[0].pk for item in items):
-        # Refused because it is no longer open (acknowledged meanwhile): say so up top.
-        problem = " ".join(message for errors in bound_ack[1].errors.values() for message in errors)
     state = InfusionSessionState(session.state)
-    return {
-        "flowsheet": sheet,
-        "flowsheet_problem": problem,
-        "alert_items": items,
-        "reading_form": mark_invalid(
-            reading_form or ReadingForm(initial={"taken_at": _now_on_clock(location)})
-        ),
+    can_record = user_can(request.user, Capability.RECORD_CLINICAL)
+    polls = state not in _ENDED and state != InfusionSessionState.SCHEDULED
+    if reading_form is None and can_record and state in PHASE_FOR_STATE:  # else not shown
+        reading_form = ReadingForm(initial={"taken_at": _now_on_clock(location)})
+    context: dict[str, Any] = {
+        "reading_form": None if reading_form is None else mark_invalid(reading_form),
         "reading_error": error_form,
         "flowsheet_open": state in PHASE_FOR_STATE,
-        "flowsheet_polls": state not in _ENDED and state != InfusionSessionState.SCHEDULED,
+        "flowsheet_polls": polls,
         "flowsheet_done": done,
+        "flowsheet_problem": "",
         "consciousness_labels": vitals.CONSCIOUSNESS_LABELS,
     }
+    if bound_ack is None and error_form is None and not done:
+        live = live_html(
+            request,
+            session,
+            can_record=can_record,
+            polls=polls,
+            alert_items=alert_items,
+            versions=versions,
+        )
+        return context | {"flowsheet_live": live}
+    sheet = flowsheet_for(session)
+    items = alert_items(sheet, bound_ack)
+    if bound_ack is not None and not any(item.alert.pk == bound_ack[0].pk for item in items):
+        # Refused because it is no longer open (acknowledged meanwhile): say so up top.
+        context["flowsheet_problem"] = " ".join(
+            message for errors in bound_ack[1].errors.values() for message in errors
+        )
+    return context | {"flowsheet": sheet, "alert_items": items, "flowsheet_live": None}
 
 
 def events_context(

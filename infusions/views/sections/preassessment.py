@@ -17,7 +17,7 @@ from clinic.permissions import ROLE_CAPABILITIES, Capability, user_can
 from infusions import dosing, vitals
 from infusions.dose_corrections import correction_needed, given_of
 from infusions.models import InfusionSession, PreAssessment
-from infusions.models.orders import DoseRoute
+from infusions.models.orders import DoseAdministration, DoseOrder, DoseRoute
 from infusions.models.preassessment import BloodPressureStatus, PregnancyStatus
 from infusions.models.rems import ESKETAMINE_NO_DRINK_MINUTES, ESKETAMINE_NO_FOOD_MINUTES
 from infusions.models.sessions import InfusionSessionState
@@ -339,8 +339,21 @@ def dose_context(
     # The session's current order and what was given are in the patient's history (the
     # latest order of this session that no later one replaces): not read again.
     this_session = [entry for entry in history if entry.session.pk == session.pk]
-    order = this_session[-1].order if this_session else None
-    administration = this_session[-1].given if this_session else None
+    order = administration = None
+    if this_session:
+        # Who signed, gave and witnessed it and the lot, for the section: one query, not
+        # one each as the template asks.
+        order = DoseOrder.objects.select_related(
+            "ordered_by",
+            "administration__lot",
+            "administration__given_by",
+            "administration__witness",
+            "administration__correction__witness",
+        ).get(pk=this_session[-1].order.pk)
+        try:
+            administration = order.administration
+        except DoseAdministration.DoesNotExist:
+            administration = None
     previous_dose = next(
         (entry.order.dose_mg_per_kg for entry in reversed(history) if entry.session != session),
         None,

@@ -14,7 +14,8 @@ from infusions.models.sessions import SESSION_STATES_NEEDING_REASON, InfusionSes
 from infusions.orders import start_problems
 from infusions.sessions import infusion_minutes_run, planned_infusion_minutes, session_next_states
 from infusions.views.common import session_base_context
-from infusions.views.sections import discharge, flowsheet, preassessment, rems
+from infusions.views.sections import discharge, flowsheet, preassessment, record, rems
+from infusions.views.sections.kept import chart_html, screen_versions
 from scheduling.models import AppointmentStatus
 from scheduling.services.status_rules import untimely_refusal
 
@@ -36,10 +37,18 @@ MOVES_WITH_THEIR_OWN_FORM = frozenset({State.DISCHARGED})
 
 
 def session_context(
-    request: HttpRequest, session: InfusionSession, *, rems_forms: dict[str, Any] | None = None
+    request: HttpRequest,
+    session: InfusionSession,
+    *,
+    rems_forms: dict[str, Any] | None = None,
+    keep_record: bool = False,
 ) -> dict[str, Any]:
     """Everything the session screen shows ``request.user``: the header and each part
-    (``rems_forms``: the Spravato forms refused, to show with their errors)."""
+    (``rems_forms``: the Spravato forms refused, to show with their errors). With
+    ``keep_record`` (the screen as it is, no section's form posted), a finished session's
+    record comes kept (``record``)."""
+    if keep_record and record.keeps_record(session):
+        return _finished_context(request, session)
     context = session_base_context(request, session)
     can_record = context["can_record"]
     waiting_for = []
@@ -82,12 +91,24 @@ def session_context(
     ]
     context["moves"] = moves
     context["start_waits_for"] = waiting_for
-    context |= flowsheet.section_context(request, session)
-    # The chart draws the readings and events the flowsheet has just read.
-    context |= discharge.section_context(
-        request,
-        session,
-        readings=[row.reading for row in context["flowsheet"].rows],
-        events=context["events"],
-    )
+    # The flowsheet's live part and the chart are kept rendered (``kept``): one query says
+    # whether what they draw has changed.
+    versions = screen_versions(session, chart=True)
+    context |= flowsheet.section_context(request, session, versions=versions)
+    context |= discharge.section_context(request, session)
+    context["chart_html"] = chart_html(session, versions, events=context["events"])
     return context
+
+
+def _finished_context(request: HttpRequest, session: InfusionSession) -> dict[str, Any]:
+    """The screen of a discharged session: no next step, and every part kept rendered
+    (``record``, ``kept``): one query says whether any of them changed."""
+    context = session_base_context(request, session)
+    versions = screen_versions(session, chart=True, record=True)
+    context |= flowsheet.flowsheet_context(request, session, versions=versions)
+    return context | {
+        "moves": [],
+        "start_waits_for": [],
+        "kept_record": record.record_html(request, session, versions),
+        "chart_html": chart_html(session, versions),
+    }
