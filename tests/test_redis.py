@@ -6,6 +6,7 @@ import os
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from clinic.celery import app
@@ -21,7 +22,12 @@ def test_the_cache_round_trips_a_value_through_redis():
     cache.set(key, {"chairs": 4}, timeout=30)
 
     assert cache.get(key) == {"chairs": 4}
-    server = redis.Redis.from_url(os.environ["REDIS_URL"])
+    # That Redis (each pytest-xdist worker's cache has a database of its own there).
+    server = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    assert (
+        server.connection_pool.connection_kwargs["port"]
+        == redis.Redis.from_url(os.environ["REDIS_URL"]).connection_pool.connection_kwargs["port"]
+    )
     assert any(key in name.decode() for name in server.scan_iter(match=f"*{key}*"))
     cache.delete(key)
     assert cache.get(key) is None
