@@ -85,17 +85,24 @@ def shift_locations_of(user: User) -> list[int]:
     )
 
 
-def home_location(user: User, locations: Sequence[Location]) -> Location:
+def home_location(
+    user: User,
+    locations: Sequence[Location],
+    *,
+    shifts: Sequence[tuple[int, int]] | None = None,
+) -> Location:
     """Where ``user``'s schedule opens, of ``locations`` (at least one, in the order they are
     offered): where they have a shift today (on that location's clock), else where they have
-    most shifts, else the first. One query."""
-    by_pk = {location.pk: location for location in locations}
-    shifts = list(
-        StaffShift.objects.filter(staff=user, location_id__in=list(by_pk)).values_list(
-            "location_id", "weekday"
+    most shifts, else the first. One query, none when the caller has read ``shifts``
+    already (the user's (location id, weekday) pairs at ``locations``)."""
+    if shifts is None:
+        shifts = list(
+            StaffShift.objects.filter(
+                staff=user, location_id__in=[location.pk for location in locations]
+            ).values_list("location_id", "weekday")
         )
-    )
-    today = [each for each in locations if (each.pk, each.local_now().weekday()) in set(shifts)]
+    worked = set(shifts)
+    today = [each for each in locations if (each.pk, each.local_now().weekday()) in worked]
     if today:
         return today[0]
     if shifts:
