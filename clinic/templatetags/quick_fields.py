@@ -9,8 +9,12 @@ their templates leave."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import template
 from django.forms import BoundField
+from django.forms.models import ModelChoiceIterator
 from django.forms.widgets import Input, Select, Widget
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
@@ -54,20 +58,33 @@ def _input(field: BoundField, widget: Input) -> str:
     return f'<input type="{widget.input_type}" name="{field.html_name}"{shown}{_attributes(attrs)}>'
 
 
+def _choices(field: BoundField, widget: Select) -> Iterable[tuple[Any, Any]]:
+    """The widget's choices; a model choice's rows read as a list (Django reads them with
+    ``iterator()``: on PostgreSQL a server-side cursor, declared, fetched and closed)."""
+    choices = widget.choices
+    if not isinstance(choices, ModelChoiceIterator) or choices.queryset._prefetch_related_lookups:
+        return choices
+    empty = [] if field.field.empty_label is None else [("", field.field.empty_label)]
+    return empty + [choices.choice(row) for row in choices.queryset]
+
+
 def _select(field: BoundField, widget: Select) -> str | None:
+    """The select, its options from the widget's choices as ``Select.optgroups`` marks them
+    (the first option whose value is the field's is selected), without building a widget
+    context an option; None for choices in groups."""
     attrs = _control_attrs(field, widget, "form-select")
-    options = []
-    for group, choices, _index in widget.optgroups(
-        field.html_name, widget.format_value(field.value())
-    ):
-        if group:
+    value = set(widget.format_value(field.value()))
+    options, has_selected = [], False
+    for option_value, label in _choices(field, widget):
+        if isinstance(label, (list, tuple)):
             return None
-        for option in choices:
-            selected = " selected" if option["selected"] else ""
-            options.append(
-                f'\n  <option value="{escape(option["value"])}"{selected}>'
-                f"{conditional_escape(option['label'])}</option>"
-            )
+        option_value = "" if option_value is None else str(option_value)
+        selected = not has_selected and option_value in value
+        has_selected |= selected
+        options.append(
+            f'\n  <option value="{escape(option_value)}"{" selected" if selected else ""}>'
+            f"{conditional_escape(label)}</option>"
+        )
     return f'<select name="{field.html_name}"{_attributes(attrs)}>{"".join(options)}\n</select>'
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from html import escape  # Django's escape is this, behind a lazy-string wrapper
 from typing import Any
 
 from django import template
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.phones import phone_display
