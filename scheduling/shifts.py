@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import time
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -79,10 +79,16 @@ def shift_clinicians() -> QuerySet[User]:
 
 
 def shift_locations_of(user: User) -> list[int]:
-    """The ids of the locations ``user`` has shifts at (none: not tied to one). One query."""
-    return list(
-        StaffShift.objects.filter(staff=user).values_list("location_id", flat=True).distinct()
-    )
+    """The ids of the locations ``user`` has shifts at (none: not tied to one), in no
+    particular order. One query, written out: a clinician's home asks it for four panels,
+    and the queryset (DISTINCT over the model's ordering, which joins the locations for
+    their names) cost ~1 ms each time."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT location_id FROM scheduling_staffshift WHERE staff_id = %s",
+            [user.pk],
+        )
+        return [location_id for (location_id,) in cursor.fetchall()]
 
 
 def home_location(
