@@ -18,6 +18,7 @@ from scheduling.models import Appointment
 from scheduling.views.appointments import appointment_page
 
 SHOWN = 5
+_KINDS = dict(FeeKind.choices)
 
 
 @staff_home_page.register
@@ -30,7 +31,7 @@ def fee_proposals(user: Any, *, shown: Mapping[str, Any]) -> dict[str, Any]:
         {
             "patient_name": f"{row['patient__preferred_name'] or row['patient__legal_first_name']}"
             f" {row['patient__legal_last_name']}",
-            "kind": FeeKind(row["kind"]).label,
+            "kind": _KINDS.get(row["kind"], row["kind"]),
             "amount": row["amount"],
             "location_name": row["location__name"],
             "starts_at": row["appointment__starts_at"],
