@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from billing.fees import open_fee_proposals
-from billing.models import BookingHold, FeeProposal, PolicyAgreement
+from billing.models import BookingHold, FeeKind, FeeProposal, PolicyAgreement
 from billing.selectors import can_see_billing
 from clinic.contributions import staff_home_page
 from clinic.permissions import Capability, user_can
@@ -18,6 +18,7 @@ from scheduling.models import Appointment
 from scheduling.views.appointments import appointment_page
 
 SHOWN = 5
+_KINDS = dict(FeeKind.choices)
 
 
 @staff_home_page.register
@@ -25,7 +26,26 @@ def fee_proposals(user: Any, *, shown: Mapping[str, Any]) -> dict[str, Any]:
     if not user_can(user, Capability.TAKE_PAYMENTS):
         return {}
     proposals = open_fee_proposals(user)
-    first = list(proposals[: SHOWN + 1])
+    # Plain rows of what the panel shows, not four models a fee.
+    first = [
+        {
+            "patient_name": f"{row['patient__preferred_name'] or row['patient__legal_first_name']}"
+            f" {row['patient__legal_last_name']}",
+            "kind": _KINDS.get(row["kind"], row["kind"]),
+            "amount": row["amount"],
+            "location_name": row["location__name"],
+            "starts_at": row["appointment__starts_at"],
+        }
+        for row in proposals.values(
+            "patient__preferred_name",
+            "patient__legal_first_name",
+            "patient__legal_last_name",
+            "kind",
+            "amount",
+            "location__name",
+            "appointment__starts_at",
+        )[: SHOWN + 1]
+    ]
     more = proposals.count() - SHOWN if len(first) > SHOWN else 0
     return {"fee_proposals": {"shown": first[:SHOWN], "more": more}}
 

@@ -44,6 +44,8 @@ STAFF_NAVIGATION: list[NavItem] = [
 
 def navigation_for(user: Any, current_path: str = "") -> list[dict[str, Any]]:
     granted = capabilities_of(user)
+    # One's own account page belongs to no menu entry.
+    own_account = current_path.startswith(reverse("staff:my-account"))
     items = []
     for item in STAFF_NAVIGATION:
         if item.capability not in granted:
@@ -51,7 +53,7 @@ def navigation_for(user: Any, current_path: str = "") -> list[dict[str, Any]]:
         url = reverse(item.url_name)
         home = item.url_name == "staff:home"
         active = current_path == url if home else current_path.startswith(url)
-        if current_path.startswith(reverse("staff:my-account")):
-            active = False  # one's own account page belongs to no menu entry
+        if own_account:
+            active = False
         items.append({"label": item.label, "url": url, "active": active, "admin": item.admin})
     return items

@@ -21,6 +21,8 @@ from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, V
 # people there write them, "(212) 555-0142"; other countries' numbers in international form.
 HOME_REGION = "US"
 E164 = re.compile(r"\+[1-9]\d{6,14}")
+# A stored number of the North American plan (+1, area codes from 2 to 9).
+_NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
 # What people type around the digits of a phone number: "+1 (212) 555-0142".
 PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
 _NATIONAL_DIGITS = re.compile(r"\d{1,17}")
@@ -86,12 +88,19 @@ def _numbering_plan_problem(number: PhoneNumber, possible: int) -> str:
 def phone_display(number: str) -> str:
     """A stored number as staff read it: "(212) 555-0199" for a number of ``HOME_REGION``,
     "+44 20 7946 0958" for another country's; as stored when it is not a valid number."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except NumberParseException:
-        return number
+    if _NANP_E164.fullmatch(number):
+        # What parsing a stored +1 number gives, without parsing it (a list of patients
+        # shows 25 of them): a national number with no leading zero.
+        parsed = PhoneNumber(country_code=1, national_number=int(number[2:]))
+    else:
+        try:
+            parsed = phonenumbers.parse(number, None)
+        except NumberParseException:
+            return number
+    # Valid for the home region is valid, of that region (it is the first region of its
+    # country code the library tries): one check, not two, for nearly every number shown.
+    if phonenumbers.is_valid_number_for_region(parsed, HOME_REGION):
+        return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL)
     if not phonenumbers.is_valid_number(parsed):
         return number
-    if phonenumbers.region_code_for_number(parsed) == HOME_REGION:
-        return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL)

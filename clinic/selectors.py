@@ -10,6 +10,7 @@ from typing import Any
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -77,6 +78,71 @@ def location_hours_on(location: Location, day: date) -> DayHours:
 
 def location_today(location: Location) -> DayHours:
     return location_hours_on(location, location.local_now().date())
+
+
+@dataclass(frozen=True)
+class LocationDay:
+    """An active location as the staff home shows it: its name, time zone and chairs in
+    use, and its hours today on its own clock."""
+
+    pk: int
+    public_id: uuid.UUID
+    name: str
+    time_zone: str
+    active_chair_count: int
+    today: DayHours
+
+
+# Each active location with its chairs in use, the hours of every weekday and the closures
+# not over by yesterday (UTC: no location's today is earlier), by name as locations_public().
+_LOCATIONS_TODAY = """
+SELECT l.id, l.public_id, l.name, l.time_zone,
+  (SELECT count(*) FROM clinic_chair c WHERE c.location_id = l.id AND c.is_active),
+  (SELECT json_agg(json_build_array(h.weekday, h.opens_at, h.closes_at))
+     FROM clinic_openinghours h WHERE h.location_id = l.id),
+  (SELECT json_agg(json_build_array(c.starts_on, c.ends_on, c.reason) ORDER BY c.starts_on)
+     FROM clinic_closure c WHERE c.location_id = l.id AND c.ends_on >= %s)
+FROM clinic_location l WHERE l.is_active ORDER BY l.name, l.id
+"""
+
+
+def locations_today() -> list[LocationDay]:
+    """What ``locations_public()`` and ``location_today`` say of each active location, as
+    plain rows in one query (they take three, and build a model for every hour and
+    closure): for a page that shows every location's today and nothing else of them."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCATIONS_TODAY, [now.date() - timedelta(days=1)])
+        rows = cursor.fetchall()
+    days = []
+    for pk, public_id, name, time_zone, chairs, hours, closures in rows:
+        day = now.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
+        closure = next(
+            (
+                Closure(location_id=pk, starts_on=starts, ends_on=ends, reason=reason)
+                for starts, ends, reason in (
+                    (date.fromisoformat(starts), date.fromisoformat(ends), reason)
+                    for starts, ends, reason in closures or ()
+                )
+                if starts <= day <= ends
+            ),
+            None,
+        )
+        opens_at = closes_at = None
+        for weekday, opens, closes in hours or ():
+            if weekday == day.weekday():
+                opens_at, closes_at = time.fromisoformat(opens), time.fromisoformat(closes)
+        days.append(
+            LocationDay(
+                pk=pk,
+                public_id=public_id,
+                name=name,
+                time_zone=time_zone,
+                active_chair_count=chairs,
+                today=DayHours(day, opens_at, closes_at, closure),
+            )
+        )
+    return days
 
 
 def heartbeat_status(

@@ -275,7 +275,10 @@ class PatientFilterForm(forms.Form):
     def __init__(self, *args: Any, locations: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if locations is not None:
-            self.fields["location"].queryset = locations.order_by("-is_active", "name")
+            # What the choice shows and is chosen by: the list reads it on every search.
+            self.fields["location"].queryset = locations.order_by("-is_active", "name").only(
+                "pk", "public_id", "name", "is_active"
+            )
 
     def clean_q(self) -> str:
         q = self.cleaned_data["q"].strip()

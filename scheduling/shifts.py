@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import time
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -79,23 +79,36 @@ def shift_clinicians() -> QuerySet[User]:
 
 
 def shift_locations_of(user: User) -> list[int]:
-    """The ids of the locations ``user`` has shifts at (none: not tied to one). One query."""
-    return list(
-        StaffShift.objects.filter(staff=user).values_list("location_id", flat=True).distinct()
-    )
+    """The ids of the locations ``user`` has shifts at (none: not tied to one), in no
+    particular order. One query, written out: a clinician's home asks it for four panels,
+    and the queryset (DISTINCT over the model's ordering, which joins the locations for
+    their names) cost ~1 ms each time."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT location_id FROM scheduling_staffshift WHERE staff_id = %s",
+            [user.pk],
+        )
+        return [location_id for (location_id,) in cursor.fetchall()]
 
 
-def home_location(user: User, locations: Sequence[Location]) -> Location:
+def home_location(
+    user: User,
+    locations: Sequence[Location],
+    *,
+    shifts: Sequence[tuple[int, int]] | None = None,
+) -> Location:
     """Where ``user``'s schedule opens, of ``locations`` (at least one, in the order they are
     offered): where they have a shift today (on that location's clock), else where they have
-    most shifts, else the first. One query."""
-    by_pk = {location.pk: location for location in locations}
-    shifts = list(
-        StaffShift.objects.filter(staff=user, location_id__in=list(by_pk)).values_list(
-            "location_id", "weekday"
+    most shifts, else the first. One query, none when the caller has read ``shifts``
+    already (the user's (location id, weekday) pairs at ``locations``)."""
+    if shifts is None:
+        shifts = list(
+            StaffShift.objects.filter(
+                staff=user, location_id__in=[location.pk for location in locations]
+            ).values_list("location_id", "weekday")
         )
-    )
-    today = [each for each in locations if (each.pk, each.local_now().weekday()) in set(shifts)]
+    worked = set(shifts)
+    today = [each for each in locations if (each.pk, each.local_now().weekday()) in worked]
     if today:
         return today[0]
     if shifts:

@@ -417,3 +417,29 @@ def test_the_charge_and_waive_pages_say_whose_fee_for_which_visit_and_how_much(
     assert "No-show fee" in subject and "75.00" in subject
     assert missed.patient.display_name in subject
     assert "Consultation" in subject and missed.location.name in subject
+
+
+def test_the_home_lists_the_oldest_five_fees_and_counts_the_others(client, missed, fran):
+    no_show(missed, fran)
+    first = FeeProposal.objects.get()
+    patient = missed.patient
+    patient.preferred_name = "Jo <J>"
+    patient.save(update_fields=["preferred_name"])
+    for hours in range(1, 6):  # five more, proposed later
+        FeeProposal.objects.create(
+            appointment=later(missed.location, -hours - 2),
+            patient=first.patient,
+            location=first.location,
+            kind=first.kind,
+            amount=Decimal("40.00"),
+            proposed_at=first.proposed_at + timedelta(minutes=hours),
+        )
+    client.force_login(fran)
+
+    panel = client.get("/staff/").content.decode().split('data-testid="home-fees"')[1]
+
+    assert panel.count("<li>") == 5
+    assert f"Jo &lt;J&gt; {patient.legal_last_name}: no-show fee of 75.00 USD" in panel
+    shown_day = timezone.localtime(missed.starts_at)  # the date filter's time zone
+    assert f"({missed.location.name}, {shown_day:%b} {shown_day.day})" in panel
+    assert "1 more." in panel

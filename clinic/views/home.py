@@ -3,16 +3,15 @@ from django.shortcuts import render
 
 from clinic.contributions import staff_home_page
 from clinic.permissions import Capability, capability_required, user_can
-from clinic.selectors import heartbeat_status, location_today, locations_public
+from clinic.selectors import heartbeat_status, locations_today
 
 
 @capability_required(Capability.USE_STAFF_AREA)
 def staff_home(request: HttpRequest) -> HttpResponse:
-    locations = []
-    if user_can(request.user, Capability.VIEW_LOCATIONS):
-        locations = [(location, location_today(location)) for location in locations_public()]
     context = {
-        "locations_today": locations,
+        "locations_today": locations_today()
+        if user_can(request.user, Capability.VIEW_LOCATIONS)
+        else [],
         "can_edit_content": user_can(request.user, Capability.EDIT_CONTENT),
         "background": heartbeat_status()
         if user_can(request.user, Capability.VIEW_SYSTEM_STATUS)

@@ -8,7 +8,7 @@ import pytest
 
 from clinic.audit import Action
 from clinic.models import AuditEvent, Location
-from patients.models import PatientStatus
+from patients.models import Patient, PatientStatus
 from patients.tests.factories import PatientFactory
 
 # The session and the signed-in user; the page of patients (with their locations, and one
@@ -254,3 +254,29 @@ def test_it_shrugs_off_nonsense_parameters(signed_in, fran, people):
 
     assert response.status_code == 200
     assert b"<script>alert(1)" not in response.content
+
+
+def test_each_row_links_the_chart_and_shows_contact_location_and_status(signed_in, fran, people):
+    riverside = make_location("Riverside <East>")
+    PatientFactory(
+        legal_first_name="Ines",
+        legal_last_name="Nowak",
+        mobile="",
+        email="",
+        preferred_location=riverside,
+    )
+    rivera = Patient.objects.get(legal_last_name="Rivera")
+
+    content = signed_in(fran).get("/staff/patients/").content.decode()
+
+    rows = content.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    nowak, okafor, rivera_row = rows
+    assert f'<a href="/staff/patients/{rivera.public_id}/">Rivera, Jordan</a>' in rivera_row
+    assert '<span class="text-nowrap">(212) 555-0142</span>' in rivera_row  # home: national
+    assert '<br><span class="small">jordan.rivera@example.com</span>' in rivera_row
+    assert "<td>—</td>" in rivera_row  # no preferred location
+    assert '<span class="text-nowrap">+44 20 7946 0958</span>' in okafor  # abroad: international
+    assert "Awaiting screening decision" in okafor
+    assert '<span class="text-body-secondary">None recorded</span>' in nowak
+    assert "<td>Riverside &lt;East&gt;</td>" in nowak
+    assert "Prefers" not in nowak
