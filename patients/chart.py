@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from django.db.models import CharField, Q, QuerySet
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from clinic.conditions import Condition
 from clinic.models import AuditEvent
+from patients.followups import CheckInSummary, recent_check_ins
 from patients.models import (
     ChartSafetyAlerts,
     ConsentSignature,
@@ -75,7 +77,7 @@ class ClinicalChart:
     measurements: list[Measurement]
     questionnaires: list[ScoredQuestionnaire]
     suggested_instruments: list[Definition]
-    audit_events: list[AuditEvent]
+    check_ins: list[CheckInSummary]
 
 
 @dataclass(frozen=True)
@@ -86,11 +88,19 @@ class PatientChart:
     condition_labels: list[str]
     contact_consents: list[ChannelConsent]
     consent: ConsentStatus
-    clinical: ClinicalChart | None
+    sees_clinical: bool
+
+    @cached_property
+    def clinical(self) -> ClinicalChart | None:
+        """The clinical record (None without clinical access), read when first asked for:
+        about a dozen queries, which the chart saves when its sections are kept rendered
+        (``patients.chart_sections``)."""
+        return _clinical_chart(self.patient) if self.sees_clinical else None
 
 
 def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
-    """The chart of ``patient``; the clinical part only with ``clinical=True``."""
+    """The chart of ``patient``; the clinical part only with ``clinical=True``, read when
+    first used (``PatientChart.clinical``)."""
     today = timezone.localdate()
     return PatientChart(
         patient=patient,
@@ -102,7 +112,7 @@ def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
         contact_consents=contact_consents_current(patient),
         # Whether the patient has signed is for the front desk too: it gates the infusion day.
         consent=consent_status(patient),
-        clinical=_clinical_chart(patient) if clinical else None,
+        sees_clinical=clinical,
     )
 
 
@@ -169,7 +179,7 @@ def _clinical_chart(patient: Patient) -> ClinicalChart:
             definition_for(instrument)
             for instrument in instruments_for_conditions(patient.conditions)
         ],
-        audit_events=list(patient_audit_trail(patient)[:CHART_AUDIT_EVENTS]),
+        check_ins=recent_check_ins(patient),
     )
 
 
