@@ -25,8 +25,8 @@ from patients.services.consent import can_witness
 from patients.views.records import audit_patient_view
 
 chart_page = Contributions("patient chart")
-"""Contributors take ``(user, patient, *, shown)``. The chart shows ``appointments``,
-``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions``
+"""Contributors take ``(user, patient, *, shown)``. The chart shows ``schedule_html``
+(scheduling: the appointments and the treatment courses), ``infusion_sessions``
 and ``infusion_sessions_html`` (infusions: every start, and the section listing the
 latest) and ``outcomes_chart`` and ``outcomes_html`` (outcomes: the figures, and the
 section drawn from them) when they are
