@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
-from django.db.models import CharField, Q, QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic.conditions import Condition
@@ -287,6 +288,43 @@ def _followed_up_since(safety: ChartSafetyAlerts, moment: datetime) -> bool:
     return any(alert.resolved_at >= moment for alert in safety.followed_up)
 
 
+# The records of a patient whose audit events are on their chart: the model, the field
+# its events name it by (``object_id``), and the path from it to the patient.
+AUDITED_RECORDS: list[tuple[type[Any], str, str]] = [
+    (PatientLink, "public_id", "patient"),
+    (IntakeSubmission, "pk", "patient"),
+    (Measurement, "pk", "patient"),
+    (QuestionnaireResponse, "pk", "patient"),
+    (ScreeningResult, "public_id", "patient"),
+    (ScreeningDecision, "public_id", "patient"),
+    (ConsentSignature, "public_id", "patient"),
+    (MedicationReconciliation, "pk", "intake__patient"),
+]
+
+
+@cache
+def _audited_ids_sql(model: type[Any], id_field: str, owner: str) -> str:
+    """``SELECT`` of the ids (as text) the audit log names ``model``'s rows of one patient by
+    (the patient's id the one parameter): written once, where querysets were built and
+    compiled again on every chart (~4 ms of the busiest one's)."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    field = meta.pk if id_field == "pk" else meta.get_field(id_field)
+    column = f"r.{quote(field.column)}::text"
+    table = quote(meta.db_table)
+    if owner == "patient":
+        patient_column = quote(meta.get_field("patient").column)
+        return f"SELECT {column} FROM {table} r WHERE r.{patient_column} = %s"  # noqa: S608
+    via, _ = owner.split("__")
+    link = meta.get_field(via)
+    owner_meta = link.related_model._meta
+    return (
+        f"SELECT {column} FROM {table} r JOIN {quote(owner_meta.db_table)} o "  # noqa: S608
+        f"ON r.{quote(link.column)} = o.{quote(owner_meta.pk.column)} "
+        f"WHERE o.{quote(owner_meta.get_field('patient').column)} = %s"
+    )
+
+
 def patient_audit_trail(patient: Patient) -> QuerySet[AuditEvent]:
     """Audit events about the patient and the records that belong to them, newest first.
 
@@ -294,23 +332,10 @@ def patient_audit_trail(patient: Patient) -> QuerySet[AuditEvent]:
     questionnaires, screenings, decisions, consent signatures and medication list
     confirmations (logged by public id where the record has one, by primary key otherwise).
     """
-    records: list[tuple[type[Any], str, str]] = [
-        (PatientLink, "public_id", "patient"),
-        (IntakeSubmission, "pk", "patient"),
-        (Measurement, "pk", "patient"),
-        (QuestionnaireResponse, "pk", "patient"),
-        (ScreeningResult, "public_id", "patient"),
-        (ScreeningDecision, "public_id", "patient"),
-        (ConsentSignature, "public_id", "patient"),
-        (MedicationReconciliation, "pk", "intake__patient"),
-    ]
     belongs = Q(object_type=Patient._meta.label_lower, object_id=str(patient.public_id))
-    for model, id_field, owner in records:
-        ids = (
-            model.objects.filter(**{owner: patient})
-            .annotate(audit_id=Cast(id_field, output_field=CharField()))
-            .values("audit_id")
-        )
+    for model, id_field, owner in AUDITED_RECORDS:
+        # Names from the models, quoted; the patient a parameter.
+        ids = RawSQL(_audited_ids_sql(model, id_field, owner), [patient.pk])  # noqa: S611
         belongs |= Q(object_type=model._meta.label_lower, object_id__in=ids)
     return (
         AuditEvent.objects.filter(belongs).select_related("actor").order_by("-occurred_at", "-id")
