@@ -87,9 +87,18 @@ class PatientChart:
     today: date
     age: int
     condition_labels: list[str]
-    contact_consents: list[ChannelConsent]
-    consent: ConsentStatus
     sees_clinical: bool
+
+    @cached_property
+    def contact_consents(self) -> list[ChannelConsent]:
+        """The current consent on each channel, read when first asked for (a query)."""
+        return contact_consents_current(self.patient)
+
+    @cached_property
+    def consent(self) -> ConsentStatus:
+        """Whether the patient has signed the consent form, read when first asked for (two
+        queries). For the front desk too: it gates the infusion day."""
+        return consent_status(self.patient)
 
     @cached_property
     def clinical(self) -> ClinicalChart | None:
@@ -100,8 +109,9 @@ class PatientChart:
 
 
 def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
-    """The chart of ``patient``; the clinical part only with ``clinical=True``, read when
-    first used (``PatientChart.clinical``)."""
+    """The chart of ``patient``; the clinical part only with ``clinical=True``. The consents
+    and the clinical part are read when first used (``patients.chart_sections`` keeps the
+    sections drawn from them)."""
     today = timezone.localdate()
     return PatientChart(
         patient=patient,
@@ -110,9 +120,6 @@ def chart_for(patient: Patient, *, clinical: bool) -> PatientChart:
         condition_labels=[
             Condition(key).label for key in patient.conditions if key in Condition.values
         ],
-        contact_consents=contact_consents_current(patient),
-        # Whether the patient has signed is for the front desk too: it gates the infusion day.
-        consent=consent_status(patient),
         sees_clinical=clinical,
     )
 

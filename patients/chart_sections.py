@@ -1,6 +1,7 @@
-"""The clinical sections of the patient chart kept rendered (``clinic.fragments``): the alerts
-at the top, and the record below the infusion sessions (intakes, medications, screening,
-decisions, measurements, questionnaires, next-day check-ins).
+"""The sections of the patient chart kept rendered (``clinic.fragments``): for everyone, the
+summary and the consents; for clinicians, the alerts at the top, and the record below the
+infusion sessions (intakes, medications, screening, decisions, measurements, questionnaires,
+next-day check-ins).
 
 They are the same for every clinician with the same permissions, and drawing them reads a
 dozen queries and builds a few hundred objects, so they are drawn once for a version of every
@@ -24,6 +25,9 @@ from clinic.models import Location, User
 from patients.chart import PatientChart
 from patients.models import (
     CheckIn,
+    CommunicationConsent,
+    ConsentDocument,
+    ConsentSignature,
     IntakeSubmission,
     Measurement,
     Medication,
@@ -103,6 +107,72 @@ def clinical_sections(
             CLINICAL_SECTIONS_VERSION,
             parts,
             lambda: draw("patients/chart/partials/_clinical_record.html"),
+            request=request,
+        ),
+    )
+
+
+# The markup version of the summary and consent fragments: change it when
+# templates/patients/chart/partials/_summary.html, _consents.html or a partial they include
+# changes.
+SUMMARY_SECTIONS_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class SummarySections:
+    summary: SafeString  # demographics and contact details
+    consents: SafeString  # contact consent per channel, and the consent form
+
+
+def summary_version(patient: Patient) -> str:
+    """A version of every row the summary and consent sections show: the patient, their
+    contact consents and consent signatures, the consent forms, and the staff and places
+    named (whole tables: a few dozen rows each). One query."""
+    mine = [patient.pk]
+    return rows_version(
+        RowsOf(Patient, "pk", mine),
+        RowsOf(CommunicationConsent, "patient", mine),
+        RowsOf(ConsentSignature, "patient", mine),
+        RowsOf(ConsentDocument),
+        RowsOf(User),
+        RowsOf(Location),
+    )
+
+
+def summary_sections(
+    request: HttpRequest, chart: PatientChart, permissions: Mapping[str, bool]
+) -> SummarySections:
+    """The chart's summary and consent sections for a reader whose ``permissions`` (the
+    page's ``can_send_links`` and ``can_witness``, and whether they see clinical detail: the
+    weight and height) decide what they show. Call only after the page's access check. One
+    query when both are kept (the version), three more when drawn."""
+    patient = chart.patient
+    parts = (
+        patient.pk,
+        # The age follows the day.
+        chart.today,
+        timezone.get_current_timezone_name(),
+        tuple(sorted(permissions.items())),
+        chart.sees_clinical,
+        summary_version(patient),
+    )
+
+    def draw(template_name: str) -> str:
+        context = {"patient": patient, "chart": chart, **permissions, **KEPT_CSRF}
+        return render_to_string(template_name, context)
+
+    return SummarySections(
+        summary=cached_fragment(
+            "chart-summary",
+            SUMMARY_SECTIONS_VERSION,
+            parts,
+            lambda: draw("patients/chart/partials/_summary.html"),
+        ),
+        consents=cached_fragment(
+            "chart-consents",
+            SUMMARY_SECTIONS_VERSION,
+            parts,
+            lambda: draw("patients/chart/partials/_consents.html"),
             request=request,
         ),
     )

@@ -4,14 +4,18 @@ row they show is on the next view, and no reader gets sections drawn for other p
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.middleware.csrf import _unmask_cipher_token
+from django.utils import timezone
 
 from clinic.fragments import CSRF_PLACEHOLDER
 from clinic.models import Location, User
 from patients.models import (
     CheckIn,
+    ConsentDocument,
+    ConsentSignature,
     Measurement,
     Medication,
     MedicationReconciliation,
@@ -20,6 +24,7 @@ from patients.models import (
 )
 from patients.services.safety import safety_alert_raise, safety_alert_resolve
 from patients.tests.factories import (
+    CommunicationConsentFactory,
     IntakeSubmissionFactory,
     MeasurementFactory,
     PatientFactory,
@@ -28,6 +33,7 @@ from patients.tests.factories import (
     ScreeningResultFactory,
 )
 from patients.tests.test_chart import ANEURYSM, chart_url
+from tests.clock import travel_to
 
 
 @pytest.fixture
@@ -230,19 +236,87 @@ def test_a_change_of_conditions_changes_the_questionnaires_suggested(seen, full_
     assert f'href="{base}pcl5/"' not in after
 
 
+# --- The summary and the consents, for everyone -------------------------------------------
+
+
+def test_a_changed_address_and_a_renamed_place_show(seen, full_record, riverside):
+    full_record.preferred_location = riverside
+    full_record.save(update_fields=["preferred_location"])
+    seen(full_record)
+    Patient.objects.filter(pk=full_record.pk).update(city="Albany")
+    moved = seen(full_record)
+    riverside.name = "Riverside North"
+    riverside.save(update_fields=["name"])
+    renamed = seen(full_record)
+
+    assert "Albany" in moved
+    assert "Riverside North" in renamed
+
+
+def test_the_age_follows_the_day(seen, nina):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    patient = PatientFactory(date_of_birth=tomorrow.replace(year=tomorrow.year - 40))
+    today = seen(patient)
+
+    travel_to(timezone.now() + timedelta(days=1))
+
+    assert "(age 39)" in today
+    assert "(age 40)" in seen(patient)
+
+
+def test_contact_consent_given_and_its_recorder_renamed_show(seen, full_record, nina):
+    seen(full_record)
+    CommunicationConsentFactory(
+        patient=full_record, channel="email", granted=True, recorded_by=nina
+    )
+    given = seen(full_record)
+    User.objects.filter(pk=nina.pk).update(full_name="Nina Newname")
+    renamed = seen(full_record)
+
+    assert "(recorded by Nina Nurse)" in given
+    assert "(recorded by Nina Newname)" in renamed
+
+
+def test_a_signature_and_a_new_version_of_the_form_show(seen, full_record):
+    document = ConsentDocument.objects.create(
+        title="Consent to ketamine infusion", version=1, sections=[], published_at=timezone.now()
+    )
+    unsigned = seen(full_record)
+    ConsentSignature.objects.create(
+        patient=full_record,
+        document=document,
+        signed_name="Jordan",
+        document_snapshot={},
+        method="tablet",
+    )
+    signed = seen(full_record)
+    ConsentDocument.objects.create(
+        title="Consent to ketamine infusion", version=2, sections=[], published_at=timezone.now()
+    )
+    replaced = seen(full_record)
+
+    assert "must sign version 1" in unsigned
+    assert "Consent to ketamine infusion (version 1), signed" in signed
+    assert "version 2 has replaced it" in replaced
+
+
 # --- Readers -------------------------------------------------------------------------------
 
 
 def test_the_front_desk_never_gets_the_sections_kept_for_a_physician(
     seen, signed_in, fran, full_record
 ):
-    seen(full_record)
+    full_record.weight_kg = "81.5"
+    full_record.save(update_fields=["weight_kg"])
+    physician = seen(full_record)
 
     html = signed_in(fran).get(chart_url(full_record)).content.decode()
 
     assert "Intake versions" not in html
     assert "vascular.aneurysm_avm" not in html
-    assert 'data-testid="summary"' in html  # the summary is theirs
+    assert "81.5 kg" in physician
+    assert 'data-testid="summary"' in html  # the summary is theirs, without the weight
+    assert "81.5 kg" not in html
 
 
 def test_a_nurse_never_gets_the_sections_kept_for_a_physician(seen, signed_in, nina, full_record):

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from clinic.contributions import Contributions, Refinements
 from clinic.permissions import Capability, capability_required, user_can
 from patients.chart import CHART_AUDIT_EVENTS, chart_for, patient_audit_trail
-from patients.chart_sections import clinical_sections
+from patients.chart_sections import clinical_sections, summary_sections
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
 from patients.views.records import audit_patient_view
@@ -61,6 +61,11 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "show_in_full": request.GET.get("show", ""),
     }
     context["can_witness"] = can_witness(user)
+    context["summary_sections"] = summary_sections(
+        request,
+        chart,
+        {"can_send_links": permissions["can_send_links"], "can_witness": context["can_witness"]},
+    )
     chart_page.add_to(context, user, patient)
     if clinical:
         context["clinical_sections"] = clinical_sections(request, chart, permissions)
