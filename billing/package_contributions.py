@@ -9,11 +9,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import Exists, OuterRef, QuerySet
+
+from billing.models import PatientPackage
 from billing.package_selectors import packages_left_for
 from patients.models import Patient
-from patients.views.chart import chart_page
+from patients.views.chart import chart_page, chart_patient
 from scheduling.models import Appointment
 from scheduling.views.appointments import appointment_page
+
+
+def with_packages_sold(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """``patients`` with ``has_packages``: whether any package was ever sold to each, in the
+    same query, so that the chart of a patient without one asks nothing more."""
+    return patients.annotate(has_packages=_ANY_PACKAGE)
+
+
+# Names no patient (each query resolves its own copy): built once.
+_ANY_PACKAGE = Exists(PatientPackage.objects.filter(patient=OuterRef("pk")))
+
+
+chart_patient.register(with_packages_sold)
 
 
 @chart_page.register

@@ -144,9 +144,12 @@ def live_packages(queryset: QuerySet[PatientPackage]) -> QuerySet[PatientPackage
 def packages_left_for(user: Any, patient: Patient) -> list[PatientPackage] | None:
     """The patient's packages with visits left (oldest first: used first), for anyone who
     sees the balance: clinicians see what is left, not what it cost. None for anyone else.
-    One query."""
+    One query, none for a patient read with ``has_packages`` False (the chart's, through
+    ``billing.package_contributions.with_packages_sold``)."""
     if not user_can(user, Capability.VIEW_BALANCE):
         return None
+    if not getattr(patient, "has_packages", True):
+        return []
     return list(
         live_packages(PatientPackage.objects.filter(patient=patient)).select_related(
             "offer__appointment_type"

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -116,24 +117,32 @@ def with_balance(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     """``patients`` with each one's balance parts (``balance_charges``, ``balance_payments``,
     ``balance_refunds``, ``balance_credits``) in the same query: the patient chart reads its
     patient with them (``patients.views.chart.chart_patient``) instead of asking again."""
-    return patients.annotate(
-        balance_charges=_sum_of(
+    return patients.annotate(**_balance_parts())
+
+
+@cache
+def _balance_parts() -> dict[str, Coalesce]:
+    """The expressions of ``with_balance``, built once: they name no patient (``OuterRef``),
+    and each query resolves its own copy, so building them again for every chart (~2 ms)
+    bought nothing."""
+    return {
+        "balance_charges": _sum_of(
             InvoiceLine.objects.filter(
                 invoice__patient=OuterRef("pk"), invoice__issued_at__isnull=False
             ),
             "invoice__patient",
         ),
-        balance_payments=_sum_of(
+        "balance_payments": _sum_of(
             Payment.objects.filter(invoice__patient=OuterRef("pk")), "invoice__patient"
         ),
-        balance_refunds=_sum_of(
+        "balance_refunds": _sum_of(
             Refund.objects.filter(payment__invoice__patient=OuterRef("pk")),
             "payment__invoice__patient",
         ),
-        balance_credits=_sum_of(
+        "balance_credits": _sum_of(
             CreditNote.objects.filter(invoice__patient=OuterRef("pk")), "invoice__patient"
         ),
-    )
+    }
 
 
 def balance_of(patient: Patient) -> Balance:

@@ -15,8 +15,11 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from clinic.contributions import staff_home_page
+from clinic.fragments import RowsOf, cached_fragment, rows_version, this_minute
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from patients.models import Patient, SafetyAlert
@@ -24,24 +27,74 @@ from patients.views.chart import chart_page
 from scheduling.board.cards import patient_appointments
 from scheduling.board.day import board_locations, local_day_bounds
 from scheduling.courses.reads import course_progress, courses_of_patient
-from scheduling.models import AppointmentStatus
+from scheduling.models import Appointment, AppointmentStatus, AppointmentType, TreatmentCourse
 from scheduling.shifts import home_location, shift_locations_of
+
+# The markup version of the chart's appointments and courses in the fragment cache
+# (clinic.fragments): change it when _chart_schedule.html or a partial it includes changes.
+CHART_SCHEDULE_FRAGMENT = "1"
+
+
+def patient_schedule_version(patient: Patient) -> str:
+    """A version of what the chart's appointments and courses show: the patient's
+    appointments (a course's progress counts them) and courses, the safety alerts that
+    withhold a booking note from the front desk, and the appointment types and places (whole
+    tables: a few dozen rows). It changes with any write to them. One query."""
+    mine = [patient.pk]
+    return rows_version(
+        RowsOf(Appointment, "patient", mine),
+        RowsOf(TreatmentCourse, "patient", mine),
+        RowsOf(SafetyAlert, "patient", mine),
+        RowsOf(AppointmentType),
+        RowsOf(Location),
+    )
 
 
 @chart_page.register
 def appointments_and_courses(
     user: Any, patient: Patient, *, shown: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """``schedule_html``: the appointments to come and the treatment courses, for staff who
+    see the schedule. Kept rendered (one query, the version, when kept): the same for every
+    reader who may book, plan courses and see clinical detail alike, and drawn again each
+    minute, since which appointments are still to come depends on the clock."""
     if not user_can(user, Capability.VIEW_SCHEDULE):
         return {}
-    return {
-        "appointments": patient_appointments(user, patient),
-        "courses": [
-            (course, course_progress(course)) for course in courses_of_patient(user, patient)
-        ],
+    facts = {
         "can_book": user_can(user, Capability.BOOK_APPOINTMENTS),
         "can_plan_course": user_can(user, Capability.MANAGE_COURSES),
+        # A booking note that raised a safety alert is withheld from the others.
+        "sees_clinical": user_can(user, Capability.VIEW_CLINICAL),
     }
+
+    def draw() -> str:
+        courses = [
+            (course, course_progress(course)) for course in courses_of_patient(user, patient)
+        ]
+        return render_to_string(
+            "scheduling/appointments/partials/_chart_schedule.html",
+            {
+                "patient": patient,
+                "appointments": patient_appointments(user, patient),
+                "courses": courses,
+                **facts,
+            },
+        )
+
+    html = cached_fragment(
+        "chart-schedule",
+        CHART_SCHEDULE_FRAGMENT,
+        (
+            patient.pk,
+            str(patient.public_id),
+            timezone.get_current_timezone_name(),
+            this_minute(),
+            tuple(sorted(facts.items())),
+            patient_schedule_version(patient),
+        ),
+        draw,
+    )
+    return {"schedule_html": html}
 
 
 @dataclass(frozen=True)

@@ -162,9 +162,13 @@ def consent_document_publish(
     return current
 
 
-def consent_document_current() -> ConsentDocument | None:
-    """The latest published version: the only one a patient can sign. Runs a query."""
-    return ConsentDocument.objects.filter(published_at__isnull=False).order_by("-version").first()
+def consent_document_current(*, only: Sequence[str] = ()) -> ConsentDocument | None:
+    """The latest published version: the only one a patient can sign. Runs a query; with
+    ``only``, reads those fields alone (the others are read when first used, a query each)."""
+    documents = ConsentDocument.objects.filter(published_at__isnull=False)
+    if only:
+        documents = documents.only(*only)
+    return documents.order_by("-version").first()
 
 
 def consent_document_draft() -> ConsentDocument | None:
@@ -483,11 +487,24 @@ class ConsentStatus:
 
 
 def consent_status(patient: Patient) -> ConsentStatus:
-    """The current version, the patient's signature of it, and all their signatures."""
-    current = consent_document_current()
+    """The current version, the patient's signature of it, and all their signatures: what
+    the chart shows of them (titles, versions, dates, methods), not the texts signed (the
+    documents' and the signatures' copies, kilobytes each, are read only when used). Two
+    queries."""
+    current = consent_document_current(only=("public_id", "title", "version"))
     signatures = list(
         ConsentSignature.objects.filter(patient=patient)
-        .select_related("document", "witnessed_by")
+        .select_related("document")
+        .only(
+            "public_id",
+            "patient_id",
+            "document",
+            "document__public_id",
+            "document__title",
+            "document__version",
+            "signed_at",
+            "method",
+        )
         .order_by("-signed_at", "-id")
     )
     current_signature = next(

@@ -171,7 +171,12 @@ def test_the_chart_reads_alerts_in_a_fixed_number_of_queries(
     client.force_login(nina)
     with django_assert_max_num_queries(60) as captured:
         client.get(f"/staff/patients/{robin.public_id}/")
-    alert_queries = [q for q in captured.captured_queries if "safetyalert" in q["sql"]]
+    # The versions of what the kept sections show (clinic.fragments) name the table too.
+    alert_queries = [
+        q["sql"]
+        for q in captured.captured_queries
+        if "safetyalert" in q["sql"] and "xmin" not in q["sql"]
+    ]
     assert len(alert_queries) == 1  # open and recently followed up, together
 
 

@@ -18,15 +18,15 @@ from django.views.decorators.http import require_GET
 
 from clinic.contributions import Contributions, Refinements
 from clinic.permissions import Capability, capability_required, user_can
-from patients.chart import chart_for
-from patients.followups import recent_check_ins
+from patients.chart import CHART_AUDIT_EVENTS, chart_for, patient_audit_trail
+from patients.chart_sections import clinical_sections, summary_sections
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
 from patients.views.records import audit_patient_view
 
 chart_page = Contributions("patient chart")
-"""Contributors take ``(user, patient, *, shown)``. The chart shows ``appointments``,
-``courses``, ``can_book`` and ``can_plan_course`` (scheduling), ``infusion_sessions``
+"""Contributors take ``(user, patient, *, shown)``. The chart shows ``schedule_html``
+(scheduling: the appointments and the treatment courses), ``infusion_sessions``
 and ``infusion_sessions_html`` (infusions: every start, and the section listing the
 latest) and ``outcomes_chart`` and ``outcomes_html`` (outcomes: the figures, and the
 section drawn from them) when they are
@@ -46,17 +46,29 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     clinical = can_see_clinical(request.user)
     audit_patient_view(request, patient, "viewed the chart" if clinical else "viewed the summary")
     user = request.user
-    context = {
-        "chart": chart_for(patient, clinical=clinical),
-        "patient": patient,
-        "can_edit": user_can(user, Capability.EDIT_PATIENT_DETAILS),
+    chart = chart_for(patient, clinical=clinical)
+    # What the clinical sections offer to do: part of their key (patients.chart_sections).
+    permissions = {
         "can_send_links": user_can(user, Capability.SEND_PATIENT_LINKS),
         "can_record": user_can(user, Capability.RECORD_CLINICAL),
         "can_decide": user_can(user, Capability.DECIDE_SCREENING),
+    }
+    context = {
+        "chart": chart,
+        "patient": patient,
+        "can_edit": user_can(user, Capability.EDIT_PATIENT_DETAILS),
+        **permissions,
         "show_in_full": request.GET.get("show", ""),
     }
     context["can_witness"] = can_witness(user)
+    context["summary_sections"] = summary_sections(
+        request,
+        chart,
+        {"can_send_links": permissions["can_send_links"], "can_witness": context["can_witness"]},
+    )
     chart_page.add_to(context, user, patient)
     if clinical:
-        context["check_ins"] = recent_check_ins(patient)
+        context["clinical_sections"] = clinical_sections(request, chart, permissions)
+        # Not kept: it grows with every view, this one included.
+        context["audit_events"] = list(patient_audit_trail(patient)[:CHART_AUDIT_EVENTS])
     return render(request, "patients/chart/chart.html", context)

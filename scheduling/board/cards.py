@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -109,9 +109,6 @@ class BoardEntry:
     session_step: str = ""
     # Until when ``user`` may undo the last check-in, no-show or cancellation (None: not).
     undo_until: datetime | None = None
-    # What the patient wrote when booking online: on the chart's list only
-    # (``patient_appointments``), never on the board's cards.
-    booking_note: BookingNote | None = None
 
     @property
     def attending(self) -> bool:
@@ -269,11 +266,25 @@ def for_the_board(appointments: QuerySet[Appointment]) -> QuerySet[Appointment]:
 # --- A patient's appointments (for the chart) ------------------------------------------------
 
 
-def patient_appointments(user: Any, patient: Patient, *, limit: int = 10) -> list[BoardEntry]:
+@dataclass(frozen=True)
+class PatientAppointment:
+    """An appointment as the chart lists it: when, what and where, its status, and what the
+    patient wrote when booking it online. No actions: the chart links to the appointment."""
+
+    appointment: Appointment
+    booking_note: BookingNote | None = None
+
+    @property
+    def attending(self) -> bool:
+        return self.appointment.status not in NON_BLOCKING_STATUSES
+
+
+def patient_appointments(
+    user: Any, patient: Patient, *, limit: int = 10
+) -> list[PatientAppointment]:
     """The patient's appointments still to come or under way (any location, cancelled ones
-    included), soonest first, with what ``user`` may do to each: for the "Appointments"
-    section of the patient chart, with what the patient wrote when booking each one online
-    (``booking_note_for``). One query."""
+    included), soonest first: for the "Appointments" section of the patient chart, with what
+    the patient wrote when booking each one online (``booking_note_for``). One query."""
     appointments = list(
         with_booking_note_alerted(
             appointments_visible_to(user)
@@ -288,6 +299,6 @@ def patient_appointments(user: Any, patient: Patient, *, limit: int = 10) -> lis
     for appointment in appointments:
         appointment.patient = patient
     return [
-        replace(board_entry(appointment, user), booking_note=booking_note_for(user, appointment))
+        PatientAppointment(appointment, booking_note=booking_note_for(user, appointment))
         for appointment in appointments
     ]
