@@ -104,11 +104,9 @@ def test_the_entry_form_is_made_for_a_tablet(client, nina, infusing):
         assert "form-control-lg" in tag
     radios = re.findall(r'<input[^>]*type="radio"[^>]*name="consciousness"[^>]*>', html)
     assert len(radios) == 5
-    now = infusing.appointment.location.local_now()
     time_input = re.search(r'<input[^>]*name="taken_at"[^>]*>', html).group(0)
     assert 'type="time"' in time_input
-    shown = re.search(r'value="(\d\d:\d\d)"', time_input).group(1)
-    assert shown in {f"{now:%H:%M}", f"{now - timedelta(minutes=1):%H:%M}"}
+    assert "Leave it empty for the time you save" in html
     assert f'hx-post="{url(infusing, "readings/")}"' in html
 
 
@@ -182,6 +180,23 @@ def test_a_reading_posted_without_javascript_redirects_back(client, nina, infusi
     # The current minute (the form's default) means now, to the second, so the reading
     # sorts after one saved earlier in the same minute.
     assert now.replace(second=0, microsecond=0) <= reading.taken_at <= timezone.now()
+
+
+def test_the_time_is_not_filled_in_so_it_cannot_go_stale_on_an_open_screen(client, nina, infusing):
+    """A tablet keeps the session screen open for hours (the poll redraws the table, not the
+    form): a time filled in when the page was drawn would be saved minutes late. Empty means
+    the moment the reading is saved."""
+    client.force_login(nina)
+    html = page(client, nina, infusing).content.decode()
+    time_inputs = re.findall(r'<input[^>]*name="(?:taken_at|occurred_at)"[^>]*>', html)
+
+    saved_from_it = client.post(url(infusing, "readings/"), READING | {"taken_at": ""})
+
+    assert len(time_inputs) == 2
+    assert not any("value=" in tag for tag in time_inputs)
+    assert saved_from_it.status_code == 302
+    reading = VitalsReading.objects.get()
+    assert timezone.now() - timedelta(seconds=30) <= reading.taken_at <= timezone.now()
 
 
 def test_an_earlier_time_is_kept_as_entered(client, nina, infusing):

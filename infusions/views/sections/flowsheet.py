@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 
-from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from infusions import vitals
 from infusions.flowsheet import Flowsheet, flowsheet_for
@@ -57,7 +56,10 @@ def _time(label: str) -> forms.TimeField:
     return forms.TimeField(
         label=label,
         required=False,
-        help_text="Now, unless you change it.",
+        # Empty by default, meaning the moment it is saved: a time filled in when the page
+        # was drawn would go stale while the screen stays open (the poll redraws the table,
+        # not the form, so as not to wipe what is being typed).
+        help_text="Leave it empty for the time you save, or enter when it was taken.",
         error_messages={"invalid": "Enter a time like 10:15."},
         widget=forms.TimeInput(
             attrs={"type": "time", "class": "form-control form-control-lg"}, format="%H:%M"
@@ -180,10 +182,6 @@ def mark_invalid(form: forms.Form) -> forms.Form:
     return form
 
 
-def _now_on_clock(location: Location) -> str:
-    return location.local_now().strftime("%H:%M")
-
-
 # --- What the sections show --------------------------------------------------------------------
 
 
@@ -230,12 +228,11 @@ def flowsheet_context(
     """The flowsheet section's context. Its live part is ``flowsheet_live``, kept rendered
     (``kept.live_html``), unless it shows a refused form of its own or says what was just
     done (its colour follows the open alerts): then ``flowsheet`` and ``alert_items``, drawn."""
-    location = session.appointment.location
     state = InfusionSessionState(session.state)
     can_record = user_can(request.user, Capability.RECORD_CLINICAL)
     polls = state not in _ENDED and state != InfusionSessionState.SCHEDULED
     if reading_form is None and can_record and state in PHASE_FOR_STATE:  # else not shown
-        reading_form = ReadingForm(initial={"taken_at": _now_on_clock(location)})
+        reading_form = ReadingForm()
     context: dict[str, Any] = {
         "reading_form": None if reading_form is None else mark_invalid(reading_form),
         "reading_error": error_form,
@@ -273,13 +270,10 @@ def events_context(
     error_form: tuple[Any, InErrorForm] | None = None,
     done: str = "",
 ) -> dict[str, Any]:
-    location = session.appointment.location
     state = InfusionSessionState(session.state)
     return {
         "events": events_for(session),
-        "event_form": mark_invalid(
-            event_form or EventForm(initial={"occurred_at": _now_on_clock(location)})
-        ),
+        "event_form": mark_invalid(event_form or EventForm()),
         "event_error": error_form,
         "events_open": state in PHASE_FOR_STATE,
         "events_done": done,
