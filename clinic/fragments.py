@@ -41,6 +41,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
@@ -141,9 +142,11 @@ def _one_of(column: str, values: Sequence[Any] | ValuesOf, depth: int = 0) -> tu
     alias = f"s{depth}"
     field = f"{alias}.{_column(values.model, values.field)}"
     inner, params = _one_of(field, values.values, depth + 1)
-    # Names from the models, quoted; every value a parameter.
+    # Names from the models, quoted; every value a parameter. ANY(ARRAY(...)) rather than
+    # IN (...): the values are read first, then the outer rows off their index by them,
+    # whatever the plan, which a generic plan (``_first_row``) would not do for a semi-join.
     select = f"SELECT {alias}.{_column(values.model, values.column)} FROM {table} {alias}"  # noqa: S608
-    return f"{column} IN ({select} WHERE {inner})", params
+    return f"{column} = ANY(ARRAY({select} WHERE {inner}))", params
 
 
 Source = QuerySet | RowsOf | RowsMatching | RowsReferencedBy
@@ -156,16 +159,19 @@ def rows_version(*sources: Source) -> str:
     a second update in the same transaction writes a new one elsewhere, and a place is only
     reused after the transaction that left it has ended, with a new ``xmin``). Deleting a
     row takes its id out; inserting one puts its id in."""
-    return version_of(*rows_version_query(*sources))
+    return version_of(*rows_version_query(*sources), prepared=_plannable(sources))
 
 
 def rows_versions(*sources: Source) -> list[str]:
     """The version of each of ``sources`` (as ``rows_version``), in one query: for a page
     keeping several fragments, each drawn from some of them."""
     parts, params = _version_parts(sources)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        return list(cursor.fetchone())
+    return list(_first_row("SELECT " + ", ".join(parts), params, prepared=_plannable(sources)))
+
+
+def _plannable(sources: Sequence[Source]) -> bool:
+    """Whether a version query of ``sources`` runs well prepared (``_first_row``)."""
+    return not any(isinstance(source, RowsMatching) for source in sources)
 
 
 def rows_version_query(*sources: Source) -> tuple[str, list[Any]]:
@@ -191,9 +197,9 @@ def _version_parts(sources: Sequence[Source]) -> tuple[list[str], list[Any]]:
         if isinstance(source, RowsReferencedBy):
             pointers = ", ".join(f"r.{_column(source.by, name)}" for name in source.columns)
             inner, where_params = _one_of(f"r.{_column(source.by, source.field)}", source.values)
-            where = (  # names from the models, quoted; the values parameters
-                f"v.{pk} IN (SELECT unnest(ARRAY[{pointers}]) "  # noqa: S608
-                f"FROM {quote(source.by._meta.db_table)} r WHERE {inner})"
+            where = (  # names from the models, quoted; the values parameters (ANY: _one_of)
+                f"v.{pk} = ANY(ARRAY(SELECT unnest(ARRAY[{pointers}]) "  # noqa: S608
+                f"FROM {quote(source.by._meta.db_table)} r WHERE {inner}))"
             )
         elif isinstance(source, RowsOf):
             if source.values is None:
@@ -204,7 +210,7 @@ def _version_parts(sources: Sequence[Source]) -> tuple[list[str], list[Any]]:
                 )
         else:
             ids, where_params = source.order_by().values("pk").query.sql_with_params()
-            where = f"v.{pk} IN ({ids})"
+            where = f"v.{pk} = ANY(ARRAY({ids}))"  # as _one_of
         # Names from the model, quoted; every value a parameter.
         parts.append(
             f"(SELECT count(*)::text || '.' || coalesce(md5(string_agg("  # noqa: S608
@@ -215,11 +221,34 @@ def _version_parts(sources: Sequence[Source]) -> tuple[list[str], list[Any]]:
     return parts, params
 
 
-def version_of(sql: str, params: Sequence[Any]) -> str:
-    """Run a ``rows_version_query``."""
-    with connection.cursor() as cursor:
+def version_of(sql: str, params: Sequence[Any], *, prepared: bool = True) -> str:
+    """Run a ``rows_version_query`` (``prepared``: see ``_first_row``)."""
+    return _first_row(sql, params, prepared=prepared)[0]
+
+
+class _PreparingCursor(ServerBindingCursor):
+    """A cursor that binds its parameters on the server and prepares what it runs, once per
+    connection (psycopg keeps the prepared statements, ``prepared_max`` of them)."""
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        return super().execute(query, params, **(options | {"prepare": True}))
+
+
+def _first_row(sql: str, params: Sequence[Any], *, prepared: bool) -> tuple[Any, ...]:
+    """The first row of a version query. ``prepared``: parsed and planned once per connection
+    and run by a generic plan (``plan_cache_mode``, ``clinic.settings``): a page's version
+    query is a few dozen subqueries on ids, which PostgreSQL took longer to plan (2-8 ms)
+    than to run, and which a generic plan runs as fast, each subquery off its index. Not for
+    a ``RowsMatching`` source: a range read by the queryset's own plan, which only a plan for
+    the values at hand reads off the right index."""
+    if not (prepared and settings.DATABASE_PREPARED_VERSIONS):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    connection.ensure_connection()
+    with connection._prepare_cursor(_PreparingCursor(connection.connection)) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        return cursor.fetchone()
 
 
 class DrawnForOneReader(str):

@@ -150,6 +150,16 @@ try:
     }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL cannot be used: {exc}") from None
+# The kept fragments' version queries (clinic.fragments) are prepared once per connection
+# and run by a generic plan: planning them cost more than running them. Django binds every
+# other query on the client, which never prepares, so the plan mode applies to them alone.
+# Off (DATABASE_PREPARED_VERSIONS=0) behind a pooler that cannot keep prepared statements
+# (PgBouncer before 1.21 in transaction mode).
+DATABASE_PREPARED_VERSIONS = env.bool("DATABASE_PREPARED_VERSIONS", True)
+if DATABASE_PREPARED_VERSIONS:
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("prepare_threshold", 5)  # psycopg's default; Django's turns it off
+    _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan"
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…).")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

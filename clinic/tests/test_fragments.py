@@ -253,3 +253,53 @@ def test_a_fragment_drawn_for_one_reader_is_served_but_not_kept(db):
 
     assert first == second == "<p>a form for this reader</p>"
     assert len(drawings) == 2
+
+
+def _prepared_plans() -> dict[str, tuple[int, int]]:
+    """The prepared statements of this connection: their SQL, with how many generic and
+    custom plans PostgreSQL made for them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        return {statement: (generic, custom) for statement, generic, custom in cursor.fetchall()}
+
+
+def _of_version_queries(plans: dict[str, tuple[int, int]]) -> list[tuple[int, int]]:
+    return [counts for statement, counts in plans.items() if "string_agg" in statement]
+
+
+def test_a_version_query_is_prepared_once_and_planned_generically(places):
+    ids = [place.pk for place in places]
+    sources = (RowsOf(Location, "pk", ids), RowsOf(Chair, "location", ids))
+    before = _of_version_queries(_prepared_plans())
+
+    first = rows_version(*sources)
+    Location.objects.filter(pk=ids[0]).update(name="Riverside East")
+    second = rows_version(*sources)
+    third = rows_version(*sources)
+
+    assert first != second == third  # the prepared query still sees every write
+    added = [counts for counts in _of_version_queries(_prepared_plans()) if counts not in before]
+    # One statement, run three times, always by its generic plan: never planned again.
+    assert added == [(3, 0)]
+
+
+def test_a_version_of_rows_matching_a_range_is_planned_for_its_values(places):
+    """A RowsMatching source reads a range by the queryset's own plan, which only a plan
+    made for the values at hand reads off the right index: it is not prepared."""
+    before = _of_version_queries(_prepared_plans())
+
+    rows_version(RowsMatching(Location.objects.filter(name__gte="H")))
+
+    assert _of_version_queries(_prepared_plans()) == before
+
+
+def test_preparing_can_be_turned_off_for_a_pooler_that_cannot_keep_them(places, settings):
+    settings.DATABASE_PREPARED_VERSIONS = False
+    before = _of_version_queries(_prepared_plans())
+
+    version = rows_version(RowsOf(Location, "pk", [places[0].pk]))
+
+    assert version.startswith("1.")
+    assert _of_version_queries(_prepared_plans()) == before
