@@ -28,6 +28,7 @@ shows copies drawn by the old one, even where a version was not changed. The cac
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -41,13 +42,14 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+
+from clinic.queries import prepared_plans
 
 logger = logging.getLogger(__name__)
 
@@ -226,27 +228,13 @@ def version_of(sql: str, params: Sequence[Any], *, prepared: bool = True) -> str
     return _first_row(sql, params, prepared=prepared)[0]
 
 
-class _PreparingCursor(ServerBindingCursor):
-    """A cursor that binds its parameters on the server and prepares what it runs, once per
-    connection (psycopg keeps the prepared statements, ``prepared_max`` of them)."""
-
-    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
-        return super().execute(query, params, **(options | {"prepare": True}))
-
-
 def _first_row(sql: str, params: Sequence[Any], *, prepared: bool) -> tuple[Any, ...]:
-    """The first row of a version query. ``prepared``: parsed and planned once per connection
-    and run by a generic plan (``plan_cache_mode``, ``clinic.settings``): a page's version
-    query is a few dozen subqueries on ids, which PostgreSQL took longer to plan (2-8 ms)
-    than to run, and which a generic plan runs as fast, each subquery off its index. Not for
-    a ``RowsMatching`` source: a range read by the queryset's own plan, which only a plan for
-    the values at hand reads off the right index."""
-    if not (prepared and settings.DATABASE_PREPARED_VERSIONS):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    connection.ensure_connection()
-    with connection._prepare_cursor(_PreparingCursor(connection.connection)) as cursor:
+    """The first row of a version query; ``prepared`` (``clinic.queries.prepared_plans``):
+    a page's version query is a few dozen subqueries on ids, which PostgreSQL took longer to
+    plan (2-8 ms) than to run, and which a generic plan runs as fast, each subquery off its
+    index. Not for a ``RowsMatching`` source: a range read by the queryset's own plan, which
+    only a plan for the values at hand reads off the right index."""
+    with prepared_plans() if prepared else contextlib.nullcontext(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 

@@ -150,13 +150,14 @@ try:
     }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL cannot be used: {exc}") from None
-# The kept fragments' version queries (clinic.fragments) are prepared once per connection
-# and run by a generic plan: planning them cost more than running them. Django binds every
-# other query on the client, which never prepares, so the plan mode applies to them alone.
-# Off (DATABASE_PREPARED_VERSIONS=0) behind a pooler that cannot keep prepared statements
+# A few queries every view runs (the kept fragments' version queries, lookups by a unique
+# key: clinic.queries.prepared_plans) are prepared once per connection and run by a generic
+# plan: planning them cost more than running them. Django binds every other query on the
+# client, which never prepares, so the plan mode applies to those few alone.
+# Off (DATABASE_PREPARED_STATEMENTS=0) behind a pooler that cannot keep prepared statements
 # (PgBouncer before 1.21 in transaction mode).
-DATABASE_PREPARED_VERSIONS = env.bool("DATABASE_PREPARED_VERSIONS", True)
-if DATABASE_PREPARED_VERSIONS:
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASE_PREPARED_STATEMENTS:
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("prepare_threshold", 5)  # psycopg's default; Django's turns it off
     _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan"

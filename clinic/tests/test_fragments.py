@@ -296,7 +296,7 @@ def test_a_version_of_rows_matching_a_range_is_planned_for_its_values(places):
 
 
 def test_preparing_can_be_turned_off_for_a_pooler_that_cannot_keep_them(places, settings):
-    settings.DATABASE_PREPARED_VERSIONS = False
+    settings.DATABASE_PREPARED_STATEMENTS = False
     before = _of_version_queries(_prepared_plans())
 
     version = rows_version(RowsOf(Location, "pk", [places[0].pk]))
