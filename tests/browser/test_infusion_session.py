@@ -153,8 +153,9 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     alert.get_by_role("button", name="Slow the infusion").click()
     expect(chair.get_by_test_id("open-alert")).to_have_count(0)
     enter_reading(chair, systolic=142, diastolic=88, heart_rate=84)
-    # The reading before the infusion and these two.
+    # The reading before the infusion and these two; the chart redraws itself with them.
     expect(chair.get_by_test_id("reading")).to_have_count(3)
+    expect(chair.locator("#chart figcaption")).to_contain_text("3 readings from")
 
     # A reading meant for the next chair is marked in error, from the keyboard: the row's
     # link opens the form in place, with the cursor in the reason box.
@@ -169,6 +170,8 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     expect(chair.locator('[data-testid="reading"][data-in-error="true"]')).to_contain_text(
         "Taken from the next chair's patient"
     )
+    # The chart leaves out the reading in error, without a reload.
+    expect(chair.locator("#chart figcaption")).to_contain_text("3 readings from")
 
     # The dose given, and the rest of what was drawn wasted in front of the physician.
     given = chair.get_by_test_id("dose-give-form")
