@@ -168,6 +168,27 @@ def test_a_reading_entered_with_htmx_rerenders_the_section(client, nina, infusin
     assert response["HX-Trigger"] == "session-records-changed"
 
 
+def test_the_chart_redraws_itself_when_the_flowsheet_says_the_records_changed(
+    client, nina, infusing
+):
+    """The flowsheet's answer triggers session-records-changed; the chart listens for it and
+    asks for itself again, now with the new reading."""
+    client.force_login(nina)
+    chart = section(page(client, nina, infusing).content.decode(), "chart")
+    asks = re.search(r'hx-get="([^"]+)"', chart).group(1).replace("&amp;", "&")
+    assert 'hx-trigger="session-records-changed from:body"' in chart
+    assert 'data-testid="chart-empty"' in chart
+
+    saved = client.post(url(infusing, "readings/"), READING, **HTMX)
+    redrawn = client.get(asks, **HTMX).content.decode()
+
+    assert saved["HX-Trigger"] == "session-records-changed"
+    assert '<section id="chart"' in redrawn
+    assert 'data-testid="chart-empty"' not in redrawn
+    assert 'data-testid="session-chart"' in redrawn
+    assert "<html" not in redrawn
+
+
 def test_a_reading_posted_without_javascript_redirects_back(client, nina, infusing):
     client.force_login(nina)
     now = infusing.appointment.location.local_now()

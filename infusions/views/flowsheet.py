@@ -51,6 +51,7 @@ from infusions.views.sections.flowsheet import (
     flowsheet_context,
     mark_invalid,
 )
+from infusions.views.sections.kept import chart_html, screen_versions
 from infusions.views.sections.screen import session_context
 
 FLOWSHEET, EVENTS = "flowsheet", "events"
@@ -150,9 +151,12 @@ def _child_or_404(manager: Manager, public_id: Any) -> Model:
 @require_GET
 @capability_required(Capability.VIEW_CLINICAL)
 def flowsheet_section(request: HttpRequest, session_id: Any) -> HttpResponse:
-    """The flowsheet section alone (``?part=live``: only its live part), for HTMX."""
+    """The flowsheet section alone (``?part=live``: only its live part; ``?part=chart``: the
+    session's chart, which redraws itself when a reading or event is saved), for HTMX."""
     session = session_for(request.user, session_id)
     audit_session_view(request, session, "infusion session vital signs")
+    if request.GET.get("part") == "chart":
+        return HttpResponse(chart_html(session, screen_versions(session, chart=True)))
     context = session_base_context(request, session) | flowsheet_context(request, session)
     if request.GET.get("part") == "live":
         response = HttpResponse(context["flowsheet_live"])

@@ -12,7 +12,8 @@ a lot of ketamine in stock at the location.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -34,6 +35,8 @@ from tests.second_factor import current_code, enrol_authenticator
 pytestmark = pytest.mark.browser
 
 TABLET = {"width": 820, "height": 1180}
+# What htmx marks while it asks, swaps and settles: none of them on the page, htmx is done.
+HTMX_BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
 
 
 @pytest.fixture
@@ -95,7 +98,20 @@ def fill_pre_infusion_checks(page: Page, appointment) -> None:
     expect(page.locator('[data-check="vitals"]')).to_have_attribute("data-done", "yes")
 
 
+@contextmanager
+def chart_redrawn(page: Page) -> Iterator[None]:
+    """Wait, after the block saves a reading or an event or marks one in error, until the
+    chart has asked for itself again (``?part=chart``, on the answer's session-records-changed)
+    and htmx has swapped it in. A reload or another page straight after the save would
+    otherwise race that request (Page.reload: "Not attached to an active page")."""
+    with page.expect_response(lambda response: "part=chart" in response.url) as redraw:
+        yield
+    redraw.value.finished()
+    expect(page.locator(HTMX_BUSY)).to_have_count(0)
+
+
 def enter_reading(page: Page, *, systolic: int, diastolic: int, heart_rate: int) -> None:
+    """Save a reading on the flowsheet; returns once the chart has redrawn itself with it."""
     form = page.get_by_test_id("reading-form")
     form.get_by_label("Systolic (mmHg)").fill(str(systolic))
     form.get_by_label("Diastolic (mmHg)").fill(str(diastolic))
@@ -103,7 +119,8 @@ def enter_reading(page: Page, *, systolic: int, diastolic: int, heart_rate: int)
     form.get_by_label("SpO2 (%)").fill("98")
     form.get_by_label("Resp. rate (/min)").fill("14")
     form.get_by_text("2 – Relaxed or mildly dissociated").click()
-    form.get_by_test_id("save-reading").click()
+    with chart_redrawn(page):
+        form.get_by_test_id("save-reading").click()
 
 
 def test_a_nurse_runs_a_whole_session_on_a_tablet(
@@ -147,28 +164,41 @@ def test_a_nurse_runs_a_whole_session_on_a_tablet(
     expect(state(chair)).to_have_text("Infusing")
 
     # A reading over the alert limit raises an alert; she acknowledges it.
+    chart = chair.locator("section#chart")
+    expect(chart.get_by_test_id("chart-empty")).to_have_count(0)
+    expect(chart.locator("figcaption")).to_contain_text("1 reading from")
     enter_reading(chair, systolic=184, diastolic=104, heart_rate=96)
+    # The chart redraws itself with the reading, without a reload.
+    expect(chart.locator("figcaption")).to_contain_text("2 readings from")
     alert = chair.get_by_test_id("open-alert")
     expect(alert).to_contain_text("184")
     alert.get_by_role("button", name="Slow the infusion").click()
     expect(chair.get_by_test_id("open-alert")).to_have_count(0)
     enter_reading(chair, systolic=142, diastolic=88, heart_rate=84)
-    # The reading before the infusion and these two.
+    # The reading before the infusion and these two; the chart, swapped in whole by the first
+    # redraw, still listens and redraws itself again (one chart, not one inside another).
     expect(chair.get_by_test_id("reading")).to_have_count(3)
+    expect(chart.locator("figcaption")).to_contain_text("3 readings from")
+    expect(chart).to_have_count(1)
+    expect(chart).to_have_attribute("hx-trigger", "session-records-changed from:body")
 
     # A reading meant for the next chair is marked in error, from the keyboard: the row's
     # link opens the form in place, with the cursor in the reason box.
     enter_reading(chair, systolic=118, diastolic=76, heart_rate=70)
     expect(chair.get_by_test_id("reading")).to_have_count(4)
+    expect(chart.locator("figcaption")).to_contain_text("4 readings from")
     chair.get_by_test_id("in-error-open").last.focus()
     chair.keyboard.press("Enter")
     reason = chair.get_by_label("Why is it wrong?")
     expect(reason).to_be_focused()
     reason.fill("Taken from the next chair's patient")
-    reason.press("Enter")
+    with chart_redrawn(chair):
+        reason.press("Enter")
     expect(chair.locator('[data-testid="reading"][data-in-error="true"]')).to_contain_text(
         "Taken from the next chair's patient"
     )
+    # The chart leaves out the reading in error, without a reload.
+    expect(chart.locator("figcaption")).to_contain_text("3 readings from")
 
     # The dose given, and the rest of what was drawn wasted in front of the physician.
     given = chair.get_by_test_id("dose-give-form")

@@ -53,11 +53,16 @@ def at(dose: EsketamineDose, minutes: int) -> None:
 
 
 def assess(page: Page, *, sedation: str, dissociation: str) -> None:
+    """Record an assessment; returns once the page shows it (the clock moves and the page
+    reloads next: neither may race the form's answer)."""
+    rows = page.locator('[data-testid="rems-assessments"] tbody tr')
+    before = rows.count()
     form = page.get_by_test_id("rems-assessment-form")
     form.locator(f'input[name="sedation"][value="{sedation}"]').check()
     form.locator(f'input[name="dissociation"][value="{dissociation}"]').check()
     form.locator('input[name="respiratory_depression"][value="absent"]').check()
     form.get_by_role("button", name="Record the assessment").click()
+    expect(rows).to_have_count(before + 1)
 
 
 def fill_discharge(page: Page) -> None:

@@ -57,7 +57,8 @@ from scheduling.models import Appointment
 # reading_rows tag change, CHART_FRAGMENT when templates/infusions/session/_chart.html,
 # the chart_point_rows tag or infusions.chart's drawing change.
 LIVE_FRAGMENT = "1"
-CHART_FRAGMENT = "1"
+# "2": the chart section asks for itself again (hx-get ?part=chart) on session-records-changed.
+CHART_FRAGMENT = "2"
 LIVE_TEMPLATE = "infusions/flowsheet/_live.html"
 CHART_TEMPLATE = "infusions/session/_chart.html"
 
