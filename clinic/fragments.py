@@ -295,6 +295,16 @@ def release() -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Fragment:
+    """One fragment for ``cached_fragments``: as the arguments of ``cached_fragment``."""
+
+    kind: str
+    version: str
+    parts: Hashable
+    draw: Callable[[], str]
+
+
 def cached_fragment(
     kind: str,
     version: str,
@@ -307,27 +317,40 @@ def cached_fragment(
     ``draw`` must return safe markup (every text in it escaped); wrapped in
     ``DrawnForOneReader``, it is served but not kept. With ``request``, the
     fragment's forms were drawn with ``KEPT_CSRF`` and get the reader's CSRF token."""
-    key = fragment_key(kind, version, parts)
+    return cached_fragments([Fragment(kind, version, parts, draw)], request=request)[0]
+
+
+def cached_fragments(
+    fragments: Sequence[Fragment], *, request: HttpRequest | None = None
+) -> list[SafeString]:
+    """Each of ``fragments`` as ``cached_fragment`` gives it, read from the cache in one
+    round trip: for a page that shows several."""
+    keys = [fragment_key(each.kind, each.version, each.parts) for each in fragments]
     try:
-        stored = cache.get(key)
+        stored = cache.get_many(keys)
     except Exception:  # the cache is a saving, not a dependency
-        logger.warning("Could not read the fragment cache; drawing %s instead.", kind)
-        stored = None
-        markup = str(draw())
+        logger.warning("Could not read the fragment cache; drawing %s instead.", fragments[0].kind)
+        stored, keeping = {}, False
     else:
-        if stored is None:
-            drawn = draw()
+        keeping = True
+    markups, drawn_now = [], {}
+    for key, fragment in zip(keys, fragments, strict=True):
+        markup = stored.get(key)
+        if markup is None:
+            drawn = fragment.draw()
             markup = str(drawn)
-            try:
-                if not isinstance(drawn, DrawnForOneReader):
-                    cache.set(key, markup, FRAGMENT_SECONDS)
-            except Exception:
-                logger.warning("Could not keep %s in the fragment cache.", kind)
-        else:
-            markup = stored
-    if request is not None and CSRF_PLACEHOLDER in markup:
-        markup = markup.replace(CSRF_PLACEHOLDER, get_token(request))
-    return mark_safe(markup)  # noqa: S308 (draw returns safe markup)
+            if keeping and not isinstance(drawn, DrawnForOneReader):
+                drawn_now[key] = markup
+        markups.append(markup)
+    if drawn_now:
+        try:
+            cache.set_many(drawn_now, FRAGMENT_SECONDS)
+        except Exception:
+            logger.warning("Could not keep %s in the fragment cache.", fragments[0].kind)
+    if request is not None and any(CSRF_PLACEHOLDER in markup for markup in markups):
+        token = get_token(request)
+        markups = [markup.replace(CSRF_PLACEHOLDER, token) for markup in markups]
+    return [mark_safe(markup) for markup in markups]  # noqa: S308 (draw returns safe markup)
 
 
 def kept_value(

@@ -303,3 +303,33 @@ def test_preparing_can_be_turned_off_for_a_pooler_that_cannot_keep_them(places, 
 
     assert version.startswith("1.")
     assert _of_version_queries(_prepared_plans()) == before
+
+
+def test_several_fragments_are_read_in_one_round_trip_and_each_drawn_once(db, monkeypatch):
+    from clinic.fragments import Fragment, cached_fragments
+
+    cache.clear()
+    drawn: list[str] = []
+
+    def drawing(name: str):
+        def draw() -> str:
+            drawn.append(name)
+            return f"<p>{name}</p>"
+
+        return draw
+
+    reads = []
+    get_many = cache.get_many
+    monkeypatch.setattr(cache, "get_many", lambda keys: reads.append(keys) or get_many(keys))
+    fragments = [
+        Fragment("top", "1", ("a",), drawing("top")),
+        Fragment("end", "1", ("a",), drawing("end")),
+        Fragment("mine", "1", ("a",), lambda: DrawnForOneReader("<p>mine</p>")),
+    ]
+
+    first = cached_fragments(fragments)
+    second = cached_fragments(fragments)
+
+    assert first == second == ["<p>top</p>", "<p>end</p>", "<p>mine</p>"]
+    assert drawn == ["top", "end"]  # kept after the first time
+    assert [len(keys) for keys in reads] == [3, 3]  # one read of the cache a page

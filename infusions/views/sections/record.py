@@ -28,7 +28,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from clinic.fragments import KEPT_CSRF, DrawnForOneReader, cached_fragment
+from clinic.fragments import KEPT_CSRF, DrawnForOneReader, Fragment, cached_fragments
 from clinic.permissions import Capability, user_can
 from infusions.models import InfusionSession, PreAssessment
 from infusions.models.sessions import InfusionSessionState, SessionKind
@@ -120,14 +120,12 @@ def record_html(request: Any, session: InfusionSession, versions: SessionVersion
         with timezone.override(session.appointment.location.tz):  # as the screen's
             return render_to_string(SAFETY_TEMPLATE, context)
 
-    return RecordParts(
-        safety=cached_fragment(
-            "session-record-safety", RECORD_FRAGMENT, parts, draw_safety, request=request
-        ),
-        top=cached_fragment(
-            "session-record-top", RECORD_FRAGMENT, parts, draw_top, request=request
-        ),
-        end=cached_fragment(
-            "session-record-end", RECORD_FRAGMENT, parts, draw_end, request=request
-        ),
+    safety, top, end = cached_fragments(
+        [
+            Fragment("session-record-safety", RECORD_FRAGMENT, parts, draw_safety),
+            Fragment("session-record-top", RECORD_FRAGMENT, parts, draw_top),
+            Fragment("session-record-end", RECORD_FRAGMENT, parts, draw_end),
+        ],
+        request=request,
     )
+    return RecordParts(safety=safety, top=top, end=end)
