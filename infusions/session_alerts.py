@@ -39,6 +39,10 @@ from infusions.sessions import session_transition
 
 State = InfusionSessionState
 
+# What a Spravato session's alert may be acknowledged with: there is no infusion to slow,
+# pause or stop (the patient has taken the nasal spray and is being monitored).
+ESKETAMINE_ALERT_ACTIONS = frozenset({AlertAction.CONTINUE, AlertAction.MEDICATION})
+
 # The moves "pause" and "stop" make, from the states they make them in.
 MOVE_FOR_ACTION: dict[str, tuple[State, frozenset[State]]] = {
     AlertAction.PAUSE: (State.PAUSED, frozenset({State.INFUSING})),
@@ -85,6 +89,11 @@ def alert_acknowledge(
     if action not in AlertAction.values:
         choices = ", ".join(f"{value} ({label.lower()})" for value, label in AlertAction.choices)
         errors["action"] = [f"Say what was done: one of {choices}."]
+    elif alert.session.is_esketamine and action not in ESKETAMINE_ALERT_ACTIONS:
+        errors["action"] = [
+            "A Spravato session has no infusion to slow, pause or stop: choose “continue "
+            "and watch” or “medication given”, and record anything else done as an event."
+        ]
     note = clean_text(note)
     medication = (
         clean_text(medication_name),

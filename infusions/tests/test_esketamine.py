@@ -466,3 +466,33 @@ def test_a_spravato_patient_may_have_eaten_3_hours_before_the_dose(nina, phil):
     assessment.save()
     (problem,) = pre_assessment_problems(session)
     assert "less than 2 hours ago" in problem
+
+
+def test_an_alert_is_acknowledged_without_infusion_actions_on_a_spravato_session(nina, phil):
+    """There is no infusion to slow, pause or stop after the nasal spray: those are
+    refused with what to do instead, and the alert stays open; watching and medication
+    close it."""
+    from infusions.models import SessionAlert
+    from infusions.models.readings import AlertAction
+    from infusions.session_alerts import alert_acknowledge
+
+    session, dose = dosed(nina, phil)
+    at(dose, 40)
+    high = ReadingInput(
+        systolic=190, diastolic=112, heart_rate=76, spo2=98, respiratory_rate=14, consciousness=1
+    )
+    reading_record(actor=nina, session=session, values=high)
+    alert = SessionAlert.objects.get(session=session)
+    state = session.state
+
+    for action in (AlertAction.SLOW, AlertAction.PAUSE, AlertAction.STOP):
+        with pytest.raises(ValidationError) as refused:
+            alert_acknowledge(actor=nina, alert=alert, action=action)
+        assert "no infusion to slow, pause or stop" in str(refused.value.message_dict["action"])
+    alert.refresh_from_db()
+    session.refresh_from_db()
+    assert (alert.acknowledged_at, session.state) == (None, state)
+
+    alert_acknowledge(actor=nina, alert=alert, action=AlertAction.CONTINUE)
+    alert.refresh_from_db()
+    assert alert.action == AlertAction.CONTINUE and alert.acknowledged_by == nina

@@ -95,6 +95,25 @@ def test_open_alerts_come_first_with_their_actions(client, nina, infusing):
         assert f'name="action" value="{action}"' in html
 
 
+def test_a_spravato_alert_offers_no_infusion_to_slow_pause_or_stop(client, nina, phil):
+    from infusions.readings import ReadingInput, reading_record
+    from infusions.tests.rems_factories import dosed
+
+    session, _ = dosed(nina, phil)
+    high = ReadingInput(
+        systolic=190, diastolic=112, heart_rate=76, spo2=98, respiratory_rate=14, consciousness=1
+    )
+    reading_record(actor=nina, session=session, values=high)
+
+    html = section(page(client, nina, session).content.decode(), "flowsheet")
+
+    assert 'data-testid="acknowledge-form"' in html
+    offered = re.findall(r'name="action" value="(\w+)"', html)
+    assert offered == [AlertAction.CONTINUE, AlertAction.MEDICATION]
+    form = html.split('data-testid="acknowledge-form"')[1].split("</form>")[0]
+    assert "infusion" not in form
+
+
 def test_the_entry_form_is_made_for_a_tablet(client, nina, infusing):
     html = section(page(client, nina, infusing).content.decode(), "flowsheet")
 
