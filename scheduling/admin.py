@@ -8,11 +8,14 @@ patients/admin.py): clinic admins see the shape of the schedule, not who is on i
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
 from clinic.admin import ViewOnlyAdmin
-from clinic.models import Chair, User
+from clinic.admin_rows import KeptPage
+from clinic.fragments import RowsOf, rows_counts, rows_version_query, version_of
+from clinic.models import Chair, Location, User
 from scheduling.models import (
     Appointment,
     AppointmentType,
@@ -120,6 +123,35 @@ class AppointmentChangeList(ChangeList):
                 Prefetch("clinician", queryset=User.objects.only("full_name", "email")),
             )
         )
+
+    def get_results(self, request: HttpRequest) -> None:
+        """Django's, and a version of what the page's table draws (``kept_rows_version``,
+        for ``{% view_only_result_list %}`` to serve it kept), in one query: the page's
+        appointments and their clinicians, row by row, and the whole of the locations,
+        types and chairs (a few hundred rows at most; the filters offer every location and
+        type). The rows themselves are read only if the table is drawn."""
+        super().get_results(request)
+        version = version_of(*_page_version_query(self.result_list))
+        self.kept_rows_version = version
+        self.result_list = KeptPage(self.result_list, rows_counts(version)[-1])
+
+
+def _page_version_query(rows: QuerySet) -> tuple[str, list]:
+    """``rows_version_query`` for the locations, types and chairs, and the page's
+    appointments with their clinicians (joined: a clinician's name is drawn, and the
+    users table is too large to version whole)."""
+    tables, params = rows_version_query(RowsOf(Location), RowsOf(AppointmentType), RowsOf(Chair))
+    page, page_params = rows.values_list("pk").query.sql_with_params()
+    quote = connection.ops.quote_name
+    appointments, users = quote(Appointment._meta.db_table), quote(User._meta.db_table)
+    # Names from the models, quoted; the page's SQL Django's own, with its parameters.
+    sql = (
+        f"{tables} || '/' || (SELECT count(*)::text || '.' || coalesce(md5(string_agg("  # noqa: S608
+        "concat_ws(':', a.id, a.xmin, a.ctid, u.id, u.xmin, u.ctid), ',' ORDER BY a.id)), '') "
+        f"FROM {appointments} a LEFT JOIN {users} u ON u.id = a.clinician_id "
+        f"WHERE a.id IN ({page}))"
+    )
+    return sql, [*params, *page_params]
 
 
 @admin.register(TreatmentCourse)
