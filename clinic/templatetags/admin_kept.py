@@ -6,12 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from clinic.fragments import cached_fragment
+from clinic.fragments import KEPT_CSRF, cached_fragment
 
 register = template.Library()
+
+
+def reader_facts(request: HttpRequest) -> tuple[Any, ...]:
+    """What decides what a reader may see in the admin (``clinic.models.User.has_perm``:
+    whether they are an active clinic admin), with their roles, and the language."""
+    user = request.user
+    return (
+        bool(user.is_active and user.is_staff),
+        tuple(sorted(getattr(user, "roles", None) or ())),
+        get_language(),
+    )
 
 
 @register.simple_tag(takes_context=True)
@@ -23,15 +36,52 @@ def kept_nav_sidebar(context: template.Context) -> SafeString:
     may see in the admin follows from whether they are active and their roles
     (``clinic.models.User.has_perm``), so those are in the key with the path."""
     request = context["request"]
-    user = request.user
-    parts = (
-        request.path,
-        bool(user.is_active and user.is_staff),
-        tuple(sorted(getattr(user, "roles", None) or ())),
-        get_language(),
-    )
+    parts = (request.path, *reader_facts(request))
 
     def draw() -> Any:
         return context.template.engine.get_template("admin/nav_sidebar.html").render(context)
 
     return cached_fragment("admin-nav-sidebar", "1", parts, draw)
+
+
+class KeptChangeListNode(template.Node):
+    """``{% kept_change_list %}…{% end_kept_change_list %}``: a change list's content (the
+    table, pages, search, filters), kept for a list that gives ``kept_rows_version`` (see
+    ``clinic.templatetags.admin_rows``), whose locations and types are the rows its filters
+    offer. Besides that version, what it draws comes from the query string, the count,
+    today's date (the date filter's links), the time zone and language, and the reader's
+    roles. Counts per filter choice (``_facets``) are read from every row: not kept."""
+
+    def __init__(self, nodelist: template.NodeList) -> None:
+        self.nodelist = nodelist
+
+    def render(self, context: template.Context) -> str:
+        cl = context.get("cl")
+        version = getattr(cl, "kept_rows_version", None)
+        if version is None or cl.formset or cl.is_popup or cl.add_facets:
+            return self.nodelist.render(context)
+        request = context["request"]
+        parts = (
+            version,
+            tuple(sorted((key, tuple(values)) for key, values in request.GET.lists())),
+            cl.result_count,
+            cl.full_result_count,
+            timezone.localdate(),
+            timezone.get_current_timezone_name(),
+            *reader_facts(request),
+        )
+
+        def draw() -> str:
+            with context.push(KEPT_CSRF):
+                return self.nodelist.render(context)
+
+        return cached_fragment(
+            f"admin-change-list:{cl.opts.label_lower}", "1", parts, draw, request=request
+        )
+
+
+@register.tag(name="kept_change_list")
+def kept_change_list(parser: template.base.Parser, token: template.base.Token) -> template.Node:
+    nodelist = parser.parse(("end_kept_change_list",))
+    parser.delete_first_token()
+    return KeptChangeListNode(nodelist)

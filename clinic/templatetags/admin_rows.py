@@ -15,10 +15,10 @@ from django.contrib.admin.templatetags.admin_list import (
 )
 from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.utils import timezone
-from django.utils.translation import get_language
 
 from clinic.admin_rows import result_rows
 from clinic.fragments import cached_fragment
+from clinic.templatetags.admin_kept import reader_facts
 
 register = template.Library()
 
@@ -52,14 +52,11 @@ class KeptResultListNode(InclusionAdminNode):
         if version is None or cl.formset or cl.is_popup:
             return super().render(context)
         request = context["request"]
-        user = request.user
         parts = (
             version,
             tuple(sorted((key, tuple(values)) for key, values in request.GET.lists())),
             timezone.get_current_timezone_name(),
-            get_language(),
-            bool(user.is_active and user.is_staff),
-            tuple(sorted(getattr(user, "roles", None) or ())),
+            *reader_facts(request),
         )
         return cached_fragment(
             f"admin-rows:{cl.opts.label_lower}",
