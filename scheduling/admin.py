@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
-from clinic.admin import ViewOnlyAdmin
+from clinic.admin import KeptChoicesFilter, ViewOnlyAdmin
 from clinic.admin_rows import KeptPage
 from clinic.fragments import RowsOf, rows_counts, rows_version_query, version_of
 from clinic.models import Chair, Location, User
@@ -64,8 +64,8 @@ class AppointmentAdmin(ViewOnlyAdmin):
         ("starts_at", admin.DateFieldListFilter),
         "status",
         "source",
-        "location",
-        "appointment_type",
+        ("location", KeptChoicesFilter),
+        ("appointment_type", KeptChoicesFilter),
     ]
     # The location and type are joined; the chair (with its location) and the clinician,
     # which may be missing, are read by one query each for the page's rows

@@ -18,7 +18,12 @@ from clinic.models import Role
 from conftest import make_staff
 from scheduling.models import Appointment
 from scheduling.services.status_changes import appointment_cancel
-from scheduling.tests.factories import AppointmentFactory, appointment_type, clinic_location
+from scheduling.tests.factories import (
+    AppointmentFactory,
+    LocationFactory,
+    appointment_type,
+    clinic_location,
+)
 
 TEN_AM = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
 LIST = "/admin/scheduling/appointment/"
@@ -155,6 +160,40 @@ def test_a_new_location_shows_in_the_filters_on_the_next_view(client, alice, app
     filters = listing(client).split('<nav id="changelist-filter"', 1)[1]
     assert "Bayside" in filters
     assert "Lakeview" in filters
+
+
+@pytest.mark.parametrize(
+    ("statement", "shown"),
+    [
+        ("UPDATE clinic_location SET name = 'Harbourside' WHERE id = %(location)s", "Harbourside"),
+        (
+            "UPDATE scheduling_appointmenttype SET name = 'Long infusion' WHERE id = %(type)s",
+            "Long infusion",
+        ),
+        ("DELETE FROM clinic_location WHERE id = %(other)s", "-Bayside"),
+    ],
+)
+def test_a_change_by_sql_to_a_location_or_type_shows_in_the_filters(
+    client, alice, appointment, statement, shown
+):
+    bayside = LocationFactory(name="Bayside")  # with one location, none is offered
+    client.force_login(alice)
+    listing(client)
+
+    run_sql(
+        statement,
+        {
+            "location": appointment.location_id,
+            "type": appointment.appointment_type_id,
+            "other": bayside.pk,
+        },
+    )
+
+    filters = listing(client).split('<nav id="changelist-filter"', 1)[1]
+    if shown.startswith("-"):
+        assert f">{shown[1:]}<" not in filters
+    else:
+        assert f">{shown}<" in filters
 
 
 def test_the_date_filters_links_follow_the_day(client, alice, appointment):
