@@ -128,8 +128,10 @@ class AppointmentChangeList(ChangeList):
         """Django's, and a version of what the page's table draws (``kept_rows_version``,
         for ``{% view_only_result_list %}`` to serve it kept), in one query: the page's
         appointments and their clinicians, row by row, and the whole of the locations,
-        types and chairs (a few hundred rows at most; the filters offer every location and
-        type). The rows themselves are read only if the table is drawn."""
+        types and chairs whose names it draws (small tables: a few hundred rows at most,
+        where joining them to the page costs PostgreSQL's planner more). The rows
+        themselves are read only if the table is drawn. A column added to list_display
+        that draws another table's rows needs that table here too."""
         super().get_results(request)
         version = version_of(*_page_version_query(self.result_list))
         self.kept_rows_version = version

@@ -46,11 +46,12 @@ def kept_nav_sidebar(context: template.Context) -> SafeString:
 
 class KeptChangeListNode(template.Node):
     """``{% kept_change_list %}…{% end_kept_change_list %}``: a change list's content (the
-    table, pages, search, filters), kept for a list that gives ``kept_rows_version`` (see
-    ``clinic.templatetags.admin_rows``), whose locations and types are the rows its filters
-    offer. Besides that version, what it draws comes from the query string, the count,
-    today's date (the date filter's links), the time zone and language, and the reader's
-    roles. Counts per filter choice (``_facets``) are read from every row: not kept."""
+    table, pages, search, filters), kept for a list that gives ``kept_rows_version`` (a
+    version of every row its table draws, see ``clinic.templatetags.admin_rows``). The
+    rest comes from the rows its filters offer (read for the page anyway, and put in the
+    key as they are), the path and query string, the count, today's date (the date
+    filter's links), the time zone and language, and the reader's roles. Counts per filter
+    choice (``_facets``) are read from every row: such a list is drawn, not kept."""
 
     def __init__(self, nodelist: template.NodeList) -> None:
         self.nodelist = nodelist
@@ -63,7 +64,9 @@ class KeptChangeListNode(template.Node):
         request = context["request"]
         parts = (
             version,
+            request.path,
             tuple(sorted((key, tuple(values)) for key, values in request.GET.lists())),
+            tuple(tuple(getattr(spec, "lookup_choices", None) or ()) for spec in cl.filter_specs),
             cl.result_count,
             cl.full_result_count,
             timezone.localdate(),

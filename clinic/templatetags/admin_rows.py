@@ -43,8 +43,8 @@ class KeptResultListNode(InclusionAdminNode):
     """The list's table, kept when the list gives ``kept_rows_version``: a version of every
     row the table draws (the page's rows, and those whose names it shows), that every write
     to any of them changes. The rest of what it draws comes from the query string (the
-    order, the filters each row's link keeps), the time zone and language the times and
-    labels are written in, and the code (``release()``, in every key)."""
+    order, the filters each row's link keeps) and path, the time zone and language the
+    times and labels are written in, and the code (``release()``, in every key)."""
 
     def render(self, context: template.Context) -> str:
         cl = self.args[0].resolve(context)
@@ -54,6 +54,7 @@ class KeptResultListNode(InclusionAdminNode):
         request = context["request"]
         parts = (
             version,
+            request.path,
             tuple(sorted((key, tuple(values)) for key, values in request.GET.lists())),
             timezone.get_current_timezone_name(),
             *reader_facts(request),
