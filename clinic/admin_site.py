@@ -1,3 +1,6 @@
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -32,3 +35,25 @@ class ChairsideAdminSite(admin.AdminSite):
             "is_nav_sidebar_enabled": self.enable_nav_sidebar,
             "log_entries": self.get_log_entries(request),
         }
+
+
+_KEPT_HERE: OrderedDict[str, Any] = OrderedDict()
+_KEPT_HERE_LOCK = threading.Lock()
+KEPT_HERE_SIZE = 512
+
+
+def kept_here(key: str, compute: Callable[[], Any]) -> Any:
+    """What ``compute()`` returns for ``key`` (a ``clinic.fragments.fragment_key``: a
+    version of everything it is drawn from), kept in this process (the last
+    ``KEPT_HERE_SIZE``): for small things every admin page asks for, where a round trip
+    to the shared cache costs about as much as computing them once per process."""
+    with _KEPT_HERE_LOCK:
+        if key in _KEPT_HERE:
+            _KEPT_HERE.move_to_end(key)
+            return _KEPT_HERE[key]
+    value = compute()
+    with _KEPT_HERE_LOCK:
+        _KEPT_HERE[key] = value
+        while len(_KEPT_HERE) > KEPT_HERE_SIZE:
+            _KEPT_HERE.popitem(last=False)
+    return value

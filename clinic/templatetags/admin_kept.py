@@ -8,10 +8,11 @@ from typing import Any
 from django import template
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from clinic.fragments import KEPT_CSRF, cached_fragment
+from clinic.admin_site import kept_here
+from clinic.fragments import KEPT_CSRF, cached_fragment, fragment_key
 
 register = template.Library()
 
@@ -29,7 +30,8 @@ def reader_facts(request: HttpRequest) -> tuple[Any, ...]:
 
 @register.simple_tag(takes_context=True)
 def kept_nav_sidebar(context: template.Context) -> SafeString:
-    """Django's navigation sidebar (``admin/nav_sidebar.html``), the same markup, kept.
+    """Django's navigation sidebar (``admin/nav_sidebar.html``), the same markup, kept in
+    the process (``kept_here``: it is drawn from the code alone).
 
     It lists every model the reader may see (from the registered model admins, that is
     the code: ``release()`` is in every key), marking the one at this path. What a reader
@@ -38,10 +40,11 @@ def kept_nav_sidebar(context: template.Context) -> SafeString:
     request = context["request"]
     parts = (request.path, *reader_facts(request))
 
-    def draw() -> Any:
-        return context.template.engine.get_template("admin/nav_sidebar.html").render(context)
+    def draw() -> str:
+        markup = context.template.engine.get_template("admin/nav_sidebar.html").render(context)
+        return str(markup)
 
-    return cached_fragment("admin-nav-sidebar", "1", parts, draw)
+    return mark_safe(kept_here(fragment_key("admin-nav-sidebar", "1", parts), draw))  # noqa: S308
 
 
 class KeptChangeListNode(template.Node):

@@ -12,7 +12,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clinic import fragments
+from clinic import admin_site, fragments
 from clinic.fragments import CSRF_PLACEHOLDER
 from clinic.models import Role
 from conftest import make_staff
@@ -222,15 +222,20 @@ def test_the_sidebar_marks_the_list_it_is_on(client, alice, appointment):
 def test_readers_with_other_roles_never_share_a_copy(client, alice, appointment, monkeypatch):
     keys: dict[str, set[str]] = {}
     reading = {"reader": ""}
-    kept = fragments.cached_fragment
+    kept, kept_here = fragments.cached_fragment, admin_site.kept_here
 
     def noting(kind, version, parts, draw, **kwargs):
         key = fragments.fragment_key(kind, version, parts)
         keys.setdefault(reading["reader"], set()).add(key)
         return kept(kind, version, parts, draw, **kwargs)
 
+    def noting_here(key, compute):
+        keys.setdefault(reading["reader"], set()).add(key)
+        return kept_here(key, compute)
+
     monkeypatch.setattr("clinic.templatetags.admin_rows.cached_fragment", noting)
     monkeypatch.setattr("clinic.templatetags.admin_kept.cached_fragment", noting)
+    monkeypatch.setattr("clinic.templatetags.admin_kept.kept_here", noting_here)
     also_physician = make_staff("ada@clinic.test", "Ada Admin", Role.CLINIC_ADMIN, Role.PHYSICIAN)
 
     for reader, user in [("alice", alice), ("ada", also_physician)]:
