@@ -11,7 +11,7 @@ is not a plain model field) are left to Django: ``result_rows`` answers None.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib.admin.templatetags.admin_list import ResultList
@@ -127,3 +127,32 @@ def _change_url(cl: Any) -> str | None:
     except NoReverseMatch:
         return None
     return add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url)
+
+
+class KeptPage:
+    """A page of a list's rows, for a list whose rows' markup is kept (``cl.kept_rows_version``,
+    see ``clinic.templatetags.admin_rows``): how many rows it has is known from its version,
+    and the rows are read only when they are drawn, not when the kept markup is served
+    (Django's ``changelist_view`` asks every page for ``len(cl.result_list)``)."""
+
+    def __init__(self, rows: Any, count: int) -> None:
+        self._rows = rows
+        self._count = count
+        self._read: list[Any] | None = None
+
+    def _all(self) -> list[Any]:
+        if self._read is None:
+            self._read = list(self._rows)
+        return self._read
+
+    def __len__(self) -> int:
+        return self._count if self._read is None else len(self._read)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._all())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]

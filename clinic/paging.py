@@ -94,8 +94,10 @@ class EstimatedCountPaginator(Paginator):
 
 def planner_row_estimate(queryset: QuerySet[Any]) -> int:
     """How many rows PostgreSQL's planner expects ``queryset`` to return (from the table's
-    statistics: rough, and free of reading the rows). One query."""
-    sql, params = queryset.order_by().query.sql_with_params()
+    statistics: rough, and free of reading the rows). One query, of the rows' keys alone:
+    the columns and the joins of ``select_related`` change no count, and compiling them
+    costs several times the plain query (~3 ms for the admin's appointment list)."""
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
