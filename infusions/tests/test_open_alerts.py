@@ -132,20 +132,25 @@ def test_the_board_of_another_location_shows_no_banner(client, nina, phil, olga,
     assert 'data-testid="open-vitals-alerts"' not in board(client, nina, lakeside)
 
 
-def test_the_banner_costs_one_query_however_many_sessions_have_alerts(
+def test_the_banner_costs_the_same_queries_however_many_sessions_have_alerts(
     django_assert_num_queries, nina, phil, riverside, high_bp
 ):
-    with django_assert_num_queries(1):
+    lakeshore = riverside_for(nina, phil, name="Lakeshore")
+    with django_assert_num_queries(1):  # none open there: their ids only
+        none = open_alerts_for(nina, location=lakeshore)
+    with django_assert_num_queries(2):  # the open alerts' ids, then them with their sessions
         one = open_alerts_for(nina, location=riverside)
     for hour in (11, 13):
         session = session_in(nina, phil, S.RECOVERING, location=riverside, hour=hour)
         record(nina, session, spo2=88)
         record(nina, session, respiratory_rate=8)
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         three = open_alerts_for(nina, location=riverside)
-    with django_assert_num_queries(2):  # the clinician's shifts, then the alerts
+    with django_assert_num_queries(3):  # the clinician's shifts, then the alerts
         at_home = open_alerts_for(phil)
+
+    assert not none
 
     assert len(one.sessions) == 1
     assert [len(item.alerts) for item in three.sessions] == [1, 2, 2]
