@@ -31,6 +31,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -116,33 +117,36 @@ BALANCE_PARTS = ("charges", "payments", "refunds", "credits")
 def with_balance(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     """``patients`` with each one's balance parts (``balance_charges``, ``balance_payments``,
     ``balance_refunds``, ``balance_credits``) in the same query: the patient chart reads its
-    patient with them (``patients.views.chart.chart_patient``) instead of asking again."""
+    patient with them (``patients.views.chart.chart_patient``) instead of asking again. For
+    a query of patients itself, not a subquery of another (the parts name its table)."""
     return patients.annotate(**_balance_parts())
 
 
+# Each balance part: one kind of amount summed over the patient's invoices (0.00 when there
+# is none), for the row of ``patients_patient`` it is read beside.
+_BALANCE_SQL = {
+    "balance_charges": """SELECT COALESCE(SUM(l.amount), 0.00) FROM billing_invoiceline l
+        JOIN billing_invoice i ON i.id = l.invoice_id
+        WHERE i.patient_id = patients_patient.id AND i.issued_at IS NOT NULL""",
+    "balance_payments": """SELECT COALESCE(SUM(p.amount), 0.00) FROM billing_payment p
+        JOIN billing_invoice i ON i.id = p.invoice_id
+        WHERE i.patient_id = patients_patient.id""",
+    "balance_refunds": """SELECT COALESCE(SUM(r.amount), 0.00) FROM billing_refund r
+        JOIN billing_payment p ON p.id = r.payment_id
+        JOIN billing_invoice i ON i.id = p.invoice_id
+        WHERE i.patient_id = patients_patient.id""",
+    "balance_credits": """SELECT COALESCE(SUM(c.amount), 0.00) FROM billing_creditnote c
+        JOIN billing_invoice i ON i.id = c.invoice_id
+        WHERE i.patient_id = patients_patient.id""",
+}
+
+
 @cache
-def _balance_parts() -> dict[str, Coalesce]:
-    """The expressions of ``with_balance``, built once: they name no patient (``OuterRef``),
-    and each query resolves its own copy, so building them again for every chart (~2 ms)
-    bought nothing."""
-    return {
-        "balance_charges": _sum_of(
-            InvoiceLine.objects.filter(
-                invoice__patient=OuterRef("pk"), invoice__issued_at__isnull=False
-            ),
-            "invoice__patient",
-        ),
-        "balance_payments": _sum_of(
-            Payment.objects.filter(invoice__patient=OuterRef("pk")), "invoice__patient"
-        ),
-        "balance_refunds": _sum_of(
-            Refund.objects.filter(payment__invoice__patient=OuterRef("pk")),
-            "payment__invoice__patient",
-        ),
-        "balance_credits": _sum_of(
-            CreditNote.objects.filter(invoice__patient=OuterRef("pk")), "invoice__patient"
-        ),
-    }
+def _balance_parts() -> dict[str, RawSQL]:
+    """The expressions of ``with_balance``, written as SQL once: built as querysets (a
+    grouped sum each) and compiled for every chart, they cost ~3 ms of its Python, more
+    than the rest of its patient's query. No value in them."""
+    return {name: RawSQL(sql, [], output_field=MONEY) for name, sql in _BALANCE_SQL.items()}  # noqa: S611
 
 
 def balance_of(patient: Patient) -> Balance:

@@ -19,15 +19,22 @@ the session's owner)::
 
 A contributor returns the names it adds to the page's context; the owner documents which
 names its page shows. Two contributors may not add the same name.
+
+A page whose sections are kept rendered (``clinic.fragments``) also declares a
+``KeptVersions`` point: each app says which rows its kept sections are drawn from, and the
+page reads the versions of all of them, its own too, in one query before its contributors
+run (the patient chart: ``patients.views.chart.chart_versions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from clinic.fragments import grouped_versions
 
 Contributor = Callable[..., Mapping[str, Any]]
 
@@ -88,6 +95,52 @@ class Refinements:
         for refiner in self._refiners:
             value = refiner(value)
         return value
+
+
+class KeptVersions:
+    """An extension point for the versions of a page's kept fragments
+    (``clinic.fragments``): each registered function takes the page's arguments and returns,
+    for each fragment of its own the reader will be shown, the sources of its version
+    (nothing for a reader who will not see it). The page reads them all, with its own, in
+    one query (``read``) and gives its contributors the result as ``shown["kept_versions"]``,
+    where a query each cost a round trip and its planning."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._declarers: list[Callable[..., Mapping[str, Sequence[Any]]]] = []
+
+    def __repr__(self) -> str:
+        return f"KeptVersions({self.name!r}, {len(self._declarers)} registered)"
+
+    def register(
+        self, declarer: Callable[..., Mapping[str, Sequence[Any]]]
+    ) -> Callable[..., Mapping[str, Sequence[Any]]]:
+        """Add ``declarer`` (once). Usable as a decorator."""
+        if declarer not in self._declarers:
+            self._declarers.append(declarer)
+        return declarer
+
+    def read(self, own: Mapping[str, Sequence[Any]], *args: Any) -> dict[str, str]:
+        """The version of each fragment: the page's ``own`` and those its declarers give
+        for ``args``, in one query. A name declared twice is refused."""
+        groups = dict(own)
+        for declarer in self._declarers:
+            declared = declarer(*args)
+            clash = groups.keys() & declared.keys()
+            if clash:
+                raise ImproperlyConfigured(
+                    f"A version of the {self.name} is declared twice: {', '.join(sorted(clash))}."
+                )
+            groups.update(declared)
+        return grouped_versions(groups)
+
+
+def kept_version(shown: Mapping[str, Any], name: str, read: Callable[[], str]) -> str:
+    """The version of fragment ``name`` the page read with the others
+    (``KeptVersions.read``, in ``shown["kept_versions"]``), or ``read()`` when it did not
+    (a contributor called on its own)."""
+    versions = shown.get("kept_versions") or {}
+    return versions[name] if name in versions else read()
 
 
 staff_home_page = Contributions("staff home")

@@ -25,8 +25,8 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 
-from clinic.contributions import staff_home_page
-from clinic.fragments import cached_fragment
+from clinic.contributions import kept_version, staff_home_page
+from clinic.fragments import Source, cached_fragment, rows_version
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from clinic.selectors import locations_visible_to
@@ -40,16 +40,15 @@ from infusions.models.sessions import SessionKind
 from infusions.orders import ORDER_STATES
 from infusions.rems import forms_due
 from infusions.selectors import (
-    PatientSessions,
-    patient_sessions_version,
-    session_starts_of_patient,
+    SessionStartsOfPatient,
+    patient_sessions_sources,
     sessions_of_patient,
     with_session_state,
 )
 from infusions.session_alerts import with_open_alerts
 from patients.models import Patient
 from patients.selectors import can_see_clinical
-from patients.views.chart import chart_page
+from patients.views.chart import chart_page, chart_versions
 from scheduling.board.cards import board_cards
 from scheduling.board.day import board_locations, local_day_bounds
 from scheduling.board.kept import board_card_rows
@@ -93,31 +92,43 @@ CHART_SESSIONS = 10
 CHART_SESSIONS_FRAGMENT = "1"
 
 
+@chart_versions.register
+def sessions_version_sources(user: Any, patient: Patient) -> dict[str, list[Source]]:
+    # Read by the chart with its other versions, for those who see the list.
+    if not can_see_clinical(user):
+        return {}
+    return {"chart-sessions": patient_sessions_sources(patient)}
+
+
 @chart_page.register
 def patient_sessions(user: Any, patient: Patient, *, shown: Mapping[str, Any]) -> dict:
-    """``infusion_sessions``: every session's start (for the count and the outcomes
-    section), and ``infusion_sessions_html``, the section listing the latest of them.
+    """``infusion_sessions``: every session's start (for the outcomes section: read when it
+    asks for them), and ``infusion_sessions_html``, the section listing the latest of them.
 
-    The list is the same for every clinician who may see it (no form, nothing of the
-    reader's in it), so it is kept rendered, keyed by the patient, how many are listed and
-    the version of the rows it shows: two queries when it is cached (the starts, the
-    version), five when it is drawn."""
+    The list is the same for every clinician (each sees every session,
+    ``infusions.selectors.sessions_visible_to``; no form, nothing of the reader's in it), so
+    it is kept rendered, keyed by the patient, how many are listed and the version of the
+    rows it shows: no query when it is cached (the chart reads the version with its others,
+    ``sessions_version_sources``; a call on its own reads it), four when it is drawn."""
     if not can_see_clinical(user):
         return {}
     latest = None if shown.get("show_in_full") == "sessions" else CHART_SESSIONS
-    every = session_starts_of_patient(user, patient)
-    starts = PatientSessions(starts=tuple(started_at for _, started_at, _ in every), listed=[])
-    version = patient_sessions_version(every) if every else ""
+    version = kept_version(
+        shown, "chart-sessions", lambda: rows_version(*patient_sessions_sources(patient))
+    )
     html = cached_fragment(
         "chart-sessions",
         CHART_SESSIONS_FRAGMENT,
         ("clinical", patient.pk, latest, version),
         lambda: render_to_string(
             "infusions/partials/_patient_sessions.html",
-            {"sessions": sessions_of_patient(user, patient, latest=latest) if every else starts},
+            {"sessions": sessions_of_patient(user, patient, latest=latest)},
         ),
     )
-    return {"infusion_sessions": starts, "infusion_sessions_html": html}
+    return {
+        "infusion_sessions": SessionStartsOfPatient(user, patient),
+        "infusion_sessions_html": html,
+    }
 
 
 @staff_home_page.register

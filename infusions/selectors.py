@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,7 +19,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.lookups import IsNull
 from django.http import Http404
 
-from clinic.fragments import RowsOf, rows_version
+from clinic.fragments import RowsOf, Source, ValuesOf
 from clinic.models import Location
 from clinic.permissions import Capability, require, user_can
 from clinic.queries import equals_any, prepared_plans
@@ -154,6 +155,28 @@ def sessions_of_patient(
     )
 
 
+class SessionStartsOfPatient:
+    """When each of a patient's sessions ``user`` may see started, newest first (None: not
+    started), as ``PatientSessions.starts`` says it, read when first asked for (one query,
+    ``session_starts_of_patient``): the chart passes them to its outcomes section, which
+    asks for them only when it is drawn."""
+
+    listed: tuple[PatientSession, ...] = ()
+
+    def __init__(self, user: Any, patient: Patient) -> None:
+        self._user, self._patient = user, patient
+
+    @cached_property
+    def starts(self) -> tuple[datetime | None, ...]:
+        """The start of each session (a query, the first time)."""
+        every = session_starts_of_patient(self._user, self._patient)
+        return tuple(started_at for _, started_at, _ in every)
+
+    @property
+    def total(self) -> int:
+        return len(self.starts)
+
+
 def session_starts_of_patient(
     user: Any, patient: Patient
 ) -> list[tuple[int, datetime | None, int]]:
@@ -166,18 +189,22 @@ def session_starts_of_patient(
     )
 
 
-def patient_sessions_version(sessions: list[tuple[int, datetime | None, int]]) -> str:
-    """A version of what the chart's list of a patient's ``sessions`` shows (from
-    ``session_starts_of_patient``): the sessions, their appointments, the places, and every
-    dose order (the escalation compares each with the one before). It changes with any
-    write to them (``clinic.fragments.rows_version``). One query."""
-    session_ids = [pk for pk, _, _ in sessions]
-    return rows_version(
-        RowsOf(InfusionSession, "pk", session_ids),
-        RowsOf(Appointment, "pk", [appointment_id for _, _, appointment_id in sessions]),
+def patient_sessions_sources(patient: Patient) -> list[Source]:
+    """The rows the chart's list of a patient's sessions shows, for its version
+    (``clinic.fragments``): every session of the patient's appointments, the appointments,
+    the places, and every dose order of those sessions (the escalation compares each with
+    the one before). Subqueries on the patient, so that the chart reads the version with
+    its others (``patients.views.chart.chart_versions``) without reading the sessions
+    first. Every session of the patient: each clinician sees them all
+    (``sessions_visible_to``)."""
+    appointments = ValuesOf(Appointment, "pk", "patient", [patient.pk])
+    sessions = ValuesOf(InfusionSession, "pk", "appointment", appointments)
+    return [
+        RowsOf(InfusionSession, "appointment", appointments),
+        RowsOf(Appointment, "patient", [patient.pk]),
         RowsOf(Location),  # every place: a dozen rows, cheaper whole than joined
-        RowsOf(DoseOrder, "session", session_ids),
-    )
+        RowsOf(DoseOrder, "session", sessions),
+    ]
 
 
 def _patient_sessions_visible_to(user: Any, patient: Patient) -> QuerySet[InfusionSession]:

@@ -29,9 +29,10 @@ from django.views.decorators.http import require_GET
 
 from clinic.audit import Action, audit_record
 from clinic.forms import LocationChoiceField
-from clinic.fragments import cached_fragment, kept_value
+from clinic.fragments import RowsOf, Source, ValuesOf, cached_fragment, kept_value
 from clinic.permissions import Capability, capability_required
 from clinic.selectors import locations_visible_to
+from infusions.models import InfusionSession
 from outcomes.dashboard import (
     CONDITION_GROUPS,
     clinic_outcomes,
@@ -41,7 +42,8 @@ from outcomes.dashboard import (
 from outcomes.facts import Flag
 from outcomes.scores import InstrumentOutcome, patient_outcomes
 from outcomes.trajectory import trajectory_svg
-from patients.models import Patient
+from patients.models import Patient, QuestionnaireResponse
+from scheduling.models import Appointment
 
 # --- The chart section ------------------------------------------------------------------
 
@@ -128,6 +130,41 @@ def chart_outcomes_section(outcomes: ChartOutcomes) -> str:
         lambda: render_to_string(
             "patients/chart/partials/_outcomes.html", {"outcomes_chart": outcomes}
         ),
+    )
+
+
+# The markup version of the section kept by the version of its rows: change it with
+# OUTCOMES_SECTION_VERSION.
+KEPT_SECTION_VERSION = "1"
+
+
+def chart_outcomes_sources(patient: Patient) -> list[Source]:
+    """The rows the chart's outcomes section is drawn from, for its version
+    (``clinic.fragments``): the patient's questionnaires and the sessions of their
+    appointments (the infusion starts)."""
+    appointments = ValuesOf(Appointment, "pk", "patient", [patient.pk])
+    return [
+        RowsOf(QuestionnaireResponse, "patient", [patient.pk]),
+        RowsOf(InfusionSession, "appointment", appointments),
+    ]
+
+
+def kept_chart_outcomes_section(
+    patient: Patient, infusion_sessions: Any = None, *, version: str
+) -> str:
+    """The chart's outcomes section kept by ``version`` (of ``chart_outcomes_sources``, read
+    by the chart with its other versions) where ``chart_outcomes_section`` is keyed by the
+    scores themselves, which must be read (a query) and worked out first: nothing is read
+    when it is kept. The rest of what it is drawn from is in the key: the time zone (of
+    the patient's place, on the patient's row the chart reads) and the worsening
+    thresholds. Drawn by ``chart_outcomes`` (``infusion_sessions``: as it takes them)."""
+    location = patient.preferred_location
+    time_zone = location.time_zone if location is not None else timezone.get_default_timezone_name()
+    return cached_fragment(
+        "chart-outcomes-kept",
+        KEPT_SECTION_VERSION,
+        (patient.pk, time_zone, repr(sorted(worsening_setting().items())), version),
+        lambda: chart_outcomes_section(chart_outcomes(patient, infusion_sessions)),
     )
 
 

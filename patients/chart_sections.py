@@ -5,14 +5,15 @@ next-day check-ins).
 
 They are the same for every clinician with the same permissions, and drawing them reads a
 dozen queries and builds a few hundred objects, so they are drawn once for a version of every
-row they show and served from the cache until one of those rows changes. The version is one
-query (``clinical_record_version``); the audit trail, which grows with every view, is not in
-them and is drawn each time.
+row they show and served from the cache until one of those rows changes. The chart reads
+their versions with those of the other apps' kept sections in one query
+(``patients.views.chart.chart_versions``); the audit trail, which grows with every view, is
+not in them and is drawn each time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -20,7 +21,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from clinic.fragments import KEPT_CSRF, RowsOf, cached_fragment, rows_version
+from clinic.fragments import (
+    KEPT_CSRF,
+    Fragment,
+    RowsOf,
+    Source,
+    ValuesOf,
+    cached_fragments,
+    rows_version,
+)
 from clinic.models import Location, User
 from patients.chart import PatientChart
 from patients.models import (
@@ -51,34 +60,47 @@ class ClinicalSections:
     record: SafeString  # intakes to check-ins
 
 
-def clinical_record_version(patient: Patient) -> str:
-    """A version of every row the clinical sections show (``clinic.fragments.rows_version``):
-    the patient's screenings, decisions, intakes and their medication lists and
-    confirmations, measurements, questionnaires, safety alerts and check-ins, and the staff
-    and places named in them (whole tables: a few dozen rows each). One query."""
+def clinical_record_sources(patient: Patient) -> list[Source]:
+    """The rows the clinical sections show, for their version (``clinic.fragments``): the
+    patient's screenings, decisions, intakes and their medication lists and confirmations,
+    measurements, questionnaires, safety alerts and check-ins, and the staff and places
+    named in them (whole tables: a few dozen rows each)."""
     mine = [patient.pk]
-    return rows_version(
+    intakes = ValuesOf(IntakeSubmission, "pk", "patient", mine)
+    return [
         RowsOf(ScreeningResult, "patient", mine),
         RowsOf(ScreeningDecision, "patient", mine),
         RowsOf(IntakeSubmission, "patient", mine),
-        Medication.objects.filter(intake__patient=patient),
-        MedicationReconciliation.objects.filter(intake__patient=patient),
+        RowsOf(Medication, "intake", intakes),
+        RowsOf(MedicationReconciliation, "intake", intakes),
         RowsOf(Measurement, "patient", mine),
         RowsOf(QuestionnaireResponse, "patient", mine),
         RowsOf(SafetyAlert, "patient", mine),
         RowsOf(CheckIn, "patient", mine),
         RowsOf(User),
         RowsOf(Location),
-    )
+    ]
+
+
+def clinical_record_version(patient: Patient) -> str:
+    """A version of every row the clinical sections show (``clinical_record_sources``).
+    One query."""
+    return rows_version(*clinical_record_sources(patient))
 
 
 def clinical_sections(
-    request: HttpRequest, chart: PatientChart, permissions: Mapping[str, bool]
+    request: HttpRequest,
+    chart: PatientChart,
+    permissions: Mapping[str, bool],
+    *,
+    version: str | None = None,
 ) -> ClinicalSections:
     """The chart's clinical sections for a clinician whose ``permissions`` (the page's
     ``can_record``, ``can_decide`` and ``can_send_links``) decide the buttons and forms in
     them. Call only after the page's access check, for a reader who sees clinical data.
-    One query when both are kept (the version), the clinical record's when one is drawn."""
+    ``version``: of ``clinical_record_sources``, when the page read it with its others. One
+    query when both are kept (the version, none when given), the clinical record's when one
+    is drawn."""
     patient = chart.patient
     parts = (
         patient.pk,
@@ -87,29 +109,35 @@ def clinical_sections(
         tuple(patient.conditions),
         timezone.get_current_timezone_name(),
         tuple(sorted(permissions.items())),
-        clinical_record_version(patient),
+        version if version is not None else clinical_record_version(patient),
     )
 
-    def draw(template_name: str) -> str:
-        context = {"patient": patient, "clinical": chart.clinical, **permissions, **KEPT_CSRF}
-        return render_to_string(template_name, context)
+    def draw(template_name: str) -> Callable[[], str]:
+        # The clinical record is read when a section is drawn, not before (a query each).
+        return lambda: render_to_string(
+            template_name,
+            {"patient": patient, "clinical": chart.clinical, **permissions, **KEPT_CSRF},
+        )
 
-    return ClinicalSections(
-        alerts=cached_fragment(
-            "chart-clinical-alerts",
-            CLINICAL_SECTIONS_VERSION,
-            parts,
-            lambda: draw("patients/chart/partials/_clinical_alerts.html"),
-            request=request,
-        ),
-        record=cached_fragment(
-            "chart-clinical-record",
-            CLINICAL_SECTIONS_VERSION,
-            parts,
-            lambda: draw("patients/chart/partials/_clinical_record.html"),
-            request=request,
-        ),
+    # Both read in one round trip; the clinical record read once, for the first drawn.
+    alerts, record = cached_fragments(
+        [
+            Fragment(
+                "chart-clinical-alerts",
+                CLINICAL_SECTIONS_VERSION,
+                parts,
+                draw("patients/chart/partials/_clinical_alerts.html"),
+            ),
+            Fragment(
+                "chart-clinical-record",
+                CLINICAL_SECTIONS_VERSION,
+                parts,
+                draw("patients/chart/partials/_clinical_record.html"),
+            ),
+        ],
+        request=request,
     )
+    return ClinicalSections(alerts=alerts, record=record)
 
 
 # The markup version of the summary and consent fragments: change it when
@@ -124,28 +152,39 @@ class SummarySections:
     consents: SafeString  # contact consent per channel, and the consent form
 
 
-def summary_version(patient: Patient) -> str:
-    """A version of every row the summary and consent sections show: the patient, their
-    contact consents and consent signatures, the consent forms, and the staff and places
-    named (whole tables: a few dozen rows each). One query."""
+def summary_sources(patient: Patient) -> list[Source]:
+    """The rows the summary and consent sections show, for their version: the patient,
+    their contact consents and consent signatures, the consent forms, and the staff and
+    places named (whole tables: a few dozen rows each)."""
     mine = [patient.pk]
-    return rows_version(
+    return [
         RowsOf(Patient, "pk", mine),
         RowsOf(CommunicationConsent, "patient", mine),
         RowsOf(ConsentSignature, "patient", mine),
         RowsOf(ConsentDocument),
         RowsOf(User),
         RowsOf(Location),
-    )
+    ]
+
+
+def summary_version(patient: Patient) -> str:
+    """A version of every row the summary and consent sections show (``summary_sources``).
+    One query."""
+    return rows_version(*summary_sources(patient))
 
 
 def summary_sections(
-    request: HttpRequest, chart: PatientChart, permissions: Mapping[str, bool]
+    request: HttpRequest,
+    chart: PatientChart,
+    permissions: Mapping[str, bool],
+    *,
+    version: str | None = None,
 ) -> SummarySections:
     """The chart's summary and consent sections for a reader whose ``permissions`` (the
     page's ``can_send_links`` and ``can_witness``, and whether they see clinical detail: the
-    weight and height) decide what they show. Call only after the page's access check. One
-    query when both are kept (the version), three more when drawn."""
+    weight and height) decide what they show. Call only after the page's access check.
+    ``version``: of ``summary_sources``, when the page read it with its others. One query
+    when both are kept (the version, none when given), three more when drawn."""
     patient = chart.patient
     parts = (
         patient.pk,
@@ -154,25 +193,29 @@ def summary_sections(
         timezone.get_current_timezone_name(),
         tuple(sorted(permissions.items())),
         chart.sees_clinical,
-        summary_version(patient),
+        version if version is not None else summary_version(patient),
     )
 
-    def draw(template_name: str) -> str:
-        context = {"patient": patient, "chart": chart, **permissions, **KEPT_CSRF}
-        return render_to_string(template_name, context)
+    def draw(template_name: str) -> Callable[[], str]:
+        return lambda: render_to_string(
+            template_name, {"patient": patient, "chart": chart, **permissions, **KEPT_CSRF}
+        )
 
-    return SummarySections(
-        summary=cached_fragment(
-            "chart-summary",
-            SUMMARY_SECTIONS_VERSION,
-            parts,
-            lambda: draw("patients/chart/partials/_summary.html"),
-        ),
-        consents=cached_fragment(
-            "chart-consents",
-            SUMMARY_SECTIONS_VERSION,
-            parts,
-            lambda: draw("patients/chart/partials/_consents.html"),
-            request=request,
-        ),
+    summary, consents = cached_fragments(
+        [
+            Fragment(
+                "chart-summary",
+                SUMMARY_SECTIONS_VERSION,
+                parts,
+                draw("patients/chart/partials/_summary.html"),
+            ),
+            Fragment(
+                "chart-consents",
+                SUMMARY_SECTIONS_VERSION,
+                parts,
+                draw("patients/chart/partials/_consents.html"),
+            ),
+        ],
+        request=request,
     )
+    return SummarySections(summary=summary, consents=consents)

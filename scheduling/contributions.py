@@ -18,12 +18,12 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from clinic.contributions import staff_home_page
-from clinic.fragments import RowsOf, cached_fragment, rows_version, this_minute
+from clinic.contributions import kept_version, staff_home_page
+from clinic.fragments import RowsOf, Source, cached_fragment, rows_version, this_minute
 from clinic.models import Location
 from clinic.permissions import Capability, user_can
 from patients.models import Patient, SafetyAlert
-from patients.views.chart import chart_page
+from patients.views.chart import chart_page, chart_versions
 from scheduling.board.cards import patient_appointments
 from scheduling.board.day import board_locations, local_day_bounds
 from scheduling.courses.reads import course_progress, courses_of_patient
@@ -35,19 +35,27 @@ from scheduling.shifts import home_location, shift_locations_of
 CHART_SCHEDULE_FRAGMENT = "1"
 
 
-def patient_schedule_version(patient: Patient) -> str:
-    """A version of what the chart's appointments and courses show: the patient's
-    appointments (a course's progress counts them) and courses, the safety alerts that
-    withhold a booking note from the front desk, and the appointment types and places (whole
-    tables: a few dozen rows). It changes with any write to them. One query."""
+def patient_schedule_sources(patient: Patient) -> list[Source]:
+    """The rows the chart's appointments and courses show, for their version: the
+    patient's appointments (a course's progress counts them) and courses, the safety alerts
+    that withhold a booking note from the front desk, and the appointment types and places
+    (whole tables: a few dozen rows)."""
     mine = [patient.pk]
-    return rows_version(
+    return [
         RowsOf(Appointment, "patient", mine),
         RowsOf(TreatmentCourse, "patient", mine),
         RowsOf(SafetyAlert, "patient", mine),
         RowsOf(AppointmentType),
         RowsOf(Location),
-    )
+    ]
+
+
+@chart_versions.register
+def schedule_version_sources(user: Any, patient: Patient) -> dict[str, list[Source]]:
+    # Read by the chart with its other versions, for those who see the section.
+    if not user_can(user, Capability.VIEW_SCHEDULE):
+        return {}
+    return {"chart-schedule": patient_schedule_sources(patient)}
 
 
 @chart_page.register
@@ -55,7 +63,8 @@ def appointments_and_courses(
     user: Any, patient: Patient, *, shown: Mapping[str, Any]
 ) -> dict[str, Any]:
     """``schedule_html``: the appointments to come and the treatment courses, for staff who
-    see the schedule. Kept rendered (one query, the version, when kept): the same for every
+    see the schedule. Kept rendered (no query when kept: its version is read by the chart
+    with the others, ``schedule_version_sources``; one when called on its own): the same for every
     reader who may book, plan courses and see clinical detail alike, and drawn again each
     minute, since which appointments are still to come depends on the clock."""
     if not user_can(user, Capability.VIEW_SCHEDULE):
@@ -90,7 +99,9 @@ def appointments_and_courses(
             timezone.get_current_timezone_name(),
             this_minute(),
             tuple(sorted(facts.items())),
-            patient_schedule_version(patient),
+            kept_version(
+                shown, "chart-schedule", lambda: rows_version(*patient_schedule_sources(patient))
+            ),
         ),
         draw,
     )

@@ -17,6 +17,7 @@ from clinic.fragments import (
     RowsReferencedBy,
     ValuesOf,
     cached_fragment,
+    grouped_versions,
     kept_value,
     rows_version,
     rows_versions,
@@ -333,3 +334,33 @@ def test_several_fragments_are_read_in_one_round_trip_and_each_drawn_once(db, mo
     assert first == second == ["<p>top</p>", "<p>end</p>", "<p>mine</p>"]
     assert drawn == ["top", "end"]  # kept after the first time
     assert [len(keys) for keys in reads] == [3, 3]  # one read of the cache a page
+
+
+def test_grouped_versions_are_each_groups_version_in_one_query(places, django_assert_num_queries):
+    riverside, hillcrest = places
+    chair = Chair.objects.create(location=riverside, name="Chair 1")
+    groups = {
+        "chairs": [RowsOf(Chair, "pk", [chair.pk]), RowsOf(Location)],
+        "places": [RowsOf(Location)],  # in both: read once
+        "none": [],
+    }
+
+    with django_assert_num_queries(1):
+        versions = grouped_versions(groups)
+
+    assert versions == {
+        "chairs": rows_version(*groups["chairs"]),
+        "places": rows_version(*groups["places"]),
+        "none": "",
+    }
+    Chair.objects.filter(pk=chair.pk).update(name="Chair 1A")
+    changed = grouped_versions(groups)
+    assert changed["chairs"] != versions["chairs"]
+    assert changed["places"] == versions["places"]
+    Location.objects.filter(pk=hillcrest.pk).update(name="Hillcrest North")
+    assert grouped_versions(groups)["places"] != versions["places"]
+
+
+def test_no_groups_read_nothing(db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert grouped_versions({"empty": []}) == {"empty": ""}

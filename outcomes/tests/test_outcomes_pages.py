@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -10,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.audit import Action
-from clinic.models import AuditEvent
+from clinic.models import AuditEvent, Location
 from outcomes.facts import outcome_facts_refresh
 from outcomes.tests.test_outcomes import course, infusion, score, seed_patients
-from patients.models import Patient
+from patients.models import Patient, QuestionnaireResponse
 from patients.tests.factories import PatientFactory
 from scheduling.tests.factories import LocationFactory
 
@@ -163,6 +164,69 @@ def test_a_section_kept_for_a_clinician_is_not_shown_to_the_front_desk(client, n
 
     assert 'id="outcomes"' not in page
     assert "baseline 20/27" not in page
+
+
+def outcomes_section(page: str) -> str:
+    return page.split('data-testid="outcomes"')[1].split("</section>")[0]
+
+
+def test_a_score_changed_and_one_removed_by_sql_show_on_the_next_view(client, nina, treated):
+    client.force_login(nina)
+    latest = (
+        QuestionnaireResponse.objects.filter(patient=treated, instrument="phq9")
+        .order_by("-completed_at")
+        .first()
+    )
+    before = outcomes_section(client.get(chart_url(treated)).content.decode())
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE patients_questionnaireresponse SET total = 5 WHERE id = %s", [latest.pk]
+        )
+    changed = outcomes_section(client.get(chart_url(treated)).content.decode())
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM patients_questionnaireresponse WHERE id = %s", [latest.pk])
+    removed = outcomes_section(client.get(chart_url(treated)).content.decode())
+
+    assert "latest 16/27" in before
+    assert "latest 5/27" in changed
+    assert "latest 9/27" in removed
+
+
+def test_an_infusion_start_moved_by_sql_shows_on_the_next_view(client, nina, riverside, treated):
+    client.force_login(nina)
+    first = treated.appointments.order_by("starts_at").first().infusion_session
+    before = outcomes_section(client.get(chart_url(treated)).content.decode())
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE infusions_infusionsession SET started_at = started_at - interval '3 days' "
+            "WHERE id = %s",
+            [first.pk],
+        )
+    after = outcomes_section(client.get(chart_url(treated)).content.decode())
+
+    day = "%Y-%m-%d"
+    started = timezone.localtime(first.started_at, zoneinfo.ZoneInfo(riverside.time_zone))
+    assert f"Infusions started: {started.strftime(day)}" in before
+    moved = started - timedelta(days=3)
+    assert f"Infusions started: {moved.strftime(day)}" in after
+
+
+def test_a_new_time_zone_of_the_patients_place_shows_on_the_next_view(client, nina, riverside):
+    patient = PatientFactory(conditions=["trd"], preferred_location=riverside)
+    # 20:00 UTC: the afternoon in New York, the next morning at UTC+14.
+    at = (timezone.now() - timedelta(days=10)).replace(hour=20, minute=0, second=0, microsecond=0)
+    score(patient, "phq9", 18, at - timedelta(days=2))
+    infusion(patient, riverside, at)
+    client.force_login(nina)
+    before = outcomes_section(client.get(chart_url(patient)).content.decode())
+
+    Location.objects.filter(pk=riverside.pk).update(time_zone="Pacific/Kiritimati")
+    after = outcomes_section(client.get(chart_url(patient)).content.decode())
+
+    assert f"Infusions started: {at.date():%Y-%m-%d}." in before
+    assert f"Infusions started: {at.date() + timedelta(days=1):%Y-%m-%d}." in after
 
 
 # --- The dashboard ----------------------------------------------------------------------

@@ -30,13 +30,13 @@ NON_CLINICAL = ["fran", "alice"]
 
 # The session and the user, the patient (with its location and, for billing, its balance and
 # whether any package was sold to them: none here, so their packages are not read), the audit
-# event, the version of the rows the summary and the consents show (patients.chart_sections
-# keeps them drawn) and of those the appointments and courses show (scheduling does).
-SUMMARY_QUERIES = 6
-# The same, then the infusion sessions' starts (and the version of the rows their list shows,
-# when there are some), the outcomes' scores, the version of the rows the clinical sections
-# show (patients.chart_sections) and the audit trail, when the sections are kept.
-CHART_QUERIES = 10
+# event, and the versions of the rows the kept sections show, read in one query: the summary
+# and the consents (patients.chart_sections) and the appointments and courses (scheduling).
+SUMMARY_QUERIES = 5
+# The same, the versions query reading those of the clinical sections (patients.chart_sections),
+# the infusion sessions' list (infusions) and the outcomes (outcomes) too, then the audit trail,
+# when the sections are kept.
+CHART_QUERIES = 6
 # When the clinical sections are drawn: the latest screening, the questionnaires (the latest
 # ones, with the latest PHQ-9 and the latest baseline PHQ-9 however old), the intakes (with
 # the latest one's answer on suicidal thoughts), the decisions (the first is the current

@@ -16,22 +16,34 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from clinic.contributions import Contributions, Refinements
+from clinic.contributions import Contributions, KeptVersions, Refinements
 from clinic.permissions import Capability, capability_required, user_can
-from patients.chart import CHART_AUDIT_EVENTS, chart_for, patient_audit_trail
-from patients.chart_sections import clinical_sections, summary_sections
+from clinic.queries import prepared_plans
+from patients.chart import chart_audit_trail, chart_for
+from patients.chart_sections import (
+    clinical_record_sources,
+    clinical_sections,
+    summary_sections,
+    summary_sources,
+)
 from patients.selectors import can_see_clinical, patient_for
 from patients.services.consent import can_witness
 from patients.views.records import audit_patient_view
 
 chart_page = Contributions("patient chart")
 """Contributors take ``(user, patient, *, shown)``. The chart shows ``schedule_html``
-(scheduling: the appointments and the treatment courses), ``infusion_sessions``
-and ``infusion_sessions_html`` (infusions: every start, and the section listing the
-latest) and ``outcomes_chart`` and ``outcomes_html`` (outcomes: the figures, and the
-section drawn from them) when they are
+(scheduling: the appointments and the treatment courses), ``infusion_sessions_html``
+(infusions: the section listing the latest sessions; ``infusion_sessions`` has every
+start, read when asked for) and ``outcomes_html`` (outcomes: the figures) when they are
 there. ``shown["show_in_full"]`` names the long list the reader asked to see whole
-(``?show=<name>``); a contributor lists only the latest of its long lists otherwise."""
+(``?show=<name>``); a contributor lists only the latest of its long lists otherwise.
+``shown["kept_versions"]`` holds the versions of the kept sections (``chart_versions``)."""
+
+chart_versions = KeptVersions("patient chart")
+"""Declarers take ``(user, patient)`` and return the sources of the versions of their kept
+sections the reader will be shown (``clinic.contributions.KeptVersions``): the chart reads
+them with its own in one query, and its contributors find them in
+``shown["kept_versions"]`` (``clinic.contributions.kept_version``)."""
 
 chart_patient = Refinements("patient chart's patient")
 """Refiners of the query that reads the chart's patient: an app above ``patients`` adds what
@@ -42,11 +54,19 @@ its section shows of the patient (billing: the balance) to that query instead of
 @require_GET
 @capability_required(Capability.VIEW_PATIENTS)
 def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    patient = patient_for(request.user, patient_id, refine=chart_patient.apply)
+    # Planned once per connection: a lookup by a unique key, whose subqueries (the balance,
+    # the packages) cost PostgreSQL more to plan than to run, on every chart.
+    with prepared_plans():
+        patient = patient_for(request.user, patient_id, refine=chart_patient.apply)
     clinical = can_see_clinical(request.user)
     audit_patient_view(request, patient, "viewed the chart" if clinical else "viewed the summary")
     user = request.user
     chart = chart_for(patient, clinical=clinical)
+    # Every kept section's version, the chart's own and its contributors', in one query.
+    own = {"chart-summary": summary_sources(patient)}
+    if clinical:
+        own["chart-clinical"] = clinical_record_sources(patient)
+    versions = chart_versions.read(own, user, patient)
     # What the clinical sections offer to do: part of their key (patients.chart_sections).
     permissions = {
         "can_send_links": user_can(user, Capability.SEND_PATIENT_LINKS),
@@ -59,16 +79,20 @@ def patient_chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "can_edit": user_can(user, Capability.EDIT_PATIENT_DETAILS),
         **permissions,
         "show_in_full": request.GET.get("show", ""),
+        "kept_versions": versions,
     }
     context["can_witness"] = can_witness(user)
     context["summary_sections"] = summary_sections(
         request,
         chart,
         {"can_send_links": permissions["can_send_links"], "can_witness": context["can_witness"]},
+        version=versions["chart-summary"],
     )
     chart_page.add_to(context, user, patient)
     if clinical:
-        context["clinical_sections"] = clinical_sections(request, chart, permissions)
+        context["clinical_sections"] = clinical_sections(
+            request, chart, permissions, version=versions["chart-clinical"]
+        )
         # Not kept: it grows with every view, this one included.
-        context["audit_events"] = list(patient_audit_trail(patient)[:CHART_AUDIT_EVENTS])
+        context["audit_events"] = chart_audit_trail(patient)
     return render(request, "patients/chart/chart.html", context)
