@@ -131,6 +131,7 @@ class RowsReferencedBy:
     values: Sequence[Any] | ValuesOf
 
 
+@functools.cache
 def _column(model: type[Model], name: str) -> str:
     meta = model._meta
     return connection.ops.quote_name((meta.pk if name == "pk" else meta.get_field(name)).column)
