@@ -120,24 +120,35 @@ def clinical_sections(
         )
 
     # Both read in one round trip; the clinical record read once, for the first drawn.
-    alerts, record = cached_fragments(
+    alerts, record = _kept_sections(
+        request,
+        CLINICAL_SECTIONS_VERSION,
+        parts,
+        draw,
+        {
+            "chart-clinical-alerts": "_clinical_alerts.html",
+            "chart-clinical-record": "_clinical_record.html",
+        },
+    )
+    return ClinicalSections(alerts=alerts, record=record)
+
+
+def _kept_sections(
+    request: HttpRequest,
+    version: str,
+    parts: tuple,
+    draw: Callable[[str], Callable[[], str]],
+    templates: Mapping[str, str],
+) -> list[SafeString]:
+    """The chart's kept sections named by ``templates`` (each kind's partial under
+    templates/patients/chart/partials/), drawn from ``parts``, in one round trip."""
+    return cached_fragments(
         [
-            Fragment(
-                "chart-clinical-alerts",
-                CLINICAL_SECTIONS_VERSION,
-                parts,
-                draw("patients/chart/partials/_clinical_alerts.html"),
-            ),
-            Fragment(
-                "chart-clinical-record",
-                CLINICAL_SECTIONS_VERSION,
-                parts,
-                draw("patients/chart/partials/_clinical_record.html"),
-            ),
+            Fragment(kind, version, parts, draw(f"patients/chart/partials/{template}"))
+            for kind, template in templates.items()
         ],
         request=request,
     )
-    return ClinicalSections(alerts=alerts, record=record)
 
 
 # The markup version of the summary and consent fragments: change it when
@@ -201,21 +212,11 @@ def summary_sections(
             template_name, {"patient": patient, "chart": chart, **permissions, **KEPT_CSRF}
         )
 
-    summary, consents = cached_fragments(
-        [
-            Fragment(
-                "chart-summary",
-                SUMMARY_SECTIONS_VERSION,
-                parts,
-                draw("patients/chart/partials/_summary.html"),
-            ),
-            Fragment(
-                "chart-consents",
-                SUMMARY_SECTIONS_VERSION,
-                parts,
-                draw("patients/chart/partials/_consents.html"),
-            ),
-        ],
-        request=request,
+    summary, consents = _kept_sections(
+        request,
+        SUMMARY_SECTIONS_VERSION,
+        parts,
+        draw,
+        {"chart-summary": "_summary.html", "chart-consents": "_consents.html"},
     )
     return SummarySections(summary=summary, consents=consents)
