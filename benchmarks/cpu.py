@@ -121,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(10):
                 ask()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(int(os.environ.get("PROFILE_ROWS", "45")))
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+                int(os.environ.get("PROFILE_ROWS", "45"))
+            )
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     return 0
 
